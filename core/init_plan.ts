@@ -1,0 +1,466 @@
+/**
+ * Policy: turns a validated OCI spec into the flat spawn plan that
+ * nsinit-init executes. Everything decided about a container's setup (which
+ * namespaces, which mounts in which order, devices, capabilities, the user,
+ * seccomp) is decided here, in TypeScript.
+ *
+ * @module
+ */
+
+import { isAbsolute, join, resolve } from "node:path";
+import type { LinuxDevice, LinuxNamespace, Mount, NamespaceType, Process, Spec } from "../spec/config.ts";
+import { capabilityMask } from "../spec/caps.ts";
+import { rlimitNumber } from "../spec/rlimits.ts";
+import {
+  MS_BIND,
+  MS_NODEV,
+  MS_NOEXEC,
+  MS_NOSUID,
+  MS_RDONLY,
+  MS_REC,
+  MS_SLAVE,
+  parseMountOptions,
+} from "../spec/mount_options.ts";
+import { ConfigError } from "../errors.ts";
+import { CloneFlag, nulList, Op, PlanBuilder, u32List } from "../native/plan.ts";
+
+/** clone flag of each namespace type. */
+export const NS_FLAG: Record<NamespaceType, number> = {
+  pid: CloneFlag.NEWPID,
+  network: CloneFlag.NEWNET,
+  mount: CloneFlag.NEWNS,
+  ipc: CloneFlag.NEWIPC,
+  uts: CloneFlag.NEWUTS,
+  user: CloneFlag.NEWUSER,
+  cgroup: CloneFlag.NEWCGROUP,
+  time: CloneFlag.NEWTIME,
+};
+
+/** /proc/<pid>/ns file name of each namespace type. */
+export const NS_FILE: Record<NamespaceType, string> = {
+  pid: "pid",
+  network: "net",
+  mount: "mnt",
+  ipc: "ipc",
+  uts: "uts",
+  user: "user",
+  cgroup: "cgroup",
+  time: "time",
+};
+
+const JOIN_ORDER: NamespaceType[] = ["user", "ipc", "uts", "network", "pid", "cgroup", "time", "mount"];
+
+const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/** The devices every container gets (runc's AllowedDevices that are created). */
+export const DEFAULT_DEVICES: LinuxDevice[] = [
+  { path: "/dev/null", type: "c", major: 1, minor: 3, fileMode: 0o666, uid: 0, gid: 0 },
+  { path: "/dev/zero", type: "c", major: 1, minor: 5, fileMode: 0o666, uid: 0, gid: 0 },
+  { path: "/dev/full", type: "c", major: 1, minor: 7, fileMode: 0o666, uid: 0, gid: 0 },
+  { path: "/dev/random", type: "c", major: 1, minor: 8, fileMode: 0o666, uid: 0, gid: 0 },
+  { path: "/dev/urandom", type: "c", major: 1, minor: 9, fileMode: 0o666, uid: 0, gid: 0 },
+  { path: "/dev/tty", type: "c", major: 5, minor: 0, fileMode: 0o666, uid: 0, gid: 0 },
+];
+
+const S_IFCHR = 0o020000;
+const S_IFBLK = 0o060000;
+const S_IFIFO = 0o010000;
+
+/** Inputs besides the spec. */
+export interface InitPlanOptions {
+  /** The bundle directory (relative rootfs and bind sources resolve against it). */
+  bundle: string;
+  /** The exec fifo path: the init waits on it until `start`. Absent: exec right away. */
+  fifoPath?: string;
+  /** Use MS_MOVE + chroot instead of pivot_root (runc's --no-pivot). */
+  noPivot?: boolean;
+  /** Number of extra fds passed through after stdio (runc's --preserve-fds). */
+  preserveFds?: number;
+  /** The compiled seccomp filter, if the spec has one. */
+  seccomp?: { bpf: Uint8Array; flags: number };
+  /** The container's cgroup directory per hierarchy, for `cgroup` mounts. */
+  cgroupPaths?: Record<string, string>;
+  /** Whether the host uses the unified (v2-only) hierarchy. */
+  cgroupV2?: boolean;
+}
+
+/** Namespaces the spec asks for, split into new ones and ones joined by path. */
+export function namespaceFlags(namespaces: LinuxNamespace[] | undefined): {
+  create: number;
+  join: LinuxNamespace[];
+  types: Set<NamespaceType>;
+} {
+  let create = 0;
+  const join: LinuxNamespace[] = [];
+  const types = new Set<NamespaceType>();
+  for (const ns of namespaces ?? []) {
+    types.add(ns.type);
+    if (ns.path) join.push(ns);
+    else create |= NS_FLAG[ns.type];
+  }
+  join.sort((a, b) => JOIN_ORDER.indexOf(a.type) - JOIN_ORDER.indexOf(b.type));
+  return { create, join, types };
+}
+
+function idMap(maps: { containerID: number; hostID: number; size: number }[]): string {
+  return maps.map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join("");
+}
+
+function envPath(env: string[] | undefined): string {
+  for (const e of env ?? []) if (e.startsWith("PATH=")) return e.slice(5);
+  return DEFAULT_PATH;
+}
+
+/** The rootfs directory of a spec, absolute. */
+export function rootfsPath(spec: Spec, bundle: string): string {
+  const p = spec.root?.path ?? "rootfs";
+  return isAbsolute(p) ? p : resolve(bundle, p);
+}
+
+function mountSourceIsDir(src: string): boolean {
+  try {
+    return Deno.statSync(src).isDirectory;
+  } catch {
+    return true;
+  }
+}
+
+function hasMount(spec: Spec, dest: string): boolean {
+  return (spec.mounts ?? []).some((m) => m.destination.replace(/\/+$/, "") === dest);
+}
+
+/** Adds the process-level steps shared by an init and an exec'd process. */
+function processSteps(plan: PlanBuilder, proc: Process, opts: {
+  seccomp?: { bpf: Uint8Array; flags: number };
+  preserveFds: number;
+  fifo: boolean;
+  terminal: boolean;
+  setgroups: boolean;
+}): void {
+  const caps = proc.capabilities ?? {};
+  const user = proc.user;
+  for (const rl of proc.rlimits ?? []) {
+    const res = rlimitNumber(rl.type);
+    if (res === undefined) throw new ConfigError("config.json", "process.rlimits", `unknown rlimit ${rl.type}`);
+    plan.add(Op.C_RLIMIT, `set ${rl.type}`, res, BigInt(rl.soft), BigInt(rl.hard));
+  }
+  if (opts.terminal) {
+    const size = proc.consoleSize ?? { height: 0, width: 0 };
+    plan.add(Op.C_TERMINAL, "set up the terminal", size.height, size.width, user.uid, user.gid);
+  }
+  plan.add(Op.C_CHDIR, `change to the working directory ${proc.cwd}`, proc.cwd);
+  plan.add(Op.C_BOUNDING, "drop bounding capabilities", capabilityMask(caps.bounding ?? []));
+  plan.add(Op.C_KEEPCAPS, "keep capabilities across the user switch", 1);
+  const early = opts.seccomp && !proc.noNewPrivileges;
+  if (early) plan.add(Op.C_SECCOMP, "load the seccomp filter", opts.seccomp!.bpf, opts.seccomp!.flags);
+  plan.add(
+    Op.C_USER,
+    `switch to uid ${user.uid} gid ${user.gid}`,
+    user.uid,
+    user.gid,
+    opts.setgroups ? 1 : 0,
+    u32List(user.additionalGids ?? []),
+  );
+  const permitted = capabilityMask(caps.permitted ?? []);
+  const inheritable = capabilityMask(caps.inheritable ?? []);
+  // The kernel raises an ambient capability only if it is permitted and inheritable;
+  // runc warns about the others and goes on, and so do we (see ambientDropped).
+  plan.add(
+    Op.C_CAPS,
+    "set capabilities",
+    capabilityMask(caps.effective ?? []),
+    permitted,
+    inheritable,
+    capabilityMask(caps.ambient ?? []) & permitted & inheritable,
+  );
+  plan.add(Op.C_KEEPCAPS, "reset keep-capabilities", 0);
+  plan.add(Op.C_UMASK, "set the umask", user.umask ?? 0o022);
+  if (proc.noNewPrivileges) plan.add(Op.C_NNP, "set no_new_privs");
+  plan.add(Op.C_FINDEXEC, `find the executable ${proc.args![0]}`, proc.args![0], envPath(proc.env));
+  plan.add(Op.C_CLOSEFDS, "close the runtime's file descriptors", 3 + opts.preserveFds);
+  if (opts.fifo) {
+    plan.add(Op.C_READY, "report ready");
+    plan.add(Op.C_FIFOWAIT, "wait for start on the exec fifo");
+  }
+  if (opts.seccomp && !early) {
+    plan.add(Op.C_SECCOMP, "load the seccomp filter", opts.seccomp.bpf, opts.seccomp.flags);
+  }
+  plan.add(Op.C_EXEC, `exec ${proc.args![0]}`, nulList(proc.args!), nulList(proc.env ?? []));
+}
+
+/**
+ * Builds the plan for a container's init process.
+ *
+ * @example
+ * ```ts
+ * import { buildInitPlan } from "./init_plan.ts";
+ * import { defaultSpec } from "../spec/default.ts";
+ * const plan = buildInitPlan(defaultSpec(), { bundle: "/tmp/bundle" });
+ * console.assert(plan.steps.includes("pivot_root into the rootfs"));
+ * ```
+ */
+export function buildInitPlan(spec: Spec, opts: InitPlanOptions): PlanBuilder {
+  const plan = new PlanBuilder();
+  const linux = spec.linux ?? {};
+  const proc = spec.process!;
+  const ns = namespaceFlags(linux.namespaces);
+  const userns = ns.types.has("user");
+  const newUserns = (ns.create & CloneFlag.NEWUSER) !== 0;
+
+  for (const j of ns.join) {
+    plan.add(Op.H_JOIN, `join the ${j.type} namespace ${j.path}`, j.path!, NS_FLAG[j.type]);
+  }
+  if (ns.create & CloneFlag.NEWTIME) {
+    const off = linux.timeOffsets ?? {};
+    const text = Object.entries(off).map(([clock, o]) => `${clock} ${o.secs ?? 0} ${o.nanosecs ?? 0}\n`).join("");
+    plan.add(Op.H_TIMENS, "create the time namespace", text);
+  }
+  // The time namespace is unshared by the helper (offsets must be written before
+  // any process enters it); the cgroup namespace by the child once it is in its cgroup.
+  plan.add(Op.H_CLONE, "clone", ns.create & ~(CloneFlag.NEWTIME | CloneFlag.NEWCGROUP));
+  if (newUserns) {
+    if (linux.uidMappings?.length) plan.add(Op.H_UIDMAP, "write uid_map", idMap(linux.uidMappings));
+    if (linux.gidMappings?.length) plan.add(Op.H_GIDMAP, "write gid_map", idMap(linux.gidMappings));
+  }
+  if (opts.fifoPath) plan.add(Op.H_FIFO, "open the exec fifo", opts.fifoPath);
+
+  plan.add(Op.C_SETSID, "create a session");
+  if (proc.oomScoreAdj !== undefined) {
+    plan.add(Op.C_WRITE, "set oom_score_adj", "/proc/self/oom_score_adj", String(proc.oomScoreAdj));
+  }
+  if (ns.create & CloneFlag.NEWCGROUP) {
+    plan.add(Op.C_UNSHARE, "create the cgroup namespace", CloneFlag.NEWCGROUP);
+  }
+  if (ns.types.has("mount")) addRootfs(plan, spec, opts, userns, ns.types);
+  if (ns.types.has("uts") && spec.hostname !== undefined && spec.hostname !== "") {
+    plan.add(Op.C_HOSTNAME, `set hostname ${spec.hostname}`, spec.hostname);
+  }
+  if (ns.types.has("uts") && spec.domainname) {
+    plan.add(Op.C_DOMAINNAME, `set domainname ${spec.domainname}`, spec.domainname);
+  }
+  for (const [key, value] of Object.entries(linux.sysctl ?? {})) {
+    plan.add(Op.C_WRITE, `set sysctl ${key}`, `/proc/sys/${key.replaceAll(".", "/")}`, value);
+  }
+  if (ns.types.has("mount")) {
+    for (const p of linux.readonlyPaths ?? []) plan.add(Op.C_READONLY, `make ${p} read-only`, p);
+    for (const p of linux.maskedPaths ?? []) plan.add(Op.C_MASK, `mask ${p}`, p);
+    if (spec.root?.readonly) {
+      plan.add(Op.C_REMOUNT, "make the rootfs read-only", "/", MS_RDONLY, 0);
+    }
+  }
+  if (linux.personality) {
+    const persona = linux.personality.domain === "LINUX32" ? 0x0008 : 0x0000;
+    plan.add(Op.C_PERSONALITY, `set personality ${linux.personality.domain}`, persona);
+  }
+  processSteps(plan, proc, {
+    seccomp: opts.seccomp,
+    preserveFds: opts.preserveFds ?? 0,
+    fifo: opts.fifoPath !== undefined,
+    terminal: proc.terminal === true,
+    setgroups: !newUserns || linux.uidMappings !== undefined,
+  });
+  return plan;
+}
+
+function addRootfs(
+  plan: PlanBuilder,
+  spec: Spec,
+  opts: InitPlanOptions,
+  userns: boolean,
+  types: Set<NamespaceType>,
+): void {
+  const linux = spec.linux ?? {};
+  const rootfs = rootfsPath(spec, opts.bundle);
+  const prop = propagationFlag(linux.rootfsPropagation) ?? (MS_SLAVE | MS_REC);
+  plan.add(Op.C_PROPAGATE, "make / a slave mount", "/", MS_SLAVE | MS_REC, 0);
+  plan.add(Op.C_ROOTFS, `bind the rootfs ${rootfs}`, rootfs);
+  for (const [i, m] of (spec.mounts ?? []).entries()) addMount(plan, m, i, opts, userns, types);
+
+  const devices = [...DEFAULT_DEVICES];
+  for (const d of linux.devices ?? []) {
+    const at = devices.findIndex((x) => x.path === d.path);
+    if (at >= 0) devices[at] = d;
+    else devices.push(d);
+  }
+  for (const d of devices) {
+    if (userns) {
+      // mknod is not allowed in a user namespace: bind the host's node instead.
+      plan.add(Op.C_MOUNT, `bind device ${d.path}`, d.path, d.path, "", MS_BIND, "", 2, 1);
+    } else {
+      const kind = d.type === "b" ? S_IFBLK : d.type === "p" ? S_IFIFO : S_IFCHR;
+      const dev = d.type === "p" ? 0n : makedev(d.major ?? 0, d.minor ?? 0);
+      plan.add(
+        Op.C_MKNOD,
+        `create device ${d.path}`,
+        d.path,
+        kind | (d.fileMode ?? 0o666),
+        dev,
+        d.uid ?? 0,
+        d.gid ?? 0,
+      );
+    }
+  }
+  for (const [link, target] of [
+    ["/dev/fd", "/proc/self/fd"],
+    ["/dev/stdin", "/proc/self/fd/0"],
+    ["/dev/stdout", "/proc/self/fd/1"],
+    ["/dev/stderr", "/proc/self/fd/2"],
+  ]) {
+    plan.add(Op.C_SYMLINK, `link ${link}`, target, link);
+  }
+  if (hasMount(spec, "/dev/pts")) plan.add(Op.C_SYMLINK, "link /dev/ptmx", "pts/ptmx", "/dev/ptmx");
+  plan.add(Op.C_PIVOT, opts.noPivot ? "move into the rootfs (no pivot)" : "pivot_root into the rootfs", opts.noPivot ? 1 : 0);
+  if (linux.rootfsPropagation) {
+    plan.add(Op.C_PROPAGATE, `set rootfs propagation ${linux.rootfsPropagation}`, "/", prop, 0);
+  }
+}
+
+function makedev(major: number, minor: number): bigint {
+  const ma = BigInt(major), mi = BigInt(minor);
+  return ((ma & 0xfffn) << 8n) | ((ma & ~0xfffn) << 32n) | (mi & 0xffn) | ((mi & ~0xffn) << 12n);
+}
+
+function propagationFlag(p: string | undefined): number | undefined {
+  switch (p) {
+    case "private":
+      return 1 << 18;
+    case "rprivate":
+      return (1 << 18) | MS_REC;
+    case "slave":
+      return MS_SLAVE;
+    case "rslave":
+      return MS_SLAVE | MS_REC;
+    case "shared":
+      return 1 << 20;
+    case "rshared":
+      return (1 << 20) | MS_REC;
+    case "unbindable":
+      return 1 << 17;
+    case "runbindable":
+      return (1 << 17) | MS_REC;
+  }
+  return undefined;
+}
+
+function addMount(
+  plan: PlanBuilder,
+  m: Mount,
+  index: number,
+  opts: InitPlanOptions,
+  userns: boolean,
+  types: Set<NamespaceType>,
+): void {
+  const o = parseMountOptions(m.options);
+  const dest = m.destination;
+  const what = `mount ${m.type ?? "bind"} at ${dest} (mounts[${index}])`;
+  let type = m.type ?? "";
+  if (o.bind || type === "bind") {
+    const src = isAbsolute(m.source ?? "") ? m.source! : resolve(opts.bundle, m.source ?? "");
+    const create = mountSourceIsDir(src) ? 1 : 2;
+    const flags = (o.flags | MS_BIND | (o.recursive ? MS_REC : 0)) & ~o.clearFlags;
+    plan.add(Op.C_MOUNT, what, src, dest, "", flags, "", create, 1);
+  } else if (type === "cgroup" || type === "cgroup2") {
+    addCgroupMount(plan, m, o.flags, what, opts, types);
+    return;
+  } else {
+    let flags = o.flags & ~o.clearFlags;
+    let src = m.source ?? type;
+    if (type === "sysfs" && userns && !types.has("network")) {
+      // sysfs needs a network namespace owned by the user namespace: bind the host's.
+      type = "";
+      src = "/sys";
+      flags = MS_BIND | MS_REC | (flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC));
+      plan.add(Op.C_MOUNT, what, src, dest, type, flags, "", 1, 1);
+    } else {
+      plan.add(Op.C_MOUNT, what, src, dest, type, flags, o.data, 1, 1);
+    }
+  }
+  for (const p of o.propagation) plan.add(Op.C_PROPAGATE, `${what}: propagation`, dest, p, 1);
+  if (o.recAttrSet || o.recAttrClr) {
+    plan.add(Op.C_SETATTR, `${what}: recursive attributes`, dest, o.recAttrSet, o.recAttrClr, 1);
+  }
+}
+
+function addCgroupMount(
+  plan: PlanBuilder,
+  m: Mount,
+  flags: number,
+  what: string,
+  opts: InitPlanOptions,
+  types: Set<NamespaceType>,
+): void {
+  const dest = m.destination;
+  const base = (flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)) | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+  const paths = opts.cgroupPaths ?? {};
+  if (opts.cgroupV2) {
+    if (types.has("cgroup")) plan.add(Op.C_MOUNT, what, "cgroup2", dest, "cgroup2", base, "", 1, 1);
+    else if (paths[""]) plan.add(Op.C_MOUNT, what, paths[""], dest, "", base | MS_BIND | MS_REC, "", 1, 1);
+    return;
+  }
+  // v1 and hybrid: a tmpfs holding a bind of the container's own cgroup of each hierarchy.
+  plan.add(Op.C_MOUNT, what, "tmpfs", dest, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755", 1, 1);
+  for (const [name, dir] of Object.entries(paths).sort()) {
+    const sub = name === "" ? "unified" : name.replace(/^name=/, "");
+    plan.add(
+      Op.C_MOUNT,
+      `${what}: ${sub}`,
+      dir,
+      join(dest, sub),
+      "",
+      base | MS_BIND | MS_REC,
+      "",
+      1,
+      1,
+    );
+  }
+  if (flags & MS_RDONLY) plan.add(Op.C_REMOUNT, `${what}: read-only`, dest, base | MS_RDONLY, 1);
+}
+
+/** Options for an exec'd process. */
+export interface ExecPlanOptions {
+  /** Pid of the container's init, whose namespaces are joined. */
+  initPid: number;
+  /** Namespace types of the container to join. */
+  namespaces: NamespaceType[];
+  /** Extra fds passed through after stdio. */
+  preserveFds?: number;
+  /** Compiled seccomp filter to apply. */
+  seccomp?: { bpf: Uint8Array; flags: number };
+  /** Whether the container has its own user namespace. */
+  userns?: boolean;
+}
+
+/**
+ * Builds the plan for a process joining a running container (`exec`).
+ *
+ * @example
+ * ```ts
+ * import { buildExecPlan } from "./init_plan.ts";
+ * const plan = buildExecPlan(
+ *   { args: ["/bin/true"], cwd: "/", user: { uid: 0, gid: 0 } },
+ *   { initPid: 1234, namespaces: ["mount", "pid"] },
+ * );
+ * console.assert(plan.steps[0] === "join the pid namespace /proc/1234/ns/pid");
+ * ```
+ */
+export function buildExecPlan(proc: Process, opts: ExecPlanOptions): PlanBuilder {
+  const plan = new PlanBuilder();
+  const types = [...opts.namespaces].sort((a, b) => JOIN_ORDER.indexOf(a) - JOIN_ORDER.indexOf(b));
+  for (const t of types) {
+    const path = `/proc/${opts.initPid}/ns/${NS_FILE[t]}`;
+    plan.add(Op.H_JOIN, `join the ${t} namespace ${path}`, path, NS_FLAG[t]);
+  }
+  plan.add(Op.H_CLONE, "clone", 0);
+  if (proc.terminal) plan.add(Op.C_SETSID, "create a session");
+  if (proc.oomScoreAdj !== undefined) {
+    plan.add(Op.C_WRITE, "set oom_score_adj", "/proc/self/oom_score_adj", String(proc.oomScoreAdj));
+  }
+  processSteps(plan, proc, {
+    seccomp: opts.seccomp,
+    preserveFds: opts.preserveFds ?? 0,
+    fifo: false,
+    terminal: proc.terminal === true,
+    setgroups: true,
+  });
+  return plan;
+}

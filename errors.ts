@@ -1,0 +1,207 @@
+/**
+ * Error classes for every domain condition a caller may want to catch.
+ *
+ * Bad arguments are `TypeError`/`RangeError`; everything else is one of these.
+ * Messages say what failed and on what.
+ *
+ * @module
+ */
+
+/**
+ * A configuration (config.json, process.json, flags turned into a spec) is invalid.
+ *
+ * @example Catching a config error
+ * ```ts
+ * import { ConfigError } from "./errors.ts";
+ * const err = new ConfigError("config.json", "linux.namespaces[3].type", 'unknown namespace "bogus"');
+ * console.assert(err.message === 'config.json: linux.namespaces[3].type: unknown namespace "bogus"');
+ * ```
+ */
+export class ConfigError extends Error {
+  /** The file (or source) the configuration came from. */
+  readonly file: string;
+  /** The JSON path of the offending field, e.g. `linux.namespaces[3].type`, or "" for the whole document. */
+  readonly field: string;
+  /** Creates a config error for `file` and `field`. */
+  constructor(file: string, field: string, problem: string) {
+    super(field ? `${file}: ${field}: ${problem}` : `${file}: ${problem}`);
+    this.name = "ConfigError";
+    this.file = file;
+    this.field = field;
+  }
+}
+
+/** Container statuses, as in the OCI runtime spec plus runc's `paused`. */
+export type Status = "creating" | "created" | "running" | "paused" | "stopped";
+
+/**
+ * An operation is not allowed in the container's current status.
+ *
+ * @example
+ * ```ts
+ * import { StateError } from "./errors.ts";
+ * const err = new StateError("c1", "stopped", "start");
+ * console.assert(err.message === 'container "c1": cannot start a stopped container');
+ * ```
+ */
+export class StateError extends Error {
+  /** The container id. */
+  readonly id: string;
+  /** The status the container was in. */
+  readonly from: Status;
+  /** The operation (or target status) that was refused. */
+  readonly to: string;
+  /** Creates a state error. */
+  constructor(id: string, from: Status, to: string) {
+    super(`container "${id}": cannot ${to} a ${from} container`);
+    this.name = "StateError";
+    this.id = id;
+    this.from = from;
+    this.to = to;
+  }
+}
+
+/**
+ * A container id is malformed, already taken, or unknown.
+ *
+ * @example
+ * ```ts
+ * import { ContainerIdError } from "./errors.ts";
+ * const err = new ContainerIdError("a/b", "invalid id format");
+ * console.assert(err.message.includes("a/b"));
+ * ```
+ */
+export class ContainerIdError extends Error {
+  /** The id in question. */
+  readonly id: string;
+  /** Creates an id error. */
+  constructor(id: string, problem: string) {
+    super(`container "${id}": ${problem}`);
+    this.name = "ContainerIdError";
+    this.id = id;
+  }
+}
+
+/** Container does not exist (runc prints "container does not exist"). */
+export class NotFoundError extends ContainerIdError {
+  /** Creates a not-found error. */
+  constructor(id: string) {
+    super(id, "container does not exist");
+    this.name = "NotFoundError";
+  }
+}
+
+/** Map of errno numbers to their symbolic names (x86_64 Linux, the ones we meet). */
+const ERRNO_NAMES: Record<number, string> = {
+  1: "EPERM",
+  2: "ENOENT",
+  3: "ESRCH",
+  4: "EINTR",
+  5: "EIO",
+  7: "E2BIG",
+  8: "ENOEXEC",
+  9: "EBADF",
+  10: "ECHILD",
+  11: "EAGAIN",
+  12: "ENOMEM",
+  13: "EACCES",
+  14: "EFAULT",
+  16: "EBUSY",
+  17: "EEXIST",
+  18: "EXDEV",
+  19: "ENODEV",
+  20: "ENOTDIR",
+  21: "EISDIR",
+  22: "EINVAL",
+  24: "EMFILE",
+  28: "ENOSPC",
+  30: "EROFS",
+  32: "EPIPE",
+  36: "ENAMETOOLONG",
+  38: "ENOSYS",
+  39: "ENOTEMPTY",
+  40: "ELOOP",
+  95: "EOPNOTSUPP",
+  110: "ETIMEDOUT",
+};
+
+/** Returns the symbolic name of an errno value, e.g. `ENOENT`. */
+export function errnoName(errno: number): string {
+  return ERRNO_NAMES[errno] ?? `errno ${errno}`;
+}
+
+const ERRNO_TEXT: Record<number, string> = {
+  1: "operation not permitted",
+  2: "no such file or directory",
+  3: "no such process",
+  9: "bad file descriptor",
+  12: "cannot allocate memory",
+  13: "permission denied",
+  16: "device or resource busy",
+  17: "file exists",
+  20: "not a directory",
+  21: "is a directory",
+  22: "invalid argument",
+  28: "no space left on device",
+  30: "read-only file system",
+  38: "function not implemented",
+  40: "too many levels of symbolic links",
+};
+
+/**
+ * A system call failed, in the runtime or in a container's setup before exec.
+ *
+ * @example
+ * ```ts
+ * import { SyscallError } from "./errors.ts";
+ * const err = new SyscallError({ syscall: "mount", errno: 2, path: "/proc", step: "mount proc" });
+ * console.assert(err.code === "ENOENT");
+ * console.assert(err.message === "mount proc: mount /proc: no such file or directory (ENOENT)");
+ * ```
+ */
+export class SyscallError extends Error {
+  /** The failing system call or operation, e.g. `mount`. */
+  readonly syscall: string;
+  /** The errno value. */
+  readonly errno: number;
+  /** The symbolic errno, e.g. `ENOENT`. */
+  readonly code: string;
+  /** The path or value involved, if any. */
+  readonly path?: string;
+  /** The setup step that failed, e.g. `mount proc at /proc`. */
+  readonly step?: string;
+  /** Creates a syscall error. */
+  constructor(opts: { syscall: string; errno: number; path?: string; step?: string; detail?: string }) {
+    const code = errnoName(opts.errno);
+    const what = opts.path !== undefined && opts.path !== "" ? `${opts.syscall} ${opts.path}` : opts.syscall;
+    const text = opts.detail ?? ERRNO_TEXT[opts.errno] ?? code.toLowerCase();
+    super(`${opts.step ? opts.step + ": " : ""}${what}: ${text} (${code})`);
+    this.name = "SyscallError";
+    this.syscall = opts.syscall;
+    this.errno = opts.errno;
+    this.code = code;
+    if (opts.path !== undefined) this.path = opts.path;
+    if (opts.step !== undefined) this.step = opts.step;
+  }
+}
+
+/**
+ * A cgroup operation failed (a missing controller, an unsupported resource on this host).
+ *
+ * @example
+ * ```ts
+ * import { CgroupError } from "./errors.ts";
+ * const err = new CgroupError("linux.resources.hugepageLimits[0].pageSize", 'hugetlb page size "3MB" is not supported');
+ * console.assert(err.message.startsWith("linux.resources"));
+ * ```
+ */
+export class CgroupError extends Error {
+  /** The resource field or cgroup path involved. */
+  readonly field: string;
+  /** Creates a cgroup error. */
+  constructor(field: string, problem: string, options?: ErrorOptions) {
+    super(`${field}: ${problem}`, options);
+    this.name = "CgroupError";
+    this.field = field;
+  }
+}

@@ -1,0 +1,171 @@
+/**
+ * The one module that opens libnsinit with `Deno.dlopen`. It loads lazily, on
+ * first use, never at import. The library directory (holding `libnsinit.so`
+ * and `nsinit-init`) comes from {@link configureNative}, then the environment
+ * variable `NSINIT_LIBDIR`, then the bundled build in `dist/lib`, which is
+ * compiled from `native/src` on first use if it is missing.
+ *
+ * Raw pointers stay inside this module.
+ *
+ * @module
+ */
+
+import { SyscallError } from "../errors.ts";
+import { buildNative, defaultLibDir } from "./build.ts";
+
+const SYMBOLS = {
+  // int nsi_spawn(const char *helper, const uint8_t *plan, uint32_t len,
+  //               const int32_t *fds, int32_t nfds, struct nsi_spawn_out *out)
+  nsi_spawn: {
+    parameters: ["buffer", "buffer", "u32", "buffer", "i32", "buffer"],
+    result: "i32",
+    nonblocking: true,
+  },
+  // int nsi_recv(int32_t fd, struct nsi_msg *m, int32_t *fd_out)
+  nsi_recv: { parameters: ["i32", "buffer", "buffer"], result: "i32", nonblocking: true },
+  // int nsi_send_go(int32_t fd)
+  nsi_send_go: { parameters: ["i32"], result: "i32" },
+  // int nsi_close(int32_t fd)
+  nsi_close: { parameters: ["i32"], result: "i32" },
+  // int nsi_pidfd_open(int32_t pid)
+  nsi_pidfd_open: { parameters: ["i32"], result: "i32" },
+  // int nsi_pidfd_signal(int32_t pidfd, int32_t sig)
+  nsi_pidfd_signal: { parameters: ["i32", "i32"], result: "i32" },
+  // int nsi_kill(int32_t pid, int32_t sig): refuses pid <= 0
+  nsi_kill: { parameters: ["i32", "i32"], result: "i32" },
+  // int nsi_waitid(int32_t pidfd, int32_t nohang, int32_t out[2])
+  nsi_waitid: { parameters: ["i32", "i32", "buffer"], result: "i32" },
+  // int nsi_epoll_create(void)
+  nsi_epoll_create: { parameters: [], result: "i32" },
+  // int nsi_epoll_add(int32_t ep, int32_t fd, uint64_t data)
+  nsi_epoll_add: { parameters: ["i32", "i32", "u64"], result: "i32" },
+  // int nsi_epoll_del(int32_t ep, int32_t fd)
+  nsi_epoll_del: { parameters: ["i32", "i32"], result: "i32" },
+  // int nsi_epoll_wait(int32_t ep, uint64_t *out, int32_t max, int32_t timeout_ms)
+  nsi_epoll_wait: {
+    parameters: ["i32", "buffer", "i32", "i32"],
+    result: "i32",
+    nonblocking: true,
+  },
+  // int nsi_eventfd(void)
+  nsi_eventfd: { parameters: [], result: "i32" },
+  // int nsi_eventfd_signal(int32_t fd)
+  nsi_eventfd_signal: { parameters: ["i32"], result: "i32" },
+  // int nsi_eventfd_drain(int32_t fd)
+  nsi_eventfd_drain: { parameters: ["i32"], result: "i32" },
+  // int nsi_pipe(int32_t out[2])
+  nsi_pipe: { parameters: ["buffer"], result: "i32" },
+  // int nsi_open(const char *path, int32_t flags, int32_t mode)
+  nsi_open: { parameters: ["buffer", "i32", "i32"], result: "i32" },
+  // int nsi_dup(int32_t fd)
+  nsi_dup: { parameters: ["i32"], result: "i32" },
+  // int64_t nsi_read(int32_t fd, uint8_t *buf, uint64_t len)
+  nsi_read: { parameters: ["i32", "buffer", "u64"], result: "i64", nonblocking: true },
+  // int64_t nsi_write(int32_t fd, const uint8_t *buf, uint64_t len)
+  nsi_write: { parameters: ["i32", "buffer", "u64"], result: "i64", nonblocking: true },
+  // int nsi_fifo_start(const char *path, int32_t pidfd)
+  nsi_fifo_start: { parameters: ["buffer", "i32"], result: "i32", nonblocking: true },
+  // int nsi_send_fd(const char *sock_path, int32_t fd, const char *name)
+  nsi_send_fd: { parameters: ["buffer", "i32", "buffer"], result: "i32" },
+  // int nsi_mkfifo(const char *path, int32_t mode)
+  nsi_mkfifo: { parameters: ["buffer", "i32"], result: "i32" },
+  // int nsi_sizeof_msg(void)
+  nsi_sizeof_msg: { parameters: [], result: "i32" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+type Lib = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+
+let configuredDir: string | undefined;
+let loaded: { lib: Lib; dir: string } | undefined;
+
+/**
+ * Sets the directory holding `libnsinit.so` and `nsinit-init`, before first use.
+ *
+ * @example
+ * ```ts
+ * import { configureNative } from "./ffi.ts";
+ * configureNative({ libDir: "/opt/nsinit/lib" });
+ * configureNative({}); // back to the default search
+ * ```
+ */
+export function configureNative(opts: { libDir?: string }): void {
+  configuredDir = opts.libDir;
+}
+
+/** Size in bytes of `struct nsi_msg` (checked against the library on load). */
+export const MSG_SIZE = 4 * 4 + 8 + 480;
+
+function load(): { lib: Lib; dir: string } {
+  if (loaded) return loaded;
+  const tried: string[] = [];
+  const candidates: string[] = [];
+  if (configuredDir) candidates.push(configuredDir);
+  const env = Deno.env.get("NSINIT_LIBDIR");
+  if (env) candidates.push(env);
+  candidates.push(defaultLibDir());
+  for (const dir of candidates) {
+    const so = `${dir}/libnsinit.so`;
+    if (!exists(so) || !exists(`${dir}/nsinit-init`)) {
+      if (dir === defaultLibDir() && !configuredDir && !env) {
+        try {
+          buildNative(dir);
+        } catch (e) {
+          tried.push(`${dir} (build failed: ${(e as Error).message})`);
+          continue;
+        }
+      } else {
+        tried.push(`${dir} (missing libnsinit.so or nsinit-init)`);
+        continue;
+      }
+    }
+    try {
+      const lib = Deno.dlopen(so, SYMBOLS).symbols;
+      if (lib.nsi_sizeof_msg() !== MSG_SIZE) {
+        throw new Error(`struct nsi_msg is ${lib.nsi_sizeof_msg()} bytes, expected ${MSG_SIZE}`);
+      }
+      loaded = { lib, dir };
+      return loaded;
+    } catch (e) {
+      tried.push(`${so} (${(e as Error).message})`);
+    }
+  }
+  throw new Error(`cannot load the nsinit native library; tried: ${tried.join("; ")}`);
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The loaded library's symbols (loads on first call). */
+export function native(): Lib {
+  return load().lib;
+}
+
+/** Path of the `nsinit-init` helper next to the loaded library. */
+export function helperPath(): string {
+  return `${load().dir}/nsinit-init`;
+}
+
+const encoder = new TextEncoder();
+
+/** A NUL-terminated C string buffer. */
+export function cstr(s: string): Uint8Array<ArrayBuffer> {
+  const b = encoder.encode(s);
+  const out = new Uint8Array(b.length + 1);
+  out.set(b);
+  return out;
+}
+
+/** Throws a SyscallError if a native call returned a negative errno. */
+export function check(ret: number | bigint, syscall: string, path?: string): number {
+  const n = Number(ret);
+  if (n < 0) {
+    throw new SyscallError(path === undefined ? { syscall, errno: -n } : { syscall, errno: -n, path });
+  }
+  return n;
+}

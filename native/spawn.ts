@@ -1,0 +1,151 @@
+/**
+ * Mechanism: runs a plan through nsinit-init and follows the child's setup
+ * over the sync socket, turning its reports into pids, fds and errors.
+ *
+ * @module
+ */
+
+import { SyscallError } from "../errors.ts";
+import { check, helperPath, MSG_SIZE, native } from "./ffi.ts";
+import { Msg, type PlanBuilder } from "./plan.ts";
+
+/** A decoded `struct nsi_msg`. */
+export interface NsiMessage {
+  type: number;
+  errno: number;
+  opIndex: number;
+  op: number;
+  pid: number;
+  text: string;
+}
+
+const dec = new TextDecoder();
+
+/** Decodes a `struct nsi_msg` from `buf` at `offset`. */
+export function decodeMessage(buf: Uint8Array, offset = 0): NsiMessage {
+  const dv = new DataView(buf.buffer, buf.byteOffset + offset, MSG_SIZE);
+  const textBytes = buf.subarray(offset + 24, offset + MSG_SIZE);
+  const nul = textBytes.indexOf(0);
+  return {
+    type: dv.getUint32(0, true),
+    errno: dv.getInt32(4, true),
+    opIndex: dv.getInt32(8, true),
+    op: dv.getUint32(12, true),
+    pid: Number(dv.getBigInt64(16, true)),
+    text: dec.decode(nul >= 0 ? textBytes.subarray(0, nul) : textBytes),
+  };
+}
+
+/** Turns an error report into a SyscallError naming the step that failed. */
+export function messageError(m: NsiMessage, steps: string[]): SyscallError {
+  const step = m.opIndex >= 0 && m.opIndex < steps.length ? steps[m.opIndex] : undefined;
+  const opts: ConstructorParameters<typeof SyscallError>[0] = { syscall: m.text || "setup", errno: m.errno || 5 };
+  if (step !== undefined) opts.step = step;
+  return new SyscallError(opts);
+}
+
+/** What `spawnPlan` waits for before it returns. */
+export type SpawnUntil = "ready" | "exec";
+
+/** A process started by a plan. */
+export interface Spawned {
+  /** Its pid (in the runtime's pid namespace). */
+  pid: number;
+  /** A pidfd for it; the caller owns it. */
+  pidfd: number;
+  /** The pty master if the plan set up a terminal; the caller owns it. */
+  ptyFd?: number;
+}
+
+/** Options for {@link spawnPlan}. */
+export interface SpawnPlanOptions {
+  /** fds[i] becomes fd i of the process. */
+  fds: number[];
+  /** Runs once the child exists, before it starts its setup (cgroup placement). */
+  place?: (pid: number) => Promise<void>;
+  /** "ready": return when it reports READY (waiting on its exec fifo); "exec": when it has exec'd. */
+  until: SpawnUntil;
+  /** Receives the pty master as soon as the child sends it. */
+  onPty?: (fd: number) => void;
+}
+
+/**
+ * Spawns a plan. On any failure the child is killed and reaped, every fd this
+ * function opened is closed, and the error names the step.
+ */
+export async function spawnPlan(plan: PlanBuilder, opts: SpawnPlanOptions): Promise<Spawned> {
+  const lib = native();
+  const bytes = plan.encode();
+  const fds = new Int32Array(opts.fds);
+  const out = new Uint8Array(8 + MSG_SIZE);
+  const rc = await lib.nsi_spawn(cstr(helperPath()), bytes, bytes.length, new Uint8Array(fds.buffer), fds.length, out);
+  const dv = new DataView(out.buffer);
+  const syncFd = dv.getInt32(0, true);
+  const first = decodeMessage(out, 8);
+  if (rc !== 0) {
+    if (first.pid > 0) await killAndReap(first.pid);
+    throw messageError(first, plan.steps);
+  }
+  const pid = first.pid;
+  let pidfd = -1;
+  let ptyFd: number | undefined;
+  try {
+    if (pid <= 0) throw new Error(`nsinit-init reported an invalid pid ${pid}`);
+    pidfd = check(lib.nsi_pidfd_open(pid), "pidfd_open", String(pid));
+    if (opts.place) await opts.place(pid);
+    check(lib.nsi_send_go(syncFd), "send go");
+    const msg = new Uint8Array(MSG_SIZE);
+    const fdOut = new Int32Array(1);
+    for (;;) {
+      const n = check(await lib.nsi_recv(syncFd, msg, new Uint8Array(fdOut.buffer)), "recv sync");
+      if (n === 0) {
+        if (opts.until === "exec") break;
+        throw new SyscallError({ syscall: "container init", errno: 5, detail: "exited during setup without a report" });
+      }
+      const m = decodeMessage(msg);
+      if (m.type === Msg.ERROR) throw messageError(m, plan.steps);
+      if (m.type === Msg.PTY) {
+        ptyFd = fdOut[0];
+        opts.onPty?.(ptyFd);
+        continue;
+      }
+      if (m.type === Msg.READY && opts.until === "ready") break;
+    }
+  } catch (e) {
+    if (pidfd >= 0) {
+      lib.nsi_pidfd_signal(pidfd, 9);
+      await reapPidfd(pidfd);
+      lib.nsi_close(pidfd);
+    } else if (pid > 0) {
+      await killAndReap(pid);
+    }
+    if (ptyFd !== undefined && !opts.onPty) lib.nsi_close(ptyFd);
+    lib.nsi_close(syncFd);
+    throw e;
+  }
+  lib.nsi_close(syncFd);
+  return ptyFd === undefined ? { pid, pidfd } : { pid, pidfd, ptyFd };
+}
+
+async function killAndReap(pid: number): Promise<void> {
+  const lib = native();
+  const fd = lib.nsi_pidfd_open(pid);
+  if (fd < 0) return;
+  lib.nsi_pidfd_signal(fd, 9);
+  await reapPidfd(fd);
+  lib.nsi_close(fd);
+}
+
+/** Waits (off the event loop) for a child to exit and reaps it. */
+async function reapPidfd(pidfd: number): Promise<void> {
+  const { reaper } = await import("./reaper.ts");
+  await reaper.wait(pidfd);
+}
+
+const enc = new TextEncoder();
+function cstr(s: string): Uint8Array {
+  const b = enc.encode(s);
+  const o = new Uint8Array(b.length + 1);
+  o.set(b);
+  return o;
+}

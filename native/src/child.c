@@ -1,0 +1,409 @@
+/*
+ * The child stage: wait for GO, then run the plan's child ops in order. Every
+ * failure goes back to the runtime through nsi_fail() with the op's index.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <linux/close_range.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "init.h"
+
+static char g_exec_path[4096];
+
+static void send_msg(uint32_t type, int fd)
+{
+	struct nsi_msg m;
+	struct msghdr mh;
+	struct iovec iov;
+	char cbuf[CMSG_SPACE(sizeof(int))];
+
+	memset(&m, 0, sizeof(m));
+	m.type = type;
+	m.op_index = g_cur_index;
+	m.op = g_cur_op;
+	m.pid = getpid();
+	memset(&mh, 0, sizeof(mh));
+	iov.iov_base = &m;
+	iov.iov_len = sizeof(m);
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	if (fd >= 0) {
+		struct cmsghdr *c;
+		memset(cbuf, 0, sizeof(cbuf));
+		mh.msg_control = cbuf;
+		mh.msg_controllen = sizeof(cbuf);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	if (sendmsg(g_sync, &mh, MSG_NOSIGNAL) < 0)
+		nsi_fail(errno, "send message %u", type);
+}
+
+static void wait_go(void)
+{
+	struct nsi_msg m;
+	ssize_t n;
+
+	do
+		n = recv(g_sync, &m, sizeof(m), 0);
+	while (n < 0 && errno == EINTR);
+	if (n == 0)
+		_exit(1); /* the runtime went away: nothing to report to */
+	if (n < 0)
+		nsi_fail(errno, "recv go");
+	if ((size_t)n < sizeof(uint32_t) || m.type != NSI_MSG_GO)
+		nsi_fail(EPROTO, "expected go, got message %u", m.type);
+}
+
+static void op_user(const struct nsi_rec *r)
+{
+	uint64_t uid = rec_u64(r, 0), gid = rec_u64(r, 1), sg = rec_u64(r, 2);
+	uint32_t len;
+	const uint8_t *raw = rec_bytes(r, 3, &len);
+	gid_t gids[256];
+	size_t n = len / 4;
+
+	if (n > 256)
+		nsi_fail(E2BIG, "setgroups: %zu groups", n);
+	for (size_t i = 0; i < n; i++) {
+		uint32_t g;
+		memcpy(&g, raw + 4 * i, 4);
+		gids[i] = g;
+	}
+	if (sg && setgroups(n, gids) < 0)
+		nsi_fail(errno, "setgroups");
+	if (setresgid((gid_t)gid, (gid_t)gid, (gid_t)gid) < 0)
+		nsi_fail(errno, "setresgid %llu", (unsigned long long)gid);
+	if (setresuid((uid_t)uid, (uid_t)uid, (uid_t)uid) < 0)
+		nsi_fail(errno, "setresuid %llu", (unsigned long long)uid);
+}
+
+static void op_caps(const struct nsi_rec *r)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2];
+	uint64_t eff = rec_u64(r, 0), perm = rec_u64(r, 1), inh = rec_u64(r, 2), amb = rec_u64(r, 3);
+
+	for (int i = 0; i < 2; i++) {
+		data[i].effective = (uint32_t)(eff >> (32 * i));
+		data[i].permitted = (uint32_t)(perm >> (32 * i));
+		data[i].inheritable = (uint32_t)(inh >> (32 * i));
+	}
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		nsi_fail(errno, "capset");
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+		nsi_fail(errno, "prctl PR_CAP_AMBIENT_CLEAR_ALL");
+	for (int c = 0; c < 64; c++)
+		if ((amb >> c) & 1)
+			if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
+				nsi_fail(errno, "raise ambient capability %d", c);
+}
+
+static void op_bounding(uint64_t keep)
+{
+	for (int c = 0; c < 64; c++) {
+		if ((keep >> c) & 1)
+			continue;
+		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0) {
+			if (errno == EINVAL)
+				break; /* past the kernel's last capability */
+			nsi_fail(errno, "drop bounding capability %d", c);
+		}
+	}
+}
+
+static void op_terminal(const struct nsi_rec *r)
+{
+	struct winsize ws;
+	int unlock = 0, master, slave;
+
+	master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (master < 0)
+		nsi_fail(errno, "open /dev/ptmx");
+	if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
+		nsi_fail(errno, "unlock pty");
+	slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+	if (slave < 0)
+		nsi_fail(errno, "open pty peer");
+	memset(&ws, 0, sizeof(ws));
+	ws.ws_row = (unsigned short)rec_u64(r, 0);
+	ws.ws_col = (unsigned short)rec_u64(r, 1);
+	if ((ws.ws_row || ws.ws_col) && ioctl(slave, TIOCSWINSZ, &ws) < 0)
+		nsi_fail(errno, "set pty size");
+	if (fchown(slave, (uid_t)rec_u64(r, 2), (gid_t)rec_u64(r, 3)) < 0)
+		nsi_fail(errno, "chown pty");
+	send_msg(NSI_MSG_PTY, master);
+	close(master);
+	for (int i = 0; i < 3; i++)
+		if (dup2(slave, i) < 0)
+			nsi_fail(errno, "dup2 pty to %d", i);
+	if (slave > 2)
+		close(slave);
+	if (ioctl(0, TIOCSCTTY, 0) < 0)
+		nsi_fail(errno, "set controlling terminal");
+}
+
+static int is_executable(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+static void op_findexec(const char *file, const char *pathenv)
+{
+	char buf[4096];
+
+	if (strchr(file, '/')) {
+		if (!is_executable(file))
+			nsi_fail(errno ? errno : EACCES, "exec %s", file);
+		snprintf(g_exec_path, sizeof(g_exec_path), "%s", file);
+		return;
+	}
+	for (const char *p = pathenv; *p;) {
+		const char *end = strchr(p, ':');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		snprintf(buf, sizeof(buf), "%.*s/%s", (int)len, len ? p : ".", file);
+		if (is_executable(buf)) {
+			snprintf(g_exec_path, sizeof(g_exec_path), "%s", buf);
+			return;
+		}
+		if (!end)
+			break;
+		p = end + 1;
+	}
+	nsi_fail(ENOENT, "exec: \"%s\": executable file not found in $PATH", file);
+}
+
+static char **split_nul(const uint8_t *buf, uint32_t len)
+{
+	size_t n = 0, k = 0;
+	char **v;
+
+	for (uint32_t i = 0; i < len; i++)
+		if (buf[i] == 0)
+			n++;
+	v = calloc(n + 1, sizeof(char *));
+	if (!v)
+		nsi_fail(ENOMEM, "calloc");
+	for (uint32_t i = 0, start = 0; i < len; i++)
+		if (buf[i] == 0) {
+			v[k++] = (char *)buf + start;
+			start = i + 1;
+		}
+	return v;
+}
+
+static void op_exec(const struct nsi_rec *r)
+{
+	uint32_t alen, elen;
+	const uint8_t *a = rec_bytes(r, 0, &alen), *e = rec_bytes(r, 1, &elen);
+	char **argv = split_nul(a, alen), **envp = split_nul(e, elen);
+	sigset_t none;
+
+	if (!argv[0])
+		nsi_fail(EINVAL, "exec: empty argv");
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	execve(g_exec_path[0] ? g_exec_path : argv[0], argv, envp);
+	nsi_fail(errno, "exec %s", g_exec_path[0] ? g_exec_path : argv[0]);
+}
+
+static void op_fifowait(void)
+{
+	char path[64];
+	int fd;
+
+	if (g_fifo < 0)
+		nsi_fail(EBADF, "exec fifo: not opened");
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", g_fifo);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		nsi_fail(errno, "open exec fifo %s (is /proc mounted in the container?)", path);
+	if (write(fd, "0", 1) != 1)
+		nsi_fail(errno, "write exec fifo");
+	close(g_fifo);
+	g_fifo = -1;
+	/* fd stays open until exec closes it: the reader sees EOF once exec happened. */
+}
+
+static void write_str(const char *path, const char *value)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	size_t len = strlen(value);
+
+	if (fd < 0)
+		nsi_fail(errno, "open %s", path);
+	if (write(fd, value, len) != (ssize_t)len)
+		nsi_fail(errno, "write %s", path);
+	close(fd);
+}
+
+void nsi_child(const struct nsi_rec *recs, int n)
+{
+	sigset_t all;
+
+	/* Signals stay blocked through setup; exec restores an empty mask. */
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	umask(0);
+	wait_go();
+	for (int i = 0; i < n; i++) {
+		const struct nsi_rec *r = &recs[i];
+		uint32_t blen;
+		const uint8_t *b;
+
+		if (r->op < 64)
+			continue;
+		g_cur_index = i;
+		g_cur_op = r->op;
+		switch (r->op) {
+		case NSI_C_SETSID:
+			if (setsid() < 0)
+				nsi_fail(errno, "setsid");
+			break;
+		case NSI_C_UNSHARE:
+			if (unshare((int)rec_u64(r, 0)) < 0)
+				nsi_fail(errno, "unshare 0x%llx", (unsigned long long)rec_u64(r, 0));
+			break;
+		case NSI_C_ROOTFS:
+			fs_rootfs(rec_str(r, 0));
+			break;
+		case NSI_C_MOUNT:
+			fs_mount(rec_str(r, 0), rec_str(r, 1), rec_str(r, 2), (unsigned long)rec_u64(r, 3),
+				 rec_str(r, 4), (int)rec_u64(r, 5), (int)rec_u64(r, 6));
+			break;
+		case NSI_C_REMOUNT:
+			fs_remount(rec_str(r, 0), (unsigned long)rec_u64(r, 1), (int)rec_u64(r, 2));
+			break;
+		case NSI_C_PROPAGATE:
+			fs_propagate(rec_str(r, 0), (unsigned long)rec_u64(r, 1), (int)rec_u64(r, 2));
+			break;
+		case NSI_C_SETATTR:
+			fs_setattr(rec_str(r, 0), rec_u64(r, 1), rec_u64(r, 2), (int)rec_u64(r, 3));
+			break;
+		case NSI_C_MKNOD:
+			fs_mknod(rec_str(r, 0), rec_u64(r, 1), rec_u64(r, 2), rec_u64(r, 3), rec_u64(r, 4));
+			break;
+		case NSI_C_SYMLINK:
+			fs_symlink(rec_str(r, 0), rec_str(r, 1));
+			break;
+		case NSI_C_MKDIR:
+			fs_mkdir(rec_str(r, 0), rec_u64(r, 1));
+			break;
+		case NSI_C_PIVOT:
+			fs_pivot((int)rec_u64(r, 0));
+			break;
+		case NSI_C_MASK:
+			fs_mask(rec_str(r, 0));
+			break;
+		case NSI_C_READONLY:
+			fs_readonly(rec_str(r, 0));
+			break;
+		case NSI_C_WRITE:
+			write_str(rec_str(r, 0), rec_str(r, 1));
+			break;
+		case NSI_C_HOSTNAME:
+			if (sethostname(rec_str(r, 0), strlen(rec_str(r, 0))) < 0)
+				nsi_fail(errno, "sethostname %s", rec_str(r, 0));
+			break;
+		case NSI_C_DOMAINNAME:
+			if (setdomainname(rec_str(r, 0), strlen(rec_str(r, 0))) < 0)
+				nsi_fail(errno, "setdomainname %s", rec_str(r, 0));
+			break;
+		case NSI_C_RLIMIT: {
+			struct rlimit rl = { (rlim_t)rec_u64(r, 1), (rlim_t)rec_u64(r, 2) };
+			if (setrlimit((int)rec_u64(r, 0), &rl) < 0)
+				nsi_fail(errno, "setrlimit %llu", (unsigned long long)rec_u64(r, 0));
+			break;
+		}
+		case NSI_C_BOUNDING:
+			op_bounding(rec_u64(r, 0));
+			break;
+		case NSI_C_KEEPCAPS:
+			if (prctl(PR_SET_KEEPCAPS, rec_u64(r, 0) ? 1 : 0, 0, 0, 0) < 0)
+				nsi_fail(errno, "prctl PR_SET_KEEPCAPS");
+			break;
+		case NSI_C_USER:
+			op_user(r);
+			break;
+		case NSI_C_CAPS:
+			op_caps(r);
+			break;
+		case NSI_C_UMASK:
+			umask((mode_t)rec_u64(r, 0));
+			break;
+		case NSI_C_NNP:
+			if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+				nsi_fail(errno, "prctl PR_SET_NO_NEW_PRIVS");
+			break;
+		case NSI_C_SECCOMP: {
+			struct sock_fprog prog;
+			b = rec_bytes(r, 0, &blen);
+			prog.len = (unsigned short)(blen / sizeof(struct sock_filter));
+			prog.filter = (struct sock_filter *)b;
+			if (blen % sizeof(struct sock_filter) || blen / sizeof(struct sock_filter) > 0xffff)
+				nsi_fail(EINVAL, "seccomp: bad program length %u", blen);
+			if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned)rec_u64(r, 1), &prog) < 0)
+				nsi_fail(errno, "seccomp");
+			break;
+		}
+		case NSI_C_CHDIR:
+			if (chdir(rec_str(r, 0)) < 0)
+				nsi_fail(errno, "chdir %s", rec_str(r, 0));
+			break;
+		case NSI_C_TERMINAL:
+			op_terminal(r);
+			break;
+		case NSI_C_FINDEXEC:
+			op_findexec(rec_str(r, 0), rec_str(r, 1));
+			break;
+		case NSI_C_READY:
+			send_msg(NSI_MSG_READY, -1);
+			break;
+		case NSI_C_FIFOWAIT:
+			op_fifowait();
+			break;
+		case NSI_C_CLOSEFDS:
+			if (syscall(SYS_close_range, (unsigned)rec_u64(r, 0), ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+				nsi_fail(errno, "close_range");
+			break;
+		case NSI_C_EXEC:
+			op_exec(r);
+			break;
+		case NSI_C_DUMPABLE:
+			if (prctl(PR_SET_DUMPABLE, rec_u64(r, 0) ? 1 : 0, 0, 0, 0) < 0)
+				nsi_fail(errno, "prctl PR_SET_DUMPABLE");
+			break;
+		case NSI_C_PERSONALITY:
+			if (personality((unsigned long)rec_u64(r, 0)) < 0)
+				nsi_fail(errno, "personality");
+			break;
+		default:
+			nsi_fail(EINVAL, "plan: unknown op %u", r->op);
+		}
+	}
+	g_cur_index = -1;
+	nsi_fail(EINVAL, "plan ended without exec");
+}

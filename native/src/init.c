@@ -1,0 +1,327 @@
+/*
+ * nsinit-init: the small program the runtime spawns (from a sealed memfd) to
+ * create a container's init or an exec'd process. It is a fresh, single-threaded
+ * process, so unlike a raw clone of Deno it may use libc freely.
+ *
+ * Stage 1 (here, outside): read the plan, join namespaces, unshare the time
+ * namespace, clone3(CLONE_PARENT | CLONE_NEW*) so the child becomes the
+ * runtime's own child, write the child's uid/gid maps, report its pid, exit.
+ * Stage 2 (child.c, inside): wait for GO (the runtime has placed the child in
+ * its cgroups), then run the child ops in order and exec.
+ *
+ * fds on entry: 0..n-1 the container's stdio and preserved fds, n the sync
+ * socket, n+1 a memfd holding the plan. argv[1] is n.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "init.h"
+
+int g_sync = -1;
+int g_fifo = -1;
+int g_cur_index = -1;
+uint32_t g_cur_op = 0;
+static pid_t g_child = 0;
+
+void nsi_fail(int err, const char *fmt, ...)
+{
+	struct nsi_msg m;
+	va_list ap;
+
+	memset(&m, 0, sizeof(m));
+	m.type = NSI_MSG_ERROR;
+	m.err = err;
+	m.op_index = g_cur_index;
+	m.op = g_cur_op;
+	m.pid = g_child;
+	va_start(ap, fmt);
+	vsnprintf(m.text, sizeof(m.text), fmt, ap);
+	va_end(ap);
+	if (g_sync >= 0)
+		send(g_sync, &m, sizeof(m), MSG_NOSIGNAL);
+	_exit(1);
+}
+
+static const struct nsi_rec *g_bad_rec;
+
+static void bad_arg(const struct nsi_rec *r, int i, const char *what)
+{
+	g_bad_rec = r;
+	nsi_fail(EINVAL, "plan: op %u argument %d: %s", r->op, i, what);
+}
+
+const char *rec_str(const struct nsi_rec *r, int i)
+{
+	if (i >= r->nargs)
+		bad_arg(r, i, "missing");
+	if (r->len[i] == 0 || r->arg[i][r->len[i] - 1] != 0)
+		bad_arg(r, i, "not a string");
+	return (const char *)r->arg[i];
+}
+
+uint64_t rec_u64(const struct nsi_rec *r, int i)
+{
+	uint64_t v;
+
+	if (i >= r->nargs)
+		bad_arg(r, i, "missing");
+	if (r->len[i] != 8)
+		bad_arg(r, i, "not an integer");
+	memcpy(&v, r->arg[i], 8);
+	return v;
+}
+
+const uint8_t *rec_bytes(const struct nsi_rec *r, int i, uint32_t *len)
+{
+	if (i >= r->nargs)
+		bad_arg(r, i, "missing");
+	*len = r->len[i];
+	return r->arg[i];
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+	uint32_t v;
+	memcpy(&v, p, 4);
+	return v;
+}
+
+/* Splits the plan into records, checking every length against the buffer. */
+static int parse_plan(const uint8_t *buf, size_t size, struct nsi_rec **out)
+{
+	size_t off = 8, cap = 64;
+	int n = 0;
+	struct nsi_rec *recs;
+
+	if (size < 8 || get_u32(buf) != NSI_PLAN_MAGIC || get_u32(buf + 4) != size)
+		nsi_fail(EINVAL, "plan: bad header");
+	recs = calloc(cap, sizeof(*recs));
+	if (!recs)
+		nsi_fail(ENOMEM, "plan: calloc");
+	while (off < size) {
+		struct nsi_rec *r;
+		uint32_t reclen, aoff;
+
+		if (size - off < 8)
+			nsi_fail(EINVAL, "plan: truncated record at %zu", off);
+		if ((size_t)n == cap) {
+			cap *= 2;
+			recs = realloc(recs, cap * sizeof(*recs));
+			if (!recs)
+				nsi_fail(ENOMEM, "plan: realloc");
+		}
+		r = &recs[n];
+		memcpy(&r->op, buf + off, 2);
+		memcpy(&r->nargs, buf + off + 2, 2);
+		reclen = get_u32(buf + off + 4);
+		if (reclen < 8 || reclen > size - off || r->nargs > NSI_MAX_ARGS)
+			nsi_fail(EINVAL, "plan: bad record %d", n);
+		aoff = 8;
+		for (int i = 0; i < r->nargs; i++) {
+			uint32_t alen;
+			if (reclen - aoff < 4)
+				nsi_fail(EINVAL, "plan: record %d truncated", n);
+			alen = get_u32(buf + off + aoff);
+			aoff += 4;
+			if (alen > reclen - aoff)
+				nsi_fail(EINVAL, "plan: record %d argument %d too long", n, i);
+			r->arg[i] = buf + off + aoff;
+			r->len[i] = alen;
+			aoff += (alen + 3) & ~3u;
+		}
+		off += reclen;
+		n++;
+	}
+	*out = recs;
+	return n;
+}
+
+static void write_file(const char *path, const char *value)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	size_t len = strlen(value);
+
+	if (fd < 0)
+		nsi_fail(errno, "open %s", path);
+	if (write(fd, value, len) != (ssize_t)len)
+		nsi_fail(errno, "write %s", path);
+	close(fd);
+}
+
+/* Runs newuidmap/newgidmap (rootless with several ranges): tool <pid> args... */
+static void run_map_tool(const char *tool, const char *args, pid_t pid)
+{
+	char pidstr[24], *copy, *argv[64], *save = NULL;
+	int argc = 0, status;
+	pid_t p;
+
+	snprintf(pidstr, sizeof(pidstr), "%d", pid);
+	copy = strdup(args);
+	argv[argc++] = (char *)tool;
+	argv[argc++] = pidstr;
+	for (char *t = strtok_r(copy, " ", &save); t && argc < 63; t = strtok_r(NULL, " ", &save))
+		argv[argc++] = t;
+	argv[argc] = NULL;
+	p = fork();
+	if (p < 0)
+		nsi_fail(errno, "fork %s", tool);
+	if (p == 0) {
+		int nul = open("/dev/null", O_RDWR);
+		dup2(nul, 0);
+		dup2(nul, 1);
+		execv(tool, argv);
+		_exit(127);
+	}
+	if (waitpid(p, &status, 0) < 0)
+		nsi_fail(errno, "waitpid %s", tool);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		nsi_fail(EPERM, "%s %s %s: exit status %d", tool, pidstr, args,
+			 WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+	free(copy);
+}
+
+int main(int argc, char **argv)
+{
+	struct nsi_rec *recs;
+	struct stat st;
+	uint8_t *plan;
+	uint64_t clone_flags = 0;
+	const char *uidmap = NULL, *gidmap = NULL, *setgroups = NULL;
+	int n, nfds, planfd, joinfd[16], njoin = 0;
+	struct clone_args ca;
+	struct nsi_msg m;
+	long pid;
+
+	if (argc < 2)
+		return 2;
+	nfds = atoi(argv[1]);
+	g_sync = nfds;
+	planfd = nfds + 1;
+	if (fcntl(g_sync, F_SETFD, FD_CLOEXEC) < 0 || fcntl(planfd, F_SETFD, FD_CLOEXEC) < 0)
+		return 2;
+	/* No process in the container may open /proc/<us>/exe (CVE-2019-5736). */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		nsi_fail(errno, "prctl PR_SET_DUMPABLE");
+	if (fstat(planfd, &st) < 0)
+		nsi_fail(errno, "fstat plan");
+	plan = malloc(st.st_size ? st.st_size : 1);
+	if (!plan || pread(planfd, plan, st.st_size, 0) != st.st_size)
+		nsi_fail(errno ? errno : EIO, "read plan");
+	close(planfd);
+	n = parse_plan(plan, st.st_size, &recs);
+
+	for (int i = 0; i < n && recs[i].op < 64; i++) {
+		const struct nsi_rec *r = &recs[i];
+		g_cur_index = i;
+		g_cur_op = r->op;
+		switch (r->op) {
+		case NSI_H_CLONE:
+			clone_flags = rec_u64(r, 0);
+			break;
+		case NSI_H_JOIN:
+			if (njoin == 16)
+				nsi_fail(E2BIG, "too many namespaces to join");
+			joinfd[njoin] = open(rec_str(r, 0), O_RDONLY | O_CLOEXEC);
+			if (joinfd[njoin] < 0)
+				nsi_fail(errno, "open %s", rec_str(r, 0));
+			njoin++;
+			break;
+		case NSI_H_FIFO:
+			g_fifo = open(rec_str(r, 0), O_PATH | O_CLOEXEC);
+			if (g_fifo < 0)
+				nsi_fail(errno, "open %s", rec_str(r, 0));
+			break;
+		case NSI_H_UIDMAP:
+			uidmap = rec_str(r, 0);
+			break;
+		case NSI_H_GIDMAP:
+			gidmap = rec_str(r, 0);
+			break;
+		case NSI_H_SETGROUPS:
+			setgroups = rec_str(r, 0);
+			break;
+		case NSI_H_TIMENS:
+		case NSI_H_MAPCMD:
+			break; /* handled below, after joins / after clone */
+		default:
+			nsi_fail(EINVAL, "plan: unknown op %u", r->op);
+		}
+	}
+	/* Join in plan order (TypeScript puts the user namespace first). */
+	for (int i = 0, j = 0; i < n && recs[i].op < 64; i++) {
+		if (recs[i].op != NSI_H_JOIN)
+			continue;
+		g_cur_index = i;
+		g_cur_op = recs[i].op;
+		if (setns(joinfd[j], (int)rec_u64(&recs[i], 1)) < 0)
+			nsi_fail(errno, "setns %s", rec_str(&recs[i], 0));
+		close(joinfd[j++]);
+	}
+	for (int i = 0; i < n && recs[i].op < 64; i++) {
+		if (recs[i].op != NSI_H_TIMENS)
+			continue;
+		g_cur_index = i;
+		g_cur_op = recs[i].op;
+		if (unshare(CLONE_NEWTIME) < 0)
+			nsi_fail(errno, "unshare CLONE_NEWTIME");
+		write_file("/proc/self/timens_offsets", rec_str(&recs[i], 0));
+	}
+
+	g_cur_index = -1;
+	g_cur_op = NSI_H_CLONE;
+	memset(&ca, 0, sizeof(ca));
+	/* CLONE_PARENT: the child is the runtime's child (exit_signal must be 0). */
+	ca.flags = clone_flags | CLONE_PARENT;
+	ca.exit_signal = 0;
+	pid = syscall(SYS_clone3, &ca, sizeof(ca));
+	if (pid < 0)
+		nsi_fail(errno, "clone3");
+	if (pid == 0)
+		nsi_child(recs, n);
+	g_child = (pid_t)pid;
+
+	for (int i = 0; i < n && recs[i].op < 64; i++) {
+		if (recs[i].op != NSI_H_MAPCMD)
+			continue;
+		g_cur_index = i;
+		g_cur_op = recs[i].op;
+		run_map_tool(rec_str(&recs[i], 0), rec_str(&recs[i], 1), g_child);
+	}
+	if (setgroups || uidmap || gidmap) {
+		char path[64];
+		g_cur_op = NSI_H_UIDMAP;
+		if (setgroups) {
+			snprintf(path, sizeof(path), "/proc/%d/setgroups", g_child);
+			write_file(path, setgroups);
+		}
+		if (uidmap) {
+			snprintf(path, sizeof(path), "/proc/%d/uid_map", g_child);
+			write_file(path, uidmap);
+		}
+		if (gidmap) {
+			snprintf(path, sizeof(path), "/proc/%d/gid_map", g_child);
+			write_file(path, gidmap);
+		}
+	}
+	memset(&m, 0, sizeof(m));
+	m.type = NSI_MSG_PID;
+	m.op_index = -1;
+	m.pid = g_child;
+	if (send(g_sync, &m, sizeof(m), MSG_NOSIGNAL) < 0)
+		nsi_fail(errno, "send pid");
+	_exit(0);
+}

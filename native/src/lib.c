@@ -1,0 +1,511 @@
+/*
+ * libnsinit: what the Deno runtime calls through Deno.dlopen. Only nsi_*
+ * symbols are exported. Every function returns >= 0 on success or -errno.
+ *
+ * nsi_spawn starts nsinit-init from a sealed memfd copy (so no process in a
+ * container can reach the host binary through /proc/<pid>/exe), hands it the
+ * plan and the fds, and returns once the container's process exists.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "plan.h"
+
+#define NSI_EXPORT __attribute__((visibility("default")))
+
+extern char **environ;
+
+struct nsi_spawn_out {
+	int32_t sync_fd;    /* runtime's end of the sync socket, -1 on failure */
+	int32_t helper;     /* the helper's wait status */
+	struct nsi_msg msg; /* NSI_MSG_PID, or NSI_MSG_ERROR with details */
+};
+
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static int g_helper_fd = -1;
+static char g_helper_path[4096];
+
+/* A sealed, executable memfd copy of the helper binary, made once per path. */
+static int sealed_helper(const char *path)
+{
+	int src, fd = -1;
+	struct stat st;
+	off_t off = 0;
+
+	pthread_mutex_lock(&g_lock);
+	if (g_helper_fd >= 0 && strcmp(g_helper_path, path) == 0) {
+		fd = g_helper_fd;
+		goto out;
+	}
+	src = open(path, O_RDONLY | O_CLOEXEC);
+	if (src < 0) {
+		fd = -errno;
+		goto out;
+	}
+	if (fstat(src, &st) < 0)
+		goto fail;
+	fd = memfd_create("nsinit-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		goto fail;
+	while (off < st.st_size) {
+		ssize_t n = sendfile(fd, src, &off, st.st_size - off);
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			goto fail;
+		}
+	}
+	if (fchmod(fd, 0555) < 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0)
+		goto fail;
+	close(src);
+	if (g_helper_fd >= 0)
+		close(g_helper_fd);
+	g_helper_fd = fd;
+	snprintf(g_helper_path, sizeof(g_helper_path), "%s", path);
+	goto out;
+fail: {
+	int err = -errno;
+	close(src);
+	if (fd >= 0)
+		close(fd);
+	fd = err;
+}
+out:
+	pthread_mutex_unlock(&g_lock);
+	return fd;
+}
+
+static void local_error(struct nsi_spawn_out *out, int err, const char *what)
+{
+	out->msg.type = NSI_MSG_ERROR;
+	out->msg.err = err;
+	out->msg.op_index = -1;
+	snprintf(out->msg.text, sizeof(out->msg.text), "%s", what);
+}
+
+/*
+ * fds[i] becomes fd i of the container process (stdio and preserved fds).
+ * Returns 0 with out->msg.type NSI_MSG_PID, or a negative errno / 1 with
+ * out->msg describing the failure.
+ */
+NSI_EXPORT int nsi_spawn(const char *helper_path, const uint8_t *plan, uint32_t plan_len,
+			 const int32_t *fds, int32_t nfds, struct nsi_spawn_out *out)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, all;
+	int sp[2] = { -1, -1 }, planfd = -1, exe, tmp[260], ntmp = 0, rc, status;
+	char exepath[64], nstr[16];
+	char *argv[] = { "nsinit-init", nstr, NULL };
+	pid_t helper = -1;
+	ssize_t got = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->sync_fd = -1;
+	if (nfds < 0 || nfds > 256)
+		return -EINVAL;
+	exe = sealed_helper(helper_path);
+	if (exe < 0) {
+		local_error(out, -exe, helper_path);
+		return exe;
+	}
+	planfd = memfd_create("nsinit-plan", MFD_CLOEXEC);
+	if (planfd < 0 || write(planfd, plan, plan_len) != (ssize_t)plan_len) {
+		rc = -errno;
+		local_error(out, errno, "write plan");
+		goto done;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+		rc = -errno;
+		local_error(out, errno, "socketpair");
+		goto done;
+	}
+	/* Move every source above the target range first, so no dup2 clobbers another. */
+	for (int i = 0; i < nfds + 2; i++) {
+		int src = i < nfds ? fds[i] : (i == nfds ? sp[1] : planfd);
+		tmp[i] = fcntl(src, F_DUPFD_CLOEXEC, nfds + 2);
+		if (tmp[i] < 0) {
+			rc = -errno;
+			snprintf(exepath, sizeof(exepath), "dup fd %d", src);
+			local_error(out, errno, exepath);
+			goto done;
+		}
+		ntmp++;
+	}
+	posix_spawn_file_actions_init(&fa);
+	for (int i = 0; i < nfds + 2; i++)
+		posix_spawn_file_actions_adddup2(&fa, tmp[i], i);
+	posix_spawnattr_init(&attr);
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	snprintf(exepath, sizeof(exepath), "/proc/self/fd/%d", exe);
+	snprintf(nstr, sizeof(nstr), "%d", nfds);
+	rc = posix_spawn(&helper, exepath, &fa, &attr, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	if (rc != 0) {
+		local_error(out, rc, "posix_spawn nsinit-init");
+		rc = -rc;
+		goto done;
+	}
+	for (int i = 0; i < ntmp; i++)
+		close(tmp[i]);
+	ntmp = 0;
+	close(sp[1]);
+	sp[1] = -1;
+	close(planfd);
+	planfd = -1;
+
+	/* Wait for the helper's one message; notice if it dies without one. */
+	for (;;) {
+		struct pollfd pfd = { sp[0], POLLIN, 0 };
+		int pr = poll(&pfd, 1, 100);
+		if (pr < 0 && errno != EINTR) {
+			rc = -errno;
+			local_error(out, errno, "poll sync socket");
+			break;
+		}
+		if (pr > 0) {
+			got = recv(sp[0], &out->msg, sizeof(out->msg), 0);
+			if (got < 0 && errno == EINTR)
+				continue;
+			break;
+		}
+		if (waitpid(helper, &status, WNOHANG) == helper) {
+			out->helper = status;
+			helper = -1;
+			/* It may have sent its message just before exiting. */
+			got = recv(sp[0], &out->msg, sizeof(out->msg), MSG_DONTWAIT);
+			break;
+		}
+	}
+	if (helper > 0) {
+		while (waitpid(helper, &status, 0) < 0 && errno == EINTR)
+			;
+		out->helper = status;
+	}
+	if (got != (ssize_t)sizeof(out->msg)) {
+		if (out->msg.type != NSI_MSG_ERROR)
+			local_error(out, got < 0 ? errno : EPIPE, "nsinit-init exited without a report");
+		rc = 1;
+		goto done;
+	}
+	if (out->msg.type != NSI_MSG_PID) {
+		rc = 1;
+		goto done;
+	}
+	out->sync_fd = sp[0];
+	sp[0] = -1;
+	rc = 0;
+done:
+	for (int i = 0; i < ntmp; i++)
+		close(tmp[i]);
+	if (sp[0] >= 0)
+		close(sp[0]);
+	if (sp[1] >= 0)
+		close(sp[1]);
+	if (planfd >= 0)
+		close(planfd);
+	return rc;
+}
+
+/* Receives one message; a passed fd (SCM_RIGHTS) goes to *fd_out. 0 means EOF. */
+NSI_EXPORT int nsi_recv(int32_t fd, struct nsi_msg *m, int32_t *fd_out)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { m, sizeof(*m) };
+	struct msghdr mh;
+	struct cmsghdr *c;
+	ssize_t n;
+
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cbuf;
+	mh.msg_controllen = sizeof(cbuf);
+	*fd_out = -1;
+	do
+		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+			memcpy(fd_out, CMSG_DATA(c), sizeof(int));
+	return (int)n;
+}
+
+NSI_EXPORT int nsi_send_go(int32_t fd)
+{
+	struct nsi_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = NSI_MSG_GO;
+	m.op_index = -1;
+	return send(fd, &m, sizeof(m), MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+NSI_EXPORT int nsi_close(int32_t fd)
+{
+	return close(fd) < 0 ? -errno : 0;
+}
+
+NSI_EXPORT int nsi_pidfd_open(int32_t pid)
+{
+	long fd;
+
+	if (pid <= 0)
+		return -EINVAL;
+	fd = syscall(SYS_pidfd_open, pid, 0);
+	return fd < 0 ? -errno : (int)fd;
+}
+
+NSI_EXPORT int nsi_pidfd_signal(int32_t pidfd, int32_t sig)
+{
+	return syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0 ? -errno : 0;
+}
+
+/* kill(2) that refuses pid <= 0: never a process group, never every process. */
+NSI_EXPORT int nsi_kill(int32_t pid, int32_t sig)
+{
+	if (pid <= 0)
+		return -EINVAL;
+	return kill(pid, sig) < 0 ? -errno : 0;
+}
+
+/*
+ * Reaps a child through its pidfd. out[0] = si_code (CLD_EXITED 1, CLD_KILLED 2,
+ * CLD_DUMPED 3), out[1] = exit status or signal. Returns 1 if `nohang` and it
+ * has not exited yet.
+ */
+NSI_EXPORT int nsi_waitid(int32_t pidfd, int32_t nohang, int32_t *out)
+{
+	siginfo_t si;
+	int r;
+
+	memset(&si, 0, sizeof(si));
+	do
+		r = waitid((idtype_t)3 /* P_PIDFD */, (id_t)pidfd, &si, WEXITED | (nohang ? WNOHANG : 0));
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return -errno;
+	if (si.si_pid == 0)
+		return 1;
+	out[0] = si.si_code;
+	out[1] = si.si_status;
+	return 0;
+}
+
+NSI_EXPORT int nsi_epoll_create(void)
+{
+	int fd = epoll_create1(EPOLL_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+NSI_EXPORT int nsi_epoll_add(int32_t ep, int32_t fd, uint64_t data)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = data };
+	return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+NSI_EXPORT int nsi_epoll_del(int32_t ep, int32_t fd)
+{
+	return epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL) < 0 ? -errno : 0;
+}
+
+/* Waits for events; writes each ready fd's data word to out. */
+NSI_EXPORT int nsi_epoll_wait(int32_t ep, uint64_t *out, int32_t max, int32_t timeout_ms)
+{
+	struct epoll_event ev[64];
+	int n;
+
+	if (max > 64)
+		max = 64;
+	do
+		n = epoll_wait(ep, ev, max, timeout_ms);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	for (int i = 0; i < n; i++)
+		out[i] = ev[i].data.u64;
+	return n;
+}
+
+NSI_EXPORT int nsi_eventfd(void)
+{
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	return fd < 0 ? -errno : fd;
+}
+
+NSI_EXPORT int nsi_eventfd_signal(int32_t fd)
+{
+	uint64_t one = 1;
+	return write(fd, &one, 8) < 0 ? -errno : 0;
+}
+
+NSI_EXPORT int nsi_eventfd_drain(int32_t fd)
+{
+	uint64_t v;
+	return read(fd, &v, 8) < 0 ? -errno : 0;
+}
+
+/* A pipe; both ends close-on-exec. */
+NSI_EXPORT int nsi_pipe(int32_t *out)
+{
+	int p[2];
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	out[0] = p[0];
+	out[1] = p[1];
+	return 0;
+}
+
+NSI_EXPORT int nsi_open(const char *path, int32_t flags, int32_t mode)
+{
+	int fd = open(path, flags | O_CLOEXEC, mode);
+	return fd < 0 ? -errno : fd;
+}
+
+NSI_EXPORT int nsi_dup(int32_t fd)
+{
+	int r = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	return r < 0 ? -errno : r;
+}
+
+NSI_EXPORT int64_t nsi_read(int32_t fd, uint8_t *buf, uint64_t len)
+{
+	ssize_t n;
+
+	do
+		n = read(fd, buf, len);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
+}
+
+NSI_EXPORT int64_t nsi_write(int32_t fd, const uint8_t *buf, uint64_t len)
+{
+	ssize_t n;
+
+	do
+		n = write(fd, buf, len);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
+}
+
+/*
+ * Starts a created container: opens its exec fifo for reading, which lets the
+ * init's blocked open return; reads its "0", then waits for EOF (the init's
+ * exec closed the fifo). Returns -ESRCH if the process exits first.
+ */
+NSI_EXPORT int nsi_fifo_start(const char *path, int32_t pidfd)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC), got = 0, rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		struct pollfd p[2] = { { fd, POLLIN, 0 }, { pidfd, POLLIN, 0 } };
+		char b[16];
+		ssize_t n;
+
+		if (poll(p, 2, got ? 50 : -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = -errno;
+			break;
+		}
+		if (p[0].revents & (POLLIN | POLLHUP)) {
+			n = read(fd, b, sizeof(b));
+			if (n > 0) {
+				got = 1;
+				continue;
+			}
+			if (n == 0 && got)
+				break; /* exec happened */
+			if (n < 0 && errno != EAGAIN) {
+				rc = -errno;
+				break;
+			}
+		}
+		if (p[1].revents & POLLIN) {
+			rc = got ? 0 : -ESRCH;
+			break;
+		}
+	}
+	close(fd);
+	return rc;
+}
+
+/* Sends fd over a unix socket at path (runc's --console-socket protocol). */
+NSI_EXPORT int nsi_send_fd(const char *sock_path, int32_t fd, const char *name)
+{
+	struct sockaddr_un addr;
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { (void *)name, strlen(name) };
+	struct msghdr mh;
+	struct cmsghdr *c;
+	int s, rc = 0;
+
+	if (strlen(sock_path) >= sizeof(addr.sun_path))
+		return -ENAMETOOLONG;
+	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -errno;
+	memset(&addr, 0, sizeof(addr));
+	addr.sun_family = AF_UNIX;
+	strcpy(addr.sun_path, sock_path);
+	if (connect(s, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	memset(&mh, 0, sizeof(mh));
+	memset(cbuf, 0, sizeof(cbuf));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cbuf;
+	mh.msg_controllen = sizeof(cbuf);
+	c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	if (sendmsg(s, &mh, MSG_NOSIGNAL) < 0)
+		rc = -errno;
+out:
+	close(s);
+	return rc;
+}
+
+NSI_EXPORT int nsi_mkfifo(const char *path, int32_t mode)
+{
+	return mkfifo(path, (mode_t)mode) < 0 ? -errno : 0;
+}
+
+NSI_EXPORT int nsi_sizeof_msg(void)
+{
+	return (int)sizeof(struct nsi_msg);
+}
