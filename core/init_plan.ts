@@ -76,6 +76,10 @@ export interface InitPlanOptions {
   noPivot?: boolean;
   /** Number of extra fds passed through after stdio (runc's --preserve-fds). */
   preserveFds?: number;
+  /** Do not create a new session keyring (runc's --no-new-keyring). */
+  noNewKeyring?: boolean;
+  /** Container id, for the session keyring's name. */
+  id?: string;
   /** The compiled seccomp filter, if the spec has one. */
   seccomp?: { bpf: Uint8Array; flags: number };
   /** The container's cgroup directory per hierarchy, for `cgroup` mounts. */
@@ -225,6 +229,9 @@ export function buildInitPlan(spec: Spec, opts: InitPlanOptions): PlanBuilder {
   if (opts.fifoPath) plan.add(Op.H_FIFO, "open the exec fifo", opts.fifoPath);
 
   plan.add(Op.C_SETSID, "create a session");
+  if (!opts.noNewKeyring) {
+    plan.add(Op.C_KEYRING, "join a new session keyring", `_ses.${opts.id ?? "nsinit"}`);
+  }
   if (proc.oomScoreAdj !== undefined) {
     plan.add(Op.C_WRITE, "set oom_score_adj", "/proc/self/oom_score_adj", String(proc.oomScoreAdj));
   }

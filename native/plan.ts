@@ -48,6 +48,7 @@ export const Op = {
   C_DUMPABLE: 94,
   C_PERSONALITY: 96,
   C_MKDIR: 97,
+  C_KEYRING: 98,
 } as const;
 
 /** Message types on the sync socket (`enum nsi_msg_type`). */

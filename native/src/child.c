@@ -396,6 +396,11 @@ void nsi_child(const struct nsi_rec *recs, int n)
 			if (prctl(PR_SET_DUMPABLE, rec_u64(r, 0) ? 1 : 0, 0, 0, 0) < 0)
 				nsi_fail(errno, "prctl PR_SET_DUMPABLE");
 			break;
+		case NSI_C_KEYRING:
+			/* KEYCTL_JOIN_SESSION_KEYRING; kernels without keyrings are fine. */
+			if (syscall(SYS_keyctl, 1, rec_str(r, 0), 0, 0, 0) < 0 && errno != ENOSYS)
+				nsi_fail(errno, "join session keyring %s", rec_str(r, 0));
+			break;
 		case NSI_C_PERSONALITY:
 			if (personality((unsigned long)rec_u64(r, 0)) < 0)
 				nsi_fail(errno, "personality");

@@ -67,6 +67,7 @@ enum nsi_op {
 	NSI_C_DUMPABLE = 94,   /* u64 on */
 	NSI_C_PERSONALITY = 96, /* u64 persona */
 	NSI_C_MKDIR = 97,      /* str dst, u64 mode (in root) */
+	NSI_C_KEYRING = 98,    /* str name: join a new session keyring */
 };
 
 /* Messages on the sync socket (SOCK_SEQPACKET). */

@@ -1,0 +1,323 @@
+/**
+ * Compiles an OCI `linux.seccomp` profile into a classic BPF program with libseccomp, with the
+ * semantics of runc (libcontainer/seccomp) and crun.
+ *
+ * @module
+ */
+
+import { ConfigError, errnoName, SyscallError } from "../errors.ts";
+import type {
+  LinuxSeccomp,
+  LinuxSeccompAction,
+  LinuxSeccompArg,
+  LinuxSeccompOperator,
+} from "../spec/config.ts";
+import {
+  actErrno,
+  actTrace,
+  type ArgCmp,
+  type LibseccompOptions,
+  resolveArchName,
+  resolveSyscallName,
+  SCMP_ACT,
+  SCMP_CMP,
+  SCMP_FLTATR,
+  SeccompFilter,
+} from "./libseccomp.ts";
+
+/**
+ * The `SECCOMP_FILTER_FLAG_*` bits nsinit supports in `linux.seccomp.flags`, as passed to
+ * `seccomp(SECCOMP_SET_MODE_FILTER, flags, &prog)`.
+ *
+ * @example
+ * ```ts
+ * import { SECCOMP_FILTER_FLAGS } from "./compile.ts";
+ * console.assert(SECCOMP_FILTER_FLAGS.SECCOMP_FILTER_FLAG_SPEC_ALLOW === 4);
+ * ```
+ */
+export const SECCOMP_FILTER_FLAGS: Readonly<Record<string, number>> = Object.freeze({
+  SECCOMP_FILTER_FLAG_TSYNC: 1,
+  SECCOMP_FILTER_FLAG_LOG: 2,
+  SECCOMP_FILTER_FLAG_SPEC_ALLOW: 4,
+});
+
+/** Flags the kernel defines that nsinit does not support (yet). */
+const UNSUPPORTED_FLAGS: Record<string, string> = {
+  SECCOMP_FILTER_FLAG_NEW_LISTENER: "seccomp notify is not supported yet",
+  SECCOMP_FILTER_FLAG_TSYNC_ESRCH: "it is only meaningful with seccomp notify",
+  SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: "it is only meaningful with seccomp notify",
+};
+
+const OPERATORS: Record<LinuxSeccompOperator, number> = {
+  SCMP_CMP_NE: SCMP_CMP.NE,
+  SCMP_CMP_LT: SCMP_CMP.LT,
+  SCMP_CMP_LE: SCMP_CMP.LE,
+  SCMP_CMP_EQ: SCMP_CMP.EQ,
+  SCMP_CMP_GE: SCMP_CMP.GE,
+  SCMP_CMP_GT: SCMP_CMP.GT,
+  SCMP_CMP_MASKED_EQ: SCMP_CMP.MASKED_EQ,
+};
+
+const EPERM = 1;
+const MAX_U64 = (1n << 64n) - 1n;
+
+/** Options of {@linkcode compileSeccomp}. */
+export interface CompileSeccompOptions extends LibseccompOptions {
+  /** The file named in {@linkcode ConfigError}s; default `config.json`. */
+  file?: string;
+  /** JSON path of the profile, prefixed to every error's field; default `linux.seccomp`. */
+  field?: string;
+}
+
+/** A compiled seccomp profile. */
+export interface CompiledSeccomp {
+  /** The `struct sock_filter[]` program, 8 bytes per instruction, native byte order. */
+  bpf: Uint8Array;
+  /** `SECCOMP_FILTER_FLAG_*` bits to pass to `seccomp(SECCOMP_SET_MODE_FILTER, ...)`. */
+  flags: number;
+  /** Things ignored as runc ignores them, e.g. syscall names libseccomp does not know. */
+  warnings: string[];
+}
+
+/** A validated rule, before it reaches libseccomp. */
+interface Rule {
+  field: string;
+  name: string;
+  action: number;
+  args: ArgCmp[];
+  /** True when two conditions name the same argument: runc then adds one rule per condition. */
+  splitArgs: boolean;
+}
+
+/**
+ * Compiles `seccomp` (an OCI `linux.seccomp` object) into a BPF program for this machine's
+ * native arch plus `seccomp.architectures`, with runc's semantics:
+ *
+ * - `SCMP_ACT_KILL` kills the thread; `SCMP_ACT_ERRNO` returns `errnoRet` (for the default
+ *   action, `defaultErrnoRet`), else `EPERM`; `SCMP_ACT_TRACE` passes `errnoRet`, else `EPERM`.
+ * - Syscall names libseccomp does not know are skipped and reported in `warnings`.
+ * - Rules whose action equals the default action are skipped (libseccomp rejects them).
+ * - Two or more conditions on the same argument index become one rule per condition.
+ * - `flags` absent means `SECCOMP_FILTER_FLAG_SPEC_ALLOW`, as runc does; `[]` means none.
+ * - The filter does not set no_new_privs (`SCMP_FLTATR_CTL_NNP` is 0): the init does that
+ *   itself when `process.noNewPrivileges` asks.
+ *
+ * Note that runc treats a profile with no `defaultAction` and no `syscalls` as "no seccomp";
+ * callers should check that before calling this, which requires `defaultAction`.
+ *
+ * Throws {@linkcode ConfigError} naming the JSON path of a bad field (unknown action, arch,
+ * flag or operator, argument index over 5, `SCMP_ACT_NOTIFY` or `listenerPath`, which are not
+ * supported yet), and {@linkcode LibraryLoadError} if libseccomp cannot be loaded.
+ *
+ * @example Failing mkdir with EPERM, allowing everything else
+ * ```ts
+ * import { compileSeccomp } from "./compile.ts";
+ * const { bpf, flags, warnings } = compileSeccomp({
+ *   defaultAction: "SCMP_ACT_ALLOW",
+ *   syscalls: [{ names: ["mkdir", "mkdirat", "not_a_syscall"], action: "SCMP_ACT_ERRNO" }],
+ * });
+ * console.assert(bpf.length > 0 && bpf.length % 8 === 0);
+ * console.assert(flags === 4); // SECCOMP_FILTER_FLAG_SPEC_ALLOW, runc's default
+ * console.assert(warnings.length === 1 && warnings[0].includes("not_a_syscall"));
+ * ```
+ */
+export function compileSeccomp(
+  seccomp: LinuxSeccomp,
+  opts: CompileSeccompOptions = {},
+): CompiledSeccomp {
+  const file = opts.file ?? "config.json";
+  const base = opts.field ?? "linux.seccomp";
+  const fail = (field: string, problem: string): never => {
+    throw new ConfigError(file, field, problem);
+  };
+  if (typeof seccomp !== "object" || seccomp === null) fail(base, "must be an object");
+
+  // Everything that needs no libseccomp is checked first.
+  if (seccomp.listenerPath !== undefined && seccomp.listenerPath !== "") {
+    fail(`${base}.listenerPath`, "seccomp notify is not supported yet");
+  }
+  const flags = parseFlags(seccomp.flags, `${base}.flags`, fail);
+  if (seccomp.defaultErrnoRet !== undefined) {
+    checkErrnoRet(seccomp.defaultErrnoRet, `${base}.defaultErrnoRet`, fail);
+  }
+  const defaultAction = parseAction(
+    seccomp.defaultAction,
+    seccomp.defaultErrnoRet,
+    `${base}.defaultAction`,
+    fail,
+  );
+  const archNames = seccomp.architectures ?? [];
+  if (!Array.isArray(archNames)) fail(`${base}.architectures`, "must be an array");
+  const syscalls = seccomp.syscalls ?? [];
+  if (!Array.isArray(syscalls)) fail(`${base}.syscalls`, "must be an array");
+
+  const pending: Omit<Rule, "name">[] = [];
+  const names: string[][] = [];
+  syscalls.forEach((call, i) => {
+    const field = `${base}.syscalls[${i}]`;
+    if (typeof call !== "object" || call === null) fail(field, "must be an object");
+    if (call.errnoRet !== undefined) checkErrnoRet(call.errnoRet, `${field}.errnoRet`, fail);
+    const action = parseAction(call.action, call.errnoRet, `${field}.action`, fail);
+    if (!Array.isArray(call.names)) fail(`${field}.names`, "must be an array of syscall names");
+    call.names.forEach((name, j) => {
+      if (typeof name !== "string" || name === "") {
+        fail(`${field}.names[${j}]`, "must be a non-empty syscall name");
+      }
+    });
+    const args = call.args ?? [];
+    if (!Array.isArray(args)) fail(`${field}.args`, "must be an array");
+    const seen = new Set<number>();
+    let splitArgs = false;
+    const conds = args.map((arg, k) => {
+      const cond = parseArg(arg, `${field}.args[${k}]`, fail);
+      if (seen.has(cond.arg)) splitArgs = true;
+      seen.add(cond.arg);
+      return cond;
+    });
+    pending.push({ field, action, args: conds, splitArgs });
+    names.push(call.names);
+  });
+
+  // Now libseccomp: archs, syscall names, rules.
+  const archs = archNames.map((name, i) => {
+    const field = `${base}.architectures[${i}]`;
+    if (typeof name !== "string" || !name.startsWith("SCMP_ARCH_")) {
+      fail(field, `unknown architecture ${JSON.stringify(name)}`);
+    }
+    const token = resolveArchName(name.slice("SCMP_ARCH_".length).toLowerCase(), opts);
+    if (token === undefined) {
+      fail(field, `unknown architecture ${JSON.stringify(name)} (libseccomp does not know it)`);
+    }
+    return token!;
+  });
+
+  const warnings: string[] = [];
+  const filter = SeccompFilter.create(defaultAction, opts);
+  try {
+    filter.setAttr(SCMP_FLTATR.CTL_NNP, 0);
+    for (const token of archs) filter.addArch(token);
+    pending.forEach((rule, i) => {
+      // A rule with the default action is redundant, and libseccomp rejects it.
+      if (rule.action === defaultAction) return;
+      names[i].forEach((name, j) => {
+        const nr = resolveSyscallName(name, undefined, opts);
+        if (nr === undefined) {
+          warnings.push(
+            `${rule.field}.names[${j}]: unknown syscall ${JSON.stringify(name)} ignored`,
+          );
+          return;
+        }
+        const add = (args: ArgCmp[]) => {
+          try {
+            filter.addRule(rule.action, nr, args);
+          } catch (err) {
+            if (!(err instanceof SyscallError)) throw err;
+            fail(
+              `${rule.field}.names[${j}]`,
+              `libseccomp rejected the rule for ${JSON.stringify(name)}: ${errnoName(err.errno)}`,
+            );
+          }
+        };
+        if (rule.splitArgs) {
+          for (const cond of rule.args) add([cond]);
+        } else {
+          add(rule.args);
+        }
+      });
+    });
+    return { bpf: filter.exportBpf(), flags, warnings };
+  } finally {
+    filter.close();
+  }
+}
+
+type Fail = (field: string, problem: string) => never;
+
+function parseFlags(flags: unknown, field: string, fail: Fail): number {
+  if (flags === undefined || flags === null) {
+    return SECCOMP_FILTER_FLAGS.SECCOMP_FILTER_FLAG_SPEC_ALLOW;
+  }
+  if (!Array.isArray(flags)) return fail(field, "must be an array");
+  let bits = 0;
+  flags.forEach((flag, i) => {
+    const f = `${field}[${i}]`;
+    if (typeof flag !== "string") fail(f, "must be a string");
+    if (Object.hasOwn(SECCOMP_FILTER_FLAGS, flag)) {
+      bits |= SECCOMP_FILTER_FLAGS[flag];
+    } else if (Object.hasOwn(UNSUPPORTED_FLAGS, flag)) {
+      fail(f, `flag ${flag} is not supported: ${UNSUPPORTED_FLAGS[flag]}`);
+    } else {
+      fail(
+        f,
+        `unknown flag ${JSON.stringify(flag)} (supported: ${
+          Object.keys(SECCOMP_FILTER_FLAGS).join(", ")
+        })`,
+      );
+    }
+  });
+  return bits;
+}
+
+function checkErrnoRet(value: unknown, field: string, fail: Fail): void {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > 0xffff) {
+    fail(field, `must be an integer from 0 to 65535, got ${JSON.stringify(value)}`);
+  }
+}
+
+function parseAction(
+  action: LinuxSeccompAction | undefined,
+  errnoRet: number | undefined,
+  field: string,
+  fail: Fail,
+): number {
+  switch (action) {
+    case "SCMP_ACT_KILL":
+    case "SCMP_ACT_KILL_THREAD":
+      return SCMP_ACT.KILL_THREAD;
+    case "SCMP_ACT_KILL_PROCESS":
+      return SCMP_ACT.KILL_PROCESS;
+    case "SCMP_ACT_TRAP":
+      return SCMP_ACT.TRAP;
+    case "SCMP_ACT_ERRNO":
+      return actErrno(errnoRet ?? EPERM);
+    case "SCMP_ACT_TRACE":
+      return actTrace(errnoRet ?? EPERM);
+    case "SCMP_ACT_ALLOW":
+      return SCMP_ACT.ALLOW;
+    case "SCMP_ACT_LOG":
+      return SCMP_ACT.LOG;
+    case "SCMP_ACT_NOTIFY":
+      return fail(field, "seccomp notify is not supported yet");
+    case undefined:
+      return fail(field, "is required");
+    default:
+      return fail(field, `unknown action ${JSON.stringify(action)}`);
+  }
+}
+
+function parseArg(arg: LinuxSeccompArg, field: string, fail: Fail): ArgCmp {
+  if (typeof arg !== "object" || arg === null) fail(field, "must be an object");
+  const { index, op } = arg;
+  if (typeof index !== "number" || !Number.isInteger(index) || index < 0 || index > 5) {
+    fail(`${field}.index`, `must be an integer from 0 to 5, got ${JSON.stringify(index)}`);
+  }
+  if (typeof op !== "string" || !Object.hasOwn(OPERATORS, op)) {
+    fail(`${field}.op`, `unknown operator ${JSON.stringify(op)}`);
+  }
+  return {
+    arg: index,
+    op: OPERATORS[op],
+    datumA: parseU64(arg.value, `${field}.value`, fail),
+    datumB: arg.valueTwo === undefined ? 0n : parseU64(arg.valueTwo, `${field}.valueTwo`, fail),
+  };
+}
+
+/** A u64 from JSON: a non-negative integer number (or a bigint, from a lossless parser). */
+function parseU64(value: unknown, field: string, fail: Fail): bigint {
+  if (typeof value === "bigint" && value >= 0n && value <= MAX_U64) return value;
+  if (typeof value === "number" && Number.isInteger(value) && value >= 0 && value <= 2 ** 64) {
+    const v = BigInt(value);
+    if (v <= MAX_U64) return v;
+  }
+  return fail(field, `must be an integer from 0 to 2^64-1, got ${String(value)}`);
+}
