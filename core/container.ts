@@ -1,0 +1,353 @@
+/**
+ * A container: the libcontainer model. Every verb loads and refreshes the
+ * status, checks the transition, does one thing, and persists atomically.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import type { LinuxResources, Process } from "../spec/config.ts";
+import type { CgroupManager } from "../drivers/driver.ts";
+import type { CgroupStats } from "../cgroups/stats.ts";
+import { ContainerIdError, type Status, StateError, SyscallError } from "../errors.ts";
+import { check, cstr, native } from "../native/ffi.ts";
+import { spawnPlan } from "../native/spawn.ts";
+import { type ExitStatus, reaper } from "../native/reaper.ts";
+import { buildExecPlan } from "./init_plan.ts";
+import { compileSeccomp } from "../seccomp/compile.ts";
+import { validateProcess } from "../spec/validate.ts";
+import { type ContainerState, lockDir, procStat, writeAtomic } from "./state.ts";
+import { ContainerProcess } from "./process.ts";
+import { prepareStdio, type StdioOptions } from "./stdio.ts";
+
+/** The OCI state of a container, with runc's extra fields (rootfs, created, owner). */
+export interface OciState {
+  ociVersion: string;
+  id: string;
+  pid: number;
+  status: Status;
+  bundle: string;
+  rootfs: string;
+  created: string;
+  owner: string;
+  annotations?: Record<string, string>;
+}
+
+/** Options for {@link Container.exec}. */
+export interface ExecOptions {
+  /** Standard streams of the new process. */
+  stdio?: StdioOptions;
+  /** Extra fds the process gets as 3, 4, ... */
+  preserveFds?: number[];
+  /** Receives the pty master instead of the process keeping it (runc's --console-socket). */
+  onPty?: (fd: number) => void;
+}
+
+const SIGKILL = 9;
+
+/**
+ * A container created or loaded by a {@link Factory}.
+ */
+export class Container implements AsyncDisposable {
+  #state: ContainerState;
+  #dir: string;
+  #cgroup: CgroupManager;
+  #init?: ContainerProcess;
+
+  /** @internal Use Factory.create / Factory.load. */
+  constructor(state: ContainerState, dir: string, cgroup: CgroupManager, init?: ContainerProcess) {
+    this.#state = state;
+    this.#dir = dir;
+    this.#cgroup = cgroup;
+    if (init) this.#init = init;
+  }
+
+  /** The container id. */
+  get id(): string {
+    return this.#state.id;
+  }
+
+  /** The bundle directory. */
+  get bundle(): string {
+    return this.#state.bundle;
+  }
+
+  /** The persisted state (a copy). */
+  get persisted(): ContainerState {
+    return structuredClone(this.#state);
+  }
+
+  /** The init process, when this runtime process started it (else undefined). */
+  get init(): ContainerProcess | undefined {
+    return this.#init;
+  }
+
+  /** The cgroup manager of this container. */
+  get cgroup(): CgroupManager {
+    return this.#cgroup;
+  }
+
+  get #fifo(): string {
+    return join(this.#dir, "exec.fifo");
+  }
+
+  /** Whether the recorded init is still the same live process (pid reuse is detected by start time). */
+  #initAlive(): boolean {
+    const st = procStat(this.#state.initPid);
+    return st !== undefined && st.startTime === this.#state.initStartTime && st.state !== "Z" &&
+      st.state !== "X";
+  }
+
+  /** The current status, derived from the init process, the exec fifo and the freezer. */
+  async status(): Promise<Status> {
+    if (this.#state.initPid <= 0) return exists(this.#fifo) ? "creating" : "stopped";
+    if (!this.#initAlive()) return "stopped";
+    if (exists(this.#fifo)) return "created";
+    if (await this.#cgroup.frozen().catch(() => false)) return "paused";
+    return "running";
+  }
+
+  /** The OCI state, as `nsinit state` prints it. */
+  async state(): Promise<OciState> {
+    const status = await this.status();
+    const s: OciState = {
+      ociVersion: this.#state.config.ociVersion,
+      id: this.#state.id,
+      pid: status === "stopped" ? 0 : this.#state.initPid,
+      status,
+      bundle: this.#state.bundle,
+      rootfs: this.#state.rootfs,
+      created: this.#state.created,
+      owner: this.#state.owner,
+    };
+    if (this.#state.config.annotations) s.annotations = this.#state.config.annotations;
+    return s;
+  }
+
+  async #locked<T>(fn: () => Promise<T>): Promise<T> {
+    let lock;
+    try {
+      lock = await lockDir(this.#dir);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) throw new ContainerIdError(this.id, "container does not exist");
+      throw e;
+    }
+    try {
+      return await fn();
+    } finally {
+      lock.release();
+    }
+  }
+
+  #require(status: Status, allowed: Status[], verb: string): void {
+    if (!allowed.includes(status)) throw new StateError(this.id, status, verb);
+  }
+
+  /** A pidfd for the init, verified against its start time. The caller closes it. */
+  #openInitPidfd(): number {
+    const fd = check(native().nsi_pidfd_open(this.#state.initPid), "pidfd_open", String(this.#state.initPid));
+    if (!this.#initAlive()) {
+      native().nsi_close(fd);
+      throw new StateError(this.id, "stopped", "signal");
+    }
+    return fd;
+  }
+
+  /** Starts a created container: its init execs the process. */
+  start(): Promise<void> {
+    return this.#locked(async () => {
+      this.#require(await this.status(), ["created"], "start");
+      const lib = native();
+      const pidfd = this.#openInitPidfd();
+      try {
+        const rc = await lib.nsi_fifo_start(cstr(this.#fifo), pidfd);
+        if (rc === -3) {
+          throw new SyscallError({ syscall: "start", errno: 3, path: this.id, detail: "container init exited before it was started" });
+        }
+        check(rc, "open exec fifo", this.#fifo);
+      } finally {
+        lib.nsi_close(pidfd);
+        await Deno.remove(this.#fifo).catch(() => {});
+      }
+    });
+  }
+
+  /**
+   * Sends a signal to the init, or with `all` to every process in the container.
+   * Signals go through a pidfd (never to a pid <= 0, never to a recycled pid).
+   */
+  signal(signal: number, opts: { all?: boolean } = {}): Promise<void> {
+    return this.#locked(async () => {
+      const status = await this.status();
+      if (status === "stopped" && !opts.all) throw new StateError(this.id, status, "signal");
+      if (opts.all) {
+        await this.#cgroup.killAll(signal);
+        if (status === "paused" && signal !== SIGKILL) await this.#cgroup.freeze(false);
+        if (status !== "stopped" && this.#initAlive()) this.#signalInit(signal);
+        return;
+      }
+      this.#signalInit(signal);
+    });
+  }
+
+  #signalInit(signal: number): void {
+    const lib = native();
+    const fd = this.#openInitPidfd();
+    try {
+      check(lib.nsi_pidfd_signal(fd, signal), "pidfd_send_signal", `pid ${this.#state.initPid}`);
+    } finally {
+      lib.nsi_close(fd);
+    }
+  }
+
+  /** Freezes every process (`nsinit pause`). */
+  pause(): Promise<void> {
+    return this.#locked(async () => {
+      this.#require(await this.status(), ["running", "created"], "pause");
+      await this.#cgroup.freeze(true);
+    });
+  }
+
+  /** Thaws a paused container (`nsinit resume`). */
+  resume(): Promise<void> {
+    return this.#locked(async () => {
+      this.#require(await this.status(), ["paused"], "resume");
+      await this.#cgroup.freeze(false);
+    });
+  }
+
+  /** Pids of every process in the container. */
+  async processes(): Promise<number[]> {
+    if (await this.status() === "stopped") return [];
+    return await this.#cgroup.pids();
+  }
+
+  /** Resource usage from the cgroup driver. */
+  stats(): Promise<CgroupStats> {
+    return this.#cgroup.stats();
+  }
+
+  /** Updates resource limits of a live container and records them. */
+  set(resources: LinuxResources): Promise<void> {
+    return this.#locked(async () => {
+      this.#require(await this.status(), ["created", "running", "paused"], "update");
+      await this.#cgroup.set(resources);
+      const linux = this.#state.config.linux ??= {};
+      linux.resources = mergeResources(linux.resources ?? {}, resources);
+      await this.#save();
+    });
+  }
+
+  /**
+   * Runs an additional process in the container's namespaces and cgroup, with
+   * its own user, capabilities, seccomp filter and environment.
+   */
+  exec(process: Process, opts: ExecOptions = {}): Promise<ContainerProcess> {
+    return this.#locked(async () => {
+      this.#require(await this.status(), ["created", "running"], "exec");
+      const proc = validateProcess(process);
+      const seccomp = this.#state.config.linux?.seccomp;
+      const compiled = seccomp ? compileSeccomp(seccomp) : undefined;
+      const plan = buildExecPlan(proc, {
+        initPid: this.#state.initPid,
+        namespaces: this.#state.namespaces,
+        preserveFds: opts.preserveFds?.length ?? 0,
+        ...(compiled ? { seccomp: compiled } : {}),
+      });
+      const stdio = prepareStdio(opts.stdio);
+      let spawned;
+      try {
+        spawned = await spawnPlan(plan, {
+          fds: [...stdio.fds, ...(opts.preserveFds ?? [])],
+          place: (pid) => this.#cgroup.apply(pid),
+          until: "exec",
+          ...(opts.onPty ? { onPty: opts.onPty } : {}),
+        });
+      } catch (e) {
+        stdio.abort();
+        throw e;
+      }
+      stdio.closeChildEnds();
+      return new ContainerProcess(spawned.pid, spawned.pidfd, stdio.parent(), opts.onPty ? undefined : spawned.ptyFd);
+    });
+  }
+
+  /** Waits for the init to exit (only when this runtime process started it). */
+  wait(): Promise<ExitStatus> {
+    if (!this.#init) {
+      return Promise.reject(new Error(`container "${this.id}": its init is not a child of this process`));
+    }
+    return this.#init.status;
+  }
+
+  /**
+   * Deletes the container: removes its cgroups and state. A container that is
+   * not stopped is refused unless `force`, which kills every process first.
+   */
+  destroy(opts: { force?: boolean } = {}): Promise<void> {
+    return this.#locked(async () => {
+      const status = await this.status();
+      if (status !== "stopped" && !opts.force) throw new StateError(this.id, status, "delete");
+      if (status !== "stopped" || opts.force) await this.#killEverything(status);
+      if (this.#init) await this.#init.status.catch(() => {});
+      await this.#cgroup.destroy();
+      await Deno.remove(this.#dir, { recursive: true }).catch((e) => {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+      });
+    });
+  }
+
+  async #killEverything(status: Status): Promise<void> {
+    if (await this.#cgroup.exists().catch(() => false)) {
+      await this.#cgroup.killAll(SIGKILL).catch(() => {});
+      if (status === "paused") await this.#cgroup.freeze(false).catch(() => {});
+    }
+    if (this.#state.initPid > 0 && this.#initAlive()) {
+      const fd = native().nsi_pidfd_open(this.#state.initPid);
+      if (fd >= 0) {
+        native().nsi_pidfd_signal(fd, SIGKILL);
+        native().nsi_close(fd);
+      }
+    }
+    // Wait until the init is gone (reaped by us, or by whoever is its parent).
+    if (this.#init) {
+      await this.#init.status.catch(() => {});
+    } else {
+      for (let i = 0; i < 500 && this.#state.initPid > 0 && this.#initAlive(); i++) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    }
+  }
+
+  async #save(): Promise<void> {
+    await writeAtomic(join(this.#dir, "state.json"), JSON.stringify(this.#state));
+  }
+
+  /** Destroys the container (force) if it still exists. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (!exists(this.#dir)) return;
+    await this.destroy({ force: true });
+  }
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function mergeResources(base: LinuxResources, update: LinuxResources): LinuxResources {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(update)) {
+    const prev = out[k];
+    out[k] = v && typeof v === "object" && !Array.isArray(v) && prev && typeof prev === "object"
+      ? { ...prev as object, ...v as object }
+      : v;
+  }
+  return out as LinuxResources;
+}
+
+export { reaper };

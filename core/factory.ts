@@ -1,0 +1,265 @@
+/**
+ * The factory: a state root directory holding containers. It creates (or runs)
+ * containers from OCI bundles, loads them back, and lists them.
+ *
+ * @module
+ */
+
+import { isAbsolute, join, resolve } from "node:path";
+import type { NamespaceType, Spec } from "../spec/config.ts";
+import { parseSpec, validateSpec } from "../spec/validate.ts";
+import { compileSeccomp } from "../seccomp/compile.ts";
+import { createCgroupManager } from "../drivers/factory.ts";
+import type { CgroupManager } from "../drivers/driver.ts";
+import { ConfigError, ContainerIdError, NotFoundError } from "../errors.ts";
+import { check, cstr, native } from "../native/ffi.ts";
+import { spawnPlan } from "../native/spawn.ts";
+import { buildInitPlan, rootfsPath } from "./init_plan.ts";
+import { type ContainerState, lockDir, procStat, readState, validateId, writeAtomic } from "./state.ts";
+import { Container } from "./container.ts";
+import { effectiveResources } from "./devices.ts";
+import { ContainerProcess } from "./process.ts";
+import { prepareStdio, type StdioOptions } from "./stdio.ts";
+
+/** Where state lives by default: runc uses /run/runc; we use /run/nsinit. */
+export const DEFAULT_ROOT = "/run/nsinit";
+
+/** Options for {@link Factory.create} and {@link Factory.run}. */
+export interface CreateOptions {
+  /** The bundle directory (config.json and, usually, rootfs/). */
+  bundle: string;
+  /** The spec; read from `<bundle>/config.json` when absent. */
+  spec?: Spec;
+  /** Standard streams of the init. Default: inherit this process's. */
+  stdio?: StdioOptions;
+  /** Extra fds the init gets as 3, 4, ... (runc's --preserve-fds passes the runtime's own). */
+  preserveFds?: number[];
+  /** MS_MOVE + chroot instead of pivot_root (for a rootfs on ramfs). */
+  noPivot?: boolean;
+  /** Keep the caller's session keyring. */
+  noNewKeyring?: boolean;
+  /** Use the systemd cgroup driver. */
+  systemdCgroup?: boolean;
+  /** Receives the pty master of a `process.terminal` init (else the init process keeps it). */
+  onPty?: (fd: number) => void;
+}
+
+/**
+ * Creates, loads and lists containers under a state root.
+ *
+ * @example Run a container and wait for it
+ * ```ts ignore
+ * import { Factory } from "./factory.ts";
+ * const factory = new Factory({ root: "/run/nsinit" });
+ * await using c = await factory.run("demo", { bundle: "/path/to/bundle" });
+ * console.log(await c.wait());
+ * ```
+ */
+export class Factory {
+  /** The state root directory. */
+  readonly root: string;
+
+  /** A factory over `root` (default /run/nsinit). */
+  constructor(opts: { root?: string } = {}) {
+    this.root = resolve(opts.root ?? DEFAULT_ROOT);
+  }
+
+  /**
+   * Creates a container whose init is set up and waits for {@link Container.start}
+   * (status "created"), as `runc create`.
+   */
+  create(id: string, opts: CreateOptions): Promise<Container> {
+    return this.#create(id, opts, true);
+  }
+
+  /** Creates and starts a container in one step, as `runc run --detach`. */
+  run(id: string, opts: CreateOptions): Promise<Container> {
+    return this.#create(id, opts, false);
+  }
+
+  async #create(id: string, opts: CreateOptions, waitForStart: boolean): Promise<Container> {
+    validateId(id);
+    const bundle = resolve(opts.bundle);
+    const spec = opts.spec ? validateSpec(structuredClone(opts.spec)) : await readBundleSpec(bundle);
+    const rootfs = rootfsPath(spec, bundle);
+    checkRootfs(rootfs, spec);
+    const seccomp = spec.linux?.seccomp ? compileSeccomp(spec.linux.seccomp) : undefined;
+
+    await Deno.mkdir(this.root, { recursive: true, mode: 0o700 });
+    const dir = join(this.root, id);
+    try {
+      await Deno.mkdir(dir, { mode: 0o711 });
+    } catch (e) {
+      if (e instanceof Deno.errors.AlreadyExists) throw new ContainerIdError(id, "container with given ID already exists");
+      throw e;
+    }
+    const lock = await lockDir(dir);
+    let cgroup: CgroupManager | undefined;
+    let stdio: ReturnType<typeof prepareStdio> | undefined;
+    let initProc: ContainerProcess | undefined;
+    try {
+      cgroup = createCgroupManager({
+        id,
+        ...(spec.linux?.cgroupsPath !== undefined ? { cgroupsPath: spec.linux.cgroupsPath } : {}),
+        ...(opts.systemdCgroup ? { systemd: true } : {}),
+        rootless: Deno.uid() !== 0,
+      });
+      const cgroupPaths = cgroup.paths();
+      const state: ContainerState = {
+        id,
+        bundle,
+        rootfs,
+        initPid: 0,
+        initStartTime: 0,
+        created: new Date().toISOString(),
+        config: spec,
+        namespaces: [...new Set((spec.linux?.namespaces ?? []).map((n) => n.type))] as NamespaceType[],
+        cgroupPaths,
+        systemd: opts.systemdCgroup === true,
+        rootless: Deno.uid() !== 0,
+        owner: "",
+      };
+      const fifo = join(dir, "exec.fifo");
+      // The fifo exists from the start: a crash before the state is complete leaves
+      // a "creating" container that `delete --force` cleans up.
+      check(native().nsi_mkfifo(cstr(fifo), 0o622), "mkfifo", fifo);
+      await writeAtomic(join(dir, "state.json"), JSON.stringify(state));
+
+      const plan = buildInitPlan(spec, {
+        bundle,
+        id,
+        ...(waitForStart ? { fifoPath: fifo } : {}),
+        noPivot: opts.noPivot === true,
+        noNewKeyring: opts.noNewKeyring === true,
+        preserveFds: opts.preserveFds?.length ?? 0,
+        cgroupPaths,
+        cgroupV2: cgroup.kind === "cgroupfs-v2",
+        ...(seccomp ? { seccomp } : {}),
+      });
+      stdio = prepareStdio(opts.stdio);
+      const resources = cgroup.kind === "none" ? spec.linux?.resources : effectiveResources(spec);
+      const manager = cgroup;
+      const spawned = await spawnPlan(plan, {
+        fds: [...stdio.fds, ...(opts.preserveFds ?? [])],
+        place: async (pid) => {
+          await manager.apply(pid);
+          if (resources) await manager.set(resources);
+        },
+        until: waitForStart ? "ready" : "exec",
+        ...(opts.onPty ? { onPty: opts.onPty } : {}),
+      });
+      stdio.closeChildEnds();
+      initProc = new ContainerProcess(spawned.pid, spawned.pidfd, stdio.parent(), opts.onPty ? undefined : spawned.ptyFd);
+      const st = procStat(spawned.pid);
+      state.initPid = spawned.pid;
+      state.initStartTime = st?.startTime ?? 0;
+      await writeAtomic(join(dir, "state.json"), JSON.stringify(state));
+      if (!waitForStart) await Deno.remove(fifo).catch(() => {});
+      return new Container(state, dir, cgroup, initProc);
+    } catch (e) {
+      // Leave nothing behind: process, cgroup, state directory, fds.
+      if (initProc) await initProc[Symbol.asyncDispose]().catch(() => {});
+      stdio?.abort();
+      if (cgroup) {
+        await cgroup.killAll(9).catch(() => {});
+        await cgroup.destroy().catch(() => {});
+      }
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      throw e;
+    } finally {
+      lock.release();
+    }
+  }
+
+  /** Loads a container from its state, after a restart of this process too. */
+  async load(id: string): Promise<Container> {
+    validateId(id);
+    const dir = join(this.root, id);
+    let state: ContainerState;
+    try {
+      state = await readState(join(dir, "state.json"));
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) {
+        if (await dirExists(dir)) return this.#orphan(id, dir);
+        throw new NotFoundError(id);
+      }
+      throw e;
+    }
+    const cgroup = createCgroupManager({
+      id: state.id,
+      ...(state.config.linux?.cgroupsPath !== undefined ? { cgroupsPath: state.config.linux.cgroupsPath } : {}),
+      systemd: state.systemd,
+      rootless: state.rootless,
+    }, { paths: state.cgroupPaths });
+    return new Container(state, dir, cgroup);
+  }
+
+  /** A directory with no state.json (a create that crashed early): only deletable. */
+  #orphan(id: string, dir: string): Container {
+    const state: ContainerState = {
+      id,
+      bundle: "",
+      rootfs: "",
+      initPid: 0,
+      initStartTime: 0,
+      created: new Date(0).toISOString(),
+      config: { ociVersion: "1.0.2" },
+      namespaces: [],
+      cgroupPaths: {},
+      systemd: false,
+      rootless: Deno.uid() !== 0,
+      owner: "",
+    };
+    return new Container(state, dir, createCgroupManager({ id }, { paths: {} }));
+  }
+
+  /** Ids of every container under the root. */
+  async list(): Promise<string[]> {
+    const ids: string[] = [];
+    try {
+      for await (const e of Deno.readDir(this.root)) if (e.isDirectory) ids.push(e.name);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return [];
+      throw e;
+    }
+    return ids.sort();
+  }
+}
+
+async function dirExists(p: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(p)).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
+/** Reads and validates `<bundle>/config.json`, with errors naming the file. */
+export async function readBundleSpec(bundle: string): Promise<Spec> {
+  const file = join(bundle, "config.json");
+  let text: string;
+  try {
+    const st = await Deno.stat(bundle);
+    if (!st.isDirectory) throw new ConfigError(bundle, "", "bundle is not a directory");
+    text = await Deno.readTextFile(file);
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    if (e instanceof Deno.errors.NotFound) {
+      throw new ConfigError(await dirExists(bundle) ? file : bundle, "", await dirExists(bundle) ? "no such file" : "bundle directory does not exist");
+    }
+    throw e;
+  }
+  return parseSpec(text, file);
+}
+
+function checkRootfs(rootfs: string, spec: Spec): void {
+  let st: Deno.FileInfo;
+  try {
+    st = Deno.statSync(rootfs);
+  } catch {
+    throw new ConfigError("config.json", "root.path", `rootfs "${rootfs}" does not exist`);
+  }
+  if (!st.isDirectory) throw new ConfigError("config.json", "root.path", `rootfs "${rootfs}" is not a directory`);
+  const cwd = spec.process?.cwd;
+  if (cwd && !isAbsolute(cwd)) throw new ConfigError("config.json", "process.cwd", `must be absolute, got "${cwd}"`);
+}

@@ -1,0 +1,130 @@
+/**
+ * A container's persisted state (`<root>/<id>/state.json`), written atomically,
+ * and a per-container lock so concurrent commands serialize.
+ *
+ * @module
+ */
+
+import type { NamespaceType, Spec } from "../spec/config.ts";
+import { ContainerIdError } from "../errors.ts";
+
+/** What nsinit keeps about a container between commands. */
+export interface ContainerState {
+  /** The container id. */
+  id: string;
+  /** Absolute bundle path. */
+  bundle: string;
+  /** Absolute rootfs path. */
+  rootfs: string;
+  /** Pid of the init, 0 before it exists. */
+  initPid: number;
+  /** The init's start time (clock ticks since boot, /proc/<pid>/stat field 22), to detect pid reuse. */
+  initStartTime: number;
+  /** Creation time, RFC 3339. */
+  created: string;
+  /** The validated spec the container was created from. */
+  config: Spec;
+  /** Namespace types the container has (created or joined). */
+  namespaces: NamespaceType[];
+  /** cgroup directory per hierarchy. */
+  cgroupPaths: Record<string, string>;
+  /** Whether the systemd cgroup driver manages it. */
+  systemd: boolean;
+  /** Whether it was created by an unprivileged user. */
+  rootless: boolean;
+  /** Owner (runc prints the user name; empty when unknown). */
+  owner: string;
+}
+
+/**
+ * Container ids as runc accepts them: letters, digits, `_`, `+`, `-`, `.`;
+ * not `.` or `..`; at most 1024 characters.
+ *
+ * @example
+ * ```ts
+ * import { validateId } from "./state.ts";
+ * validateId("web-1");
+ * let failed = false;
+ * try { validateId("../etc"); } catch { failed = true; }
+ * console.assert(failed);
+ * ```
+ */
+export function validateId(id: string): void {
+  if (typeof id !== "string" || id === "") throw new ContainerIdError(String(id), "invalid id: empty");
+  if (id === "." || id === ".." || !/^[\w+\-.]+$/.test(id) || id.length > 1024) {
+    throw new ContainerIdError(id, "invalid id format: only letters, digits, '_', '+', '-' and '.' are allowed, and not '.' or '..'");
+  }
+}
+
+/** Writes `data` to `path` atomically: a temp file, fsync, rename, fsync of the directory. */
+export async function writeAtomic(path: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
+  const dir = path.slice(0, path.lastIndexOf("/")) || "/";
+  const tmp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  try {
+    const f = await Deno.open(tmp, { write: true, createNew: true, mode });
+    try {
+      let off = 0;
+      while (off < bytes.length) off += await f.write(bytes.subarray(off));
+      await f.sync();
+    } finally {
+      f.close();
+    }
+    await Deno.rename(tmp, path);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
+  try {
+    const d = await Deno.open(dir, { read: true });
+    try {
+      await d.sync();
+    } finally {
+      d.close();
+    }
+  } catch { /* best effort: some filesystems refuse fsync on a directory */ }
+}
+
+/** Reads and parses a state.json. */
+export async function readState(path: string): Promise<ContainerState> {
+  return JSON.parse(await Deno.readTextFile(path)) as ContainerState;
+}
+
+/**
+ * Takes an exclusive flock on a container directory until released. Commands
+ * on the same container serialize; a lock dies with its process, so a killed
+ * runtime never leaves one behind.
+ */
+export async function lockDir(dir: string): Promise<Disposable & { release(): void }> {
+  const f = await Deno.open(dir, { read: true });
+  try {
+    await f.lock(true);
+  } catch (e) {
+    f.close();
+    throw e;
+  }
+  let held = true;
+  const release = () => {
+    if (!held) return;
+    held = false;
+    try {
+      f.unlockSync();
+    } catch { /* closing drops the lock anyway */ }
+    f.close();
+  };
+  return { release, [Symbol.dispose]: release };
+}
+
+/** Process facts from /proc/<pid>/stat: state letter and start time; undefined if gone. */
+export function procStat(pid: number): { state: string; startTime: number } | undefined {
+  if (!(pid > 0)) return undefined;
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  } catch {
+    return undefined;
+  }
+  const rest = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  // rest[0] is field 3 (state); field 22 (starttime) is rest[19].
+  return { state: rest[0], startTime: Number(rest[19]) };
+}

@@ -1,0 +1,46 @@
+/**
+ * nsinit: a container runtime for Deno, modelled on runc's libcontainer.
+ *
+ * A {@link Factory} over a state root creates containers from OCI bundles; a
+ * {@link Container} is started, signalled, paused, exec'd into and destroyed;
+ * a {@link ContainerProcess} gives a process's stdio and exit status. The setup
+ * between clone and exec is done by a small native helper that executes a plan
+ * built in TypeScript.
+ *
+ * @example Run a container from a bundle and collect its output
+ * ```ts ignore
+ * import { Factory } from "./mod.ts";
+ *
+ * const factory = new Factory({ root: "/run/nsinit" });
+ * await using container = await factory.run("hello", {
+ *   bundle: "/path/to/bundle", // holds config.json and rootfs/
+ *   stdio: { stdout: "piped", stderr: "piped" },
+ * });
+ * const { code, stdout } = await container.init!.output();
+ * console.log(code, stdout);
+ * ```
+ *
+ * @module
+ */
+
+export { Factory, DEFAULT_ROOT, readBundleSpec, type CreateOptions } from "./core/factory.ts";
+export { Container, type ExecOptions, type OciState } from "./core/container.ts";
+export { ContainerProcess } from "./core/process.ts";
+export type { StdioMode, StdioOptions } from "./core/stdio.ts";
+export { validateId } from "./core/state.ts";
+export type { ExitStatus } from "./native/reaper.ts";
+export { configureNative } from "./native/ffi.ts";
+export {
+  CgroupError,
+  ConfigError,
+  ContainerIdError,
+  NotFoundError,
+  StateError,
+  type Status,
+  SyscallError,
+} from "./errors.ts";
+export { defaultSpec } from "./spec/default.ts";
+export { parseSpec, validateProcess, validateSpec } from "./spec/validate.ts";
+export type * from "./spec/config.ts";
+export type { CgroupEvent, CgroupManager, DriverKind, PressureLevel } from "./drivers/driver.ts";
+export type { CgroupStats } from "./cgroups/stats.ts";
