@@ -229,6 +229,11 @@ export function buildInitPlan(spec: Spec, opts: InitPlanOptions): PlanBuilder {
   if (opts.fifoPath) plan.add(Op.H_FIFO, "open the exec fifo", opts.fifoPath);
 
   plan.add(Op.C_SETSID, "create a session");
+  if (newUserns) {
+    // Until it switches, the child's ids are the unmapped host ones: files it creates
+    // would fail with EOVERFLOW. Become root of the new user namespace first.
+    plan.add(Op.C_USER, "become root in the user namespace", 0, 0, 0, new Uint8Array());
+  }
   if (!opts.noNewKeyring) {
     plan.add(Op.C_KEYRING, "join a new session keyring", `_ses.${opts.id ?? "nsinit"}`);
   }
