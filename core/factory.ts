@@ -152,6 +152,7 @@ export class Factory {
       initProc = new ContainerProcess(spawned.pid, spawned.pidfd, stdio.parent(), opts.onPty ? undefined : spawned.ptyFd);
       const st = procStat(spawned.pid);
       state.initPid = spawned.pid;
+      state.cgroupCreated = cgroup.createdDirs();
       state.initStartTime = st?.startTime ?? 0;
       await writeAtomic(join(dir, "state.json"), JSON.stringify(state));
       if (!waitForStart) await Deno.remove(fifo).catch(() => {});
@@ -190,7 +191,7 @@ export class Factory {
       ...(state.config.linux?.cgroupsPath !== undefined ? { cgroupsPath: state.config.linux.cgroupsPath } : {}),
       systemd: state.systemd,
       rootless: state.rootless,
-    }, { paths: state.cgroupPaths });
+    }, { paths: state.cgroupPaths, ...(state.cgroupCreated ? { created: state.cgroupCreated } : {}) });
     return new Container(state, dir, cgroup);
   }
 

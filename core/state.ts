@@ -28,6 +28,8 @@ export interface ContainerState {
   namespaces: NamespaceType[];
   /** cgroup directory per hierarchy. */
   cgroupPaths: Record<string, string>;
+  /** cgroup directories the create made (removed by delete, even from another process). */
+  cgroupCreated?: string[];
   /** Whether the systemd cgroup driver manages it. */
   systemd: boolean;
   /** Whether it was created by an unprivileged user. */

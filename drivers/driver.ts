@@ -56,6 +56,12 @@ export interface CgroupManager {
   events(opts?: { pressure?: PressureLevel; signal?: AbortSignal }): AsyncIterable<CgroupEvent>;
   /** Whether the cgroup(s) exist. */
   exists(): Promise<boolean>;
+  /**
+   * Directories `apply()` created, for the container's state: a manager made later
+   * (another process) with them removes them on `destroy()`. Drivers that create no
+   * directories return [].
+   */
+  createdDirs(): string[];
   /** Removes every cgroup directory this manager created. Idempotent. */
   destroy(): Promise<void>;
 }

@@ -1,0 +1,519 @@
+/**
+ * Small filesystem helpers the cgroupfs drivers share: single-write file updates,
+ * directory creation that records what it made, rmdir with retries, recursive pid
+ * listing, signalling, and the thin writer that applies a translated write list.
+ * Internal to the cgroup drivers.
+ *
+ * @module
+ */
+
+import { CgroupError, errnoName, SyscallError } from "../errors.ts";
+import type { CgroupWrite } from "./resources.ts";
+
+const encoder = new TextEncoder();
+
+/** Errno numbers by name, built from errors.ts's table. */
+const ERRNO_BY_NAME: Record<string, number> = {};
+for (let n = 1; n < 150; n++) ERRNO_BY_NAME[errnoName(n)] = n;
+
+/**
+ * The `code` (e.g. `EBUSY`) of a Deno filesystem error, if it has one.
+ *
+ * @example
+ * ```ts
+ * import { errorCode } from "./fs.ts";
+ * console.assert(errorCode(new Deno.errors.NotFound("x")) === "ENOENT");
+ * ```
+ */
+export function errorCode(e: unknown): string | undefined {
+  if (e instanceof Deno.errors.NotFound) return "ENOENT";
+  const code = (e as { code?: unknown })?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+/**
+ * Turns a Deno error into a {@link SyscallError} for `syscall` on `path`.
+ *
+ * @example
+ * ```ts
+ * import { toSyscallError } from "./fs.ts";
+ * const err = toSyscallError(new Deno.errors.NotFound("x"), "open", "/nope");
+ * console.assert(err.code === "ENOENT");
+ * ```
+ */
+export function toSyscallError(e: unknown, syscall: string, path: string): SyscallError {
+  const code = errorCode(e);
+  const errno = code !== undefined ? ERRNO_BY_NAME[code] : undefined;
+  if (errno !== undefined) return new SyscallError({ syscall, errno, path });
+  return new SyscallError({
+    syscall,
+    errno: 5,
+    path,
+    detail: e instanceof Error ? e.message : String(e),
+  });
+}
+
+/**
+ * Writes `value` to an existing cgroup file with one write(2), as the kernel
+ * parses each write on its own. Never creates the file.
+ *
+ * @example
+ * ```ts
+ * import { writeCgroupFile } from "./fs.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/pids.max`, "");
+ * await writeCgroupFile(dir, "pids.max", "10");
+ * console.assert(await Deno.readTextFile(`${dir}/pids.max`) === "10");
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function writeCgroupFile(dir: string, file: string, value: string): Promise<void> {
+  const path = `${dir}/${file}`;
+  let f: Deno.FsFile;
+  try {
+    f = await Deno.open(path, { write: true, truncate: true });
+  } catch (e) {
+    throw toSyscallError(e, "open", path);
+  }
+  try {
+    const bytes = encoder.encode(value);
+    const n = await f.write(bytes);
+    if (n !== bytes.length) {
+      throw new SyscallError({
+        syscall: "write",
+        errno: 5,
+        path,
+        detail: `short write (${n} of ${bytes.length})`,
+      });
+    }
+  } catch (e) {
+    if (e instanceof SyscallError) throw e;
+    throw toSyscallError(e, "write", path);
+  } finally {
+    f.close();
+  }
+}
+
+/**
+ * Reads a cgroup file, trimmed; undefined when it does not exist.
+ *
+ * @example
+ * ```ts
+ * import { readCgroupFile } from "./fs.ts";
+ * console.assert(await readCgroupFile("/nonexistent", "x") === undefined);
+ * ```
+ */
+export async function readCgroupFile(dir: string, file: string): Promise<string | undefined> {
+  try {
+    return (await Deno.readTextFile(`${dir}/${file}`)).trim();
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw toSyscallError(e, "read", `${dir}/${file}`);
+  }
+}
+
+/**
+ * The names of the entries of `dir`; empty when it does not exist.
+ *
+ * @example
+ * ```ts
+ * import { listDir } from "./fs.ts";
+ * console.assert((await listDir("/nonexistent")).size === 0);
+ * ```
+ */
+export async function listDir(dir: string): Promise<Set<string>> {
+  const names = new Set<string>();
+  try {
+    for await (const e of Deno.readDir(dir)) names.add(e.name);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw toSyscallError(e, "readdir", dir);
+  }
+  return names;
+}
+
+/**
+ * Whether `path` exists (as anything).
+ *
+ * @example
+ * ```ts
+ * import { pathExists } from "./fs.ts";
+ * console.assert(await pathExists("/") && !(await pathExists("/nonexistent")));
+ * ```
+ */
+export async function pathExists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+}
+
+/**
+ * How directories are made and removed: the real syscalls by default; tests on temp
+ * trees pass a fake that also creates (and clears) the control files the kernel would.
+ */
+export interface DirOps {
+  /** mkdir(2) of one directory; throws `Deno.errors.AlreadyExists` if it exists. */
+  mkdir(path: string): Promise<void>;
+  /** rmdir(2) of one directory. */
+  rmdir(path: string): Promise<void>;
+}
+
+/**
+ * The real mkdir/rmdir.
+ *
+ * @example
+ * ```ts
+ * import { realDirOps } from "./fs.ts";
+ * const top = await Deno.makeTempDir();
+ * await realDirOps.mkdir(`${top}/a`);
+ * await realDirOps.rmdir(`${top}/a`);
+ * await realDirOps.rmdir(top);
+ * ```
+ */
+export const realDirOps: DirOps = {
+  mkdir: (path) => Deno.mkdir(path),
+  rmdir: (path) => Deno.remove(path),
+};
+
+/**
+ * Creates `dir` and any missing parents below `top` (which must exist), one level
+ * at a time, calling `onCreate` for each directory made, top-down. Returns the
+ * directories it made.
+ *
+ * @example
+ * ```ts
+ * import { makeDirs } from "./fs.ts";
+ * const top = await Deno.makeTempDir();
+ * const made = await makeDirs(top, `${top}/a/b`);
+ * console.assert(made.length === 2 && made[1] === `${top}/a/b`);
+ * await Deno.remove(top, { recursive: true });
+ * ```
+ */
+export async function makeDirs(
+  top: string,
+  dir: string,
+  onCreate?: (dir: string) => Promise<void>,
+  ops: DirOps = realDirOps,
+): Promise<string[]> {
+  if (dir !== top && !dir.startsWith(top.endsWith("/") ? top : `${top}/`)) {
+    throw new RangeError(`${dir} is not below ${top}`);
+  }
+  const made: string[] = [];
+  let current = top;
+  for (const part of dir.slice(top.length).split("/").filter((p) => p !== "")) {
+    current = `${current}/${part}`;
+    try {
+      await ops.mkdir(current);
+    } catch (e) {
+      if (e instanceof Deno.errors.AlreadyExists) continue;
+      throw toSyscallError(e, "mkdir", current);
+    }
+    made.push(current);
+    if (onCreate) await onCreate(current);
+  }
+  return made;
+}
+
+/**
+ * Resolves after `ms` milliseconds.
+ *
+ * @example
+ * ```ts
+ * import { sleep } from "./fs.ts";
+ * await sleep(1);
+ * ```
+ */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Removes a cgroup directory and every cgroup directory below it (deepest first),
+ * retrying rmdir on EBUSY for up to `timeoutMs` while processes exit. A directory
+ * that is already gone is fine.
+ *
+ * @example
+ * ```ts
+ * import { removeCgroupDir } from "./fs.ts";
+ * const top = await Deno.makeTempDir();
+ * await Deno.mkdir(`${top}/a/b`, { recursive: true });
+ * await removeCgroupDir(`${top}/a`);
+ * console.assert([...Deno.readDirSync(top)].length === 0);
+ * await Deno.remove(top);
+ * ```
+ */
+export async function removeCgroupDir(
+  dir: string,
+  timeoutMs = 2000,
+  ops: DirOps = realDirOps,
+): Promise<void> {
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [];
+    for await (const e of Deno.readDir(dir)) entries.push(e);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return;
+    throw toSyscallError(e, "readdir", dir);
+  }
+  for (const e of entries) {
+    if (e.isDirectory) await removeCgroupDir(`${dir}/${e.name}`, timeoutMs, ops);
+  }
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 10;; delay = Math.min(delay * 2, 100)) {
+    try {
+      await ops.rmdir(dir);
+      return;
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return;
+      if (errorCode(e) !== "EBUSY" || Date.now() >= deadline) throw toSyscallError(e, "rmdir", dir);
+    }
+    await sleep(delay);
+  }
+}
+
+/**
+ * Pids listed in `cgroup.procs` of `dir` and of every cgroup below it.
+ *
+ * @example
+ * ```ts
+ * import { readPidsRecursive } from "./fs.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/cgroup.procs`, "12\n34\n");
+ * console.assert((await readPidsRecursive(dir)).join() === "12,34");
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function readPidsRecursive(dir: string): Promise<number[]> {
+  const pids: number[] = [];
+  const walk = async (d: string) => {
+    const procs = await readCgroupFile(d, "cgroup.procs");
+    for (const line of (procs ?? "").split("\n")) {
+      const pid = Number(line.trim());
+      if (line.trim() !== "" && Number.isInteger(pid) && pid > 0) pids.push(pid);
+    }
+    try {
+      for await (const e of Deno.readDir(d)) if (e.isDirectory) await walk(`${d}/${e.name}`);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw toSyscallError(e, "readdir", d);
+    }
+  };
+  await walk(dir);
+  return [...new Set(pids)].sort((a, b) => a - b);
+}
+
+/** Linux x86_64 signal numbers to Deno's signal names. */
+const SIGNAL_NAMES: Record<number, Deno.Signal> = {
+  1: "SIGHUP",
+  2: "SIGINT",
+  3: "SIGQUIT",
+  4: "SIGILL",
+  5: "SIGTRAP",
+  6: "SIGABRT",
+  7: "SIGBUS",
+  8: "SIGFPE",
+  9: "SIGKILL",
+  10: "SIGUSR1",
+  11: "SIGSEGV",
+  12: "SIGUSR2",
+  13: "SIGPIPE",
+  14: "SIGALRM",
+  15: "SIGTERM",
+  16: "SIGSTKFLT",
+  17: "SIGCHLD",
+  18: "SIGCONT",
+  19: "SIGSTOP",
+  20: "SIGTSTP",
+  21: "SIGTTIN",
+  22: "SIGTTOU",
+  23: "SIGURG",
+  24: "SIGXCPU",
+  25: "SIGXFSZ",
+  26: "SIGVTALRM",
+  27: "SIGPROF",
+  28: "SIGWINCH",
+  29: "SIGIO",
+  30: "SIGPWR",
+  31: "SIGSYS",
+};
+
+/**
+ * The Deno name of a signal number; `RangeError` for numbers `Deno.kill` cannot send.
+ *
+ * @example
+ * ```ts
+ * import { signalName } from "./fs.ts";
+ * console.assert(signalName(9) === "SIGKILL");
+ * ```
+ */
+export function signalName(signal: number): Deno.Signal {
+  const name = SIGNAL_NAMES[signal];
+  if (name === undefined) throw new RangeError(`signal ${signal} cannot be sent`);
+  return name;
+}
+
+/**
+ * Sends `signal` to each pid. Pids <= 0 and this process's own pid are never
+ * signalled; processes that are already gone are skipped.
+ *
+ * @example
+ * ```ts
+ * import { signalPids } from "./fs.ts";
+ * signalPids([0, -1], 9); // does nothing: never kill(0) or kill(-1)
+ * ```
+ */
+export function signalPids(pids: number[], signal: number): void {
+  const name = signalName(signal);
+  for (const pid of pids) {
+    if (!Number.isInteger(pid) || pid <= 0 || pid === Deno.pid) continue;
+    try {
+      Deno.kill(pid, name);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) continue; // ESRCH: already gone
+      throw toSyscallError(e, "kill", String(pid));
+    }
+  }
+}
+
+/**
+ * Applies translated writes in order. `dirOf` maps a write's controller to the
+ * container's directory for it. A failing write becomes a `CgroupError` naming the
+ * spec field, with the file, the value and the errno.
+ *
+ * @example
+ * ```ts
+ * import { applyWrites } from "./fs.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/pids.max`, "");
+ * await applyWrites([{ controller: "pids", file: "pids.max", value: "5", field: "linux.resources.pids.limit" }], () => dir);
+ * console.assert(await Deno.readTextFile(`${dir}/pids.max`) === "5");
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function applyWrites(
+  writes: CgroupWrite[],
+  dirOf: (controller: string) => string,
+): Promise<void> {
+  for (const w of writes) {
+    const dir = dirOf(w.controller);
+    try {
+      await writeCgroupFile(dir, w.file, w.value);
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e);
+      throw new CgroupError(
+        w.field,
+        `writing ${JSON.stringify(w.value)} to ${dir}/${w.file}: ${msg}`,
+        {
+          cause: e,
+        },
+      );
+    }
+  }
+}
+
+/**
+ * Removes a container's cgroup directories: each leaf (with any cgroups below it,
+ * retrying on EBUSY) except mount points, then the intermediate directories in
+ * `created`, deepest first, each only if it is empty (another container may share
+ * it). Tries everything, then throws the first failure as a `CgroupError`.
+ *
+ * @example
+ * ```ts
+ * import { removeCgroupDirs } from "./fs.ts";
+ * const top = await Deno.makeTempDir();
+ * await Deno.mkdir(`${top}/pod/c1`, { recursive: true });
+ * await removeCgroupDirs([`${top}/pod/c1`], [`${top}/pod`, `${top}/pod/c1`], new Set([top]));
+ * console.assert([...Deno.readDirSync(top)].length === 0);
+ * await Deno.remove(top);
+ * ```
+ */
+export async function removeCgroupDirs(
+  leaves: string[],
+  created: string[],
+  mountPoints: Set<string>,
+  timeoutMs = 2000,
+  ops: DirOps = realDirOps,
+): Promise<void> {
+  let first: unknown;
+  const depth = (p: string) => p.split("/").length;
+  for (const leaf of [...new Set(leaves)].sort((a, b) => depth(b) - depth(a))) {
+    if (mountPoints.has(leaf)) continue;
+    try {
+      await removeCgroupDir(leaf, timeoutMs, ops);
+    } catch (e) {
+      first ??= new CgroupError(leaf, `cannot remove the cgroup: ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
+  }
+  const leafSet = new Set(leaves);
+  for (const dir of [...new Set(created)].sort((a, b) => depth(b) - depth(a))) {
+    if (leafSet.has(dir) || mountPoints.has(dir)) continue;
+    try {
+      await ops.rmdir(dir);
+    } catch (e) {
+      const code = errorCode(e);
+      if (code === "ENOENT" || code === "EBUSY" || code === "ENOTEMPTY") continue;
+      first ??= new CgroupError(dir, `cannot remove the cgroup: ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
+  }
+  if (first !== undefined) throw first;
+}
+
+/**
+ * Enables every controller listed in `dir`'s `cgroup.controllers` in its
+ * `cgroup.subtree_control` (all at once, then one by one if that fails). Best
+ * effort, as runc: a controller that cannot be enabled shows up later as a missing
+ * file when resources are set.
+ *
+ * @example
+ * ```ts
+ * import { enableControllers } from "./fs.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/cgroup.controllers`, "cpu memory\n");
+ * await Deno.writeTextFile(`${dir}/cgroup.subtree_control`, "");
+ * await enableControllers(dir);
+ * console.assert(await Deno.readTextFile(`${dir}/cgroup.subtree_control`) === "+cpu +memory");
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function enableControllers(dir: string): Promise<void> {
+  const words = (s: string | undefined) => (s ?? "").split(/\s+/).filter((c) => c !== "");
+  const available = words(await readCgroupFile(dir, "cgroup.controllers"));
+  const enabled = new Set(words(await readCgroupFile(dir, "cgroup.subtree_control")));
+  const missing = available.filter((c) => !enabled.has(c));
+  if (missing.length === 0) return;
+  try {
+    await writeCgroupFile(dir, "cgroup.subtree_control", missing.map((c) => `+${c}`).join(" "));
+  } catch {
+    for (const c of missing) {
+      await writeCgroupFile(dir, "cgroup.subtree_control", `+${c}`).catch(() => {});
+    }
+  }
+}
+
+/**
+ * The directories from `top` down to the parent of `leaf`, top first.
+ *
+ * @example
+ * ```ts
+ * import { levelsAbove } from "./fs.ts";
+ * console.assert(levelsAbove("/cg", "/cg/a/b").join() === "/cg,/cg/a");
+ * ```
+ */
+export function levelsAbove(top: string, leaf: string): string[] {
+  const levels: string[] = [];
+  if (leaf === top) return levels;
+  const rel = leaf.slice(top.length).split("/").filter((p) => p !== "");
+  let current = top;
+  levels.push(current);
+  for (const part of rel.slice(0, -1)) {
+    current = `${current}/${part}`;
+    levels.push(current);
+  }
+  return levels;
+}

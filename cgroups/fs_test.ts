@@ -1,0 +1,141 @@
+import assert from "node:assert/strict";
+import { testRun } from "../tests/helpers/paths.ts";
+import { CgroupError, SyscallError } from "../errors.ts";
+import {
+  applyWrites,
+  levelsAbove,
+  makeDirs,
+  readPidsRecursive,
+  removeCgroupDirs,
+  signalName,
+  signalPids,
+  toSyscallError,
+  writeCgroupFile,
+} from "./fs.ts";
+
+// Processes these tests start carry the run marker scripts/leftovers.sh looks for.
+testRun();
+
+async function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "nsinit-test-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("makeDirs records only what it made and stays below top", async () => {
+  await withTemp(async (top) => {
+    await Deno.mkdir(`${top}/a`);
+    const seen: string[] = [];
+    const made = await makeDirs(top, `${top}/a/b/c`, (d) => {
+      seen.push(d);
+      return Promise.resolve();
+    });
+    assert.deepEqual(made, [`${top}/a/b`, `${top}/a/b/c`]);
+    assert.deepEqual(seen, made);
+    assert.deepEqual(await makeDirs(top, `${top}/a/b/c`), []);
+    await assert.rejects(() => makeDirs(top, "/elsewhere/x"), RangeError);
+    await assert.rejects(() => makeDirs(top, `${top}x/y`), RangeError);
+  });
+});
+
+Deno.test("removeCgroupDirs: leaves with sub-cgroups, created parents only when empty", async () => {
+  await withTemp(async (top) => {
+    await Deno.mkdir(`${top}/pod/c1/sub`, { recursive: true });
+    await Deno.mkdir(`${top}/pod/c2`, { recursive: true });
+    await removeCgroupDirs([`${top}/pod/c1`], [`${top}/pod`, `${top}/pod/c1`], new Set([top]));
+    assert.deepEqual([...Deno.readDirSync(`${top}/pod`)].map((e) => e.name), ["c2"]);
+    // Mount points are never removed, missing directories are fine.
+    await removeCgroupDirs([top, `${top}/gone`], [], new Set([top]));
+    assert.ok(Deno.statSync(top).isDirectory);
+  });
+});
+
+Deno.test("removeCgroupDirs reports the directory that could not go", async () => {
+  await withTemp(async (top) => {
+    await Deno.mkdir(`${top}/c1`);
+    await Deno.writeTextFile(`${top}/c1/file`, "x"); // not a cgroup: rmdir fails ENOTEMPTY
+    await assert.rejects(
+      () => removeCgroupDirs([`${top}/c1`], [], new Set([top]), 50),
+      (e: unknown) => e instanceof CgroupError && e.field === `${top}/c1`,
+    );
+  });
+});
+
+Deno.test("writeCgroupFile never creates files and reports the path", async () => {
+  await withTemp(async (dir) => {
+    await assert.rejects(() => writeCgroupFile(dir, "nope", "1"), (e: unknown) => {
+      assert.ok(e instanceof SyscallError);
+      assert.equal(e.code, "ENOENT");
+      assert.equal(e.path, `${dir}/nope`);
+      return true;
+    });
+  });
+});
+
+Deno.test("applyWrites names the spec field of a failing write", async () => {
+  await withTemp(async (dir) => {
+    await Deno.writeTextFile(`${dir}/pids.max`, "");
+    await assert.rejects(
+      () =>
+        applyWrites([
+          { controller: "pids", file: "pids.max", value: "3", field: "linux.resources.pids.limit" },
+          {
+            controller: "memory",
+            file: "memory.max",
+            value: "1",
+            field: "linux.resources.memory.limit",
+          },
+        ], () => dir),
+      (e: unknown) => {
+        assert.ok(e instanceof CgroupError);
+        assert.equal(e.field, "linux.resources.memory.limit");
+        assert.match(e.message, /writing "1" to .*memory\.max/);
+        return true;
+      },
+    );
+    assert.equal(await Deno.readTextFile(`${dir}/pids.max`), "3");
+  });
+});
+
+Deno.test("readPidsRecursive walks sub-cgroups and skips junk", async () => {
+  await withTemp(async (dir) => {
+    await Deno.mkdir(`${dir}/sub`);
+    await Deno.writeTextFile(`${dir}/cgroup.procs`, "5\n0\n-1\nx\n3\n");
+    await Deno.writeTextFile(`${dir}/sub/cgroup.procs`, "9\n5\n");
+    assert.deepEqual(await readPidsRecursive(dir), [3, 5, 9]);
+    assert.deepEqual(await readPidsRecursive(`${dir}/missing`), []);
+  });
+});
+
+Deno.test("signalPids never signals pid <= 0 or itself; gone pids are fine", async () => {
+  signalPids([0, -1, -100, Deno.pid, 1.5], 9); // none of these may reach kill(2)
+  const child = new Deno.Command("sleep", { args: ["60"], stdin: "null" }).spawn();
+  try {
+    signalPids([child.pid], 15);
+    assert.equal((await child.status).signal, "SIGTERM");
+  } finally {
+    try {
+      Deno.kill(child.pid, "SIGKILL");
+    } catch {
+      // gone
+    }
+    await child.status;
+  }
+  // A pid above pid_max cannot exist: ESRCH is ignored. (Never re-signal a reaped pid: it may be reused.)
+  const pidMax = Number(Deno.readTextFileSync("/proc/sys/kernel/pid_max"));
+  signalPids([pidMax + 1], 15);
+  assert.throws(() => signalName(64), RangeError);
+  assert.equal(signalName(15), "SIGTERM");
+});
+
+Deno.test("levelsAbove and toSyscallError", () => {
+  assert.deepEqual(levelsAbove("/cg", "/cg"), []);
+  assert.deepEqual(levelsAbove("/cg", "/cg/a"), ["/cg"]);
+  assert.deepEqual(levelsAbove("/cg", "/cg/a/b/c"), ["/cg", "/cg/a", "/cg/a/b"]);
+  const err = toSyscallError(Object.assign(new Error("busy"), { code: "EBUSY" }), "rmdir", "/x");
+  assert.equal(err.code, "EBUSY");
+  assert.equal(err.errno, 16);
+});

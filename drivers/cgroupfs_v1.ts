@@ -1,0 +1,330 @@
+/**
+ * The cgroupfs driver for cgroup v1 and hybrid hosts, as runc's `fs` manager:
+ * one directory per mounted v1 hierarchy (plus `name=systemd`), and on hybrid hosts
+ * one in the unified tree too, where controllers that live only on v2 (hugetlb on
+ * some hosts) are set.
+ *
+ * @module
+ */
+
+import type { LinuxResources } from "../spec/config.ts";
+import type { CgroupConfig, CgroupEvent, CgroupManager, DriverKind } from "./driver.ts";
+import { CgroupError } from "../errors.ts";
+import { type CgroupHost, resolveCgroupPaths } from "../cgroups/paths.ts";
+import { type CgroupHostFiles, translateResources } from "../cgroups/resources.ts";
+import { type CgroupStats, readStatsV1 } from "../cgroups/stats.ts";
+import {
+  applyWrites,
+  type DirOps,
+  enableControllers,
+  errorCode,
+  levelsAbove,
+  listDir,
+  makeDirs,
+  pathExists,
+  readCgroupFile,
+  readPidsRecursive,
+  realDirOps,
+  removeCgroupDirs,
+  signalPids,
+  writeCgroupFile,
+} from "../cgroups/fs.ts";
+import {
+  DEFAULT_FREEZE_TIMEOUT_MS,
+  isFrozenV1,
+  isFrozenV2,
+  setFreezerV1,
+  setFreezerV2,
+} from "../cgroups/freezer.ts";
+
+/** Options for {@link CgroupfsV1Manager}. */
+export interface CgroupfsV1Options {
+  /** The container's cgroup configuration. */
+  config: CgroupConfig;
+  /** The host layout (mode `v1` or `hybrid`), from `readCgroupHost()` or `describeCgroupRoot()`. */
+  host: CgroupHost;
+  /** Directories an earlier `apply()` created (from saved state), so `destroy()` removes them too. */
+  created?: string[];
+  /** Paths saved from an earlier manager (state), instead of resolving them again from this process's own cgroup. */
+  paths?: Record<string, string>;
+  /** How long freeze and thaw may take; default 5 s. */
+  freezeTimeoutMs?: number;
+  /** How long `destroy()` retries a busy directory; default 2 s. */
+  removeTimeoutMs?: number;
+  /** mkdir/rmdir; tests on temp trees pass a fake kernel. */
+  dirOps?: DirOps;
+}
+
+/** A hierarchy the container has a directory in. */
+interface Hierarchy {
+  /** `1` for a v1 hierarchy, `2` for the hybrid unified tree. */
+  version: 1 | 2;
+  mountPoint: string;
+  /** Controllers (v1) or the unified tree's controllers. */
+  controllers: string[];
+  /** The container's directory in it. */
+  dir: string;
+}
+
+/**
+ * Manages one container's cgroups on a v1 or hybrid host.
+ *
+ * `apply(pid)` creates the container's directory in every hierarchy (recording the
+ * directories it made, intermediate ones included), fills empty `cpuset.cpus` /
+ * `cpuset.mems` from the parent as runc does, and writes the pid to each
+ * `cgroup.procs`. `destroy()` removes the container's directories and the
+ * intermediate ones it made, deepest first.
+ *
+ * @example Paths of a container on a (described, not real) v1 host
+ * ```ts
+ * import { CgroupfsV1Manager } from "./cgroupfs_v1.ts";
+ * const m = new CgroupfsV1Manager({
+ *   config: { id: "c1" },
+ *   host: {
+ *     mode: "v1",
+ *     v1: [{ version: 1, mountPoint: "/sys/fs/cgroup/cpu,cpuacct", root: "/", controllers: ["cpu", "cpuacct"] }],
+ *     unifiedControllers: [],
+ *     own: { cpu: "/user", cpuacct: "/user" },
+ *   },
+ * });
+ * console.assert(m.paths().cpuacct === "/sys/fs/cgroup/cpu,cpuacct/user/c1");
+ * ```
+ */
+export class CgroupfsV1Manager implements CgroupManager {
+  /** The driver kind. */
+  readonly kind: DriverKind = "cgroupfs-v1";
+  readonly #config: CgroupConfig;
+  readonly #host: CgroupHost;
+  #paths: Record<string, string>;
+  #hierarchies: Hierarchy[];
+  #created: string[];
+  readonly #freezeTimeoutMs: number;
+  readonly #removeTimeoutMs: number;
+  readonly #ops: DirOps;
+
+  /** Makes a manager; nothing is created until `apply()`. */
+  constructor(opts: CgroupfsV1Options) {
+    if (opts.host.mode === "v2") {
+      throw new RangeError("CgroupfsV1Manager needs a v1 or hybrid host");
+    }
+    this.#config = opts.config;
+    this.#host = opts.host;
+    this.#paths = opts.paths ?? resolveCgroupPaths(opts.host, opts.config);
+    this.#hierarchies = opts.host.v1.map((m) => ({
+      version: 1 as const,
+      mountPoint: m.mountPoint,
+      controllers: m.controllers,
+      dir: this.#paths[m.controllers[0]!]!,
+    }));
+    if (opts.host.unified && this.#paths[""] !== undefined) {
+      this.#hierarchies.push({
+        version: 2,
+        mountPoint: opts.host.unified.mountPoint,
+        controllers: opts.host.unifiedControllers,
+        dir: this.#paths[""],
+      });
+    }
+    this.#created = [...(opts.created ?? [])];
+    this.#freezeTimeoutMs = opts.freezeTimeoutMs ?? DEFAULT_FREEZE_TIMEOUT_MS;
+    this.#removeTimeoutMs = opts.removeTimeoutMs ?? 2000;
+    this.#ops = opts.dirOps ?? realDirOps;
+  }
+
+  /** Controller name (`""` for the unified tree) to directory. */
+  paths(): Record<string, string> {
+    return { ...this.#paths };
+  }
+
+  /** Directories `apply()` created, top-down; save them to let a later manager `destroy()` them. */
+  createdDirs(): string[] {
+    return [...this.#created];
+  }
+
+  /** Creates the cgroups and moves `pid` into each. After a failure, call `destroy()`. */
+  async apply(pid: number): Promise<void> {
+    if (!Number.isInteger(pid) || pid <= 0) throw new RangeError(`invalid pid ${pid}`);
+    const skipped: Hierarchy[] = [];
+    for (const h of this.#hierarchies) {
+      try {
+        await this.#join(h, pid);
+      } catch (e) {
+        // As runc: rootless with no explicit path tolerates hierarchies it may not use.
+        const code = errorCode((e as Error).cause ?? e);
+        if (
+          this.#config.rootless && !this.#config.cgroupsPath &&
+          (code === "EACCES" || code === "EPERM" || code === "EROFS")
+        ) {
+          skipped.push(h);
+          continue;
+        }
+        throw e;
+      }
+    }
+    if (skipped.length > 0) {
+      this.#hierarchies = this.#hierarchies.filter((h) => !skipped.includes(h));
+      for (const [k, dir] of Object.entries(this.#paths)) {
+        if (skipped.some((h) => h.dir === dir)) delete this.#paths[k];
+      }
+    }
+  }
+
+  async #join(h: Hierarchy, pid: number): Promise<void> {
+    const isCpuset = h.version === 1 && h.controllers.includes("cpuset");
+    try {
+      const made = await makeDirs(h.mountPoint, h.dir, async (dir) => {
+        this.#created.push(dir);
+        if (isCpuset) await copyCpusetFromParent(dir);
+      }, this.#ops);
+      if (isCpuset && made.length === 0) await copyCpusetFromParent(h.dir);
+      // Hybrid: enable the unified tree's controllers (hugetlb here) on the way down.
+      if (h.version === 2) {
+        for (const level of levelsAbove(h.mountPoint, h.dir)) await enableControllers(level);
+      }
+      await writeCgroupFile(h.dir, "cgroup.procs", String(pid));
+    } catch (e) {
+      throw new CgroupError(h.dir, `cannot join pid ${pid}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  /** Writes resource limits, after checking the host can honour all of them. */
+  async set(resources: LinuxResources): Promise<void> {
+    // A hierarchy whose directory is missing (a rootless apply() skipped it) makes
+    // its controllers unavailable; none at all means apply() never ran.
+    const listings = new Map<string, Set<string>>();
+    for (const h of this.#hierarchies) listings.set(h.dir, await listDir(h.dir));
+    if ([...listings.values()].every((names) => names.size === 0)) {
+      throw new CgroupError(this.#procsDir(), "the cgroup does not exist (apply() first)");
+    }
+    const dirOf = (controller: string): string | undefined => {
+      let dir: string | undefined;
+      if (this.#host.v1.some((m) => m.controllers.includes(controller))) {
+        dir = this.#paths[controller];
+      } else if (controller === "cgroup" || this.#host.unifiedControllers.includes(controller)) {
+        dir = this.#paths[""];
+      }
+      return dir !== undefined && (listings.get(dir)?.size ?? 0) > 0 ? dir : undefined;
+    };
+    const files: CgroupHostFiles = {
+      versionOf: (c) => {
+        const dir = dirOf(c);
+        if (dir === undefined) return undefined;
+        return dir === this.#paths[""] && !this.#host.v1.some((m) => m.controllers.includes(c))
+          ? 2
+          : 1;
+      },
+      has: (c, file) => listings.get(dirOf(c) ?? "")?.has(file) ?? false,
+    };
+    const m = resources.memory;
+    let currentMemoryLimit: number | undefined;
+    if (m?.limit && m.swap && this.#paths.memory) {
+      const cur = await readCgroupFile(this.#paths.memory, "memory.limit_in_bytes");
+      if (cur !== undefined) currentMemoryLimit = Number(cur);
+    }
+    const writes = translateResources(
+      resources,
+      files,
+      currentMemoryLimit === undefined ? {} : { currentMemoryLimit },
+    );
+    await applyWrites(writes, (c) => dirOf(c)!);
+  }
+
+  /** The directory to freeze with, and how. */
+  #freezer(): { dir: string; version: 1 | 2 } {
+    if (this.#paths.freezer) return { dir: this.#paths.freezer, version: 1 };
+    if (this.#paths[""]) return { dir: this.#paths[""], version: 2 };
+    throw new CgroupError("freezer", "the freezer cgroup controller is not mounted");
+  }
+
+  /** Freezes or thaws every process, waiting for FROZEN / THAWED. */
+  async freeze(frozen: boolean): Promise<void> {
+    const f = this.#freezer();
+    if (f.version === 1) await setFreezerV1(f.dir, frozen, this.#freezeTimeoutMs);
+    else await setFreezerV2(f.dir, frozen, this.#freezeTimeoutMs);
+  }
+
+  /** Whether the freezer says FROZEN. */
+  async frozen(): Promise<boolean> {
+    if (this.#paths.freezer) return await isFrozenV1(this.#paths.freezer);
+    if (this.#paths[""]) return await isFrozenV2(this.#paths[""]);
+    return false;
+  }
+
+  /** The directory whose `cgroup.procs` lists the container's processes. */
+  #procsDir(): string {
+    for (const k of ["devices", "freezer", "memory", "pids", "cpu", ""]) {
+      if (this.#paths[k] !== undefined) return this.#paths[k];
+    }
+    const first = Object.values(this.#paths)[0];
+    if (first === undefined) throw new CgroupError("cgroup", "the container has no cgroup");
+    return first;
+  }
+
+  /** Pids in the container's cgroup and below it. */
+  async pids(): Promise<number[]> {
+    return await readPidsRecursive(this.#procsDir());
+  }
+
+  /** Freezes, signals every pid, thaws. */
+  async killAll(signal: number): Promise<void> {
+    const dir = this.#procsDir();
+    if (this.#hierarchies.some((h) => h.mountPoint === dir)) {
+      throw new CgroupError(dir, "refusing to signal every process of a root cgroup");
+    }
+    if (!(await pathExists(dir))) return;
+    let thaw = false;
+    if (this.#paths.freezer || this.#paths[""]) {
+      await this.freeze(true);
+      thaw = true;
+    }
+    try {
+      signalPids(await this.pids(), signal);
+    } finally {
+      if (thaw) await this.freeze(false);
+    }
+  }
+
+  /** Resource usage in runc's shape. */
+  async stats(): Promise<CgroupStats> {
+    const paths = { ...this.#paths };
+    delete paths[""];
+    return await readStatsV1(paths, this.#paths[""] ? { unified: this.#paths[""] } : {});
+  }
+
+  /** Not implemented yet. */
+  events(): AsyncIterable<CgroupEvent> {
+    // TODO: OOM via memory.oom_control + cgroup.event_control eventfd, pressure via
+    // memory.pressure_level; needs eventfd(2) from the native helper.
+    throw new Error("cgroup v1 events are not implemented yet");
+  }
+
+  /** Whether any of the container's cgroup directories exists. */
+  async exists(): Promise<boolean> {
+    for (const dir of new Set(Object.values(this.#paths))) {
+      if (await pathExists(dir)) return true;
+    }
+    return false;
+  }
+
+  /** Removes the container's directories and the intermediate ones `apply()` made. */
+  async destroy(): Promise<void> {
+    await removeCgroupDirs(
+      this.#hierarchies.map((h) => h.dir),
+      this.#created,
+      new Set(this.#hierarchies.map((h) => h.mountPoint)),
+      this.#removeTimeoutMs,
+      this.#ops,
+    );
+    this.#created = [];
+  }
+}
+
+/** Fills an empty `cpuset.cpus` / `cpuset.mems` from the parent, as runc does. */
+async function copyCpusetFromParent(dir: string): Promise<void> {
+  const parent = dir.slice(0, dir.lastIndexOf("/"));
+  for (const file of ["cpuset.cpus", "cpuset.mems"]) {
+    const own = await readCgroupFile(dir, file);
+    if (own === undefined || own !== "") continue;
+    const value = await readCgroupFile(parent, file);
+    if (value) await writeCgroupFile(dir, file, value);
+  }
+}

@@ -1,0 +1,218 @@
+/**
+ * The cgroupfs driver for pure cgroup v2 hosts, as runc's `fs2` manager: one
+ * directory in the unified tree; controllers enabled in `cgroup.subtree_control` on
+ * the way down; `cgroup.freeze` / `cgroup.events` for freezing and `cgroup.kill`
+ * for SIGKILL.
+ *
+ * Device rules need an eBPF program attached to the cgroup, which takes the native
+ * helper: until then any rule list other than allow-all is refused with a
+ * `CgroupError` on `linux.resources.devices`.
+ *
+ * @module
+ */
+
+import type { LinuxResources } from "../spec/config.ts";
+import type { CgroupConfig, CgroupEvent, CgroupManager, DriverKind } from "./driver.ts";
+import { CgroupError } from "../errors.ts";
+import { type CgroupHost, resolveCgroupPaths } from "../cgroups/paths.ts";
+import { translateResources } from "../cgroups/resources.ts";
+import { type CgroupStats, readStatsV2 } from "../cgroups/stats.ts";
+import {
+  applyWrites,
+  type DirOps,
+  enableControllers,
+  levelsAbove,
+  listDir,
+  makeDirs,
+  pathExists,
+  readCgroupFile,
+  readPidsRecursive,
+  realDirOps,
+  removeCgroupDirs,
+  signalPids,
+  writeCgroupFile,
+} from "../cgroups/fs.ts";
+import { DEFAULT_FREEZE_TIMEOUT_MS, isFrozenV2, setFreezerV2 } from "../cgroups/freezer.ts";
+
+/** Options for {@link CgroupfsV2Manager}. */
+export interface CgroupfsV2Options {
+  /** The container's cgroup configuration. */
+  config: CgroupConfig;
+  /** The host layout (mode `v2`), from `readCgroupHost()` or `describeCgroupRoot()`. */
+  host: CgroupHost;
+  /** Directories an earlier `apply()` created (from saved state), so `destroy()` removes them too. */
+  created?: string[];
+  /** Paths saved from an earlier manager (state), instead of resolving them again from this process's own cgroup. */
+  paths?: Record<string, string>;
+  /** How long freeze and thaw may take; default 5 s. */
+  freezeTimeoutMs?: number;
+  /** How long `destroy()` retries a busy directory; default 2 s. */
+  removeTimeoutMs?: number;
+  /** mkdir/rmdir; tests on temp trees pass a fake kernel. */
+  dirOps?: DirOps;
+}
+
+const SIGKILL = 9;
+
+/**
+ * Manages one container's cgroup on a pure v2 host.
+ *
+ * @example The path of a container on a fake v2 root
+ * ```ts
+ * import { CgroupfsV2Manager } from "./cgroupfs_v2.ts";
+ * import { describeCgroupRoot } from "../cgroups/paths.ts";
+ * const root = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${root}/cgroup.controllers`, "cpu memory pids\n");
+ * const m = new CgroupfsV2Manager({ config: { id: "c1", cgroupsPath: "/pod/c1" }, host: describeCgroupRoot(root) });
+ * console.assert(m.paths()[""] === `${root}/pod/c1`);
+ * await Deno.remove(root, { recursive: true });
+ * ```
+ */
+export class CgroupfsV2Manager implements CgroupManager {
+  /** The driver kind. */
+  readonly kind: DriverKind = "cgroupfs-v2";
+  readonly #mountPoint: string;
+  readonly #dir: string;
+  #created: string[];
+  readonly #freezeTimeoutMs: number;
+  readonly #removeTimeoutMs: number;
+  readonly #ops: DirOps;
+
+  /** Makes a manager; nothing is created until `apply()`. */
+  constructor(opts: CgroupfsV2Options) {
+    if (opts.host.mode !== "v2" || !opts.host.unified) {
+      throw new RangeError("CgroupfsV2Manager needs a pure cgroup v2 host");
+    }
+    this.#mountPoint = opts.host.unified.mountPoint;
+    this.#dir = opts.paths?.[""] ?? resolveCgroupPaths(opts.host, opts.config)[""]!;
+    this.#created = [...(opts.created ?? [])];
+    this.#freezeTimeoutMs = opts.freezeTimeoutMs ?? DEFAULT_FREEZE_TIMEOUT_MS;
+    this.#removeTimeoutMs = opts.removeTimeoutMs ?? 2000;
+    this.#ops = opts.dirOps ?? realDirOps;
+  }
+
+  /** `{ "": dir }`. */
+  paths(): Record<string, string> {
+    return { "": this.#dir };
+  }
+
+  /** Directories `apply()` created, top-down; save them to let a later manager `destroy()` them. */
+  createdDirs(): string[] {
+    return [...this.#created];
+  }
+
+  /**
+   * Creates the cgroup (enabling every available controller in each ancestor's
+   * `cgroup.subtree_control`, best effort as runc) and moves `pid` in. After a
+   * failure, call `destroy()`.
+   */
+  async apply(pid: number): Promise<void> {
+    if (!Number.isInteger(pid) || pid <= 0) throw new RangeError(`invalid pid ${pid}`);
+    try {
+      // As runc's fs2: enable the controllers in each level, then make the next one.
+      const levels = levelsAbove(this.#mountPoint, this.#dir);
+      for (const [i, level] of levels.entries()) {
+        await enableControllers(level);
+        const child = levels[i + 1] ?? this.#dir;
+        const made = await makeDirs(level, child, undefined, this.#ops);
+        this.#created.push(...made);
+      }
+      await writeCgroupFile(this.#dir, "cgroup.procs", String(pid));
+    } catch (e) {
+      throw new CgroupError(this.#dir, `cannot join pid ${pid}: ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
+  }
+
+  /** Writes resource limits, after checking the host can honour all of them. */
+  async set(resources: LinuxResources): Promise<void> {
+    const names = await listDir(this.#dir);
+    if (names.size === 0) {
+      throw new CgroupError(this.#dir, "the cgroup does not exist (apply() first)");
+    }
+    const controllers = new Set(
+      ((await readCgroupFile(this.#dir, "cgroup.controllers")) ?? "").split(/\s+/).filter((c) =>
+        c !== ""
+      ),
+    );
+    const writes = translateResources(resources, {
+      versionOf: (c) => (c === "cgroup" || controllers.has(c) ? 2 : undefined),
+      has: (_c, file) => names.has(file),
+    });
+    const m = resources.memory;
+    if (m?.checkBeforeUpdate && m.limit !== undefined && m.limit > 0) {
+      const current = Number(await readCgroupFile(this.#dir, "memory.current"));
+      if (Number.isFinite(current) && current > m.limit) {
+        throw new CgroupError(
+          "linux.resources.memory.limit",
+          `rejecting memory limit ${m.limit}: below the current usage ${current}`,
+        );
+      }
+    }
+    await applyWrites(writes, () => this.#dir);
+  }
+
+  /** Freezes or thaws, waiting for `frozen 1` / `frozen 0` in `cgroup.events`. */
+  async freeze(frozen: boolean): Promise<void> {
+    await setFreezerV2(this.#dir, frozen, this.#freezeTimeoutMs);
+  }
+
+  /** Whether `cgroup.events` says `frozen 1`. */
+  async frozen(): Promise<boolean> {
+    return await isFrozenV2(this.#dir);
+  }
+
+  /** Pids in the cgroup and below it. */
+  async pids(): Promise<number[]> {
+    return await readPidsRecursive(this.#dir);
+  }
+
+  /** SIGKILL through `cgroup.kill` when the kernel has it; otherwise freeze, signal, thaw. */
+  async killAll(signal: number): Promise<void> {
+    if (this.#dir === this.#mountPoint) {
+      throw new CgroupError(this.#dir, "refusing to signal every process of the root cgroup");
+    }
+    if (!(await pathExists(this.#dir))) return;
+    if (signal === SIGKILL && (await pathExists(`${this.#dir}/cgroup.kill`))) {
+      await writeCgroupFile(this.#dir, "cgroup.kill", "1");
+      return;
+    }
+    const canFreeze = await pathExists(`${this.#dir}/cgroup.freeze`);
+    if (canFreeze) await this.freeze(true);
+    try {
+      signalPids(await this.pids(), signal);
+    } finally {
+      if (canFreeze) await this.freeze(false);
+    }
+  }
+
+  /** Resource usage in runc's shape. */
+  async stats(): Promise<CgroupStats> {
+    return await readStatsV2(this.#dir);
+  }
+
+  /** Not implemented yet. */
+  events(): AsyncIterable<CgroupEvent> {
+    // TODO: watch memory.events (oom_kill) and memory.pressure (PSI triggers) with
+    // inotify/poll; needs the native helper.
+    throw new Error("cgroup v2 events are not implemented yet");
+  }
+
+  /** Whether the cgroup directory exists. */
+  async exists(): Promise<boolean> {
+    return await pathExists(this.#dir);
+  }
+
+  /** Removes the cgroup (and cgroups below it) and the intermediate directories `apply()` made. */
+  async destroy(): Promise<void> {
+    await removeCgroupDirs(
+      [this.#dir],
+      this.#created,
+      new Set([this.#mountPoint]),
+      this.#removeTimeoutMs,
+      this.#ops,
+    );
+    this.#created = [];
+  }
+}

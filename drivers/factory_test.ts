@@ -1,0 +1,88 @@
+import assert from "node:assert/strict";
+import { createCgroupManager } from "./factory.ts";
+import { detectCgroupMode } from "../cgroups/paths.ts";
+
+async function withTree(dirs: string[], files: Record<string, string>, fn: (root: string) => void) {
+  const root = await Deno.makeTempDir({ prefix: "nsinit-test-" });
+  try {
+    for (const d of dirs) await Deno.mkdir(`${root}/${d}`, { recursive: true });
+    for (const [f, text] of Object.entries(files)) await Deno.writeTextFile(`${root}/${f}`, text);
+    fn(root);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+}
+
+Deno.test("factory: systemd is not available yet", () => {
+  assert.throws(
+    () => createCgroupManager({ id: "c1", systemd: true }),
+    (e: unknown) =>
+      e instanceof Error && e.message === "the systemd cgroup driver is not available yet",
+  );
+});
+
+Deno.test("factory: picks v2 for a v2 root, v1 for v1 and hybrid roots", async () => {
+  await withTree([], { "cgroup.controllers": "memory pids\n" }, (root) => {
+    const m = createCgroupManager({ id: "c1" }, { root });
+    assert.equal(m.kind, "cgroupfs-v2");
+    assert.deepEqual(m.paths(), { "": `${root}/c1` });
+  });
+  await withTree(
+    ["memory", "pids", "unified"],
+    { "unified/cgroup.controllers": "hugetlb\n" },
+    (root) => {
+      const hybrid = createCgroupManager({ id: "c1", cgroupsPath: "/a/b" }, { root });
+      assert.equal(hybrid.kind, "cgroupfs-v1");
+      assert.deepEqual(hybrid.paths(), {
+        memory: `${root}/memory/a/b`,
+        pids: `${root}/pids/a/b`,
+        "": `${root}/unified/a/b`,
+      });
+      const v1 = createCgroupManager({ id: "c1" }, { root, mode: "v1" });
+      assert.deepEqual(Object.keys(v1.paths()).sort(), ["memory", "pids"]);
+      const v2 = createCgroupManager({ id: "c1" }, { root, mode: "v2" });
+      assert.equal(v2.kind, "cgroupfs-v2");
+      assert.deepEqual(v2.paths(), { "": `${root}/unified/c1` });
+    },
+  );
+  await withTree(["memory"], {}, (root) => {
+    assert.throws(() => createCgroupManager({ id: "c1" }, { root, mode: "v2" }), /no cgroup2 tree/);
+  });
+});
+
+Deno.test("factory: on this host, detection picks the driver for its mode", () => {
+  const mode = detectCgroupMode();
+  const m = createCgroupManager({ id: "factory-test-never-applied" });
+  assert.equal(m.kind, mode === "v2" ? "cgroupfs-v2" : "cgroupfs-v1");
+});
+
+Deno.test({
+  name: "factory: rootless without a delegated cgroup gets the no-cgroup manager" +
+    (Deno.uid() !== 0 ? " [skipped: needs root to chown the test tree]" : ""),
+  ignore: Deno.uid() !== 0,
+  async fn() {
+    await withTree(["user"], { "cgroup.controllers": "memory\n" }, (root) => {
+      const host = {
+        mode: "v2" as const,
+        v1: [],
+        unified: { version: 2 as const, mountPoint: root, root: "/", controllers: [] },
+        unifiedControllers: ["memory"],
+        own: { "": "/user/session" }, // runc's fs2 nests under the parent: <root>/user
+      };
+      // <root>/user belongs to root: a runtime running as uid 1000 has no delegation.
+      const none = createCgroupManager({ id: "c1", rootless: true }, { host, uid: 1000 });
+      assert.equal(none.kind, "none");
+      // An explicit cgroupsPath is the user's choice: try cgroupfs.
+      const explicit = createCgroupManager({ id: "c1", rootless: true, cgroupsPath: "c1" }, {
+        host,
+        uid: 1000,
+      });
+      assert.equal(explicit.kind, "cgroupfs-v2");
+      // Delegated: the directory is the user's.
+      Deno.chownSync(`${root}/user`, 1000, 1000);
+      const mine = createCgroupManager({ id: "c1", rootless: true }, { host, uid: 1000 });
+      assert.equal(mine.kind, "cgroupfs-v2");
+      assert.deepEqual(mine.paths(), { "": `${root}/user/c1` });
+    });
+  },
+});

@@ -1,0 +1,102 @@
+/**
+ * The driver for containers without cgroups (rootless without cgroup delegation):
+ * nothing is created, and any resource limit is refused rather than ignored.
+ *
+ * @module
+ */
+
+import type { LinuxResources } from "../spec/config.ts";
+import type { CgroupEvent, CgroupManager, DriverKind } from "./driver.ts";
+import { CgroupError } from "../errors.ts";
+import { firstResourceField } from "../cgroups/resources.ts";
+import { type CgroupStats, emptyStats } from "../cgroups/stats.ts";
+
+const NO_CGROUP = "the container runs without cgroups (rootless, no cgroup delegation)";
+
+/**
+ * A manager that manages nothing.
+ *
+ * @example Limits are refused, naming the field
+ * ```ts
+ * import { NoCgroupManager } from "./none.ts";
+ * import { CgroupError } from "../errors.ts";
+ * const m = new NoCgroupManager();
+ * await m.set({}); // nothing asked, nothing to do
+ * try {
+ *   await m.set({ pids: { limit: 10 } });
+ * } catch (e) {
+ *   console.assert(e instanceof CgroupError && e.field === "linux.resources.pids.limit");
+ * }
+ * ```
+ */
+export class NoCgroupManager implements CgroupManager {
+  /** The driver kind. */
+  readonly kind: DriverKind = "none";
+
+  /** No paths. */
+  paths(): Record<string, string> {
+    return {};
+  }
+
+  /** Does nothing (the pid stays where it is). */
+  apply(pid: number): Promise<void> {
+    if (!Number.isInteger(pid) || pid <= 0) {
+      return Promise.reject(new RangeError(`invalid pid ${pid}`));
+    }
+    return Promise.resolve();
+  }
+
+  /** Accepts empty resources; throws `CgroupError` naming the first field that asks for something. */
+  set(resources: LinuxResources): Promise<void> {
+    const field = firstResourceField(resources);
+    if (field !== undefined) {
+      return Promise.reject(new CgroupError(field, `cannot be applied: ${NO_CGROUP}`));
+    }
+    return Promise.resolve();
+  }
+
+  /** Cannot freeze without a cgroup. */
+  freeze(frozen: boolean): Promise<void> {
+    return Promise.reject(
+      new CgroupError("freezer", `cannot ${frozen ? "freeze" : "thaw"}: ${NO_CGROUP}`),
+    );
+  }
+
+  /** Never frozen. */
+  frozen(): Promise<boolean> {
+    return Promise.resolve(false);
+  }
+
+  /** No cgroup, no pids known. */
+  pids(): Promise<number[]> {
+    return Promise.resolve([]);
+  }
+
+  /** Cannot find every process without a cgroup: the caller must signal the init process itself. */
+  killAll(_signal: number): Promise<void> {
+    return Promise.reject(new CgroupError("cgroup", `cannot signal all processes: ${NO_CGROUP}`));
+  }
+
+  /** All zeros. */
+  stats(): Promise<CgroupStats> {
+    return Promise.resolve(emptyStats());
+  }
+
+  /** No events ever. */
+  async *events(): AsyncIterable<CgroupEvent> {}
+
+  /** Never exists. */
+  exists(): Promise<boolean> {
+    return Promise.resolve(false);
+  }
+
+  /** Nothing to remove. */
+  /** No directories: none are created. */
+  createdDirs(): string[] {
+    return [];
+  }
+
+  destroy(): Promise<void> {
+    return Promise.resolve();
+  }
+}
