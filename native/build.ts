@@ -49,7 +49,13 @@ export function buildNative(dir: string): void {
   try {
     // The init helper is static: it starts fast and needs nothing from the host once running.
     cc([...CFLAGS, "-static", "-o", init, `${src}init.c`, `${src}child.c`, `${src}fs.c`]);
-    cc([...CFLAGS, "-fPIC", "-shared", "-fvisibility=hidden", "-o", so, `${src}lib.c`]);
+    // libnsinit.so: lib.c plus one lib_<concern>.c file per further concern.
+    const libSources = [...Deno.readDirSync(src)]
+      .map((e) => e.name)
+      .filter((n) => n === "lib.c" || /^lib_[a-z0-9_]+\.c$/.test(n))
+      .sort()
+      .map((n) => `${src}${n}`);
+    cc([...CFLAGS, "-fPIC", "-shared", "-fvisibility=hidden", "-o", so, ...libSources]);
     Deno.renameSync(init, `${dir}/nsinit-init`);
     Deno.renameSync(so, `${dir}/libnsinit.so`);
   } finally {
