@@ -205,3 +205,30 @@ export class CgroupError extends Error {
     this.field = field;
   }
 }
+
+/**
+ * An OCI hook failed (exit status, signal, timeout, or could not run).
+ *
+ * @example
+ * ```ts
+ * import { HookError } from "./errors.ts";
+ * const err = new HookError("createRuntime", 0, "/usr/bin/hook", "exit status 1");
+ * console.assert(err.message === "createRuntime hook #0 /usr/bin/hook: exit status 1");
+ * ```
+ */
+export class HookError extends Error {
+  /** The hook kind, e.g. `createRuntime`. */
+  readonly kind: string;
+  /** Index of the hook in its list. */
+  readonly index: number;
+  /** The hook's path. */
+  readonly path: string;
+  /** Creates a hook error. */
+  constructor(kind: string, index: number, path: string, problem: string) {
+    super(`${kind} hook #${index} ${path}: ${problem}`);
+    this.name = "HookError";
+    this.kind = kind;
+    this.index = index;
+    this.path = path;
+  }
+}

@@ -34,6 +34,7 @@ export {
   CgroupError,
   ConfigError,
   ContainerIdError,
+  HookError,
   NotFoundError,
   StateError,
   type Status,

@@ -18,6 +18,7 @@ import { compileSeccomp } from "../seccomp/compile.ts";
 import { validateProcess } from "../spec/validate.ts";
 import { type ContainerState, lockDir, procStat, writeAtomic } from "./state.ts";
 import { ContainerProcess } from "./process.ts";
+import { type HookState, runHooksWarn } from "./hooks.ts";
 import { prepareStdio, type StdioOptions } from "./stdio.ts";
 
 /** The OCI state of a container, with runc's extra fields (rootfs, created, owner). */
@@ -53,13 +54,32 @@ export class Container implements AsyncDisposable {
   #dir: string;
   #cgroup: CgroupManager;
   #init?: ContainerProcess;
+  #warn: (msg: string) => void;
 
   /** @internal Use Factory.create / Factory.load. */
-  constructor(state: ContainerState, dir: string, cgroup: CgroupManager, init?: ContainerProcess) {
+  constructor(
+    state: ContainerState,
+    dir: string,
+    cgroup: CgroupManager,
+    opts: { init?: ContainerProcess; onWarning?: (msg: string) => void } = {},
+  ) {
     this.#state = state;
     this.#dir = dir;
     this.#cgroup = cgroup;
-    if (init) this.#init = init;
+    if (opts.init) this.#init = opts.init;
+    this.#warn = opts.onWarning ?? (() => {});
+  }
+
+  #hookState(status: Status, pid?: number): HookState {
+    const s: HookState = {
+      ociVersion: this.#state.config.ociVersion,
+      id: this.id,
+      status,
+      bundle: this.#state.bundle,
+    };
+    if (pid !== undefined) s.pid = pid;
+    if (this.#state.config.annotations) s.annotations = this.#state.config.annotations;
+    return s;
   }
 
   /** The container id. */
@@ -159,16 +179,24 @@ export class Container implements AsyncDisposable {
       this.#require(await this.status(), ["created"], "start");
       const lib = native();
       const pidfd = this.#openInitPidfd();
+      const err = new Uint8Array(1024);
       try {
-        const rc = await lib.nsi_fifo_start(cstr(this.#fifo), pidfd);
+        const rc = await lib.nsi_fifo_start(cstr(this.#fifo), pidfd, err, err.length);
         if (rc === -3) {
           throw new SyscallError({ syscall: "start", errno: 3, path: this.id, detail: "container init exited before it was started" });
         }
         check(rc, "open exec fifo", this.#fifo);
+        if (rc > 0) {
+          // "E<errno> <what failed>": a startContainer hook or the exec itself.
+          const text = new TextDecoder().decode(err.subarray(0, rc));
+          const m = /^E(\d+) (.*)$/s.exec(text);
+          throw new SyscallError({ syscall: m ? m[2] : text, errno: m ? Number(m[1]) : 5, step: "start" });
+        }
       } finally {
         lib.nsi_close(pidfd);
         await Deno.remove(this.#fifo).catch(() => {});
       }
+      await runHooksWarn("poststart", this.#state.config.hooks, this.#hookState("running", this.#state.initPid), this.#warn);
     });
   }
 
@@ -294,6 +322,7 @@ export class Container implements AsyncDisposable {
       await Deno.remove(this.#dir, { recursive: true }).catch((e) => {
         if (!(e instanceof Deno.errors.NotFound)) throw e;
       });
+      await runHooksWarn("poststop", this.#state.config.hooks, this.#hookState("stopped"), this.#warn);
     });
   }
 

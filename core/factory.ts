@@ -14,7 +14,8 @@ import type { CgroupManager } from "../drivers/driver.ts";
 import { ConfigError, ContainerIdError, NotFoundError } from "../errors.ts";
 import { check, cstr, native } from "../native/ffi.ts";
 import { spawnPlan } from "../native/spawn.ts";
-import { buildInitPlan, rootfsPath } from "./init_plan.ts";
+import { buildInitPlan, type InitHooks, rootfsPath } from "./init_plan.ts";
+import { runHooks, runHooksWarn, splitStateJson } from "./hooks.ts";
 import { type ContainerState, lockDir, procStat, readState, validateId, writeAtomic } from "./state.ts";
 import { Container } from "./container.ts";
 import { effectiveResources } from "./devices.ts";
@@ -59,9 +60,15 @@ export class Factory {
   /** The state root directory. */
   readonly root: string;
 
-  /** A factory over `root` (default /run/nsinit). */
-  constructor(opts: { root?: string } = {}) {
+  #warn: (msg: string) => void;
+
+  /**
+   * A factory over `root` (default /run/nsinit). `onWarning` receives what runc
+   * logs as warnings (a failing poststart or poststop hook); default: ignored.
+   */
+  constructor(opts: { root?: string; onWarning?: (msg: string) => void } = {}) {
     this.root = resolve(opts.root ?? DEFAULT_ROOT);
+    this.#warn = opts.onWarning ?? (() => {});
   }
 
   /**
@@ -97,6 +104,7 @@ export class Factory {
     let cgroup: CgroupManager | undefined;
     let stdio: ReturnType<typeof prepareStdio> | undefined;
     let initProc: ContainerProcess | undefined;
+    let spawnedPid = 0;
     try {
       cgroup = createCgroupManager({
         id,
@@ -119,6 +127,22 @@ export class Factory {
         rootless: Deno.uid() !== 0,
         owner: "",
       };
+      const hooks = spec.hooks;
+      const base = {
+        ociVersion: spec.ociVersion,
+        id,
+        bundle,
+        ...(spec.annotations ? { annotations: spec.annotations } : {}),
+      };
+      const initHooks: InitHooks | undefined = hooks
+        ? {
+          barrier: (hooks.prestart?.length ?? 0) + (hooks.createRuntime?.length ?? 0) > 0,
+          createContainer: hooks.createContainer ?? [],
+          startContainer: hooks.startContainer ?? [],
+          creatingState: splitStateJson({ ...base, status: "creating" }),
+          createdState: splitStateJson({ ...base, status: "created" }),
+        }
+        : undefined;
       const fifo = join(dir, "exec.fifo");
       // The fifo exists from the start: a crash before the state is complete leaves
       // a "creating" container that `delete --force` cleans up.
@@ -135,6 +159,7 @@ export class Factory {
         cgroupPaths,
         cgroupV2: cgroup.kind === "cgroupfs-v2",
         ...(seccomp ? { seccomp } : {}),
+        ...(initHooks ? { hooks: initHooks } : {}),
       });
       stdio = prepareStdio(opts.stdio);
       const resources = cgroup.kind === "none" ? spec.linux?.resources : effectiveResources(spec);
@@ -147,6 +172,11 @@ export class Factory {
         },
         until: waitForStart ? "ready" : "exec",
         ...(opts.onPty ? { onPty: opts.onPty } : {}),
+        onBarrier: async (pid) => {
+          spawnedPid = pid;
+          await runHooks("prestart", hooks, { ...base, status: "creating", pid });
+          await runHooks("createRuntime", hooks, { ...base, status: "creating", pid });
+        },
       });
       stdio.closeChildEnds();
       initProc = new ContainerProcess(spawned.pid, spawned.pidfd, stdio.parent(), opts.onPty ? undefined : spawned.ptyFd);
@@ -155,8 +185,11 @@ export class Factory {
       state.cgroupCreated = cgroup.createdDirs();
       state.initStartTime = st?.startTime ?? 0;
       await writeAtomic(join(dir, "state.json"), JSON.stringify(state));
-      if (!waitForStart) await Deno.remove(fifo).catch(() => {});
-      return new Container(state, dir, cgroup, initProc);
+      if (!waitForStart) {
+        await Deno.remove(fifo).catch(() => {});
+        await runHooksWarn("poststart", hooks, { ...base, status: "running", pid: spawned.pid }, this.#warn);
+      }
+      return new Container(state, dir, cgroup, { init: initProc, onWarning: this.#warn });
     } catch (e) {
       // Leave nothing behind: process, cgroup, state directory, fds.
       if (initProc) await initProc[Symbol.asyncDispose]().catch(() => {});
@@ -166,6 +199,11 @@ export class Factory {
         await cgroup.destroy().catch(() => {});
       }
       await Deno.remove(dir, { recursive: true }).catch(() => {});
+      // A failed create continues at delete: poststop hooks run (their failures are warnings).
+      if (spawnedPid > 0 && spec.hooks?.poststop) {
+        const s = { ociVersion: spec.ociVersion, id, bundle, status: "stopped" };
+        await runHooksWarn("poststop", spec.hooks, s, this.#warn);
+      }
       throw e;
     } finally {
       lock.release();
@@ -192,7 +230,7 @@ export class Factory {
       systemd: state.systemd,
       rootless: state.rootless,
     }, { paths: state.cgroupPaths, ...(state.cgroupCreated ? { created: state.cgroupCreated } : {}) });
-    return new Container(state, dir, cgroup);
+    return new Container(state, dir, cgroup, { onWarning: this.#warn });
   }
 
   /** A directory with no state.json (a create that crashed early): only deletable. */
@@ -211,7 +249,7 @@ export class Factory {
       rootless: Deno.uid() !== 0,
       owner: "",
     };
-    return new Container(state, dir, createCgroupManager({ id }, { paths: {} }));
+    return new Container(state, dir, createCgroupManager({ id }, { paths: {} }), { onWarning: this.#warn });
   }
 
   /** Ids of every container under the root. */

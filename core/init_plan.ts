@@ -8,7 +8,7 @@
  */
 
 import { isAbsolute, join, resolve } from "node:path";
-import type { LinuxDevice, LinuxNamespace, Mount, NamespaceType, Process, Spec } from "../spec/config.ts";
+import type { Hook, LinuxDevice, LinuxNamespace, Mount, NamespaceType, Process, Spec } from "../spec/config.ts";
 import { capabilityMask } from "../spec/caps.ts";
 import { rlimitNumber } from "../spec/rlimits.ts";
 import {
@@ -86,6 +86,43 @@ export interface InitPlanOptions {
   cgroupPaths?: Record<string, string>;
   /** Whether the host uses the unified (v2-only) hierarchy. */
   cgroupV2?: boolean;
+  /** Hooks the init takes part in (see core/hooks.ts). */
+  hooks?: InitHooks;
+}
+
+/** Hook steps of an init plan. */
+export interface InitHooks {
+  /** Stop before pivot_root so the runtime runs prestart and createRuntime hooks. */
+  barrier: boolean;
+  /** Run in the container's namespaces before pivot_root. */
+  createContainer: Hook[];
+  /** Run in the container just before the user's program. */
+  startContainer: Hook[];
+  /** State JSON ("creating") around the pid, for createContainer. */
+  creatingState: [string, string];
+  /** State JSON ("created") around the pid, for startContainer. */
+  createdState: [string, string];
+}
+
+function addHookSteps(plan: PlanBuilder, kind: string, hooks: Hook[], state: [string, string]): void {
+  for (const [i, h] of hooks.entries()) {
+    plan.add(
+      Op.C_HOOK,
+      `run ${kind} hook #${i} ${h.path}`,
+      h.path,
+      nulList(h.args?.length ? h.args : [h.path]),
+      nulList(h.env ?? []),
+      state[0],
+      state[1],
+      h.timeout ?? 0,
+    );
+  }
+}
+
+function addCreateHooks(plan: PlanBuilder, hooks: InitHooks | undefined): void {
+  if (!hooks) return;
+  if (hooks.barrier) plan.add(Op.C_BARRIER, "wait for prestart and createRuntime hooks");
+  addHookSteps(plan, "createContainer", hooks.createContainer, hooks.creatingState);
 }
 
 /** Namespaces the spec asks for, split into new ones and ones joined by path. */
@@ -140,6 +177,7 @@ function processSteps(plan: PlanBuilder, proc: Process, opts: {
   fifo: boolean;
   terminal: boolean;
   setgroups: boolean;
+  hooks?: InitHooks;
 }): void {
   const caps = proc.capabilities ?? {};
   const user = proc.user;
@@ -186,6 +224,7 @@ function processSteps(plan: PlanBuilder, proc: Process, opts: {
     plan.add(Op.C_READY, "report ready");
     plan.add(Op.C_FIFOWAIT, "wait for start on the exec fifo");
   }
+  if (opts.hooks) addHookSteps(plan, "startContainer", opts.hooks.startContainer, opts.hooks.createdState);
   if (opts.seccomp && !early) {
     plan.add(Op.C_SECCOMP, "load the seccomp filter", opts.seccomp.bpf, opts.seccomp.flags);
   }
@@ -244,6 +283,7 @@ export function buildInitPlan(spec: Spec, opts: InitPlanOptions): PlanBuilder {
     plan.add(Op.C_UNSHARE, "create the cgroup namespace", CloneFlag.NEWCGROUP);
   }
   if (ns.types.has("mount")) addRootfs(plan, spec, opts, userns, ns.types);
+  else addCreateHooks(plan, opts.hooks);
   if (ns.types.has("uts") && spec.hostname !== undefined && spec.hostname !== "") {
     plan.add(Op.C_HOSTNAME, `set hostname ${spec.hostname}`, spec.hostname);
   }
@@ -270,6 +310,7 @@ export function buildInitPlan(spec: Spec, opts: InitPlanOptions): PlanBuilder {
     fifo: opts.fifoPath !== undefined,
     terminal: proc.terminal === true,
     setgroups: !newUserns || linux.uidMappings !== undefined,
+    ...(opts.hooks ? { hooks: opts.hooks } : {}),
   });
   return plan;
 }
@@ -321,6 +362,7 @@ function addRootfs(
     plan.add(Op.C_SYMLINK, `link ${link}`, target, link);
   }
   if (hasMount(spec, "/dev/pts")) plan.add(Op.C_SYMLINK, "link /dev/ptmx", "pts/ptmx", "/dev/ptmx");
+  addCreateHooks(plan, opts.hooks);
   plan.add(Op.C_PIVOT, opts.noPivot ? "move into the rootfs (no pivot)" : "pivot_root into the rootfs", opts.noPivot ? 1 : 0);
   if (linux.rootfsPropagation) {
     plan.add(Op.C_PROPAGATE, `set rootfs propagation ${linux.rootfsPropagation}`, "/", prop, 0);

@@ -23,8 +23,8 @@ const SYMBOLS = {
   },
   // int nsi_recv(int32_t fd, struct nsi_msg *m, int32_t *fd_out)
   nsi_recv: { parameters: ["i32", "buffer", "buffer"], result: "i32", nonblocking: true },
-  // int nsi_send_go(int32_t fd)
-  nsi_send_go: { parameters: ["i32"], result: "i32" },
+  // int nsi_send_go(int32_t fd, int32_t pid)
+  nsi_send_go: { parameters: ["i32", "i32"], result: "i32" },
   // int nsi_close(int32_t fd)
   nsi_close: { parameters: ["i32"], result: "i32" },
   // int nsi_pidfd_open(int32_t pid)
@@ -63,8 +63,15 @@ const SYMBOLS = {
   nsi_read: { parameters: ["i32", "buffer", "u64"], result: "i64", nonblocking: true },
   // int64_t nsi_write(int32_t fd, const uint8_t *buf, uint64_t len)
   nsi_write: { parameters: ["i32", "buffer", "u64"], result: "i64", nonblocking: true },
-  // int nsi_fifo_start(const char *path, int32_t pidfd)
-  nsi_fifo_start: { parameters: ["buffer", "i32"], result: "i32", nonblocking: true },
+  // int nsi_fifo_start(const char *path, int32_t pidfd, char *err, int32_t cap)
+  nsi_fifo_start: { parameters: ["buffer", "i32", "buffer", "i32"], result: "i32", nonblocking: true },
+  // int nsi_hook(const char *path, const uint8_t *argv, uint32_t argv_len, const uint8_t *envp,
+  //              uint32_t envp_len, const uint8_t *input, uint32_t input_len, int32_t timeout_ms)
+  nsi_hook: {
+    parameters: ["buffer", "buffer", "u32", "buffer", "u32", "buffer", "u32", "i32"],
+    result: "i32",
+    nonblocking: true,
+  },
   // int nsi_send_fd(const char *sock_path, int32_t fd, const char *name)
   nsi_send_fd: { parameters: ["buffer", "i32", "buffer"], result: "i32" },
   // int nsi_mkfifo(const char *path, int32_t mode)

@@ -49,10 +49,12 @@ export const Op = {
   C_PERSONALITY: 96,
   C_MKDIR: 97,
   C_KEYRING: 98,
+  C_BARRIER: 99,
+  C_HOOK: 100,
 } as const;
 
 /** Message types on the sync socket (`enum nsi_msg_type`). */
-export const Msg = { PID: 1, READY: 2, ERROR: 3, PTY: 4, GO: 5 } as const;
+export const Msg = { PID: 1, READY: 2, ERROR: 3, PTY: 4, GO: 5, BARRIER: 6 } as const;
 
 /** clone(2) namespace flags. */
 export const CloneFlag = {

@@ -67,6 +67,8 @@ export interface SpawnPlanOptions {
   until: SpawnUntil;
   /** Receives the pty master as soon as the child sends it. */
   onPty?: (fd: number) => void;
+  /** Runs when the child reaches a barrier (runtime-side hooks); it continues afterwards. */
+  onBarrier?: (pid: number) => Promise<void>;
 }
 
 /**
@@ -93,7 +95,7 @@ export async function spawnPlan(plan: PlanBuilder, opts: SpawnPlanOptions): Prom
     if (pid <= 0) throw new Error(`nsinit-init reported an invalid pid ${pid}`);
     pidfd = check(lib.nsi_pidfd_open(pid), "pidfd_open", String(pid));
     if (opts.place) await opts.place(pid);
-    check(lib.nsi_send_go(syncFd), "send go");
+    check(lib.nsi_send_go(syncFd, pid), "send go");
     const msg = new Uint8Array(MSG_SIZE);
     const fdOut = new Int32Array(1);
     for (;;) {
@@ -107,6 +109,11 @@ export async function spawnPlan(plan: PlanBuilder, opts: SpawnPlanOptions): Prom
       if (m.type === Msg.PTY) {
         ptyFd = fdOut[0];
         opts.onPty?.(ptyFd);
+        continue;
+      }
+      if (m.type === Msg.BARRIER) {
+        if (opts.onBarrier) await opts.onBarrier(pid);
+        check(lib.nsi_send_go(syncFd, pid), "send go");
         continue;
       }
       if (m.type === Msg.READY && opts.until === "ready") break;

@@ -22,12 +22,16 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <poll.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include "init.h"
 
 static char g_exec_path[4096];
+
+static char **split_nul(const uint8_t *buf, uint32_t len);
 
 static void send_msg(uint32_t type, int fd)
 {
@@ -75,6 +79,62 @@ static void wait_go(void)
 		nsi_fail(errno, "recv go");
 	if ((size_t)n < sizeof(uint32_t) || m.type != NSI_MSG_GO)
 		nsi_fail(EPROTO, "expected go, got message %u", m.type);
+	if (m.pid > 0)
+		g_host_pid = (long)m.pid;
+}
+
+/* Runs a hook: fork, exec with the given argv/envp, the state JSON on stdin,
+ * killed after `timeout` seconds. Used for createContainer and startContainer. */
+static void op_hook(const struct nsi_rec *r)
+{
+	const char *path = rec_str(r, 0), *pre = rec_str(r, 3), *post = rec_str(r, 4);
+	uint32_t alen, elen;
+	const uint8_t *a = rec_bytes(r, 1, &alen), *e = rec_bytes(r, 2, &elen);
+	uint64_t timeout = rec_u64(r, 5);
+	char **argv = split_nul(a, alen), **envp = split_nul(e, elen), pidstr[24];
+	int p[2], status, pidfd;
+	struct pollfd pfd;
+	pid_t c;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		nsi_fail(errno, "pipe for hook %s", path);
+	c = fork();
+	if (c < 0)
+		nsi_fail(errno, "fork hook %s", path);
+	if (c == 0) {
+		sigset_t none;
+		dup2(p[0], 0);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		execve(path, argv[0] ? argv : (char *[]){ (char *)path, NULL }, envp);
+		_exit(127);
+	}
+	close(p[0]);
+	snprintf(pidstr, sizeof(pidstr), "%ld", g_host_pid);
+	/* SIGPIPE is blocked: a hook that does not read its stdin just gets EPIPE here. */
+	if (write(p[1], pre, strlen(pre)) < 0 || write(p[1], pidstr, strlen(pidstr)) < 0 ||
+	    write(p[1], post, strlen(post)) < 0) {
+		/* the hook closed its stdin; its exit status decides */
+	}
+	close(p[1]);
+	pidfd = (int)syscall(SYS_pidfd_open, c, 0);
+	if (pidfd < 0)
+		nsi_fail(errno, "pidfd_open hook %s", path);
+	pfd.fd = pidfd;
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, timeout ? (int)(timeout * 1000) : -1) == 0) {
+		syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+		waitpid(c, &status, 0);
+		nsi_fail(ETIMEDOUT, "hook %s timed out after %llus", path, (unsigned long long)timeout);
+	}
+	close(pidfd);
+	if (waitpid(c, &status, 0) < 0)
+		nsi_fail(errno, "waitpid hook %s", path);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		nsi_fail(ECANCELED, "hook %s failed: %s %d", path, WIFEXITED(status) ? "exit status" : "signal",
+			 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+	free(argv);
+	free(envp);
 }
 
 static void op_user(const struct nsi_rec *r)
@@ -245,6 +305,7 @@ static void op_fifowait(void)
 		nsi_fail(errno, "write exec fifo");
 	close(g_fifo);
 	g_fifo = -1;
+	g_fifo_w = fd;
 	/* fd stays open until exec closes it: the reader sees EOF once exec happened. */
 }
 
@@ -400,6 +461,13 @@ void nsi_child(const struct nsi_rec *recs, int n)
 			/* KEYCTL_JOIN_SESSION_KEYRING; kernels without keyrings are fine. */
 			if (syscall(SYS_keyctl, 1, rec_str(r, 0), 0, 0, 0) < 0 && errno != ENOSYS)
 				nsi_fail(errno, "join session keyring %s", rec_str(r, 0));
+			break;
+		case NSI_C_BARRIER:
+			send_msg(NSI_MSG_BARRIER, -1);
+			wait_go();
+			break;
+		case NSI_C_HOOK:
+			op_hook(r);
 			break;
 		case NSI_C_PERSONALITY:
 			if (personality((unsigned long)rec_u64(r, 0)) < 0)

@@ -33,6 +33,8 @@
 
 int g_sync = -1;
 int g_fifo = -1;
+int g_fifo_w = -1;
+long g_host_pid = 0;
 int g_cur_index = -1;
 uint32_t g_cur_op = 0;
 static pid_t g_child = 0;
@@ -53,6 +55,14 @@ void nsi_fail(int err, const char *fmt, ...)
 	va_end(ap);
 	if (g_sync >= 0)
 		send(g_sync, &m, sizeof(m), MSG_NOSIGNAL);
+	/* After start, nobody reads the sync socket: `start` reads the exec fifo. */
+	if (g_fifo_w >= 0) {
+		char line[600];
+		int n = snprintf(line, sizeof(line), "E%d %s", err, m.text);
+		if (n > 0 && write(g_fifo_w, line, (size_t)n) < 0) {
+			/* nothing more to report to */
+		}
+	}
 	_exit(1);
 }
 

@@ -16,6 +16,8 @@ struct nsi_rec {
 /* The sync socket to the runtime, and which record is executing (for errors). */
 extern int g_sync;
 extern int g_fifo;
+extern int g_fifo_w;   /* the exec fifo opened for writing: errors after start go there */
+extern long g_host_pid; /* the child's pid as the runtime sees it (from GO) */
 extern int g_cur_index;
 extern uint32_t g_cur_op;
 

@@ -258,13 +258,14 @@ NSI_EXPORT int nsi_recv(int32_t fd, struct nsi_msg *m, int32_t *fd_out)
 	return (int)n;
 }
 
-NSI_EXPORT int nsi_send_go(int32_t fd)
+NSI_EXPORT int nsi_send_go(int32_t fd, int32_t pid)
 {
 	struct nsi_msg m;
 
 	memset(&m, 0, sizeof(m));
 	m.type = NSI_MSG_GO;
 	m.op_index = -1;
+	m.pid = pid;
 	return send(fd, &m, sizeof(m), MSG_NOSIGNAL) < 0 ? -errno : 0;
 }
 
@@ -418,18 +419,23 @@ NSI_EXPORT int64_t nsi_write(int32_t fd, const uint8_t *buf, uint64_t len)
 
 /*
  * Starts a created container: opens its exec fifo for reading, which lets the
- * init's blocked open return; reads its "0", then waits for EOF (the init's
- * exec closed the fifo). Returns -ESRCH if the process exits first.
+ * init's blocked open return; reads its "0", then everything until EOF (the
+ * init's exec closed the fifo). Anything after the "0" is an error report
+ * ("E<errno> <text>") of a step that failed after start; it is copied to
+ * `err` (NUL-terminated) and its length returned. -ESRCH: the process exited
+ * before it was started.
  */
-NSI_EXPORT int nsi_fifo_start(const char *path, int32_t pidfd)
+NSI_EXPORT int nsi_fifo_start(const char *path, int32_t pidfd, char *err, int32_t cap)
 {
-	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC), got = 0, rc = 0;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC), got = 0, rc = 0, elen = 0;
 
 	if (fd < 0)
 		return -errno;
+	if (cap > 0)
+		err[0] = 0;
 	for (;;) {
 		struct pollfd p[2] = { { fd, POLLIN, 0 }, { pidfd, POLLIN, 0 } };
-		char b[16];
+		char b[512];
 		ssize_t n;
 
 		if (poll(p, 2, got ? 50 : -1) < 0) {
@@ -441,23 +447,104 @@ NSI_EXPORT int nsi_fifo_start(const char *path, int32_t pidfd)
 		if (p[0].revents & (POLLIN | POLLHUP)) {
 			n = read(fd, b, sizeof(b));
 			if (n > 0) {
+				int skip = got ? 0 : 1;
 				got = 1;
+				for (ssize_t i = skip; i < n && elen < cap - 1; i++)
+					err[elen++] = b[i];
+				if (cap > 0)
+					err[elen] = 0;
 				continue;
 			}
 			if (n == 0 && got)
-				break; /* exec happened */
+				break; /* exec happened, or the init failed and said why */
 			if (n < 0 && errno != EAGAIN) {
 				rc = -errno;
 				break;
 			}
 		}
 		if (p[1].revents & POLLIN) {
-			rc = got ? 0 : -ESRCH;
+			if (!got)
+				rc = -ESRCH;
 			break;
 		}
 	}
 	close(fd);
-	return rc;
+	return rc < 0 ? rc : elen;
+}
+
+/*
+ * Runs a runtime-side hook: argv/envp as NUL-separated lists, `input` on its
+ * stdin, killed after timeout_ms (<= 0: no timeout). Returns the wait status,
+ * -ETIMEDOUT, or -errno.
+ */
+NSI_EXPORT int nsi_hook(const char *path, const uint8_t *argv_buf, uint32_t argv_len,
+			const uint8_t *envp_buf, uint32_t envp_len, const uint8_t *input,
+			uint32_t input_len, int32_t timeout_ms)
+{
+	char *argv[256], *envp[1024];
+	int nargv = 0, nenvp = 0, p[2], status, pidfd, rc;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, all;
+	pid_t pid;
+	struct pollfd pfd;
+
+	for (uint32_t i = 0, s = 0; i < argv_len && nargv < 255; i++)
+		if (argv_buf[i] == 0) {
+			argv[nargv++] = (char *)argv_buf + s;
+			s = i + 1;
+		}
+	for (uint32_t i = 0, s = 0; i < envp_len && nenvp < 1023; i++)
+		if (envp_buf[i] == 0) {
+			envp[nenvp++] = (char *)envp_buf + s;
+			s = i + 1;
+		}
+	if (nargv == 0)
+		argv[nargv++] = (char *)path;
+	argv[nargv] = NULL;
+	envp[nenvp] = NULL;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, p[0], 0);
+	posix_spawnattr_init(&attr);
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	rc = posix_spawn(&pid, path, &fa, &attr, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	close(p[0]);
+	if (rc != 0) {
+		close(p[1]);
+		return -rc;
+	}
+	for (uint32_t off = 0; off < input_len;) {
+		/* Deno ignores SIGPIPE: a hook that closed its stdin gives EPIPE here. */
+		ssize_t n = write(p[1], input + off, input_len - off);
+		if (n <= 0)
+			break; /* the hook does not read its stdin: fine */
+		off += (uint32_t)n;
+	}
+	close(p[1]);
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd >= 0) {
+		pfd.fd = pidfd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, timeout_ms > 0 ? timeout_ms : -1) == 0) {
+			syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+			close(pidfd);
+			waitpid(pid, &status, 0);
+			return -ETIMEDOUT;
+		}
+		close(pidfd);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return status;
 }
 
 /* Sends fd over a unix socket at path (runc's --console-socket protocol). */

@@ -68,6 +68,9 @@ enum nsi_op {
 	NSI_C_PERSONALITY = 96, /* u64 persona */
 	NSI_C_MKDIR = 97,      /* str dst, u64 mode (in root) */
 	NSI_C_KEYRING = 98,    /* str name: join a new session keyring */
+	NSI_C_BARRIER = 99,    /* (none): report BARRIER, wait for GO (runtime-side hooks run) */
+	NSI_C_HOOK = 100,      /* str path, bytes argv, bytes envp, str stdin-before-pid,
+	                          str stdin-after-pid, u64 timeout seconds (0: none) */
 };
 
 /* Messages on the sync socket (SOCK_SEQPACKET). */
@@ -76,7 +79,8 @@ enum nsi_msg_type {
 	NSI_MSG_READY = 2, /* child -> runtime: set up, about to wait or exec */
 	NSI_MSG_ERROR = 3, /* helper/child -> runtime: a step failed */
 	NSI_MSG_PTY = 4,   /* child -> runtime: pty master attached as SCM_RIGHTS */
-	NSI_MSG_GO = 5,    /* runtime -> child: cgroups placed, continue */
+	NSI_MSG_GO = 5,    /* runtime -> child: continue (pid: the child's pid in the runtime's view) */
+	NSI_MSG_BARRIER = 6, /* child -> runtime: at a barrier, waiting for GO */
 };
 
 struct nsi_msg {

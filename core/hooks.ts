@@ -1,0 +1,75 @@
+/**
+ * OCI hooks: when each kind runs, in which namespace, with the state on stdin.
+ *
+ * - prestart, createRuntime: runtime namespace, during create, before pivot_root
+ *   (the init waits at a barrier while they run); poststart: after start;
+ *   poststop: after delete. These run here, through the native `nsi_hook`.
+ * - createContainer (before pivot_root) and startContainer (just before the
+ *   user's program): run by the container's init, in its namespaces, as plan
+ *   steps (see init_plan.ts).
+ *
+ * @module
+ */
+
+import type { Hook, Hooks } from "../spec/config.ts";
+import { HookError } from "../errors.ts";
+import { cstr, native } from "../native/ffi.ts";
+import { nulList } from "../native/plan.ts";
+
+/** The state a hook reads on stdin. */
+export interface HookState {
+  ociVersion: string;
+  id: string;
+  status: string;
+  pid?: number;
+  bundle: string;
+  annotations?: Record<string, string>;
+}
+
+const ETIMEDOUT = 110;
+
+/** Runs one hook with `state` on stdin. Throws HookError. */
+export async function runHook(kind: string, index: number, hook: Hook, state: HookState): Promise<void> {
+  const argv = nulList(hook.args?.length ? hook.args : [hook.path]);
+  const envp = nulList(hook.env ?? []);
+  const input = new TextEncoder().encode(JSON.stringify(state));
+  const timeout = hook.timeout ? hook.timeout * 1000 : 0;
+  const r = await native().nsi_hook(cstr(hook.path), argv, argv.length, envp, envp.length, input, input.length, timeout);
+  if (r === -ETIMEDOUT) throw new HookError(kind, index, hook.path, `timed out after ${hook.timeout}s`);
+  if (r < 0) throw new HookError(kind, index, hook.path, `cannot run: errno ${-r}`);
+  const code = (r >> 8) & 0xff, sig = r & 0x7f;
+  if (sig !== 0) throw new HookError(kind, index, hook.path, `killed by signal ${sig}`);
+  if (code !== 0) throw new HookError(kind, index, hook.path, `exit status ${code}`);
+}
+
+/** Runs every hook of `kind` in order; stops at the first failure. */
+export async function runHooks(kind: keyof Hooks, hooks: Hooks | undefined, state: HookState): Promise<void> {
+  for (const [i, h] of (hooks?.[kind] ?? []).entries()) await runHook(kind, i, h, state);
+}
+
+/**
+ * Runs hooks whose failure is only a warning (poststart, poststop): every hook
+ * runs, and each failure is passed to `warn`.
+ */
+export async function runHooksWarn(
+  kind: keyof Hooks,
+  hooks: Hooks | undefined,
+  state: HookState,
+  warn: (msg: string) => void,
+): Promise<void> {
+  for (const [i, h] of (hooks?.[kind] ?? []).entries()) {
+    try {
+      await runHook(kind, i, h, state);
+    } catch (e) {
+      warn((e as Error).message);
+    }
+  }
+}
+
+/** The state JSON split around the pid, for hooks the init runs (it inserts its pid). */
+export function splitStateJson(state: Omit<HookState, "pid">): [string, string] {
+  const { ociVersion, id, status, ...rest } = state;
+  const head = JSON.stringify({ ociVersion, id, status }).slice(0, -1) + ',"pid":';
+  const tail = "," + JSON.stringify(rest).slice(1);
+  return [head, tail === ",}" ? "}" : tail];
+}
