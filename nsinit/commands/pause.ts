@@ -1,0 +1,18 @@
+/**
+ * `nsinit pause ID`: freezes every process of the container.
+ *
+ * @module
+ */
+
+import { Factory } from "../../core/factory.ts";
+import { checkArgs, parseFlags } from "../flags.ts";
+import type { GlobalOptions } from "../global.ts";
+
+/** Runs `nsinit pause`; resolves to the exit code. */
+export async function run(args: string[], g: GlobalOptions): Promise<number> {
+  const { positionals } = parseFlags(args, {});
+  checkArgs("pause", positionals, 1, "exact");
+  const container = await new Factory({ root: g.root }).load(positionals[0]);
+  await container.pause();
+  return 0;
+}

@@ -1,0 +1,124 @@
+/**
+ * What `nsinit create` and `nsinit run` share: their flags, the bundle, the
+ * terminal checks, inherited fds (`--preserve-fds`, systemd's `LISTEN_FDS`), the
+ * pid file, and for a foreground run, waiting and cleaning up.
+ *
+ * @module
+ */
+
+import { resolve } from "node:path";
+import { Factory, readBundleSpec } from "../core/factory.ts";
+import type { CreateOptions } from "../core/factory.ts";
+import { validateId, writeAtomic } from "../core/state.ts";
+import { bool, checkArgs, type FlagSpecs, parseFlags, str, uint } from "./flags.ts";
+import type { GlobalOptions } from "./global.ts";
+import { checkTerminal, consoleSocketSender } from "./terminal.ts";
+import { SignalForwarder, waitForeground } from "./foreground.ts";
+
+/** Flags of `nsinit create`. */
+export const CREATE_FLAGS: FlagSpecs = {
+  bundle: { type: "string", short: "b" },
+  "console-socket": { type: "string" },
+  "pid-file": { type: "string" },
+  "preserve-fds": { type: "string" },
+  "no-pivot": { type: "boolean" },
+  "no-new-keyring": { type: "boolean" },
+};
+
+/** Flags of `nsinit run`: create's, plus `--detach`, `--keep` (and runc's `--no-subreaper`, ignored). */
+export const RUN_FLAGS: FlagSpecs = {
+  ...CREATE_FLAGS,
+  detach: { type: "boolean", short: "d" },
+  keep: { type: "boolean" },
+  "no-subreaper": { type: "boolean" },
+};
+
+/**
+ * The number of fds systemd passed by socket activation (`LISTEN_FDS`, for
+ * this pid per `LISTEN_PID`), as go-systemd's `activation.Files` counts them.
+ *
+ * @example
+ * ```ts
+ * import { listenFds } from "./launch.ts";
+ * console.assert(listenFds({ LISTEN_FDS: "2", LISTEN_PID: "42" }, 42) === 2);
+ * console.assert(listenFds({ LISTEN_FDS: "2", LISTEN_PID: "41" }, 42) === 0);
+ * ```
+ */
+export function listenFds(
+  env: Record<string, string> = Deno.env.toObject(),
+  pid = Deno.pid,
+): number {
+  const n = Number(env.LISTEN_FDS);
+  if (!env.LISTEN_FDS || !Number.isInteger(n) || n <= 0) return 0;
+  if (Number(env.LISTEN_PID) !== pid) return 0;
+  return n;
+}
+
+/** Writes a pid file atomically (a temp file renamed over it), as runc does. */
+export async function writePidFile(path: string, pid: number): Promise<void> {
+  await writeAtomic(resolve(path), String(pid), 0o666);
+}
+
+/** `nsinit create` (`mode` "create") and `nsinit run` (`mode` "run"). */
+export async function launch(
+  args: string[],
+  g: GlobalOptions,
+  mode: "create" | "run",
+): Promise<number> {
+  const { values, positionals } = parseFlags(args, mode === "create" ? CREATE_FLAGS : RUN_FLAGS);
+  checkArgs(mode, positionals, 1, "exact");
+  const id = positionals[0];
+  validateId(id);
+  const bundle = resolve(str(values, "bundle") || Deno.cwd());
+  const spec = await readBundleSpec(bundle);
+  const detach = mode === "create" || bool(values, "detach");
+  const consoleSocket = str(values, "console-socket");
+  const terminal = spec.process?.terminal === true;
+  checkTerminal({ terminal, detach, consoleSocket });
+
+  const listen = listenFds();
+  if (listen > 0 && spec.process) {
+    spec.process.env = [...(spec.process.env ?? []), `LISTEN_FDS=${listen}`, "LISTEN_PID=1"];
+  }
+  const extra = listen + uint(values, "preserve-fds");
+  const preserveFds = Array.from({ length: extra }, (_, i) => 3 + i);
+
+  const opts: CreateOptions = {
+    bundle,
+    spec,
+    preserveFds,
+    noPivot: bool(values, "no-pivot"),
+    noNewKeyring: bool(values, "no-new-keyring"),
+    systemdCgroup: g.systemdCgroup,
+  };
+  if (terminal && consoleSocket) opts.onPty = consoleSocketSender(consoleSocket);
+
+  const factory = new Factory({ root: g.root });
+  g.logger.debug(`${mode} ${id}: bundle ${bundle}, ${extra} extra fd(s)`);
+  // In the foreground, signals are caught from before the init exists.
+  using forwarder = detach
+    ? undefined
+    : new SignalForwarder((s) => g.logger.debug(`forwarding ${s} to ${id}`));
+  const container = mode === "create"
+    ? await factory.create(id, opts)
+    : await factory.run(id, opts);
+  const init = container.init;
+  g.logger.debug(`${mode} ${id}: init pid ${init?.pid}`);
+  try {
+    const pidFile = str(values, "pid-file");
+    if (pidFile && init) await writePidFile(pidFile, init.pid);
+  } catch (e) {
+    await container.destroy({ force: true }).catch(() => {});
+    throw e;
+  }
+  if (detach || !init || !forwarder) return 0;
+
+  let code: number;
+  try {
+    code = await waitForeground(init, forwarder);
+  } finally {
+    if (!bool(values, "keep")) await container.destroy({ force: true });
+  }
+  g.logger.debug(`run ${id}: exit code ${code}`);
+  return code;
+}

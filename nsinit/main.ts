@@ -1,0 +1,207 @@
+/**
+ * The `nsinit` command line, compatible with runc's: global flags, then a
+ * subcommand. Each subcommand lives in `commands/<name>.ts` and is imported only
+ * when it runs, so `nsinit state` does not load what `nsinit run` needs.
+ *
+ * Every error becomes one line on stderr (`nsinit: <message>`), an `error` line
+ * in the `--log` file, and exit status 1.
+ *
+ * @example Printing the version
+ * ```ts ignore
+ * import { main } from "./main.ts";
+ * Deno.exit(await main(["--version"]));
+ * ```
+ *
+ * @module
+ */
+
+import type { GlobalOptions } from "./global.ts";
+import { parseGlobal } from "./global.ts";
+import { print, writeAllSync } from "./log.ts";
+import { UsageError } from "./flags.ts";
+
+/** What a command module exports. */
+export interface CommandModule {
+  /** Runs the command; resolves to the exit code. */
+  run(args: string[], g: GlobalOptions): Promise<number>;
+}
+
+/** One entry of the command table. */
+export interface CommandEntry {
+  /** One line for `nsinit --help`. */
+  summary: string;
+  /** The usage line(s) for `nsinit <command> --help`. */
+  usage: string;
+  /** Imports the module (lazily). */
+  load(): Promise<CommandModule>;
+}
+
+/** The command table. */
+export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
+  create: {
+    summary: "create a container",
+    usage: "create [--bundle DIR] [--pid-file F] [--console-socket S] [--preserve-fds N] " +
+      "[--no-pivot] [--no-new-keyring] <container-id>",
+    load: () => import("./commands/create.ts"),
+  },
+  start: {
+    summary: "executes the user defined process in a created container",
+    usage: "start <container-id>",
+    load: () => import("./commands/start.ts"),
+  },
+  run: {
+    summary: "create and run a container",
+    usage: "run [create's flags] [--detach] [--keep] <container-id>",
+    load: () => import("./commands/run.ts"),
+  },
+  exec: {
+    summary: "execute new process inside the container",
+    usage: "exec [--process FILE] [--tty] [--cwd DIR] [--env K=V]... [--user UID[:GID]] " +
+      "[--additional-gids GID]... [--cap CAP]... [--no-new-privs] [--detach] [--pid-file F] " +
+      "[--console-socket S] [--preserve-fds N] <container-id> <command> [args...]",
+    load: () => import("./commands/exec.ts"),
+  },
+  kill: {
+    summary: "kill sends the specified signal (default: SIGTERM) to the container's init process",
+    usage: "kill [--all] <container-id> [signal]",
+    load: () => import("./commands/kill.ts"),
+  },
+  delete: {
+    summary: "delete any resources held by the container often used with detached container",
+    usage: "delete [--force] <container-id>",
+    load: () => import("./commands/delete.ts"),
+  },
+  state: {
+    summary: "output the state of a container",
+    usage: "state <container-id>",
+    load: () => import("./commands/state.ts"),
+  },
+  list: {
+    summary: "lists containers started by nsinit with the given root",
+    usage: "list [--format table|json] [--quiet]",
+    load: () => import("./commands/list.ts"),
+  },
+  ps: {
+    summary: "ps displays the processes running inside a container",
+    usage: "ps [--format table|json] <container-id> [ps options]",
+    load: () => import("./commands/ps.ts"),
+  },
+  pause: {
+    summary: "pause suspends all processes inside the container",
+    usage: "pause <container-id>",
+    load: () => import("./commands/pause.ts"),
+  },
+  resume: {
+    summary: "resumes all processes that have been previously paused",
+    usage: "resume <container-id>",
+    load: () => import("./commands/resume.ts"),
+  },
+  spec: {
+    summary: "create a new specification file",
+    usage: "spec [--bundle DIR] [--rootless]",
+    load: () => import("./commands/spec.ts"),
+  },
+};
+
+const GLOBAL_USAGE = `Usage: nsinit [global options] <command> [command options] [arguments...]
+
+Global options:
+   --root DIR            state directory (default: /run/nsinit)
+   --log FILE            append log lines to FILE (default: stderr)
+   --log-format FORMAT   text or json (default: text)
+   --debug               log debug lines
+   --systemd-cgroup      use the systemd cgroup driver
+   --rootless VALUE      auto, true or false (default: auto)
+   --criu PATH           the criu binary (default: criu)
+   --version, -v         print the version
+   --help, -h            show help
+`;
+
+/** `nsinit --help`. */
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  const lines = Object.entries(COMMANDS).map(([name, c]) =>
+    `   ${name.padEnd(width)}  ${c.summary}`
+  );
+  return `${GLOBAL_USAGE}\nCommands:\n${lines.join("\n")}\n`;
+}
+
+/** `nsinit --version`, as runc prints it. */
+async function version(): Promise<string> {
+  let v = "unknown";
+  try {
+    const text = await Deno.readTextFile(new URL("../deno.json", import.meta.url));
+    v = String(JSON.parse(text).version ?? v);
+  } catch {
+    // keep "unknown"
+  }
+  const lines = [`nsinit version ${v}`, "spec: 1.2.0"];
+  const seccomp = libseccompVersion();
+  if (seccomp) lines.push(`libseccomp: ${seccomp}`);
+  return lines.join("\n") + "\n";
+}
+
+/** The version of the system's libseccomp, from the name its soname link points to. */
+function libseccompVersion(): string | undefined {
+  for (
+    const dir of ["/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib"]
+  ) {
+    try {
+      const real = Deno.realPathSync(`${dir}/libseccomp.so.2`);
+      const m = /libseccomp\.so\.(\d+\.\d+\.\d+)$/.exec(real);
+      if (m) return m[1];
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/** One line, whatever the error. */
+function errorMessage(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg.replace(/\s*\n\s*/g, " ").trim() || (e instanceof Error ? e.name : "unknown error");
+}
+
+/**
+ * Runs the CLI with `argv` (without the program name) and resolves to the exit code.
+ * Errors are reported (stderr and the `--log` file), never thrown.
+ */
+export async function main(argv: string[]): Promise<number> {
+  let g: GlobalOptions | undefined;
+  try {
+    const parsed = parseGlobal(argv);
+    g = parsed.options;
+    if (parsed.version) {
+      print(await version());
+      return 0;
+    }
+    if (parsed.command === undefined || parsed.command === "help") {
+      const topic = parsed.args[0];
+      if (parsed.command === "help" && topic !== undefined) {
+        const entry = COMMANDS[topic];
+        if (!entry) throw new UsageError(`no help topic for '${topic}'`);
+        print(`Usage: nsinit ${entry.usage}\n\n${entry.summary}\n`);
+        return 0;
+      }
+      print(usage());
+      return 0;
+    }
+    const entry = Object.hasOwn(COMMANDS, parsed.command) ? COMMANDS[parsed.command] : undefined;
+    if (!entry) throw new UsageError(`unknown command '${parsed.command}' (see nsinit --help)`);
+    if (parsed.args[0] === "--help" || parsed.args[0] === "-h") {
+      print(`Usage: nsinit ${entry.usage}\n\n${entry.summary}\n`);
+      return 0;
+    }
+    g.logger.debug(`nsinit ${argv.join(" ")}`);
+    const mod = await entry.load();
+    return await mod.run(parsed.args, g);
+  } catch (e) {
+    const msg = errorMessage(e);
+    if (g?.log) g.logger.error(msg);
+    writeAllSync(Deno.stderr, new TextEncoder().encode(`nsinit: ${msg}\n`));
+    return 1;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -1,0 +1,28 @@
+/**
+ * Test helpers: bundles, the busybox rootfs, unique ids, temp dirs, skipping, running commands.
+ *
+ * @example
+ * ```ts
+ * import { makeBundle, run } from "./mod.ts";
+ * await using bundle = await makeBundle({ args: ["sh", "-c", "echo hi"] });
+ * const r = await run("chroot", [bundle.rootfs, "/bin/sh", "-c", "echo hi"]);
+ * console.assert(r.stdout === "hi\n");
+ * ```
+ *
+ * @module
+ */
+
+export { type Bundle, type BundleOptions, makeBundle } from "./bundle.ts";
+export { uniqueId } from "./ids.ts";
+export {
+  makeTempDir,
+  mountsUnder,
+  removeTestDir,
+  REPO_ROOT,
+  type TempDir,
+  TEST_DIR_PREFIX,
+  testRun,
+} from "./paths.ts";
+export { rootfsPath } from "./rootfs.ts";
+export { nsinitCommand, run, runNsinit, type RunOptions, type RunResult } from "./run.ts";
+export { hasCgroup, hasCommand, isRoot, skipIf, skipUnless } from "./skip.ts";
