@@ -14,7 +14,6 @@ import { check, cstr, native } from "../native/ffi.ts";
 import { spawnPlan } from "../native/spawn.ts";
 import { type ExitStatus, reaper } from "../native/reaper.ts";
 import { buildExecPlan } from "./init_plan.ts";
-import { compileSeccomp } from "../seccomp/compile.ts";
 import { validateProcess } from "../spec/validate.ts";
 import { type ContainerState, lockDir, procStat, writeAtomic } from "./state.ts";
 import { ContainerProcess } from "./process.ts";
@@ -275,7 +274,7 @@ export class Container implements AsyncDisposable {
       this.#require(await this.status(), ["created", "running"], "exec");
       const proc = validateProcess(process);
       const seccomp = this.#state.config.linux?.seccomp;
-      const compiled = seccomp ? compileSeccomp(seccomp) : undefined;
+      const compiled = seccomp ? (await import("../seccomp/compile.ts")).compileSeccomp(seccomp) : undefined;
       const plan = buildExecPlan(proc, {
         initPid: this.#state.initPid,
         namespaces: this.#state.namespaces,

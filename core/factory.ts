@@ -8,7 +8,6 @@
 import { isAbsolute, join, resolve } from "node:path";
 import type { NamespaceType, Spec } from "../spec/config.ts";
 import { parseSpec, validateSpec } from "../spec/validate.ts";
-import { compileSeccomp } from "../seccomp/compile.ts";
 import { createCgroupManager } from "../drivers/factory.ts";
 import type { CgroupManager } from "../drivers/driver.ts";
 import { ConfigError, ContainerIdError, NotFoundError } from "../errors.ts";
@@ -90,7 +89,11 @@ export class Factory {
     const spec = opts.spec ? validateSpec(structuredClone(opts.spec)) : await readBundleSpec(bundle);
     const rootfs = rootfsPath(spec, bundle);
     checkRootfs(rootfs, spec);
-    const seccomp = spec.linux?.seccomp ? compileSeccomp(spec.linux.seccomp) : undefined;
+    checkHostFeatures(spec);
+    // Loaded only when needed: `nsinit state` and friends never pay for libseccomp.
+    const seccomp = spec.linux?.seccomp
+      ? (await import("../seccomp/compile.ts")).compileSeccomp(spec.linux.seccomp)
+      : undefined;
 
     await Deno.mkdir(this.root, { recursive: true, mode: 0o700 });
     const dir = join(this.root, id);
@@ -301,4 +304,53 @@ function checkRootfs(rootfs: string, spec: Spec): void {
   if (!st.isDirectory) throw new ConfigError("config.json", "root.path", `rootfs "${rootfs}" is not a directory`);
   const cwd = spec.process?.cwd;
   if (cwd && !isAbsolute(cwd)) throw new ConfigError("config.json", "process.cwd", `must be absolute, got "${cwd}"`);
+}
+
+function readFlag(path: string): string | undefined {
+  try {
+    return Deno.readTextFileSync(path).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+function pathExists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Settings that need a host feature this runtime cannot use here get an error
+ * naming the field, never a silent ignore: AppArmor, SELinux labels, Intel RDT.
+ */
+export function checkHostFeatures(spec: Spec, host = {
+  apparmor: readFlag("/sys/module/apparmor/parameters/enabled") === "Y",
+  selinux: pathExists("/sys/fs/selinux/enforce"),
+  resctrl: pathExists("/sys/fs/resctrl/schemata"),
+}): void {
+  const p = spec.process;
+  if (p?.apparmorProfile) {
+    throw new ConfigError("config.json", "process.apparmorProfile", host.apparmor
+      ? "AppArmor profiles are not supported by nsinit yet"
+      : "AppArmor is not enabled on this host");
+  }
+  if (p?.selinuxLabel) {
+    throw new ConfigError("config.json", "process.selinuxLabel", host.selinux
+      ? "SELinux labels are not supported by nsinit yet"
+      : "SELinux is not enabled on this host");
+  }
+  if (spec.linux?.mountLabel) {
+    throw new ConfigError("config.json", "linux.mountLabel", host.selinux
+      ? "SELinux mount labels are not supported by nsinit yet"
+      : "SELinux is not enabled on this host");
+  }
+  if (spec.linux?.intelRdt) {
+    throw new ConfigError("config.json", "linux.intelRdt", host.resctrl
+      ? "Intel RDT is not supported by nsinit yet"
+      : "Intel RDT (resctrl) is not available on this host");
+  }
 }
