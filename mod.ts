@@ -27,7 +27,7 @@ export { Factory, DEFAULT_ROOT, readBundleSpec, type CreateOptions } from "./cor
 export { Container, type ExecOptions, type OciState } from "./core/container.ts";
 export { ContainerProcess } from "./core/process.ts";
 export type { StdioMode, StdioOptions } from "./core/stdio.ts";
-export { validateId } from "./core/state.ts";
+export { type ContainerState, validateId } from "./core/state.ts";
 export type { ExitStatus } from "./native/reaper.ts";
 export { configureNative } from "./native/ffi.ts";
 export {
@@ -40,8 +40,18 @@ export {
   type Status,
   SyscallError,
 } from "./errors.ts";
-export { defaultSpec } from "./spec/default.ts";
+export { defaultSpec, type DefaultSpecOptions } from "./spec/default.ts";
 export { parseSpec, validateProcess, validateSpec } from "./spec/validate.ts";
 export type * from "./spec/config.ts";
 export type { CgroupEvent, CgroupManager, DriverKind, PressureLevel } from "./drivers/driver.ts";
-export type { CgroupStats } from "./cgroups/stats.ts";
+export type {
+  BlkioEntry,
+  BlkioStats,
+  CgroupStats,
+  CpuUsage,
+  HugetlbStats,
+  MemoryEntry,
+  MemoryStats,
+  PidsStats,
+  Throttling,
+} from "./cgroups/stats.ts";

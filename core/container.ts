@@ -22,14 +22,23 @@ import { prepareStdio, type StdioOptions } from "./stdio.ts";
 
 /** The OCI state of a container, with runc's extra fields (rootfs, created, owner). */
 export interface OciState {
+  /** The spec version the container was created with. */
   ociVersion: string;
+  /** The container id. */
   id: string;
+  /** The init's pid as the host sees it; 0 when stopped. */
   pid: number;
+  /** creating, created, running, paused or stopped. */
   status: Status;
+  /** Absolute bundle path. */
   bundle: string;
+  /** Absolute rootfs path (runc's extra field). */
   rootfs: string;
+  /** Creation time, RFC 3339 (runc's extra field). */
   created: string;
+  /** Owner name (runc's extra field). */
   owner: string;
+  /** The spec's annotations. */
   annotations?: Record<string, string>;
 }
 

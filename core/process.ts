@@ -23,7 +23,12 @@ export class ContainerProcess implements AsyncDisposable {
   /** Read end of a piped stderr. */
   readonly stderr?: ReadableStream<Uint8Array>;
   /** The terminal, when the process has one: write keystrokes, read output. */
-  readonly terminal?: { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> };
+  readonly terminal?: {
+    readable: ReadableStream<Uint8Array>;
+    writable: WritableStream<Uint8Array>;
+    /** Sets the pty's window size (the process gets SIGWINCH). */
+    resize(rows: number, cols: number): void;
+  };
   #pidfd: number;
   #status?: Promise<ExitStatus>;
 
@@ -37,7 +42,13 @@ export class ContainerProcess implements AsyncDisposable {
     if (ptyFd !== undefined) {
       const lib = native();
       const dup = lib.nsi_dup(ptyFd);
-      this.terminal = { readable: fdReadable(ptyFd), writable: fdWritable(dup) };
+      this.terminal = {
+        readable: fdReadable(ptyFd),
+        writable: fdWritable(dup),
+        resize: (rows, cols) => {
+          lib.nsi_set_winsize(dup, rows, cols);
+        },
+      };
     }
   }
 

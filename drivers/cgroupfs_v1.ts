@@ -8,7 +8,14 @@
  */
 
 import type { LinuxResources } from "../spec/config.ts";
-import type { CgroupConfig, CgroupEvent, CgroupManager, DriverKind } from "./driver.ts";
+import type {
+  CgroupConfig,
+  CgroupEvent,
+  CgroupManager,
+  DriverKind,
+  PressureLevel,
+} from "./driver.ts";
+import { watchEventsV1 } from "../cgroups/events.ts";
 import { CgroupError } from "../errors.ts";
 import { type CgroupHost, resolveCgroupPaths } from "../cgroups/paths.ts";
 import { type CgroupHostFiles, translateResources } from "../cgroups/resources.ts";
@@ -290,11 +297,19 @@ export class CgroupfsV1Manager implements CgroupManager {
     return await readStatsV1(paths, this.#paths[""] ? { unified: this.#paths[""] } : {});
   }
 
-  /** Not implemented yet. */
-  events(): AsyncIterable<CgroupEvent> {
-    // TODO: OOM via memory.oom_control + cgroup.event_control eventfd, pressure via
-    // memory.pressure_level; needs eventfd(2) from the native helper.
-    throw new Error("cgroup v1 events are not implemented yet");
+  /**
+   * OOM (`memory.oom_control`) and, with `pressure`, memory pressure
+   * (`memory.pressure_level`) notifications through `cgroup.event_control`
+   * eventfds, until `signal` aborts or the memory cgroup is removed. Iterating
+   * throws a `CgroupError` when the memory controller is not mounted or the
+   * cgroup does not exist.
+   */
+  events(
+    opts: { pressure?: PressureLevel; signal?: AbortSignal } = {},
+  ): AsyncIterable<CgroupEvent> {
+    const dir = this.#paths.memory;
+    if (dir === undefined) return noMemoryController();
+    return watchEventsV1(dir, opts);
   }
 
   /** Whether any of the container's cgroup directories exists. */
@@ -327,4 +342,12 @@ async function copyCpusetFromParent(dir: string): Promise<void> {
     const value = await readCgroupFile(parent, file);
     if (value) await writeCgroupFile(dir, file, value);
   }
+}
+
+// deno-lint-ignore require-yield
+async function* noMemoryController(): AsyncGenerator<CgroupEvent, void, undefined> {
+  throw new CgroupError(
+    "memory",
+    "the memory cgroup controller is not mounted: no OOM or pressure events",
+  );
 }

@@ -4,18 +4,29 @@
  * the way down; `cgroup.freeze` / `cgroup.events` for freezing and `cgroup.kill`
  * for SIGKILL.
  *
- * Device rules need an eBPF program attached to the cgroup, which takes the native
- * helper: until then any rule list other than allow-all is refused with a
- * `CgroupError` on `linux.resources.devices`.
+ * Device rules become an eBPF program (`cgroups/devicefilter.ts`) attached to the
+ * cgroup directory through the native helper, replacing the one attached before.
  *
  * @module
  */
 
 import type { LinuxResources } from "../spec/config.ts";
-import type { CgroupConfig, CgroupEvent, CgroupManager, DriverKind } from "./driver.ts";
+import type {
+  CgroupConfig,
+  CgroupEvent,
+  CgroupManager,
+  DriverKind,
+  PressureLevel,
+} from "./driver.ts";
+import { watchEventsV2 } from "../cgroups/events.ts";
 import { CgroupError } from "../errors.ts";
 import { type CgroupHost, resolveCgroupPaths } from "../cgroups/paths.ts";
 import { translateResources } from "../cgroups/resources.ts";
+import {
+  attachDeviceFilter,
+  type DeviceFilterProgram,
+  deviceFilterProgram,
+} from "../cgroups/devicefilter.ts";
 import { type CgroupStats, readStatsV2 } from "../cgroups/stats.ts";
 import {
   applyWrites,
@@ -50,9 +61,24 @@ export interface CgroupfsV2Options {
   removeTimeoutMs?: number;
   /** mkdir/rmdir; tests on temp trees pass a fake kernel. */
   dirOps?: DirOps;
+  /**
+   * Loads and attaches a device filter program to a cgroup directory; default
+   * `attachDeviceFilter` (bpf(2) through the native helper). Tests on temp trees pass a fake.
+   */
+  attachDeviceFilter?: (dir: string, program: DeviceFilterProgram) => void;
 }
 
 const SIGKILL = 9;
+
+/** Whether this process runs in a user namespace other than the initial one. */
+function inUserNamespace(): boolean {
+  try {
+    const map = Deno.readTextFileSync("/proc/self/uid_map").trim().split(/\s+/);
+    return !(map.length === 3 && map[0] === "0" && map[1] === "0" && map[2] === "4294967295");
+  } catch {
+    return false;
+  }
+}
 
 /**
  * Manages one container's cgroup on a pure v2 host.
@@ -77,6 +103,8 @@ export class CgroupfsV2Manager implements CgroupManager {
   readonly #freezeTimeoutMs: number;
   readonly #removeTimeoutMs: number;
   readonly #ops: DirOps;
+  readonly #attachDeviceFilter: (dir: string, program: DeviceFilterProgram) => void;
+  readonly #rootless: boolean;
 
   /** Makes a manager; nothing is created until `apply()`. */
   constructor(opts: CgroupfsV2Options) {
@@ -89,6 +117,8 @@ export class CgroupfsV2Manager implements CgroupManager {
     this.#freezeTimeoutMs = opts.freezeTimeoutMs ?? DEFAULT_FREEZE_TIMEOUT_MS;
     this.#removeTimeoutMs = opts.removeTimeoutMs ?? 2000;
     this.#ops = opts.dirOps ?? realDirOps;
+    this.#attachDeviceFilter = opts.attachDeviceFilter ?? attachDeviceFilter;
+    this.#rootless = opts.config.rootless === true;
   }
 
   /** `{ "": dir }`. */
@@ -125,7 +155,11 @@ export class CgroupfsV2Manager implements CgroupManager {
     }
   }
 
-  /** Writes resource limits, after checking the host can honour all of them. */
+  /**
+   * Writes resource limits, after checking the host can honour all of them. Device rules
+   * are attached first, as an eBPF program; attaching one that allows every device may
+   * fail silently (rootless, in a user namespace, or not a real cgroup2 directory), as runc.
+   */
   async set(resources: LinuxResources): Promise<void> {
     const names = await listDir(this.#dir);
     if (names.size === 0) {
@@ -136,7 +170,10 @@ export class CgroupfsV2Manager implements CgroupManager {
         c !== ""
       ),
     );
-    const writes = translateResources(resources, {
+    const { devices, ...others } = resources;
+    // Validates the rules (CgroupError on linux.resources.devices[i]) before any write.
+    const program = devices && devices.length > 0 ? deviceFilterProgram(devices) : undefined;
+    const writes = translateResources(others, {
       versionOf: (c) => (c === "cgroup" || controllers.has(c) ? 2 : undefined),
       has: (_c, file) => names.has(file),
     });
@@ -150,7 +187,24 @@ export class CgroupfsV2Manager implements CgroupManager {
         );
       }
     }
+    if (program) this.#setDevices(program);
     await applyWrites(writes, () => this.#dir);
+  }
+
+  #setDevices(program: DeviceFilterProgram): void {
+    const { defaultAllow, exceptions } = program.ruleSet;
+    try {
+      this.#attachDeviceFilter(this.#dir, program);
+    } catch (e) {
+      // As runc: nothing is lost when the program would allow everything, and a process in a
+      // user namespace (rootless) can neither load programs nor reach devices the host denies it.
+      if ((defaultAllow && exceptions.length === 0) || this.#rootless || inUserNamespace()) return;
+      throw new CgroupError(
+        "linux.resources.devices",
+        `cannot attach the eBPF device filter to ${this.#dir}: ${(e as Error).message}`,
+        { cause: e },
+      );
+    }
   }
 
   /** Freezes or thaws, waiting for `frozen 1` / `frozen 0` in `cgroup.events`. */
@@ -192,11 +246,16 @@ export class CgroupfsV2Manager implements CgroupManager {
     return await readStatsV2(this.#dir);
   }
 
-  /** Not implemented yet. */
-  events(): AsyncIterable<CgroupEvent> {
-    // TODO: watch memory.events (oom_kill) and memory.pressure (PSI triggers) with
-    // inotify/poll; needs the native helper.
-    throw new Error("cgroup v2 events are not implemented yet");
+  /**
+   * OOM kills (inotify on `memory.events`) and, with `pressure`, memory pressure
+   * (PSI triggers on `memory.pressure`, thresholds in `PSI_TRIGGERS` of
+   * `cgroups/events.ts`), until `signal` aborts or the cgroup is removed.
+   * Iterating throws a `CgroupError` when the memory controller is not enabled.
+   */
+  events(
+    opts: { pressure?: PressureLevel; signal?: AbortSignal } = {},
+  ): AsyncIterable<CgroupEvent> {
+    return watchEventsV2(this.#dir, opts);
   }
 
   /** Whether the cgroup directory exists. */

@@ -202,12 +202,15 @@ Deno.test("cgroupfs v2: refused fields write nothing", async () => {
       assert.equal(read(dir, "pids.max"), "max");
     };
     await refused(
-      {
-        pids: { limit: 5 },
-        devices: [{ allow: false, access: "rwm" }, { allow: true, type: "c", major: 1, minor: 3 }],
-      },
+      { pids: { limit: 5 }, devices: [{ allow: false, access: "rwm" }, { allow: true, type: "x", access: "r" }] },
+      "linux.resources.devices[1].type",
+      /invalid device type/,
+    );
+    // A temp tree is no cgroup: attaching the filter fails, and nothing was written.
+    await refused(
+      { pids: { limit: 5 }, devices: [{ allow: false, access: "rwm" }] },
       "linux.resources.devices",
-      /eBPF device filter, not available yet/,
+      /cannot attach the eBPF device filter/,
     );
     await refused(
       { pids: { limit: 5 }, memory: { swappiness: 10 } },
@@ -357,13 +360,19 @@ Deno.test("cgroupfs v2: destroy removes exactly what apply created", async () =>
   });
 });
 
-Deno.test("cgroupfs v2: the root cgroup is never mass-killed or removed; events are not implemented", async () => {
+Deno.test("cgroupfs v2: the root cgroup is never mass-killed or removed; it has no memory events", async () => {
   await withRoot(async (root) => {
     const m = manager(root, "/");
     assert.equal(m.paths()[""], root);
     await assert.rejects(() => m.killAll(9), /refusing/);
     await m.destroy();
     assert.ok(exists(root));
-    assert.throws(() => m.events(), /not implemented yet/);
+    // As in the kernel, the root has no memory.events to watch.
+    await assert.rejects(
+      async () => {
+        for await (const _ of m.events()) { /* none */ }
+      },
+      (e: unknown) => e instanceof CgroupError && e.field === `${root}/memory.events`,
+    );
   });
 });

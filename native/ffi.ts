@@ -74,10 +74,43 @@ const SYMBOLS = {
   },
   // int nsi_send_fd(const char *sock_path, int32_t fd, const char *name)
   nsi_send_fd: { parameters: ["buffer", "i32", "buffer"], result: "i32" },
+  // int nsi_set_winsize(int32_t fd, int32_t rows, int32_t cols)
+  nsi_set_winsize: { parameters: ["i32", "i32", "i32"], result: "i32" },
   // int nsi_mkfifo(const char *path, int32_t mode)
   nsi_mkfifo: { parameters: ["buffer", "i32"], result: "i32" },
   // int nsi_sizeof_msg(void)
   nsi_sizeof_msg: { parameters: [], result: "i32" },
+
+  // cgroup notifications (lib_events.c)
+  // int nsi_cg_event_register(const char *cgroup_dir, const char *control_file, const char *args)
+  nsi_cg_event_register: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
+  // int nsi_ev_poll(int32_t *fds /* n x {fd, events, revents} */, int32_t n, int32_t timeout_ms)
+  nsi_ev_poll: { parameters: ["buffer", "i32", "i32"], result: "i32", nonblocking: true },
+  // int64_t nsi_ev_counter(int32_t efd): 0 when not signalled
+  nsi_ev_counter: { parameters: ["i32"], result: "i64" },
+  // int64_t nsi_ev_read(int32_t efd, int32_t cancel_fd, int32_t timeout_ms)
+  nsi_ev_read: { parameters: ["i32", "i32", "i32"], result: "i64", nonblocking: true },
+  // int nsi_inotify_init(void)
+  nsi_inotify_init: { parameters: [], result: "i32" },
+  // int nsi_inotify_add(int32_t fd, const char *path, uint32_t mask)
+  nsi_inotify_add: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  // int nsi_inotify_read(int32_t fd, uint32_t *out /* max x {wd, mask} */, int32_t max)
+  nsi_inotify_read: { parameters: ["i32", "buffer", "i32"], result: "i32" },
+  // int nsi_psi_trigger(const char *path, const char *trigger)
+  nsi_psi_trigger: { parameters: ["buffer", "buffer"], result: "i32" },
+
+  // cgroup v2 device filter (lib_bpf.c)
+  // int nsi_bpf_prog_load_dev(const uint8_t *insns, uint32_t len, const char *license,
+  //                           char *log, uint32_t log_size)
+  nsi_bpf_prog_load_dev: { parameters: ["buffer", "u32", "buffer", "buffer", "u32"], result: "i32" },
+  // int nsi_bpf_prog_query_dev(int32_t cgroup_fd, uint32_t *ids, uint32_t max)
+  nsi_bpf_prog_query_dev: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  // int nsi_bpf_prog_attach_dev(int32_t cgroup_fd, int32_t prog_fd, int32_t replace_fd)
+  nsi_bpf_prog_attach_dev: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  // int nsi_bpf_prog_get_fd(uint32_t prog_id)
+  nsi_bpf_prog_get_fd: { parameters: ["u32"], result: "i32" },
+  // int nsi_bpf_prog_detach_dev(int32_t cgroup_fd, int32_t prog_fd)
+  nsi_bpf_prog_detach_dev: { parameters: ["i32", "i32"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 type Lib = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
@@ -112,8 +145,9 @@ function load(): { lib: Lib; dir: string } {
   candidates.push(defaultLibDir());
   for (const dir of candidates) {
     const so = `${dir}/libnsinit.so`;
-    if (!exists(so) || !exists(`${dir}/nsinit-init`)) {
-      if (dir === defaultLibDir() && !configuredDir && !env) {
+    const isDefault = dir === defaultLibDir() && !configuredDir && !env;
+    if (!exists(so) || !exists(`${dir}/nsinit-init`) || (isDefault && staleBuild(dir))) {
+      if (isDefault) {
         try {
           buildNative(dir);
         } catch (e) {
@@ -137,6 +171,20 @@ function load(): { lib: Lib; dir: string } {
     }
   }
   throw new Error(`cannot load the nsinit native library; tried: ${tried.join("; ")}`);
+}
+
+/** Whether a source checkout's native sources are newer than its build. */
+function staleBuild(dir: string): boolean {
+  try {
+    const built = Deno.statSync(`${dir}/libnsinit.so`).mtime?.getTime() ?? 0;
+    const src = decodeURIComponent(new URL("./src/", import.meta.url).pathname);
+    for (const e of Deno.readDirSync(src)) {
+      if ((Deno.statSync(`${src}${e.name}`).mtime?.getTime() ?? 0) > built) return true;
+    }
+  } catch {
+    return false; // not a source checkout: use what is there
+  }
+  return false;
 }
 
 function exists(path: string): boolean {

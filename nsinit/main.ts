@@ -101,6 +101,19 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
     usage: "spec [--bundle DIR] [--rootless]",
     load: () => import("./commands/spec.ts"),
   },
+  update: {
+    summary: "update container resource constraints",
+    usage: "update [--memory SIZE] [--memory-reservation SIZE] [--memory-swap SIZE] " +
+      "[--kernel-memory SIZE] [--cpu-share N] [--cpu-quota N] [--cpu-period N] [--cpu-burst N] " +
+      "[--cpu-rt-runtime N] [--cpu-rt-period N] [--cpu-idle 0|1] [--cpuset-cpus LIST] " +
+      "[--cpuset-mems LIST] [--pids-limit N] [--blkio-weight N] [-r FILE|-] <container-id>",
+    load: () => import("./commands/update.ts"),
+  },
+  events: {
+    summary: "display container events such as OOM notifications, cpu, memory, and IO usage statistics",
+    usage: "events [--stats] [--interval DURATION] <container-id>",
+    load: () => import("./commands/events.ts"),
+  },
 };
 
 const GLOBAL_USAGE = `Usage: nsinit [global options] <command> [command options] [arguments...]

@@ -83,9 +83,28 @@ export interface AttachedTerminal {
  * ```
  */
 export function attachTerminal(
-  term: { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> },
+  term: {
+    readable: ReadableStream<Uint8Array>;
+    writable: WritableStream<Uint8Array>;
+    resize?(rows: number, cols: number): void;
+  },
 ): AttachedTerminal {
   let raw = false;
+  // The container's pty takes the host terminal's size, now and on every SIGWINCH.
+  const fit = () => {
+    try {
+      const { rows, columns } = Deno.consoleSize();
+      term.resize?.(rows, columns);
+    } catch {
+      // stdout is not a terminal: keep the configured consoleSize
+    }
+  };
+  let onWinch: (() => void) | undefined;
+  if (Deno.stdout.isTerminal() && term.resize) {
+    fit();
+    onWinch = fit;
+    Deno.addSignalListener("SIGWINCH", onWinch);
+  }
   if (Deno.stdin.isTerminal()) {
     try {
       Deno.stdin.setRaw(true);
@@ -95,6 +114,10 @@ export function attachTerminal(
     }
   }
   const restore = () => {
+    if (onWinch) {
+      Deno.removeSignalListener("SIGWINCH", onWinch);
+      onWinch = undefined;
+    }
     if (!raw) return;
     raw = false;
     try {

@@ -175,13 +175,25 @@ Deno.test({
   name: "lifecycle: a terminal process gets a pty",
   ignore,
   async fn() {
-    await using b = await makeBundle({ args: ["sh", "-c", "tty; stty size; echo done"] });
+    await using b = await makeBundle({ args: ["sh", "-c", "tty; stty size; read x; stty size; echo done"] });
     b.config.process!.terminal = true;
     b.config.process!.consoleSize = { height: 30, width: 100 };
     const factory = new Factory({ root: b.stateRoot });
     await using c = await factory.run(b.id, { bundle: b.dir, spec: b.config });
-    const out = (await text(c.init!.terminal!.readable)).replaceAll("\r", "");
-    assert.match(out, /^\/dev\/pts\/\d+\n30 100\ndone\n$/);
+    const term = c.init!.terminal!;
+    const reader = term.readable.getReader();
+    let out = "";
+    while (!out.includes("30 100")) out += new TextDecoder().decode((await reader.read()).value);
+    term.resize(40, 120);
+    const w = term.writable.getWriter();
+    await w.write(new TextEncoder().encode("\n"));
+    w.releaseLock();
+    for (;;) {
+      const r = await reader.read();
+      if (r.done) break;
+      out += new TextDecoder().decode(r.value);
+    }
+    assert.match(out.replaceAll("\r", ""), /^\/dev\/pts\/\d+\n30 100\n\n40 120\ndone\n$/);
     assert.equal((await c.wait()).code, 0);
   },
 });

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
@@ -585,6 +586,17 @@ NSI_EXPORT int nsi_send_fd(const char *sock_path, int32_t fd, const char *name)
 out:
 	close(s);
 	return rc;
+}
+
+/* Sets a terminal's window size (the runtime's side of a container's pty). */
+NSI_EXPORT int nsi_set_winsize(int32_t fd, int32_t rows, int32_t cols)
+{
+	struct winsize ws;
+
+	memset(&ws, 0, sizeof(ws));
+	ws.ws_row = (unsigned short)rows;
+	ws.ws_col = (unsigned short)cols;
+	return ioctl(fd, TIOCSWINSZ, &ws) < 0 ? -errno : 0;
 }
 
 NSI_EXPORT int nsi_mkfifo(const char *path, int32_t mode)

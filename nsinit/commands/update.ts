@@ -24,7 +24,7 @@ import {
 import type { GlobalOptions } from "../global.ts";
 
 /** The flags of `nsinit update`, as runc names them (`--cpu-shares` is an alias of `--cpu-share`). */
-export const UPDATE_FLAGS: FlagSpecs = {
+const UPDATE_FLAGS: FlagSpecs = {
   resources: { type: "string", short: "r" },
   "blkio-weight": { type: "string" },
   "cpu-period": { type: "string" },

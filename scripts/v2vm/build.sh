@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# Builds the cgroup v2 test VM's initramfs (see README.md in this directory).
+#
+#   scripts/v2vm/build.sh            prints the directory holding kernel + initramfs paths
+#
+# 1. Installs (once) Debian's qemu-system-x86, linux-image-amd64 and busybox-static with
+#    apt-get. The kernel lands in /boot; it is only read from there.
+# 2. Builds .cache/v2vm/initramfs.cpio (uncompressed: unpacking is faster than inflating under
+#    software emulation) holding busybox, the deno binary and the glibc libraries ldd lists for
+#    it, libseccomp.so.2 (the seccomp module dlopens it), the kernel modules for virtio-9p, and
+#    the /init below. The native helper (dist/lib) and the test rootfs (.cache/rootfs) are not
+#    packed: the VM mounts the repository from the host over virtio-9p at the same path.
+# 3. Writes .cache/v2vm/kernel (the path of the vmlinuz to boot) and a stamp: the initramfs is
+#    rebuilt only when this script, deno, busybox, the libraries or the kernel changed.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+out=$repo/.cache/v2vm
+mkdir -p "$out"
+
+say() { echo "v2vm: $*" >&2; }
+
+# --- 1. packages
+need=()
+command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
+compgen -G '/boot/vmlinuz-*-amd64' >/dev/null || need+=(linux-image-amd64)
+[[ -x /bin/busybox ]] && /bin/busybox --list | grep -qx switch_root || need+=(busybox-static)
+if ((${#need[@]} > 0)); then
+  say "installing ${need[*]}"
+  if ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq </dev/null
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" \
+    </dev/null >&2
+fi
+
+# The newest Debian kernel in /boot that has its modules.
+kernel="" kver=""
+for k in $(printf '%s\n' /boot/vmlinuz-*-amd64 | sort -V); do
+  v=${k#/boot/vmlinuz-}
+  [[ -d /lib/modules/$v/kernel ]] && kernel=$k kver=$v
+done
+[[ -n $kernel ]] || {
+  say "no /boot/vmlinuz-*-amd64 with modules in /lib/modules"
+  exit 1
+}
+
+deno_bin=$(readlink -f "$(command -v deno)")
+busybox=/bin/busybox
+mapfile -t deno_libs < <(ldd "$deno_bin" | awk '/=> \//{print $3} /^[ \t]*\/lib/{print $1}')
+seccomp_lib=$(readlink -f /lib/x86_64-linux-gnu/libseccomp.so.2 2>/dev/null || true)
+# Modules for virtio-9p, in load order (dependencies first), without duplicates.
+mapfile -t modules < <(for m in virtio_pci 9pnet_virtio 9p; do
+  modprobe --show-depends -S "$kver" "$m"
+done | awk '$1 == "insmod" && !seen[$2]++ {print $2}')
+
+# --- 2. stamp
+stamp=$(
+  {
+    sha256sum "${BASH_SOURCE[0]}" "$deno_bin" "$busybox" "${deno_libs[@]}" ${seccomp_lib:+"$seccomp_lib"} \
+      "${modules[@]}"
+    echo "$kernel"
+  } | sha256sum | cut -d' ' -f1
+)
+if [[ -f $out/initramfs.cpio && -f $out/stamp && $(cat "$out/stamp") == "$stamp" ]]; then
+  echo "$kernel" >"$out/kernel"
+  echo "$out"
+  exit 0
+fi
+say "building the initramfs (kernel $kver, deno $deno_bin)"
+
+tree=$(mktemp -d "$out/tree.XXXXXX")
+trap 'rm -rf -- "$tree"' EXIT
+mkdir -p "$tree"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,run,mnt,root,modules,lib64}
+mkdir -p "$tree/lib/x86_64-linux-gnu" "$tree/sys/fs/cgroup"
+cp "$busybox" "$tree/bin/busybox"
+cp "$deno_bin" "$tree/usr/bin/deno"
+# The host path of deno too: dist/nsinit (deno task build's launcher) names it.
+if [[ $deno_bin != /usr/bin/deno ]]; then
+  mkdir -p "$tree$(dirname "$deno_bin")"
+  ln -s /usr/bin/deno "$tree$deno_bin"
+fi
+for lib in "${deno_libs[@]}" ${seccomp_lib:+"$seccomp_lib"}; do
+  real=$(readlink -f "$lib")
+  dest=$tree/lib/x86_64-linux-gnu/$(basename "$lib")
+  [[ $lib == /lib64/* ]] && dest=$tree$lib
+  cp "$real" "$dest"
+done
+[[ -n $seccomp_lib ]] && ln -sf "$(basename "$seccomp_lib")" "$tree/lib/x86_64-linux-gnu/libseccomp.so.2"
+n=0
+for m in "${modules[@]}"; do
+  n=$((n + 1))
+  cp "$m" "$tree/modules/$(printf '%02d' "$n")-$(basename "$m")"
+done
+printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' \
+  >"$tree/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\n' >"$tree/etc/group"
+echo v2vm >"$tree/etc/hostname"
+
+cat >"$tree/init" <<'INIT'
+#!/bin/busybox sh
+# Stage 1 (pid 1 on the initramfs): pivot_root(2) refuses the initial rootfs, which containers
+# need, so bind the rootfs onto itself, move that mount over / and chroot into it.
+/bin/busybox --install -s /bin
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root
+if [ "$1" != stage2 ]; then
+  mount -t proc proc /proc
+  mount --bind / /mnt
+  umount /proc
+  cd /mnt
+  mount --move . /
+  exec chroot . /init stage2
+fi
+
+# Stage 2: the test host.
+fail() {
+  echo "v2vm-init: $*"
+  echo 125 >/tmp/rc 2>/dev/null
+  poweroff -f
+}
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mkdir -p /dev/pts /dev/shm
+mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts
+mount -t tmpfs -o mode=1777 shm /dev/shm
+mount -t tmpfs -o mode=1777 tmp /tmp
+mount -t tmpfs -o mode=755 run /run
+# Only cgroup2, with every controller enabled for the children of the root.
+mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup || fail "cannot mount cgroup2"
+for c in $(cat /sys/fs/cgroup/cgroup.controllers); do
+  echo "+$c" >/sys/fs/cgroup/cgroup.subtree_control || echo "v2vm-init: cannot enable $c"
+done
+mount -t bpf bpf /sys/fs/bpf 2>/dev/null
+hostname v2vm
+for m in /modules/*.ko; do insmod "$m" || fail "insmod $m"; done
+
+repo=
+for a in $(cat /proc/cmdline); do
+  case $a in nsinit.repo=*) repo=${a#nsinit.repo=} ;; esac
+done
+[ -n "$repo" ] || fail "no nsinit.repo= on the kernel command line"
+mkdir -p "$repo"
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=524288,cache=none repo "$repo" ||
+  fail "cannot mount the repository (9p tag repo) at $repo"
+vm=$repo/.cache/v2vm
+export NSINIT_IN_V2VM=1 DENO_DIR=/tmp/deno-dir DENO_NO_UPDATE_CHECK=1 NO_COLOR=1
+export LD_LIBRARY_PATH=/lib/x86_64-linux-gnu
+cd "$repo"
+echo "v2vm-init: up in $(cut -d' ' -f1 /proc/uptime) s; running $vm/run/cmd.sh"
+sh "$vm/run/cmd.sh" >"$vm/run/output.log" 2>&1
+rc=$?
+echo "$rc" >"$vm/run/rc"
+sync
+echo "v2vm-init: done (exit code $rc) at $(cut -d' ' -f1 /proc/uptime) s"
+umount "$repo" 2>/dev/null
+poweroff -f
+INIT
+chmod 755 "$tree/init"
+
+(cd "$tree" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) \
+  >"$out/initramfs.cpio.tmp"
+mv "$out/initramfs.cpio.tmp" "$out/initramfs.cpio"
+echo "$kernel" >"$out/kernel"
+echo "$stamp" >"$out/stamp"
+say "initramfs: $(du -h "$out/initramfs.cpio" | cut -f1)"
+echo "$out"
