@@ -363,10 +363,41 @@ function addRootfs(
   }
   if (hasMount(spec, "/dev/pts")) plan.add(Op.C_SYMLINK, "link /dev/ptmx", "pts/ptmx", "/dev/ptmx");
   addCreateHooks(plan, opts.hooks);
-  plan.add(Op.C_PIVOT, opts.noPivot ? "move into the rootfs (no pivot)" : "pivot_root into the rootfs", opts.noPivot ? 1 : 0);
+  // pivot_root cannot leave the initial ramfs (initramfs): there, MS_MOVE + chroot.
+  const noPivot = opts.noPivot === true || onInitialRamfs(rootfs);
+  plan.add(Op.C_PIVOT, noPivot ? "move into the rootfs (no pivot)" : "pivot_root into the rootfs", noPivot ? 1 : 0);
   if (linux.rootfsPropagation) {
     plan.add(Op.C_PROPAGATE, `set rootfs propagation ${linux.rootfsPropagation}`, "/", prop, 0);
   }
+}
+
+/**
+ * Whether `dir` lies on the initial root filesystem (an initramfs: fstype
+ * "rootfs" or "ramfs" at "/"), from which pivot_root(2) refuses to move.
+ */
+export function onInitialRamfs(dir: string, mountinfo?: string): boolean {
+  let text = mountinfo;
+  if (text === undefined) {
+    try {
+      text = Deno.readTextFileSync("/proc/self/mountinfo");
+    } catch {
+      return false;
+    }
+  }
+  // The mount holding dir is the one with the longest mount point that prefixes it.
+  let best = "", bestType = "";
+  for (const line of text.split("\n")) {
+    const fields = line.split(" ");
+    const sep = fields.indexOf("-");
+    if (sep < 0) continue;
+    const point = fields[4].replace(/\\040/g, " ");
+    const inside = point === "/" || dir === point || dir.startsWith(point + "/");
+    if (inside && point.length >= best.length) {
+      best = point;
+      bestType = fields[sep + 1];
+    }
+  }
+  return best === "/" && (bestType === "rootfs" || bestType === "ramfs");
 }
 
 function makedev(major: number, minor: number): bigint {

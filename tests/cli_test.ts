@@ -583,3 +583,53 @@ Deno.test("nsinit CLI: version, help, spec", async () => {
     );
   }
 });
+
+Deno.test({
+  name: "nsinit CLI: pause stops a counter, resume restarts it; update and events --stats",
+  ignore,
+  async fn() {
+    await using b = await makeBundle({
+      args: ["sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.02; done"],
+    });
+    b.config.root!.readonly = false;
+    b.config.mounts!.push({ destination: "/tmp", type: "tmpfs", source: "tmpfs", options: ["size=1m"] });
+    await b.write();
+    const root = b.stateRoot;
+    const ns = (...args: string[]) => runNsinit(["--root", root, ...args], { timeoutMs: 30_000 });
+    const count = async () => {
+      const r = await ns("exec", b.id, "cat", "/tmp/count");
+      assert.equal(r.code, 0, r.stderr);
+      return Number(r.stdout.trim());
+    };
+    assert.equal((await ns("run", "-d", "--bundle", b.dir, b.id)).code, 0);
+    try {
+      await sleep(200);
+      assert.equal((await ns("pause", b.id)).code, 0);
+      assert.equal(JSON.parse((await ns("state", b.id)).stdout).status, "paused");
+      // A paused container cannot be exec'd into: read the counter from the host side.
+      const pid = JSON.parse((await ns("state", b.id)).stdout).pid;
+      const read = () => Number(Deno.readTextFileSync(`/proc/${pid}/root/tmp/count`).trim());
+      const frozen = read();
+      await sleep(300);
+      assert.equal(read(), frozen, "the counter does not advance while paused");
+      assert.equal((await ns("resume", b.id)).code, 0);
+      await sleep(300);
+      assert.ok((await count()) > frozen, "the counter advances after resume");
+
+      const up = await ns("update", "--memory", "64m", "--pids-limit", "50", b.id);
+      assert.equal(up.code, 0, up.stderr);
+      const dirs = cgroupDirs(b.config.linux!.cgroupsPath!);
+      const mem = dirs.find((d) => d.startsWith("/sys/fs/cgroup/memory/"))!;
+      assert.equal(Deno.readTextFileSync(`${mem}/memory.limit_in_bytes`).trim(), String(64 * 1024 * 1024));
+      const ev = await ns("events", "--stats", b.id);
+      assert.equal(ev.code, 0, ev.stderr);
+      const stats = JSON.parse(ev.stdout);
+      assert.equal(stats.type, "stats");
+      assert.ok(stats.data.memory.usage.usage > 0);
+      assert.equal(stats.data.pids.limit, 50);
+    } finally {
+      await ns("delete", "--force", b.id);
+    }
+    assert.deepEqual(entries(root), []);
+  },
+});

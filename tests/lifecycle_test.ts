@@ -6,6 +6,7 @@ import { isRoot, skipUnless } from "./helpers/skip.ts";
 import { native } from "../native/ffi.ts";
 import { lockDir } from "../core/state.ts";
 import { REPO_ROOT } from "./helpers/paths.ts";
+import { runToExit } from "./helpers/container.ts";
 
 const ignore = skipUnless(isRoot(), "real containers need root");
 
@@ -240,6 +241,30 @@ Deno.test({
       await p.status;
     } finally {
       await c.destroy({ force: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "security: no host file descriptor or working directory reaches the container",
+  ignore,
+  async fn() {
+    // An fd without close-on-exec in the runtime, as a careless embedder might have.
+    const libc = Deno.dlopen("libc.so.6", {
+      dup: { parameters: ["i32"], result: "i32" },
+      close: { parameters: ["i32"], result: "i32" },
+    });
+    const leaked = libc.symbols.dup(2);
+    try {
+      assert.ok(leaked > 2);
+      await using b = await makeBundle({ args: ["sh", "-c", "ls /proc/self/fd | tr '\\n' ' '; echo; readlink /proc/self/cwd"] });
+      const out = await runToExit(b);
+      assert.equal(out.stderr, "");
+      // 0-2 and the directory ls itself is reading; not the leaked fd.
+      assert.equal(out.stdout, "0 1 2 3 \n/\n");
+    } finally {
+      libc.symbols.close(leaked);
+      libc.close();
     }
   },
 });
