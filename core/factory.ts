@@ -5,7 +5,7 @@
  * @module
  */
 
-import { isAbsolute, join, resolve } from "node:path";
+import { isAbsolute, join, resolve } from "../util/path.ts";
 import type { NamespaceType, Spec } from "../spec/config.ts";
 import { parseSpec, validateSpec } from "../spec/validate.ts";
 import { createCgroupManager } from "../drivers/factory.ts";
@@ -108,6 +108,7 @@ export class Factory {
     let stdio: ReturnType<typeof prepareStdio> | undefined;
     let initProc: ContainerProcess | undefined;
     let spawnedPid = 0;
+    let prepared: Promise<void> | undefined;
     try {
       cgroup = createCgroupManager({
         id,
@@ -150,7 +151,6 @@ export class Factory {
       // The fifo exists from the start: a crash before the state is complete leaves
       // a "creating" container that `delete --force` cleans up.
       check(native().nsi_mkfifo(cstr(fifo), 0o622), "mkfifo", fifo);
-      await writeAtomic(join(dir, "state.json"), JSON.stringify(state));
 
       const plan = buildInitPlan(spec, {
         bundle,
@@ -167,11 +167,14 @@ export class Factory {
       stdio = prepareStdio(opts.stdio);
       const resources = cgroup.kind === "none" ? spec.linux?.resources : effectiveResources(spec);
       const manager = cgroup;
-      const spawned = await spawnPlan(plan, {
+      // The helper starts on another thread; meanwhile this one writes the first
+      // state and creates and limits the cgroup. The child waits for GO, which
+      // comes only after both (so a crash after GO always leaves state to delete).
+      const spawning = spawnPlan(plan, {
         fds: [...stdio.fds, ...(opts.preserveFds ?? [])],
         place: async (pid) => {
+          await prepared;
           await manager.apply(pid);
-          if (resources) await manager.set(resources);
         },
         until: waitForStart ? "ready" : "exec",
         ...(opts.onPty ? { onPty: opts.onPty } : {}),
@@ -181,6 +184,13 @@ export class Factory {
           await runHooks("createRuntime", hooks, { ...base, status: "creating", pid });
         },
       });
+      prepared = (async () => {
+        await writeAtomic(join(dir, "state.json"), JSON.stringify(state));
+        await manager.create();
+        if (resources) await manager.set(resources);
+      })();
+      prepared.catch(() => {}); // observed through place(); never an unhandled rejection
+      const spawned = await spawning;
       stdio.closeChildEnds();
       initProc = new ContainerProcess(spawned.pid, spawned.pidfd, stdio.parent(), opts.onPty ? undefined : spawned.ptyFd);
       const st = procStat(spawned.pid);
@@ -195,6 +205,7 @@ export class Factory {
       return new Container(state, dir, cgroup, { init: initProc, onWarning: this.#warn });
     } catch (e) {
       // Leave nothing behind: process, cgroup, state directory, fds.
+      await prepared?.catch(() => {});
       if (initProc) await initProc[Symbol.asyncDispose]().catch(() => {});
       stdio?.abort();
       if (cgroup) {

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { isAbsolute, join, resolve } from "node:path";
+import { isAbsolute, join, resolve } from "../util/path.ts";
 import type { Hook, LinuxDevice, LinuxNamespace, Mount, NamespaceType, Process, Spec } from "../spec/config.ts";
 import { capabilityMask } from "../spec/caps.ts";
 import { rlimitNumber } from "../spec/rlimits.ts";

@@ -105,6 +105,7 @@ export class CgroupfsV1Manager implements CgroupManager {
   #paths: Record<string, string>;
   #hierarchies: Hierarchy[];
   #created: string[];
+  #ready = false;
   readonly #freezeTimeoutMs: number;
   readonly #removeTimeoutMs: number;
   readonly #ops: DirOps;
@@ -148,34 +149,63 @@ export class CgroupfsV1Manager implements CgroupManager {
   }
 
   /** Creates the cgroups and moves `pid` into each. After a failure, call `destroy()`. */
-  async apply(pid: number): Promise<void> {
-    if (!Number.isInteger(pid) || pid <= 0) throw new RangeError(`invalid pid ${pid}`);
+  /**
+   * Creates the directories in every hierarchy (copying cpuset from the parent,
+   * enabling unified controllers on the way down) without moving a process in.
+   * Idempotent; apply() calls it if needed.
+   */
+  async create(): Promise<void> {
+    if (this.#ready) return;
     const skipped: Hierarchy[] = [];
     for (const h of this.#hierarchies) {
       try {
-        await this.#join(h, pid);
+        await this.#prepare(h);
       } catch (e) {
-        // As runc: rootless with no explicit path tolerates hierarchies it may not use.
-        const code = errorCode((e as Error).cause ?? e);
-        if (
-          this.#config.rootless && !this.#config.cgroupsPath &&
-          (code === "EACCES" || code === "EPERM" || code === "EROFS")
-        ) {
+        if (this.#tolerable(e)) {
           skipped.push(h);
           continue;
         }
         throw e;
       }
     }
-    if (skipped.length > 0) {
-      this.#hierarchies = this.#hierarchies.filter((h) => !skipped.includes(h));
-      for (const [k, dir] of Object.entries(this.#paths)) {
-        if (skipped.some((h) => h.dir === dir)) delete this.#paths[k];
+    this.#skip(skipped);
+    this.#ready = true;
+  }
+
+  async apply(pid: number): Promise<void> {
+    if (!Number.isInteger(pid) || pid <= 0) throw new RangeError(`invalid pid ${pid}`);
+    await this.create();
+    const skipped: Hierarchy[] = [];
+    for (const h of this.#hierarchies) {
+      try {
+        await writeCgroupFile(h.dir, "cgroup.procs", String(pid));
+      } catch (e) {
+        if (this.#tolerable(e)) {
+          skipped.push(h);
+          continue;
+        }
+        throw new CgroupError(h.dir, `cannot join pid ${pid}: ${(e as Error).message}`, { cause: e });
       }
+    }
+    this.#skip(skipped);
+  }
+
+  /** As runc: rootless with no explicit path tolerates hierarchies it may not use. */
+  #tolerable(e: unknown): boolean {
+    const code = errorCode((e as Error).cause ?? e);
+    return this.#config.rootless === true && !this.#config.cgroupsPath &&
+      (code === "EACCES" || code === "EPERM" || code === "EROFS");
+  }
+
+  #skip(skipped: Hierarchy[]): void {
+    if (skipped.length === 0) return;
+    this.#hierarchies = this.#hierarchies.filter((h) => !skipped.includes(h));
+    for (const [k, dir] of Object.entries(this.#paths)) {
+      if (skipped.some((h) => h.dir === dir)) delete this.#paths[k];
     }
   }
 
-  async #join(h: Hierarchy, pid: number): Promise<void> {
+  async #prepare(h: Hierarchy): Promise<void> {
     const isCpuset = h.version === 1 && h.controllers.includes("cpuset");
     try {
       const made = await makeDirs(h.mountPoint, h.dir, async (dir) => {
@@ -187,11 +217,11 @@ export class CgroupfsV1Manager implements CgroupManager {
       if (h.version === 2) {
         for (const level of levelsAbove(h.mountPoint, h.dir)) await enableControllers(level);
       }
-      await writeCgroupFile(h.dir, "cgroup.procs", String(pid));
     } catch (e) {
-      throw new CgroupError(h.dir, `cannot join pid ${pid}: ${(e as Error).message}`, { cause: e });
+      throw new CgroupError(h.dir, `cannot create the cgroup: ${(e as Error).message}`, { cause: e });
     }
   }
+
 
   /** Writes resource limits, after checking the host can honour all of them. */
   async set(resources: LinuxResources): Promise<void> {

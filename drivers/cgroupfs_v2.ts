@@ -100,6 +100,7 @@ export class CgroupfsV2Manager implements CgroupManager {
   readonly #mountPoint: string;
   readonly #dir: string;
   #created: string[];
+  #ready = false;
   readonly #freezeTimeoutMs: number;
   readonly #removeTimeoutMs: number;
   readonly #ops: DirOps;
@@ -136,8 +137,9 @@ export class CgroupfsV2Manager implements CgroupManager {
    * `cgroup.subtree_control`, best effort as runc) and moves `pid` in. After a
    * failure, call `destroy()`.
    */
-  async apply(pid: number): Promise<void> {
-    if (!Number.isInteger(pid) || pid <= 0) throw new RangeError(`invalid pid ${pid}`);
+  /** Creates the directory (enabling controllers on the way down) without moving a process in. */
+  async create(): Promise<void> {
+    if (this.#ready) return;
     try {
       // As runc's fs2: enable the controllers in each level, then make the next one.
       const levels = levelsAbove(this.#mountPoint, this.#dir);
@@ -147,6 +149,16 @@ export class CgroupfsV2Manager implements CgroupManager {
         const made = await makeDirs(level, child, undefined, this.#ops);
         this.#created.push(...made);
       }
+    } catch (e) {
+      throw new CgroupError(this.#dir, `cannot create the cgroup: ${(e as Error).message}`, { cause: e });
+    }
+    this.#ready = true;
+  }
+
+  async apply(pid: number): Promise<void> {
+    if (!Number.isInteger(pid) || pid <= 0) throw new RangeError(`invalid pid ${pid}`);
+    await this.create();
+    try {
       await writeCgroupFile(this.#dir, "cgroup.procs", String(pid));
     } catch (e) {
       throw new CgroupError(this.#dir, `cannot join pid ${pid}: ${(e as Error).message}`, {
@@ -154,6 +166,7 @@ export class CgroupfsV2Manager implements CgroupManager {
       });
     }
   }
+
 
   /**
    * Writes resource limits, after checking the host can honour all of them. Device rules

@@ -38,6 +38,11 @@ export interface CgroupManager {
    * for v2, `{ "": dir }`. Empty when the driver uses no cgroups.
    */
   paths(): Record<string, string>;
+  /**
+   * Creates the cgroup(s) without moving any process in, so limits can be set
+   * before the first process joins (and while it is being spawned). Idempotent.
+   */
+  create(): Promise<void>;
   /** Creates the cgroup(s) if needed and moves `pid` into them. */
   apply(pid: number): Promise<void>;
   /** Writes resource limits. Throws `CgroupError` naming the field the host cannot honour. */

@@ -91,6 +91,11 @@ export class NoCgroupManager implements CgroupManager {
   }
 
   /** Nothing to remove. */
+  /** Nothing to create. */
+  create(): Promise<void> {
+    return Promise.resolve();
+  }
+
   /** No directories: none are created. */
   createdDirs(): string[] {
     return [];

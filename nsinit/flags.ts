@@ -8,8 +8,6 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
-
 /** One flag: a string (possibly repeated) or a boolean, with an optional one-letter alias. */
 export interface FlagSpec {
   /** `string` flags take a value; `boolean` flags do not. */
@@ -122,14 +120,19 @@ export function parseFlags(
       break;
     }
   }
-  const options: Record<string, { type: "string" | "boolean"; multiple?: boolean }> = {};
-  for (const [name, s] of Object.entries(specs)) {
-    options[name] = s.multiple ? { type: s.type, multiple: true } : { type: s.type };
-  }
-  const parsed = parseArgs({ args: flags, options, strict: true, allowPositionals: false });
+  // Every flag is now `--name` (a boolean) or `--name=value`.
   const values: FlagValues = {};
-  for (const [k, v] of Object.entries(parsed.values)) {
-    if (v !== undefined) values[k] = Array.isArray(v) ? v.map(String) : v as string | boolean;
+  for (const f of flags) {
+    const eq = f.indexOf("=");
+    const name = f.slice(2, eq < 0 ? undefined : eq);
+    const spec = specs[name];
+    if (spec.type === "boolean") {
+      values[name] = true;
+    } else if (spec.multiple) {
+      ((values[name] ??= []) as string[]).push(f.slice(eq + 1));
+    } else {
+      values[name] = f.slice(eq + 1);
+    }
   }
   return { values, positionals: args.slice(i) };
 }

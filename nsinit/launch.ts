@@ -6,7 +6,7 @@
  * @module
  */
 
-import { resolve } from "node:path";
+import { resolve } from "../util/path.ts";
 import { Factory, readBundleSpec } from "../core/factory.ts";
 import type { CreateOptions } from "../core/factory.ts";
 import { validateId, writeAtomic } from "../core/state.ts";
@@ -93,7 +93,7 @@ export async function launch(
   };
   if (terminal && consoleSocket) opts.onPty = consoleSocketSender(consoleSocket);
 
-  const factory = new Factory({ root: g.root });
+  const factory = new Factory({ root: g.root, onWarning: (m) => g.logger.warn(m) });
   g.logger.debug(`${mode} ${id}: bundle ${bundle}, ${extra} extra fd(s)`);
   // In the foreground, signals are caught from before the init exists.
   using forwarder = detach

@@ -114,6 +114,11 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
     usage: "events [--stats] [--interval DURATION] <container-id>",
     load: () => import("./commands/events.ts"),
   },
+  features: {
+    summary: "show the enabled features (the OCI runtime features structure)",
+    usage: "features",
+    load: () => import("./commands/features.ts"),
+  },
 };
 
 const GLOBAL_USAGE = `Usage: nsinit [global options] <command> [command options] [arguments...]

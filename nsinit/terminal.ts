@@ -6,7 +6,7 @@
  * @module
  */
 
-import { resolve } from "node:path";
+import { resolve } from "../util/path.ts";
 import { check, cstr, native } from "../native/ffi.ts";
 import { UsageError } from "./flags.ts";
 

@@ -12,7 +12,6 @@
  * @module
  */
 
-import process from "node:process";
 import type { Mount, Spec } from "./config.ts";
 
 /** The `ociVersion` runc 1.1 writes in `runc spec`. */
@@ -142,8 +141,8 @@ export function defaultSpec(opts: DefaultSpecOptions = {}): Spec {
   ];
   const readonlyPaths = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
   if (rootless) {
-    const uid = opts.uid ?? process.geteuid!();
-    const gid = opts.gid ?? process.getegid!();
+    const uid = opts.uid ?? Deno.uid()!;
+    const gid = opts.gid ?? Deno.gid()!;
     spec.linux = {
       uidMappings: [{ containerID: 0, hostID: uid, size: 1 }],
       gidMappings: [{ containerID: 0, hostID: gid, size: 1 }],

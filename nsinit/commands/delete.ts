@@ -1,7 +1,14 @@
 /**
- * `nsinit delete [--force] ID`: removes a container's cgroups and state. A
- * created container is killed first, as runc does; a running or paused one only
- * with `--force`. A container that does not exist is an error, except with `--force`.
+ * `nsinit delete [--force] ID`: removes a container's cgroups and state.
+ *
+ * As the OCI runtime spec requires ("Attempting to `delete` a container that is
+ * not `stopped` MUST have no effect on the container and MUST generate an
+ * error", runtime.md), a container that is created, running or paused is
+ * refused; `--force` kills every process first. (runc 1.1 also deletes a
+ * *created* container without `--force`; OCI clients do not rely on that:
+ * containerd's shim kills first or passes `--force`, podman passes `--force`.)
+ * A container that does not exist is an error, except with `--force`. Failing
+ * poststop hooks are logged as warnings.
  *
  * @module
  */
@@ -18,13 +25,13 @@ export async function run(args: string[], g: GlobalOptions): Promise<number> {
   const force = bool(values, "force");
   let container;
   try {
-    container = await new Factory({ root: g.root }).load(positionals[0]);
+    container = await new Factory({ root: g.root, onWarning: (m) => g.logger.warn(m) })
+      .load(positionals[0]);
   } catch (e) {
     if (force && e instanceof NotFoundError) return 0;
     throw e;
   }
-  const status = await container.status();
-  g.logger.debug(`delete ${container.id}: status ${status}`);
-  await container.destroy({ force: force || status === "created" });
+  g.logger.debug(`delete ${container.id}: status ${await container.status()}`);
+  await container.destroy({ force });
   return 0;
 }

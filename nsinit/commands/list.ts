@@ -5,7 +5,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { join } from "../../util/path.ts";
 import { Factory } from "../../core/factory.ts";
 import type { OciState } from "../../core/container.ts";
 import { bool, checkArgs, parseFlags, str, UsageError } from "../flags.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { join, resolve } from "node:path";
+import { join, resolve } from "../../util/path.ts";
 import { defaultSpec } from "../../spec/default.ts";
 import { bool, checkArgs, parseFlags, str } from "../flags.ts";
 import type { GlobalOptions } from "../global.ts";

@@ -1,0 +1,113 @@
+/**
+ * POSIX path helpers. The runtime uses these instead of `node:path`: importing
+ * any `node:` module starts Deno's Node compatibility layer, which costs the CLI
+ * about 9 ms on every command (measured; see docs/benchmarks.md).
+ *
+ * @module
+ */
+
+/**
+ * Normalizes a path: collapses `//`, `.` and `..` (`..` at the root stays at the root).
+ *
+ * @example
+ * ```ts
+ * import { normalize } from "./path.ts";
+ * console.assert(normalize("/a//b/./c/../d/") === "/a/b/d");
+ * console.assert(normalize("a/../../b") === "../b");
+ * console.assert(normalize("") === ".");
+ * ```
+ */
+export function normalize(p: string): string {
+  const abs = p.startsWith("/");
+  const out: string[] = [];
+  for (const part of p.split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part === "..") {
+      if (out.length > 0 && out[out.length - 1] !== "..") out.pop();
+      else if (!abs) out.push("..");
+      continue;
+    }
+    out.push(part);
+  }
+  const s = out.join("/");
+  return abs ? "/" + s : s || ".";
+}
+
+/**
+ * Whether a path is absolute.
+ *
+ * @example
+ * ```ts
+ * import { isAbsolute } from "./path.ts";
+ * console.assert(isAbsolute("/x") && !isAbsolute("x"));
+ * ```
+ */
+export function isAbsolute(p: string): boolean {
+  return p.startsWith("/");
+}
+
+/**
+ * Joins and normalizes path segments.
+ *
+ * @example
+ * ```ts
+ * import { join } from "./path.ts";
+ * console.assert(join("/a", "b/", "../c") === "/a/c");
+ * ```
+ */
+export function join(...parts: string[]): string {
+  return normalize(parts.filter((x) => x !== "").join("/"));
+}
+
+/**
+ * Resolves segments against the working directory, right to left, to an absolute path.
+ *
+ * @example
+ * ```ts
+ * import { resolve } from "./path.ts";
+ * console.assert(resolve("/a", "b", "/c", "d") === "/c/d");
+ * console.assert(resolve("x").startsWith("/"));
+ * ```
+ */
+export function resolve(...parts: string[]): string {
+  let out = "";
+  for (let i = parts.length - 1; i >= 0 && !out.startsWith("/"); i--) {
+    if (parts[i] !== "") out = out ? `${parts[i]}/${out}` : parts[i];
+  }
+  if (!out.startsWith("/")) out = `${Deno.cwd()}/${out}`;
+  return normalize(out);
+}
+
+/**
+ * The directory part of a path.
+ *
+ * @example
+ * ```ts
+ * import { dirname } from "./path.ts";
+ * console.assert(dirname("/a/b/c") === "/a/b" && dirname("/a") === "/" && dirname("a") === ".");
+ * ```
+ */
+export function dirname(p: string): string {
+  const n = normalize(p);
+  const i = n.lastIndexOf("/");
+  if (i < 0) return ".";
+  return i === 0 ? "/" : n.slice(0, i);
+}
+
+/**
+ * The relative path from `from` to `to` (both absolute or both relative to the same place).
+ *
+ * @example
+ * ```ts
+ * import { relative } from "./path.ts";
+ * console.assert(relative("/a/b", "/a/c/d") === "../c/d");
+ * console.assert(relative("/a", "/a") === "");
+ * ```
+ */
+export function relative(from: string, to: string): string {
+  const f = normalize(from).split("/").filter((x) => x);
+  const t = normalize(to).split("/").filter((x) => x);
+  let i = 0;
+  while (i < f.length && i < t.length && f[i] === t[i]) i++;
+  return [...Array(f.length - i).fill(".."), ...t.slice(i)].join("/");
+}
