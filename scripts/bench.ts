@@ -1,0 +1,560 @@
+/**
+ * `deno task bench`: nsinit side by side with runc and crun on this machine.
+ *
+ * ```sh
+ * deno task bench            # full run (a few minutes): .cache/bench/results.json, docs/benchmarks.{md,svg}
+ * deno task bench --quick    # smoke run (< 60 s): .cache/bench/quick.json, .cache/bench/quick/benchmarks.{md,svg}
+ * ```
+ *
+ * It installs runc, crun and GNU time from Debian if missing, builds dist/ if missing or stale,
+ * makes one busybox bundle for every runtime, and measures, interleaving runtimes run by run:
+ * `run` of /bin/true through each CLI; the create/start/state/kill/delete cycle; the library
+ * from this process; batches of containers; peak RSS; start-up costs; and the floor (a
+ * namespaced spawn with no runtime work). Everything it creates (containers, cgroups, state
+ * roots, the bundle) is removed at the end, also after an error or Ctrl-C.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { Factory } from "../core/factory.ts";
+import { buildInitPlan } from "../core/init_plan.ts";
+import { procStat, writeAtomic } from "../core/state.ts";
+import { validateSpec } from "../spec/validate.ts";
+import { renderChart } from "./bench/chart.ts";
+import {
+  cgroupScopes,
+  ensureBuild,
+  ensurePackages,
+  machineInfo,
+  makeBenchBundle,
+  type MountNsHolder,
+  removeBenchCgroups,
+  REPO_ROOT,
+  sh,
+  startV1View,
+  versionOf,
+  which,
+} from "./bench/host.ts";
+import {
+  cgroupMove,
+  closeFloor,
+  floorPlan,
+  floorSpawn,
+  libraryCreateStart,
+  libraryRun,
+  peakRssKiB,
+  timeCommand,
+  timeOk,
+  unshareArgv,
+  withCgroup,
+} from "./bench/measure.ts";
+import { chartFooter, chartPanels, renderReport } from "./bench/report.ts";
+import {
+  type BatchResult,
+  type BenchResults,
+  type CrunStatus,
+  evaluateTargets,
+  LIFECYCLE_STEPS,
+  type LifecycleStep,
+  type RuntimeName,
+} from "./bench/results.ts";
+import { round, summarize, type Summary } from "./bench/stats.ts";
+
+/** Iterations of each section (after `warmup` rounds): about 10 s. */
+const QUICK = {
+  warmup: 1,
+  cliRun: 5,
+  lifecycle: 3,
+  library: 20,
+  batch: 10,
+  memory: 1,
+  startup: 5,
+  components: 10,
+};
+/** About two minutes on a 2-core VM. */
+const FULL = {
+  warmup: 3,
+  cliRun: 60,
+  lifecycle: 30,
+  library: 300,
+  batch: 100,
+  memory: 10,
+  startup: 30,
+  components: 50,
+};
+let quick = false;
+let N = FULL;
+
+const started = performance.now();
+const log = (msg: string) =>
+  console.log(`[bench ${((performance.now() - started) / 1000).toFixed(1).padStart(5)} s] ${msg}`);
+
+let aborted = false;
+const onSigint = () => {
+  aborted = true;
+  log("interrupted: cleaning up");
+};
+function checkAbort(): void {
+  if (aborted) throw new Error("interrupted");
+}
+
+const tag = `nsinit-bench-${Deno.pid}`;
+const work = `/tmp/${tag}`;
+const stateBase = `/run/${tag}`;
+const roots: Record<RuntimeName | "library", string> = {
+  runc: `${stateBase}/runc`,
+  crun: `${stateBase}/crun`,
+  nsinit: `${stateBase}/nsinit`,
+  library: `${stateBase}/library`,
+};
+const nsinitBin = `${REPO_ROOT}/dist/nsinit`;
+let holder: MountNsHolder | undefined;
+
+/** Removes every container, state root, cgroup and file this run made. */
+async function cleanup(prefix: Partial<Record<RuntimeName, string[]>>): Promise<void> {
+  for (const [rt, argv] of Object.entries(prefix) as [RuntimeName, string[]][]) {
+    let ids: string[] = [];
+    try {
+      ids = [...Deno.readDirSync(roots[rt])].filter((e) => e.isDirectory).map((e) => e.name);
+    } catch { /* no root */ }
+    for (const id of ids) {
+      await sh(argv[0], [...argv.slice(1), "delete", "--force", id]).catch(() => {});
+    }
+  }
+  try {
+    const factory = new Factory({ root: roots.library });
+    for (const id of await factory.list()) {
+      await (await factory.load(id)).destroy({ force: true }).catch(() => {});
+    }
+  } catch { /* nothing to clean */ }
+  closeFloor();
+  await holder?.close().catch(() => {});
+  const cg = await removeBenchCgroups(tag).catch((e) => {
+    log(`cgroup cleanup: ${(e as Error).message}`);
+    return [];
+  });
+  if (cg.length) {
+    log(`removed ${cg.length} leftover cgroup director${cg.length === 1 ? "y" : "ies"}`);
+  }
+  await Deno.remove(stateBase, { recursive: true }).catch(() => {});
+  await Deno.remove(work, { recursive: true }).catch(() => {});
+}
+
+/** Probes crun: as is, then in a cgroup v1 view of the host. */
+async function probeCrun(bundle: string): Promise<{ status: CrunStatus; prefix?: string[] }> {
+  if (!which("crun")) return { status: { mode: "missing", refusal: "" } };
+  const plain = ["crun", "--root", roots.crun];
+  const t = await timeCommand([...plain, "run", "--bundle", bundle, "probe"]);
+  if (t.code === 0) return { status: { mode: "native", refusal: "" }, prefix: plain };
+  await sh("crun", ["--root", roots.crun, "delete", "--force", "probe"]).catch(() => {});
+  const refusal = t.stderr.trim().split("\n").pop() ?? "";
+  log(`crun refused this host: ${refusal}`);
+  try {
+    holder = await startV1View();
+    const viaNs = holder.argv(plain);
+    const t2 = await timeCommand([...viaNs, "run", "--bundle", bundle, "probe"]);
+    if (t2.code !== 0) throw new Error(t2.stderr.trim() || `exit ${t2.code}`);
+    log("crun runs in a mount namespace without the cgroup2 mount: measuring it as crun*");
+    return { status: { mode: "v1-view", refusal }, prefix: viaNs };
+  } catch (e) {
+    await holder?.close();
+    holder = undefined;
+    return { status: { mode: "refused", refusal, fallbackError: (e as Error).message } };
+  }
+}
+
+/**
+ * `items` rotated left by `round` places: each round starts with a different one, so no item
+ * always follows the same neighbour (a v1 cgroup move costs ~10 ms more after an idle spell, so
+ * a fixed order would favour whatever runs right after another runtime's cgroup work).
+ */
+function rotate<T>(items: readonly T[], round: number): T[] {
+  const k = round % items.length;
+  return [...items.slice(k), ...items.slice(0, k)];
+}
+
+/** Polls /proc until `pid` has exited (gone or a zombie); ms waited. */
+function waitExit(pid: number, timeoutMs = 5000): number {
+  const t0 = performance.now();
+  while (performance.now() - t0 < timeoutMs) {
+    const st = procStat(pid);
+    if (!st || st.state === "Z" || st.state === "X") return performance.now() - t0;
+  }
+  throw new Error(`pid ${pid} still alive ${timeoutMs} ms after kill`);
+}
+
+async function main(): Promise<BenchResults> {
+  const date = new Date().toISOString();
+  const loadBefore = Deno.loadavg().map((x) => round(x, 2));
+  await ensurePackages(log);
+  await ensureBuild(log);
+  const machine = await machineInfo();
+  log(
+    `Linux ${machine.kernel}, ${machine.cores} cores, ${machine.memoryGiB} GiB, cgroups ${machine.cgroups}, /run on ${machine.runFs}`,
+  );
+
+  await Deno.mkdir(work, { recursive: true });
+  await Deno.mkdir(stateBase, { recursive: true, mode: 0o700 });
+  const bundle = await makeBenchBundle(`${work}/bundle`, tag);
+  log(`bundle ${bundle.dir}`);
+
+  const prefix: Partial<Record<RuntimeName, string[]>> = {
+    runc: ["runc", "--root", roots.runc],
+    nsinit: [nsinitBin, "--root", roots.nsinit],
+  };
+  try {
+    const crun = await probeCrun(bundle.dir);
+    if (crun.prefix) prefix.crun = crun.prefix;
+    const runtimes = (["runc", "crun", "nsinit"] as RuntimeName[]).filter((rt) => prefix[rt]);
+    const versions = {
+      deno: `deno ${Deno.version.deno}`,
+      runc: await versionOf(["runc"]),
+      crun: await versionOf(["crun"]),
+      nsinit: await versionOf([nsinitBin]),
+    };
+
+    if (holder) {
+      const plain: number[] = [], via: number[] = [];
+      for (let i = 0; i < N.startup; i++) {
+        plain.push(await timeOk(["/bin/true"]));
+        via.push(await timeOk(holder.argv(["/bin/true"])));
+      }
+      crun.status.nsenterOverheadMs = round(summarize(via).median - summarize(plain).median, 3);
+    }
+
+    // Start-up of bare commands.
+    log("start-up of bare commands");
+    const empty = `${work}/empty.ts`;
+    const nodeImports = `${work}/node_imports.ts`;
+    await Deno.writeTextFile(empty, "");
+    await Deno.writeTextFile(nodeImports, 'import "node:path";\nimport "node:util";\n');
+    const denoRun = [
+      Deno.execPath(),
+      "run",
+      "-A",
+      "--no-check",
+      "--no-lock",
+      "--quiet",
+      "--no-prompt",
+    ];
+    const startupCases: [string, string[]][] = [
+      ["`/bin/true` (the Deno.Command spawn alone)", ["/bin/true"]],
+      ["`deno run` of an empty file (the launcher's flags)", [...denoRun, empty]],
+      ["`deno run` of a file importing node:path and node:util", [...denoRun, nodeImports]],
+      ["`dist/nsinit --version`", [nsinitBin, "--version"]],
+      ["`runc --version`", ["runc", "--version"]],
+      ...(prefix.crun ? [["`crun --version`", ["crun", "--version"]] as [string, string[]]] : []),
+    ];
+    const startupSamples = new Map<string, number[]>(startupCases.map(([k]) => [k, []]));
+    for (let i = 0; i < N.warmup + N.startup; i++) {
+      for (const [k, argv] of startupCases) {
+        checkAbort();
+        const ms = await timeOk(argv);
+        if (i >= N.warmup) startupSamples.get(k)!.push(ms);
+      }
+    }
+    const startup: Record<string, Summary> = {};
+    for (const [k, v] of startupSamples) startup[k] = summarize(v);
+    const spawnOverhead = startup[startupCases[0][0]];
+
+    // CLI run, interleaved.
+    log(`CLI run: ${runtimes.join(", ")} interleaved, ${N.warmup} + ${N.cliRun} rounds`);
+    const cliSamples: Partial<Record<RuntimeName, number[]>> = {};
+    for (const rt of runtimes) cliSamples[rt] = [];
+    for (let i = 0; i < N.warmup + N.cliRun; i++) {
+      for (const rt of rotate(runtimes, i)) {
+        checkAbort();
+        const ms = await timeOk([...prefix[rt]!, "run", "--bundle", bundle.dir, `run-${i}`]);
+        if (i >= N.warmup) cliSamples[rt]!.push(ms);
+      }
+    }
+    const cliRun: BenchResults["cliRun"] = {};
+    for (const rt of runtimes) cliRun[rt] = summarize(cliSamples[rt]!);
+    log(`  median ms: ${runtimes.map((rt) => `${rt} ${cliRun[rt]!.median}`).join(", ")}`);
+
+    // Lifecycle, interleaved.
+    log(`CLI lifecycle: ${N.warmup} + ${N.lifecycle} rounds`);
+    type LcKey = LifecycleStep | "total" | "exitWait";
+    const lcSamples: Partial<Record<RuntimeName, Record<LcKey, number[]>>> = {};
+    for (const rt of runtimes) {
+      lcSamples[rt] = {
+        create: [],
+        start: [],
+        state: [],
+        kill: [],
+        delete: [],
+        total: [],
+        exitWait: [],
+      };
+    }
+    for (let i = 0; i < N.warmup + N.lifecycle; i++) {
+      for (const rt of rotate(runtimes, i)) {
+        checkAbort();
+        const p = prefix[rt]!;
+        const id = `lc-${i}`;
+        const t: Record<LcKey, number> = {
+          create: 0,
+          start: 0,
+          state: 0,
+          kill: 0,
+          delete: 0,
+          total: 0,
+          exitWait: 0,
+        };
+        t.create = await timeOk([...p, "create", "--bundle", bundle.lifecycleDir, id], {
+          stderr: "null",
+        });
+        t.start = await timeOk([...p, "start", id]);
+        const stateCmd = new Deno.Command(p[0], {
+          args: [...p.slice(1), "state", id],
+          stdin: "null",
+          stdout: "piped",
+          stderr: "piped",
+        });
+        const s0 = performance.now();
+        const out = await stateCmd.output();
+        t.state = performance.now() - s0;
+        if (!out.success) {
+          throw new Error(`${rt} state ${id}: ${new TextDecoder().decode(out.stderr).trim()}`);
+        }
+        const state = JSON.parse(new TextDecoder().decode(out.stdout));
+        if (state.status !== "running" || !(state.pid > 0)) {
+          throw new Error(`${rt} state ${id}: ${JSON.stringify(state)}`);
+        }
+        t.kill = await timeOk([...p, "kill", id, "KILL"]);
+        t.exitWait = waitExit(state.pid);
+        t.delete = await timeOk([...p, "delete", id]);
+        t.total = LIFECYCLE_STEPS.reduce((a, k) => a + t[k], 0);
+        if (i >= N.warmup) {
+          for (const k of Object.keys(t) as LcKey[]) lcSamples[rt]![k].push(t[k]);
+        }
+      }
+    }
+    const lifecycle: BenchResults["lifecycle"] = {};
+    for (const rt of runtimes) {
+      const s = lcSamples[rt]!;
+      lifecycle[rt] = Object.fromEntries(
+        (Object.keys(s) as LcKey[]).map((k) => [k, summarize(s[k])]),
+      ) as Record<LcKey, Summary>;
+    }
+    log(
+      `  total median ms: ${
+        runtimes.map((rt) => `${rt} ${lifecycle[rt]!.total.median}`).join(", ")
+      }`,
+    );
+
+    // Library and floors, interleaved, from this process.
+    log(`library and floor: ${N.warmup} + ${N.library} rounds`);
+    const factory = new Factory({ root: roots.library });
+    const plan = floorPlan(bundle.spec.linux?.namespaces);
+    const unshare = unshareArgv(bundle.spec.linux?.namespaces, bundle.rootfs);
+    const lib = {
+      run: [] as number[],
+      createStart: [] as number[],
+      helper: [] as number[],
+      unshare: [] as number[],
+    };
+    let seq = 0;
+    const nextCgroup = () => `${tag}-l${seq++}`;
+    const steps: [keyof typeof lib, (i: number) => Promise<number>][] = [
+      [
+        "run",
+        (i) => libraryRun(factory, `run-${i}`, bundle.dir, withCgroup(bundle.spec, nextCgroup())),
+      ],
+      [
+        "createStart",
+        (i) =>
+          libraryCreateStart(factory, `cs-${i}`, bundle.dir, withCgroup(bundle.spec, nextCgroup())),
+      ],
+      ["helper", () => floorSpawn(plan)],
+      ["unshare", () => timeOk(unshare)],
+    ];
+    for (let i = 0; i < N.warmup * 5 + N.library; i++) {
+      for (const [key, step] of rotate(steps, i)) {
+        checkAbort();
+        const ms = await step(i);
+        if (i >= N.warmup * 5) lib[key].push(ms);
+      }
+    }
+    const library = { run: summarize(lib.run), createStart: summarize(lib.createStart) };
+    const floor = { helper: summarize(lib.helper), unshare: summarize(lib.unshare) };
+    log(
+      `  median ms: library run ${library.run.median}, create+start ${library.createStart.median}, floor ${floor.helper.median}, unshare ${floor.unshare.median}`,
+    );
+
+    // Batches.
+    const batchOf = (n: number, totalMs: number): BatchResult => ({
+      n,
+      totalMs: round(totalMs, 1),
+      perSecond: round(n / (totalMs / 1000), 1),
+    });
+    log(`batches of ${N.batch}`);
+    let t0 = performance.now();
+    for (let i = 0; i < N.batch; i++) {
+      checkAbort();
+      await libraryRun(factory, `seq-${i}`, bundle.dir, withCgroup(bundle.spec, nextCgroup()));
+    }
+    const librarySequential = batchOf(N.batch, performance.now() - t0);
+    checkAbort();
+    t0 = performance.now();
+    await Promise.all(
+      Array.from(
+        { length: N.batch },
+        (_, i) =>
+          libraryRun(factory, `conc-${i}`, bundle.dir, withCgroup(bundle.spec, nextCgroup())),
+      ),
+    );
+    const libraryConcurrent = batchOf(N.batch, performance.now() - t0);
+    const cliSequential: BenchResults["batch"]["cliSequential"] = {};
+    for (const rt of runtimes) {
+      t0 = performance.now();
+      for (let i = 0; i < N.batch; i++) {
+        checkAbort();
+        await timeOk([...prefix[rt]!, "run", "--bundle", bundle.dir, `batch-${i}`]);
+      }
+      cliSequential[rt] = batchOf(N.batch, performance.now() - t0);
+    }
+    log(
+      `  total ms: library concurrent ${libraryConcurrent.totalMs}, sequential ${librarySequential.totalMs}, ` +
+        runtimes.map((rt) => `${rt} ${cliSequential[rt]!.totalMs}`).join(", "),
+    );
+
+    // Memory.
+    log("peak RSS");
+    const mem: Partial<Record<RuntimeName, number[]>> = {};
+    for (let i = 0; i < N.memory; i++) {
+      for (const rt of runtimes) {
+        checkAbort();
+        (mem[rt] ??= []).push(
+          await peakRssKiB([...prefix[rt]!, "run", "--bundle", bundle.dir, `mem-${i}`]),
+        );
+      }
+    }
+    const memoryKiB: BenchResults["memoryKiB"] = {};
+    for (const rt of runtimes) memoryKiB[rt] = summarize(mem[rt]!).median;
+
+    // Parts of the work, alone.
+    log("parts of nsinit's work");
+    const components: Record<string, Summary> = {};
+    const time = async (n: number, fn: () => unknown | Promise<unknown>) => {
+      const out: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const s = performance.now();
+        await fn();
+        out.push(performance.now() - s);
+      }
+      return summarize(out);
+    };
+    components["spec validation (`validateSpec` of the bench config)"] = await time(
+      N.components,
+      () => validateSpec(structuredClone(bundle.spec)),
+    );
+    components["plan building (`buildInitPlan`)"] = await time(
+      N.components,
+      () => buildInitPlan(bundle.spec, { bundle: bundle.dir, id: "x", cgroupPaths: {} }),
+    );
+    const stateDir = `${stateBase}/write-test`;
+    await Deno.mkdir(stateDir, { recursive: true });
+    const stateText = JSON.stringify({ config: bundle.spec, pad: "x".repeat(512) });
+    components[`state.json write with fsync (\`writeAtomic\`, /run on ${machine.runFs})`] =
+      await time(
+        N.components,
+        () => writeAtomic(`${stateDir}/state.json`, stateText),
+      );
+    const cpu = cgroupScopes().find((s) => /\/cpu(,cpuacct)?$/.test(s.mountPoint));
+    if (cpu) {
+      const dir = `${cpu.own}/${tag}-move`;
+      await Deno.mkdir(dir);
+      try {
+        const hot: number[] = [], idle: number[] = [];
+        const n = Math.min(N.components, 20);
+        for (let i = 0; i < n; i++) {
+          checkAbort();
+          hot.push(await cgroupMove(dir, 0));
+          idle.push(await cgroupMove(dir, 50));
+        }
+        components["v1 `cgroup.procs` move of a new process, back to back"] = summarize(hot);
+        components["v1 `cgroup.procs` move of a new process, after 50 ms without one"] = summarize(
+          idle,
+        );
+      } finally {
+        await Deno.remove(dir).catch(() => {});
+      }
+    }
+
+    return {
+      schema: 1,
+      date,
+      quick,
+      durationS: 0,
+      machine: { ...machine, loadBefore, loadAfter: Deno.loadavg().map((x) => round(x, 2)) },
+      versions,
+      crun: crun.status,
+      iterations: {
+        cliRun: N.cliRun,
+        lifecycle: N.lifecycle,
+        library: N.library,
+        batch: N.batch,
+        memory: N.memory,
+        warmup: N.warmup,
+      },
+      spawnOverhead,
+      cliRun,
+      lifecycle,
+      library,
+      floor,
+      batch: { librarySequential, libraryConcurrent, cliSequential },
+      memoryKiB,
+      startup,
+      components,
+    };
+  } finally {
+    log("cleaning up");
+    await cleanup(prefix);
+  }
+}
+
+/** Parses the flags, runs the benchmark, writes the results and the docs. */
+async function cli(): Promise<void> {
+  const { values: flags } = parseArgs({
+    args: Deno.args,
+    options: { quick: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+  });
+  if (flags.help) {
+    console.log("usage: deno task bench [--quick]");
+    return;
+  }
+  quick = flags.quick === true;
+  N = quick ? QUICK : FULL;
+  Deno.addSignalListener("SIGINT", onSigint);
+  const results = await main();
+  Deno.removeSignalListener("SIGINT", onSigint);
+  results.durationS = round((performance.now() - started) / 1000, 1);
+  const outJson = quick
+    ? `${REPO_ROOT}/.cache/bench/quick.json`
+    : `${REPO_ROOT}/.cache/bench/results.json`;
+  const docsDir = quick ? `${REPO_ROOT}/.cache/bench/quick` : `${REPO_ROOT}/docs`;
+  await Deno.mkdir(docsDir, { recursive: true });
+  await Deno.mkdir(`${REPO_ROOT}/.cache/bench`, { recursive: true });
+  await Deno.writeTextFile(outJson, JSON.stringify(results, null, 2) + "\n");
+  await Deno.writeTextFile(`${docsDir}/benchmarks.md`, renderReport(results));
+  await Deno.writeTextFile(
+    `${docsDir}/benchmarks.svg`,
+    renderChart(
+      "nsinit, runc and crun: /bin/true in a busybox bundle",
+      chartPanels(results),
+      chartFooter(results),
+    ),
+  );
+  for (const t of evaluateTargets(results)) {
+    log(
+      `target ${
+        t.met === null ? "not evaluated" : t.met ? "met" : "NOT met"
+      }: ${t.goal}: ${t.value}`,
+    );
+  }
+  log(`wrote ${outJson}, ${docsDir}/benchmarks.md and ${docsDir}/benchmarks.svg`);
+}
+
+if (import.meta.main) await cli();

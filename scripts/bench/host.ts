@@ -1,0 +1,399 @@
+/**
+ * The benchmark's host side: packages and builds it needs, the one bundle every runtime
+ * runs, facts about the machine, the cgroups it may leave, and a way to run crun on a
+ * hybrid cgroup host.
+ *
+ * @module
+ */
+
+import { defaultSpec } from "../../spec/default.ts";
+import type { Spec } from "../../spec/config.ts";
+import { rootfsPath } from "../../tests/helpers/rootfs.ts";
+
+/** The repository root (absolute, no trailing slash). */
+export const REPO_ROOT: string = decodeURIComponent(new URL("../..", import.meta.url).pathname)
+  .replace(/\/$/, "");
+
+/** What a finished command gave back. */
+export interface CommandResult {
+  /** Exit code. */
+  code: number;
+  /** Standard output, as text. */
+  stdout: string;
+  /** Standard error, as text. */
+  stderr: string;
+}
+
+const dec = new TextDecoder();
+
+/**
+ * Runs a command to completion with stdin from /dev/null and its output collected.
+ *
+ * @example
+ * ```ts
+ * import { sh } from "./host.ts";
+ * const r = await sh("echo", ["hi"]);
+ * console.assert(r.code === 0 && r.stdout === "hi\n");
+ * ```
+ */
+export async function sh(
+  cmd: string,
+  args: string[],
+  env?: Record<string, string>,
+): Promise<CommandResult> {
+  const out = await new Deno.Command(cmd, {
+    args,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    ...(env ? { env } : {}),
+  }).output();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/**
+ * The absolute path of `name` on `$PATH` (plus the sbin directories), or undefined.
+ *
+ * @example
+ * ```ts
+ * import { which } from "./host.ts";
+ * console.assert(which("sh")?.endsWith("/sh"));
+ * console.assert(which("no-such-tool-here") === undefined);
+ * ```
+ */
+export function which(name: string): string | undefined {
+  const dirs = [...(Deno.env.get("PATH") ?? "").split(":"), "/usr/sbin", "/sbin"];
+  for (const dir of dirs) {
+    if (!dir) continue;
+    try {
+      const st = Deno.statSync(`${dir}/${name}`);
+      if (st.isFile && ((st.mode ?? 0) & 0o111) !== 0) return `${dir}/${name}`;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/** The Debian packages that provide the tools the benchmark runs. */
+export const PACKAGES: Readonly<Record<string, string>> = {
+  runc: "runc",
+  crun: "crun",
+  "/usr/bin/time": "time",
+  unshare: "util-linux",
+  nsenter: "util-linux",
+};
+
+/**
+ * Installs with apt-get whatever of {@link PACKAGES} is missing (idempotent: nothing runs when
+ * all are present). Returns the packages installed.
+ */
+export async function ensurePackages(log: (msg: string) => void): Promise<string[]> {
+  const missing = new Set<string>();
+  for (const [tool, pkg] of Object.entries(PACKAGES)) {
+    const found = tool.startsWith("/") ? exists(tool) : which(tool) !== undefined;
+    if (!found) missing.add(pkg);
+  }
+  if (missing.size === 0) return [];
+  const pkgs = [...missing].sort();
+  log(`installing ${pkgs.join(" ")} with apt-get`);
+  const env = { DEBIAN_FRONTEND: "noninteractive" };
+  let r = await sh("apt-get", ["install", "-y", "-q", ...pkgs], env);
+  if (r.code !== 0) {
+    await sh("apt-get", ["update", "-q"], env);
+    r = await sh("apt-get", ["install", "-y", "-q", ...pkgs], env);
+  }
+  if (r.code !== 0) throw new Error(`apt-get install ${pkgs.join(" ")} failed: ${r.stderr.trim()}`);
+  return pkgs;
+}
+
+/** Whether a path exists (without following a final symlink). */
+export function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function mtime(path: string): number {
+  try {
+    return Deno.statSync(path).mtime?.getTime() ?? 0;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Runs `deno task build` when `dist/nsinit` or the native helper is missing, or older than a
+ * file in `native/src` (as make would). Returns whether it built.
+ */
+export async function ensureBuild(log: (msg: string) => void): Promise<boolean> {
+  const dist = `${REPO_ROOT}/dist`;
+  const outputs = [`${dist}/nsinit`, `${dist}/lib/libnsinit.so`, `${dist}/lib/nsinit-init`];
+  const oldest = Math.min(...outputs.map(mtime));
+  let newest = 0;
+  for (const e of Deno.readDirSync(`${REPO_ROOT}/native/src`)) {
+    newest = Math.max(newest, mtime(`${REPO_ROOT}/native/src/${e.name}`));
+  }
+  if (oldest > 0 && oldest >= newest) return false;
+  log(oldest === 0 ? "dist/ is missing: deno task build" : "dist/ is stale: deno task build");
+  const r = await sh(Deno.execPath(), ["run", "-A", `${REPO_ROOT}/scripts/build.ts`]);
+  if (r.code !== 0) throw new Error(`deno task build failed: ${r.stderr.trim()}`);
+  return true;
+}
+
+/** The bundle every runtime runs. */
+export interface BenchBundle {
+  /** The bundle directory, with `config.json` (runs `/bin/true`) and `rootfs/`. */
+  dir: string;
+  /** Its rootfs (a private copy of the busybox rootfs). */
+  rootfs: string;
+  /** The parsed `config.json`. */
+  spec: Spec;
+  /**
+   * A second bundle for the create/start/state/kill/delete cycle: the same config, except
+   * `sleep` as the process (so there is something to kill) and the same rootfs by absolute path.
+   */
+  lifecycleDir: string;
+}
+
+/**
+ * The config every runtime runs: runc's default spec (`runc spec`) with `process.terminal`
+ * false, `process.args` `["/bin/true"]`, and a relative `linux.cgroupsPath`, so the cgroups
+ * land below the benchmark's own cgroup in every hierarchy, as runc resolves it.
+ *
+ * @example
+ * ```ts
+ * import { benchSpec } from "./host.ts";
+ * const spec = benchSpec("nsinit-bench-1");
+ * console.assert(spec.process?.args?.[0] === "/bin/true" && spec.process.terminal === false);
+ * console.assert(spec.linux?.cgroupsPath === "nsinit-bench-1");
+ * ```
+ */
+export function benchSpec(cgroupsPath: string): Spec {
+  const spec = defaultSpec();
+  spec.process = { ...spec.process!, terminal: false, args: ["/bin/true"] };
+  spec.root = { path: "rootfs", readonly: spec.root?.readonly ?? true };
+  spec.linux = { ...spec.linux, cgroupsPath };
+  return spec;
+}
+
+/** Makes the bundle in `dir` (which must not exist), from the shared busybox rootfs. */
+export async function makeBenchBundle(dir: string, cgroupsPath: string): Promise<BenchBundle> {
+  const shared = await rootfsPath();
+  await Deno.mkdir(dir, { recursive: true, mode: 0o755 });
+  const rootfs = `${dir}/rootfs`;
+  const cp = await sh("cp", ["-a", "--", shared, rootfs]);
+  if (cp.code !== 0) throw new Error(`cp -a ${shared} ${rootfs}: ${cp.stderr.trim()}`);
+  const spec = benchSpec(cgroupsPath);
+  await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(spec, null, "\t") + "\n");
+  const lifecycleDir = `${dir}/lifecycle`;
+  await Deno.mkdir(lifecycleDir);
+  const lc: Spec = structuredClone(spec);
+  lc.process!.args = ["sleep", "3600"];
+  lc.root = { path: rootfs, readonly: spec.root!.readonly ?? true };
+  lc.linux!.cgroupsPath = `${cgroupsPath}-lc`;
+  await Deno.writeTextFile(`${lifecycleDir}/config.json`, JSON.stringify(lc, null, "\t") + "\n");
+  return { dir, rootfs, spec, lifecycleDir };
+}
+
+/** Facts about the machine, for the report. */
+export interface MachineInfo {
+  /** `uname -r`. */
+  kernel: string;
+  /** CPU model name. */
+  cpu: string;
+  /** Online CPUs. */
+  cores: number;
+  /** Total memory in GiB. */
+  memoryGiB: number;
+  /** The filesystem type the state roots under /run live on. */
+  runFs: string;
+  /** cgroup layout: "hybrid", "v1" or "v2". */
+  cgroups: string;
+}
+
+/** Reads {@link MachineInfo}. */
+export async function machineInfo(): Promise<MachineInfo> {
+  const cpuinfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
+  const cpu = /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1]?.trim() ?? "unknown";
+  const fs = await sh("findmnt", ["-n", "-o", "FSTYPE", "-T", "/run"]);
+  let cgroups = "v1";
+  if (exists("/sys/fs/cgroup/cgroup.controllers")) cgroups = "v2";
+  else if (exists("/sys/fs/cgroup/unified/cgroup.controllers")) cgroups = "hybrid";
+  return {
+    kernel: Deno.osRelease(),
+    cpu,
+    cores: navigator.hardwareConcurrency,
+    memoryGiB: Math.round(Deno.systemMemoryInfo().total / 2 ** 30 * 10) / 10,
+    runFs: fs.stdout.trim() || "unknown",
+    cgroups,
+  };
+}
+
+/** The first line of `cmd --version`, or "not installed". */
+export async function versionOf(cmd: string[]): Promise<string> {
+  try {
+    const r = await sh(cmd[0], [...cmd.slice(1), "--version"]);
+    return r.stdout.split("\n")[0].trim() || r.stderr.split("\n")[0].trim() || "unknown";
+  } catch {
+    return "not installed";
+  }
+}
+
+/** One cgroup hierarchy and this process's own directory in it. */
+export interface CgroupScope {
+  /** Where the hierarchy is mounted. */
+  mountPoint: string;
+  /** This process's cgroup directory in it (absolute). */
+  own: string;
+}
+
+/**
+ * This process's cgroup directory in every hierarchy mounted under /sys/fs/cgroup.
+ *
+ * @example
+ * ```ts
+ * import { cgroupScopes } from "./host.ts";
+ * for (const s of cgroupScopes()) console.assert(s.own.startsWith(s.mountPoint));
+ * ```
+ */
+export function cgroupScopes(): CgroupScope[] {
+  const unescape = (s: string) =>
+    s.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
+  const mounts: { mountPoint: string; root: string; fstype: string; super: string }[] = [];
+  for (const line of Deno.readTextFileSync("/proc/self/mountinfo").split("\n")) {
+    if (!line) continue;
+    const [pre, post] = line.split(" - ");
+    const f = pre.split(" ");
+    const [fstype, , superOpts] = post.split(" ");
+    if (fstype !== "cgroup" && fstype !== "cgroup2") continue;
+    mounts.push({ mountPoint: unescape(f[4]), root: unescape(f[3]), fstype, super: superOpts });
+  }
+  const scopes: CgroupScope[] = [];
+  for (const line of Deno.readTextFileSync("/proc/self/cgroup").split("\n")) {
+    if (!line) continue;
+    const first = line.indexOf(":");
+    const second = line.indexOf(":", first + 1);
+    const ctrls = line.slice(first + 1, second);
+    const path = line.slice(second + 1);
+    const m = mounts.find((m) =>
+      ctrls === ""
+        ? m.fstype === "cgroup2"
+        : m.fstype === "cgroup" && ctrls.split(",").every((c) => m.super.split(",").includes(c))
+    );
+    if (!m || !m.mountPoint.startsWith("/sys/fs/cgroup")) continue;
+    const rel = path.startsWith(m.root) ? path.slice(m.root.length) : path;
+    scopes.push({ mountPoint: m.mountPoint, own: `${m.mountPoint}${rel}`.replace(/\/+$/, "") });
+  }
+  return scopes;
+}
+
+/**
+ * Removes every cgroup directory named `<prefix>*` right below this process's own cgroup, in
+ * every hierarchy. A process still inside (only ever one the benchmark started) is killed
+ * first. Returns the directories removed.
+ */
+export async function removeBenchCgroups(prefix: string): Promise<string[]> {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{5,}$/.test(prefix)) {
+    throw new RangeError(`removeBenchCgroups: refusing the prefix ${JSON.stringify(prefix)}`);
+  }
+  const removed: string[] = [];
+  for (const scope of cgroupScopes()) {
+    let entries: Deno.DirEntry[];
+    try {
+      entries = [...Deno.readDirSync(scope.own)];
+    } catch {
+      continue;
+    }
+    for (const e of entries) {
+      if (!e.isDirectory || !e.name.startsWith(prefix)) continue;
+      const dir = `${scope.own}/${e.name}`;
+      for (let i = 0; i < 100; i++) {
+        try {
+          await Deno.remove(dir);
+          removed.push(dir);
+          break;
+        } catch {
+          const pids = (await Deno.readTextFile(`${dir}/cgroup.procs`).catch(() => ""))
+            .split("\n").map(Number).filter((p) => Number.isInteger(p) && p > 1);
+          for (const pid of pids) {
+            try {
+              Deno.kill(pid, "SIGKILL");
+            } catch { /* gone */ }
+          }
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      }
+    }
+  }
+  return removed;
+}
+
+/**
+ * A process holding a mount namespace in which `/sys/fs/cgroup/unified` is unmounted: a
+ * hybrid host as crun accepts it (a plain cgroup v1 host). `argv()` prefixes a command so it
+ * runs in that namespace (through nsenter); `close()` kills the holder.
+ */
+export interface MountNsHolder extends AsyncDisposable {
+  /** The holder's pid. */
+  readonly pid: number;
+  /** `nsenter --mount=/proc/<pid>/ns/mnt --` followed by `cmd`. */
+  argv(cmd: string[]): string[];
+  /** Kills the holder and waits for it. */
+  close(): Promise<void>;
+}
+
+/** Starts a {@link MountNsHolder}. */
+export async function startV1View(): Promise<MountNsHolder> {
+  const child = new Deno.Command("unshare", {
+    args: [
+      "--mount",
+      "--propagation",
+      "private",
+      "--",
+      "sh",
+      "-c",
+      "umount /sys/fs/cgroup/unified && echo ready && exec sleep 2147483647",
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stdout.getReader();
+  let text = "";
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already gone */ }
+    await child.status;
+    reader.releaseLock();
+    await child.stdout.cancel().catch(() => {});
+    await child.stderr.cancel().catch(() => {});
+  };
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) {
+      const err = dec.decode(await new Response(child.stderr).arrayBuffer()).trim();
+      await close();
+      throw new Error(`unshare for a cgroup v1 view failed: ${err || "exited"}`);
+    }
+    text += dec.decode(value);
+  }
+  if (text.trim() !== "ready") {
+    await close();
+    throw new Error(`unshare for a cgroup v1 view: unexpected output ${JSON.stringify(text)}`);
+  }
+  const pid = child.pid;
+  return {
+    pid,
+    argv: (cmd) => ["nsenter", `--mount=/proc/${pid}/ns/mnt`, "--", ...cmd],
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}

@@ -1,0 +1,221 @@
+/**
+ * Timed operations of the benchmark: runtime commands, library calls, and the floor (a
+ * namespaced spawn of `/bin/true` through nsinit's native helper with no runtime work).
+ *
+ * @module
+ */
+
+import type { Spec } from "../../spec/config.ts";
+import type { Factory } from "../../core/factory.ts";
+import { namespaceFlags } from "../../core/init_plan.ts";
+import { CloneFlag, nulList, Op, PlanBuilder } from "../../native/plan.ts";
+import { spawnPlan } from "../../native/spawn.ts";
+import { check, cstr, native } from "../../native/ffi.ts";
+import { reaper } from "../../native/reaper.ts";
+
+const dec = new TextDecoder();
+
+/** What one timed command gave. */
+export interface Timed {
+  /** Wall time from spawn to exit, ms. */
+  ms: number;
+  /** Exit code. */
+  code: number;
+  /** Standard error ("" when it was not collected). */
+  stderr: string;
+}
+
+/**
+ * Runs `argv` and times it from spawn to exit. Standard output goes to /dev/null; standard
+ * error is collected unless `stderr` is "null" (a command whose children outlive it, as
+ * `create`, would hold the pipe open).
+ *
+ * @example
+ * ```ts
+ * import { timeCommand } from "./measure.ts";
+ * const t = await timeCommand(["true"]);
+ * console.assert(t.code === 0 && t.ms > 0);
+ * ```
+ */
+export async function timeCommand(
+  argv: string[],
+  opts: { stderr?: "piped" | "null"; env?: Record<string, string> } = {},
+): Promise<Timed> {
+  const cmd = new Deno.Command(argv[0], {
+    args: argv.slice(1),
+    stdin: "null",
+    stdout: "null",
+    stderr: opts.stderr ?? "piped",
+    ...(opts.env ? { env: opts.env } : {}),
+  });
+  const t0 = performance.now();
+  const out = await cmd.output();
+  const ms = performance.now() - t0;
+  return { ms, code: out.code, stderr: opts.stderr === "null" ? "" : dec.decode(out.stderr) };
+}
+
+/** Like {@link timeCommand}, but throws when the command fails. */
+export async function timeOk(
+  argv: string[],
+  opts: { stderr?: "piped" | "null"; env?: Record<string, string> } = {},
+): Promise<number> {
+  const t = await timeCommand(argv, opts);
+  if (t.code !== 0) {
+    throw new Error(`${argv.join(" ")} exited with ${t.code}: ${t.stderr.trim() || "(no stderr)"}`);
+  }
+  return t.ms;
+}
+
+/** Peak RSS in KiB of `argv` (and its waited-for children), from `/usr/bin/time -f %M`. */
+export async function peakRssKiB(argv: string[]): Promise<number> {
+  const out = await new Deno.Command("/usr/bin/time", {
+    args: ["-f", "%M", ...argv],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  const lines = dec.decode(out.stderr).trim().split("\n");
+  const kib = Number(lines[lines.length - 1]);
+  if (!out.success || !Number.isFinite(kib)) {
+    throw new Error(`/usr/bin/time ${argv.join(" ")} failed: ${lines.join(" ")}`);
+  }
+  return kib;
+}
+
+const STDIO = { stdin: "null", stdout: "null", stderr: "null" } as const;
+
+/** The spec with its own cgroupsPath (so containers running at once do not share a cgroup). */
+export function withCgroup(spec: Spec, cgroupsPath: string): Spec {
+  return { ...spec, linux: { ...spec.linux, cgroupsPath } };
+}
+
+/** Library `run`, wait for the exit, `destroy`; returns ms. */
+export async function libraryRun(
+  factory: Factory,
+  id: string,
+  bundle: string,
+  spec: Spec,
+): Promise<number> {
+  const t0 = performance.now();
+  const c = await factory.run(id, { bundle, spec, stdio: STDIO });
+  const status = await c.wait();
+  await c.destroy();
+  const ms = performance.now() - t0;
+  if (status.code !== 0) throw new Error(`container ${id} exited with ${JSON.stringify(status)}`);
+  return ms;
+}
+
+/** Library `create`, `start`, wait for the exit, `destroy`; returns ms. */
+export async function libraryCreateStart(
+  factory: Factory,
+  id: string,
+  bundle: string,
+  spec: Spec,
+): Promise<number> {
+  const t0 = performance.now();
+  const c = await factory.create(id, { bundle, spec, stdio: STDIO });
+  await c.start();
+  const status = await c.wait();
+  await c.destroy();
+  const ms = performance.now() - t0;
+  if (status.code !== 0) throw new Error(`container ${id} exited with ${JSON.stringify(status)}`);
+  return ms;
+}
+
+/**
+ * The plan of the floor: clone into the spec's namespaces and exec `/bin/true` (the host's),
+ * nothing else: no cgroups, no mounts, no state.
+ *
+ * @example
+ * ```ts
+ * import { floorPlan } from "./measure.ts";
+ * const plan = floorPlan([{ type: "pid" }, { type: "mount" }]);
+ * console.assert(plan.steps.length === 2 && plan.steps[1] === "exec /bin/true");
+ * ```
+ */
+export function floorPlan(namespaces: NonNullable<Spec["linux"]>["namespaces"]): PlanBuilder {
+  const ns = namespaceFlags(namespaces);
+  const plan = new PlanBuilder();
+  plan.add(Op.H_CLONE, "clone", ns.create & ~(CloneFlag.NEWTIME | CloneFlag.NEWCGROUP));
+  if (ns.create & CloneFlag.NEWCGROUP) {
+    plan.add(Op.C_UNSHARE, "create the cgroup namespace", CloneFlag.NEWCGROUP);
+  }
+  plan.add(Op.C_EXEC, "exec /bin/true", nulList(["/bin/true"]), nulList([]));
+  return plan;
+}
+
+let devNull = -1;
+
+/** The floor: spawns {@link floorPlan} through nsinit's helper and waits for the exit; ms. */
+export async function floorSpawn(plan: PlanBuilder): Promise<number> {
+  const lib = native();
+  if (devNull < 0) devNull = check(lib.nsi_open(cstr("/dev/null"), 2, 0), "open", "/dev/null");
+  const t0 = performance.now();
+  const s = await spawnPlan(plan, { fds: [devNull, devNull, devNull], until: "exec" });
+  let status;
+  try {
+    status = await reaper.wait(s.pidfd);
+  } finally {
+    lib.nsi_close(s.pidfd);
+  }
+  const ms = performance.now() - t0;
+  if (status.code !== 0) throw new Error(`floor spawn exited with ${JSON.stringify(status)}`);
+  return ms;
+}
+
+/** Closes what {@link floorSpawn} keeps open between calls. */
+export function closeFloor(): void {
+  if (devNull >= 0) native().nsi_close(devNull);
+  devNull = -1;
+}
+
+/** `unshare` arguments for the spec's namespaces, then `chroot ROOTFS /bin/true`. */
+export function unshareArgv(
+  namespaces: NonNullable<Spec["linux"]>["namespaces"],
+  rootfs: string,
+): string[] {
+  const opt: Record<string, string[]> = {
+    pid: ["--pid", "--fork"],
+    mount: ["--mount"],
+    uts: ["--uts"],
+    ipc: ["--ipc"],
+    network: ["--net"],
+    cgroup: ["--cgroup"],
+    user: ["--user"],
+    time: ["--time"],
+  };
+  const args = ["unshare"];
+  for (const n of namespaces ?? []) if (!n.path) args.push(...opt[n.type]);
+  return [...args, "chroot", rootfs, "/bin/true"];
+}
+
+/** Samples `fn` repeatedly (no warm-up), ms. */
+export async function sample(n: number, fn: () => number | Promise<number>): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) out.push(await fn());
+  return out;
+}
+
+/**
+ * Times a `cgroup.procs` write moving a fresh process into `dir`, after `idleMs` of no such
+ * writes (v1 moves take the threadgroup rwsem; after an idle spell that waits for an RCU
+ * grace period). Returns ms of the write alone.
+ */
+export async function cgroupMove(dir: string, idleMs: number): Promise<number> {
+  const child = new Deno.Command("sleep", {
+    args: ["10"],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  })
+    .spawn();
+  try {
+    await new Promise((r) => setTimeout(r, idleMs));
+    const t0 = performance.now();
+    Deno.writeTextFileSync(`${dir}/cgroup.procs`, String(child.pid));
+    return performance.now() - t0;
+  } finally {
+    child.kill("SIGKILL");
+    await child.status;
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * The shape of `.cache/bench/results.json` and the targets evaluated from it.
+ *
+ * @module
+ */
+
+import type { Summary } from "./stats.ts";
+import { ratio, round } from "./stats.ts";
+
+/** The runtimes compared on the command line. */
+export type RuntimeName = "runc" | "crun" | "nsinit";
+
+/** The CLI steps a containerd shim drives, in order. */
+export const LIFECYCLE_STEPS = ["create", "start", "state", "kill", "delete"] as const;
+
+/** One of {@link LIFECYCLE_STEPS}. */
+export type LifecycleStep = typeof LIFECYCLE_STEPS[number];
+
+/** How crun could be run on this host. */
+export interface CrunStatus {
+  /**
+   * "native": it ran as is. "v1-view": it refused the host's cgroup layout and ran in a mount
+   * namespace without the cgroup2 mount (a plain v1 host to it), through nsenter.
+   * "refused": it refused and the fallback failed too. "missing": not installed.
+   */
+  mode: "native" | "v1-view" | "refused" | "missing";
+  /** What crun said when it refused (empty when it did not). */
+  refusal: string;
+  /** Why the fallback failed, if it did. */
+  fallbackError?: string;
+  /** Median cost of the nsenter prefix alone (`nsenter ... /bin/true` minus `/bin/true`), ms. */
+  nsenterOverheadMs?: number;
+}
+
+/** A batch of containers. */
+export interface BatchResult {
+  /** Containers in the batch. */
+  n: number;
+  /** Wall time of the whole batch, ms. */
+  totalMs: number;
+  /** Containers per second. */
+  perSecond: number;
+}
+
+/** Everything one benchmark run measured. */
+export interface BenchResults {
+  /** Format version of this file. */
+  schema: 1;
+  /** When the run started (ISO 8601). */
+  date: string;
+  /** Whether it was a `--quick` run. */
+  quick: boolean;
+  /** Wall time of the whole run, seconds. */
+  durationS: number;
+  /** The machine. */
+  machine: {
+    kernel: string;
+    cpu: string;
+    cores: number;
+    memoryGiB: number;
+    runFs: string;
+    cgroups: string;
+    loadBefore: number[];
+    loadAfter: number[];
+  };
+  /** Versions of what ran. */
+  versions: { deno: string; runc: string; crun: string; nsinit: string };
+  /** Whether and how crun ran. */
+  crun: CrunStatus;
+  /** Iterations of each section (after the warm-up). */
+  iterations: {
+    cliRun: number;
+    lifecycle: number;
+    library: number;
+    batch: number;
+    memory: number;
+    warmup: number;
+  };
+  /** `/bin/true` through Deno.Command: the cost every CLI figure includes. */
+  spawnOverhead: Summary;
+  /** `run` of `/bin/true` to exit, per runtime (absent: not run). */
+  cliRun: Partial<Record<RuntimeName, Summary>>;
+  /** create, start, state, kill, delete per runtime; `total` sums them; `exitWait` is after kill. */
+  lifecycle: Partial<Record<RuntimeName, Record<LifecycleStep | "total" | "exitWait", Summary>>>;
+  /** From one long-lived Deno process: `run`+wait+destroy and create+start+wait+destroy. */
+  library: { run: Summary; createStart: Summary };
+  /** Namespaced spawns of `/bin/true` with no runtime work. */
+  floor: { helper: Summary; unshare: Summary };
+  /** Batches of containers. */
+  batch: {
+    librarySequential: BatchResult;
+    libraryConcurrent: BatchResult;
+    cliSequential: Partial<Record<RuntimeName, BatchResult>>;
+  };
+  /** Peak RSS of the runtime process for one `run`, KiB (median). */
+  memoryKiB: Partial<Record<RuntimeName, number>>;
+  /** Start-up of bare commands (`--version`, an empty `deno run`), ms. */
+  startup: Record<string, Summary>;
+  /** Parts of nsinit's work measured alone in the bench process, ms. */
+  components: Record<string, Summary>;
+}
+
+/** A goal and whether this run met it. */
+export interface TargetResult {
+  /** The goal, in words. */
+  goal: string;
+  /** true: met; false: not met; null: could not be evaluated. */
+  met: boolean | null;
+  /** The measured figure, in words. */
+  value: string;
+}
+
+/**
+ * Evaluates the four performance goals against a run's results.
+ *
+ * @example
+ * ```ts ignore
+ * import { evaluateTargets } from "./results.ts";
+ * const results = JSON.parse(Deno.readTextFileSync(".cache/bench/results.json"));
+ * for (const t of evaluateTargets(results)) console.log(t.met, t.goal, t.value);
+ * ```
+ */
+export function evaluateTargets(r: BenchResults): TargetResult[] {
+  const out: TargetResult[] = [];
+  const lib = r.library.run.median;
+  const crun = r.cliRun.crun?.median;
+  const crunNote = r.crun.mode === "v1-view" ? " (crun in a cgroup v1 view, see above)" : "";
+  const q = ratio(lib, crun);
+  out.push({
+    goal: "library per-container latency <= 0.25x `crun run`",
+    met: q === null ? null : q <= 0.25,
+    value: q === null
+      ? `not evaluated: crun did not run (${r.crun.mode}); library ${fmt(lib)} ms`
+      : `library ${fmt(lib)} ms vs crun ${fmt(crun!)} ms = ${q}x${crunNote}`,
+  });
+  const floor = r.floor.helper.median;
+  const f = ratio(lib, floor);
+  out.push({
+    goal: "library per-container latency within 2x of the floor",
+    met: f === null ? null : f <= 2,
+    value: `library ${fmt(lib)} ms vs floor ${fmt(floor)} ms = ${f ?? "n/a"}x`,
+  });
+  const nsinit = r.cliRun.nsinit?.median;
+  const runc = r.cliRun.runc?.median;
+  const c = ratio(nsinit, runc);
+  out.push({
+    goal: "CLI `nsinit run` no slower than `runc run`",
+    met: c === null ? null : c <= 1,
+    value: c === null
+      ? "not evaluated"
+      : `nsinit ${fmt(nsinit!)} ms vs runc ${fmt(runc!)} ms = ${c}x`,
+  });
+  const conc = r.batch.libraryConcurrent;
+  const seq = r.batch.cliSequential.runc;
+  // Batches of different sizes (a quick run) compare per container.
+  const speedup = seq && conc.n > 0 && seq.n > 0
+    ? round((seq.totalMs / seq.n) / (conc.totalMs / conc.n), 2)
+    : null;
+  out.push({
+    goal: `${conc.n} concurrent containers from one Deno process >= 10x faster in total than ` +
+      `${conc.n} sequential \`runc run\``,
+    met: speedup === null ? null : speedup >= 10,
+    value: speedup === null
+      ? "not evaluated"
+      : `${fmt(conc.totalMs)} ms vs ${fmt(seq!.totalMs * conc.n / seq!.n)} ms = ${speedup}x faster`,
+  });
+  return out;
+}
+
+/** A number of milliseconds for a table: 3 significant digits, at most 2 decimals. */
+export function fmt(ms: number): string {
+  if (ms >= 100) return ms.toFixed(0);
+  if (ms >= 10) return ms.toFixed(1);
+  return ms.toFixed(2);
+}
