@@ -217,9 +217,14 @@ export class Container implements AsyncDisposable {
       const status = await this.status();
       if (status === "stopped" && !opts.all) throw new StateError(this.id, status, "signal");
       if (opts.all) {
+        // Every process in the cgroup, the init included (as runc: nothing more).
+        // Without cgroups there is no "all": the init's pid namespace dies with it.
+        if (this.#cgroup.kind === "none") {
+          if (status !== "stopped") this.#signalInit(signal);
+          return;
+        }
         await this.#cgroup.killAll(signal);
         if (status === "paused" && signal !== SIGKILL) await this.#cgroup.freeze(false);
-        if (status !== "stopped" && this.#initAlive()) this.#signalInit(signal);
         return;
       }
       this.#signalInit(signal);

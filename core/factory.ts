@@ -151,6 +151,8 @@ export class Factory {
       // The fifo exists from the start: a crash before the state is complete leaves
       // a "creating" container that `delete --force` cleans up.
       check(native().nsi_mkfifo(cstr(fifo), 0o622), "mkfifo", fifo);
+      // The umask trimmed it: an init that switched to another user must still open it.
+      Deno.chmodSync(fifo, 0o622);
 
       const plan = buildInitPlan(spec, {
         bundle,
@@ -173,13 +175,13 @@ export class Factory {
       const spawning = spawnPlan(plan, {
         fds: [...stdio.fds, ...(opts.preserveFds ?? [])],
         place: async (pid) => {
+          spawnedPid = pid;
           await prepared;
           await manager.apply(pid);
         },
         until: waitForStart ? "ready" : "exec",
         ...(opts.onPty ? { onPty: opts.onPty } : {}),
         onBarrier: async (pid) => {
-          spawnedPid = pid;
           await runHooks("prestart", hooks, { ...base, status: "creating", pid });
           await runHooks("createRuntime", hooks, { ...base, status: "creating", pid });
         },
@@ -358,6 +360,12 @@ export function checkHostFeatures(spec: Spec, host = {
     throw new ConfigError("config.json", "linux.mountLabel", host.selinux
       ? "SELinux mount labels are not supported by nsinit yet"
       : "SELinux is not enabled on this host");
+  }
+  for (const [i, m] of (spec.mounts ?? []).entries()) {
+    const idmap = m.options?.some((o) => o === "idmap" || o === "ridmap");
+    if (m.uidMappings?.length || m.gidMappings?.length || idmap) {
+      throw new ConfigError("config.json", `mounts[${i}]`, "idmapped mounts are not supported by nsinit yet");
+    }
   }
   if (spec.linux?.intelRdt) {
     throw new ConfigError("config.json", "linux.intelRdt", host.resctrl

@@ -239,11 +239,12 @@ Deno.test({
       assertClean(id, "lifecycle");
     });
 
-    await t.step("delete of a created container kills it; list of none", async () => {
+    await t.step("delete of a created container needs --force (the spec); list of none", async () => {
       const id = uniqueId("cli");
       try {
         assert.equal((await cli(["create", "-b", b.dir, id])).code, 0);
-        assert.equal((await cli(["delete", id])).code, 0);
+        assertFails(await cli(["delete", id]), /cannot delete a created container/, "delete created");
+        assert.equal((await cli(["delete", "--force", id])).code, 0);
       } finally {
         await cli(["delete", "-f", id]);
       }

@@ -315,9 +315,15 @@ void fs_mknod(const char *path, uint64_t mode, uint64_t dev, uint64_t uid, uint6
 	if (parent < 0)
 		nsi_fail(errno, "open parent of %s in rootfs", path);
 	if (mknodat(parent, base, (mode_t)mode, (dev_t)dev) < 0) {
-		if (errno != EEXIST || unlinkat(parent, base, 0) < 0 ||
-		    mknodat(parent, base, (mode_t)mode, (dev_t)dev) < 0)
+		struct stat st;
+		/* Something is there already: keep it only if it is this very device;
+		 * never unlink it (it could be a file of a bind-mounted host directory). */
+		if (errno != EEXIST)
 			nsi_fail(errno, "mknod %s", path);
+		if (fstatat(parent, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			nsi_fail(errno, "stat %s", path);
+		if ((st.st_mode & S_IFMT) != ((mode_t)mode & S_IFMT) || st.st_rdev != (dev_t)dev)
+			nsi_fail(EEXIST, "mknod %s: exists and is not the device", path);
 	}
 	if (fchmodat(parent, base, (mode_t)(mode & 07777), 0) < 0)
 		nsi_fail(errno, "chmod %s", path);
