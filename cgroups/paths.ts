@@ -21,7 +21,7 @@
  * @module
  */
 
-import { posix } from "node:path";
+import * as posix from "../util/path.ts";
 import { CgroupError } from "../errors.ts";
 
 /** How the host has mounted cgroups. */
