@@ -9,7 +9,7 @@
 import { defaultSpec } from "../../spec/default.ts";
 import type { Spec } from "../../spec/config.ts";
 import { uniqueId } from "./ids.ts";
-import { removeTestDir, TEST_DIR_PREFIX, testRun } from "./paths.ts";
+import { createTestDir, removeTestDir, TEST_DIR_PREFIX, testRun } from "./paths.ts";
 import { rootfsPath } from "./rootfs.ts";
 
 /** Options of {@linkcode makeBundle}. */
@@ -93,9 +93,8 @@ export async function makeBundle(opts: BundleOptions = {}): Promise<Bundle> {
   }
   const shared = await rootfsPath();
   const dir = TEST_DIR_PREFIX + uniqueId("bundle");
-  await Deno.mkdir(dir, { mode: 0o755 });
   try {
-    await Deno.chmod(dir, 0o755);
+    await createTestDir(dir);
     const mode = opts.rootfs ?? "copy";
     let rootfs: string;
     if (mode === "copy") {
@@ -132,7 +131,7 @@ export async function makeBundle(opts: BundleOptions = {}): Promise<Bundle> {
       stateRoot: `${dir}/state`,
       config,
       async write() {
-        await Deno.writeTextFile(configPath, JSON.stringify(this.config, null, "\t") + "\n");
+        await Deno.writeTextFile(configPath, JSON.stringify(bundle.config, null, "\t") + "\n");
         if (opts.owner) await Deno.chown(configPath, opts.owner.uid, opts.owner.gid);
       },
       [Symbol.asyncDispose]: () => removeTestDir(dir),

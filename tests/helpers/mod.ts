@@ -15,10 +15,12 @@
 export { type Bundle, type BundleOptions, makeBundle } from "./bundle.ts";
 export { uniqueId } from "./ids.ts";
 export {
+  createTestDir,
   makeTempDir,
   mountsUnder,
   removeTestDir,
   REPO_ROOT,
+  RUN_MARKER_FILE,
   type TempDir,
   TEST_DIR_PREFIX,
   testRun,

@@ -20,6 +20,34 @@ export const REPO_ROOT: string = new URL("../..", import.meta.url).pathname.repl
 export const TEST_DIR_PREFIX = "/tmp/nsinit-test-";
 
 /**
+ * The file in each test directory that names the test run which made it ({@linkcode testRun}),
+ * so `scripts/leftovers.sh` does not blame one run for another's leftovers.
+ */
+export const RUN_MARKER_FILE = ".nsinit-test-run";
+
+/**
+ * Creates the test directory `path` (mode 0755, so an unprivileged test user can read it)
+ * holding the {@linkcode RUN_MARKER_FILE}.
+ *
+ * @example
+ * ```ts
+ * import { createTestDir, removeTestDir, RUN_MARKER_FILE, testRun } from "./paths.ts";
+ * const dir = `/tmp/nsinit-test-doc-${Deno.pid}`;
+ * await createTestDir(dir);
+ * console.assert(Deno.readTextFileSync(`${dir}/${RUN_MARKER_FILE}`) === testRun());
+ * await removeTestDir(dir);
+ * ```
+ */
+export async function createTestDir(path: string): Promise<void> {
+  if (!path.startsWith(TEST_DIR_PREFIX)) {
+    throw new RangeError(`createTestDir: ${path} does not start with ${TEST_DIR_PREFIX}`);
+  }
+  await Deno.mkdir(path, { mode: 0o755 });
+  await Deno.chmod(path, 0o755);
+  await Deno.writeTextFile(`${path}/${RUN_MARKER_FILE}`, testRun());
+}
+
+/**
  * The marker of this test run: `$NSINIT_TEST_RUN` (scripts/test.sh sets it). When unset (a bare
  * `deno test`), it becomes `manual-<pid>` and is set in this process's environment, so the
  * processes the tests start inherit it.
@@ -92,8 +120,8 @@ export interface TempDir extends AsyncDisposable {
 }
 
 /**
- * Creates an empty directory `/tmp/nsinit-test-<label>-<unique>` (mode 0755, so an
- * unprivileged test user can read it), removed on dispose.
+ * Creates a directory `/tmp/nsinit-test-<label>-<unique>` (see {@linkcode createTestDir}),
+ * removed on dispose.
  *
  * @example A state root for one test
  * ```ts
@@ -104,7 +132,6 @@ export interface TempDir extends AsyncDisposable {
  */
 export async function makeTempDir(label = "dir"): Promise<TempDir> {
   const path = TEST_DIR_PREFIX + uniqueId(label);
-  await Deno.mkdir(path, { mode: 0o755 });
-  await Deno.chmod(path, 0o755);
+  await createTestDir(path);
   return { path, [Symbol.asyncDispose]: () => removeTestDir(path) };
 }

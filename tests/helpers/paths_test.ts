@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import {
+  createTestDir,
   makeTempDir,
   mountsUnder,
   removeTestDir,
   REPO_ROOT,
+  RUN_MARKER_FILE,
   TEST_DIR_PREFIX,
   testRun,
 } from "./paths.ts";
@@ -28,10 +30,15 @@ Deno.test("makeTempDir: a 0755 directory under the test prefix, removed on dispo
     path = dir.path;
     assert.ok(path.startsWith(`${TEST_DIR_PREFIX}unit-`));
     assert.equal(Deno.statSync(path).mode! & 0o777, 0o755);
+    assert.equal(Deno.readTextFileSync(`${path}/${RUN_MARKER_FILE}`), testRun());
     await Deno.mkdir(`${path}/a/b`, { recursive: true });
     await Deno.writeTextFile(`${path}/a/b/f`, "x");
   }
   assert.throws(() => Deno.statSync(path), Deno.errors.NotFound);
+});
+
+Deno.test("createTestDir: only under the test prefix", async () => {
+  await assert.rejects(createTestDir("/tmp/elsewhere"), RangeError);
 });
 
 Deno.test("removeTestDir: refuses paths outside /tmp and tolerates missing ones", async () => {

@@ -55,7 +55,7 @@ Deno.test({
     assert.throws(() => Deno.statSync(`${dir}/etc/junk`), Deno.errors.NotFound);
     assert.deepEqual(
       [...Deno.readDirSync(tmp.path)].map((e) => e.name).sort(),
-      ["root", "root.lock"],
+      [".nsinit-test-run", "root", "root.lock"],
     );
   },
 });
