@@ -7,7 +7,9 @@
 #   apt      Debian packages (apt-get update only when the package lists are missing)
 #   deno     deno 2.9.6 on PATH (npm install -g deno@2.9.6 when missing or another version)
 #   user     the unprivileged test user nsinit-test, with /etc/subuid and /etc/subgid ranges
+#   clients  containerd and podman (scripts/install_client_deps.sh), for tests/clients
 #   rootfs   the busybox rootfs (scripts/make_rootfs.sh, default .cache/rootfs)
+# The cgroup v2 VM's packages (qemu, a kernel) come from scripts/v2vm/build.sh.
 # Needs root for anything it has to install; as non-root it only checks.
 set -euo pipefail
 
@@ -93,6 +95,9 @@ for kind in uid gid; do
   fi
 done
 say "user: $test_user (uid $(id -u "$test_user"); ${notes[*]})"
+
+# --- OCI clients (containerd, podman) for tests/clients
+bash "$repo/scripts/install_client_deps.sh"
 
 # --- rootfs
 say "rootfs: $(bash "$repo/scripts/make_rootfs.sh" | sed 's/^make_rootfs: //')"
