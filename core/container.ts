@@ -332,6 +332,11 @@ export class Container implements AsyncDisposable {
       if (status !== "stopped" || opts.force) await this.#killEverything(status);
       if (this.#init) await this.#init.status.catch(() => {});
       await this.#cgroup.destroy();
+      if (this.#state.resctrl?.created) {
+        try {
+          Deno.removeSync(this.#state.resctrl.dir);
+        } catch { /* already gone */ }
+      }
       await Deno.remove(this.#dir, { recursive: true }).catch((e) => {
         if (!(e instanceof Deno.errors.NotFound)) throw e;
       });

@@ -15,6 +15,7 @@ import { check, cstr, native } from "../native/ffi.ts";
 import { spawnPlan } from "../native/spawn.ts";
 import { buildInitPlan, type InitHooks, rootfsPath } from "./init_plan.ts";
 import { runHooks, runHooksWarn, splitStateJson } from "./hooks.ts";
+import { checkHostFeatures, execLabelWrite, probeHostFeatures, type ResctrlGroup, resctrlGroup } from "./host_features.ts";
 import { type ContainerState, lockDir, procStat, readState, validateId, writeAtomic } from "./state.ts";
 import { Container } from "./container.ts";
 import { effectiveResources } from "./devices.ts";
@@ -89,7 +90,8 @@ export class Factory {
     const spec = opts.spec ? validateSpec(structuredClone(opts.spec)) : await readBundleSpec(bundle);
     const rootfs = rootfsPath(spec, bundle);
     checkRootfs(rootfs, spec);
-    checkHostFeatures(spec);
+    const host = probeHostFeatures();
+    checkHostFeatures(spec, host);
     // Loaded only when needed: `nsinit state` and friends never pay for libseccomp.
     const seccomp = spec.linux?.seccomp
       ? (await import("../seccomp/compile.ts")).compileSeccomp(spec.linux.seccomp)
@@ -109,6 +111,7 @@ export class Factory {
     let initProc: ContainerProcess | undefined;
     let spawnedPid = 0;
     let prepared: Promise<void> | undefined;
+    let rdt: ResctrlGroup | undefined;
     try {
       cgroup = createCgroupManager({
         id,
@@ -147,6 +150,10 @@ export class Factory {
           createdState: splitStateJson({ ...base, status: "created" }),
         }
         : undefined;
+      const execLabel = spec.process ? execLabelWrite(spec.process, host) : undefined;
+      if (spec.linux?.intelRdt && host.resctrl) {
+        rdt = resctrlGroup(host.resctrl, id, spec.linux.intelRdt);
+      }
       const fifo = join(dir, "exec.fifo");
       // The fifo exists from the start: a crash before the state is complete leaves
       // a "creating" container that `delete --force` cleans up.
@@ -165,6 +172,8 @@ export class Factory {
         cgroupV2: cgroup.kind === "cgroupfs-v2",
         ...(seccomp ? { seccomp } : {}),
         ...(initHooks ? { hooks: initHooks } : {}),
+        ...(execLabel ? { execLabel } : {}),
+        ...(spec.linux?.mountLabel ? { mountLabel: spec.linux.mountLabel } : {}),
       });
       stdio = prepareStdio(opts.stdio);
       const resources = cgroup.kind === "none" ? spec.linux?.resources : effectiveResources(spec);
@@ -178,6 +187,7 @@ export class Factory {
           spawnedPid = pid;
           await prepared;
           await manager.apply(pid);
+          rdt?.apply(pid);
         },
         until: waitForStart ? "ready" : "exec",
         ...(opts.onPty ? { onPty: opts.onPty } : {}),
@@ -187,6 +197,10 @@ export class Factory {
         },
       });
       prepared = (async () => {
+        if (rdt) {
+          rdt.create();
+          state.resctrl = { dir: rdt.dir, created: rdt.created };
+        }
         await writeAtomic(join(dir, "state.json"), JSON.stringify(state));
         await manager.create();
         if (resources) await manager.set(resources);
@@ -214,6 +228,7 @@ export class Factory {
         await cgroup.killAll(9).catch(() => {});
         await cgroup.destroy().catch(() => {});
       }
+      rdt?.destroy();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
       // A failed create continues at delete: poststop hooks run (their failures are warnings).
       if (spawnedPid > 0 && spec.hooks?.poststop) {
@@ -317,59 +332,4 @@ function checkRootfs(rootfs: string, spec: Spec): void {
   if (!st.isDirectory) throw new ConfigError("config.json", "root.path", `rootfs "${rootfs}" is not a directory`);
   const cwd = spec.process?.cwd;
   if (cwd && !isAbsolute(cwd)) throw new ConfigError("config.json", "process.cwd", `must be absolute, got "${cwd}"`);
-}
-
-function readFlag(path: string): string | undefined {
-  try {
-    return Deno.readTextFileSync(path).trim();
-  } catch {
-    return undefined;
-  }
-}
-
-function pathExists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Settings that need a host feature this runtime cannot use here get an error
- * naming the field, never a silent ignore: AppArmor, SELinux labels, Intel RDT.
- */
-export function checkHostFeatures(spec: Spec, host = {
-  apparmor: readFlag("/sys/module/apparmor/parameters/enabled") === "Y",
-  selinux: pathExists("/sys/fs/selinux/enforce"),
-  resctrl: pathExists("/sys/fs/resctrl/schemata"),
-}): void {
-  const p = spec.process;
-  if (p?.apparmorProfile) {
-    throw new ConfigError("config.json", "process.apparmorProfile", host.apparmor
-      ? "AppArmor profiles are not supported by nsinit yet"
-      : "AppArmor is not enabled on this host");
-  }
-  if (p?.selinuxLabel) {
-    throw new ConfigError("config.json", "process.selinuxLabel", host.selinux
-      ? "SELinux labels are not supported by nsinit yet"
-      : "SELinux is not enabled on this host");
-  }
-  if (spec.linux?.mountLabel) {
-    throw new ConfigError("config.json", "linux.mountLabel", host.selinux
-      ? "SELinux mount labels are not supported by nsinit yet"
-      : "SELinux is not enabled on this host");
-  }
-  for (const [i, m] of (spec.mounts ?? []).entries()) {
-    const idmap = m.options?.some((o) => o === "idmap" || o === "ridmap");
-    if (m.uidMappings?.length || m.gidMappings?.length || idmap) {
-      throw new ConfigError("config.json", `mounts[${i}]`, "idmapped mounts are not supported by nsinit yet");
-    }
-  }
-  if (spec.linux?.intelRdt) {
-    throw new ConfigError("config.json", "linux.intelRdt", host.resctrl
-      ? "Intel RDT is not supported by nsinit yet"
-      : "Intel RDT (resctrl) is not available on this host");
-  }
 }

@@ -22,6 +22,7 @@ import {
   parseMountOptions,
 } from "../spec/mount_options.ts";
 import { ConfigError } from "../errors.ts";
+import { withMountLabel } from "./host_features.ts";
 import { CloneFlag, nulList, Op, PlanBuilder, u32List } from "../native/plan.ts";
 
 /** clone flag of each namespace type. */
@@ -88,6 +89,10 @@ export interface InitPlanOptions {
   cgroupV2?: boolean;
   /** Hooks the init takes part in (see core/hooks.ts). */
   hooks?: InitHooks;
+  /** The LSM label to exec into: a procfs file and value (see host_features.ts). */
+  execLabel?: { path: string; value: string };
+  /** SELinux label for the file systems mounted in the container. */
+  mountLabel?: string;
 }
 
 /** Hook steps of an init plan. */
@@ -178,6 +183,7 @@ function processSteps(plan: PlanBuilder, proc: Process, opts: {
   terminal: boolean;
   setgroups: boolean;
   hooks?: InitHooks;
+  execLabel?: { path: string; value: string };
 }): void {
   const caps = proc.capabilities ?? {};
   const user = proc.user;
@@ -218,6 +224,9 @@ function processSteps(plan: PlanBuilder, proc: Process, opts: {
   plan.add(Op.C_KEEPCAPS, "reset keep-capabilities", 0);
   plan.add(Op.C_UMASK, "set the umask", user.umask ?? 0o022);
   if (proc.noNewPrivileges) plan.add(Op.C_NNP, "set no_new_privs");
+  if (opts.execLabel) {
+    plan.add(Op.C_WRITE, `set the exec label ${opts.execLabel.value}`, opts.execLabel.path, opts.execLabel.value);
+  }
   plan.add(Op.C_FINDEXEC, `find the executable ${proc.args![0]}`, proc.args![0], envPath(proc.env));
   plan.add(Op.C_CLOSEFDS, "close the runtime's file descriptors", 3 + opts.preserveFds);
   if (opts.fifo) {
@@ -311,6 +320,7 @@ export function buildInitPlan(spec: Spec, opts: InitPlanOptions): PlanBuilder {
     terminal: proc.terminal === true,
     setgroups: !newUserns || linux.uidMappings !== undefined,
     ...(opts.hooks ? { hooks: opts.hooks } : {}),
+    ...(opts.execLabel ? { execLabel: opts.execLabel } : {}),
   });
   return plan;
 }
@@ -457,7 +467,7 @@ function addMount(
       flags = MS_BIND | MS_REC | (flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC));
       plan.add(Op.C_MOUNT, what, src, dest, type, flags, "", 1, 1);
     } else {
-      plan.add(Op.C_MOUNT, what, src, dest, type, flags, o.data, 1, 1);
+      plan.add(Op.C_MOUNT, what, src, dest, type, flags, withMountLabel(o.data, type, opts.mountLabel), 1, 1);
     }
   }
   for (const p of o.propagation) plan.add(Op.C_PROPAGATE, `${what}: propagation`, dest, p, 1);

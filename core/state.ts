@@ -30,6 +30,8 @@ export interface ContainerState {
   cgroupPaths: Record<string, string>;
   /** cgroup directories the create made (removed by delete, even from another process). */
   cgroupCreated?: string[];
+  /** The Intel RDT (resctrl) group, and whether the create made it (then delete removes it). */
+  resctrl?: { dir: string; created: boolean };
   /** Whether the systemd cgroup driver manages it. */
   systemd: boolean;
   /** Whether it was created by an unprivileged user. */
