@@ -33,16 +33,21 @@ export interface StdioParent {
 
 const O_RDWR = 2;
 
+/** A function that closes `fd` the first time it is called. */
+function closerOf(fd: number): () => void {
+  let closed = false;
+  return () => {
+    if (!closed) {
+      closed = true;
+      native().nsi_close(fd);
+    }
+  };
+}
+
 /** A ReadableStream over a raw fd; closes the fd at EOF or cancel. */
 export function fdReadable(fd: number): ReadableStream<Uint8Array> {
   const lib = native();
-  let closed = false;
-  const close = () => {
-    if (!closed) {
-      closed = true;
-      lib.nsi_close(fd);
-    }
-  };
+  const close = closerOf(fd);
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       const buf = new Uint8Array(65536);
@@ -64,13 +69,7 @@ export function fdReadable(fd: number): ReadableStream<Uint8Array> {
 /** A WritableStream over a raw fd; closes the fd on close or abort. */
 export function fdWritable(fd: number): WritableStream<Uint8Array> {
   const lib = native();
-  let closed = false;
-  const close = () => {
-    if (!closed) {
-      closed = true;
-      lib.nsi_close(fd);
-    }
-  };
+  const close = closerOf(fd);
   return new WritableStream<Uint8Array>({
     async write(chunk) {
       let off = 0;

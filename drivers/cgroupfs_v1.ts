@@ -44,11 +44,11 @@ import {
   setFreezerV2,
 } from "../cgroups/freezer.ts";
 
-/** Options for {@link CgroupfsV1Manager}. */
-export interface CgroupfsV1Options {
+/** Options shared by the cgroupfs managers (v1/hybrid and v2). */
+export interface CgroupfsOptions {
   /** The container's cgroup configuration. */
   config: CgroupConfig;
-  /** The host layout (mode `v1` or `hybrid`), from `readCgroupHost()` or `describeCgroupRoot()`. */
+  /** The host layout, from `readCgroupHost()` or `describeCgroupRoot()`. */
   host: CgroupHost;
   /** Directories an earlier `apply()` created (from saved state), so `destroy()` removes them too. */
   created?: string[];
@@ -61,6 +61,9 @@ export interface CgroupfsV1Options {
   /** mkdir/rmdir; tests on temp trees pass a fake kernel. */
   dirOps?: DirOps;
 }
+
+/** Options for {@link CgroupfsV1Manager} (host mode `v1` or `hybrid`). */
+export type CgroupfsV1Options = CgroupfsOptions;
 
 /** A hierarchy the container has a directory in. */
 interface Hierarchy {

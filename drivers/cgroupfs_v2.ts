@@ -44,23 +44,10 @@ import {
   writeCgroupFile,
 } from "../cgroups/fs.ts";
 import { DEFAULT_FREEZE_TIMEOUT_MS, isFrozenV2, setFreezerV2 } from "../cgroups/freezer.ts";
+import type { CgroupfsOptions } from "./cgroupfs_v1.ts";
 
-/** Options for {@link CgroupfsV2Manager}. */
-export interface CgroupfsV2Options {
-  /** The container's cgroup configuration. */
-  config: CgroupConfig;
-  /** The host layout (mode `v2`), from `readCgroupHost()` or `describeCgroupRoot()`. */
-  host: CgroupHost;
-  /** Directories an earlier `apply()` created (from saved state), so `destroy()` removes them too. */
-  created?: string[];
-  /** Paths saved from an earlier manager (state), instead of resolving them again from this process's own cgroup. */
-  paths?: Record<string, string>;
-  /** How long freeze and thaw may take; default 5 s. */
-  freezeTimeoutMs?: number;
-  /** How long `destroy()` retries a busy directory; default 2 s. */
-  removeTimeoutMs?: number;
-  /** mkdir/rmdir; tests on temp trees pass a fake kernel. */
-  dirOps?: DirOps;
+/** Options for {@link CgroupfsV2Manager} (host mode `v2`). */
+export interface CgroupfsV2Options extends CgroupfsOptions {
   /**
    * Loads and attaches a device filter program to a cgroup directory; default
    * `attachDeviceFilter` (bpf(2) through the native helper). Tests on temp trees pass a fake.

@@ -309,18 +309,6 @@ static void op_fifowait(void)
 	/* fd stays open until exec closes it: the reader sees EOF once exec happened. */
 }
 
-static void write_str(const char *path, const char *value)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	size_t len = strlen(value);
-
-	if (fd < 0)
-		nsi_fail(errno, "open %s", path);
-	if (write(fd, value, len) != (ssize_t)len)
-		nsi_fail(errno, "write %s", path);
-	close(fd);
-}
-
 void nsi_child(const struct nsi_rec *recs, int n)
 {
 	sigset_t all;
@@ -383,7 +371,7 @@ void nsi_child(const struct nsi_rec *recs, int n)
 			fs_readonly(rec_str(r, 0));
 			break;
 		case NSI_C_WRITE:
-			write_str(rec_str(r, 0), rec_str(r, 1));
+			nsi_write_file(rec_str(r, 0), rec_str(r, 1));
 			break;
 		case NSI_C_HOSTNAME:
 			if (sethostname(rec_str(r, 0), strlen(rec_str(r, 0))) < 0)

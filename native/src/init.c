@@ -160,7 +160,7 @@ static int parse_plan(const uint8_t *buf, size_t size, struct nsi_rec **out)
 	return n;
 }
 
-static void write_file(const char *path, const char *value)
+void nsi_write_file(const char *path, const char *value)
 {
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
 	size_t len = strlen(value);
@@ -288,7 +288,7 @@ int main(int argc, char **argv)
 		g_cur_op = recs[i].op;
 		if (unshare(CLONE_NEWTIME) < 0)
 			nsi_fail(errno, "unshare CLONE_NEWTIME");
-		write_file("/proc/self/timens_offsets", rec_str(&recs[i], 0));
+		nsi_write_file("/proc/self/timens_offsets", rec_str(&recs[i], 0));
 	}
 
 	g_cur_index = -1;
@@ -316,15 +316,15 @@ int main(int argc, char **argv)
 		g_cur_op = NSI_H_UIDMAP;
 		if (setgroups) {
 			snprintf(path, sizeof(path), "/proc/%d/setgroups", g_child);
-			write_file(path, setgroups);
+			nsi_write_file(path, setgroups);
 		}
 		if (uidmap) {
 			snprintf(path, sizeof(path), "/proc/%d/uid_map", g_child);
-			write_file(path, uidmap);
+			nsi_write_file(path, uidmap);
 		}
 		if (gidmap) {
 			snprintf(path, sizeof(path), "/proc/%d/gid_map", g_child);
-			write_file(path, gidmap);
+			nsi_write_file(path, gidmap);
 		}
 	}
 	memset(&m, 0, sizeof(m));

@@ -24,6 +24,9 @@ extern uint32_t g_cur_op;
 /* Reports an error to the runtime and exits. `fmt` names the syscall and path. */
 __attribute__((noreturn, format(printf, 2, 3))) void nsi_fail(int err, const char *fmt, ...);
 
+/* Writes value to an existing file (procfs, sysfs) in one write, or fails the plan. */
+void nsi_write_file(const char *path, const char *value);
+
 /* Argument accessors: they fail the plan if the record is malformed. */
 const char *rec_str(const struct nsi_rec *r, int i);
 uint64_t rec_u64(const struct nsi_rec *r, int i);
