@@ -171,9 +171,13 @@ export class SyscallError extends Error {
   /** The setup step that failed, e.g. `mount proc at /proc`. */
   readonly step?: string;
   /** Creates a syscall error. */
-  constructor(opts: { syscall: string; errno: number; path?: string; step?: string; detail?: string }) {
+  constructor(
+    opts: { syscall: string; errno: number; path?: string; step?: string; detail?: string },
+  ) {
     const code = errnoName(opts.errno);
-    const what = opts.path !== undefined && opts.path !== "" ? `${opts.syscall} ${opts.path}` : opts.syscall;
+    const what = opts.path !== undefined && opts.path !== ""
+      ? `${opts.syscall} ${opts.path}`
+      : opts.syscall;
     const text = opts.detail ?? ERRNO_TEXT[opts.errno] ?? code.toLowerCase();
     super(`${opts.step ? opts.step + ": " : ""}${what}: ${text} (${code})`);
     this.name = "SyscallError";

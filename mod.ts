@@ -23,7 +23,7 @@
  * @module
  */
 
-export { Factory, DEFAULT_ROOT, readBundleSpec, type CreateOptions } from "./core/factory.ts";
+export { type CreateOptions, DEFAULT_ROOT, Factory, readBundleSpec } from "./core/factory.ts";
 export { Container, type ExecOptions, type OciState } from "./core/container.ts";
 export { ContainerProcess } from "./core/process.ts";
 export type { StdioMode, StdioOptions } from "./core/stdio.ts";

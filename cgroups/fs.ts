@@ -67,6 +67,7 @@ export function toSyscallError(e: unknown, syscall: string, path: string): Sysca
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
+// deno-lint-ignore require-await -- synchronous inside on purpose (see writeCgroupFile); callers keep a Promise API
 export async function writeCgroupFile(dir: string, file: string, value: string): Promise<void> {
   // Synchronous on purpose: a cgroupfs write is a short kernel call, and a trip
   // through Deno's thread pool costs more than the write itself (measured ~0.1 ms).
@@ -105,6 +106,7 @@ export async function writeCgroupFile(dir: string, file: string, value: string):
  * console.assert(await readCgroupFile("/nonexistent", "x") === undefined);
  * ```
  */
+// deno-lint-ignore require-await -- synchronous inside on purpose (see writeCgroupFile); callers keep a Promise API
 export async function readCgroupFile(dir: string, file: string): Promise<string | undefined> {
   try {
     return Deno.readTextFileSync(`${dir}/${file}`).trim();
@@ -123,6 +125,7 @@ export async function readCgroupFile(dir: string, file: string): Promise<string 
  * console.assert((await listDir("/nonexistent")).size === 0);
  * ```
  */
+// deno-lint-ignore require-await -- synchronous inside on purpose (see writeCgroupFile); callers keep a Promise API
 export async function listDir(dir: string): Promise<Set<string>> {
   const names = new Set<string>();
   try {
@@ -142,6 +145,7 @@ export async function listDir(dir: string): Promise<Set<string>> {
  * console.assert(await pathExists("/") && !(await pathExists("/nonexistent")));
  * ```
  */
+// deno-lint-ignore require-await -- synchronous inside on purpose (see writeCgroupFile); callers keep a Promise API
 export async function pathExists(path: string): Promise<boolean> {
   try {
     Deno.lstatSync(path);

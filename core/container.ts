@@ -9,7 +9,7 @@ import { join } from "../util/path.ts";
 import type { LinuxResources, Process } from "../spec/config.ts";
 import type { CgroupManager } from "../drivers/driver.ts";
 import type { CgroupStats } from "../cgroups/stats.ts";
-import { ContainerIdError, type Status, StateError, SyscallError } from "../errors.ts";
+import { ContainerIdError, StateError, type Status, SyscallError } from "../errors.ts";
 import { check, cstr, native } from "../native/ffi.ts";
 import { spawnPlan } from "../native/spawn.ts";
 import { type ExitStatus, reaper } from "../native/reaper.ts";
@@ -157,7 +157,9 @@ export class Container implements AsyncDisposable {
     try {
       lock = await lockDir(this.#dir);
     } catch (e) {
-      if (e instanceof Deno.errors.NotFound) throw new ContainerIdError(this.id, "container does not exist");
+      if (e instanceof Deno.errors.NotFound) {
+        throw new ContainerIdError(this.id, "container does not exist");
+      }
       throw e;
     }
     try {
@@ -173,7 +175,11 @@ export class Container implements AsyncDisposable {
 
   /** A pidfd for the init, verified against its start time. The caller closes it. */
   #openInitPidfd(): number {
-    const fd = check(native().nsi_pidfd_open(this.#state.initPid), "pidfd_open", String(this.#state.initPid));
+    const fd = check(
+      native().nsi_pidfd_open(this.#state.initPid),
+      "pidfd_open",
+      String(this.#state.initPid),
+    );
     if (!this.#initAlive()) {
       native().nsi_close(fd);
       throw new StateError(this.id, "stopped", "signal");
@@ -191,20 +197,34 @@ export class Container implements AsyncDisposable {
       try {
         const rc = await lib.nsi_fifo_start(cstr(this.#fifo), pidfd, err, err.length);
         if (rc === -3) {
-          throw new SyscallError({ syscall: "start", errno: 3, path: this.id, detail: "container init exited before it was started" });
+          throw new SyscallError({
+            syscall: "start",
+            errno: 3,
+            path: this.id,
+            detail: "container init exited before it was started",
+          });
         }
         check(rc, "open exec fifo", this.#fifo);
         if (rc > 0) {
           // "E<errno> <what failed>": a startContainer hook or the exec itself.
           const text = new TextDecoder().decode(err.subarray(0, rc));
           const m = /^E(\d+) (.*)$/s.exec(text);
-          throw new SyscallError({ syscall: m ? m[2] : text, errno: m ? Number(m[1]) : 5, step: "start" });
+          throw new SyscallError({
+            syscall: m ? m[2] : text,
+            errno: m ? Number(m[1]) : 5,
+            step: "start",
+          });
         }
       } finally {
         lib.nsi_close(pidfd);
         await Deno.remove(this.#fifo).catch(() => {});
       }
-      await runHooksWarn("poststart", this.#state.config.hooks, this.#hookState("running", this.#state.initPid), this.#warn);
+      await runHooksWarn(
+        "poststart",
+        this.#state.config.hooks,
+        this.#hookState("running", this.#state.initPid),
+        this.#warn,
+      );
     });
   }
 
@@ -288,7 +308,9 @@ export class Container implements AsyncDisposable {
       this.#require(await this.status(), ["created", "running"], "exec");
       const proc = validateProcess(process);
       const seccomp = this.#state.config.linux?.seccomp;
-      const compiled = seccomp ? (await import("../seccomp/compile.ts")).compileSeccomp(seccomp) : undefined;
+      const compiled = seccomp
+        ? (await import("../seccomp/compile.ts")).compileSeccomp(seccomp)
+        : undefined;
       const plan = buildExecPlan(proc, {
         initPid: this.#state.initPid,
         namespaces: this.#state.namespaces,
@@ -309,14 +331,21 @@ export class Container implements AsyncDisposable {
         throw e;
       }
       stdio.closeChildEnds();
-      return new ContainerProcess(spawned.pid, spawned.pidfd, stdio.parent(), opts.onPty ? undefined : spawned.ptyFd);
+      return new ContainerProcess(
+        spawned.pid,
+        spawned.pidfd,
+        stdio.parent(),
+        opts.onPty ? undefined : spawned.ptyFd,
+      );
     });
   }
 
   /** Waits for the init to exit (only when this runtime process started it). */
   wait(): Promise<ExitStatus> {
     if (!this.#init) {
-      return Promise.reject(new Error(`container "${this.id}": its init is not a child of this process`));
+      return Promise.reject(
+        new Error(`container "${this.id}": its init is not a child of this process`),
+      );
     }
     return this.#init.status;
   }
@@ -340,7 +369,12 @@ export class Container implements AsyncDisposable {
       await Deno.remove(this.#dir, { recursive: true }).catch((e) => {
         if (!(e instanceof Deno.errors.NotFound)) throw e;
       });
-      await runHooksWarn("poststop", this.#state.config.hooks, this.#hookState("stopped"), this.#warn);
+      await runHooksWarn(
+        "poststop",
+        this.#state.config.hooks,
+        this.#hookState("stopped"),
+        this.#warn,
+      );
     });
   }
 

@@ -41,7 +41,13 @@ export function effectiveResources(spec: Spec): LinuxResources {
   const devices: LinuxDeviceCgroup[] = [...(res.devices ?? []), ...ALLOWED_DEVICE_RULES];
   for (const d of spec.linux?.devices ?? []) {
     if (d.type === "p" || d.type === "u" && d.major === undefined) continue;
-    devices.push({ allow: true, type: d.type === "u" ? "c" : d.type, major: d.major, minor: d.minor, access: "rwm" });
+    devices.push({
+      allow: true,
+      type: d.type === "u" ? "c" : d.type,
+      major: d.major,
+      minor: d.minor,
+      access: "rwm",
+    });
   }
   res.devices = devices;
   return res;

@@ -15,8 +15,21 @@ import { check, cstr, native } from "../native/ffi.ts";
 import { spawnPlan } from "../native/spawn.ts";
 import { buildInitPlan, type InitHooks, rootfsPath } from "./init_plan.ts";
 import { runHooks, runHooksWarn, splitStateJson } from "./hooks.ts";
-import { checkHostFeatures, execLabelWrite, probeHostFeatures, type ResctrlGroup, resctrlGroup } from "./host_features.ts";
-import { type ContainerState, lockDir, procStat, readState, validateId, writeAtomic } from "./state.ts";
+import {
+  checkHostFeatures,
+  execLabelWrite,
+  probeHostFeatures,
+  type ResctrlGroup,
+  resctrlGroup,
+} from "./host_features.ts";
+import {
+  type ContainerState,
+  lockDir,
+  procStat,
+  readState,
+  validateId,
+  writeAtomic,
+} from "./state.ts";
 import { Container } from "./container.ts";
 import { effectiveResources } from "./devices.ts";
 import { ContainerProcess } from "./process.ts";
@@ -87,7 +100,9 @@ export class Factory {
   async #create(id: string, opts: CreateOptions, waitForStart: boolean): Promise<Container> {
     validateId(id);
     const bundle = resolve(opts.bundle);
-    const spec = opts.spec ? validateSpec(structuredClone(opts.spec)) : await readBundleSpec(bundle);
+    const spec = opts.spec
+      ? validateSpec(structuredClone(opts.spec))
+      : await readBundleSpec(bundle);
     const rootfs = rootfsPath(spec, bundle);
     checkRootfs(rootfs, spec);
     const host = probeHostFeatures();
@@ -102,7 +117,9 @@ export class Factory {
     try {
       await Deno.mkdir(dir, { mode: 0o711 });
     } catch (e) {
-      if (e instanceof Deno.errors.AlreadyExists) throw new ContainerIdError(id, "container with given ID already exists");
+      if (e instanceof Deno.errors.AlreadyExists) {
+        throw new ContainerIdError(id, "container with given ID already exists");
+      }
       throw e;
     }
     const lock = await lockDir(dir);
@@ -128,7 +145,9 @@ export class Factory {
         initStartTime: 0,
         created: new Date().toISOString(),
         config: spec,
-        namespaces: [...new Set((spec.linux?.namespaces ?? []).map((n) => n.type))] as NamespaceType[],
+        namespaces: [
+          ...new Set((spec.linux?.namespaces ?? []).map((n) => n.type)),
+        ] as NamespaceType[],
         cgroupPaths,
         systemd: opts.systemdCgroup === true,
         rootless: Deno.uid() !== 0,
@@ -208,7 +227,12 @@ export class Factory {
       prepared.catch(() => {}); // observed through place(); never an unhandled rejection
       const spawned = await spawning;
       stdio.closeChildEnds();
-      initProc = new ContainerProcess(spawned.pid, spawned.pidfd, stdio.parent(), opts.onPty ? undefined : spawned.ptyFd);
+      initProc = new ContainerProcess(
+        spawned.pid,
+        spawned.pidfd,
+        stdio.parent(),
+        opts.onPty ? undefined : spawned.ptyFd,
+      );
       const st = procStat(spawned.pid);
       state.initPid = spawned.pid;
       state.cgroupCreated = cgroup.createdDirs();
@@ -216,7 +240,12 @@ export class Factory {
       await writeAtomic(join(dir, "state.json"), JSON.stringify(state));
       if (!waitForStart) {
         await Deno.remove(fifo).catch(() => {});
-        await runHooksWarn("poststart", hooks, { ...base, status: "running", pid: spawned.pid }, this.#warn);
+        await runHooksWarn(
+          "poststart",
+          hooks,
+          { ...base, status: "running", pid: spawned.pid },
+          this.#warn,
+        );
       }
       return new Container(state, dir, cgroup, { init: initProc, onWarning: this.#warn });
     } catch (e) {
@@ -257,10 +286,15 @@ export class Factory {
     }
     const cgroup = createCgroupManager({
       id: state.id,
-      ...(state.config.linux?.cgroupsPath !== undefined ? { cgroupsPath: state.config.linux.cgroupsPath } : {}),
+      ...(state.config.linux?.cgroupsPath !== undefined
+        ? { cgroupsPath: state.config.linux.cgroupsPath }
+        : {}),
       systemd: state.systemd,
       rootless: state.rootless,
-    }, { paths: state.cgroupPaths, ...(state.cgroupCreated ? { created: state.cgroupCreated } : {}) });
+    }, {
+      paths: state.cgroupPaths,
+      ...(state.cgroupCreated ? { created: state.cgroupCreated } : {}),
+    });
     return new Container(state, dir, cgroup, { onWarning: this.#warn });
   }
 
@@ -280,7 +314,9 @@ export class Factory {
       rootless: Deno.uid() !== 0,
       owner: "",
     };
-    return new Container(state, dir, createCgroupManager({ id }, { paths: {} }), { onWarning: this.#warn });
+    return new Container(state, dir, createCgroupManager({ id }, { paths: {} }), {
+      onWarning: this.#warn,
+    });
   }
 
   /** Ids of every container under the root. */
@@ -315,7 +351,11 @@ export async function readBundleSpec(bundle: string): Promise<Spec> {
   } catch (e) {
     if (e instanceof ConfigError) throw e;
     if (e instanceof Deno.errors.NotFound) {
-      throw new ConfigError(await dirExists(bundle) ? file : bundle, "", await dirExists(bundle) ? "no such file" : "bundle directory does not exist");
+      throw new ConfigError(
+        await dirExists(bundle) ? file : bundle,
+        "",
+        await dirExists(bundle) ? "no such file" : "bundle directory does not exist",
+      );
     }
     throw e;
   }
@@ -329,7 +369,11 @@ function checkRootfs(rootfs: string, spec: Spec): void {
   } catch {
     throw new ConfigError("config.json", "root.path", `rootfs "${rootfs}" does not exist`);
   }
-  if (!st.isDirectory) throw new ConfigError("config.json", "root.path", `rootfs "${rootfs}" is not a directory`);
+  if (!st.isDirectory) {
+    throw new ConfigError("config.json", "root.path", `rootfs "${rootfs}" is not a directory`);
+  }
   const cwd = spec.process?.cwd;
-  if (cwd && !isAbsolute(cwd)) throw new ConfigError("config.json", "process.cwd", `must be absolute, got "${cwd}"`);
+  if (cwd && !isAbsolute(cwd)) {
+    throw new ConfigError("config.json", "process.cwd", `must be absolute, got "${cwd}"`);
+  }
 }

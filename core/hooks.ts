@@ -29,13 +29,29 @@ export interface HookState {
 const ETIMEDOUT = 110;
 
 /** Runs one hook with `state` on stdin. Throws HookError. */
-export async function runHook(kind: string, index: number, hook: Hook, state: HookState): Promise<void> {
+export async function runHook(
+  kind: string,
+  index: number,
+  hook: Hook,
+  state: HookState,
+): Promise<void> {
   const argv = nulList(hook.args?.length ? hook.args : [hook.path]);
   const envp = nulList(hook.env ?? []);
   const input = new TextEncoder().encode(JSON.stringify(state));
   const timeout = hook.timeout ? hook.timeout * 1000 : 0;
-  const r = await native().nsi_hook(cstr(hook.path), argv, argv.length, envp, envp.length, input, input.length, timeout);
-  if (r === -ETIMEDOUT) throw new HookError(kind, index, hook.path, `timed out after ${hook.timeout}s`);
+  const r = await native().nsi_hook(
+    cstr(hook.path),
+    argv,
+    argv.length,
+    envp,
+    envp.length,
+    input,
+    input.length,
+    timeout,
+  );
+  if (r === -ETIMEDOUT) {
+    throw new HookError(kind, index, hook.path, `timed out after ${hook.timeout}s`);
+  }
   if (r < 0) throw new HookError(kind, index, hook.path, `cannot run: errno ${-r}`);
   const code = (r >> 8) & 0xff, sig = r & 0x7f;
   if (sig !== 0) throw new HookError(kind, index, hook.path, `killed by signal ${sig}`);
@@ -43,7 +59,11 @@ export async function runHook(kind: string, index: number, hook: Hook, state: Ho
 }
 
 /** Runs every hook of `kind` in order; stops at the first failure. */
-export async function runHooks(kind: keyof Hooks, hooks: Hooks | undefined, state: HookState): Promise<void> {
+export async function runHooks(
+  kind: keyof Hooks,
+  hooks: Hooks | undefined,
+  state: HookState,
+): Promise<void> {
   for (const [i, h] of (hooks?.[kind] ?? []).entries()) await runHook(kind, i, h, state);
 }
 

@@ -63,21 +63,37 @@ export function probeHostFeatures(): HostFeatures {
 export function checkHostFeatures(spec: Spec, host: HostFeatures): void {
   const p = spec.process;
   if (p?.apparmorProfile && !host.apparmor) {
-    throw new ConfigError("config.json", "process.apparmorProfile", "AppArmor is not enabled on this host");
+    throw new ConfigError(
+      "config.json",
+      "process.apparmorProfile",
+      "AppArmor is not enabled on this host",
+    );
   }
   if (p?.selinuxLabel && !host.selinux) {
-    throw new ConfigError("config.json", "process.selinuxLabel", "SELinux is not enabled on this host");
+    throw new ConfigError(
+      "config.json",
+      "process.selinuxLabel",
+      "SELinux is not enabled on this host",
+    );
   }
   if (spec.linux?.mountLabel && !host.selinux) {
     throw new ConfigError("config.json", "linux.mountLabel", "SELinux is not enabled on this host");
   }
   if (spec.linux?.intelRdt && !host.resctrl) {
-    throw new ConfigError("config.json", "linux.intelRdt", "Intel RDT (resctrl) is not available on this host");
+    throw new ConfigError(
+      "config.json",
+      "linux.intelRdt",
+      "Intel RDT (resctrl) is not available on this host",
+    );
   }
   for (const [i, m] of (spec.mounts ?? []).entries()) {
     const idmap = m.options?.some((o) => o === "idmap" || o === "ridmap");
     if (m.uidMappings?.length || m.gidMappings?.length || idmap) {
-      throw new ConfigError("config.json", `mounts[${i}]`, "idmapped mounts are not supported by nsinit yet");
+      throw new ConfigError(
+        "config.json",
+        `mounts[${i}]`,
+        "idmapped mounts are not supported by nsinit yet",
+      );
     }
   }
 }
@@ -100,10 +116,14 @@ export function execLabelWrite(
 ): { path: string; value: string } | undefined {
   if (proc.apparmorProfile && host.apparmor) {
     // Newer kernels have AppArmor's own attr directory; the generic file works on all.
-    const path = exists("/proc/self/attr/apparmor/exec") ? "/proc/self/attr/apparmor/exec" : "/proc/self/attr/exec";
+    const path = exists("/proc/self/attr/apparmor/exec")
+      ? "/proc/self/attr/apparmor/exec"
+      : "/proc/self/attr/exec";
     return { path, value: `exec ${proc.apparmorProfile}` };
   }
-  if (proc.selinuxLabel && host.selinux) return { path: "/proc/self/attr/exec", value: proc.selinuxLabel };
+  if (proc.selinuxLabel && host.selinux) {
+    return { path: "/proc/self/attr/exec", value: proc.selinuxLabel };
+  }
   return undefined;
 }
 
@@ -165,7 +185,12 @@ export function resctrlGroup(
     try {
       Deno.writeTextFileSync(`${dir}/${file}`, value);
     } catch (e) {
-      throw new SyscallError({ syscall: "write", errno: 22, path: `${dir}/${file}`, detail: (e as Error).message });
+      throw new SyscallError({
+        syscall: "write",
+        errno: 22,
+        path: `${dir}/${file}`,
+        detail: (e as Error).message,
+      });
     }
   };
   return {

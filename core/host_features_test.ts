@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { checkHostFeatures, execLabelWrite, resctrlGroup, withMountLabel } from "./host_features.ts";
+import {
+  checkHostFeatures,
+  execLabelWrite,
+  resctrlGroup,
+  withMountLabel,
+} from "./host_features.ts";
 import { buildInitPlan } from "./init_plan.ts";
 import { defaultSpec } from "../spec/default.ts";
 import { ConfigError } from "../errors.ts";
@@ -18,7 +23,11 @@ Deno.test("host features: each setting the host lacks is refused, naming the fie
   for (const [field, edit] of cases) {
     const s = defaultSpec();
     edit(s);
-    assert.throws(() => checkHostFeatures(s, none), (e: Error) => e instanceof ConfigError && e.field === field, field);
+    assert.throws(
+      () => checkHostFeatures(s, none),
+      (e: Error) => e instanceof ConfigError && e.field === field,
+      field,
+    );
     if (field !== "mounts[0]") checkHostFeatures(s, all); // the host has it: accepted
   }
 });
@@ -31,7 +40,10 @@ Deno.test("host features: labels become plan steps when the host has the LSM", (
   const plan = buildInitPlan(s, { bundle: "/b", execLabel: w, mountLabel: "system_u:object_r:c" });
   const i = plan.steps.indexOf("set the exec label exec nsinit-test");
   assert.ok(i > 0 && i < plan.steps.length - 1);
-  assert.equal(execLabelWrite({ cwd: "/", user: { uid: 0, gid: 0 }, selinuxLabel: "l" }, all)?.path, "/proc/self/attr/exec");
+  assert.equal(
+    execLabelWrite({ cwd: "/", user: { uid: 0, gid: 0 }, selinuxLabel: "l" }, all)?.path,
+    "/proc/self/attr/exec",
+  );
   assert.equal(withMountLabel("mode=755", "tmpfs", "l"), 'mode=755,context="l"');
   assert.equal(withMountLabel("", "sysfs", "l"), "");
 });
@@ -44,7 +56,9 @@ Deno.test("host features: a resctrl group is created with its schemata, joined, 
       Deno.writeTextFileSync(`${d}/schemata`, "");
       Deno.writeTextFileSync(`${d}/tasks`, "");
     };
-    const g = resctrlGroup(root, "c1", { l3CacheSchema: "L3:0=ff", memBwSchema: "MB:0=50" }, { mkdir });
+    const g = resctrlGroup(root, "c1", { l3CacheSchema: "L3:0=ff", memBwSchema: "MB:0=50" }, {
+      mkdir,
+    });
     g.create();
     assert.equal(g.created, true);
     assert.equal(Deno.readTextFileSync(`${root}/c1/schemata`), "L3:0=ff\nMB:0=50\n");

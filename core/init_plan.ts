@@ -8,7 +8,15 @@
  */
 
 import { isAbsolute, join, resolve } from "../util/path.ts";
-import type { Hook, LinuxDevice, LinuxNamespace, Mount, NamespaceType, Process, Spec } from "../spec/config.ts";
+import type {
+  Hook,
+  LinuxDevice,
+  LinuxNamespace,
+  Mount,
+  NamespaceType,
+  Process,
+  Spec,
+} from "../spec/config.ts";
 import { capabilityMask } from "../spec/caps.ts";
 import { rlimitNumber } from "../spec/rlimits.ts";
 import {
@@ -49,7 +57,16 @@ export const NS_FILE: Record<NamespaceType, string> = {
   time: "time",
 };
 
-const JOIN_ORDER: NamespaceType[] = ["user", "ipc", "uts", "network", "pid", "cgroup", "time", "mount"];
+const JOIN_ORDER: NamespaceType[] = [
+  "user",
+  "ipc",
+  "uts",
+  "network",
+  "pid",
+  "cgroup",
+  "time",
+  "mount",
+];
 
 const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -109,7 +126,12 @@ export interface InitHooks {
   createdState: [string, string];
 }
 
-function addHookSteps(plan: PlanBuilder, kind: string, hooks: Hook[], state: [string, string]): void {
+function addHookSteps(
+  plan: PlanBuilder,
+  kind: string,
+  hooks: Hook[],
+  state: [string, string],
+): void {
   for (const [i, h] of hooks.entries()) {
     plan.add(
       Op.C_HOOK,
@@ -189,7 +211,9 @@ function processSteps(plan: PlanBuilder, proc: Process, opts: {
   const user = proc.user;
   for (const rl of proc.rlimits ?? []) {
     const res = rlimitNumber(rl.type);
-    if (res === undefined) throw new ConfigError("config.json", "process.rlimits", `unknown rlimit ${rl.type}`);
+    if (res === undefined) {
+      throw new ConfigError("config.json", "process.rlimits", `unknown rlimit ${rl.type}`);
+    }
     plan.add(Op.C_RLIMIT, `set ${rl.type}`, res, BigInt(rl.soft), BigInt(rl.hard));
   }
   if (opts.terminal) {
@@ -200,7 +224,9 @@ function processSteps(plan: PlanBuilder, proc: Process, opts: {
   plan.add(Op.C_BOUNDING, "drop bounding capabilities", capabilityMask(caps.bounding ?? []));
   plan.add(Op.C_KEEPCAPS, "keep capabilities across the user switch", 1);
   const early = opts.seccomp && !proc.noNewPrivileges;
-  if (early) plan.add(Op.C_SECCOMP, "load the seccomp filter", opts.seccomp!.bpf, opts.seccomp!.flags);
+  if (early) {
+    plan.add(Op.C_SECCOMP, "load the seccomp filter", opts.seccomp!.bpf, opts.seccomp!.flags);
+  }
   plan.add(
     Op.C_USER,
     `switch to uid ${user.uid} gid ${user.gid}`,
@@ -225,7 +251,12 @@ function processSteps(plan: PlanBuilder, proc: Process, opts: {
   plan.add(Op.C_UMASK, "set the umask", user.umask ?? 0o022);
   if (proc.noNewPrivileges) plan.add(Op.C_NNP, "set no_new_privs");
   if (opts.execLabel) {
-    plan.add(Op.C_WRITE, `set the exec label ${opts.execLabel.value}`, opts.execLabel.path, opts.execLabel.value);
+    plan.add(
+      Op.C_WRITE,
+      `set the exec label ${opts.execLabel.value}`,
+      opts.execLabel.path,
+      opts.execLabel.value,
+    );
   }
   plan.add(Op.C_FINDEXEC, `find the executable ${proc.args![0]}`, proc.args![0], envPath(proc.env));
   plan.add(Op.C_CLOSEFDS, "close the runtime's file descriptors", 3 + opts.preserveFds);
@@ -233,7 +264,9 @@ function processSteps(plan: PlanBuilder, proc: Process, opts: {
     plan.add(Op.C_READY, "report ready");
     plan.add(Op.C_FIFOWAIT, "wait for start on the exec fifo");
   }
-  if (opts.hooks) addHookSteps(plan, "startContainer", opts.hooks.startContainer, opts.hooks.createdState);
+  if (opts.hooks) {
+    addHookSteps(plan, "startContainer", opts.hooks.startContainer, opts.hooks.createdState);
+  }
   if (opts.seccomp && !early) {
     plan.add(Op.C_SECCOMP, "load the seccomp filter", opts.seccomp.bpf, opts.seccomp.flags);
   }
@@ -264,7 +297,9 @@ export function buildInitPlan(spec: Spec, opts: InitPlanOptions): PlanBuilder {
   }
   if (ns.create & CloneFlag.NEWTIME) {
     const off = linux.timeOffsets ?? {};
-    const text = Object.entries(off).map(([clock, o]) => `${clock} ${o.secs ?? 0} ${o.nanosecs ?? 0}\n`).join("");
+    const text = Object.entries(off).map(([clock, o]) =>
+      `${clock} ${o.secs ?? 0} ${o.nanosecs ?? 0}\n`
+    ).join("");
     plan.add(Op.H_TIMENS, "create the time namespace", text);
   }
   // The time namespace is unshared by the helper (offsets must be written before
@@ -363,19 +398,25 @@ function addRootfs(
       );
     }
   }
-  for (const [link, target] of [
-    ["/dev/fd", "/proc/self/fd"],
-    ["/dev/stdin", "/proc/self/fd/0"],
-    ["/dev/stdout", "/proc/self/fd/1"],
-    ["/dev/stderr", "/proc/self/fd/2"],
-  ]) {
+  for (
+    const [link, target] of [
+      ["/dev/fd", "/proc/self/fd"],
+      ["/dev/stdin", "/proc/self/fd/0"],
+      ["/dev/stdout", "/proc/self/fd/1"],
+      ["/dev/stderr", "/proc/self/fd/2"],
+    ]
+  ) {
     plan.add(Op.C_SYMLINK, `link ${link}`, target, link);
   }
   if (hasMount(spec, "/dev/pts")) plan.add(Op.C_SYMLINK, "link /dev/ptmx", "pts/ptmx", "/dev/ptmx");
   addCreateHooks(plan, opts.hooks);
   // pivot_root cannot leave the initial ramfs (initramfs): there, MS_MOVE + chroot.
   const noPivot = opts.noPivot === true || onInitialRamfs(rootfs);
-  plan.add(Op.C_PIVOT, noPivot ? "move into the rootfs (no pivot)" : "pivot_root into the rootfs", noPivot ? 1 : 0);
+  plan.add(
+    Op.C_PIVOT,
+    noPivot ? "move into the rootfs (no pivot)" : "pivot_root into the rootfs",
+    noPivot ? 1 : 0,
+  );
   if (linux.rootfsPropagation) {
     plan.add(Op.C_PROPAGATE, `set rootfs propagation ${linux.rootfsPropagation}`, "/", prop, 0);
   }
@@ -467,7 +508,17 @@ function addMount(
       flags = MS_BIND | MS_REC | (flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC));
       plan.add(Op.C_MOUNT, what, src, dest, type, flags, "", 1, 1);
     } else {
-      plan.add(Op.C_MOUNT, what, src, dest, type, flags, withMountLabel(o.data, type, opts.mountLabel), 1, 1);
+      plan.add(
+        Op.C_MOUNT,
+        what,
+        src,
+        dest,
+        type,
+        flags,
+        withMountLabel(o.data, type, opts.mountLabel),
+        1,
+        1,
+      );
     }
   }
   for (const p of o.propagation) plan.add(Op.C_PROPAGATE, `${what}: propagation`, dest, p, 1);
@@ -485,15 +536,28 @@ function addCgroupMount(
   types: Set<NamespaceType>,
 ): void {
   const dest = m.destination;
-  const base = (flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)) | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+  const base = (flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)) | MS_NOSUID | MS_NODEV |
+    MS_NOEXEC;
   const paths = opts.cgroupPaths ?? {};
   if (opts.cgroupV2) {
     if (types.has("cgroup")) plan.add(Op.C_MOUNT, what, "cgroup2", dest, "cgroup2", base, "", 1, 1);
-    else if (paths[""]) plan.add(Op.C_MOUNT, what, paths[""], dest, "", base | MS_BIND | MS_REC, "", 1, 1);
+    else if (paths[""]) {
+      plan.add(Op.C_MOUNT, what, paths[""], dest, "", base | MS_BIND | MS_REC, "", 1, 1);
+    }
     return;
   }
   // v1 and hybrid: a tmpfs holding a bind of the container's own cgroup of each hierarchy.
-  plan.add(Op.C_MOUNT, what, "tmpfs", dest, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755", 1, 1);
+  plan.add(
+    Op.C_MOUNT,
+    what,
+    "tmpfs",
+    dest,
+    "tmpfs",
+    MS_NOSUID | MS_NODEV | MS_NOEXEC,
+    "mode=755",
+    1,
+    1,
+  );
   for (const [name, dir] of Object.entries(paths).sort()) {
     const sub = name === "" ? "unified" : name.replace(/^name=/, "");
     plan.add(

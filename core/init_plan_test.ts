@@ -3,7 +3,8 @@ import { buildExecPlan, buildInitPlan, onInitialRamfs } from "./init_plan.ts";
 import { defaultSpec } from "../spec/default.ts";
 
 const MI_RAMFS = "1 0 0:2 / / rw - rootfs rootfs rw\n22 1 0:20 / /proc rw - proc proc rw\n";
-const MI_EXT4 = "22 1 254:0 / / rw,relatime - ext4 /dev/vda rw\n30 22 0:30 / /tmp/x rw - ramfs none rw\n";
+const MI_EXT4 =
+  "22 1 254:0 / / rw,relatime - ext4 /dev/vda rw\n30 22 0:30 / /tmp/x rw - ramfs none rw\n";
 
 Deno.test("onInitialRamfs: only the initial root filesystem counts", () => {
   assert.equal(onInitialRamfs("/bundle/rootfs", MI_RAMFS), true);

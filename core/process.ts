@@ -5,7 +5,7 @@
  */
 
 import { native } from "../native/ffi.ts";
-import { type ExitStatus, exitCode, reaper } from "../native/reaper.ts";
+import { exitCode, type ExitStatus, reaper } from "../native/reaper.ts";
 import type { StdioParent } from "./stdio.ts";
 import { fdReadable, fdWritable } from "./stdio.ts";
 
@@ -72,8 +72,13 @@ export class ContainerProcess implements AsyncDisposable {
 
   /** Collects piped stdout and stderr as text and waits for the exit. */
   async output(): Promise<{ code: number; stdout: string; stderr: string }> {
-    const text = (s?: ReadableStream<Uint8Array>) => s ? new Response(s).text() : Promise.resolve("");
-    const [stdout, stderr, code] = await Promise.all([text(this.stdout), text(this.stderr), this.exitCode()]);
+    const text = (s?: ReadableStream<Uint8Array>) =>
+      s ? new Response(s).text() : Promise.resolve("");
+    const [stdout, stderr, code] = await Promise.all([
+      text(this.stdout),
+      text(this.stderr),
+      this.exitCode(),
+    ]);
     return { code, stdout, stderr };
   }
 

@@ -54,9 +54,14 @@ export interface ContainerState {
  * ```
  */
 export function validateId(id: string): void {
-  if (typeof id !== "string" || id === "") throw new ContainerIdError(String(id), "invalid id: empty");
+  if (typeof id !== "string" || id === "") {
+    throw new ContainerIdError(String(id), "invalid id: empty");
+  }
   if (id === "." || id === ".." || !/^[\w+\-.]+$/.test(id) || id.length > 1024) {
-    throw new ContainerIdError(id, "invalid id format: only letters, digits, '_', '+', '-' and '.' are allowed, and not '.' or '..'");
+    throw new ContainerIdError(
+      id,
+      "invalid id format: only letters, digits, '_', '+', '-' and '.' are allowed, and not '.' or '..'",
+    );
   }
 }
 

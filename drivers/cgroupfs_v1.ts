@@ -187,7 +187,9 @@ export class CgroupfsV1Manager implements CgroupManager {
           skipped.push(h);
           continue;
         }
-        throw new CgroupError(h.dir, `cannot join pid ${pid}: ${(e as Error).message}`, { cause: e });
+        throw new CgroupError(h.dir, `cannot join pid ${pid}: ${(e as Error).message}`, {
+          cause: e,
+        });
       }
     }
     this.#skip(skipped);
@@ -221,10 +223,11 @@ export class CgroupfsV1Manager implements CgroupManager {
         for (const level of levelsAbove(h.mountPoint, h.dir)) await enableControllers(level);
       }
     } catch (e) {
-      throw new CgroupError(h.dir, `cannot create the cgroup: ${(e as Error).message}`, { cause: e });
+      throw new CgroupError(h.dir, `cannot create the cgroup: ${(e as Error).message}`, {
+        cause: e,
+      });
     }
   }
-
 
   /** Writes resource limits, after checking the host can honour all of them. */
   async set(resources: LinuxResources): Promise<void> {

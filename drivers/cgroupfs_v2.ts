@@ -11,16 +11,10 @@
  */
 
 import type { LinuxResources } from "../spec/config.ts";
-import type {
-  CgroupConfig,
-  CgroupEvent,
-  CgroupManager,
-  DriverKind,
-  PressureLevel,
-} from "./driver.ts";
+import type { CgroupEvent, CgroupManager, DriverKind, PressureLevel } from "./driver.ts";
 import { watchEventsV2 } from "../cgroups/events.ts";
 import { CgroupError } from "../errors.ts";
-import { type CgroupHost, resolveCgroupPaths } from "../cgroups/paths.ts";
+import { resolveCgroupPaths } from "../cgroups/paths.ts";
 import { translateResources } from "../cgroups/resources.ts";
 import {
   attachDeviceFilter,
@@ -137,7 +131,9 @@ export class CgroupfsV2Manager implements CgroupManager {
         this.#created.push(...made);
       }
     } catch (e) {
-      throw new CgroupError(this.#dir, `cannot create the cgroup: ${(e as Error).message}`, { cause: e });
+      throw new CgroupError(this.#dir, `cannot create the cgroup: ${(e as Error).message}`, {
+        cause: e,
+      });
     }
     this.#ready = true;
   }
@@ -153,7 +149,6 @@ export class CgroupfsV2Manager implements CgroupManager {
       });
     }
   }
-
 
   /**
    * Writes resource limits, after checking the host can honour all of them. Device rules

@@ -202,7 +202,10 @@ Deno.test("cgroupfs v2: refused fields write nothing", async () => {
       assert.equal(read(dir, "pids.max"), "max");
     };
     await refused(
-      { pids: { limit: 5 }, devices: [{ allow: false, access: "rwm" }, { allow: true, type: "x", access: "r" }] },
+      {
+        pids: { limit: 5 },
+        devices: [{ allow: false, access: "rwm" }, { allow: true, type: "x", access: "r" }],
+      },
       "linux.resources.devices[1].type",
       /invalid device type/,
     );

@@ -110,7 +110,8 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
     load: () => import("./commands/update.ts"),
   },
   events: {
-    summary: "display container events such as OOM notifications, cpu, memory, and IO usage statistics",
+    summary:
+      "display container events such as OOM notifications, cpu, memory, and IO usage statistics",
     usage: "events [--stats] [--interval DURATION] <container-id>",
     load: () => import("./commands/events.ts"),
   },

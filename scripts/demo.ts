@@ -15,7 +15,10 @@ if (Deno.uid() !== 0) {
   Deno.exit(1);
 }
 const rootfs = `${root}/.cache/rootfs`;
-const mk = await new Deno.Command("bash", { args: [`${root}/scripts/make_rootfs.sh`, rootfs], stdout: "null" })
+const mk = await new Deno.Command("bash", {
+  args: [`${root}/scripts/make_rootfs.sh`, rootfs],
+  stdout: "null",
+})
   .output();
 if (!mk.success) Deno.exit(1);
 
@@ -30,7 +33,7 @@ spec.process!.args = args.length ? args : [
   'echo "hello from $(hostname): I am $(id -un), pid $$ of $(ls /proc | grep -c "^[0-9]") process(es)"; ' +
   'echo "network interfaces: $(ls /sys/class/net | tr "\\n" " ")"; ' +
   'touch /probe 2>/dev/null || echo "the root filesystem is read-only"; ' +
-  'grep CapEff /proc/self/status',
+  "grep CapEff /proc/self/status",
 ];
 spec.linux!.cgroupsPath = `nsinit-demo-${Deno.pid}`;
 const bundle = await Deno.makeTempDir({ prefix: "nsinit-demo-" });

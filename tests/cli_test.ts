@@ -239,22 +239,29 @@ Deno.test({
       assertClean(id, "lifecycle");
     });
 
-    await t.step("delete of a created container needs --force (the spec); list of none", async () => {
-      const id = uniqueId("cli");
-      try {
-        assert.equal((await cli(["create", "-b", b.dir, id])).code, 0);
-        assertFails(await cli(["delete", id]), /cannot delete a created container/, "delete created");
-        assert.equal((await cli(["delete", "--force", id])).code, 0);
-      } finally {
-        await cli(["delete", "-f", id]);
-      }
-      assertClean(id, "delete created");
-      assert.equal((await cli(["list", "-f", "json"])).stdout, "null\n");
-      assert.equal(
-        (await cli(["list"])).stdout.trimEnd(),
-        "ID          PID         STATUS      BUNDLE      CREATED     OWNER",
-      );
-    });
+    await t.step(
+      "delete of a created container needs --force (the spec); list of none",
+      async () => {
+        const id = uniqueId("cli");
+        try {
+          assert.equal((await cli(["create", "-b", b.dir, id])).code, 0);
+          assertFails(
+            await cli(["delete", id]),
+            /cannot delete a created container/,
+            "delete created",
+          );
+          assert.equal((await cli(["delete", "--force", id])).code, 0);
+        } finally {
+          await cli(["delete", "-f", id]);
+        }
+        assertClean(id, "delete created");
+        assert.equal((await cli(["list", "-f", "json"])).stdout, "null\n");
+        assert.equal(
+          (await cli(["list"])).stdout.trimEnd(),
+          "ID          PID         STATUS      BUNDLE      CREATED     OWNER",
+        );
+      },
+    );
 
     await t.step(
       "run in the foreground exits with the container's code and deletes it",
@@ -593,7 +600,12 @@ Deno.test({
       args: ["sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.02; done"],
     });
     b.config.root!.readonly = false;
-    b.config.mounts!.push({ destination: "/tmp", type: "tmpfs", source: "tmpfs", options: ["size=1m"] });
+    b.config.mounts!.push({
+      destination: "/tmp",
+      type: "tmpfs",
+      source: "tmpfs",
+      options: ["size=1m"],
+    });
     await b.write();
     const root = b.stateRoot;
     const ns = (...args: string[]) => runNsinit(["--root", root, ...args], { timeoutMs: 30_000 });
@@ -621,7 +633,10 @@ Deno.test({
       assert.equal(up.code, 0, up.stderr);
       const dirs = cgroupDirs(b.config.linux!.cgroupsPath!);
       const mem = dirs.find((d) => d.startsWith("/sys/fs/cgroup/memory/"))!;
-      assert.equal(Deno.readTextFileSync(`${mem}/memory.limit_in_bytes`).trim(), String(64 * 1024 * 1024));
+      assert.equal(
+        Deno.readTextFileSync(`${mem}/memory.limit_in_bytes`).trim(),
+        String(64 * 1024 * 1024),
+      );
       const ev = await ns("events", "--stats", b.id);
       assert.equal(ev.code, 0, ev.stderr);
       const stats = JSON.parse(ev.stdout);

@@ -43,7 +43,9 @@ async function waitFor(cond: () => boolean, what: string, ms = 20_000): Promise<
 
 for (const phase of ["createRuntime", "startContainer"] as const) {
   Deno.test({
-    name: `crash: SIGKILL of nsinit during ${phase === "createRuntime" ? "create (hooks running)" : "start"} is recovered by delete --force`,
+    name: `crash: SIGKILL of nsinit during ${
+      phase === "createRuntime" ? "create (hooks running)" : "start"
+    } is recovered by delete --force`,
     ignore,
     async fn() {
       await using dir = await makeTempDir("crash");
@@ -51,14 +53,25 @@ for (const phase of ["createRuntime", "startContainer"] as const) {
       await using b = await makeBundle({ args: ["sleep", "60"] });
       // The hook records its pid and blocks: the runtime is then mid-operation.
       const hook = `${phase === "createRuntime" ? dir.path : b.rootfs}/hook.sh`;
-      await Deno.writeTextFile(hook, `#!/bin/sh\necho $$ > ${phase === "createRuntime" ? marker : "/hooklog/hook.pid"}\nexec sleep 60\n`, {
-        mode: 0o755,
-      });
+      await Deno.writeTextFile(
+        hook,
+        `#!/bin/sh\necho $$ > ${
+          phase === "createRuntime" ? marker : "/hooklog/hook.pid"
+        }\nexec sleep 60\n`,
+        {
+          mode: 0o755,
+        },
+      );
       if (phase === "createRuntime") {
         b.config.hooks = { createRuntime: [{ path: hook }] };
       } else {
         await Deno.mkdir(`${b.rootfs}/hooklog`);
-        b.config.mounts!.push({ destination: "/hooklog", type: "bind", source: dir.path, options: ["rbind", "rw"] });
+        b.config.mounts!.push({
+          destination: "/hooklog",
+          type: "bind",
+          source: dir.path,
+          options: ["rbind", "rw"],
+        });
         b.config.hooks = { startContainer: [{ path: "/hook.sh" }] };
       }
       await b.write();
@@ -67,7 +80,13 @@ for (const phase of ["createRuntime", "startContainer"] as const) {
         const c = await runNsinit(["--root", root, "create", "--bundle", b.dir, b.id]);
         assert.equal(c.code, 0, c.stderr);
       }
-      const [cmd, ...args] = nsinitCommand(["--root", root, phase === "createRuntime" ? "create" : "start", ...(phase === "createRuntime" ? ["--bundle", b.dir] : []), b.id]);
+      const [cmd, ...args] = nsinitCommand([
+        "--root",
+        root,
+        phase === "createRuntime" ? "create" : "start",
+        ...(phase === "createRuntime" ? ["--bundle", b.dir] : []),
+        b.id,
+      ]);
       const child = new Deno.Command(cmd, {
         args,
         stdin: "null",
@@ -106,7 +125,9 @@ for (const phase of ["createRuntime", "startContainer"] as const) {
           child.kill("SIGKILL");
         } catch { /* already gone */ }
         await runNsinit(["--root", root, "delete", "--force", b.id]);
-        if (phase === "createRuntime" && hookPid > 0 && alive(hookPid)) Deno.kill(hookPid, "SIGKILL");
+        if (phase === "createRuntime" && hookPid > 0 && alive(hookPid)) {
+          Deno.kill(hookPid, "SIGKILL");
+        }
       }
     },
   });

@@ -24,7 +24,12 @@ Deno.test({
     // startContainer runs inside the container: its path and log are in there.
     await Deno.writeTextFile(`${b.rootfs}/hook.sh`, HOOK, { mode: 0o755 });
     await Deno.mkdir(`${b.rootfs}/hooklog`);
-    b.config.mounts!.push({ destination: "/hooklog", type: "bind", source: dir.path, options: ["rbind", "rw"] });
+    b.config.mounts!.push({
+      destination: "/hooklog",
+      type: "bind",
+      source: dir.path,
+      options: ["rbind", "rw"],
+    });
     const h = (kind: string, path = hostHook, log = hostLog) => ({
       path,
       args: [path, kind, log],
@@ -41,7 +46,11 @@ Deno.test({
       poststop: [h("poststop")],
     };
     const factory = new Factory({ root: b.stateRoot });
-    const c = await factory.create(b.id, { bundle: b.dir, spec: b.config, stdio: { stdin: "null" } });
+    const c = await factory.create(b.id, {
+      bundle: b.dir,
+      spec: b.config,
+      stdio: { stdin: "null" },
+    });
     const pid = (await c.state()).pid;
     const containerMnt = Deno.readLinkSync(`/proc/${pid}/ns/mnt`);
     await c.start();
@@ -81,7 +90,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "hooks: a failing createRuntime hook fails create and leaves nothing; a failing poststart only warns",
+  name:
+    "hooks: a failing createRuntime hook fails create and leaves nothing; a failing poststart only warns",
   ignore,
   async fn() {
     await using dir = await makeTempDir("hooks");
@@ -94,11 +104,18 @@ Deno.test({
     const factory = new Factory({ root: b.stateRoot, onWarning: (m) => warnings.push(m) });
 
     b.config.hooks = { createRuntime: [{ path: fail }] };
-    await assert.rejects(factory.create(b.id, { bundle: b.dir, spec: b.config }), (e: Error) => e instanceof HookError && /createRuntime hook #0 .*exit status 3/.test(e.message));
+    await assert.rejects(
+      factory.create(b.id, { bundle: b.dir, spec: b.config }),
+      (e: Error) =>
+        e instanceof HookError && /createRuntime hook #0 .*exit status 3/.test(e.message),
+    );
     assert.deepEqual(await factory.list(), []);
 
     b.config.hooks = { createContainer: [{ path: slow, timeout: 1 }] };
-    await assert.rejects(factory.create(b.id, { bundle: b.dir, spec: b.config }), /createContainer hook #0.*timed out after 1s/);
+    await assert.rejects(
+      factory.create(b.id, { bundle: b.dir, spec: b.config }),
+      /createContainer hook #0.*timed out after 1s/,
+    );
     assert.deepEqual(await factory.list(), []);
 
     b.config.hooks = { poststart: [{ path: fail }] };

@@ -38,7 +38,8 @@ Deno.test({
       "echo uptime=$(cut -d' ' -f1 /proc/uptime)",
       "echo custom=$(stat -c '%F %t:%T %a' /dev/custom0)",
       "echo null=$(stat -c '%F %t:%T %a' /dev/null)",
-      "echo keys=$(cat /proc/keys 2>&1 | wc -c)", "echo firmware=$(ls /sys/firmware | wc -l)",
+      "echo keys=$(cat /proc/keys 2>&1 | wc -c)",
+      "echo firmware=$(ls /sys/firmware | wc -l)",
       "(echo 1 > /proc/sys/vm/overcommit_memory) 2>/dev/null && echo procsys=writable || echo procsys=readonly",
       "mkdir /scratch/d 2>/dev/null && echo mkdir=allowed || echo mkdir=denied",
       "echo scratch=$(grep ' /scratch ' /proc/mounts)",
@@ -56,15 +57,31 @@ Deno.test({
     linux.namespaces = ["pid", "network", "ipc", "uts", "mount", "cgroup", "time"].map((type) => ({
       type: type as "pid",
     }));
-    linux.timeOffsets = { monotonic: { secs: 86400, nanosecs: 0 }, boottime: { secs: 86400, nanosecs: 0 } };
+    linux.timeOffsets = {
+      monotonic: { secs: 86400, nanosecs: 0 },
+      boottime: { secs: 86400, nanosecs: 0 },
+    };
     c.hostname = "iso-host";
     c.domainname = "iso-domain";
     c.mounts!.push(
       { destination: "/data", type: "bind", source: data.path, options: ["rbind", "rw"] },
       { destination: "/etc/bound.txt", type: "bind", source: boundFile, options: ["bind", "ro"] },
-      { destination: "/scratch", type: "tmpfs", source: "tmpfs", options: ["size=1m", "mode=1777", "nosuid"] },
+      {
+        destination: "/scratch",
+        type: "tmpfs",
+        source: "tmpfs",
+        options: ["size=1m", "mode=1777", "nosuid"],
+      },
     );
-    linux.devices = [{ path: "/dev/custom0", type: "c", major: 1, minor: 3, fileMode: 0o640, uid: 0, gid: 0 }];
+    linux.devices = [{
+      path: "/dev/custom0",
+      type: "c",
+      major: 1,
+      minor: 3,
+      fileMode: 0o640,
+      uid: 0,
+      gid: 0,
+    }];
     const p = c.process!;
     p.capabilities = {
       bounding: ["CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_SETUID", "CAP_SETGID", "CAP_CHOWN"],
@@ -106,10 +123,15 @@ Deno.test({
     assert.equal(f.Seccomp, "2");
     assert.equal(f.ip_forward, "1");
     assert.equal(f.netdevs.trim(), "lo");
-    for (const [n, host] of [["pid", "pid"], ["net", "net"], ["ipc", "ipc"], ["uts", "uts"], ["mnt", "mnt"], [
-      "cgroup",
-      "cgroup",
-    ], ["time", "time"]]) {
+    for (
+      const [n, host] of [["pid", "pid"], ["net", "net"], ["ipc", "ipc"], ["uts", "uts"], [
+        "mnt",
+        "mnt",
+      ], [
+        "cgroup",
+        "cgroup",
+      ], ["time", "time"]]
+    ) {
       assert.notEqual(f[`ns_${n}`], hostNs(host), `${n} namespace must differ from the host's`);
     }
     assert.equal(f.cgroup, "0::/");
@@ -139,7 +161,11 @@ Deno.test({
   ignore,
   async fn() {
     await using b = await makeBundle({
-      args: ["sh", "-c", "echo uidmap=$(cat /proc/self/uid_map | tr -s ' '); echo id=$(id -u):$(id -g); echo owner=$(stat -c %u /bin/busybox); echo null=$(stat -c %t:%T /dev/null)"],
+      args: [
+        "sh",
+        "-c",
+        "echo uidmap=$(cat /proc/self/uid_map | tr -s ' '); echo id=$(id -u):$(id -g); echo owner=$(stat -c %u /bin/busybox); echo null=$(stat -c %t:%T /dev/null)",
+      ],
     });
     const linux = b.config.linux!;
     linux.namespaces!.push({ type: "user" });
@@ -170,7 +196,9 @@ Deno.test({
         args: ["sh", "-c", "echo net=$(readlink /proc/self/ns/net); echo host=$(hostname)"],
       });
       b.config.linux!.namespaces = b.config.linux!.namespaces!.map((ns) =>
-        ns.type === "network" || ns.type === "uts" ? { type: ns.type, path: `/proc/${pid}/ns/${ns.type === "network" ? "net" : "uts"}` } : ns
+        ns.type === "network" || ns.type === "uts"
+          ? { type: ns.type, path: `/proc/${pid}/ns/${ns.type === "network" ? "net" : "uts"}` }
+          : ns
       );
       delete b.config.hostname;
       const out = await runToExit(b);
@@ -198,11 +226,18 @@ Deno.test({
   ignore,
   async fn() {
     await using outside = await makeTempDir("outside");
-    await using b = await makeBundle({ args: ["sh", "-c", `grep -c ' ${outside.path} tmpfs ' /proc/mounts`] });
+    await using b = await makeBundle({
+      args: ["sh", "-c", `grep -c ' ${outside.path} tmpfs ' /proc/mounts`],
+    });
     // An absolute symlink to a host directory: it must be followed inside the rootfs.
     await Deno.mkdir(`${b.rootfs}${outside.path}`, { recursive: true });
     await Deno.symlink(outside.path, `${b.rootfs}/evil`);
-    b.config.mounts!.push({ destination: "/evil", type: "tmpfs", source: "tmpfs", options: ["size=64k"] });
+    b.config.mounts!.push({
+      destination: "/evil",
+      type: "tmpfs",
+      source: "tmpfs",
+      options: ["size=64k"],
+    });
     const out = await runToExit(b);
     assert.equal(out.code, 0, out.stderr);
     // The tmpfs landed at the symlink's target inside the rootfs...
@@ -210,6 +245,9 @@ Deno.test({
     // ...and nothing was mounted on the host's directory.
     const hostMounts = await Deno.readTextFile("/proc/self/mounts");
     assert.ok(!hostMounts.includes(` ${outside.path} `), "mount escaped onto the host");
-    assert.deepEqual([...Deno.readDirSync(outside.path)].map((e) => e.name).filter((n) => n !== RUN_MARKER_FILE), []);
+    assert.deepEqual(
+      [...Deno.readDirSync(outside.path)].map((e) => e.name).filter((n) => n !== RUN_MARKER_FILE),
+      [],
+    );
   },
 });

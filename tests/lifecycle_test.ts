@@ -29,11 +29,22 @@ Deno.test({
   name: "lifecycle: create, start, exec, pause, resume, stats, signal, destroy",
   ignore,
   async fn() {
-    await using b = await makeBundle({ args: ["sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.05; done"] });
+    await using b = await makeBundle({
+      args: ["sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.05; done"],
+    });
     b.config.root!.readonly = false;
-    b.config.mounts!.push({ destination: "/tmp", type: "tmpfs", source: "tmpfs", options: ["size=1m"] });
+    b.config.mounts!.push({
+      destination: "/tmp",
+      type: "tmpfs",
+      source: "tmpfs",
+      options: ["size=1m"],
+    });
     const factory = new Factory({ root: b.stateRoot });
-    const c = await factory.create(b.id, { bundle: b.dir, spec: b.config, stdio: { stdin: "null" } });
+    const c = await factory.create(b.id, {
+      bundle: b.dir,
+      spec: b.config,
+      stdio: { stdin: "null" },
+    });
     const paths = c.cgroup.paths();
     try {
       assert.equal(await c.status(), "created");
@@ -47,11 +58,19 @@ Deno.test({
 
       await c.start();
       assert.equal(await c.status(), "running");
-      await assert.rejects(c.start(), (e: Error) => e instanceof StateError && /cannot start a running container/.test(e.message));
+      await assert.rejects(
+        c.start(),
+        (e: Error) => e instanceof StateError && /cannot start a running container/.test(e.message),
+      );
 
       // exec: joins the namespaces, gets its own user, env and cwd.
       const p = await c.exec(
-        { args: ["sh", "-c", "echo $$ $(id -u) $GREETING $(pwd) $(hostname)"], cwd: "/etc", env: ["GREETING=hi"], user: { uid: 1000, gid: 1000 } },
+        {
+          args: ["sh", "-c", "echo $$ $(id -u) $GREETING $(pwd) $(hostname)"],
+          cwd: "/etc",
+          env: ["GREETING=hi"],
+          user: { uid: 1000, gid: 1000 },
+        },
         { stdio: { stdout: "piped", stderr: "piped" } },
       );
       const [out] = await Promise.all([text(p.stdout), text(p.stderr)]);
@@ -65,7 +84,10 @@ Deno.test({
 
       // pause: the counter stops; resume: it moves again.
       const count = async () => {
-        const q = await c.exec({ args: ["cat", "/tmp/count"], cwd: "/", user: { uid: 0, gid: 0 } }, { stdio: { stdout: "piped" } });
+        const q = await c.exec(
+          { args: ["cat", "/tmp/count"], cwd: "/", user: { uid: 0, gid: 0 } },
+          { stdio: { stdout: "piped" } },
+        );
         const v = Number((await text(q.stdout)).trim());
         await q.status;
         return v;
@@ -73,7 +95,10 @@ Deno.test({
       await new Promise((r) => setTimeout(r, 200));
       await c.pause();
       assert.equal(await c.status(), "paused");
-      await assert.rejects(c.exec({ args: ["true"], cwd: "/", user: { uid: 0, gid: 0 } }), StateError);
+      await assert.rejects(
+        c.exec({ args: ["true"], cwd: "/", user: { uid: 0, gid: 0 } }),
+        StateError,
+      );
       await new Promise((r) => setTimeout(r, 300));
       await c.resume();
       const a = await count();
@@ -86,7 +111,10 @@ Deno.test({
       assert.ok(stats.memory && stats.memory.usage.usage > 0, "stats report memory usage");
       assert.ok(stats.cpu && stats.cpu.usage.total > 0, "stats report cpu usage");
 
-      await assert.rejects(c.destroy(), (e: Error) => e instanceof StateError && e.message.includes("running"));
+      await assert.rejects(
+        c.destroy(),
+        (e: Error) => e instanceof StateError && e.message.includes("running"),
+      );
       // SIGTERM would be ignored: a shell is pid 1 of its namespace and has no handler.
       await c.signal(9);
       const status = await c.wait();
@@ -105,7 +133,9 @@ Deno.test({
   name: "lifecycle: kill --all, await using, and a piped stdin",
   ignore,
   async fn() {
-    await using b = await makeBundle({ args: ["sh", "-c", "sleep 100 & sleep 100 & read line; echo got:$line; wait"] });
+    await using b = await makeBundle({
+      args: ["sh", "-c", "sleep 100 & sleep 100 & read line; echo got:$line; wait"],
+    });
     const factory = new Factory({ root: b.stateRoot });
     let paths: Record<string, string>;
     {
@@ -125,7 +155,9 @@ Deno.test({
       assert.equal((await c.cgroup.pids()).length, 3, "the init and its two sleeps");
       await c.signal(9, { all: true });
       assert.equal((await c.wait()).signal, 9);
-      for (let i = 0; i < 100 && (await c.cgroup.pids()).length > 0; i++) await new Promise((r) => setTimeout(r, 10));
+      for (let i = 0; i < 100 && (await c.cgroup.pids()).length > 0; i++) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
       assert.deepEqual(await c.cgroup.pids(), []);
       assert.equal(await c.status(), "stopped");
     }
@@ -141,16 +173,26 @@ Deno.test({
   async fn() {
     await using b = await makeBundle({ args: ["sleep", "60"] });
     const factory = new Factory({ root: b.stateRoot });
-    const c = await factory.create(b.id, { bundle: b.dir, spec: b.config, stdio: { stdin: "null" } });
+    const c = await factory.create(b.id, {
+      bundle: b.dir,
+      spec: b.config,
+      stdio: { stdin: "null" },
+    });
     try {
       // Another Deno process (a restarted runtime) loads, starts and inspects it.
       const script = `
         import { Factory } from "${REPO_ROOT}/mod.ts";
-        const c = await new Factory({ root: ${JSON.stringify(b.stateRoot)} }).load(${JSON.stringify(b.id)});
+        const c = await new Factory({ root: ${JSON.stringify(b.stateRoot)} }).load(${
+        JSON.stringify(b.id)
+      });
         const before = await c.status();
         await c.start();
         console.log(before, await c.status(), (await c.state()).pid);`;
-      const out = await new Deno.Command(Deno.execPath(), { args: ["eval", "--no-check", script], stdout: "piped", stderr: "piped" }).output();
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["eval", "--no-check", script],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
       const [before, after, pid] = new TextDecoder().decode(out.stdout).trim().split(" ");
       assert.equal(new TextDecoder().decode(out.stderr), "");
       assert.deepEqual([before, after], ["created", "running"]);
@@ -176,7 +218,9 @@ Deno.test({
   name: "lifecycle: a terminal process gets a pty",
   ignore,
   async fn() {
-    await using b = await makeBundle({ args: ["sh", "-c", "tty; stty size; read x; stty size; echo done"] });
+    await using b = await makeBundle({
+      args: ["sh", "-c", "tty; stty size; read x; stty size; echo done"],
+    });
     b.config.process!.terminal = true;
     b.config.process!.consoleSize = { height: 30, width: 100 };
     const factory = new Factory({ root: b.stateRoot });
@@ -205,7 +249,11 @@ Deno.test({
   async fn() {
     await using b = await makeBundle({ args: ["sleep", "60"] });
     const factory = new Factory({ root: b.stateRoot });
-    await using c = await factory.run(b.id, { bundle: b.dir, spec: b.config, stdio: { stdin: "null" } });
+    await using c = await factory.run(b.id, {
+      bundle: b.dir,
+      spec: b.config,
+      stdio: { stdin: "null" },
+    });
     // While another command holds the container's lock, pause waits for it.
     const lock = await lockDir(`${b.stateRoot}/${b.id}`);
     let paused = false;
@@ -226,7 +274,11 @@ Deno.test({
   async fn() {
     await using b = await makeBundle({ args: ["true"] });
     const factory = new Factory({ root: b.stateRoot });
-    const c = await factory.create(b.id, { bundle: b.dir, spec: b.config, stdio: { stdin: "null" } });
+    const c = await factory.create(b.id, {
+      bundle: b.dir,
+      spec: b.config,
+      stdio: { stdin: "null" },
+    });
     try {
       const pid = (await c.state()).pid;
       // The waiting init is nsinit-init's clone: it runs from a sealed memfd.
@@ -234,7 +286,11 @@ Deno.test({
       assert.throws(() => Deno.openSync(`/proc/${pid}/exe`, { write: true }));
       // From inside, root without CAP_SYS_PTRACE cannot open it at all (non-dumpable).
       const p = await c.exec(
-        { args: ["sh", "-c", "cat /proc/1/exe > /dev/null && echo readable || echo denied"], cwd: "/", user: { uid: 0, gid: 0 } },
+        {
+          args: ["sh", "-c", "cat /proc/1/exe > /dev/null && echo readable || echo denied"],
+          cwd: "/",
+          user: { uid: 0, gid: 0 },
+        },
         { stdio: { stdout: "piped", stderr: "null" } },
       );
       assert.equal(await text(p.stdout), "denied\n");
@@ -257,7 +313,9 @@ Deno.test({
     const leaked = libc.symbols.dup(2);
     try {
       assert.ok(leaked > 2);
-      await using b = await makeBundle({ args: ["sh", "-c", "ls /proc/self/fd | tr '\\n' ' '; echo; readlink /proc/self/cwd"] });
+      await using b = await makeBundle({
+        args: ["sh", "-c", "ls /proc/self/fd | tr '\\n' ' '; echo; readlink /proc/self/cwd"],
+      });
       const out = await runToExit(b);
       assert.equal(out.stderr, "");
       // 0-2 and the directory ls itself is reading; not the leaked fd.
@@ -286,10 +344,20 @@ Deno.test({
   async fn(t) {
     await using b = await makeBundle({ args: ["true"] });
     const factory = new Factory({ root: b.stateRoot });
-    const check = async (name: string, spec: unknown, errorClass: new (...a: never[]) => Error, pattern: RegExp, id = `${b.id}-x`) => {
+    const check = async (
+      name: string,
+      spec: unknown,
+      errorClass: new (...a: never[]) => Error,
+      pattern: RegExp,
+      id = `${b.id}-x`,
+    ) => {
       await t.step(name, async () => {
         await assert.rejects(
-          factory.run(id, { bundle: b.dir, spec: spec as never, stdio: { stdin: "null", stdout: "null", stderr: "null" } }),
+          factory.run(id, {
+            bundle: b.dir,
+            spec: spec as never,
+            stdio: { stdin: "null", stdout: "null", stderr: "null" },
+          }),
           (e: Error) => {
             assert.ok(e instanceof errorClass, `${name}: ${e.constructor.name}: ${e.message}`);
             assert.match(e.message, pattern);
@@ -305,36 +373,74 @@ Deno.test({
     const base = () => structuredClone(b.config);
     const noVersion = base() as unknown as Record<string, unknown>;
     delete noVersion.ociVersion;
-    await check("missing required field", noVersion, ConfigError, /ociVersion: missing required field/);
+    await check(
+      "missing required field",
+      noVersion,
+      ConfigError,
+      /ociVersion: missing required field/,
+    );
     const badNs = base();
     badNs.linux!.namespaces!.push({ type: "bogus" as never });
-    await check("unknown namespace", badNs, ConfigError, /linux\.namespaces\[\d\]\.type: unknown namespace "bogus"/);
+    await check(
+      "unknown namespace",
+      badNs,
+      ConfigError,
+      /linux\.namespaces\[\d\]\.type: unknown namespace "bogus"/,
+    );
     const noRoot = base();
     noRoot.root!.path = "/nonexistent/rootfs";
-    await check("missing rootfs", noRoot, ConfigError, /root\.path: rootfs "\/nonexistent\/rootfs" does not exist/);
+    await check(
+      "missing rootfs",
+      noRoot,
+      ConfigError,
+      /root\.path: rootfs "\/nonexistent\/rootfs" does not exist/,
+    );
     const noExe = base();
     noExe.process!.args = ["/bin/no-such-program"];
     await check("executable not found", noExe, SyscallError, /no-such-program/);
     const noExe2 = base();
     noExe2.process!.args = ["no-such-program"];
-    await check("executable not in PATH", noExe2, SyscallError, /executable file not found in \$PATH/);
+    await check(
+      "executable not in PATH",
+      noExe2,
+      SyscallError,
+      /executable file not found in \$PATH/,
+    );
     const noCwd = base();
     noCwd.process!.cwd = "/no/such/dir";
-    await check("cwd does not exist", noCwd, SyscallError, /working directory \/no\/such\/dir.*ENOENT/);
+    await check(
+      "cwd does not exist",
+      noCwd,
+      SyscallError,
+      /working directory \/no\/such\/dir.*ENOENT/,
+    );
     await check("id with a slash", base(), ContainerIdError, /invalid id/, "a/b");
     await check("id ..", base(), ContainerIdError, /invalid id/, "..");
     await t.step("bundle that does not exist", async () => {
-      await assert.rejects(factory.run(`${b.id}-y`, { bundle: "/nonexistent/bundle" }), /bundle directory does not exist/);
+      await assert.rejects(
+        factory.run(`${b.id}-y`, { bundle: "/nonexistent/bundle" }),
+        /bundle directory does not exist/,
+      );
     });
     await t.step("broken JSON in config.json", async () => {
       await Deno.writeTextFile(b.configPath, "{ broken");
-      await assert.rejects(factory.run(`${b.id}-z`, { bundle: b.dir }), (e: Error) => e instanceof ConfigError && e.message.includes("config.json"));
+      await assert.rejects(
+        factory.run(`${b.id}-z`, { bundle: b.dir }),
+        (e: Error) => e instanceof ConfigError && e.message.includes("config.json"),
+      );
       await b.write();
     });
     await t.step("an id that already exists", async () => {
-      const c = await factory.create(b.id, { bundle: b.dir, spec: b.config, stdio: { stdin: "null" } });
+      const c = await factory.create(b.id, {
+        bundle: b.dir,
+        spec: b.config,
+        stdio: { stdin: "null" },
+      });
       try {
-        await assert.rejects(factory.create(b.id, { bundle: b.dir, spec: b.config }), (e: Error) => e instanceof ContainerIdError && /already exists/.test(e.message));
+        await assert.rejects(
+          factory.create(b.id, { bundle: b.dir, spec: b.config }),
+          (e: Error) => e instanceof ContainerIdError && /already exists/.test(e.message),
+        );
         assert.equal(await c.status(), "created", "the existing container is untouched");
       } finally {
         await c.destroy({ force: true });
