@@ -16,7 +16,8 @@
 #    is repeated file by file, so each file that cannot load counts as one failure and the
 #    others still report (not after a timeout). A run with arguments that prints no summary
 #    counts as one failure.
-# 5. scripts/suites/*.sh                    extra result sources, if any (see below); not in
+# 5. scripts/suites/*.sh                    extra result sources: static checks (check, lint,
+#                                           fmt, doc --lint mod.ts) and the cgroup v2 VM; not in
 #                                           a run with arguments
 # 6. scripts/leftovers.sh check             anything left behind counts as one failure
 # 7. scripts/summary.ts sum                 the last line: `N passed, M failed[, K skipped]`
