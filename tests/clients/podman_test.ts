@@ -39,7 +39,14 @@ Deno.test({
     const version = await run("podman", ["--version"]);
     rec.client = `${version.stdout.trim()} (--runtime dist/nsinit, via conmon)`;
     // Root's blob-info cache goes to /var/lib/containers whatever --root says.
-    const host = new HostPaths(["/var/lib/containers", "/var/lib/containers/cache", "/run/libpod"]);
+    // podman runs the runtime with its default state root: /run/nsinit appears (as
+    // /run/runc does for runc) if it was not there.
+    const host = new HostPaths([
+      "/var/lib/containers",
+      "/var/lib/containers/cache",
+      "/run/libpod",
+      "/run/nsinit",
+    ]);
     await using tmp = await makeTempDir("podman");
     const T = tmp.path;
     for (const d of ["home", "tmp", "net", "vol", "libpod-tmp"]) await Deno.mkdir(`${T}/${d}`);
