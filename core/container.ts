@@ -6,6 +6,7 @@
  */
 
 import { join } from "../util/path.ts";
+import { exists } from "../util/fs.ts";
 import type { LinuxResources, Process } from "../spec/config.ts";
 import type { CgroupManager } from "../drivers/driver.ts";
 import type { CgroupStats } from "../cgroups/stats.ts";
@@ -408,15 +409,6 @@ export class Container implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     if (!exists(this.#dir)) return;
     await this.destroy({ force: true });
-  }
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -6,6 +6,7 @@
  */
 
 import { isAbsolute, join, resolve } from "../util/path.ts";
+import { isDirectory } from "../util/fs.ts";
 import type { NamespaceType, Spec } from "../spec/config.ts";
 import { parseSpec, validateSpec } from "../spec/validate.ts";
 import { createCgroupManager } from "../drivers/factory.ts";
@@ -279,7 +280,7 @@ export class Factory {
       state = await readState(join(dir, "state.json"));
     } catch (e) {
       if (e instanceof Deno.errors.NotFound) {
-        if (await dirExists(dir)) return this.#orphan(id, dir);
+        if (isDirectory(dir)) return this.#orphan(id, dir);
         throw new NotFoundError(id);
       }
       throw e;
@@ -332,14 +333,6 @@ export class Factory {
   }
 }
 
-async function dirExists(p: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(p)).isDirectory;
-  } catch {
-    return false;
-  }
-}
-
 /** Reads and validates `<bundle>/config.json`, with errors naming the file. */
 export async function readBundleSpec(bundle: string): Promise<Spec> {
   const file = join(bundle, "config.json");
@@ -352,9 +345,9 @@ export async function readBundleSpec(bundle: string): Promise<Spec> {
     if (e instanceof ConfigError) throw e;
     if (e instanceof Deno.errors.NotFound) {
       throw new ConfigError(
-        await dirExists(bundle) ? file : bundle,
+        isDirectory(bundle) ? file : bundle,
         "",
-        await dirExists(bundle) ? "no such file" : "bundle directory does not exist",
+        isDirectory(bundle) ? "no such file" : "bundle directory does not exist",
       );
     }
     throw e;

@@ -8,6 +8,7 @@
 
 import type { Spec } from "../spec/config.ts";
 import { ConfigError, SyscallError } from "../errors.ts";
+import { exists } from "../util/fs.ts";
 
 /** What the host offers (injectable for tests). */
 export interface HostFeatures {
@@ -24,15 +25,6 @@ function readFlag(path: string): string | undefined {
     return Deno.readTextFileSync(path).trim();
   } catch {
     return undefined;
-  }
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -12,6 +12,7 @@
 
 import { SyscallError } from "../errors.ts";
 import { buildNative, defaultLibDir } from "./build.ts";
+import { exists } from "../util/fs.ts";
 
 const SYMBOLS = {
   // int nsi_spawn(const char *helper, const uint8_t *plan, uint32_t len,
@@ -206,15 +207,6 @@ function bindLazily(so: string): Lib {
       return target[name];
     },
   }) as unknown as Lib;
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The loaded library's symbols (loads on first call). */
