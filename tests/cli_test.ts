@@ -597,7 +597,11 @@ Deno.test({
   ignore,
   async fn() {
     await using b = await makeBundle({
-      args: ["sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.02; done"],
+      args: [
+        "sh",
+        "-c",
+        "i=0; while true; do i=$((i+1)); echo $i > /tmp/c.new; mv /tmp/c.new /tmp/count; sleep 0.02; done",
+      ],
     });
     b.config.root!.readonly = false;
     b.config.mounts!.push({
