@@ -17,7 +17,9 @@
 #    others still report (not after a timeout). A run with arguments that prints no summary
 #    counts as one failure.
 # 5. scripts/suites/*.sh                    extra result sources: static checks (check, lint,
-#                                           fmt, doc --lint mod.ts) and the cgroup v2 VM; not in
+#                                           fmt, doc --lint mod.ts), a quick benchmark run (it
+#                                           must keep working; nothing is asserted of its numbers)
+#                                           and the cgroup v2 VM; not in
 #                                           a run with arguments
 # 6. scripts/leftovers.sh check             anything left behind counts as one failure
 # 7. scripts/summary.ts sum                 the last line: `N passed, M failed[, K skipped]`
