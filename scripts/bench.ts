@@ -110,6 +110,15 @@ const roots: Record<RuntimeName | "library", string> = {
 };
 const nsinitBin = `${REPO_ROOT}/dist/nsinit`;
 let holder: MountNsHolder | undefined;
+// runc and crun make their default state directories even when given --root.
+const DEFAULT_ROOTS = ["/run/runc", "/run/crun"];
+const defaultRootsBefore = new Set(DEFAULT_ROOTS.filter((d) => {
+  try {
+    return Deno.statSync(d).isDirectory;
+  } catch {
+    return false;
+  }
+}));
 
 /** Removes every container, state root, cgroup and file this run made. */
 async function cleanup(prefix: Partial<Record<RuntimeName, string[]>>): Promise<void> {
@@ -139,6 +148,9 @@ async function cleanup(prefix: Partial<Record<RuntimeName, string[]>>): Promise<
   }
   await Deno.remove(stateBase, { recursive: true }).catch(() => {});
   await Deno.remove(work, { recursive: true }).catch(() => {});
+  for (const d of DEFAULT_ROOTS) {
+    if (!defaultRootsBefore.has(d)) await Deno.remove(d).catch(() => {}); // only if empty
+  }
 }
 
 /** Probes crun: as is, then in a cgroup v1 view of the host. */
