@@ -13,7 +13,7 @@ import type { CgroupStats } from "../cgroups/stats.ts";
 import { ContainerIdError, StateError, type Status, SyscallError } from "../errors.ts";
 import { check, cstr, native } from "../native/ffi.ts";
 import { spawnPlan } from "../native/spawn.ts";
-import { type ExitStatus, reaper } from "../native/reaper.ts";
+import type { ExitStatus } from "../native/reaper.ts";
 import { buildExecPlan } from "./init_plan.ts";
 import { validateProcess } from "../spec/validate.ts";
 import { type ContainerState, lockDir, procStat, writeAtomic } from "./state.ts";
@@ -423,4 +423,3 @@ function mergeResources(base: LinuxResources, update: LinuxResources): LinuxReso
   return out as LinuxResources;
 }
 
-export { reaper };
