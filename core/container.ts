@@ -422,4 +422,3 @@ function mergeResources(base: LinuxResources, update: LinuxResources): LinuxReso
   }
   return out as LinuxResources;
 }
-

@@ -12,7 +12,7 @@ import { parseSpec, validateSpec } from "../spec/validate.ts";
 import { createCgroupManager } from "../drivers/factory.ts";
 import type { CgroupManager } from "../drivers/driver.ts";
 import { ConfigError, ContainerIdError, NotFoundError } from "../errors.ts";
-import { check, cstr, native } from "../native/ffi.ts";
+import { check, cstr, ensureNative, native } from "../native/ffi.ts";
 import { spawnPlan } from "../native/spawn.ts";
 import { buildInitPlan, type InitHooks, rootfsPath } from "./init_plan.ts";
 import { runHooks, runHooksWarn, splitStateJson } from "./hooks.ts";
@@ -100,6 +100,7 @@ export class Factory {
 
   async #create(id: string, opts: CreateOptions, waitForStart: boolean): Promise<Container> {
     validateId(id);
+    await ensureNative();
     const bundle = resolve(opts.bundle);
     const spec = opts.spec
       ? validateSpec(structuredClone(opts.spec))
@@ -274,6 +275,7 @@ export class Factory {
   /** Loads a container from its state, after a restart of this process too. */
   async load(id: string): Promise<Container> {
     validateId(id);
+    await ensureNative();
     const dir = join(this.root, id);
     let state: ContainerState;
     try {

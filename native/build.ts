@@ -8,13 +8,54 @@
 
 const SRC = new URL("./src/", import.meta.url);
 
-/** Where the bundled build lives: `dist/lib` beside the sources. */
+/**
+ * Every file of native/src (a remote module cannot list its directory; a test
+ * keeps this in step with the checkout).
+ */
+export const NATIVE_SOURCES: readonly string[] = Object.freeze([
+  "child.c",
+  "fs.c",
+  "init.c",
+  "init.h",
+  "lib.c",
+  "lib_bpf.c",
+  "lib_events.c",
+  "plan.h",
+]);
+
+/** Whether the sources are files here (a checkout), not remote (JSR, https). */
+export function localSources(): boolean {
+  return SRC.protocol === "file:";
+}
+
+function cacheBase(): string {
+  const home = Deno.env.get("XDG_CACHE_HOME") ?? `${Deno.env.get("HOME") ?? "/tmp"}/.cache`;
+  // One directory per module URL, so two versions never share a build.
+  let h = 0;
+  for (const c of SRC.href) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+  return `${home}/nsinit/${h.toString(16)}`;
+}
+
+/** Where the bundled build lives: `dist/lib` beside the sources, or a cache directory. */
 export function defaultLibDir(): string {
-  if (SRC.protocol !== "file:") {
-    const home = Deno.env.get("XDG_CACHE_HOME") ?? `${Deno.env.get("HOME") ?? "/tmp"}/.cache`;
-    return `${home}/nsinit/lib`;
-  }
+  if (!localSources()) return `${cacheBase()}/lib`;
   return decodeURIComponent(new URL("../dist/lib", import.meta.url).pathname);
+}
+
+/**
+ * For a remote module: downloads native/src into the cache (from the module's own
+ * URL) and returns that directory; for a checkout, the sources' own directory.
+ */
+export async function sourcesDir(): Promise<string> {
+  if (localSources()) return decodeURIComponent(SRC.pathname);
+  const dir = `${cacheBase()}/src`;
+  Deno.mkdirSync(dir, { recursive: true });
+  for (const name of NATIVE_SOURCES) {
+    const res = await fetch(new URL(name, SRC));
+    if (!res.ok) throw new Error(`cannot fetch ${new URL(name, SRC).href}: HTTP ${res.status}`);
+    Deno.writeTextFileSync(`${dir}/${name}`, await res.text());
+  }
+  return dir;
 }
 
 const CFLAGS = ["-O2", "-Wall", "-Wextra", "-Werror", "-D_FORTIFY_SOURCE=2"];
@@ -37,11 +78,11 @@ function cc(args: string[]): void {
  * buildNative("/tmp/nsinit-lib");
  * ```
  */
-export function buildNative(dir: string): void {
-  if (SRC.protocol !== "file:") {
-    throw new Error(`native sources are not local (${SRC.href}): run "deno task build" from a checkout`);
+export function buildNative(dir: string, srcDir?: string): void {
+  if (srcDir === undefined && !localSources()) {
+    throw new Error(`native sources are remote (${SRC.href}): fetch them first (sourcesDir())`);
   }
-  const src = decodeURIComponent(SRC.pathname);
+  const src = (srcDir ?? decodeURIComponent(SRC.pathname)).replace(/\/?$/, "/");
   Deno.mkdirSync(dir, { recursive: true });
   const tag = `.tmp-${Deno.pid}-${Date.now()}`;
   const init = `${dir}/nsinit-init${tag}`;

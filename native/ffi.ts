@@ -11,7 +11,7 @@
  */
 
 import { SyscallError } from "../errors.ts";
-import { buildNative, defaultLibDir } from "./build.ts";
+import { buildNative, defaultLibDir, localSources, sourcesDir } from "./build.ts";
 import { exists } from "../util/fs.ts";
 
 const SYMBOLS = {
@@ -207,6 +207,29 @@ function bindLazily(so: string): Lib {
       return target[name];
     },
   }) as unknown as Lib;
+}
+
+/**
+ * Makes sure the native library can be loaded: for a module imported from a
+ * remote URL (JSR, https) with no build yet, downloads the C sources from the
+ * module itself and compiles them into a cache directory (needs `cc`). The
+ * factory calls it; from a checkout it only loads.
+ *
+ * @example
+ * ```ts ignore
+ * import { ensureNative } from "./ffi.ts";
+ * await ensureNative();
+ * ```
+ */
+export async function ensureNative(): Promise<void> {
+  if (loaded) return;
+  if (!configuredDir && !Deno.env.get("NSINIT_LIBDIR") && !localSources()) {
+    const dir = defaultLibDir();
+    if (!exists(`${dir}/libnsinit.so`) || !exists(`${dir}/nsinit-init`)) {
+      buildNative(dir, await sourcesDir());
+    }
+  }
+  load();
 }
 
 /** The loaded library's symbols (loads on first call). */
