@@ -2,6 +2,7 @@
 // behaviour. One bundle serves every step; each step leaves the state root empty.
 import assert from "node:assert/strict";
 import { makeBundle } from "./helpers/bundle.ts";
+import { consoleSocket } from "./helpers/console_socket.ts";
 import { uniqueId } from "./helpers/ids.ts";
 import { makeTempDir, REPO_ROOT, testRun } from "./helpers/paths.ts";
 import { nsinitCommand, run, runNsinit, type RunResult } from "./helpers/run.ts";
@@ -398,28 +399,15 @@ Deno.test({
           "terminal without console socket",
         );
         assertClean(id, "terminal without socket");
-        const receiver = new Deno.Command("python3", {
-          args: ["-c", RECEIVER, sock],
-          stdin: "null",
-          stdout: "piped",
-          stderr: "piped",
-        }).spawn();
         try {
-          for (let i = 0; i < 200 && !exists(sock); i++) await sleep(10);
+          await using recv = await consoleSocket(sock, "hello\n");
           const c = await cli(["create", "-b", b.dir, "--console-socket", sock, id]);
           assert.equal(c.code, 0, c.stderr);
           assert.equal((await cli(["start", id])).code, 0);
-          const out = await receiver.output();
-          const text = new TextDecoder().decode(out.stdout);
-          assert.match(text, /got-hello/, new TextDecoder().decode(out.stderr));
+          const text = await recv.output();
+          assert.match(text, /got-hello/, text);
           assert.match(text, /\/dev\/pts\/\d+/);
         } finally {
-          try {
-            receiver.kill("SIGKILL");
-          } catch {
-            // exited
-          }
-          await receiver.status;
           await cli(["delete", "-f", id]);
         }
         assertClean(id, "console socket");
@@ -517,35 +505,6 @@ Deno.test({
     });
   },
 });
-
-const RECEIVER = `
-import array, os, select, socket, sys
-path = sys.argv[1]
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.bind(path)
-s.listen(1)
-s.settimeout(20)
-c, _ = s.accept()
-msg, anc, _, _ = c.recvmsg(1024, socket.CMSG_LEN(4))
-fds = array.array("i")
-for level, typ, data in anc:
-    fds.frombytes(data[:4])
-fd = fds[0]
-os.write(fd, b"hello\\n")
-out = b""
-while True:
-    r, _, _ = select.select([fd], [], [], 5)
-    if not r:
-        break
-    try:
-        d = os.read(fd, 1024)
-    except OSError:
-        break
-    if not d:
-        break
-    out += d
-sys.stdout.write(out.decode())
-`;
 
 Deno.test("nsinit CLI: version, help, spec", async () => {
   const v = await runNsinit(["--version"]);

@@ -19,67 +19,10 @@ import {
 } from "./harness.ts";
 import type { ClientResult, OperationResult } from "./report.ts";
 import { removeTestDir } from "../helpers/paths.ts";
+import { consoleSocket } from "../helpers/console_socket.ts";
 import type { RunResult } from "../helpers/run.ts";
 
 const ignore = skipUnless(isRoot(), "client command lines run real containers: needs root");
-
-/** Receives a pty master on a unix socket (SCM_RIGHTS), types `input`, prints what it reads. */
-const RECEIVER = `
-import array, os, select, socket, sys
-path, data, until = sys.argv[1], sys.argv[2].encode(), sys.argv[3].encode()
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.bind(path)
-s.listen(1)
-s.settimeout(20)
-c, _ = s.accept()
-msg, anc, _, _ = c.recvmsg(1024, socket.CMSG_LEN(4))
-fds = array.array("i")
-for level, typ, d in anc:
-    fds.frombytes(d[:4])
-fd = fds[0]
-if data:
-    os.write(fd, data)
-out = b""
-while True:
-    r, _, _ = select.select([fd], [], [], 5)
-    if not r:
-        break
-    try:
-        d = os.read(fd, 1024)
-    except OSError:
-        break
-    if not d:
-        break
-    out += d
-    if until in out:
-        break
-sys.stdout.write(out.decode(errors="replace"))
-`;
-
-/** A console socket the test listens on (python3 receives the pty master), read until `until`. */
-async function consoleSocket(path: string, input: string, until: string) {
-  const child = new Deno.Command("python3", {
-    args: ["-c", RECEIVER, path, input, until],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  await waitFor(() => exists(path), 5000);
-  return {
-    async output(): Promise<string> {
-      const out = await child.output();
-      return new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-    },
-    async [Symbol.asyncDispose]() {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // exited
-      }
-      await child.status;
-    },
-  };
-}
 
 /** The JSON lines of a `--log-format json` log. */
 function jsonLog(path: string): { level: string; msg: string; time: string }[] {

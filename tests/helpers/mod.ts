@@ -13,6 +13,7 @@
  */
 
 export { type Bundle, type BundleOptions, makeBundle } from "./bundle.ts";
+export { type ConsoleSocket, consoleSocket } from "./console_socket.ts";
 export { uniqueId } from "./ids.ts";
 export {
   createTestDir,
