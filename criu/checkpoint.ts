@@ -32,9 +32,11 @@ import {
 import {
   cgMode,
   configFile,
+  type CriuFeature,
   makeDir,
   prepareCriu,
   ProgressTicker,
+  requireFeatures,
   stdioDescriptors,
   step,
 } from "./session.ts";
@@ -74,6 +76,10 @@ export async function checkpointContainer(
     ps = { address: m[1].replace(/^\[(.*)\]$/, "$1"), port: Number(m[2]) };
   }
   const { binary } = await prepareCriu(opts.criu);
+  const features: CriuFeature[] = [];
+  if (opts.preDump || opts.parentPath) features.push("memTrack");
+  if (opts.lazyPages) features.push("lazyPages");
+  await requireFeatures(binary, opts.preDump ? "PRE_DUMP" : "DUMP", features);
   await step("checkpoint:prepared");
 
   const imagePath = resolve(opts.imagePath);

@@ -48,6 +48,7 @@ import {
   openDir,
   prepareCriu,
   ProgressTicker,
+  requireFeatures,
   step,
   validPid,
 } from "./session.ts";
@@ -92,6 +93,7 @@ export async function restoreContainer(
   const rootfs = rootfsPath(spec, bundle);
   const descriptors = saved.descriptors;
   const { binary, version } = await prepareCriu(opts.criu);
+  if (opts.lazyPages) await requireFeatures(binary, "RESTORE", ["lazyPages"]);
   if ((opts.lsmProfile || opts.lsmMountContext) && version.number < 31600) {
     throw new CriuError({
       request: "RESTORE",

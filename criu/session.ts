@@ -9,7 +9,13 @@
 
 import { CriuError } from "../errors.ts";
 import { check, cstr, native } from "../native/ffi.ts";
-import { criu_cg_mode, type criu_opts, criu_req_type } from "./proto.ts";
+import {
+  create,
+  criu_cg_mode,
+  criu_featuresSchema,
+  type criu_opts,
+  criu_req_type,
+} from "./proto.ts";
 import { type CriuVersion, criuVersion, logOnlyOpts, resolveCriu, swrk } from "./swrk.ts";
 import type { CriuProgress, ManageCgroupsMode } from "./options.ts";
 
@@ -107,6 +113,42 @@ async function preflight(binary: string): Promise<CriuVersion> {
     Deno.removeSync(dir, { recursive: true });
   }
   return version;
+}
+
+/** CRIU features a request may need (rpc.proto's `criu_features`). */
+export type CriuFeature = "memTrack" | "lazyPages";
+
+const FEATURE_NEEDS: Record<CriuFeature, string> = {
+  memTrack: "memory tracking for pre-dumps (the kernel needs CONFIG_MEM_SOFT_DIRTY)",
+  lazyPages: "lazy pages (the kernel needs userfaultfd)",
+};
+
+/**
+ * Asks CRIU (FEATURE_CHECK) whether the features exist on this host, as runc does
+ * before a pre-dump or a lazy migration; throws a CriuError naming those missing.
+ *
+ * @example
+ * ```ts ignore
+ * import { requireFeatures } from "./session.ts";
+ * await requireFeatures("/usr/local/sbin/criu", "PRE_DUMP", ["memTrack"]);
+ * ```
+ */
+export async function requireFeatures(
+  binary: string,
+  request: string,
+  wanted: CriuFeature[],
+): Promise<void> {
+  if (wanted.length === 0) return;
+  const features = create(criu_featuresSchema, {});
+  for (const w of wanted) features[w] = true;
+  const resp = await swrk(binary, { type: criu_req_type.FEATURE_CHECK, features });
+  const missing = wanted.filter((w) => resp.features?.[w] !== true);
+  if (missing.length > 0) {
+    throw new CriuError({
+      request,
+      detail: `CRIU lacks ${missing.map((m) => FEATURE_NEEDS[m]).join(" and ")} on this host`,
+    });
+  }
 }
 
 /** Opens a directory as a raw fd of this process (the caller closes it). */

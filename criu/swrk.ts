@@ -12,6 +12,7 @@ import { check, cstr, native } from "../native/ffi.ts";
 import { reaper } from "../native/reaper.ts";
 import {
   create,
+  type criu_features,
   type criu_opts,
   criu_optsSchema,
   criu_req_type,
@@ -61,6 +62,8 @@ export interface SwrkRequest {
   type: criu_req_type;
   /** Its options (CHECK needs them too). */
   opts?: criu_opts;
+  /** The features a FEATURE_CHECK asks about. */
+  features?: criu_features;
   /** stdin, stdout, stderr of CRIU (the restored process's stdio comes from them); default /dev/null. */
   stdio?: [number, number, number];
   /** Further fds CRIU gets as 4, 5, ... (for `inherit_fd`). */
@@ -158,6 +161,7 @@ export async function swrk(binary: string, req: SwrkRequest): Promise<criu_resp>
     if (req.onStart) await req.onStart(pid);
     const first = create(criu_reqSchema, { type: req.type });
     if (req.opts) first.opts = req.opts;
+    if (req.features) first.features = req.features;
     send(sock, toBinary(criu_reqSchema, first), request);
     const buf = new Uint8Array(MAX_PACKET);
     const fdOut = new Int32Array(1);
