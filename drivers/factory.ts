@@ -88,11 +88,13 @@ function delegated(paths: Record<string, string>, uid: number | null): boolean {
  *
  * @example A v2 manager on a fake root
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createCgroupManager } from "./factory.ts";
  * const root = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${root}/cgroup.controllers`, "cpu memory\n");
  * const m = createCgroupManager({ id: "c1" }, { root });
- * console.assert(m.kind === "cgroupfs-v2" && m.paths()[""] === `${root}/c1`);
+ * assert.equal(m.kind, "cgroupfs-v2");
+ * assert.equal(m.paths()[""], `${root}/c1`);
  * await Deno.remove(root, { recursive: true });
  * ```
  */

@@ -4,10 +4,11 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createCgroupManager } from "./mod.ts";
  * const root = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${root}/cgroup.controllers`, "memory\n");
- * console.assert(createCgroupManager({ id: "c1" }, { root }).kind === "cgroupfs-v2");
+ * assert.equal(createCgroupManager({ id: "c1" }, { root }).kind, "cgroupfs-v2");
  * await Deno.remove(root, { recursive: true });
  * ```
  *

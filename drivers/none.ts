@@ -18,6 +18,7 @@ const NO_CGROUP = "the container runs without cgroups (rootless, no cgroup deleg
  *
  * @example Limits are refused, naming the field
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NoCgroupManager } from "./none.ts";
  * import { CgroupError } from "../errors.ts";
  * const m = new NoCgroupManager();
@@ -25,7 +26,8 @@ const NO_CGROUP = "the container runs without cgroups (rootless, no cgroup deleg
  * try {
  *   await m.set({ pids: { limit: 10 } });
  * } catch (e) {
- *   console.assert(e instanceof CgroupError && e.field === "linux.resources.pids.limit");
+ *   assert.ok(e instanceof CgroupError);
+ *   assert.equal(e.field, "linux.resources.pids.limit");
  * }
  * ```
  */
