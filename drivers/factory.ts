@@ -9,6 +9,7 @@ import type { CgroupConfig, CgroupManager } from "./driver.ts";
 import {
   type CgroupHost,
   type CgroupMode,
+  checkCgroupOwnership,
   describeCgroupRoot,
   readCgroupHost,
   resolveCgroupPaths,
@@ -111,6 +112,8 @@ export function createCgroupManager(
   ) {
     return new NoCgroupManager();
   }
+  // A new container's cgroup is one made for it (or handed over below the runtime's own).
+  if (!opts.paths) checkCgroupOwnership(host, config);
   const common = {
     config,
     host,
