@@ -93,9 +93,11 @@ function unescapeMountField(s: string): string {
  *
  * @example Parsing one line
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseMountInfo } from "./paths.ts";
  * const [m] = parseMountInfo("35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n");
- * console.assert(m.fsType === "cgroup" && m.mountPoint === "/sys/fs/cgroup/memory");
+ * assert.equal(m.fsType, "cgroup");
+ * assert.equal(m.mountPoint, "/sys/fs/cgroup/memory");
  * ```
  */
 export function parseMountInfo(text: string): MountInfoEntry[] {
@@ -140,11 +142,12 @@ const NON_CONTROLLER_OPTIONS = new Set([
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { cgroupMounts, parseMountInfo } from "./paths.ts";
  * const mounts = cgroupMounts(parseMountInfo(
  *   "32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n",
  * ));
- * console.assert(mounts[0].controllers.join() === "cpu,cpuacct");
+ * assert.equal(mounts[0].controllers.join(), "cpu,cpuacct");
  * ```
  */
 export function cgroupMounts(entries: MountInfoEntry[]): CgroupMount[] {
@@ -174,9 +177,12 @@ export function cgroupMounts(entries: MountInfoEntry[]): CgroupMount[] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseProcCgroup } from "./paths.ts";
  * const own = parseProcCgroup("4:memory:/a/b\n2:cpu,cpuacct:/\n0::/\n");
- * console.assert(own.memory === "/a/b" && own.cpuacct === "/" && own[""] === "/");
+ * assert.equal(own.memory, "/a/b");
+ * assert.equal(own.cpuacct, "/");
+ * assert.equal(own[""], "/");
  * ```
  */
 export function parseProcCgroup(text: string): Record<string, string> {
@@ -211,8 +217,9 @@ export interface ReadHostOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { modeOf } from "./paths.ts";
- * console.assert(modeOf([{ version: 2, mountPoint: "/sys/fs/cgroup", root: "/", controllers: [] }]) === "v2");
+ * assert.equal(modeOf([{ version: 2, mountPoint: "/sys/fs/cgroup", root: "/", controllers: [] }]), "v2");
  * ```
  */
 export function modeOf(mounts: CgroupMount[]): CgroupMode {
@@ -231,6 +238,7 @@ export function modeOf(mounts: CgroupMount[]): CgroupMode {
  *
  * @example Reading a fixed host
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readCgroupHost } from "./paths.ts";
  * const files: Record<string, string> = {
  *   "/proc/self/mountinfo": "41 31 0:38 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n",
@@ -238,7 +246,8 @@ export function modeOf(mounts: CgroupMount[]): CgroupMode {
  *   "/sys/fs/cgroup/cgroup.controllers": "cpu memory pids\n",
  * };
  * const host = readCgroupHost({ readFile: (p) => files[p]! });
- * console.assert(host.mode === "v2" && host.unifiedControllers.includes("memory"));
+ * assert.equal(host.mode, "v2");
+ * assert.ok(host.unifiedControllers.includes("memory"));
  * ```
  */
 export function readCgroupHost(opts: ReadHostOptions = {}): CgroupHost {
@@ -272,11 +281,12 @@ export function readCgroupHost(opts: ReadHostOptions = {}): CgroupHost {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { detectCgroupMode } from "./paths.ts";
  * const mode = detectCgroupMode({
  *   readFile: () => "31 23 0:28 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids\n",
  * });
- * console.assert(mode === "v1");
+ * assert.equal(mode, "v1");
  * ```
  */
 export function detectCgroupMode(opts: ReadHostOptions = {}): CgroupMode {
@@ -290,9 +300,10 @@ export function detectCgroupMode(opts: ReadHostOptions = {}): CgroupMode {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { cleanCgroupPath } from "./paths.ts";
- * console.assert(cleanCgroupPath("../../a/./b/") === "a/b");
- * console.assert(cleanCgroupPath("/x/../../y") === "/y");
+ * assert.equal(cleanCgroupPath("../../a/./b/"), "a/b");
+ * assert.equal(cleanCgroupPath("/x/../../y"), "/y");
  * ```
  */
 export function cleanCgroupPath(path: string): string {
@@ -331,9 +342,10 @@ export interface CgroupPathSpec {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { innerCgroupPath } from "./paths.ts";
- * console.assert(innerCgroupPath({ id: "c1" }) === "c1");
- * console.assert(innerCgroupPath({ id: "c1", cgroupsPath: "/pods/../c1/" }) === "/c1");
+ * assert.equal(innerCgroupPath({ id: "c1" }), "c1");
+ * assert.equal(innerCgroupPath({ id: "c1", cgroupsPath: "/pods/../c1/" }), "/c1");
  * ```
  */
 export function innerCgroupPath(spec: CgroupPathSpec): string {
@@ -353,6 +365,7 @@ export function innerCgroupPath(spec: CgroupPathSpec): string {
  *
  * @example A relative path nests under the runtime's own cgroup
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resolveCgroupPaths, type CgroupHost } from "./paths.ts";
  * const host: CgroupHost = {
  *   mode: "v1",
@@ -361,7 +374,7 @@ export function innerCgroupPath(spec: CgroupPathSpec): string {
  *   own: { memory: "/runtime" },
  * };
  * const paths = resolveCgroupPaths(host, { id: "c1", cgroupsPath: "pod/c1" });
- * console.assert(paths.memory === "/sys/fs/cgroup/memory/runtime/pod/c1");
+ * assert.equal(paths.memory, "/sys/fs/cgroup/memory/runtime/pod/c1");
  * ```
  */
 export function resolveCgroupPaths(
@@ -402,11 +415,13 @@ export function resolveCgroupPaths(
  *
  * @example A fake v2 root
  * ```ts
+ * import assert from "node:assert/strict";
  * import { describeCgroupRoot } from "./paths.ts";
  * const root = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${root}/cgroup.controllers`, "cpu memory pids\n");
  * const host = describeCgroupRoot(root);
- * console.assert(host.mode === "v2" && host.unified?.mountPoint === root);
+ * assert.equal(host.mode, "v2");
+ * assert.equal(host.unified?.mountPoint, root);
  * await Deno.remove(root, { recursive: true });
  * ```
  */

@@ -280,10 +280,11 @@ function processSteps(plan: PlanBuilder, proc: Process, opts: {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { buildInitPlan } from "./init_plan.ts";
  * import { defaultSpec } from "../spec/default.ts";
  * const plan = buildInitPlan(defaultSpec(), { bundle: "/tmp/bundle" });
- * console.assert(plan.steps.includes("pivot_root into the rootfs"));
+ * assert.ok(plan.steps.includes("pivot_root into the rootfs"));
  * ```
  */
 export function buildInitPlan(spec: Spec, opts: InitPlanOptions): PlanBuilder {
@@ -596,12 +597,13 @@ export interface ExecPlanOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { buildExecPlan } from "./init_plan.ts";
  * const plan = buildExecPlan(
  *   { args: ["/bin/true"], cwd: "/", user: { uid: 0, gid: 0 } },
  *   { initPid: 1234, namespaces: ["mount", "pid"] },
  * );
- * console.assert(plan.steps[0] === "join the pid namespace /proc/1234/ns/pid");
+ * assert.equal(plan.steps[0], "join the pid namespace /proc/1234/ns/pid");
  * ```
  */
 export function buildExecPlan(proc: Process, opts: ExecPlanOptions): PlanBuilder {

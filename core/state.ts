@@ -47,11 +47,12 @@ export interface ContainerState {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { validateId } from "./state.ts";
  * validateId("web-1");
  * let failed = false;
  * try { validateId("../etc"); } catch { failed = true; }
- * console.assert(failed);
+ * assert.ok(failed);
  * ```
  */
 export function validateId(id: string): void {

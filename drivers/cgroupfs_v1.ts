@@ -87,6 +87,7 @@ interface Hierarchy {
  *
  * @example Paths of a container on a (described, not real) v1 host
  * ```ts
+ * import assert from "node:assert/strict";
  * import { CgroupfsV1Manager } from "./cgroupfs_v1.ts";
  * const m = new CgroupfsV1Manager({
  *   config: { id: "c1" },
@@ -97,8 +98,9 @@ interface Hierarchy {
  *     own: { cpu: "/user", cpuacct: "/user" },
  *   },
  * });
- * console.assert(m.paths().cpuacct === "/sys/fs/cgroup/cpu,cpuacct/user/c1");
- * console.assert(m.view().layout === "v1" && m.view().mounts.cpu === m.paths().cpu);
+ * assert.equal(m.paths().cpuacct, "/sys/fs/cgroup/cpu,cpuacct/user/c1");
+ * assert.equal(m.view().layout, "v1");
+ * assert.equal(m.view().mounts.cpu, m.paths().cpu);
  * ```
  */
 export class CgroupfsV1Manager implements CgroupManager {

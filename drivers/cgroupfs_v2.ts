@@ -66,13 +66,14 @@ function inUserNamespace(): boolean {
  *
  * @example The path of a container on a fake v2 root
  * ```ts
+ * import assert from "node:assert/strict";
  * import { CgroupfsV2Manager } from "./cgroupfs_v2.ts";
  * import { describeCgroupRoot } from "../cgroups/paths.ts";
  * const root = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${root}/cgroup.controllers`, "cpu memory pids\n");
  * const m = new CgroupfsV2Manager({ config: { id: "c1", cgroupsPath: "/pod/c1" }, host: describeCgroupRoot(root) });
- * console.assert(m.paths()[""] === `${root}/pod/c1`);
- * console.assert(m.view().layout === "v2" && m.view().mounts[""] === `${root}/pod/c1`);
+ * assert.equal(m.paths()[""], `${root}/pod/c1`);
+ * assert.deepEqual(m.view(), { layout: "v2", mounts: { "": `${root}/pod/c1` } });
  * await Deno.remove(root, { recursive: true });
  * ```
  */

@@ -79,11 +79,13 @@ const MAGIC = 0x3149534e;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Op, PlanBuilder } from "./plan.ts";
  * const plan = new PlanBuilder();
  * plan.add(Op.C_HOSTNAME, "set hostname", "box");
  * const bytes = plan.encode();
- * console.assert(bytes.length > 8 && plan.steps[0] === "set hostname");
+ * assert.ok(bytes.length > 8);
+ * assert.equal(plan.steps[0], "set hostname");
  * ```
  */
 export class PlanBuilder {

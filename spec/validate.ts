@@ -10,13 +10,14 @@
  *
  * @example Validating a config
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseSpec } from "./validate.ts";
  * const spec = parseSpec(JSON.stringify({
  *   ociVersion: "1.2.0",
  *   root: { path: "rootfs" },
  *   process: { cwd: "/", args: ["sh"], user: { uid: 0, gid: 0 } },
  * }));
- * console.assert(spec.root?.path === "rootfs");
+ * assert.equal(spec.root?.path, "rootfs");
  * ```
  *
  * @module
@@ -670,6 +671,7 @@ function checkNamespaceUse(
  *
  * @example An unknown namespace
  * ```ts
+ * import assert from "node:assert/strict";
  * import { validateSpec } from "./validate.ts";
  * const raw = {
  *   ociVersion: "1.0.2",
@@ -681,7 +683,7 @@ function checkNamespaceUse(
  *   validateSpec(raw);
  *   throw new Error("not reached");
  * } catch (e) {
- *   console.assert((e as Error).message === 'config.json: linux.namespaces[1].type: unknown namespace "bogus"');
+ *   assert.equal((e as Error).message, 'config.json: linux.namespaces[1].type: unknown namespace "bogus"');
  * }
  * ```
  */
@@ -719,9 +721,10 @@ export function validateSpec(raw: unknown, file = "config.json"): Spec {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { validateProcess } from "./validate.ts";
  * const p = validateProcess({ cwd: "/", args: ["ls"], user: { uid: 1000, gid: 1000 } });
- * console.assert(p.args?.[0] === "ls");
+ * assert.equal(p.args?.[0], "ls");
  * ```
  */
 export function validateProcess(raw: unknown, file = "process.json"): Process {
@@ -738,12 +741,13 @@ export function validateProcess(raw: unknown, file = "process.json"): Process {
  *
  * @example Broken JSON
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseSpec } from "./validate.ts";
  * try {
  *   parseSpec('{"ociVersion": "1.2.0"} x', "bundle/config.json");
  *   throw new Error("not reached");
  * } catch (e) {
- *   console.assert((e as Error).message.startsWith("bundle/config.json: invalid JSON: "));
+ *   assert.ok((e as Error).message.startsWith("bundle/config.json: invalid JSON: "));
  * }
  * ```
  */
