@@ -22,7 +22,7 @@
  */
 
 import * as posix from "../util/path.ts";
-import { CgroupError } from "../errors.ts";
+import { CgroupError, ConfigError } from "../errors.ts";
 
 /** How the host has mounted cgroups. */
 export type CgroupMode = "v1" | "hybrid" | "v2";
@@ -384,25 +384,117 @@ export function resolveCgroupPaths(
   const inner = innerCgroupPath(spec);
   const absolute = posix.isAbsolute(inner);
   const paths: Record<string, string> = {};
-  if (host.mode !== "v2") {
-    for (const m of host.v1) {
-      const base = absolute ? m.mountPoint : ownDir(m, host.own[m.controllers[0]!]);
-      const dir = joinDir(base, inner);
-      for (const c of m.controllers) paths[c] = dir;
-    }
-  }
-  if (host.unified && (host.mode === "v2" || host.mode === "hybrid")) {
-    const m = host.unified;
+  for (const { mount, own } of hierarchiesOf(host)) {
     let base: string;
-    if (absolute) base = m.mountPoint;
+    if (absolute) base = mount.mountPoint;
     else {
-      base = ownDir(m, host.own[""]);
+      base = own;
       // runc's fs2 nests under the parent of its own cgroup (see the module doc).
-      if (host.mode === "v2" && base !== m.mountPoint) base = posix.dirname(base);
+      if (host.mode === "v2" && base !== mount.mountPoint) base = posix.dirname(base);
     }
-    paths[""] = joinDir(base, inner);
+    const dir = joinDir(base, inner);
+    refuseHostCgroup(spec, dir, mount, own);
+    if (mount.version === 2) paths[""] = dir;
+    else for (const c of mount.controllers) paths[c] = dir;
   }
   return paths;
+}
+
+/** Each hierarchy a container gets a directory in, with the runtime's own cgroup there. */
+function hierarchiesOf(host: CgroupHost): { mount: CgroupMount; own: string }[] {
+  const out: { mount: CgroupMount; own: string }[] = [];
+  if (host.mode !== "v2") {
+    for (const m of host.v1) out.push({ mount: m, own: ownDir(m, host.own[m.controllers[0]!]) });
+  }
+  if (host.unified && (host.mode === "v2" || host.mode === "hybrid")) {
+    out.push({ mount: host.unified, own: ownDir(host.unified, host.own[""]) });
+  }
+  return out;
+}
+
+/** Whether `dir` is `other` or one of its ancestors. */
+function atOrAbove(dir: string, other: string): boolean {
+  return dir === other || other.startsWith(dir.endsWith("/") ? dir : `${dir}/`);
+}
+
+/**
+ * A container's limits and device rules go only into a cgroup made for it: never a
+ * hierarchy's root, the runtime's own cgroup, or an ancestor of it (runc 1.1 writes a
+ * `cgroupsPath` of `/` into the host's root cgroups, and its device rules then become
+ * the whole host's).
+ */
+function refuseHostCgroup(
+  spec: CgroupPathSpec,
+  dir: string,
+  mount: CgroupMount,
+  own: string,
+): void {
+  if (dir !== mount.mountPoint && !atOrAbove(dir, own)) return;
+  const what = dir === mount.mountPoint
+    ? "the root of the hierarchy"
+    : dir === own
+    ? "the runtime's own cgroup"
+    : "an ancestor of the runtime's own cgroup";
+  throw new ConfigError(
+    "config.json",
+    "linux.cgroupsPath",
+    `${JSON.stringify(spec.cgroupsPath ?? spec.id)} resolves to ${dir}, ${what}: ` +
+      "a container's limits and device rules are only written into a cgroup made for it",
+  );
+}
+
+/**
+ * Refuses a container cgroup that already exists outside the runtime's own cgroup: such a
+ * cgroup belongs to someone else (another service, a user's session), and the container's
+ * limits, device rules and `delete --force`'s kill would all reach its processes. An
+ * existing cgroup below the runtime's own one counts as handed over by the caller (two
+ * containers sharing a relative `cgroupsPath`, as runc allows). On v2, where relative paths
+ * nest beside the runtime's own cgroup (runc's fs2), this refuses a shared cgroup.
+ *
+ * @example An existing cgroup outside the runtime's own is refused
+ * ```ts
+ * import { checkCgroupOwnership, type CgroupHost } from "./paths.ts";
+ * const host: CgroupHost = {
+ *   mode: "v1",
+ *   v1: [{ version: 1, mountPoint: "/cg/memory", root: "/", controllers: ["memory"] }],
+ *   unifiedControllers: [],
+ *   own: { memory: "/runtime" },
+ * };
+ * const spec = { id: "c1", cgroupsPath: "/system.slice" };
+ * let refused = false;
+ * try {
+ *   checkCgroupOwnership(host, spec, (dir) => dir === "/cg/memory/system.slice");
+ * } catch {
+ *   refused = true;
+ * }
+ * if (!refused) throw new Error("an existing foreign cgroup was accepted");
+ * checkCgroupOwnership(host, { id: "c1", cgroupsPath: "pod/c1" }, () => true); // below its own
+ * ```
+ */
+export function checkCgroupOwnership(
+  host: CgroupHost,
+  spec: CgroupPathSpec,
+  exists: (dir: string) => boolean = dirExists,
+): void {
+  const paths = resolveCgroupPaths(host, spec);
+  for (const { mount, own } of hierarchiesOf(host)) {
+    const dir = mount.version === 2 ? paths[""] : paths[mount.controllers[0]!];
+    if (dir === undefined || dir.startsWith(`${own}/`) || !exists(dir)) continue;
+    throw new ConfigError(
+      "config.json",
+      "linux.cgroupsPath",
+      `${JSON.stringify(spec.cgroupsPath ?? spec.id)} resolves to ${dir}, a cgroup that ` +
+        `already exists outside the runtime's own cgroup (${own}): it belongs to someone else`,
+    );
+  }
+}
+
+function dirExists(dir: string): boolean {
+  try {
+    return Deno.statSync(dir).isDirectory;
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -15,6 +15,7 @@ import type { CgroupConfig, CgroupManager, DriverName, DriverState } from "./dri
 import {
   type CgroupHost,
   type CgroupMode,
+  checkCgroupOwnership,
   describeCgroupRoot,
   readCgroupHost,
   resolveCgroupPaths,
@@ -110,6 +111,8 @@ function hostLayout(ctx: DriverContext): "v1" | "v2" | "none" {
 export const DRIVERS: Readonly<Record<DriverName, DriverConstructor>> = Object.freeze({
   cgroupfs: (config, ctx) => {
     const host = ctx.host();
+    // A new container's cgroup is one made for it (or handed over below the runtime's own).
+    if (!ctx.saved) checkCgroupOwnership(host, config);
     const common = {
       config,
       host,

@@ -27,6 +27,7 @@ import { ConfigError } from "../errors.ts";
 import { capabilityNumber } from "./caps.ts";
 import type { Process, Spec } from "./config.ts";
 import { rlimitNumber } from "./rlimits.ts";
+import { sysctlRefusal } from "./sysctl.ts";
 
 type Obj = Record<string, unknown>;
 
@@ -35,6 +36,8 @@ const OCI_VERSION = /^1\.[012]\.\d+([-+][0-9A-Za-z.+-]*)?$/;
 
 const UINT16 = 0xffff;
 const UINT32 = 0xffffffff;
+/** The largest uid or gid a process may be given (runc: `math.MaxInt32`). */
+export const MAX_ID = 0x7fffffff;
 
 const NAMESPACES = new Set(["pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time"]);
 const HOOKS = [
@@ -323,10 +326,12 @@ function checkProcess(c: Checker, o: Obj, path: string): void {
   });
   const user = c.object(c.need(o, "user", path), join(path, "user"));
   const up = join(path, "user");
-  c.reqInt(user, "uid", up, 0, UINT32);
-  c.reqInt(user, "gid", up, 0, UINT32);
+  // -1 (4294967295) means "unchanged" to setuid(2) and friends: the process would keep
+  // running as root. runc refuses ids above 2^31-1 too.
+  c.reqInt(user, "uid", up, 0, MAX_ID);
+  c.reqInt(user, "gid", up, 0, MAX_ID);
   c.optInt(user, "umask", up, 0, UINT32);
-  c.optArray(user, "additionalGids", up, (g, p) => c.int(g, p, 0, UINT32));
+  c.optArray(user, "additionalGids", up, (g, p) => c.int(g, p, 0, MAX_ID));
   c.optString(user, "username", up);
 
   const argsPath = join(path, "args");
@@ -648,6 +653,10 @@ function checkNamespaceUse(
     for (const key of ["uidMappings", "gidMappings"]) {
       if (!nonEmpty(key)) c.fail(`linux.${key}`, "a new user namespace needs uid and gid mappings");
     }
+  }
+  for (const key of Object.keys((linux?.sysctl ?? {}) as Obj)) {
+    const refusal = sysctlRefusal(key, ns);
+    if (refusal) c.fail(join("linux.sysctl", key), refusal);
   }
   const offsets = linux?.timeOffsets;
   if (offsets && Object.keys(offsets).length > 0) {
