@@ -28,10 +28,20 @@
  * @module
  */
 
-import type { CgroupEvent, PressureLevel } from "../drivers/driver.ts";
 import { CgroupError, SyscallError } from "../errors.ts";
 import { check, cstr, native } from "../native/ffi.ts";
 import { parseKeyedFile } from "./stats.ts";
+
+/** A cgroup notification event. */
+export interface CgroupEvent {
+  /** `oom` when the OOM killer fired; `memory-pressure` with `level` otherwise. */
+  type: "oom" | "memory-pressure";
+  /** The pressure level for `memory-pressure` events. */
+  level?: PressureLevel;
+}
+
+/** Memory pressure levels, as cgroup v1's memory.pressure_level names them. */
+export type PressureLevel = "low" | "medium" | "critical";
 
 /**
  * Pressure levels from lowest to highest.

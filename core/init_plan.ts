@@ -17,6 +17,7 @@ import type {
   Process,
   Spec,
 } from "../spec/config.ts";
+import type { CgroupView } from "../drivers/driver.ts";
 import { capabilityMask } from "../spec/caps.ts";
 import { rlimitNumber } from "../spec/rlimits.ts";
 import {
@@ -100,10 +101,11 @@ export interface InitPlanOptions {
   id?: string;
   /** The compiled seccomp filter, if the spec has one. */
   seccomp?: { bpf: Uint8Array; flags: number };
-  /** The container's cgroup directory per hierarchy, for `cgroup` mounts. */
-  cgroupPaths?: Record<string, string>;
-  /** Whether the host uses the unified (v2-only) hierarchy. */
-  cgroupV2?: boolean;
+  /**
+   * What a `cgroup` mount shows (the cgroup manager's `view()`); default: an
+   * empty v1-style tmpfs.
+   */
+  cgroupView?: CgroupView;
   /** Hooks the init takes part in (see core/hooks.ts). */
   hooks?: InitHooks;
   /** The LSM label to exec into: a procfs file and value (see host_features.ts). */
@@ -555,8 +557,9 @@ function addCgroupMount(
   const dest = m.destination;
   const base = (flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)) | MS_NOSUID | MS_NODEV |
     MS_NOEXEC;
-  const paths = opts.cgroupPaths ?? {};
-  if (opts.cgroupV2) {
+  const { layout, mounts: paths } = opts.cgroupView ?? { layout: "v1", mounts: {} };
+  if (layout === "none") return;
+  if (layout === "v2") {
     if (types.has("cgroup")) plan.add(Op.C_MOUNT, what, "cgroup2", dest, "cgroup2", base, "", 1, 1);
     else if (paths[""]) {
       plan.add(Op.C_MOUNT, what, paths[""], dest, "", base | MS_BIND | MS_REC, "", 1, 1);
@@ -575,8 +578,7 @@ function addCgroupMount(
     1,
     1,
   );
-  for (const [name, dir] of Object.entries(paths).sort()) {
-    const sub = name === "" ? "unified" : name.replace(/^name=/, "");
+  for (const [sub, dir] of Object.entries(paths).sort()) {
     plan.add(
       Op.C_MOUNT,
       `${what}: ${sub}`,

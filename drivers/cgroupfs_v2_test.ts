@@ -135,7 +135,7 @@ function exists(path: string): boolean {
 Deno.test("cgroupfs v2: apply creates the path, enables controllers on the way down, joins the pid", async () => {
   await withRoot(async (root) => {
     const m = manager(root, "pod/c1");
-    assert.equal(m.kind, "cgroupfs-v2");
+    assert.equal(m.view().layout, "v2");
     assert.deepEqual(m.paths(), { "": `${root}/pod/c1` });
     await assert.rejects(() => m.apply(0), RangeError);
     await assert.rejects(() => m.apply(-1), RangeError);
