@@ -250,10 +250,11 @@ export class HookError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { CriuError } from "./errors.ts";
  * const err = new CriuError({ request: "RESTORE", errno: 2, log: "/tmp/img/restore.log" });
- * console.assert(err.code === "ENOENT");
- * console.assert(err.message.includes("see /tmp/img/restore.log"));
+ * assert.equal(err.code, "ENOENT");
+ * assert.ok(err.message.includes("see /tmp/img/restore.log"));
  * ```
  */
 export class CriuError extends Error {

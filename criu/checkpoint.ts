@@ -125,8 +125,9 @@ export async function checkpointContainer(
       }
     }
     const paths = cgroup.paths();
-    const freezer = paths.freezer ?? (cgroup.kind === "cgroupfs-v2" ? paths[""] : undefined);
-    if (freezer) ropts.freezeCgroup = freezer;
+    const view = cgroup.view();
+    const freezer = paths.freezer ?? (view.layout === "v2" ? paths[""] : undefined);
+    if (freezer && cgroup.capabilities.freezer) ropts.freezeCgroup = freezer;
     if (ps) ropts.ps = create(criu_page_server_infoSchema, ps);
     if (opts.parentPath) {
       // CRIU resolves a relative path against the images directory, as runc documents.
@@ -148,8 +149,7 @@ export async function checkpointContainer(
       const mounts = externalMounts(state.config, {
         mode: "dump",
         bundle: state.bundle,
-        cgroupPaths: paths,
-        cgroupV2: cgroup.kind === "cgroupfs-v2",
+        cgroupView: view,
         maskedFiles,
       });
       for (const m of mounts) ropts.extMnt.push(create(ext_mount_mapSchema, m));

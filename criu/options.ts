@@ -10,6 +10,7 @@
 import type { Spec } from "../spec/config.ts";
 import { DEFAULT_DEVICES } from "../core/init_plan.ts";
 import { join } from "../util/path.ts";
+import type { CgroupView } from "../drivers/driver.ts";
 
 /** runc's `--manage-cgroups-mode` values. */
 export type ManageCgroupsMode = "soft" | "full" | "strict" | "ignore";
@@ -116,10 +117,13 @@ export interface ExtMount {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { externalMounts } from "./options.ts";
  * const spec = { ociVersion: "1.0.2", mounts: [{ destination: "/data", source: "/srv/d", type: "bind" }] };
- * const m = externalMounts(spec, { mode: "restore", bundle: "/b", cgroupPaths: {}, cgroupV2: false, devices: false });
- * console.assert(m[0].key === "/data" && m[0].val === "/srv/d");
+ * const view = { layout: "v1" as const, mounts: {} };
+ * const m = externalMounts(spec, { mode: "restore", bundle: "/b", cgroupView: view, devices: false });
+ * assert.equal(m[0].key, "/data");
+ * assert.equal(m[0].val, "/srv/d");
  * ```
  */
 export function externalMounts(
@@ -127,8 +131,8 @@ export function externalMounts(
   opts: {
     mode: "dump" | "restore";
     bundle: string;
-    cgroupPaths: Record<string, string>;
-    cgroupV2: boolean;
+    /** The driver's view of the container's cgroup mount (layout, sub-directory to source). */
+    cgroupView: CgroupView;
     /** Masked files that exist (dump: checked in the running container). */
     maskedFiles?: string[];
     /** Include the device nodes (default true). */
@@ -146,9 +150,11 @@ export function externalMounts(
     if (bind) {
       const src = m.source ?? "";
       add(m.destination, src.startsWith("/") ? src : join(opts.bundle, src));
-    } else if ((m.type === "cgroup" || m.type === "cgroup2") && !opts.cgroupV2 && !cgroupns) {
-      for (const [name, dir] of Object.entries(opts.cgroupPaths)) {
-        const sub = name === "" ? "unified" : name.replace(/^name=/, "");
+    } else if (
+      (m.type === "cgroup" || m.type === "cgroup2") && opts.cgroupView.layout === "v1" && !cgroupns
+    ) {
+      // v1 and hybrid: the container's cgroup of each hierarchy bound below a tmpfs.
+      for (const [sub, dir] of Object.entries(opts.cgroupView.mounts)) {
         add(join(m.destination, sub), dir);
       }
     }
@@ -175,8 +181,9 @@ export function externalNsKey(type: "network" | "pid"): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { emptyNsMask } from "./options.ts";
- * console.assert(emptyNsMask(["network"]) === 0x40000000);
+ * assert.equal(emptyNsMask(["network"]), 0x40000000);
  * ```
  */
 export function emptyNsMask(names: string[] = []): number {

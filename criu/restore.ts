@@ -127,9 +127,11 @@ export async function restoreContainer(
     check(lib.nsi_mkfifo(cstr(marker), 0o600), "mkfifo", marker);
     cgroup = createCgroupManager({
       id,
-      ...(spec.linux?.cgroupsPath !== undefined ? { cgroupsPath: spec.linux.cgroupsPath } : {}),
-      ...(opts.systemdCgroup ? { systemd: true } : {}),
       rootless: Deno.uid() !== 0,
+      ...(spec.linux?.cgroupsPath !== undefined ? { cgroupsPath: spec.linux.cgroupsPath } : {}),
+      ...(spec.linux?.resources ? { resources: spec.linux.resources } : {}),
+      ...(spec.annotations ? { annotations: spec.annotations } : {}),
+      ...(opts.systemdCgroup ? { driver: "systemd" as const } : {}),
     });
     const manager = cgroup;
     const namespaces = [...new Set((spec.linux?.namespaces ?? []).map((n) => n.type))];
@@ -144,8 +146,7 @@ export async function restoreContainer(
       created: new Date().toISOString(),
       config: spec,
       namespaces: namespaces as NamespaceType[],
-      cgroupPaths: manager.paths(),
-      systemd: opts.systemdCgroup === true,
+      cgroup: manager.saved(),
       rootless: Deno.uid() !== 0,
       owner: "",
     };
@@ -220,8 +221,7 @@ export async function restoreContainer(
     const mounts = externalMounts(spec, {
       mode: "restore",
       bundle,
-      cgroupPaths: manager.paths(),
-      cgroupV2: manager.kind === "cgroupfs-v2",
+      cgroupView: manager.view(),
     });
     for (const m of mounts) ropts.extMnt.push(create(ext_mount_mapSchema, m));
     descriptors.forEach((d, i) => {
@@ -230,7 +230,9 @@ export async function restoreContainer(
     let statusFd = opts.statusFd;
     if (opts.lazyPages && statusFd !== undefined && statusFd >= 0) ropts.statusFd = statusFd;
 
-    const resources = manager.kind === "none" ? spec.linux?.resources : effectiveResources(spec);
+    const resources = manager.capabilities.deviceRules
+      ? effectiveResources(spec)
+      : spec.linux?.resources;
     const hookBase = {
       ociVersion: spec.ociVersion,
       id,
@@ -254,7 +256,7 @@ export async function restoreContainer(
         for (const [ctrl, path] of cgroupsOf(criuPid)) {
           ropts.cgRoot.push(create(cgroup_rootSchema, { ctrl, path }));
         }
-        state.cgroupCreated = manager.createdDirs();
+        state.cgroup = manager.saved();
         await writeAtomic(join(dir, "state.json"), JSON.stringify(state));
       },
       notify: {
@@ -304,7 +306,7 @@ export async function restoreContainer(
     ptyFd = undefined;
     state.initPid = pid;
     state.initStartTime = procStat(pid)?.startTime ?? 0;
-    state.cgroupCreated = manager.createdDirs();
+    state.cgroup = manager.saved();
     progress.phase("done");
     await writeAtomic(join(dir, "state.json"), JSON.stringify(state));
     await Deno.remove(marker).catch(() => {});

@@ -15,9 +15,10 @@ import { writeAllSync } from "./log.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatProgress } from "./progress.ts";
  * const line = formatProgress("checkpoint c1", { phase: "post-dump", operation: "dump", pages: 2048, bytes: 8_500_000, elapsedMs: 1300 });
- * console.assert(line === "checkpoint c1: post-dump, 2048 pages, 8.5 MB, 1.3 s");
+ * assert.equal(line, "checkpoint c1: post-dump, 2048 pages, 8.5 MB, 1.3 s");
  * ```
  */
 export function formatProgress(what: string, p: CriuProgress): string {
