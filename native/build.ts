@@ -20,6 +20,7 @@ export const NATIVE_SOURCES: readonly string[] = Object.freeze([
   "lib.c",
   "lib_bpf.c",
   "lib_events.c",
+  "lib_proc.c",
   "plan.h",
 ]);
 
