@@ -12,7 +12,13 @@ import { SIGNALS } from "../nsinit/signals.ts";
 import { exitCode } from "../native/reaper.ts";
 import type { ConsoleSocket, PidfdSocket } from "./console.ts";
 import type { RuntimeIO } from "./io.ts";
-import { lastErrorLine, parsePsOutput, parseVersion, type RuntimeVersion, type TopResults } from "./parse.ts";
+import {
+  lastErrorLine,
+  parsePsOutput,
+  parseVersion,
+  type RuntimeVersion,
+  type TopResults,
+} from "./parse.ts";
 import {
   type ChildProcess,
   closeFd,
@@ -54,9 +60,16 @@ export class OciRuntimeError extends Error {
    * ```
    */
   constructor(
-    opts: { command: string; args: string[]; exitStatus: number; logMessage?: string; stderr: string },
+    opts: {
+      command: string;
+      args: string[];
+      exitStatus: number;
+      logMessage?: string;
+      stderr: string;
+    },
   ) {
-    const sub = opts.args.find((a, i) => SUBCOMMANDS.has(a) && !opts.args[i - 1]?.startsWith("--")) ?? "";
+    const sub =
+      opts.args.find((a, i) => SUBCOMMANDS.has(a) && !opts.args[i - 1]?.startsWith("--")) ?? "";
     const lastStderr = opts.stderr.trim().split("\n").filter(Boolean).at(-1);
     const why = opts.logMessage ?? lastStderr ?? "failed";
     const name = opts.command.split("/").at(-1);
@@ -71,8 +84,23 @@ export class OciRuntimeError extends Error {
 }
 
 const SUBCOMMANDS = new Set([
-  "list", "state", "create", "start", "run", "exec", "delete", "kill", "pause", "resume", "ps",
-  "events", "update", "checkpoint", "restore", "features", "--version",
+  "list",
+  "state",
+  "create",
+  "start",
+  "run",
+  "exec",
+  "delete",
+  "kill",
+  "pause",
+  "resume",
+  "ps",
+  "events",
+  "update",
+  "checkpoint",
+  "restore",
+  "features",
+  "--version",
 ]);
 
 /** Cancellation and time limit, taken by every call. */
@@ -228,10 +256,33 @@ export interface RestoreOpts extends Omit<CheckpointOpts, "leaveRunning" | "preD
 
 /** go-runc's checkpoint actions, for those who write `checkpoint(id, opts, leaveRunning)`. */
 export type CheckpointAction = (args: string[]) => string[];
-/** Keeps the container running after the checkpoint. */
-export const leaveRunning: CheckpointAction = (args) => [...args, "--leave-running"];
-/** Makes a pre-dump, to be completed by a later checkpoint with `parentPath`. */
-export const preDump: CheckpointAction = (args) => [...args, "--pre-dump"];
+/**
+ * Keeps the container running after the checkpoint (go-runc's `LeaveRunning`).
+ *
+ * @example
+ * ```ts
+ * import { leaveRunning } from "./client.ts";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(leaveRunning(["checkpoint"]), ["checkpoint", "--leave-running"]);
+ * ```
+ */
+export function leaveRunning(args: string[]): string[] {
+  return [...args, "--leave-running"];
+}
+
+/**
+ * Makes a pre-dump, completed by a later checkpoint with `parentPath` (go-runc's `PreDump`).
+ *
+ * @example
+ * ```ts
+ * import { preDump } from "./client.ts";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(preDump(["checkpoint"]), ["checkpoint", "--pre-dump"]);
+ * ```
+ */
+export function preDump(args: string[]): string[] {
+  return [...args, "--pre-dump"];
+}
 
 /** A container as `list` and `state` describe it (the OCI state plus runc's fields). */
 export interface RuntimeContainer {
@@ -314,6 +365,8 @@ export class OciRuntimeClient {
   #path?: string;
 
   /**
+   * A client for `options.command` (default `runc`); nothing runs until the first call.
+   *
    * @example
    * ```ts
    * import { OciRuntimeClient } from "./client.ts";
@@ -435,15 +488,23 @@ export class OciRuntimeClient {
 
   /** The pids of the container's processes (`ps --format json`). */
   async ps(id: string, opts: CallOptions = {}): Promise<number[]> {
-    return JSON.parse((await this.#run(["ps", "--format", "json", id], opts)).stdout || "[]") as number[];
+    return JSON.parse(
+      (await this.#run(["ps", "--format", "json", id], opts)).stdout || "[]",
+    ) as number[];
   }
 
   /**
    * The container's processes as `ps` shows them (`ps --format table ID PS_OPTIONS`), parsed
    * into headers and rows (go-runc's `Top`). `psOptions` is a string split at spaces, or a list.
    */
-  async top(id: string, psOptions: string | string[] = [], opts: CallOptions = {}): Promise<TopResults> {
-    const extra = typeof psOptions === "string" ? psOptions.split(/\s+/).filter(Boolean) : psOptions;
+  async top(
+    id: string,
+    psOptions: string | string[] = [],
+    opts: CallOptions = {},
+  ): Promise<TopResults> {
+    const extra = typeof psOptions === "string"
+      ? psOptions.split(/\s+/).filter(Boolean)
+      : psOptions;
     return parsePsOutput((await this.#run(["ps", "--format", "table", id, ...extra], opts)).stdout);
   }
 
@@ -496,11 +557,18 @@ export class OciRuntimeClient {
 
   /** Changes the container's resources (`update --resources - ID`, the JSON on stdin). */
   async update(id: string, resources: LinuxResources, opts: CallOptions = {}): Promise<void> {
-    await this.#run(["update", "--resources", "-", id], { ...opts, stdinData: JSON.stringify(resources) });
+    await this.#run(["update", "--resources", "-", id], {
+      ...opts,
+      stdinData: JSON.stringify(resources),
+    });
   }
 
   /** Checkpoints the container with CRIU (every go-runc `CheckpointOpts` field). */
-  async checkpoint(id: string, opts: CheckpointOpts = {}, ...actions: CheckpointAction[]): Promise<void> {
+  async checkpoint(
+    id: string,
+    opts: CheckpointOpts = {},
+    ...actions: CheckpointAction[]
+  ): Promise<void> {
     let args = ["checkpoint", ...criuArgs(opts)];
     const extraFiles: number[] = [];
     if (opts.statusFile !== undefined) {
@@ -560,7 +628,10 @@ export class OciRuntimeClient {
     return env;
   }
 
-  #spawn(args: string[], plan: { io?: { fds: readonly number[] }; extraFiles?: number[]; log?: string }): ChildProcess {
+  #spawn(
+    args: string[],
+    plan: { io?: { fds: readonly number[] }; extraFiles?: number[]; log?: string },
+  ): ChildProcess {
     const global = this.globalArgs();
     if (plan.log !== undefined) global.push("--log", plan.log, "--log-format", "json");
     const pdeath = this.options.pdeathSignal;
@@ -683,7 +754,9 @@ function launchArgs(o: CreateOpts): string[] {
   if (o.noPivot) out.push("--no-pivot");
   if (o.noNewKeyring) out.push("--no-new-keyring");
   if (o.detach) out.push("--detach");
-  if (o.extraFiles && o.extraFiles.length > 0) out.push("--preserve-fds", String(o.extraFiles.length));
+  if (o.extraFiles && o.extraFiles.length > 0) {
+    out.push("--preserve-fds", String(o.extraFiles.length));
+  }
   if (o.extraArgs) out.push(...o.extraArgs);
   return out;
 }
@@ -731,7 +804,9 @@ export function signalNumber(sig: number | string): number {
     const n = Number(sig);
     if (Number.isInteger(n) && n >= 1 && n <= 64) return n;
   } else {
-    const name = sig.toUpperCase().startsWith("SIG") ? sig.toUpperCase() : `SIG${sig.toUpperCase()}`;
+    const name = sig.toUpperCase().startsWith("SIG")
+      ? sig.toUpperCase()
+      : `SIG${sig.toUpperCase()}`;
     const n = SIGNALS[name];
     if (n !== undefined) return n;
   }

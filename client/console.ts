@@ -21,8 +21,19 @@ export interface ReceiveOptions {
 const POLLIN = 0x1;
 const EAGAIN = 11;
 
-/** A listening unix socket that receives one fd per connection. */
-class FdSocket implements AsyncDisposable {
+/**
+ * A listening unix socket that receives one fd per connection: the base of
+ * {@link ConsoleSocket} and {@link PidfdSocket}.
+ *
+ * @example
+ * ```ts
+ * import { ConsoleSocket, FdSocket } from "./console.ts";
+ * import assert from "node:assert/strict";
+ * await using s = await ConsoleSocket.temp();
+ * assert.ok(s instanceof FdSocket);
+ * ```
+ */
+export class FdSocket implements AsyncDisposable {
   /** The socket's path, to pass as `--console-socket` / `--pidfd-socket`. */
   readonly path: string;
   #fd: number;
@@ -31,6 +42,7 @@ class FdSocket implements AsyncDisposable {
   #closed = false;
   #pending = new Set<Promise<unknown>>();
 
+  /** Listens at `path`; `tempDir` (holding it) is removed by close. */
   protected constructor(path: string, tempDir?: string) {
     this.path = path;
     this.#fd = check(native().nsi_unix_listen(cstr(path)), "listen", path);
@@ -40,7 +52,10 @@ class FdSocket implements AsyncDisposable {
 
   /** Waits for the runtime to connect and send an fd; returns the raw fd (the caller owns it). */
   protected async receiveFd(opts: ReceiveOptions = {}): Promise<number> {
-    const signals = [opts.signal, opts.timeout !== undefined ? AbortSignal.timeout(opts.timeout) : undefined]
+    const signals = [
+      opts.signal,
+      opts.timeout !== undefined ? AbortSignal.timeout(opts.timeout) : undefined,
+    ]
       .filter((s): s is AbortSignal => !!s);
     const signal = signals.length ? AbortSignal.any(signals) : undefined;
     const wake = () => native().nsi_eventfd_signal(this.#cancel);
@@ -79,6 +94,7 @@ class FdSocket implements AsyncDisposable {
     await Deno.remove(this.#tempDir ?? this.path, { recursive: true }).catch(() => {});
   }
 
+  /** Same as {@link FdSocket.close}. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
@@ -125,7 +141,9 @@ export class Console implements AsyncDisposable {
 
   /** Sets the terminal's window size (the container gets SIGWINCH). */
   resize(size: WinSize): void {
-    if (!Number.isInteger(size.rows) || !Number.isInteger(size.cols) || size.rows < 0 || size.cols < 0) {
+    if (
+      !Number.isInteger(size.rows) || !Number.isInteger(size.cols) || size.rows < 0 || size.cols < 0
+    ) {
       throw new RangeError(`invalid window size ${size.rows}x${size.cols}`);
     }
     check(native().nsi_set_winsize(this.#raw.fd, size.rows, size.cols), "TIOCSWINSZ");
@@ -136,6 +154,7 @@ export class Console implements AsyncDisposable {
     return this.#raw.close();
   }
 
+  /** Same as {@link Console.close}. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }

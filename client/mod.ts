@@ -26,6 +26,19 @@ export {
   type RuntimeEvent,
   signalNumber,
 } from "./client.ts";
-export { Console, ConsoleSocket, PidfdSocket, type ReceiveOptions, type WinSize } from "./console.ts";
+export {
+  Console,
+  ConsoleSocket,
+  FdSocket,
+  PidfdSocket,
+  type ReceiveOptions,
+  type WinSize,
+} from "./console.ts";
 export { NullIO, PipeIO, type PipeIOOptions, type RuntimeIO, StdIO } from "./io.ts";
-export { lastErrorLine, parsePsOutput, parseVersion, type RuntimeVersion, type TopResults } from "./parse.ts";
+export {
+  lastErrorLine,
+  parsePsOutput,
+  parseVersion,
+  type RuntimeVersion,
+  type TopResults,
+} from "./parse.ts";

@@ -76,7 +76,9 @@ export interface RuntimeVersion {
 export function parseVersion(text: string): RuntimeVersion {
   const lines = text.trim().split("\n");
   const m = /^(\S+) version (\S+)/.exec(lines[0] ?? "");
-  if (!m) throw new SyntaxError(`unable to parse the runtime version: ${JSON.stringify(lines[0] ?? "")}`);
+  if (!m) {
+    throw new SyntaxError(`unable to parse the runtime version: ${JSON.stringify(lines[0] ?? "")}`);
+  }
   const v: RuntimeVersion = { name: m[1], version: m[2], raw: text };
   for (const line of lines.slice(1)) {
     const kv = /^(commit|spec):\s*(.*)$/.exec(line.trim());
@@ -107,7 +109,9 @@ export function lastErrorLine(log: string): string | undefined {
       if (!part.startsWith("{")) continue;
       try {
         const e = JSON.parse(part) as { level?: unknown; msg?: unknown };
-        if ((e.level === "error" || e.level === "fatal") && typeof e.msg === "string") found = e.msg;
+        if ((e.level === "error" || e.level === "fatal") && typeof e.msg === "string") {
+          found = e.msg;
+        }
       } catch { /* not a JSON entry */ }
     }
   }
