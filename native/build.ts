@@ -23,6 +23,7 @@ export const NATIVE_SOURCES: readonly string[] = Object.freeze([
   "lib_bpf.c",
   "lib_criu.c",
   "lib_events.c",
+  "lib_proc.c",
   "plan.h",
 ]);
 

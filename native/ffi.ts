@@ -83,6 +83,24 @@ const SYMBOLS = {
   // int nsi_sizeof_msg(void)
   nsi_sizeof_msg: { parameters: [], result: "i32" },
 
+  // plain processes and fd-passing sockets for the OCI runtime client (lib_proc.c)
+  // int nsi_proc_spawn(const char *path, const uint8_t *argv, uint32_t argv_len,
+  //                    const uint8_t *envp, uint32_t envp_len, const char *cwd,
+  //                    const int32_t *fds, int32_t nfds, int32_t flags, int32_t pdeathsig,
+  //                    int32_t out[2] /* pid, pidfd */)
+  nsi_proc_spawn: {
+    parameters: ["buffer", "buffer", "u32", "buffer", "u32", "buffer", "buffer", "i32", "i32", "i32", "buffer"],
+    result: "i32",
+  },
+  // int nsi_unix_listen(const char *path)
+  nsi_unix_listen: { parameters: ["buffer"], result: "i32" },
+  // int nsi_unix_recv_fd(int32_t listen_fd, int32_t *fd_out)
+  nsi_unix_recv_fd: { parameters: ["i32", "buffer"], result: "i32" },
+  // int nsi_fchown(int32_t fd, int32_t uid, int32_t gid)
+  nsi_fchown: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  // int nsi_set_nonblock(int32_t fd, int32_t on)
+  nsi_set_nonblock: { parameters: ["i32", "i32"], result: "i32" },
+
   // cgroup notifications (lib_events.c)
   // int nsi_cg_event_register(const char *cgroup_dir, const char *control_file, const char *args)
   nsi_cg_event_register: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
