@@ -23,12 +23,15 @@ export class ConfigError extends Error {
   readonly file: string;
   /** The JSON path of the offending field, e.g. `linux.namespaces[3].type`, or "" for the whole document. */
   readonly field: string;
+  /** What is wrong with the field, e.g. `must be an integer >= 0`. */
+  readonly problem: string;
   /** Creates a config error for `file` and `field`. */
   constructor(file: string, field: string, problem: string) {
     super(field ? `${file}: ${field}: ${problem}` : `${file}: ${problem}`);
     this.name = "ConfigError";
     this.file = file;
     this.field = field;
+    this.problem = problem;
   }
 }
 
