@@ -136,6 +136,7 @@ export class Factory {
         id,
         ...(spec.linux?.cgroupsPath !== undefined ? { cgroupsPath: spec.linux.cgroupsPath } : {}),
         ...(opts.systemdCgroup ? { systemd: true } : {}),
+        ...(spec.annotations ? { annotations: spec.annotations } : {}),
         rootless: Deno.uid() !== 0,
       });
       const cgroupPaths = cgroup.paths();

@@ -81,4 +81,6 @@ export interface CgroupConfig {
   rootless?: boolean;
   /** Use the systemd driver (runc's `--systemd-cgroup`). */
   systemd?: boolean;
+  /** The spec's annotations (the systemd driver reads `org.systemd.property.*`). */
+  annotations?: Record<string, string>;
 }

@@ -17,6 +17,9 @@ import type { DirOps } from "../cgroups/fs.ts";
 import { CgroupfsV1Manager } from "./cgroupfs_v1.ts";
 import { CgroupfsV2Manager } from "./cgroupfs_v2.ts";
 import { NoCgroupManager } from "./none.ts";
+import { SystemdManager } from "./systemd.ts";
+import type { SystemdClient } from "./systemd_dbus.ts";
+import { CgroupError } from "../errors.ts";
 
 /** Options for {@link createCgroupManager}. */
 export interface CreateCgroupManagerOptions {
@@ -37,6 +40,19 @@ export interface CreateCgroupManagerOptions {
   dirOps?: DirOps;
   /** The runtime's uid, for the rootless delegation check; default `Deno.uid()`. */
   uid?: number;
+  /** The systemd driver's D-Bus client (tests pass a fake); default the shared connection. */
+  systemdClient?: SystemdClient;
+  /** PID 1's cgroups for the systemd driver (tests); default `/proc/1/cgroup`. */
+  systemdCgroups?: Record<string, string>;
+}
+
+/** Whether the host was booted with systemd (`sd_booted(3)`: `/run/systemd/system` is a directory). */
+function systemdBooted(): boolean {
+  try {
+    return Deno.statSync("/run/systemd/system").isDirectory;
+  } catch {
+    return false;
+  }
 }
 
 /** Adjusts `host` to a forced mode. */
@@ -80,7 +96,8 @@ function delegated(paths: Record<string, string>, uid: number | null): boolean {
 /**
  * Makes the manager for one container's cgroups. Nothing is created until `apply()`.
  *
- * - `systemd: true`: not available yet (throws).
+ * - `systemd: true`: a transient scope unit per container (`drivers/systemd.ts`); a
+ *   `CgroupError` naming `--systemd-cgroup` when systemd is not running.
  * - rootless with no `cgroupsPath` and no delegated cgroup: a manager without
  *   cgroups, which refuses resource limits.
  * - otherwise cgroupfs: v1/hybrid or v2 by the host's (or the forced) mode.
@@ -99,10 +116,27 @@ export function createCgroupManager(
   config: CgroupConfig,
   opts: CreateCgroupManagerOptions = {},
 ): CgroupManager {
-  if (config.systemd) throw new Error("the systemd cgroup driver is not available yet");
   let host = opts.host ??
     (opts.root !== undefined ? describeCgroupRoot(opts.root) : readCgroupHost());
   if (opts.mode) host = forceMode(host, opts.mode);
+  if (config.systemd) {
+    if (!opts.systemdClient && !systemdBooted()) {
+      throw new CgroupError(
+        "--systemd-cgroup",
+        "systemd is not running on this host (no /run/systemd/system): cannot use the systemd cgroup driver",
+      );
+    }
+    return new SystemdManager({
+      config,
+      host,
+      ...(config.annotations ? { annotations: config.annotations } : {}),
+      ...(opts.systemdClient ? { client: opts.systemdClient } : {}),
+      ...(opts.systemdCgroups ? { systemdCgroups: opts.systemdCgroups } : {}),
+      ...(opts.paths ? { paths: opts.paths } : {}),
+      ...(opts.created ? { created: opts.created } : {}),
+      ...(opts.dirOps ? { dirOps: opts.dirOps } : {}),
+    });
+  }
   if (
     config.rootless && !config.cgroupsPath &&
     !delegated(resolveCgroupPaths(host, config), opts.uid ?? Deno.uid())
