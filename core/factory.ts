@@ -138,7 +138,7 @@ export class Factory {
         ...(opts.systemdCgroup ? { systemd: true } : {}),
         ...(spec.annotations ? { annotations: spec.annotations } : {}),
         rootless: Deno.uid() !== 0,
-      });
+      }, { onWarning: this.#warn });
       const cgroupPaths = cgroup.paths();
       const state: ContainerState = {
         id,
@@ -298,6 +298,7 @@ export class Factory {
     }, {
       paths: state.cgroupPaths,
       ...(state.cgroupCreated ? { created: state.cgroupCreated } : {}),
+      onWarning: this.#warn,
     });
     return new Container(state, dir, cgroup, { onWarning: this.#warn });
   }

@@ -44,6 +44,8 @@ export interface CreateCgroupManagerOptions {
   systemdClient?: SystemdClient;
   /** PID 1's cgroups for the systemd driver (tests); default `/proc/1/cgroup`. */
   systemdCgroups?: Record<string, string>;
+  /** Receives warnings (the systemd driver's, when systemd does not answer a stop). */
+  onWarning?: (msg: string) => void;
 }
 
 /** Whether the host was booted with systemd (`sd_booted(3)`: `/run/systemd/system` is a directory). */
@@ -135,6 +137,7 @@ export function createCgroupManager(
       ...(opts.paths ? { paths: opts.paths } : {}),
       ...(opts.created ? { created: opts.created } : {}),
       ...(opts.dirOps ? { dirOps: opts.dirOps } : {}),
+      ...(opts.onWarning ? { onWarning: opts.onWarning } : {}),
     });
   }
   if (

@@ -65,6 +65,8 @@ export interface SystemdManagerOptions {
   created?: string[];
   /** mkdir/rmdir seam for tests. */
   dirOps?: DirOps;
+  /** Receives what `destroy()` could not do while systemd did not answer. */
+  onWarning?: (msg: string) => void;
 }
 
 /** The errors that mean systemd cannot be reached at all (so it holds no unit of ours). */
@@ -127,8 +129,10 @@ export class SystemdManager implements CgroupManager {
   readonly #client: SystemdClient | undefined;
   readonly #annotations: UnitProperty[];
   readonly #fs: CgroupfsV1Manager | CgroupfsV2Manager;
+  /** The unit was started by this manager (or the one whose state it was made from). */
   #started: boolean;
   #pending: LinuxResources | undefined;
+  readonly #warn: (msg: string) => void;
 
   /** Makes a manager; nothing is asked of systemd until `apply()`. */
   constructor(opts: SystemdManagerOptions) {
@@ -142,6 +146,7 @@ export class SystemdManager implements CgroupManager {
     this.#host = opts.host;
     this.#client = opts.client;
     this.#annotations = annotationProperties(opts.annotations);
+    this.#warn = opts.onWarning ?? (() => {});
     // Paths from state mean the unit was started by the manager that saved them.
     this.#started = opts.paths !== undefined;
     const paths = opts.paths ??
@@ -299,7 +304,9 @@ export class SystemdManager implements CgroupManager {
     return this.#fs.pids();
   }
 
+  /** Signals every process of the scope; nothing when this manager never started it. */
   killAll(signal: number): Promise<void> {
+    if (!this.#started) return Promise.resolve();
     return this.#fs.killAll(signal);
   }
 
@@ -312,6 +319,7 @@ export class SystemdManager implements CgroupManager {
   }
 
   exists(): Promise<boolean> {
+    if (!this.#started) return Promise.resolve(false);
     return this.#fs.exists();
   }
 
@@ -319,10 +327,13 @@ export class SystemdManager implements CgroupManager {
    * Stops the unit and waits for its job, then removes every directory left (those
    * systemd did not make, and any it could not remove). When systemd cannot be reached
    * at all (not running, not answering) the directories are still removed and that
-   * counts as done, so `delete --force` cleans up; any other D-Bus error is thrown
-   * after the directories are removed.
+   * counts as done, with a warning naming the unit, so `delete --force` cleans up; any other D-Bus error is thrown
+   * after the directories are removed. A manager that never started its unit (refused,
+   * or another container's) touches nothing.
    */
   async destroy(): Promise<void> {
+    // A unit this manager never started (refused, or another container's) is not ours.
+    if (!this.#started) return;
     let stopError: unknown;
     try {
       await this.#sd.stopUnit(this.#unit.unit);
@@ -331,7 +342,12 @@ export class SystemdManager implements CgroupManager {
     }
     this.#started = false;
     await this.#fs.destroy();
-    if (stopError !== undefined && !unreachable(stopError)) throw stopError;
+    if (stopError === undefined) return;
+    if (!unreachable(stopError)) throw stopError;
+    this.#warn(
+      `${(stopError as Error).message}; the container's processes and cgroups are gone, ` +
+        `but systemd may still list ${this.#unit.unit} (systemctl stop ${this.#unit.unit})`,
+    );
   }
 }
 

@@ -275,11 +275,26 @@ export class SystemdBus implements SystemdClient {
 
 let shared: SystemdBus | undefined;
 
+/** Reads `$NSINIT_SYSTEMD_TIMEOUT_MS` (a positive integer), if set. */
+function timeoutFromEnv(): number | undefined {
+  let v: string | undefined;
+  try {
+    v = Deno.env.get("NSINIT_SYSTEMD_TIMEOUT_MS");
+  } catch {
+    return undefined;
+  }
+  const n = Number(v);
+  return v && Number.isInteger(n) && n > 0 ? n : undefined;
+}
+
 /**
  * The process's one systemd connection, opened on first use and reused by every
- * manager (a CLI command makes one; a long-lived library user keeps it).
+ * manager (a CLI command makes one; a long-lived library user keeps it). Each call
+ * and each job wait times out after `$NSINIT_SYSTEMD_TIMEOUT_MS` when set (else 25 s
+ * and 30 s).
  */
 export function sharedSystemdBus(): SystemdBus {
-  shared ??= new SystemdBus();
+  const ms = timeoutFromEnv();
+  shared ??= new SystemdBus(ms ? { callTimeoutMs: ms, jobTimeoutMs: ms } : {});
   return shared;
 }

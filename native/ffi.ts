@@ -279,6 +279,8 @@ const LIBSYSTEMD_SYMBOLS = {
   sd_bus_start: { parameters: ["pointer"], result: "i32" },
   // sd_bus *sd_bus_close_unref(sd_bus *bus)
   sd_bus_close_unref: { parameters: ["pointer"], result: "pointer" },
+  // int sd_bus_is_ready(sd_bus *bus)
+  sd_bus_is_ready: { parameters: ["pointer"], result: "i32" },
   // int sd_bus_is_open(sd_bus *bus)
   sd_bus_is_open: { parameters: ["pointer"], result: "i32" },
   // int sd_bus_message_new_method_call(sd_bus *bus, sd_bus_message **m, const char *destination,

@@ -53,7 +53,7 @@ export interface DbusSignal {
  * @example
  * ```ts
  * import { splitSignature } from "./sdbus.ts";
- * import { assertEquals } from "node:assert/strict";
+ * import { deepStrictEqual as assertEquals } from "node:assert/strict";
  * assertEquals(splitSignature("ssa(sv)a(sa(sv))"), ["s", "s", "a(sv)", "a(sa(sv))"]);
  * ```
  */
@@ -221,7 +221,8 @@ export class SdBus {
   ): Promise<DbusValue[]> {
     return this.#serial(async () => {
       const what = `${iface}.${member}`;
-      const bus = this.#live(what);
+      const deadline = Date.now() + timeoutMs;
+      const bus = await this.#ready(what, deadline);
       const lib = this.#lib;
       const out = new BigUint64Array(1);
       let r = lib.sd_bus_message_new_method_call(
@@ -243,7 +244,8 @@ export class SdBus {
         }
         const err = new Uint8Array(24); // sd_bus_error { name, message, _need_free }
         const rep = new BigUint64Array(1);
-        r = await lib.sd_bus_call(bus, m, BigInt(Math.max(1, timeoutMs)) * 1000n, err, rep);
+        const left = Math.max(1, deadline - Date.now());
+        r = await lib.sd_bus_call(bus, m, BigInt(left) * 1000n, err, rep);
         if (r < 0) {
           const view = new DataView(err.buffer);
           const name = readCString(view.getBigUint64(0, true));
@@ -280,6 +282,7 @@ export class SdBus {
     return this.#serial(async () => {
       const what = `waiting for ${iface}.${member}`;
       const deadline = Date.now() + timeoutMs;
+      await this.#ready(what, deadline);
       const lib = this.#lib;
       const ciface = cstr(iface);
       const cmember = cstr(member);
@@ -317,6 +320,34 @@ export class SdBus {
         if (w < 0) throw new DbusError(what, errnoDbusName(-w), errnoText(-w), -w);
       }
     });
+  }
+
+  /**
+   * Completes the connection's authentication by `deadline` (sd-bus itself would
+   * wait up to 90 s for a peer that accepted the connection but does not answer).
+   */
+  async #ready(what: string, deadline: number): Promise<NonNullable<Deno.PointerValue>> {
+    const lib = this.#lib;
+    for (;;) {
+      const bus = this.#live(what);
+      const ready = lib.sd_bus_is_ready(bus);
+      if (ready > 0) return bus;
+      if (ready < 0) throw new DbusError(what, errnoDbusName(-ready), errnoText(-ready), -ready);
+      const r = lib.sd_bus_process(bus, null);
+      if (r < 0) throw new DbusError(what, errnoDbusName(-r), errnoText(-r), -r);
+      if (r > 0) continue;
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new DbusError(
+          what,
+          "org.freedesktop.DBus.Error.Timeout",
+          `${this.address} did not complete the connection in time`,
+          110,
+        );
+      }
+      const w = await lib.sd_bus_wait(bus, BigInt(Math.min(left, 1000)) * 1000n);
+      if (w < 0) throw new DbusError(what, errnoDbusName(-w), errnoText(-w), -w);
+    }
   }
 
   #live(what: string): NonNullable<Deno.PointerValue> {
