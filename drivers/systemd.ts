@@ -12,8 +12,10 @@
  * scope's directories. `destroy()` stops the unit, waits for the job, and removes any
  * directory left.
  *
- * A scope cannot exist before its first pid: `create()` does nothing, and resources
- * given to `set()` before `apply(pid)` are applied by `apply(pid)`.
+ * A scope cannot exist before its first pid (`capabilities.limitsBeforePid` is false):
+ * `apply(pid)` starts it with the spec's resources and annotations as properties, and
+ * core's `set()` follows with the effective resources. `create()` does nothing; resources
+ * given to `set()` before `apply()` wait for it.
  *
  * @module
  */
@@ -21,11 +23,12 @@
 import type { LinuxResources } from "../spec/config.ts";
 import type {
   CgroupConfig,
-  CgroupEvent,
   CgroupManager,
-  DriverKind,
-  PressureLevel,
+  CgroupView,
+  DriverCapabilities,
+  DriverState,
 } from "./driver.ts";
+import type { CgroupEvent, PressureLevel } from "../cgroups/events.ts";
 import { CgroupError, DbusError } from "../errors.ts";
 import { type CgroupHost, parseProcCgroup } from "../cgroups/paths.ts";
 import type { CgroupStats } from "../cgroups/stats.ts";
@@ -57,12 +60,8 @@ export interface SystemdManagerOptions {
    * slices live; default read from `/proc/1/cgroup`.
    */
   systemdCgroups?: Record<string, string>;
-  /** `org.systemd.property.*` annotations of the spec. */
-  annotations?: Record<string, string>;
-  /** Paths saved in state by the manager that made the container. */
-  paths?: Record<string, string>;
-  /** Directories an earlier `apply()` made (hierarchies systemd leaves alone). */
-  created?: string[];
+  /** What the manager that made the container saved (a later command re-creates it from this). */
+  saved?: DriverState;
   /** mkdir/rmdir seam for tests. */
   dirOps?: DirOps;
   /** Receives what `destroy()` could not do while systemd did not answer. */
@@ -110,7 +109,7 @@ export function unitPaths(
  * ```ts
  * import { SystemdManager } from "./systemd.ts";
  * const m = new SystemdManager({
- *   config: { id: "c1", cgroupsPath: "machine.slice:nsinit:c1", systemd: true },
+ *   config: { id: "c1", cgroupsPath: "machine.slice:nsinit:c1", driver: "systemd" },
  *   host: {
  *     mode: "v2", v1: [], unifiedControllers: ["memory"], own: { "": "/" },
  *     unified: { version: 2, mountPoint: "/sys/fs/cgroup", root: "/", controllers: [] },
@@ -122,8 +121,8 @@ export function unitPaths(
  * ```
  */
 export class SystemdManager implements CgroupManager {
-  /** The driver kind. */
-  readonly kind: DriverKind = "systemd";
+  /** The driver's name in the state. */
+  readonly driver = "systemd" as const;
   readonly #unit: SystemdUnit;
   readonly #host: CgroupHost;
   readonly #client: SystemdClient | undefined;
@@ -132,6 +131,7 @@ export class SystemdManager implements CgroupManager {
   /** The unit was started by this manager (or the one whose state it was made from). */
   #started: boolean;
   #pending: LinuxResources | undefined;
+  readonly #resources: LinuxResources | undefined;
   readonly #warn: (msg: string) => void;
 
   /** Makes a manager; nothing is asked of systemd until `apply()`. */
@@ -142,20 +142,26 @@ export class SystemdManager implements CgroupManager {
         "the systemd driver needs root (a rootless one would use the user's systemd instance)",
       );
     }
-    this.#unit = systemdUnit(opts.config.id, opts.config.cgroupsPath);
+    const extra = opts.saved?.extra as
+      | { unit?: string; slice?: string; cgroup?: string }
+      | undefined;
+    this.#unit = extra?.unit && extra.slice && extra.cgroup
+      ? { unit: extra.unit, slice: extra.slice, cgroup: extra.cgroup }
+      : systemdUnit(opts.config.id, opts.config.cgroupsPath);
+    this.#resources = opts.config.resources;
     this.#host = opts.host;
     this.#client = opts.client;
-    this.#annotations = annotationProperties(opts.annotations);
+    this.#annotations = annotationProperties(opts.config.annotations);
     this.#warn = opts.onWarning ?? (() => {});
-    // Paths from state mean the unit was started by the manager that saved them.
-    this.#started = opts.paths !== undefined;
-    const paths = opts.paths ??
+    // A saved state means the unit was started by the manager that saved it.
+    this.#started = opts.saved !== undefined;
+    const paths = opts.saved?.paths ??
       unitPaths(opts.host, this.#unit, opts.systemdCgroups ?? readSystemdCgroups());
     const common = {
       config: { id: opts.config.id },
       host: opts.host,
       paths,
-      ...(opts.created ? { created: opts.created } : {}),
+      ...(opts.saved?.created ? { created: opts.saved.created } : {}),
       ...(opts.dirOps ? { dirOps: opts.dirOps } : {}),
     };
     this.#fs = opts.host.mode === "v2"
@@ -177,12 +183,29 @@ export class SystemdManager implements CgroupManager {
     return this.#client ?? sharedSystemdBus();
   }
 
+  /** A scope exists only with its first pid; the rest is the cgroupfs code's. */
+  get capabilities(): DriverCapabilities {
+    return { ...this.#fs.capabilities, limitsBeforePid: false };
+  }
+
+  /** The scope's directories, as the container sees them (as cgroupfs would). */
+  view(): CgroupView {
+    return this.#fs.view();
+  }
+
   paths(): Record<string, string> {
     return this.#fs.paths();
   }
 
-  createdDirs(): string[] {
-    return this.#fs.createdDirs();
+  /** The paths, the directories made in hierarchies systemd leaves alone, and the unit. */
+  saved(): DriverState {
+    const fs = this.#fs.saved();
+    return {
+      driver: this.driver,
+      paths: fs.paths,
+      ...(fs.created && fs.created.length > 0 ? { created: fs.created } : {}),
+      extra: { unit: this.#unit.unit, slice: this.#unit.slice, cgroup: this.#unit.cgroup },
+    };
   }
 
   /** A scope cannot exist without a pid: nothing to do until `apply()`. */
@@ -214,7 +237,8 @@ export class SystemdManager implements CgroupManager {
         ],
         ["TasksAccounting", new Variant("b", true)],
         ["DefaultDependencies", new Variant("b", false)],
-        ...(this.#pending ? this.#properties(this.#pending, version) : []),
+        // Device rules come with core's set(), before the init runs anything.
+        ...this.#properties({ ...(this.#pending ?? this.#resources ?? {}), devices: [] }, version),
         ...this.#annotations,
       ];
       await this.#start(props);

@@ -4,7 +4,7 @@
  * prints it. It lists what nsinit itself implements, not what this host
  * offers: the hooks, every mount option the mount-option parser knows, the
  * namespaces and capabilities it recognizes, its cgroup drivers (cgroupfs v1
- * and v2; the systemd driver is not there yet), the seccomp actions,
+ * and v2, and systemd transient scopes for root), the seccomp actions,
  * operators and flags the seccomp compiler accepts, and the architectures the
  * system libseccomp resolves. AppArmor, SELinux, Intel RDT and idmapped mounts
  * are not implemented, so they are reported disabled.
@@ -133,10 +133,13 @@ export interface SeccompProbe {
  *
  * @example Without libseccomp
  * ```ts
+ * import assert from "node:assert/strict";
  * import { features } from "./features.ts";
  * const f = features({ knowsArch() { throw new Error("no libseccomp"); }, version: () => undefined });
- * console.assert(f.ociVersionMax === "1.2.0" && f.hooks.length === 6);
- * console.assert(f.linux.seccomp.enabled === false && f.linux.cgroup.systemd === false);
+ * assert.equal(f.ociVersionMax, "1.2.0");
+ * assert.equal(f.hooks.length, 6);
+ * assert.equal(f.linux.seccomp.enabled, false);
+ * assert.equal(f.linux.cgroup.systemd, true);
  * ```
  */
 export function features(seccomp: SeccompProbe): Features {
@@ -155,7 +158,7 @@ export function features(seccomp: SeccompProbe): Features {
     linux: {
       namespaces: [...NAMESPACES],
       capabilities: [...CAPABILITIES],
-      cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: true },
+      cgroup: { v1: true, v2: true, systemd: true, systemdUser: false, rdma: true },
       seccomp: archs
         ? {
           enabled: true,
@@ -183,10 +186,11 @@ export function features(seccomp: SeccompProbe): Features {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { features, systemLibseccomp } from "./features.ts";
  * const f = features(systemLibseccomp());
  * if (f.linux.seccomp.enabled && Deno.build.arch === "x86_64") {
- *   console.assert(f.linux.seccomp.archs?.includes("SCMP_ARCH_X86_64"));
+ *   assert.ok(f.linux.seccomp.archs?.includes("SCMP_ARCH_X86_64"));
  * }
  * ```
  */
