@@ -112,7 +112,23 @@ export interface InitPlanOptions {
   execLabel?: { path: string; value: string };
   /** SELinux label for the file systems mounted in the container. */
   mountLabel?: string;
+  /** The host facts the plan depends on; default: this host's ({@link HOST_FACTS}). */
+  host?: PlanHostFacts;
 }
+
+/** What a plan needs to know about the host's file systems (a fake in unit tests). */
+export interface PlanHostFacts {
+  /** Whether `dir` is on the initial ramfs, which pivot_root(2) cannot leave. */
+  onInitialRamfs(dir: string): boolean;
+  /** Whether a bind mount's source is a directory (else a file is made to mount on). */
+  isDirectory(path: string): boolean;
+}
+
+/** This host's facts: /proc/self/mountinfo and stat(2). */
+export const HOST_FACTS: PlanHostFacts = {
+  onInitialRamfs: (dir) => onInitialRamfs(dir),
+  isDirectory: mountSourceIsDir,
+};
 
 /** Hook steps of an init plan. */
 export interface InitHooks {
@@ -414,7 +430,7 @@ function addRootfs(
   if (hasMount(spec, "/dev/pts")) plan.add(Op.C_SYMLINK, "link /dev/ptmx", "pts/ptmx", "/dev/ptmx");
   addCreateHooks(plan, opts.hooks);
   // pivot_root cannot leave the initial ramfs (initramfs): there, MS_MOVE + chroot.
-  const noPivot = opts.noPivot === true || onInitialRamfs(rootfs);
+  const noPivot = opts.noPivot === true || (opts.host ?? HOST_FACTS).onInitialRamfs(rootfs);
   plan.add(
     Op.C_PIVOT,
     noPivot ? "move into the rootfs (no pivot)" : "pivot_root into the rootfs",
@@ -495,7 +511,7 @@ function addMount(
   let type = m.type ?? "";
   if (o.bind || type === "bind") {
     const src = isAbsolute(m.source ?? "") ? m.source! : resolve(opts.bundle, m.source ?? "");
-    const create = mountSourceIsDir(src) ? 1 : 2;
+    const create = (opts.host ?? HOST_FACTS).isDirectory(src) ? 1 : 2;
     const flags = (o.flags | MS_BIND | (o.recursive ? MS_REC : 0)) & ~o.clearFlags;
     plan.add(Op.C_MOUNT, what, src, dest, "", flags, "", create, 1);
   } else if (type === "cgroup" || type === "cgroup2") {

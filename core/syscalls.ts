@@ -54,6 +54,8 @@ export interface Syscalls {
   pidfdSignal(pidfd: number, signal: number): void;
   /** close(2). */
   close(fd: number): void;
+  /** umount2(path, MNT_DETACH), best effort: errors (not a mount point) are ignored. */
+  umountDetach(path: string): void;
   /**
    * Opens the exec fifo of a created container so its init execs (runc's design),
    * watching the init's pidfd meanwhile. Throws `SyscallError` when the init exited
@@ -100,6 +102,9 @@ export const realSyscalls: Syscalls = Object.freeze({
   },
   close(fd: number): void {
     native().nsi_close(fd);
+  },
+  umountDetach(path: string): void {
+    native().nsi_umount_detach(cstr(path));
   },
   async fifoStart(fifo: string, pidfd: number, id: string): Promise<void> {
     const err = new Uint8Array(1024);

@@ -46,6 +46,8 @@ export const TRANSITIONS = Object.freeze(
     resume: { from: ["paused"], to: "running" },
     update: { from: ["created", "running", "paused"] },
     exec: { from: ["created", "running"] },
+    // Without leaveRunning/preDump the processes end in the images (then: stopped).
+    checkpoint: { from: ["running", "paused"] },
     delete: { from: ["stopped"], to: "deleted" },
     "delete --force": { from: STATUSES, to: "deleted" },
   } as const satisfies Record<string, Transition>,

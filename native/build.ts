@@ -14,12 +14,16 @@ const SRC = new URL("./src/", import.meta.url);
  */
 export const NATIVE_SOURCES: readonly string[] = Object.freeze([
   "child.c",
+  "common.c",
+  "common.h",
   "fs.c",
   "init.c",
   "init.h",
   "lib.c",
   "lib_bpf.c",
+  "lib_criu.c",
   "lib_events.c",
+  "lib_proc.c",
   "plan.h",
 ]);
 
@@ -89,11 +93,21 @@ export function buildNative(dir: string, srcDir?: string): void {
   const so = `${dir}/libnsinit.so${tag}`;
   try {
     // The init helper is static: it starts fast and needs nothing from the host once running.
-    cc([...CFLAGS, "-static", "-o", init, `${src}init.c`, `${src}child.c`, `${src}fs.c`]);
-    // libnsinit.so: lib.c plus one lib_<concern>.c file per further concern.
+    // common.c is linked into both (the one hook runner, among others).
+    cc([
+      ...CFLAGS,
+      "-static",
+      "-o",
+      init,
+      `${src}init.c`,
+      `${src}child.c`,
+      `${src}fs.c`,
+      `${src}common.c`,
+    ]);
+    // libnsinit.so: lib.c plus one lib_<concern>.c file per further concern, and common.c.
     const libSources = [...Deno.readDirSync(src)]
       .map((e) => e.name)
-      .filter((n) => n === "lib.c" || /^lib_[a-z0-9_]+\.c$/.test(n))
+      .filter((n) => n === "lib.c" || n === "common.c" || /^lib_[a-z0-9_]+\.c$/.test(n))
       .sort()
       .map((n) => `${src}${n}`);
     cc([...CFLAGS, "-fPIC", "-shared", "-fvisibility=hidden", "-o", so, ...libSources]);

@@ -131,6 +131,10 @@ export class FakeSyscalls implements Syscalls {
     this.#fds.delete(fd);
   }
 
+  umountDetach(path: string): void {
+    this.calls.push(`umountDetach ${path.slice(path.lastIndexOf("/") + 1)}`);
+  }
+
   fifoStart(fifo: string, pidfd: number, _id: string): Promise<void> {
     this.calls.push(`fifoStart ${this.#pidOf(pidfd)}`);
     const e = this.fifoStartError;
