@@ -15,6 +15,8 @@ export const Op = {
   H_SETGROUPS: 6,
   H_FIFO: 7,
   H_MAPCMD: 8,
+  H_AFFINITY: 9,
+  H_NETDEV: 10,
   C_SETSID: 64,
   C_UNSHARE: 65,
   C_ROOTFS: 66,
@@ -51,6 +53,11 @@ export const Op = {
   C_KEYRING: 98,
   C_BARRIER: 99,
   C_HOOK: 100,
+  C_CHROOT: 101,
+  C_SCHED: 102,
+  C_IOPRIO: 103,
+  C_MEMPOLICY: 104,
+  C_AFFINITY: 105,
 } as const;
 
 /** Message types on the sync socket (`enum nsi_msg_type`). */

@@ -30,6 +30,9 @@ enum nsi_op {
 	NSI_H_SETGROUPS = 6, /* str "allow"|"deny": /proc/<child>/setgroups */
 	NSI_H_FIFO = 7,      /* str path: exec fifo, opened O_PATH for the child */
 	NSI_H_MAPCMD = 8,    /* str tool, str args: run newuidmap/newgidmap <pid> args */
+	NSI_H_AFFINITY = 9,  /* bytes cpu mask: the helper's affinity before clone (inherited) */
+	NSI_H_NETDEV = 10,   /* str device, str new name, str netns path ("" the child's):
+	                        move a network device with its permanent addresses, set it up */
 
 	/* child stage */
 	NSI_C_SETSID = 64,     /* (none) */
@@ -71,6 +74,12 @@ enum nsi_op {
 	NSI_C_BARRIER = 99,    /* (none): report BARRIER, wait for GO (runtime-side hooks run) */
 	NSI_C_HOOK = 100,      /* str path, bytes argv, bytes envp, str stdin-before-pid,
 	                          str stdin-after-pid, u64 timeout seconds (0: none) */
+	NSI_C_CHROOT = 101,    /* str path: chroot into it (no mount namespace) */
+	NSI_C_SCHED = 102,     /* u64 policy, flags, nice, priority, runtime, deadline, period:
+	                          sched_setattr */
+	NSI_C_IOPRIO = 103,    /* u64 ioprio (class << 13 | level): ioprio_set on itself */
+	NSI_C_MEMPOLICY = 104, /* u64 mode | flags, bytes node mask (u64 words): set_mempolicy */
+	NSI_C_AFFINITY = 105,  /* bytes cpu mask: sched_setaffinity on itself */
 };
 
 /* Messages on the sync socket (SOCK_SEQPACKET). */

@@ -18,6 +18,7 @@ import { checkArgs, parseFlags } from "../flags.ts";
 import type { GlobalOptions } from "../global.ts";
 import { print } from "../log.ts";
 import { resolveArchName } from "../../seccomp/libseccomp.ts";
+import { MEMORY_POLICY_FLAGS, MEMORY_POLICY_MODES, OCI_VERSION_MAX } from "../../spec/validate.ts";
 
 /** The features structure, as far as nsinit fills it in. */
 export interface Features {
@@ -46,6 +47,10 @@ export interface Features {
     selinux: { enabled: boolean };
     intelRdt: { enabled: boolean };
     mountExtensions: { idmap: { enabled: boolean } };
+    /** set_mempolicy modes and flags accepted in `linux.memoryPolicy` (1.3). */
+    memoryPolicy: { modes: string[]; flags: string[] };
+    /** `linux.netDevices` is implemented (1.3). */
+    netDevices: { enabled: boolean };
   };
   /** Metadata of the runtime. */
   annotations?: Record<string, string>;
@@ -135,7 +140,7 @@ export interface SeccompProbe {
  * ```ts
  * import { features } from "./features.ts";
  * const f = features({ knowsArch() { throw new Error("no libseccomp"); }, version: () => undefined });
- * console.assert(f.ociVersionMax === "1.2.0" && f.hooks.length === 6);
+ * console.assert(f.ociVersionMax === "1.3.0" && f.hooks.length === 6);
  * console.assert(f.linux.seccomp.enabled === false && f.linux.cgroup.systemd === false);
  * ```
  */
@@ -149,7 +154,7 @@ export function features(seccomp: SeccompProbe): Features {
   }
   const f: Features = {
     ociVersionMin: "1.0.0",
-    ociVersionMax: "1.2.0",
+    ociVersionMax: OCI_VERSION_MAX,
     hooks: [...HOOKS],
     mountOptions: [...KNOWN_MOUNT_OPTIONS],
     linux: {
@@ -170,6 +175,8 @@ export function features(seccomp: SeccompProbe): Features {
       selinux: { enabled: false },
       intelRdt: { enabled: false },
       mountExtensions: { idmap: { enabled: false } },
+      memoryPolicy: { modes: [...MEMORY_POLICY_MODES], flags: [...MEMORY_POLICY_FLAGS] },
+      netDevices: { enabled: true },
     },
   };
   const version = archs ? seccomp.version() : undefined;
