@@ -43,7 +43,7 @@ export {
 export { defaultSpec, type DefaultSpecOptions } from "./spec/default.ts";
 export { parseSpec, validateProcess, validateSpec } from "./spec/validate.ts";
 export type * from "./spec/config.ts";
-export type { CgroupEvent, CgroupManager, DriverKind, PressureLevel } from "./drivers/driver.ts";
+export type * from "./drivers/driver.ts";
 export type {
   BlkioEntry,
   BlkioStats,

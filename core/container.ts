@@ -239,13 +239,15 @@ export class Container implements AsyncDisposable {
       if (status === "stopped" && !opts.all) throw new StateError(this.id, status, "signal");
       if (opts.all) {
         // Every process in the cgroup, the init included (as runc: nothing more).
-        // Without cgroups there is no "all": the init's pid namespace dies with it.
-        if (this.#cgroup.kind === "none") {
+        // Without process tracking there is no "all": the init's pid namespace dies with it.
+        if (!this.#cgroup.capabilities.processes) {
           if (status !== "stopped") this.#signalInit(signal);
           return;
         }
         await this.#cgroup.killAll(signal);
-        if (status === "paused" && signal !== SIGKILL) await this.#cgroup.freeze(false);
+        // A paused container is thawed so that the signal is acted on (a frozen
+        // process does not even die of SIGKILL on cgroup v1).
+        if (status === "paused") await this.#cgroup.freeze(false);
         return;
       }
       this.#signalInit(signal);

@@ -9,8 +9,8 @@ import { isAbsolute, join, resolve } from "../util/path.ts";
 import { isDirectory } from "../util/fs.ts";
 import type { NamespaceType, Spec } from "../spec/config.ts";
 import { parseSpec, validateSpec } from "../spec/validate.ts";
-import { createCgroupManager } from "../drivers/factory.ts";
-import type { CgroupManager } from "../drivers/driver.ts";
+import { createCgroupManager, loadCgroupManager } from "../drivers/factory.ts";
+import type { CgroupConfig, CgroupManager } from "../drivers/driver.ts";
 import { ConfigError, ContainerIdError, NotFoundError } from "../errors.ts";
 import { check, cstr, ensureNative, native } from "../native/ffi.ts";
 import { spawnPlan } from "../native/spawn.ts";
@@ -133,12 +133,9 @@ export class Factory {
     let rdt: ResctrlGroup | undefined;
     try {
       cgroup = createCgroupManager({
-        id,
-        ...(spec.linux?.cgroupsPath !== undefined ? { cgroupsPath: spec.linux.cgroupsPath } : {}),
-        ...(opts.systemdCgroup ? { systemd: true } : {}),
-        rootless: Deno.uid() !== 0,
+        ...cgroupConfig(id, spec, Deno.uid() !== 0),
+        ...(opts.systemdCgroup ? { driver: "systemd" as const } : {}),
       });
-      const cgroupPaths = cgroup.paths();
       const state: ContainerState = {
         id,
         bundle,
@@ -150,8 +147,7 @@ export class Factory {
         namespaces: [
           ...new Set((spec.linux?.namespaces ?? []).map((n) => n.type)),
         ] as NamespaceType[],
-        cgroupPaths,
-        systemd: opts.systemdCgroup === true,
+        cgroup: cgroup.saved(),
         rootless: Deno.uid() !== 0,
         owner: "",
       };
@@ -189,25 +185,28 @@ export class Factory {
         noPivot: opts.noPivot === true,
         noNewKeyring: opts.noNewKeyring === true,
         preserveFds: opts.preserveFds?.length ?? 0,
-        cgroupPaths,
-        cgroupV2: cgroup.kind === "cgroupfs-v2",
+        cgroupView: cgroup.view(),
         ...(seccomp ? { seccomp } : {}),
         ...(initHooks ? { hooks: initHooks } : {}),
         ...(execLabel ? { execLabel } : {}),
         ...(spec.linux?.mountLabel && host.selinux ? { mountLabel: spec.linux.mountLabel } : {}),
       });
       stdio = prepareStdio(opts.stdio);
-      const resources = cgroup.kind === "none" ? spec.linux?.resources : effectiveResources(spec);
+      const { limitsBeforePid, deviceRules } = cgroup.capabilities;
+      const resources = deviceRules ? effectiveResources(spec) : spec.linux?.resources;
       const manager = cgroup;
       // The helper starts on another thread; meanwhile this one writes the first
-      // state and creates and limits the cgroup. The child waits for GO, which
-      // comes only after both (so a crash after GO always leaves state to delete).
+      // state and (when the driver can do it before a pid exists) creates and limits
+      // the cgroup. The child waits for GO, which comes only after both (so a crash
+      // after GO always leaves state to delete). A driver whose cgroup cannot exist
+      // before its first pid (a systemd scope) gets apply(pid), then set().
       const spawning = spawnPlan(plan, {
         fds: [...stdio.fds, ...(opts.preserveFds ?? [])],
         place: async (pid) => {
           spawnedPid = pid;
           await prepared;
           await manager.apply(pid);
+          if (!limitsBeforePid && resources) await manager.set(resources);
           rdt?.apply(pid);
         },
         until: waitForStart ? "ready" : "exec",
@@ -223,8 +222,10 @@ export class Factory {
           state.resctrl = { dir: rdt.dir, created: rdt.created };
         }
         await writeAtomic(join(dir, "state.json"), JSON.stringify(state));
-        await manager.create();
-        if (resources) await manager.set(resources);
+        if (limitsBeforePid) {
+          await manager.create();
+          if (resources) await manager.set(resources);
+        }
       })();
       prepared.catch(() => {}); // observed through place(); never an unhandled rejection
       const spawned = await spawning;
@@ -237,7 +238,7 @@ export class Factory {
       );
       const st = procStat(spawned.pid);
       state.initPid = spawned.pid;
-      state.cgroupCreated = cgroup.createdDirs();
+      state.cgroup = cgroup.saved();
       state.initStartTime = st?.startTime ?? 0;
       await writeAtomic(join(dir, "state.json"), JSON.stringify(state));
       if (!waitForStart) {
@@ -287,17 +288,10 @@ export class Factory {
       }
       throw e;
     }
-    const cgroup = createCgroupManager({
-      id: state.id,
-      ...(state.config.linux?.cgroupsPath !== undefined
-        ? { cgroupsPath: state.config.linux.cgroupsPath }
-        : {}),
-      systemd: state.systemd,
-      rootless: state.rootless,
-    }, {
-      paths: state.cgroupPaths,
-      ...(state.cgroupCreated ? { created: state.cgroupCreated } : {}),
-    });
+    const cgroup = loadCgroupManager(
+      cgroupConfig(state.id, state.config, state.rootless),
+      state.cgroup,
+    );
     return new Container(state, dir, cgroup, { onWarning: this.#warn });
   }
 
@@ -312,12 +306,11 @@ export class Factory {
       created: new Date(0).toISOString(),
       config: { ociVersion: "1.0.2" },
       namespaces: [],
-      cgroupPaths: {},
-      systemd: false,
+      cgroup: { driver: "none", paths: {} },
       rootless: Deno.uid() !== 0,
       owner: "",
     };
-    return new Container(state, dir, createCgroupManager({ id }, { paths: {} }), {
+    return new Container(state, dir, loadCgroupManager({ id }, state.cgroup), {
       onWarning: this.#warn,
     });
   }
@@ -333,6 +326,17 @@ export class Factory {
     }
     return ids.sort();
   }
+}
+
+/** What the cgroup driver learns about a container from its spec. */
+function cgroupConfig(id: string, spec: Spec, rootless: boolean): CgroupConfig {
+  return {
+    id,
+    rootless,
+    ...(spec.linux?.cgroupsPath !== undefined ? { cgroupsPath: spec.linux.cgroupsPath } : {}),
+    ...(spec.linux?.resources ? { resources: spec.linux.resources } : {}),
+    ...(spec.annotations ? { annotations: spec.annotations } : {}),
+  };
 }
 
 /** Reads and validates `<bundle>/config.json`, with errors naming the file. */

@@ -13,6 +13,7 @@
 import { SyscallError } from "../errors.ts";
 import { buildNative, defaultLibDir, localSources, sourcesDir } from "./build.ts";
 import { exists } from "../util/fs.ts";
+import { MSG_SIZE } from "./plan.ts";
 
 const SYMBOLS = {
   // int nsi_spawn(const char *helper, const uint8_t *plan, uint32_t len,
@@ -133,8 +134,6 @@ export function configureNative(opts: { libDir?: string }): void {
   configuredDir = opts.libDir;
 }
 
-/** Size in bytes of `struct nsi_msg` (checked against the library on load). */
-export const MSG_SIZE = 4 * 4 + 8 + 480;
 
 function load(): { lib: Lib; dir: string } {
   if (loaded) return loaded;

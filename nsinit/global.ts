@@ -62,10 +62,13 @@ export interface ParsedGlobal {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseGlobal } from "./global.ts";
  * const p = parseGlobal(["--root=/tmp/r", "--log-format", "json", "state", "c1"]);
- * console.assert(p.options.root === "/tmp/r" && p.options.logFormat === "json");
- * console.assert(p.command === "state" && p.args[0] === "c1");
+ * assert.equal(p.options.root, "/tmp/r");
+ * assert.equal(p.options.logFormat, "json");
+ * assert.equal(p.command, "state");
+ * assert.equal(p.args[0], "c1");
  * ```
  */
 export function parseGlobal(argv: string[]): ParsedGlobal {
