@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -39,6 +40,7 @@ static uint32_t g_seq;
 int nsi_netlink_open(void)
 {
 	struct sockaddr_nl sa;
+	struct timeval tv = { 10, 0 };
 	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
 
 	if (fd < 0)
@@ -47,6 +49,9 @@ int nsi_netlink_open(void)
 	sa.nl_family = AF_NETLINK;
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		nsi_fail(errno, "bind netlink socket");
+	/* The kernel answers at once; never wait forever for an answer that will not come. */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
+		nsi_fail(errno, "set netlink receive timeout");
 	return fd;
 }
 
@@ -115,7 +120,7 @@ static int link_index(int fd, const char *name)
 	memset(&r, 0, sizeof(r));
 	r.h.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg));
 	r.h.nlmsg_type = RTM_GETLINK;
-	r.h.nlmsg_flags = NLM_F_REQUEST;
+	r.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK; /* the answer, then an ACK to stop at */
 	r.u.ifi.ifi_family = AF_UNSPEC;
 	add_attr(&r.h, sizeof(r), IFLA_IFNAME, name, strlen(name) + 1);
 	nl_send(fd, &r.h, name);
