@@ -242,3 +242,47 @@ export class HookError extends Error {
     this.path = path;
   }
 }
+
+/**
+ * CRIU refused or failed a request (`criu swrk`): carries CRIU's errno, the request
+ * type that failed (`DUMP`, `PRE_DUMP`, `RESTORE`, `CHECK`, `VERSION`, ...), CRIU's own
+ * message when it sent one, and the path of CRIU's log for the details.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CriuError } from "./errors.ts";
+ * const err = new CriuError({ request: "RESTORE", errno: 2, log: "/tmp/img/restore.log" });
+ * assert.equal(err.code, "ENOENT");
+ * assert.ok(err.message.includes("see /tmp/img/restore.log"));
+ * ```
+ */
+export class CriuError extends Error {
+  /** The request type that failed, as rpc.proto names it (e.g. `DUMP`). */
+  readonly request: string;
+  /** CRIU's errno (`cr_errno`); 0 when CRIU did not report one. */
+  readonly errno: number;
+  /** The symbolic errno, e.g. `ENOENT` ("" when errno is 0). */
+  readonly code: string;
+  /** CRIU's log file for this request, when there is one. */
+  readonly log?: string;
+  /** Creates a CRIU error; `detail` is CRIU's message or what went wrong around it. */
+  constructor(
+    opts: { request: string; errno?: number; detail?: string; log?: string; excerpt?: string },
+    options?: ErrorOptions,
+  ) {
+    const errno = opts.errno ?? 0;
+    const code = errno ? errnoName(errno) : "";
+    const parts = [`criu ${opts.request} failed`];
+    if (opts.detail) parts.push(`: ${opts.detail}`);
+    if (errno) parts.push(` (${code})`);
+    if (opts.log) parts.push(`; see ${opts.log}`);
+    if (opts.excerpt) parts.push(`: ${opts.excerpt}`);
+    super(parts.join(""), options);
+    this.name = "CriuError";
+    this.request = opts.request;
+    this.errno = errno;
+    this.code = code;
+    if (opts.log !== undefined) this.log = opts.log;
+  }
+}

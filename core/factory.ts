@@ -35,6 +35,7 @@ import { Container } from "./container.ts";
 import { effectiveResources } from "./devices.ts";
 import { ContainerProcess } from "./process.ts";
 import { prepareStdio, type StdioOptions } from "./stdio.ts";
+import type { RestoreOptions } from "../criu/options.ts";
 
 /** Where state lives by default: runc uses /run/runc; we use /run/nsinit. */
 export const DEFAULT_ROOT = "/run/nsinit";
@@ -271,6 +272,28 @@ export class Factory {
     } finally {
       lock.release();
     }
+  }
+
+  /**
+   * Restores a container from CRIU images (runc's `restore`), under `id` (the
+   * checkpointed container's or a new one). The bundle and spec default to those
+   * saved beside the images. Its cgroups are made by the active driver; pipes its
+   * init had are reconnected to `opts.stdio`; a terminal comes back through
+   * `opts.onPty` (else `container.init.terminal`). The restored init is this
+   * process's child. On failure nothing is left: no state, cgroup, mount or process.
+   *
+   * @example
+   * ```ts ignore
+   * const c = await factory.restore("c1", { imagePath: "/var/lib/ckpt/c1" });
+   * console.log(await c.status()); // "running"
+   * ```
+   */
+  async restore(id: string, opts: RestoreOptions): Promise<Container> {
+    validateId(id);
+    await ensureNative();
+    const { restoreContainer } = await import("../criu/restore.ts");
+    const r = await restoreContainer(this.root, id, opts);
+    return new Container(r.state, r.dir, r.cgroup, { init: r.init, onWarning: this.#warn });
   }
 
   /** Loads a container from its state, after a restart of this process too. */

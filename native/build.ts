@@ -21,6 +21,7 @@ export const NATIVE_SOURCES: readonly string[] = Object.freeze([
   "init.h",
   "lib.c",
   "lib_bpf.c",
+  "lib_criu.c",
   "lib_events.c",
   "lib_proc.c",
   "plan.h",

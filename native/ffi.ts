@@ -135,6 +135,19 @@ const SYMBOLS = {
   nsi_bpf_prog_get_fd: { parameters: ["u32"], result: "i32" },
   // int nsi_bpf_prog_detach_dev(int32_t cgroup_fd, int32_t prog_fd)
   nsi_bpf_prog_detach_dev: { parameters: ["i32", "i32"], result: "i32" },
+
+  // checkpoint/restore (lib_criu.c)
+  // int nsi_seqpacket_pair(int32_t out[2])
+  nsi_seqpacket_pair: { parameters: ["buffer"], result: "i32" },
+  // int nsi_spawn_fds(const char *path, const uint8_t *argv, uint32_t argv_len,
+  //                   const int32_t *fds, int32_t nfds, int32_t out[2] /* pid, pidfd */)
+  nsi_spawn_fds: { parameters: ["buffer", "buffer", "u32", "buffer", "i32", "buffer"], result: "i32" },
+  // int64_t nsi_recv_packet(int32_t fd, uint8_t *buf, uint64_t len, int32_t *fd_out)
+  nsi_recv_packet: { parameters: ["i32", "buffer", "u64", "buffer"], result: "i64", nonblocking: true },
+  // int nsi_bind_mount(const char *src, const char *dst)
+  nsi_bind_mount: { parameters: ["buffer", "buffer"], result: "i32" },
+  // int nsi_umount_detach(const char *path)
+  nsi_umount_detach: { parameters: ["buffer"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 type Lib = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];

@@ -234,30 +234,12 @@ done:
 	return rc;
 }
 
+int64_t nsi_recv_packet(int32_t fd, uint8_t *buf, uint64_t len, int32_t *fd_out); /* lib_criu.c */
+
 /* Receives one message; a passed fd (SCM_RIGHTS) goes to *fd_out. 0 means EOF. */
 NSI_EXPORT int nsi_recv(int32_t fd, struct nsi_msg *m, int32_t *fd_out)
 {
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { m, sizeof(*m) };
-	struct msghdr mh;
-	struct cmsghdr *c;
-	ssize_t n;
-
-	memset(&mh, 0, sizeof(mh));
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = cbuf;
-	mh.msg_controllen = sizeof(cbuf);
-	*fd_out = -1;
-	do
-		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-			memcpy(fd_out, CMSG_DATA(c), sizeof(int));
-	return (int)n;
+	return (int)nsi_recv_packet(fd, (uint8_t *)m, sizeof(*m), fd_out);
 }
 
 NSI_EXPORT int nsi_send_go(int32_t fd, int32_t pid)
