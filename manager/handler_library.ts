@@ -13,7 +13,7 @@
 
 import { Console } from "../client/console.ts";
 import type { Container } from "../core/container.ts";
-import { Factory, readBundleSpec } from "../core/factory.ts";
+import { Factory } from "../core/factory.ts";
 import type { ContainerProcess } from "../core/process.ts";
 import type { LinuxResources, Process } from "../spec/config.ts";
 import { KubernetesLogWriter } from "./k8s_log.ts";

@@ -388,7 +388,7 @@ class OciHandler implements RuntimeImpl {
     }
   }
 
-  async attachContainer(c: ContainerRecord): Promise<AttachSession> {
+  attachContainer(c: ContainerRecord): Promise<AttachSession> {
     const path = `${this.#ctx.attachDir}/${c.id}/attach`;
     const fd = check(native().nsi_unix_connect(cstr(path), 1), "connect", path);
     const raw = new RawFd(fd);
@@ -417,13 +417,13 @@ class OciHandler implements RuntimeImpl {
         close: () => void native().nsi_shutdown_write(fd),
       })
       : undefined;
-    return {
+    return Promise.resolve({
       stdout,
       stderr,
       ...(stdin ? { stdin } : {}),
-      resize: (rows, cols) => this.#control(c, `1 ${rows} ${cols}\n`),
+      resize: (rows: number, cols: number) => this.#control(c, `1 ${rows} ${cols}\n`),
       close: () => raw.close(),
-    };
+    });
   }
 
   /** Writes a line to conmon's control FIFO (BUNDLE/ctl). */

@@ -118,7 +118,9 @@ const dec = new TextDecoder();
  * ```
  */
 export class KubernetesLogWriter {
+  /** The log file. */
   readonly path: string;
+  /** The size limit in bytes (<= 0: none). */
   readonly maxSize: number;
   #file: Deno.FsFile;
   #size: number;

@@ -76,9 +76,6 @@ export interface ContainerConfig {
   logSizeMax?: number;
 }
 
-/** A container's status (what CRI's ContainerStatus needs). */
-export type ContainerStatus = Readonly<ContainerRecord>;
-
 /** The create timeout CRI-O uses (240 s). */
 export const CONTAINER_CREATE_TIMEOUT = 240_000;
 
@@ -194,18 +191,18 @@ export class RuntimeManager implements AsyncDisposable {
   }
 
   /** The implementation that runs `container` (an id or a record). */
-  runtimeImpl(container: string | ContainerStatus): RuntimeImpl {
+  runtimeImpl(container: string | Readonly<ContainerRecord>): RuntimeImpl {
     const r = typeof container === "string" ? this.#record(container) : container;
     return this.#handlers.get(r.handler)!.impl;
   }
 
   /** The record of `id` (a copy). */
-  container(id: string): ContainerStatus {
+  container(id: string): Readonly<ContainerRecord> {
     return structuredClone(this.#record(id));
   }
 
   /** Every container's record. */
-  containers(): ContainerStatus[] {
+  containers(): Readonly<ContainerRecord>[] {
     return [...this.#records.values()].map((r) => structuredClone(r));
   }
 
@@ -245,7 +242,7 @@ export class RuntimeManager implements AsyncDisposable {
   async createContainer(
     config: ContainerConfig,
     opts: { timeout?: number; signal?: AbortSignal } = {},
-  ): Promise<ContainerStatus> {
+  ): Promise<Readonly<ContainerRecord>> {
     validateId(config.id);
     if (this.#records.has(config.id)) {
       throw new Deno.errors.AlreadyExists(`container ${config.id} exists`);
@@ -336,7 +333,7 @@ export class RuntimeManager implements AsyncDisposable {
   }
 
   /** Refreshes and returns the container's status, pid, exit code, finish time and OOM kill. */
-  updateContainerStatus(id: string): Promise<ContainerStatus> {
+  updateContainerStatus(id: string): Promise<Readonly<ContainerRecord>> {
     return this.#op(id, async (r, impl) => {
       await impl.updateContainerStatus(r);
       return structuredClone(r);

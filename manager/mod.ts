@@ -8,7 +8,6 @@
 export {
   CONTAINER_CREATE_TIMEOUT,
   type ContainerConfig,
-  type ContainerStatus,
   filterAnnotations,
   HANDLER_TYPES,
   RuntimeManager,

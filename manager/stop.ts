@@ -17,6 +17,8 @@ export class StopError extends Error {
   readonly state?: string;
 
   /**
+   * Makes the error for container `id` whose `pid` was in `state` after `seconds` of SIGKILLs.
+   *
    * @example
    * ```ts
    * import { StopError } from "./stop.ts";
