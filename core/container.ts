@@ -204,6 +204,7 @@ export class Container implements AsyncDisposable {
         this.#state.config.hooks,
         this.#hookState("running", this.#state.initPid),
         this.#warn,
+        this.#sys,
       );
     });
   }
@@ -384,6 +385,7 @@ export class Container implements AsyncDisposable {
         this.#state.config.hooks,
         this.#hookState("stopped"),
         this.#warn,
+        this.#sys,
       );
     });
   }

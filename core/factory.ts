@@ -231,8 +231,8 @@ export class Factory {
         until: waitForStart ? "ready" : "exec",
         ...(opts.onPty ? { onPty: opts.onPty } : {}),
         onBarrier: async (pid) => {
-          await runHooks("prestart", hooks, { ...base, status: "creating", pid });
-          await runHooks("createRuntime", hooks, { ...base, status: "creating", pid });
+          await runHooks("prestart", hooks, { ...base, status: "creating", pid }, this.#sys);
+          await runHooks("createRuntime", hooks, { ...base, status: "creating", pid }, this.#sys);
         },
       });
       prepared = (async () => {
@@ -269,6 +269,7 @@ export class Factory {
           hooks,
           { ...base, status: "running", pid: spawned.pid },
           this.#warn,
+          this.#sys,
         );
       }
       return new Container(state, dir, cgroup, {
@@ -290,7 +291,7 @@ export class Factory {
       // A failed create continues at delete: poststop hooks run (their failures are warnings).
       if (spawnedPid > 0 && spec.hooks?.poststop) {
         const s = { ociVersion: spec.ociVersion, id, bundle, status: "stopped" };
-        await runHooksWarn("poststop", spec.hooks, s, this.#warn);
+        await runHooksWarn("poststop", spec.hooks, s, this.#warn, this.#sys);
       }
       throw e;
     } finally {
