@@ -298,6 +298,10 @@ export class Container implements AsyncDisposable {
         namespaces: this.#state.namespaces,
         preserveFds: opts.preserveFds?.length ?? 0,
         ...(compiled ? { seccomp: compiled } : {}),
+        ...(this.#state.namespaces.includes("mount") ? {} : { chroot: this.#state.rootfs }),
+        ...(this.#state.config.linux?.memoryPolicy
+          ? { memoryPolicy: this.#state.config.linux.memoryPolicy }
+          : {}),
       });
       const stdio = this.#sys.prepareStdio(opts.stdio);
       let spawned;

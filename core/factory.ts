@@ -125,7 +125,7 @@ export class Factory {
     const rootfs = rootfsPath(spec, bundle);
     checkRootfs(rootfs, spec);
     const host = probeHostFeatures();
-    checkHostFeatures(spec, host);
+    for (const warning of checkHostFeatures(spec, host)) this.#warn(warning);
     // Loaded only when needed: `nsinit state` and friends never pay for libseccomp.
     const seccomp = spec.linux?.seccomp
       ? (await import("../seccomp/compile.ts")).compileSeccomp(spec.linux.seccomp)
@@ -206,7 +206,7 @@ export class Factory {
         ...(seccomp ? { seccomp } : {}),
         ...(initHooks ? { hooks: initHooks } : {}),
         ...(execLabel ? { execLabel } : {}),
-        ...(spec.linux?.mountLabel ? { mountLabel: spec.linux.mountLabel } : {}),
+        ...(spec.linux?.mountLabel && host.selinux ? { mountLabel: spec.linux.mountLabel } : {}),
       });
       stdio = this.#sys.prepareStdio(opts.stdio);
       const { limitsBeforePid, deviceRules } = cgroup.capabilities;
