@@ -244,7 +244,11 @@ export class Factory {
       prepared = (async () => {
         if (rdt) {
           rdt.create();
-          state.resctrl = { dir: rdt.dir, created: rdt.created };
+          state.resctrl = {
+            dir: rdt.dir,
+            created: rdt.created,
+            ...(rdt.monitor ? { monitor: rdt.monitor } : {}),
+          };
         }
         await writeAtomic(join(dir, "state.json"), JSON.stringify(state));
         if (limitsBeforePid) {
