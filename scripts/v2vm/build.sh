@@ -54,6 +54,12 @@ seccomp_lib=$(readlink -f /lib/x86_64-linux-gnu/libseccomp.so.2 2>/dev/null || t
 criu_prefix=${NSINIT_CRIU_PREFIX:-/opt/nsinit-criu}
 criu_wrapper=${NSINIT_CRIU_WRAPPER:-/usr/local/sbin/criu}
 [[ -x $criu_prefix/usr/sbin/criu && -x $criu_wrapper ]] || criu_prefix="" criu_wrapper=""
+# CRIU dumps and restores tmpfs contents with GNU tar (busybox's lacks its options).
+gnu_tar="" tar_libs=()
+if [[ -n $criu_prefix ]]; then
+  gnu_tar=$(readlink -f "$(command -v tar)")
+  mapfile -t tar_libs < <(ldd "$gnu_tar" | awk '/=> \//{print $3}')
+fi
 # Modules for virtio-9p, and the socket-diag and nf_tables modules CRIU's check needs, in load
 # order (dependencies first), without duplicates.
 mapfile -t modules < <(for m in virtio_pci 9pnet_virtio 9p unix_diag inet_diag tcp_diag udp_diag \
@@ -65,7 +71,8 @@ done | awk '$1 == "insmod" && !seen[$2]++ {print $2}')
 stamp=$(
   {
     sha256sum "${BASH_SOURCE[0]}" "$deno_bin" "$busybox" "${deno_libs[@]}" ${seccomp_lib:+"$seccomp_lib"} \
-      "${modules[@]}" ${criu_prefix:+"$criu_prefix/usr/sbin/criu" "$criu_wrapper"}
+      "${modules[@]}" ${criu_prefix:+"$criu_prefix/usr/sbin/criu" "$criu_wrapper" "$gnu_tar"} \
+      "${tar_libs[@]}"
     echo "$kernel"
   } | sha256sum | cut -d' ' -f1
 )
@@ -98,6 +105,12 @@ if [[ -n $criu_prefix ]]; then
   mkdir -p "$tree$(dirname "$criu_prefix")" "$tree$(dirname "$criu_wrapper")"
   cp -a "$criu_prefix" "$tree$criu_prefix"
   cp "$criu_wrapper" "$tree$criu_wrapper"
+  mkdir -p "$tree/usr/local/bin"
+  cp "$gnu_tar" "$tree/usr/local/bin/tar"
+  for lib in "${tar_libs[@]}"; do
+    [[ -e $tree/lib/x86_64-linux-gnu/$(basename "$lib") ]] ||
+      cp "$(readlink -f "$lib")" "$tree/lib/x86_64-linux-gnu/$(basename "$lib")"
+  done
 fi
 n=0
 for m in "${modules[@]}"; do
@@ -114,7 +127,7 @@ cat >"$tree/init" <<'INIT'
 # Stage 1 (pid 1 on the initramfs): pivot_root(2) refuses the initial rootfs, which containers
 # need, so bind the rootfs onto itself, move that mount over / and chroot into it.
 /bin/busybox --install -s /bin
-export PATH=/usr/local/sbin:/bin:/sbin:/usr/bin:/usr/sbin HOME=/root
+export PATH=/usr/local/sbin:/usr/local/bin:/bin:/sbin:/usr/bin:/usr/sbin HOME=/root
 if [ "$1" != stage2 ]; then
   mount -t proc proc /proc
   mount --bind / /mnt

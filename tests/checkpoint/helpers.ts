@@ -13,13 +13,15 @@ import { mountsUnder } from "../helpers/paths.ts";
 import type { Bundle } from "../helpers/bundle.ts";
 
 /**
- * Options every checkpoint and restore of the tests gets: CRIU locks the network with
- * iptables-restore by default; where there is none (the test VM), the lock is skipped (the
- * test containers have no network to protect).
+ * Options every checkpoint and restore of the tests gets. CRIU locks the network with
+ * iptables-restore and saves a network namespace with iproute2's `ip` by default; where they
+ * are missing (the test VM has busybox only), the lock is skipped and the network namespace is
+ * created empty on restore (`--empty-ns network`): the test containers have only a loopback.
  */
-export const CRIU_NET: { networkLock?: "skip" } = hasCommand("iptables-restore")
-  ? {}
-  : { networkLock: "skip" };
+export const CRIU_NET: { networkLock?: "skip"; emptyNs?: string[] } =
+  hasCommand("iptables-restore") && hasCommand("ip") && !Deno.env.get("NSINIT_IN_V2VM")
+    ? {}
+    : { networkLock: "skip", emptyNs: ["network"] };
 
 /** The criu binary, or undefined when there is none (scripts/install_criu.sh installs it). */
 export function criuBinary(): string | undefined {
