@@ -23,12 +23,15 @@ export class ConfigError extends Error {
   readonly file: string;
   /** The JSON path of the offending field, e.g. `linux.namespaces[3].type`, or "" for the whole document. */
   readonly field: string;
+  /** What is wrong with the field, e.g. `must be an integer >= 0`. */
+  readonly problem: string;
   /** Creates a config error for `file` and `field`. */
   constructor(file: string, field: string, problem: string) {
     super(field ? `${file}: ${field}: ${problem}` : `${file}: ${problem}`);
     this.name = "ConfigError";
     this.file = file;
     this.field = field;
+    this.problem = problem;
   }
 }
 
@@ -36,14 +39,22 @@ export class ConfigError extends Error {
 export type Status = "creating" | "created" | "running" | "paused" | "stopped";
 
 /**
- * An operation is not allowed in the container's current status.
+ * An operation is not allowed in the container's current status. `from` is the
+ * status it was in, `verb` the refused operation, `to` the status the operation
+ * would have led to (undefined when it keeps the status), and `allowed` the
+ * statuses it needs (core's transition table, `core/transitions.ts`).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { StateError } from "./errors.ts";
- * const err = new StateError("c1", "stopped", "start");
- * assert.equal(err.message, 'container "c1": cannot start a stopped container');
+ * const err = new StateError("c1", "stopped", "start", { to: "running", allowed: ["created"] });
+ * assert.equal(
+ *   err.message,
+ *   'container "c1": cannot start a stopped container (start takes a created container to running)',
+ * );
+ * assert.equal(err.from, "stopped");
+ * assert.equal(err.to, "running");
  * ```
  */
 export class StateError extends Error {
@@ -51,15 +62,32 @@ export class StateError extends Error {
   readonly id: string;
   /** The status the container was in. */
   readonly from: Status;
-  /** The operation (or target status) that was refused. */
-  readonly to: string;
+  /** The operation that was refused. */
+  readonly verb: string;
+  /** The status the operation leads to; undefined when it keeps the status. */
+  readonly to?: Status | "deleted";
+  /** The statuses the operation is allowed from. */
+  readonly allowed?: readonly Status[];
   /** Creates a state error. */
-  constructor(id: string, from: Status, to: string) {
-    super(`container "${id}": cannot ${to} a ${from} container`);
+  constructor(
+    id: string,
+    from: Status,
+    verb: string,
+    opts: { to?: Status | "deleted"; allowed?: readonly Status[] } = {},
+  ) {
+    const needs = opts.allowed?.length ? `a ${opts.allowed.join(" or ")} container` : "";
+    const why = needs === ""
+      ? ""
+      : opts.to === undefined
+      ? ` (${verb} needs ${needs})`
+      : ` (${verb} takes ${needs} to ${opts.to})`;
+    super(`container "${id}": cannot ${verb} a ${from} container${why}`);
     this.name = "StateError";
     this.id = id;
     this.from = from;
-    this.to = to;
+    this.verb = verb;
+    if (opts.to !== undefined) this.to = opts.to;
+    if (opts.allowed) this.allowed = opts.allowed;
   }
 }
 
@@ -405,5 +433,49 @@ export class HookError extends Error {
     this.kind = kind;
     this.index = index;
     this.path = path;
+  }
+}
+
+/**
+ * CRIU refused or failed a request (`criu swrk`): carries CRIU's errno, the request
+ * type that failed (`DUMP`, `PRE_DUMP`, `RESTORE`, `CHECK`, `VERSION`, ...), CRIU's own
+ * message when it sent one, and the path of CRIU's log for the details.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CriuError } from "./errors.ts";
+ * const err = new CriuError({ request: "RESTORE", errno: 2, log: "/tmp/img/restore.log" });
+ * assert.equal(err.code, "ENOENT");
+ * assert.ok(err.message.includes("see /tmp/img/restore.log"));
+ * ```
+ */
+export class CriuError extends Error {
+  /** The request type that failed, as rpc.proto names it (e.g. `DUMP`). */
+  readonly request: string;
+  /** CRIU's errno (`cr_errno`); 0 when CRIU did not report one. */
+  readonly errno: number;
+  /** The symbolic errno, e.g. `ENOENT` ("" when errno is 0). */
+  readonly code: string;
+  /** CRIU's log file for this request, when there is one. */
+  readonly log?: string;
+  /** Creates a CRIU error; `detail` is CRIU's message or what went wrong around it. */
+  constructor(
+    opts: { request: string; errno?: number; detail?: string; log?: string; excerpt?: string },
+    options?: ErrorOptions,
+  ) {
+    const errno = opts.errno ?? 0;
+    const code = errno ? errnoName(errno) : "";
+    const parts = [`criu ${opts.request} failed`];
+    if (opts.detail) parts.push(`: ${opts.detail}`);
+    if (errno) parts.push(` (${code})`);
+    if (opts.log) parts.push(`; see ${opts.log}`);
+    if (opts.excerpt) parts.push(`: ${opts.excerpt}`);
+    super(parts.join(""), options);
+    this.name = "CriuError";
+    this.request = opts.request;
+    this.errno = errno;
+    this.code = code;
+    if (opts.log !== undefined) this.log = opts.log;
   }
 }

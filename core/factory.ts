@@ -10,7 +10,7 @@ import { isDirectory } from "../util/fs.ts";
 import type { NamespaceType, Spec } from "../spec/config.ts";
 import { parseSpec, validateSpec } from "../spec/validate.ts";
 import { createCgroupManager, loadCgroupManager } from "../drivers/factory.ts";
-import type { CgroupConfig, CgroupManager } from "../drivers/driver.ts";
+import type { CgroupConfig, CgroupManager, DriverState } from "../drivers/driver.ts";
 import {
   CgroupError,
   ConfigError,
@@ -18,8 +18,6 @@ import {
   NotFoundError,
   SyscallError,
 } from "../errors.ts";
-import { check, cstr, ensureNative, native } from "../native/ffi.ts";
-import { spawnPlan } from "../native/spawn.ts";
 import { buildInitPlan, type InitHooks, rootfsPath } from "./init_plan.ts";
 import { runHooks, runHooksWarn, splitStateJson } from "./hooks.ts";
 import {
@@ -29,18 +27,13 @@ import {
   type ResctrlGroup,
   resctrlGroup,
 } from "./host_features.ts";
-import {
-  type ContainerState,
-  lockDir,
-  procStat,
-  readState,
-  validateId,
-  writeAtomic,
-} from "./state.ts";
+import { type ContainerState, lockDir, readState, validateId, writeAtomic } from "./state.ts";
 import { Container } from "./container.ts";
 import { effectiveResources } from "./devices.ts";
 import { ContainerProcess } from "./process.ts";
-import { prepareStdio, type StdioOptions } from "./stdio.ts";
+import type { StdioOptions } from "./stdio.ts";
+import { type PreparedStdio, realSyscalls, type Syscalls } from "./syscalls.ts";
+import type { RestoreOptions } from "../criu/options.ts";
 
 /** Where state lives by default: runc uses /run/runc; we use /run/nsinit. */
 export const DEFAULT_ROOT = "/run/nsinit";
@@ -65,6 +58,26 @@ export interface CreateOptions {
   onPty?: (fd: number) => void;
 }
 
+/** How a {@link Factory} makes cgroup managers (`drivers/factory.ts` unless replaced). */
+export interface CgroupDrivers {
+  /** A manager for a new container. */
+  create(config: CgroupConfig): CgroupManager;
+  /** The manager a container's state names. */
+  load(config: CgroupConfig, saved: DriverState): CgroupManager;
+}
+
+/** Options for {@link Factory}. */
+export interface FactoryOptions {
+  /** The state root; default /run/nsinit. */
+  root?: string;
+  /** Receives what runc logs as warnings (a failing poststart or poststop hook). */
+  onWarning?: (msg: string) => void;
+  /** The native calls (default: the real ones); unit tests pass a recording fake. */
+  syscalls?: Syscalls;
+  /** The cgroup drivers (default: `drivers/factory.ts`); unit tests pass fakes. */
+  cgroupDrivers?: CgroupDrivers;
+}
+
 /**
  * Creates, loads and lists containers under a state root.
  *
@@ -81,14 +94,18 @@ export class Factory {
   readonly root: string;
 
   #warn: (msg: string) => void;
+  #sys: Syscalls;
+  #cgroups: CgroupDrivers;
 
   /**
    * A factory over `root` (default /run/nsinit). `onWarning` receives what runc
    * logs as warnings (a failing poststart or poststop hook); default: ignored.
    */
-  constructor(opts: { root?: string; onWarning?: (msg: string) => void } = {}) {
+  constructor(opts: FactoryOptions = {}) {
     this.root = resolve(opts.root ?? DEFAULT_ROOT);
     this.#warn = opts.onWarning ?? (() => {});
+    this.#sys = opts.syscalls ?? realSyscalls;
+    this.#cgroups = opts.cgroupDrivers ?? { create: createCgroupManager, load: loadCgroupManager };
   }
 
   /**
@@ -106,7 +123,7 @@ export class Factory {
 
   async #create(id: string, opts: CreateOptions, waitForStart: boolean): Promise<Container> {
     validateId(id);
-    await ensureNative();
+    await this.#sys.ready();
     const bundle = resolve(opts.bundle);
     const spec = opts.spec
       ? validateSpec(structuredClone(opts.spec))
@@ -134,13 +151,13 @@ export class Factory {
     }
     const lock = await lockDir(dir);
     let cgroup: CgroupManager | undefined;
-    let stdio: ReturnType<typeof prepareStdio> | undefined;
+    let stdio: PreparedStdio | undefined;
     let initProc: ContainerProcess | undefined;
     let spawnedPid = 0;
     let prepared: Promise<void> | undefined;
     let rdt: ResctrlGroup | undefined;
     try {
-      cgroup = createCgroupManager({
+      cgroup = this.#cgroups.create({
         ...cgroupConfig(id, spec, Deno.uid() !== 0),
         ...(opts.systemdCgroup ? { driver: "systemd" as const } : {}),
       });
@@ -182,7 +199,7 @@ export class Factory {
       const fifo = join(dir, "exec.fifo");
       // The fifo exists from the start: a crash before the state is complete leaves
       // a "creating" container that `delete --force` cleans up.
-      check(native().nsi_mkfifo(cstr(fifo), 0o622), "mkfifo", fifo);
+      this.#sys.mkfifo(fifo, 0o622);
       // The umask trimmed it: an init that switched to another user must still open it.
       Deno.chmodSync(fifo, 0o622);
 
@@ -199,7 +216,7 @@ export class Factory {
         ...(execLabel ? { execLabel } : {}),
         ...(spec.linux?.mountLabel ? { mountLabel: spec.linux.mountLabel } : {}),
       });
-      stdio = prepareStdio(opts.stdio);
+      stdio = this.#sys.prepareStdio(opts.stdio);
       const { limitsBeforePid, deviceRules } = cgroup.capabilities;
       const resources = deviceRules ? effectiveResources(spec) : spec.linux?.resources;
       const manager = cgroup;
@@ -208,11 +225,13 @@ export class Factory {
       // the cgroup. The child waits for GO, which comes only after both (so a crash
       // after GO always leaves state to delete). A driver whose cgroup cannot exist
       // before its first pid (a systemd scope) gets apply(pid), then set().
-      const spawning = spawnPlan(plan, {
+      // place() may run before spawnPlan returns: it waits for `prepared` to exist.
+      const preparing = Promise.withResolvers<Promise<void>>();
+      const spawning = this.#sys.spawnPlan(plan, {
         fds: [...stdio.fds, ...(opts.preserveFds ?? [])],
         place: async (pid) => {
           spawnedPid = pid;
-          await prepared;
+          await (await preparing.promise);
           await manager.apply(pid);
           if (!limitsBeforePid && resources) await manager.set(resources);
           rdt?.apply(pid);
@@ -236,6 +255,7 @@ export class Factory {
         }
       })();
       prepared.catch(() => {}); // observed through place(); never an unhandled rejection
+      preparing.resolve(prepared);
       const spawned = await spawning;
       stdio.closeChildEnds();
       initProc = new ContainerProcess(
@@ -243,8 +263,9 @@ export class Factory {
         spawned.pidfd,
         stdio.parent(),
         opts.onPty ? undefined : spawned.ptyFd,
+        this.#sys,
       );
-      const st = procStat(spawned.pid);
+      const st = this.#sys.procStat(spawned.pid);
       state.initPid = spawned.pid;
       state.cgroup = cgroup.saved();
       state.initStartTime = st?.startTime ?? 0;
@@ -258,7 +279,11 @@ export class Factory {
           this.#warn,
         );
       }
-      return new Container(state, dir, cgroup, { init: initProc, onWarning: this.#warn });
+      return new Container(state, dir, cgroup, {
+        init: initProc,
+        onWarning: this.#warn,
+        syscalls: this.#sys,
+      });
     } catch (e) {
       // Leave nothing behind: process, cgroup, state directory, fds.
       await prepared?.catch(() => {});
@@ -282,10 +307,36 @@ export class Factory {
     }
   }
 
+  /**
+   * Restores a container from CRIU images (runc's `restore`), under `id` (the
+   * checkpointed container's or a new one). The bundle and spec default to those
+   * saved beside the images. Its cgroups are made by the active driver; pipes its
+   * init had are reconnected to `opts.stdio`; a terminal comes back through
+   * `opts.onPty` (else `container.init.terminal`). The restored init is this
+   * process's child. On failure nothing is left: no state, cgroup, mount or process.
+   *
+   * @example
+   * ```ts ignore
+   * const c = await factory.restore("c1", { imagePath: "/var/lib/ckpt/c1" });
+   * console.log(await c.status()); // "running"
+   * ```
+   */
+  async restore(id: string, opts: RestoreOptions): Promise<Container> {
+    validateId(id);
+    await this.#sys.ready();
+    const { restoreContainer } = await import("../criu/restore.ts");
+    const r = await restoreContainer(this.root, id, opts);
+    return new Container(r.state, r.dir, r.cgroup, {
+      init: r.init,
+      onWarning: this.#warn,
+      syscalls: this.#sys,
+    });
+  }
+
   /** Loads a container from its state, after a restart of this process too. */
   async load(id: string): Promise<Container> {
     validateId(id);
-    await ensureNative();
+    await this.#sys.ready();
     const dir = join(this.root, id);
     let state: ContainerState;
     try {
@@ -297,11 +348,11 @@ export class Factory {
       }
       throw e;
     }
-    const cgroup = loadCgroupManager(
+    const cgroup = this.#cgroups.load(
       cgroupConfig(state.id, state.config, state.rootless),
       state.cgroup,
     );
-    return new Container(state, dir, cgroup, { onWarning: this.#warn });
+    return new Container(state, dir, cgroup, { onWarning: this.#warn, syscalls: this.#sys });
   }
 
   /** A directory with no state.json (a create that crashed early): only deletable. */
@@ -319,8 +370,9 @@ export class Factory {
       rootless: Deno.uid() !== 0,
       owner: "",
     };
-    return new Container(state, dir, loadCgroupManager({ id }, state.cgroup), {
+    return new Container(state, dir, this.#cgroups.load({ id }, state.cgroup), {
       onWarning: this.#warn,
+      syscalls: this.#sys,
     });
   }
 

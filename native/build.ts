@@ -14,14 +14,16 @@ const SRC = new URL("./src/", import.meta.url);
  */
 export const NATIVE_SOURCES: readonly string[] = Object.freeze([
   "child.c",
+  "common.c",
+  "common.h",
   "fs.c",
-  "hook.c",
-  "hook.h",
   "init.c",
   "init.h",
   "lib.c",
   "lib_bpf.c",
+  "lib_criu.c",
   "lib_events.c",
+  "lib_proc.c",
   "plan.h",
 ]);
 
@@ -91,7 +93,7 @@ export function buildNative(dir: string, srcDir?: string): void {
   const so = `${dir}/libnsinit.so${tag}`;
   try {
     // The init helper is static: it starts fast and needs nothing from the host once running.
-    // hook.c is linked into both: the one hook runner of either side.
+    // common.c is linked into both (the one hook runner, among others).
     cc([
       ...CFLAGS,
       "-static",
@@ -100,12 +102,12 @@ export function buildNative(dir: string, srcDir?: string): void {
       `${src}init.c`,
       `${src}child.c`,
       `${src}fs.c`,
-      `${src}hook.c`,
+      `${src}common.c`,
     ]);
-    // libnsinit.so: lib.c plus one lib_<concern>.c file per further concern, and hook.c.
+    // libnsinit.so: lib.c plus one lib_<concern>.c file per further concern, and common.c.
     const libSources = [...Deno.readDirSync(src)]
       .map((e) => e.name)
-      .filter((n) => n === "lib.c" || n === "hook.c" || /^lib_[a-z0-9_]+\.c$/.test(n))
+      .filter((n) => n === "lib.c" || n === "common.c" || /^lib_[a-z0-9_]+\.c$/.test(n))
       .sort()
       .map((n) => `${src}${n}`);
     cc([...CFLAGS, "-fPIC", "-shared", "-fvisibility=hidden", "-o", so, ...libSources]);

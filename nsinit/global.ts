@@ -24,8 +24,8 @@ export interface GlobalOptions {
   systemdCgroup: boolean;
   /** `--rootless`: auto, true or false. */
   rootless: "auto" | "true" | "false";
-  /** `--criu`: the criu binary. */
-  criu: string;
+  /** `--criu`: the criu binary; unset: `$NSINIT_CRIU`, then `criu` on PATH. */
+  criu?: string;
   /** Writes log lines where `--log` says. */
   logger: Logger;
 }
@@ -89,10 +89,11 @@ export function parseGlobal(argv: string[]): ParsedGlobal {
     debug,
     systemdCgroup: bool(values, "systemd-cgroup"),
     rootless,
-    criu: str(values, "criu") ?? "criu",
     logger: new Logger({ ...(log ? { file: log } : {}), format, debug }),
   };
   if (log) options.log = log;
+  const criu = str(values, "criu");
+  if (criu) options.criu = criu;
   const [command, ...args] = positionals;
   return {
     options,

@@ -25,7 +25,7 @@
 
 import { ConfigError } from "../errors.ts";
 import { capabilityNumber } from "./caps.ts";
-import type { Process, Spec } from "./config.ts";
+import type { LinuxResources, NamespaceType, Process, Spec } from "./config.ts";
 import { rlimitNumber } from "./rlimits.ts";
 import { sysctlRefusal } from "./sysctl.ts";
 
@@ -39,15 +39,30 @@ const UINT32 = 0xffffffff;
 /** The largest uid or gid a process may be given (runc: `math.MaxInt32`). */
 export const MAX_ID = 0x7fffffff;
 
-const NAMESPACES = new Set(["pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time"]);
-const HOOKS = [
-  "prestart",
-  "createRuntime",
-  "createContainer",
-  "startContainer",
-  "poststart",
-  "poststop",
-] as const;
+/** The namespace types `linux.namespaces[].type` may name. */
+export const NAMESPACE_TYPES: readonly NamespaceType[] = Object.freeze([
+  "pid",
+  "network",
+  "mount",
+  "ipc",
+  "uts",
+  "user",
+  "cgroup",
+  "time",
+]);
+const NAMESPACES = new Set<string>(NAMESPACE_TYPES);
+/** The hook kinds of `hooks`, in the order the spec lists them. */
+export const HOOK_KINDS = Object.freeze(
+  [
+    "prestart",
+    "createRuntime",
+    "createContainer",
+    "startContainer",
+    "poststart",
+    "poststop",
+  ] as const,
+);
+const HOOKS = HOOK_KINDS;
 const CAP_SETS = ["bounding", "effective", "inheritable", "permitted", "ambient"] as const;
 const DEVICE_TYPES = new Set(["c", "b", "u", "p"]);
 const DEVICE_CGROUP_TYPES = new Set(["a", "b", "c"]);
@@ -82,7 +97,8 @@ const SECCOMP_OPS = new Set([
   "SCMP_CMP_GT",
   "SCMP_CMP_MASKED_EQ",
 ]);
-const SECCOMP_ARCHES = new Set([
+/** The `linux.seccomp.architectures` names (libseccomp's, as runc spells them). */
+export const SECCOMP_ARCHITECTURES: readonly string[] = Object.freeze([
   "SCMP_ARCH_NATIVE",
   "SCMP_ARCH_X86",
   "SCMP_ARCH_X86_64",
@@ -108,12 +124,15 @@ const SECCOMP_ARCHES = new Set([
   "SCMP_ARCH_SH",
   "SCMP_ARCH_SHEB",
 ]);
-const SECCOMP_FLAGS = new Set([
+const SECCOMP_ARCHES = new Set(SECCOMP_ARCHITECTURES);
+/** The `linux.seccomp.flags` names a config may give (seccomp/compile.ts says which work). */
+export const SECCOMP_FLAG_NAMES: readonly string[] = Object.freeze([
   "SECCOMP_FILTER_FLAG_TSYNC",
   "SECCOMP_FILTER_FLAG_LOG",
   "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
   "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
 ]);
+const SECCOMP_FLAGS = new Set(SECCOMP_FLAG_NAMES);
 const SCHED_POLICIES = new Set([
   "SCHED_OTHER",
   "SCHED_FIFO",
@@ -503,7 +522,7 @@ function checkResources(c: Checker, r: Obj, path: string): void {
         c.fail(join(p, key), `invalid list "${s}" (expected e.g. "0-3,7")`);
       }
     }
-    c.optInt(cpu, "idle", p);
+    c.optInt(cpu, "idle", p, 0, 1); // 0: the default, 1: SCHED_IDLE
   });
   c.optObject(r, "pids", path, (pids, p) => c.reqInt(pids, "limit", p));
   c.optObject(r, "blockIO", path, (b, p) => {
@@ -791,6 +810,28 @@ export function validateProcess(raw: unknown, file = "process.json"): Process {
   const c = new Checker(file);
   checkProcess(c, c.object(raw, ""), "");
   return raw as Process;
+}
+
+/**
+ * Validates a `linux.resources` object on its own (what `update -r FILE` reads) with the
+ * same checks as a config's, and returns it typed. Paths in errors are relative to the
+ * document, e.g. `resources.json: cpu.cpus: invalid list "x" (expected e.g. "0-3,7")`.
+ * `null` fields count as absent and are removed.
+ *
+ * @throws {ConfigError} naming `file` and the JSON path of the first invalid field.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { validateResources } from "./validate.ts";
+ * assert.deepEqual(validateResources({ pids: { limit: 10 }, cpu: null }), { pids: { limit: 10 } });
+ * assert.throws(() => validateResources({ cpu: { cpus: "0-" } }), /cpu\.cpus: invalid list "0-"/);
+ * ```
+ */
+export function validateResources(raw: unknown, file = "resources.json"): LinuxResources {
+  const c = new Checker(file);
+  checkResources(c, c.object(raw, ""), "");
+  return raw as LinuxResources;
 }
 
 /**

@@ -28,7 +28,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "hook.h"
+#include "common.h"
 #include "init.h"
 
 static char g_exec_path[4096];
@@ -36,33 +36,16 @@ static char g_exec_path[4096];
 static void send_msg(uint32_t type, int fd)
 {
 	struct nsi_msg m;
-	struct msghdr mh;
-	struct iovec iov;
-	char cbuf[CMSG_SPACE(sizeof(int))];
+	int rc;
 
 	memset(&m, 0, sizeof(m));
 	m.type = type;
 	m.op_index = g_cur_index;
 	m.op = g_cur_op;
 	m.pid = getpid();
-	memset(&mh, 0, sizeof(mh));
-	iov.iov_base = &m;
-	iov.iov_len = sizeof(m);
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	if (fd >= 0) {
-		struct cmsghdr *c;
-		memset(cbuf, 0, sizeof(cbuf));
-		mh.msg_control = cbuf;
-		mh.msg_controllen = sizeof(cbuf);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	}
-	if (sendmsg(g_sync, &mh, MSG_NOSIGNAL) < 0)
-		nsi_fail(errno, "send message %u", type);
+	rc = nsi_send_with_fd(g_sync, &m, sizeof(m), fd);
+	if (rc < 0)
+		nsi_fail(-rc, "send message %u", type);
 }
 
 static void wait_go(void)
