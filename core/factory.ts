@@ -227,6 +227,9 @@ export class Factory {
       // before its first pid (a systemd scope) gets apply(pid), then set().
       // place() may run before spawnPlan returns: it waits for `prepared` to exist.
       const preparing = Promise.withResolvers<Promise<void>>();
+      // Resolved with `prepared`, it rejects with it: observed through place(), or by the
+      // catch below when the spawn fails first (an unhandled rejection would end Deno).
+      preparing.promise.catch(() => {});
       const spawning = this.#sys.spawnPlan(plan, {
         fds: [...stdio.fds, ...(opts.preserveFds ?? [])],
         place: async (pid) => {

@@ -504,12 +504,11 @@ static int null_device(const char *masked)
 	how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS;
 	fd = (int)syscall(SYS_openat2, g_rootfd, "/dev/null", &how, sizeof(how));
 	if (fd < 0)
-		nsi_fail(errno, "mask %s: open /dev/null in the container", masked);
+		nsi_fail(errno, "open /dev/null in the container (to mask %s)", masked);
 	if (fstat(fd, &st) < 0)
-		nsi_fail(errno, "mask %s: stat /dev/null", masked);
+		nsi_fail(errno, "stat /dev/null (to mask %s)", masked);
 	if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != 1 || minor(st.st_rdev) != 3)
-		nsi_fail(EPERM, "mask %s: /dev/null in the container is not the null device (1:3)",
-			 masked);
+		nsi_fail(EPERM, "/dev/null in the container is not the null device (1:3)");
 	return fd;
 }
 
