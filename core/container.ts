@@ -204,6 +204,7 @@ export class Container implements AsyncDisposable {
         this.#state.config.hooks,
         this.#hookState("running", this.#state.initPid),
         this.#warn,
+        this.#sys,
       );
     });
   }
@@ -297,6 +298,10 @@ export class Container implements AsyncDisposable {
         namespaces: this.#state.namespaces,
         preserveFds: opts.preserveFds?.length ?? 0,
         ...(compiled ? { seccomp: compiled } : {}),
+        ...(this.#state.namespaces.includes("mount") ? {} : { chroot: this.#state.rootfs }),
+        ...(this.#state.config.linux?.memoryPolicy
+          ? { memoryPolicy: this.#state.config.linux.memoryPolicy }
+          : {}),
       });
       const stdio = this.#sys.prepareStdio(opts.stdio);
       let spawned;
@@ -371,9 +376,11 @@ export class Container implements AsyncDisposable {
       await this.#cgroup.destroy();
       // A restore killed mid-way may have left the rootfs bound here: never recurse into it.
       this.#sys.umountDetach(join(this.#dir, "criu-root"));
-      if (this.#state.resctrl?.created) {
+      const rdt = this.#state.resctrl;
+      for (const d of [rdt?.monitor, rdt?.created ? rdt.dir : undefined]) {
+        if (!d) continue;
         try {
-          Deno.removeSync(this.#state.resctrl.dir);
+          Deno.removeSync(d);
         } catch { /* already gone */ }
       }
       await Deno.remove(this.#dir, { recursive: true }).catch((e) => {
@@ -384,6 +391,7 @@ export class Container implements AsyncDisposable {
         this.#state.config.hooks,
         this.#hookState("stopped"),
         this.#warn,
+        this.#sys,
       );
     });
   }

@@ -58,12 +58,18 @@ export interface CreateOptions {
   onPty?: (fd: number) => void;
 }
 
+/** What the factory hands a cgroup driver besides the config. */
+export interface CgroupDriverOptions {
+  /** Receives the driver's warnings (e.g. a systemd unit systemd could not be told to stop). */
+  onWarning?: (msg: string) => void;
+}
+
 /** How a {@link Factory} makes cgroup managers (`drivers/factory.ts` unless replaced). */
 export interface CgroupDrivers {
-  /** A manager for a new container. */
-  create(config: CgroupConfig): CgroupManager;
+  /** A manager for a new container (`onWarning` gets what the driver cannot do but survives). */
+  create(config: CgroupConfig, opts?: CgroupDriverOptions): CgroupManager;
   /** The manager a container's state names. */
-  load(config: CgroupConfig, saved: DriverState): CgroupManager;
+  load(config: CgroupConfig, saved: DriverState, opts?: CgroupDriverOptions): CgroupManager;
 }
 
 /** Options for {@link Factory}. */
@@ -131,7 +137,7 @@ export class Factory {
     const rootfs = rootfsPath(spec, bundle);
     checkRootfs(rootfs, spec);
     const host = probeHostFeatures();
-    checkHostFeatures(spec, host);
+    for (const warning of checkHostFeatures(spec, host)) this.#warn(warning);
     // Loaded only when needed: `nsinit state` and friends never pay for libseccomp.
     const seccomp = spec.linux?.seccomp
       ? (await import("../seccomp/compile.ts")).compileSeccomp(spec.linux.seccomp, {
@@ -160,7 +166,7 @@ export class Factory {
       cgroup = this.#cgroups.create({
         ...cgroupConfig(id, spec, Deno.uid() !== 0),
         ...(opts.systemdCgroup ? { driver: "systemd" as const } : {}),
-      });
+      }, { onWarning: this.#warn });
       const state: ContainerState = {
         id,
         bundle,
@@ -214,7 +220,7 @@ export class Factory {
         ...(seccomp ? { seccomp } : {}),
         ...(initHooks ? { hooks: initHooks } : {}),
         ...(execLabel ? { execLabel } : {}),
-        ...(spec.linux?.mountLabel ? { mountLabel: spec.linux.mountLabel } : {}),
+        ...(spec.linux?.mountLabel && host.selinux ? { mountLabel: spec.linux.mountLabel } : {}),
       });
       stdio = this.#sys.prepareStdio(opts.stdio);
       const { limitsBeforePid, deviceRules } = cgroup.capabilities;
@@ -242,14 +248,18 @@ export class Factory {
         until: waitForStart ? "ready" : "exec",
         ...(opts.onPty ? { onPty: opts.onPty } : {}),
         onBarrier: async (pid) => {
-          await runHooks("prestart", hooks, { ...base, status: "creating", pid });
-          await runHooks("createRuntime", hooks, { ...base, status: "creating", pid });
+          await runHooks("prestart", hooks, { ...base, status: "creating", pid }, this.#sys);
+          await runHooks("createRuntime", hooks, { ...base, status: "creating", pid }, this.#sys);
         },
       });
       prepared = (async () => {
         if (rdt) {
           rdt.create();
-          state.resctrl = { dir: rdt.dir, created: rdt.created };
+          state.resctrl = {
+            dir: rdt.dir,
+            created: rdt.created,
+            ...(rdt.monitor ? { monitor: rdt.monitor } : {}),
+          };
         }
         await writeAtomic(join(dir, "state.json"), JSON.stringify(state));
         if (limitsBeforePid) {
@@ -280,6 +290,7 @@ export class Factory {
           hooks,
           { ...base, status: "running", pid: spawned.pid },
           this.#warn,
+          this.#sys,
         );
       }
       return new Container(state, dir, cgroup, {
@@ -302,7 +313,7 @@ export class Factory {
       // A failed create continues at delete: poststop hooks run (their failures are warnings).
       if (spawnedPid > 0 && spec.hooks?.poststop) {
         const s = { ociVersion: spec.ociVersion, id, bundle, status: "stopped" };
-        await runHooksWarn("poststop", spec.hooks, s, this.#warn);
+        await runHooksWarn("poststop", spec.hooks, s, this.#warn, this.#sys);
       }
       throw error;
     } finally {
@@ -354,6 +365,7 @@ export class Factory {
     const cgroup = this.#cgroups.load(
       cgroupConfig(state.id, state.config, state.rootless),
       state.cgroup,
+      { onWarning: this.#warn },
     );
     return new Container(state, dir, cgroup, { onWarning: this.#warn, syscalls: this.#sys });
   }
@@ -373,10 +385,15 @@ export class Factory {
       rootless: Deno.uid() !== 0,
       owner: "",
     };
-    return new Container(state, dir, this.#cgroups.load({ id }, state.cgroup), {
-      onWarning: this.#warn,
-      syscalls: this.#sys,
-    });
+    return new Container(
+      state,
+      dir,
+      this.#cgroups.load({ id }, state.cgroup, { onWarning: this.#warn }),
+      {
+        onWarning: this.#warn,
+        syscalls: this.#sys,
+      },
+    );
   }
 
   /** Ids of every container under the root. */

@@ -74,12 +74,48 @@ int fs_parent_in_root(const char *path, const char **base)
  * image resolve inside the root, as everywhere), and the next component is made
  * in the directory that prefix resolved to.
  */
+static int create_in_root(const char *path, int kind, int depth);
+
+/*
+ * `base` in `parent` exists: if it is a symlink whose target does not exist, creates
+ * the target (resolved inside the root, as runc does for a mount destination that is a
+ * dangling symlink). `dir` is the link's directory (in the root), for a relative target.
+ */
+static int create_link_target(int parent, const char *base, const char *dir, int kind, int depth)
+{
+	char target[4096], full[8192];
+	struct stat st;
+	ssize_t n;
+
+	if (fstatat(parent, base, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISLNK(st.st_mode))
+		return 0;
+	n = readlinkat(parent, base, target, sizeof(target) - 1);
+	if (n < 0)
+		return -1;
+	target[n] = 0;
+	if (target[0] == '/')
+		snprintf(full, sizeof(full), "%s", target);
+	else
+		snprintf(full, sizeof(full), "%s/%s", dir, target);
+	return create_in_root(full, kind, depth + 1);
+}
+
 int fs_create_in_root(const char *path, int kind)
+{
+	return create_in_root(path, kind, 0);
+}
+
+/* The recursion is over symlinks only (at most 40, as the kernel's), never over components. */
+static int create_in_root(const char *path, int kind, int depth)
 {
 	char buf[4096];
 	size_t len = strlen(path), i = 0;
 	int parent, fd, saved;
 
+	if (depth > 40) {
+		errno = ELOOP;
+		return -1;
+	}
 	if (len >= sizeof(buf)) {
 		errno = ENAMETOOLONG;
 		return -1;
@@ -114,16 +150,30 @@ int fs_create_in_root(const char *path, int kind)
 		}
 		fd = fs_open_in_root(buf, O_PATH);
 		if (fd < 0 && errno == ENOENT) {
-			if (last && kind == 2) {
+			int made, k = last ? kind : 1;
+
+			if (k == 2) {
 				/* O_NOFOLLOW|O_EXCL: never create through a symlink. */
-				fd = openat(parent, buf + start,
-					    O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_CLOEXEC, 0644);
-				if (fd < 0 && errno != EEXIST)
+				made = openat(parent, buf + start,
+					      O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_CLOEXEC, 0644);
+				if (made >= 0)
+					close(made);
+			} else {
+				made = mkdirat(parent, buf + start, 0755);
+			}
+			if (made < 0) {
+				if (errno != EEXIST)
 					goto fail;
-				if (fd >= 0)
-					close(fd);
-			} else if (mkdirat(parent, buf + start, 0755) < 0 && errno != EEXIST) {
-				goto fail;
+				/* A dangling symlink: make what it points to. */
+				char dir[4096];
+				size_t dl = start;
+
+				while (dl > 0 && buf[dl - 1] == '/')
+					dl--;
+				memcpy(dir, buf, dl);
+				dir[dl] = 0;
+				if (create_link_target(parent, buf + start, dir, k, depth) < 0)
+					goto fail;
 			}
 			fd = fs_open_in_root(buf, O_PATH);
 		}
@@ -426,21 +476,30 @@ void fs_rootfs(const char *path)
 /*
  * As runc's reOpenDevNull: stdio that is a /dev/null (the runtime's, outside the
  * container) is reopened as the container's own /dev/null, so no fd of the init
- * refers to a file of the host's mount namespace (CRIU could not dump that).
+ * refers to a file of the host's mount namespace (CRIU could not dump that). The
+ * container's /dev/null is opened without following symlinks and checked on the fd
+ * to be the null device (1:3), like the one masks use.
  */
 static void reopen_dev_null(void)
 {
+	struct open_how how;
 	struct stat null_st, st;
 	int fd;
 
-	if (stat("/dev/null", &null_st) < 0 || !S_ISCHR(null_st.st_mode))
-		return;
+	memset(&how, 0, sizeof(how));
+	how.flags = O_RDWR | O_NOFOLLOW | O_CLOEXEC;
+	how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS;
 	for (int i = 0; i < 3; i++) {
-		if (fstat(i, &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != null_st.st_rdev)
+		if (fstat(i, &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3))
 			continue;
-		fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+		fd = (int)syscall(SYS_openat2, AT_FDCWD, "/dev/null", &how, sizeof(how));
 		if (fd < 0)
-			nsi_fail(errno, "reopen /dev/null as fd %d", i);
+			return; /* no usable /dev/null in the container: keep the runtime's */
+		if (fstat(fd, &null_st) < 0 || !S_ISCHR(null_st.st_mode) ||
+		    null_st.st_rdev != makedev(1, 3)) {
+			close(fd);
+			return;
+		}
 		if (dup3(fd, i, 0) < 0)
 			nsi_fail(errno, "reopen /dev/null as fd %d", i);
 		close(fd);

@@ -8,7 +8,8 @@
  * mount-option parser, the capabilities of spec/caps.ts, the seccomp actions,
  * operators and flags the seccomp compiler accepts (seccomp/compile.ts) and,
  * of the architectures, those the system libseccomp resolves; its cgroup
- * drivers (cgroupfs v1 and v2). AppArmor profiles, SELinux labels and Intel
+ * drivers (cgroupfs v1 and v2, and systemd transient scopes for root).
+ * AppArmor profiles, SELinux labels and Intel
  * RDT are implemented (core/host_features.ts applies them where the host has
  * them and refuses them where it has not), so they are reported enabled, as
  * runc does; idmapped mounts are not implemented and are reported disabled.
@@ -25,7 +26,10 @@ import { resolveArchName } from "../../seccomp/libseccomp.ts";
 import { SECCOMP_ACTIONS, SECCOMP_FILTER_FLAGS, SECCOMP_OPERATORS } from "../../seccomp/compile.ts";
 import {
   HOOK_KINDS,
+  MEMORY_POLICY_FLAGS,
+  MEMORY_POLICY_MODES,
   NAMESPACE_TYPES,
+  OCI_VERSION_MAX,
   SECCOMP_ARCHITECTURES,
   SECCOMP_FLAG_NAMES,
 } from "../../spec/validate.ts";
@@ -57,6 +61,10 @@ export interface Features {
     selinux: { enabled: boolean };
     intelRdt: { enabled: boolean };
     mountExtensions: { idmap: { enabled: boolean } };
+    /** set_mempolicy modes and flags accepted in `linux.memoryPolicy` (1.3). */
+    memoryPolicy: { modes: string[]; flags: string[] };
+    /** `linux.netDevices` is implemented (1.3). */
+    netDevices: { enabled: boolean };
   };
   /** Metadata of the runtime. */
   annotations?: Record<string, string>;
@@ -79,10 +87,10 @@ export interface SeccompProbe {
  * import assert from "node:assert/strict";
  * import { features } from "./features.ts";
  * const f = features({ knowsArch() { throw new Error("no libseccomp"); }, version: () => undefined });
- * assert.equal(f.ociVersionMax, "1.2.0");
+ * assert.equal(f.ociVersionMax, "1.3.0");
  * assert.equal(f.hooks.length, 6);
  * assert.equal(f.linux.seccomp.enabled, false);
- * assert.equal(f.linux.cgroup.systemd, false);
+ * assert.equal(f.linux.cgroup.systemd, true);
  * ```
  */
 export function features(seccomp: SeccompProbe): Features {
@@ -96,13 +104,13 @@ export function features(seccomp: SeccompProbe): Features {
   }
   const f: Features = {
     ociVersionMin: "1.0.0",
-    ociVersionMax: "1.2.0",
+    ociVersionMax: OCI_VERSION_MAX,
     hooks: [...HOOK_KINDS],
     mountOptions: [...KNOWN_MOUNT_OPTIONS],
     linux: {
       namespaces: [...NAMESPACE_TYPES].sort(),
       capabilities: [...CAPABILITIES],
-      cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: true },
+      cgroup: { v1: true, v2: true, systemd: true, systemdUser: false, rdma: true },
       seccomp: archs
         ? {
           enabled: true,
@@ -117,6 +125,8 @@ export function features(seccomp: SeccompProbe): Features {
       selinux: { enabled: true },
       intelRdt: { enabled: true },
       mountExtensions: { idmap: { enabled: false } },
+      memoryPolicy: { modes: [...MEMORY_POLICY_MODES], flags: [...MEMORY_POLICY_FLAGS] },
+      netDevices: { enabled: true },
     },
   };
   const version = archs ? seccomp.version() : undefined;

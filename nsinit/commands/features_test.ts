@@ -14,7 +14,7 @@ const fake = {
 Deno.test("features: what nsinit implements, in the OCI features shape", () => {
   const f = features(fake);
   assert.equal(f.ociVersionMin, "1.0.0");
-  assert.equal(f.ociVersionMax, "1.2.0");
+  assert.equal(f.ociVersionMax, "1.3.0");
   assert.deepEqual(f.hooks, [
     "prestart",
     "createRuntime",
@@ -27,7 +27,7 @@ Deno.test("features: what nsinit implements, in the OCI features shape", () => {
   assert.deepEqual(f.linux.cgroup, {
     v1: true,
     v2: true,
-    systemd: false,
+    systemd: true,
     systemdUser: false,
     rdma: true,
   });
