@@ -241,6 +241,30 @@ void fs_rootfs(const char *path)
 		nsi_fail(errno, "open rootfs %s", path);
 }
 
+/*
+ * As runc's reOpenDevNull: stdio that is a /dev/null (the runtime's, outside the
+ * container) is reopened as the container's own /dev/null, so no fd of the init
+ * refers to a file of the host's mount namespace (CRIU could not dump that).
+ */
+static void reopen_dev_null(void)
+{
+	struct stat null_st, st;
+	int fd;
+
+	if (stat("/dev/null", &null_st) < 0 || !S_ISCHR(null_st.st_mode))
+		return;
+	for (int i = 0; i < 3; i++) {
+		if (fstat(i, &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != null_st.st_rdev)
+			continue;
+		fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			nsi_fail(errno, "reopen /dev/null as fd %d", i);
+		if (dup3(fd, i, 0) < 0)
+			nsi_fail(errno, "reopen /dev/null as fd %d", i);
+		close(fd);
+	}
+}
+
 void fs_pivot(int nopivot)
 {
 	int oldroot, newroot;
@@ -278,6 +302,7 @@ void fs_pivot(int nopivot)
 	if (g_rootfd >= 0)
 		close(g_rootfd);
 	g_rootfd = AT_FDCWD;
+	reopen_dev_null();
 }
 
 void fs_mask(const char *path)

@@ -309,6 +309,21 @@ export function renderReport(r: BenchResults): string {
     ]));
   }
   L.push("");
+  const ck = r.checkpoint;
+  const ckRts = RUNTIMES.filter((rt) => ck?.[rt]);
+  if (ck && ckRts.length > 0) {
+    L.push("## Checkpoint and restore with CRIU (the same `criu` for every runtime)");
+    L.push("");
+    L.push(row(["step (median / p90 ms)", ...ckRts.map((rt) => label(r, rt))]));
+    L.push(row(["---", ...ckRts.map(() => "---:")]));
+    for (const step of ["checkpoint", "restore"] as const) {
+      L.push(row([
+        step === "restore" ? "`restore --detach`" : "`checkpoint`",
+        ...ckRts.map((rt) => `${fmt(ck[rt]![step].median)} / ${fmt(ck[rt]![step].p90)}`),
+      ]));
+    }
+    L.push("");
+  }
   L.push(`## ${r.batch.libraryConcurrent.n} containers`);
   L.push("");
   L.push(row(["", "total ms", "containers/s"]));

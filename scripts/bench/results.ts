@@ -76,6 +76,11 @@ export interface BenchResults {
     memory: number;
     warmup: number;
   };
+  /**
+   * `checkpoint` and `restore -d` of one running `sleep` container through the CLI, runc and
+   * nsinit with the same criu (absent: no criu on PATH, or an older results file).
+   */
+  checkpoint?: Partial<Record<RuntimeName, { checkpoint: Summary; restore: Summary }>>;
   /** `/bin/true` through Deno.Command: the cost every CLI figure includes. */
   spawnOverhead: Summary;
   /** `run` of `/bin/true` to exit, per runtime (absent: not run). */
