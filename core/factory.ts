@@ -14,6 +14,7 @@ import type { CgroupConfig, CgroupManager } from "../drivers/driver.ts";
 import { ConfigError, ContainerIdError, NotFoundError } from "../errors.ts";
 import { check, cstr, ensureNative, native } from "../native/ffi.ts";
 import { spawnPlan } from "../native/spawn.ts";
+import { mark } from "../util/trace.ts";
 import { buildInitPlan, type InitHooks, rootfsPath } from "./init_plan.ts";
 import { runHooks, runHooksWarn, splitStateJson } from "./hooks.ts";
 import {
@@ -102,10 +103,12 @@ export class Factory {
   async #create(id: string, opts: CreateOptions, waitForStart: boolean): Promise<Container> {
     validateId(id);
     await ensureNative();
+    mark("create: native library loaded", id);
     const bundle = resolve(opts.bundle);
     const spec = opts.spec
       ? validateSpec(structuredClone(opts.spec))
       : await readBundleSpec(bundle);
+    mark("create: spec read and validated", id);
     const rootfs = rootfsPath(spec, bundle);
     checkRootfs(rootfs, spec);
     const host = probeHostFeatures();
@@ -126,6 +129,7 @@ export class Factory {
       throw e;
     }
     const lock = await lockDir(dir);
+    mark("create: host checked, state directory made and locked", id);
     let cgroup: CgroupManager | undefined;
     let stdio: ReturnType<typeof prepareStdio> | undefined;
     let initProc: ContainerProcess | undefined;
@@ -192,6 +196,7 @@ export class Factory {
         ...(execLabel ? { execLabel } : {}),
         ...(spec.linux?.mountLabel ? { mountLabel: spec.linux.mountLabel } : {}),
       });
+      mark("create: cgroup manager made, plan built", id);
       stdio = prepareStdio(opts.stdio);
       const { limitsBeforePid, deviceRules } = cgroup.capabilities;
       const resources = deviceRules ? effectiveResources(spec) : spec.linux?.resources;
@@ -205,10 +210,13 @@ export class Factory {
         fds: [...stdio.fds, ...(opts.preserveFds ?? [])],
         place: async (pid) => {
           spawnedPid = pid;
+          mark("create: helper spawned, child cloned", id);
           await prepared;
+          mark("create: first state written, cgroup made and limited", id);
           await manager.apply(pid);
           if (!limitsBeforePid && resources) await manager.set(resources);
           rdt?.apply(pid);
+          mark("create: child placed in its cgroup", id);
         },
         until: waitForStart ? "ready" : "exec",
         ...(opts.onPty ? { onPty: opts.onPty } : {}),
@@ -230,6 +238,10 @@ export class Factory {
       })();
       prepared.catch(() => {}); // observed through place(); never an unhandled rejection
       const spawned = await spawning;
+      mark(
+        waitForStart ? "create: child set up, waiting on the fifo" : "create: child set up and exec'd",
+        id,
+      );
       stdio.closeChildEnds();
       initProc = new ContainerProcess(
         spawned.pid,
@@ -242,6 +254,7 @@ export class Factory {
       state.cgroup = cgroup.saved();
       state.initStartTime = st?.startTime ?? 0;
       await writeAtomic(join(dir, "state.json"), JSON.stringify(state));
+      mark("create: state written", id);
       if (!waitForStart) {
         await Deno.remove(fifo).catch(() => {});
         await runHooksWarn(
