@@ -10,10 +10,8 @@ import { isDirectory } from "../util/fs.ts";
 import type { NamespaceType, Spec } from "../spec/config.ts";
 import { parseSpec, validateSpec } from "../spec/validate.ts";
 import { createCgroupManager, loadCgroupManager } from "../drivers/factory.ts";
-import type { CgroupConfig, CgroupManager } from "../drivers/driver.ts";
+import type { CgroupConfig, CgroupManager, DriverState } from "../drivers/driver.ts";
 import { ConfigError, ContainerIdError, NotFoundError } from "../errors.ts";
-import { check, cstr, ensureNative, native } from "../native/ffi.ts";
-import { spawnPlan } from "../native/spawn.ts";
 import { mark } from "../util/trace.ts";
 import { buildInitPlan, type InitHooks, rootfsPath } from "./init_plan.ts";
 import { runHooks, runHooksWarn, splitStateJson } from "./hooks.ts";
@@ -24,18 +22,12 @@ import {
   type ResctrlGroup,
   resctrlGroup,
 } from "./host_features.ts";
-import {
-  type ContainerState,
-  lockDir,
-  procStat,
-  readState,
-  validateId,
-  writeAtomic,
-} from "./state.ts";
+import { type ContainerState, lockDir, readState, validateId, writeAtomic } from "./state.ts";
 import { Container } from "./container.ts";
 import { effectiveResources } from "./devices.ts";
 import { ContainerProcess } from "./process.ts";
-import { prepareStdio, type StdioOptions } from "./stdio.ts";
+import type { StdioOptions } from "./stdio.ts";
+import { type PreparedStdio, realSyscalls, type Syscalls } from "./syscalls.ts";
 import type { RestoreOptions } from "../criu/options.ts";
 
 /** Where state lives by default: runc uses /run/runc; we use /run/nsinit. */
@@ -61,6 +53,26 @@ export interface CreateOptions {
   onPty?: (fd: number) => void;
 }
 
+/** How a {@link Factory} makes cgroup managers (`drivers/factory.ts` unless replaced). */
+export interface CgroupDrivers {
+  /** A manager for a new container. */
+  create(config: CgroupConfig): CgroupManager;
+  /** The manager a container's state names. */
+  load(config: CgroupConfig, saved: DriverState): CgroupManager;
+}
+
+/** Options for {@link Factory}. */
+export interface FactoryOptions {
+  /** The state root; default /run/nsinit. */
+  root?: string;
+  /** Receives what runc logs as warnings (a failing poststart or poststop hook). */
+  onWarning?: (msg: string) => void;
+  /** The native calls (default: the real ones); unit tests pass a recording fake. */
+  syscalls?: Syscalls;
+  /** The cgroup drivers (default: `drivers/factory.ts`); unit tests pass fakes. */
+  cgroupDrivers?: CgroupDrivers;
+}
+
 /**
  * Creates, loads and lists containers under a state root.
  *
@@ -77,14 +89,18 @@ export class Factory {
   readonly root: string;
 
   #warn: (msg: string) => void;
+  #sys: Syscalls;
+  #cgroups: CgroupDrivers;
 
   /**
    * A factory over `root` (default /run/nsinit). `onWarning` receives what runc
    * logs as warnings (a failing poststart or poststop hook); default: ignored.
    */
-  constructor(opts: { root?: string; onWarning?: (msg: string) => void } = {}) {
+  constructor(opts: FactoryOptions = {}) {
     this.root = resolve(opts.root ?? DEFAULT_ROOT);
     this.#warn = opts.onWarning ?? (() => {});
+    this.#sys = opts.syscalls ?? realSyscalls;
+    this.#cgroups = opts.cgroupDrivers ?? { create: createCgroupManager, load: loadCgroupManager };
   }
 
   /**
@@ -102,7 +118,7 @@ export class Factory {
 
   async #create(id: string, opts: CreateOptions, waitForStart: boolean): Promise<Container> {
     validateId(id);
-    await ensureNative();
+    await this.#sys.ready();
     mark("create: native library loaded", id);
     const bundle = resolve(opts.bundle);
     const spec = opts.spec
@@ -112,7 +128,7 @@ export class Factory {
     const rootfs = rootfsPath(spec, bundle);
     checkRootfs(rootfs, spec);
     const host = probeHostFeatures();
-    checkHostFeatures(spec, host);
+    for (const warning of checkHostFeatures(spec, host)) this.#warn(warning);
     // Loaded only when needed: `nsinit state` and friends never pay for libseccomp.
     const seccomp = spec.linux?.seccomp
       ? (await import("../seccomp/compile.ts")).compileSeccomp(spec.linux.seccomp)
@@ -131,13 +147,13 @@ export class Factory {
     const lock = await lockDir(dir);
     mark("create: host checked, state directory made and locked", id);
     let cgroup: CgroupManager | undefined;
-    let stdio: ReturnType<typeof prepareStdio> | undefined;
+    let stdio: PreparedStdio | undefined;
     let initProc: ContainerProcess | undefined;
     let spawnedPid = 0;
     let prepared: Promise<void> | undefined;
     let rdt: ResctrlGroup | undefined;
     try {
-      cgroup = createCgroupManager({
+      cgroup = this.#cgroups.create({
         ...cgroupConfig(id, spec, Deno.uid() !== 0),
         ...(opts.systemdCgroup ? { driver: "systemd" as const } : {}),
       });
@@ -179,7 +195,7 @@ export class Factory {
       const fifo = join(dir, "exec.fifo");
       // The fifo exists from the start: a crash before the state is complete leaves
       // a "creating" container that `delete --force` cleans up.
-      check(native().nsi_mkfifo(cstr(fifo), 0o622), "mkfifo", fifo);
+      this.#sys.mkfifo(fifo, 0o622);
       // The umask trimmed it: an init that switched to another user must still open it.
       Deno.chmodSync(fifo, 0o622);
 
@@ -194,10 +210,10 @@ export class Factory {
         ...(seccomp ? { seccomp } : {}),
         ...(initHooks ? { hooks: initHooks } : {}),
         ...(execLabel ? { execLabel } : {}),
-        ...(spec.linux?.mountLabel ? { mountLabel: spec.linux.mountLabel } : {}),
+        ...(spec.linux?.mountLabel && host.selinux ? { mountLabel: spec.linux.mountLabel } : {}),
       });
       mark("create: cgroup manager made, plan built", id);
-      stdio = prepareStdio(opts.stdio);
+      stdio = this.#sys.prepareStdio(opts.stdio);
       const { limitsBeforePid, deviceRules } = cgroup.capabilities;
       const resources = deviceRules ? effectiveResources(spec) : spec.linux?.resources;
       const manager = cgroup;
@@ -206,12 +222,14 @@ export class Factory {
       // the cgroup. The child waits for GO, which comes only after both (so a crash
       // after GO always leaves state to delete). A driver whose cgroup cannot exist
       // before its first pid (a systemd scope) gets apply(pid), then set().
-      const spawning = spawnPlan(plan, {
+      // place() may run before spawnPlan returns: it waits for `prepared` to exist.
+      const preparing = Promise.withResolvers<Promise<void>>();
+      const spawning = this.#sys.spawnPlan(plan, {
         fds: [...stdio.fds, ...(opts.preserveFds ?? [])],
         place: async (pid) => {
           spawnedPid = pid;
           mark("create: helper spawned, child cloned", id);
-          await prepared;
+          await (await preparing.promise);
           mark("create: first state written, cgroup made and limited", id);
           await manager.apply(pid);
           if (!limitsBeforePid && resources) await manager.set(resources);
@@ -237,6 +255,7 @@ export class Factory {
         }
       })();
       prepared.catch(() => {}); // observed through place(); never an unhandled rejection
+      preparing.resolve(prepared);
       const spawned = await spawning;
       mark(
         waitForStart ? "create: child set up, waiting on the fifo" : "create: child set up and exec'd",
@@ -248,8 +267,9 @@ export class Factory {
         spawned.pidfd,
         stdio.parent(),
         opts.onPty ? undefined : spawned.ptyFd,
+        this.#sys,
       );
-      const st = procStat(spawned.pid);
+      const st = this.#sys.procStat(spawned.pid);
       state.initPid = spawned.pid;
       state.cgroup = cgroup.saved();
       state.initStartTime = st?.startTime ?? 0;
@@ -264,7 +284,11 @@ export class Factory {
           this.#warn,
         );
       }
-      return new Container(state, dir, cgroup, { init: initProc, onWarning: this.#warn });
+      return new Container(state, dir, cgroup, {
+        init: initProc,
+        onWarning: this.#warn,
+        syscalls: this.#sys,
+      });
     } catch (e) {
       // Leave nothing behind: process, cgroup, state directory, fds.
       await prepared?.catch(() => {});
@@ -303,16 +327,20 @@ export class Factory {
    */
   async restore(id: string, opts: RestoreOptions): Promise<Container> {
     validateId(id);
-    await ensureNative();
+    await this.#sys.ready();
     const { restoreContainer } = await import("../criu/restore.ts");
     const r = await restoreContainer(this.root, id, opts);
-    return new Container(r.state, r.dir, r.cgroup, { init: r.init, onWarning: this.#warn });
+    return new Container(r.state, r.dir, r.cgroup, {
+      init: r.init,
+      onWarning: this.#warn,
+      syscalls: this.#sys,
+    });
   }
 
   /** Loads a container from its state, after a restart of this process too. */
   async load(id: string): Promise<Container> {
     validateId(id);
-    await ensureNative();
+    await this.#sys.ready();
     const dir = join(this.root, id);
     let state: ContainerState;
     try {
@@ -324,11 +352,11 @@ export class Factory {
       }
       throw e;
     }
-    const cgroup = loadCgroupManager(
+    const cgroup = this.#cgroups.load(
       cgroupConfig(state.id, state.config, state.rootless),
       state.cgroup,
     );
-    return new Container(state, dir, cgroup, { onWarning: this.#warn });
+    return new Container(state, dir, cgroup, { onWarning: this.#warn, syscalls: this.#sys });
   }
 
   /** A directory with no state.json (a create that crashed early): only deletable. */
@@ -346,8 +374,9 @@ export class Factory {
       rootless: Deno.uid() !== 0,
       owner: "",
     };
-    return new Container(state, dir, loadCgroupManager({ id }, state.cgroup), {
+    return new Container(state, dir, this.#cgroups.load({ id }, state.cgroup), {
       onWarning: this.#warn,
+      syscalls: this.#sys,
     });
   }
 

@@ -39,21 +39,25 @@ export function probeHostFeatures(): HostFeatures {
 }
 
 /**
- * Refuses what the host cannot apply, naming the field.
+ * Refuses what the host cannot apply, naming the field, and returns warnings for
+ * what is skipped instead: SELinux labels on a host without SELinux are ignored
+ * with a warning, as runc and crun do (configs written by tools carry them), while
+ * an AppArmor profile without AppArmor is refused (as runc does).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { checkHostFeatures } from "./host_features.ts";
- * let msg = "";
- * try {
- *   checkHostFeatures({ ociVersion: "1.2.0", process: { cwd: "/", user: { uid: 0, gid: 0 }, apparmorProfile: "p" } },
- *     { apparmor: false, selinux: false });
- * } catch (e) { msg = (e as Error).message; }
- * assert.equal(msg, "config.json: process.apparmorProfile: AppArmor is not enabled on this host");
+ * const spec = { ociVersion: "1.3.0", process: { cwd: "/", user: { uid: 0, gid: 0 }, apparmorProfile: "p" } };
+ * assert.throws(() => checkHostFeatures(spec, { apparmor: false, selinux: false }),
+ *   { message: "config.json: process.apparmorProfile: AppArmor is not enabled on this host" });
+ * const labelled = { ociVersion: "1.3.0", linux: { mountLabel: "system_u:object_r:container_file_t:s0" } };
+ * assert.deepEqual(checkHostFeatures(labelled, { apparmor: false, selinux: false }),
+ *   ["linux.mountLabel is ignored: SELinux is not enabled on this host"]);
  * ```
  */
-export function checkHostFeatures(spec: Spec, host: HostFeatures): void {
+export function checkHostFeatures(spec: Spec, host: HostFeatures): string[] {
+  const warnings: string[] = [];
   const p = spec.process;
   if (p?.apparmorProfile && !host.apparmor) {
     throw new ConfigError(
@@ -62,15 +66,13 @@ export function checkHostFeatures(spec: Spec, host: HostFeatures): void {
       "AppArmor is not enabled on this host",
     );
   }
-  if (p?.selinuxLabel && !host.selinux) {
-    throw new ConfigError(
-      "config.json",
-      "process.selinuxLabel",
-      "SELinux is not enabled on this host",
-    );
-  }
-  if (spec.linux?.mountLabel && !host.selinux) {
-    throw new ConfigError("config.json", "linux.mountLabel", "SELinux is not enabled on this host");
+  if (!host.selinux) {
+    if (p?.selinuxLabel) {
+      warnings.push("process.selinuxLabel is ignored: SELinux is not enabled on this host");
+    }
+    if (spec.linux?.mountLabel) {
+      warnings.push("linux.mountLabel is ignored: SELinux is not enabled on this host");
+    }
   }
   if (spec.linux?.intelRdt && !host.resctrl) {
     throw new ConfigError(
@@ -89,6 +91,7 @@ export function checkHostFeatures(spec: Spec, host: HostFeatures): void {
       );
     }
   }
+  return warnings;
 }
 
 /**

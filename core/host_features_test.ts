@@ -15,8 +15,6 @@ const all = { apparmor: true, selinux: true, resctrl: "/sys/fs/resctrl" };
 Deno.test("host features: each setting the host lacks is refused, naming the field", () => {
   const cases: [string, (s: ReturnType<typeof defaultSpec>) => void][] = [
     ["process.apparmorProfile", (s) => s.process!.apparmorProfile = "p"],
-    ["process.selinuxLabel", (s) => s.process!.selinuxLabel = "system_u:system_r:t"],
-    ["linux.mountLabel", (s) => s.linux!.mountLabel = "system_u:object_r:t"],
     ["linux.intelRdt", (s) => s.linux!.intelRdt = { closID: "g" }],
     ["mounts[0]", (s) => s.mounts![0].options = ["idmap"]],
   ];
@@ -30,6 +28,18 @@ Deno.test("host features: each setting the host lacks is refused, naming the fie
     );
     if (field !== "mounts[0]") checkHostFeatures(s, all); // the host has it: accepted
   }
+});
+
+Deno.test("host features: SELinux labels on a host without SELinux are warnings, not errors", () => {
+  const s = defaultSpec();
+  s.process!.selinuxLabel = "system_u:system_r:container_t:s0";
+  s.linux!.mountLabel = "system_u:object_r:container_file_t:s0";
+  assert.deepEqual(checkHostFeatures(s, none), [
+    "process.selinuxLabel is ignored: SELinux is not enabled on this host",
+    "linux.mountLabel is ignored: SELinux is not enabled on this host",
+  ]);
+  assert.deepEqual(checkHostFeatures(s, all), []);
+  assert.equal(execLabelWrite(s.process!, none), undefined);
 });
 
 Deno.test("host features: labels become plan steps when the host has the LSM", () => {

@@ -6,7 +6,7 @@
  * state names.
  *
  * To add a driver: add its name to `DriverName` in `driver.ts`, its constructor to
- * `DRIVERS` here.
+ * `DRIVERS` here, and run the contract suite on it (`tests/helpers/driver_contract.ts`).
  *
  * @module
  */

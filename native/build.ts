@@ -24,6 +24,7 @@ export const NATIVE_SOURCES: readonly string[] = Object.freeze([
   "lib_criu.c",
   "lib_events.c",
   "lib_proc.c",
+  "net.c",
   "plan.h",
 ]);
 
@@ -103,6 +104,7 @@ export function buildNative(dir: string, srcDir?: string): void {
       `${src}child.c`,
       `${src}fs.c`,
       `${src}common.c`,
+      `${src}net.c`,
     ]);
     // libnsinit.so: lib.c plus one lib_<concern>.c file per further concern, and common.c.
     const libSources = [...Deno.readDirSync(src)]

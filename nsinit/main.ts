@@ -8,13 +8,14 @@
  *
  * @example Printing the version
  * ```ts ignore
- * import { main } from "./main.ts";
+import { main } from "./main.ts";
  * Deno.exit(await main(["--version"]));
  * ```
  *
  * @module
  */
 
+import { OCI_VERSION_MAX } from "../spec/validate.ts";
 import type { GlobalOptions } from "./global.ts";
 import { parseGlobal } from "./global.ts";
 import { print, writeAllSync } from "./log.ts";
@@ -167,7 +168,7 @@ function usage(): string {
 
 /** `nsinit --version`, as runc prints it. */
 function version(): string {
-  const lines = [`nsinit version ${VERSION}`, "spec: 1.2.0"];
+  const lines = [`nsinit version ${VERSION}`, `spec: ${OCI_VERSION_MAX}`];
   const seccomp = libseccompVersion();
   if (seccomp) lines.push(`libseccomp: ${seccomp}`);
   return lines.join("\n") + "\n";

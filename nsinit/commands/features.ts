@@ -25,7 +25,10 @@ import { resolveArchName } from "../../seccomp/libseccomp.ts";
 import { SECCOMP_ACTIONS, SECCOMP_FILTER_FLAGS, SECCOMP_OPERATORS } from "../../seccomp/compile.ts";
 import {
   HOOK_KINDS,
+  MEMORY_POLICY_FLAGS,
+  MEMORY_POLICY_MODES,
   NAMESPACE_TYPES,
+  OCI_VERSION_MAX,
   SECCOMP_ARCHITECTURES,
   SECCOMP_FLAG_NAMES,
 } from "../../spec/validate.ts";
@@ -57,6 +60,10 @@ export interface Features {
     selinux: { enabled: boolean };
     intelRdt: { enabled: boolean };
     mountExtensions: { idmap: { enabled: boolean } };
+    /** set_mempolicy modes and flags accepted in `linux.memoryPolicy` (1.3). */
+    memoryPolicy: { modes: string[]; flags: string[] };
+    /** `linux.netDevices` is implemented (1.3). */
+    netDevices: { enabled: boolean };
   };
   /** Metadata of the runtime. */
   annotations?: Record<string, string>;
@@ -79,7 +86,7 @@ export interface SeccompProbe {
  * import assert from "node:assert/strict";
  * import { features } from "./features.ts";
  * const f = features({ knowsArch() { throw new Error("no libseccomp"); }, version: () => undefined });
- * assert.equal(f.ociVersionMax, "1.2.0");
+ * assert.equal(f.ociVersionMax, "1.3.0");
  * assert.equal(f.hooks.length, 6);
  * assert.equal(f.linux.seccomp.enabled, false);
  * assert.equal(f.linux.cgroup.systemd, false);
@@ -96,7 +103,7 @@ export function features(seccomp: SeccompProbe): Features {
   }
   const f: Features = {
     ociVersionMin: "1.0.0",
-    ociVersionMax: "1.2.0",
+    ociVersionMax: OCI_VERSION_MAX,
     hooks: [...HOOK_KINDS],
     mountOptions: [...KNOWN_MOUNT_OPTIONS],
     linux: {
@@ -117,6 +124,8 @@ export function features(seccomp: SeccompProbe): Features {
       selinux: { enabled: true },
       intelRdt: { enabled: true },
       mountExtensions: { idmap: { enabled: false } },
+      memoryPolicy: { modes: [...MEMORY_POLICY_MODES], flags: [...MEMORY_POLICY_FLAGS] },
+      netDevices: { enabled: true },
     },
   };
   const version = archs ? seccomp.version() : undefined;

@@ -14,7 +14,7 @@ const fake = {
 Deno.test("features: what nsinit implements, in the OCI features shape", () => {
   const f = features(fake);
   assert.equal(f.ociVersionMin, "1.0.0");
-  assert.equal(f.ociVersionMax, "1.2.0");
+  assert.equal(f.ociVersionMax, "1.3.0");
   assert.deepEqual(f.hooks, [
     "prestart",
     "createRuntime",
