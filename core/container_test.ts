@@ -307,3 +307,14 @@ Deno.test("start: a failure in the init is reported and the fifo is consumed", a
   assert.deepEqual(w.sys.openFds, []);
   assert.notEqual(await c.status(), "created");
 });
+
+Deno.test("load: a state.json that is not JSON (emptied by a machine crash) is only deletable", async () => {
+  await using w = await world();
+  const dir = `${w.factory.root}/torn`;
+  await Deno.mkdir(dir, { recursive: true });
+  await Deno.writeTextFile(`${dir}/state.json`, "");
+  const c = await w.factory.load("torn");
+  assert.equal(await c.status(), "stopped");
+  await c.destroy({ force: true });
+  assert.deepEqual(await w.factory.list(), []);
+});

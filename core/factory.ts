@@ -258,7 +258,9 @@ export class Factory {
       preparing.resolve(prepared);
       const spawned = await spawning;
       mark(
-        waitForStart ? "create: child set up, waiting on the fifo" : "create: child set up and exec'd",
+        waitForStart
+          ? "create: child set up, waiting on the fifo"
+          : "create: child set up and exec'd",
         id,
       );
       stdio.closeChildEnds();
@@ -350,6 +352,8 @@ export class Factory {
         if (isDirectory(dir)) return this.#orphan(id, dir);
         throw new NotFoundError(id);
       }
+      // Unreadable (e.g. emptied by a machine crash before it reached the disk): only deletable.
+      if (e instanceof SyntaxError) return this.#orphan(id, dir);
       throw e;
     }
     const cgroup = this.#cgroups.load(

@@ -168,5 +168,7 @@ if (import.meta.main) {
   buildNative(`${DIST}/lib`);
   bundleCli();
   writeLauncher();
-  console.log(`built ${DIST}/lib/libnsinit.so, ${DIST}/lib/nsinit-init, ${DIST}/cli and ${LAUNCHER}`);
+  console.log(
+    `built ${DIST}/lib/libnsinit.so, ${DIST}/lib/nsinit-init, ${DIST}/cli and ${LAUNCHER}`,
+  );
 }
