@@ -272,6 +272,40 @@ export class HookError extends Error {
 }
 
 /**
+ * A D-Bus call failed: the peer answered with a D-Bus error, the connection could not
+ * be made or was lost, or no answer came in time. `dbusName` is the D-Bus error name
+ * (e.g. `org.freedesktop.systemd1.UnitExists`, `org.freedesktop.DBus.Error.NoReply`).
+ *
+ * @example
+ * ```ts
+ * import { DbusError } from "./errors.ts";
+ * const err = new DbusError(
+ *   "org.freedesktop.systemd1.Manager.StartTransientUnit",
+ *   "org.freedesktop.systemd1.UnitExists",
+ *   "Unit nsinit-c1.scope already exists.",
+ * );
+ * console.assert(err.message.startsWith("D-Bus org.freedesktop.systemd1.Manager.StartTransientUnit"));
+ * console.assert(err.dbusName === "org.freedesktop.systemd1.UnitExists");
+ * ```
+ */
+export class DbusError extends Error {
+  /** What was attempted: `interface.Member` of the call, or `connect <address>`. */
+  readonly method: string;
+  /** The D-Bus error name. */
+  readonly dbusName: string;
+  /** The errno sd-bus returned, when there was one. */
+  readonly errno: number | undefined;
+  /** Creates a D-Bus error. */
+  constructor(method: string, dbusName: string, problem: string, errno?: number) {
+    super(`D-Bus ${method}: ${dbusName}: ${problem}`);
+    this.name = "DbusError";
+    this.method = method;
+    this.dbusName = dbusName;
+    this.errno = errno;
+  }
+}
+
+/**
  * CRIU refused or failed a request (`criu swrk`): carries CRIU's errno, the request
  * type that failed (`DUMP`, `PRE_DUMP`, `RESTORE`, `CHECK`, `VERSION`, ...), CRIU's own
  * message when it sent one, and the path of CRIU's log for the details.

@@ -53,12 +53,18 @@ export interface CreateOptions {
   onPty?: (fd: number) => void;
 }
 
+/** What the factory hands a cgroup driver besides the config. */
+export interface CgroupDriverOptions {
+  /** Receives the driver's warnings (e.g. a systemd unit systemd could not be told to stop). */
+  onWarning?: (msg: string) => void;
+}
+
 /** How a {@link Factory} makes cgroup managers (`drivers/factory.ts` unless replaced). */
 export interface CgroupDrivers {
-  /** A manager for a new container. */
-  create(config: CgroupConfig): CgroupManager;
+  /** A manager for a new container (`onWarning` gets what the driver cannot do but survives). */
+  create(config: CgroupConfig, opts?: CgroupDriverOptions): CgroupManager;
   /** The manager a container's state names. */
-  load(config: CgroupConfig, saved: DriverState): CgroupManager;
+  load(config: CgroupConfig, saved: DriverState, opts?: CgroupDriverOptions): CgroupManager;
 }
 
 /** Options for {@link Factory}. */
@@ -156,7 +162,7 @@ export class Factory {
       cgroup = this.#cgroups.create({
         ...cgroupConfig(id, spec, Deno.uid() !== 0),
         ...(opts.systemdCgroup ? { driver: "systemd" as const } : {}),
-      });
+      }, { onWarning: this.#warn });
       const state: ContainerState = {
         id,
         bundle,
@@ -359,6 +365,7 @@ export class Factory {
     const cgroup = this.#cgroups.load(
       cgroupConfig(state.id, state.config, state.rootless),
       state.cgroup,
+      { onWarning: this.#warn },
     );
     return new Container(state, dir, cgroup, { onWarning: this.#warn, syscalls: this.#sys });
   }
@@ -378,10 +385,15 @@ export class Factory {
       rootless: Deno.uid() !== 0,
       owner: "",
     };
-    return new Container(state, dir, this.#cgroups.load({ id }, state.cgroup), {
-      onWarning: this.#warn,
-      syscalls: this.#sys,
-    });
+    return new Container(
+      state,
+      dir,
+      this.#cgroups.load({ id }, state.cgroup, { onWarning: this.#warn }),
+      {
+        onWarning: this.#warn,
+        syscalls: this.#sys,
+      },
+    );
   }
 
   /** Ids of every container under the root. */

@@ -8,7 +8,8 @@
  * mount-option parser, the capabilities of spec/caps.ts, the seccomp actions,
  * operators and flags the seccomp compiler accepts (seccomp/compile.ts) and,
  * of the architectures, those the system libseccomp resolves; its cgroup
- * drivers (cgroupfs v1 and v2). AppArmor profiles, SELinux labels and Intel
+ * drivers (cgroupfs v1 and v2, and systemd transient scopes for root).
+ * AppArmor profiles, SELinux labels and Intel
  * RDT are implemented (core/host_features.ts applies them where the host has
  * them and refuses them where it has not), so they are reported enabled, as
  * runc does; idmapped mounts are not implemented and are reported disabled.
@@ -89,7 +90,7 @@ export interface SeccompProbe {
  * assert.equal(f.ociVersionMax, "1.3.0");
  * assert.equal(f.hooks.length, 6);
  * assert.equal(f.linux.seccomp.enabled, false);
- * assert.equal(f.linux.cgroup.systemd, false);
+ * assert.equal(f.linux.cgroup.systemd, true);
  * ```
  */
 export function features(seccomp: SeccompProbe): Features {
@@ -109,7 +110,7 @@ export function features(seccomp: SeccompProbe): Features {
     linux: {
       namespaces: [...NAMESPACE_TYPES].sort(),
       capabilities: [...CAPABILITIES],
-      cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: true },
+      cgroup: { v1: true, v2: true, systemd: true, systemdUser: false, rdma: true },
       seccomp: archs
         ? {
           enabled: true,

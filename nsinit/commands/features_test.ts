@@ -27,7 +27,7 @@ Deno.test("features: what nsinit implements, in the OCI features shape", () => {
   assert.deepEqual(f.linux.cgroup, {
     v1: true,
     v2: true,
-    systemd: false,
+    systemd: true,
     systemdUser: false,
     rdma: true,
   });
