@@ -204,6 +204,7 @@ export class Container implements AsyncDisposable {
         this.#state.config.hooks,
         this.#hookState("running", this.#state.initPid),
         this.#warn,
+        this.#sys,
       );
     });
   }
@@ -375,9 +376,11 @@ export class Container implements AsyncDisposable {
       await this.#cgroup.destroy();
       // A restore killed mid-way may have left the rootfs bound here: never recurse into it.
       this.#sys.umountDetach(join(this.#dir, "criu-root"));
-      if (this.#state.resctrl?.created) {
+      const rdt = this.#state.resctrl;
+      for (const d of [rdt?.monitor, rdt?.created ? rdt.dir : undefined]) {
+        if (!d) continue;
         try {
-          Deno.removeSync(this.#state.resctrl.dir);
+          Deno.removeSync(d);
         } catch { /* already gone */ }
       }
       await Deno.remove(this.#dir, { recursive: true }).catch((e) => {
@@ -388,6 +391,7 @@ export class Container implements AsyncDisposable {
         this.#state.config.hooks,
         this.#hookState("stopped"),
         this.#warn,
+        this.#sys,
       );
     });
   }

@@ -245,14 +245,18 @@ export class Factory {
         until: waitForStart ? "ready" : "exec",
         ...(opts.onPty ? { onPty: opts.onPty } : {}),
         onBarrier: async (pid) => {
-          await runHooks("prestart", hooks, { ...base, status: "creating", pid });
-          await runHooks("createRuntime", hooks, { ...base, status: "creating", pid });
+          await runHooks("prestart", hooks, { ...base, status: "creating", pid }, this.#sys);
+          await runHooks("createRuntime", hooks, { ...base, status: "creating", pid }, this.#sys);
         },
       });
       prepared = (async () => {
         if (rdt) {
           rdt.create();
-          state.resctrl = { dir: rdt.dir, created: rdt.created };
+          state.resctrl = {
+            dir: rdt.dir,
+            created: rdt.created,
+            ...(rdt.monitor ? { monitor: rdt.monitor } : {}),
+          };
         }
         await writeAtomic(join(dir, "state.json"), JSON.stringify(state));
         if (limitsBeforePid) {
@@ -290,6 +294,7 @@ export class Factory {
           hooks,
           { ...base, status: "running", pid: spawned.pid },
           this.#warn,
+          this.#sys,
         );
       }
       return new Container(state, dir, cgroup, {
@@ -311,7 +316,7 @@ export class Factory {
       // A failed create continues at delete: poststop hooks run (their failures are warnings).
       if (spawnedPid > 0 && spec.hooks?.poststop) {
         const s = { ociVersion: spec.ociVersion, id, bundle, status: "stopped" };
-        await runHooksWarn("poststop", spec.hooks, s, this.#warn);
+        await runHooksWarn("poststop", spec.hooks, s, this.#warn, this.#sys);
       }
       throw e;
     } finally {

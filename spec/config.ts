@@ -530,7 +530,7 @@ export interface LinuxSeccomp {
 export interface LinuxIntelRdt {
   /** resctrl group (CLOS) name. */
   closID?: string;
-  /** Complete schemata written as is; overrides the two schemas below (after 1.2). */
+  /** Schemata lines written as they are, after the two schemas below (1.2; order: 1.3). */
   schemata?: string;
   /** L3 cache allocation schema line. */
   l3CacheSchema?: string;
