@@ -774,7 +774,9 @@ export function buildExecPlan(proc: Process, opts: ExecPlanOptions): PlanBuilder
     );
   }
   plan.add(Op.H_CLONE, "clone", 0);
-  if (proc.terminal) plan.add(Op.C_SETSID, "create a session");
+  // Every exec'd process leads its own session, as runc's do: it must not share the runtime
+  // caller's process group (conmon kills the exec's group when an execSync times out).
+  plan.add(Op.C_SETSID, "create a session");
   if (proc.oomScoreAdj !== undefined) {
     plan.add(Op.C_WRITE, "set oom_score_adj", "/proc/self/oom_score_adj", String(proc.oomScoreAdj));
   }

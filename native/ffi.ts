@@ -100,6 +100,10 @@ const SYMBOLS = {
   nsi_unix_listen: { parameters: ["buffer"], result: "i32" },
   // int nsi_unix_recv_fd(int32_t listen_fd, int32_t *fd_out)
   nsi_unix_recv_fd: { parameters: ["i32", "buffer"], result: "i32" },
+  // int nsi_unix_connect(const char *path, int32_t seqpacket)
+  nsi_unix_connect: { parameters: ["buffer", "i32"], result: "i32" },
+  // int nsi_shutdown_write(int32_t fd)
+  nsi_shutdown_write: { parameters: ["i32"], result: "i32" },
   // int nsi_fchown(int32_t fd, int32_t uid, int32_t gid)
   nsi_fchown: { parameters: ["i32", "i32", "i32"], result: "i32" },
   // int nsi_set_nonblock(int32_t fd, int32_t on)

@@ -15,6 +15,7 @@ import { bool, checkArgs, type FlagSpecs, parseFlags, str, uint } from "./flags.
 import type { GlobalOptions } from "./global.ts";
 import { checkTerminal, consoleSocketSender } from "./terminal.ts";
 import { SignalForwarder, waitForeground } from "./foreground.ts";
+import { mark } from "../util/trace.ts";
 
 /** Flags of `nsinit create`. */
 export const CREATE_FLAGS: FlagSpecs = {
@@ -118,9 +119,11 @@ export async function launch(
   let code: number;
   try {
     code = await waitForeground(init, forwarder);
+    mark("run: init exited");
     if (code === 128 + 9) await reportOomKill(container, g);
   } finally {
     if (!bool(values, "keep")) await container.destroy({ force: true });
+    mark("run: container destroyed");
   }
   g.logger.debug(`run ${id}: exit code ${code}`);
   return code;

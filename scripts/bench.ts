@@ -60,6 +60,7 @@ import {
   type RuntimeName,
 } from "./bench/results.ts";
 import { round, summarize, type Summary } from "./bench/stats.ts";
+import { benchSystemdRun } from "./bench/systemd.ts";
 
 /** Iterations of each section (after `warmup` rounds): about 10 s. */
 const QUICK = {
@@ -361,6 +362,20 @@ async function main(): Promise<BenchResults> {
     // Checkpoint and restore, interleaved, with the same criu (the first on PATH).
     const checkpoint = await benchCheckpoint(prefix, bundle.lifecycleDir);
 
+    // `run` with the systemd cgroup driver, runc and nsinit interleaved, inside a real systemd.
+    log(`run with --systemd-cgroup: runc, nsinit interleaved, ${N.warmup} + ${N.cliRun} rounds`);
+    const systemdRun = await benchSystemdRun({
+      bundleDir: bundle.dir,
+      work,
+      nsinitBin,
+      warmup: N.warmup,
+      rounds: N.cliRun,
+      log,
+    });
+    if (systemdRun) {
+      log(`  median ms: runc ${systemdRun.runc.median}, nsinit ${systemdRun.nsinit.median}`);
+    }
+
     // Library and floors, interleaved, from this process.
     log(`library and floor: ${N.warmup} + ${N.library} rounds`);
     const factory = new Factory({ root: roots.library });
@@ -474,11 +489,10 @@ async function main(): Promise<BenchResults> {
     const stateDir = `${stateBase}/write-test`;
     await Deno.mkdir(stateDir, { recursive: true });
     const stateText = JSON.stringify({ config: bundle.spec, pad: "x".repeat(512) });
-    components[`state.json write with fsync (\`writeAtomic\`, /run on ${machine.runFs})`] =
-      await time(
-        N.components,
-        () => writeAtomic(`${stateDir}/state.json`, stateText),
-      );
+    components[`state.json write (\`writeAtomic\`, /run on ${machine.runFs})`] = await time(
+      N.components,
+      () => writeAtomic(`${stateDir}/state.json`, stateText),
+    );
     const cpu = cgroupScopes().find((s) => /\/cpu(,cpuacct)?$/.test(s.mountPoint));
     if (cpu) {
       const dir = `${cpu.own}/${tag}-move`;
@@ -526,6 +540,7 @@ async function main(): Promise<BenchResults> {
       startup,
       components,
       ...(checkpoint ? { checkpoint } : {}),
+      ...(systemdRun ? { systemdRun } : {}),
     };
   } finally {
     log("cleaning up");
