@@ -11,7 +11,6 @@ import type { NamespaceType, Spec } from "../spec/config.ts";
 import { parseSpec, validateSpec } from "../spec/validate.ts";
 import { createCgroupManager, loadCgroupManager } from "../drivers/factory.ts";
 import type { CgroupConfig, CgroupManager, DriverState } from "../drivers/driver.ts";
-<<<<<<< HEAD
 import {
   CgroupError,
   ConfigError,
@@ -19,10 +18,7 @@ import {
   NotFoundError,
   SyscallError,
 } from "../errors.ts";
-=======
-import { ConfigError, ContainerIdError, NotFoundError } from "../errors.ts";
 import { mark } from "../util/trace.ts";
->>>>>>> main
 import { buildInitPlan, type InitHooks, rootfsPath } from "./init_plan.ts";
 import { runHooks, runHooksWarn, splitStateJson } from "./hooks.ts";
 import {
