@@ -317,6 +317,7 @@ export class Container implements AsyncDisposable {
         namespaces: this.#state.namespaces,
         preserveFds: opts.preserveFds?.length ?? 0,
         ...(compiled ? { seccomp: compiled } : {}),
+        setgroupsDenied: this.#setgroupsDenied(),
       });
       const stdio = prepareStdio(opts.stdio);
       let spawned;
@@ -339,6 +340,16 @@ export class Container implements AsyncDisposable {
         opts.onPty ? undefined : spawned.ptyFd,
       );
     });
+  }
+
+  /** Whether the container's user namespace denies setgroups(2) (rootless, single gid map). */
+  #setgroupsDenied(): boolean {
+    if (!this.#state.namespaces.includes("user")) return false;
+    try {
+      return Deno.readTextFileSync(`/proc/${this.#state.initPid}/setgroups`).trim() === "deny";
+    } catch {
+      return false;
+    }
   }
 
   /** Waits for the init to exit (only when this runtime process started it). */

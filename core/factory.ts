@@ -14,7 +14,7 @@ import type { CgroupManager } from "../drivers/driver.ts";
 import { ConfigError, ContainerIdError, NotFoundError } from "../errors.ts";
 import { check, cstr, ensureNative, native } from "../native/ffi.ts";
 import { spawnPlan } from "../native/spawn.ts";
-import { buildInitPlan, type InitHooks, rootfsPath } from "./init_plan.ts";
+import { buildInitPlan, type InitHooks, type LandlockPlan, rootfsPath } from "./init_plan.ts";
 import { runHooks, runHooksWarn, splitStateJson } from "./hooks.ts";
 import {
   checkHostFeatures,
@@ -32,12 +32,17 @@ import {
   writeAtomic,
 } from "./state.ts";
 import { Container } from "./container.ts";
+import { defaultRoot, rootlessMaps, stateRootError, SYSTEM_ROOT } from "./rootless.ts";
 import { effectiveResources } from "./devices.ts";
 import { ContainerProcess } from "./process.ts";
 import { prepareStdio, type StdioOptions } from "./stdio.ts";
 
-/** Where state lives by default: runc uses /run/runc; we use /run/nsinit. */
-export const DEFAULT_ROOT = "/run/nsinit";
+/**
+ * Where state lives by default for root: runc uses /run/runc; we use /run/nsinit.
+ * An unprivileged caller with `XDG_RUNTIME_DIR` gets `$XDG_RUNTIME_DIR/nsinit`
+ * (see {@linkcode defaultRoot}).
+ */
+export const DEFAULT_ROOT = SYSTEM_ROOT;
 
 /** Options for {@link Factory.create} and {@link Factory.run}. */
 export interface CreateOptions {
@@ -57,6 +62,8 @@ export interface CreateOptions {
   systemdCgroup?: boolean;
   /** Receives the pty master of a `process.terminal` init (else the init process keeps it). */
   onPty?: (fd: number) => void;
+  /** A Landlock ruleset the init applies just before exec (see sandbox/landlock.ts). */
+  landlock?: LandlockPlan;
 }
 
 /**
@@ -77,11 +84,12 @@ export class Factory {
   #warn: (msg: string) => void;
 
   /**
-   * A factory over `root` (default /run/nsinit). `onWarning` receives what runc
+   * A factory over `root` (default /run/nsinit, or `$XDG_RUNTIME_DIR/nsinit` for an
+   * unprivileged caller). `onWarning` receives what runc
    * logs as warnings (a failing poststart or poststop hook); default: ignored.
    */
   constructor(opts: { root?: string; onWarning?: (msg: string) => void } = {}) {
-    this.root = resolve(opts.root ?? DEFAULT_ROOT);
+    this.root = resolve(opts.root ?? defaultRoot());
     this.#warn = opts.onWarning ?? (() => {});
   }
 
@@ -114,7 +122,14 @@ export class Factory {
       ? (await import("../seccomp/compile.ts")).compileSeccomp(spec.linux.seccomp)
       : undefined;
 
-    await Deno.mkdir(this.root, { recursive: true, mode: 0o700 });
+    const rootless = Deno.uid() !== 0;
+    // Before anything is created: a rootless spec whose maps cannot be written is refused here.
+    const maps = rootless && spec.linux?.namespaces?.some((n) => n.type === "user" && !n.path)
+      ? rootlessMaps(spec)
+      : undefined;
+    await Deno.mkdir(this.root, { recursive: true, mode: 0o700 }).catch((e) => {
+      throw stateRootError(this.root, e);
+    });
     const dir = join(this.root, id);
     try {
       await Deno.mkdir(dir, { mode: 0o711 });
@@ -136,8 +151,9 @@ export class Factory {
         id,
         ...(spec.linux?.cgroupsPath !== undefined ? { cgroupsPath: spec.linux.cgroupsPath } : {}),
         ...(opts.systemdCgroup ? { systemd: true } : {}),
-        rootless: Deno.uid() !== 0,
+        rootless,
       });
+      if (rootless && cgroup.kind === "none") this.#warnNoCgroups();
       const cgroupPaths = cgroup.paths();
       const state: ContainerState = {
         id,
@@ -152,7 +168,7 @@ export class Factory {
         ] as NamespaceType[],
         cgroupPaths,
         systemd: opts.systemdCgroup === true,
-        rootless: Deno.uid() !== 0,
+        rootless,
         owner: "",
       };
       const hooks = spec.hooks;
@@ -195,6 +211,8 @@ export class Factory {
         ...(initHooks ? { hooks: initHooks } : {}),
         ...(execLabel ? { execLabel } : {}),
         ...(spec.linux?.mountLabel ? { mountLabel: spec.linux.mountLabel } : {}),
+        ...(maps ? { rootless: maps } : {}),
+        ...(opts.landlock ? { landlock: opts.landlock } : {}),
       });
       stdio = prepareStdio(opts.stdio);
       const resources = cgroup.kind === "none" ? spec.linux?.resources : effectiveResources(spec);
@@ -270,6 +288,20 @@ export class Factory {
     } finally {
       lock.release();
     }
+  }
+
+  #warnedNoCgroups = false;
+
+  /** Says once per factory that rootless containers run without cgroups here, and why. */
+  #warnNoCgroups(): void {
+    if (this.#warnedNoCgroups) return;
+    this.#warnedNoCgroups = true;
+    this.#warn(
+      `running without cgroups: no cgroup delegated to uid ${Deno.uid()} is writable ` +
+        "(resource limits are refused; pause, ps and kill --all are unavailable). " +
+        "Run under a systemd user session with Delegate=yes, or chown a cgroup v2 subtree " +
+        "to this user and run from inside it",
+    );
   }
 
   /** Loads a container from its state, after a restart of this process too. */

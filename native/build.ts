@@ -17,9 +17,11 @@ export const NATIVE_SOURCES: readonly string[] = Object.freeze([
   "fs.c",
   "init.c",
   "init.h",
+  "landlock.c",
   "lib.c",
   "lib_bpf.c",
   "lib_events.c",
+  "lib_landlock.c",
   "plan.h",
 ]);
 
@@ -89,7 +91,7 @@ export function buildNative(dir: string, srcDir?: string): void {
   const so = `${dir}/libnsinit.so${tag}`;
   try {
     // The init helper is static: it starts fast and needs nothing from the host once running.
-    cc([...CFLAGS, "-static", "-o", init, `${src}init.c`, `${src}child.c`, `${src}fs.c`]);
+    cc([...CFLAGS, "-static", "-o", init, `${src}init.c`, `${src}child.c`, `${src}fs.c`, `${src}landlock.c`]);
     // libnsinit.so: lib.c plus one lib_<concern>.c file per further concern.
     const libSources = [...Deno.readDirSync(src)]
       .map((e) => e.name)

@@ -51,6 +51,7 @@ export const Op = {
   C_KEYRING: 98,
   C_BARRIER: 99,
   C_HOOK: 100,
+  C_LANDLOCK: 101,
 } as const;
 
 /** Message types on the sync socket (`enum nsi_msg_type`). */

@@ -125,7 +125,8 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
 const GLOBAL_USAGE = `Usage: nsinit [global options] <command> [command options] [arguments...]
 
 Global options:
-   --root DIR            state directory (default: /run/nsinit)
+   --root DIR            state directory (default: /run/nsinit; $XDG_RUNTIME_DIR/nsinit
+                         for an unprivileged user)
    --log FILE            append log lines to FILE (default: stderr)
    --log-format FORMAT   text or json (default: text)
    --debug               log debug lines

@@ -457,6 +457,9 @@ void nsi_child(const struct nsi_rec *recs, int n)
 		case NSI_C_HOOK:
 			op_hook(r);
 			break;
+		case NSI_C_LANDLOCK:
+			nsi_landlock(r);
+			break;
 		case NSI_C_PERSONALITY:
 			if (personality((unsigned long)rec_u64(r, 0)) < 0)
 				nsi_fail(errno, "personality");

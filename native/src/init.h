@@ -35,6 +35,9 @@ const uint8_t *rec_bytes(const struct nsi_rec *r, int i, uint32_t *len);
 /* child.c */
 __attribute__((noreturn)) void nsi_child(const struct nsi_rec *recs, int n);
 
+/* landlock.c */
+void nsi_landlock(const struct nsi_rec *r);
+
 /* fs.c: paths resolved inside the rootfs without escaping it. */
 extern int g_rootfd;
 extern char g_rootpath[4096];

@@ -71,6 +71,9 @@ enum nsi_op {
 	NSI_C_BARRIER = 99,    /* (none): report BARRIER, wait for GO (runtime-side hooks run) */
 	NSI_C_HOOK = 100,      /* str path, bytes argv, bytes envp, str stdin-before-pid,
 	                          str stdin-after-pid, u64 timeout seconds (0: none) */
+	NSI_C_LANDLOCK = 101,  /* u64 handled fs access, bytes paths (NUL-separated),
+	                          bytes access per path (u64 each), bytes flags per path
+	                          (u64 each; 1: skip a path that does not exist) */
 };
 
 /* Messages on the sync socket (SOCK_SEQPACKET). */
