@@ -64,6 +64,10 @@ export interface CreateOptions {
   onPty?: (fd: number) => void;
   /** A Landlock ruleset the init applies just before exec (see sandbox/landlock.ts). */
   landlock?: LandlockPlan;
+  /** A minimal signal-forwarding, reaping pid 1 in front of the process (sandboxes). */
+  reaperInit?: boolean;
+  /** Bring up `lo` in a new network namespace (sandboxes). */
+  loopback?: boolean;
 }
 
 /**
@@ -213,6 +217,8 @@ export class Factory {
         ...(spec.linux?.mountLabel ? { mountLabel: spec.linux.mountLabel } : {}),
         ...(maps ? { rootless: maps } : {}),
         ...(opts.landlock ? { landlock: opts.landlock } : {}),
+        ...(opts.reaperInit ? { reaperInit: true } : {}),
+        ...(opts.loopback ? { loopback: true } : {}),
       });
       stdio = prepareStdio(opts.stdio);
       const resources = cgroup.kind === "none" ? spec.linux?.resources : effectiveResources(spec);

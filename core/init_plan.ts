@@ -119,6 +119,13 @@ export interface InitPlanOptions {
   rootless?: RootlessMaps;
   /** Landlock rules applied just before exec (see sandbox/landlock.ts). */
   landlock?: LandlockPlan;
+  /**
+   * Put a minimal pid 1 in front of the command: it forwards signals and reaps
+   * orphans (a command as pid 1 ignores SIGTERM and SIGINT). The sandbox uses it.
+   */
+  reaperInit?: boolean;
+  /** Bring up `lo` in the container's new network namespace. */
+  loopback?: boolean;
 }
 
 /** A Landlock ruleset, as the plan carries it. */
@@ -226,6 +233,7 @@ function processSteps(plan: PlanBuilder, proc: Process, opts: {
   hooks?: InitHooks;
   execLabel?: { path: string; value: string };
   landlock?: LandlockPlan;
+  reaperInit?: boolean;
 }): void {
   const caps = proc.capabilities ?? {};
   const user = proc.user;
@@ -306,6 +314,7 @@ function processSteps(plan: PlanBuilder, proc: Process, opts: {
   if (opts.seccomp && !early) {
     plan.add(Op.C_SECCOMP, "load the seccomp filter", opts.seccomp.bpf, opts.seccomp.flags);
   }
+  if (opts.reaperInit) plan.add(Op.C_INIT, "fork the command under a signal-forwarding pid 1");
   plan.add(Op.C_EXEC, `exec ${proc.args![0]}`, nulList(proc.args!), nulList(proc.env ?? []));
 }
 
@@ -369,9 +378,14 @@ export function buildInitPlan(spec: Spec, opts: InitPlanOptions): PlanBuilder {
     plan.add(Op.C_DUMPABLE, "make the init non-dumpable again", 0);
   }
   plan.add(Op.C_SETSID, "create a session");
-  if (newUserns) {
+  if (opts.loopback && (ns.create & CloneFlag.NEWNET)) {
+    plan.add(Op.C_LOOPBACK, "bring up lo in the new network namespace");
+  }
+  if (newUserns && (linux.uidMappings ?? []).some((m) => m.containerID === 0)) {
     // Until it switches, the child's ids are the unmapped host ones: files it creates
     // would fail with EOVERFLOW. Become root of the new user namespace first.
+    // (A map without root, such as the sandbox's uid -> same uid, keeps the ids: they
+    // are mapped, and the child holds every capability in its new namespace anyway.)
     plan.add(Op.C_USER, "become root in the user namespace", 0, 0, 0, new Uint8Array());
   }
   if (!opts.noNewKeyring) {
@@ -419,6 +433,7 @@ export function buildInitPlan(spec: Spec, opts: InitPlanOptions): PlanBuilder {
     ...(opts.hooks ? { hooks: opts.hooks } : {}),
     ...(opts.execLabel ? { execLabel: opts.execLabel } : {}),
     ...(opts.landlock ? { landlock: opts.landlock } : {}),
+    ...(opts.reaperInit ? { reaperInit: true } : {}),
   });
   return plan;
 }

@@ -23,6 +23,7 @@ export const NATIVE_SOURCES: readonly string[] = Object.freeze([
   "lib_events.c",
   "lib_landlock.c",
   "plan.h",
+  "reaper_init.c",
 ]);
 
 /** Whether the sources are files here (a checkout), not remote (JSR, https). */
@@ -91,7 +92,7 @@ export function buildNative(dir: string, srcDir?: string): void {
   const so = `${dir}/libnsinit.so${tag}`;
   try {
     // The init helper is static: it starts fast and needs nothing from the host once running.
-    cc([...CFLAGS, "-static", "-o", init, `${src}init.c`, `${src}child.c`, `${src}fs.c`, `${src}landlock.c`]);
+    cc([...CFLAGS, "-static", "-o", init, `${src}init.c`, `${src}child.c`, `${src}fs.c`, `${src}landlock.c`, `${src}reaper_init.c`]);
     // libnsinit.so: lib.c plus one lib_<concern>.c file per further concern.
     const libSources = [...Deno.readDirSync(src)]
       .map((e) => e.name)

@@ -52,6 +52,8 @@ export const Op = {
   C_BARRIER: 99,
   C_HOOK: 100,
   C_LANDLOCK: 101,
+  C_INIT: 102,
+  C_LOOPBACK: 103,
 } as const;
 
 /** Message types on the sync socket (`enum nsi_msg_type`). */

@@ -38,6 +38,9 @@ __attribute__((noreturn)) void nsi_child(const struct nsi_rec *recs, int n);
 /* landlock.c */
 void nsi_landlock(const struct nsi_rec *r);
 
+/* reaper_init.c: returns in the forked command; the parent never returns. */
+void nsi_reaper_init(void);
+
 /* fs.c: paths resolved inside the rootfs without escaping it. */
 extern int g_rootfd;
 extern char g_rootpath[4096];

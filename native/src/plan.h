@@ -74,6 +74,9 @@ enum nsi_op {
 	NSI_C_LANDLOCK = 101,  /* u64 handled fs access, bytes paths (NUL-separated),
 	                          bytes access per path (u64 each), bytes flags per path
 	                          (u64 each; 1: skip a path that does not exist) */
+	NSI_C_INIT = 102,      /* (none): fork; the parent stays as a signal-forwarding,
+	                          reaping pid 1, the child goes on with the plan */
+	NSI_C_LOOPBACK = 103,  /* (none): bring up "lo" in a new network namespace */
 };
 
 /* Messages on the sync socket (SOCK_SEQPACKET). */
