@@ -115,6 +115,14 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
     usage: "events [--stats] [--interval DURATION] <container-id>",
     load: () => import("./commands/events.ts"),
   },
+  sandbox: {
+    summary: "run a command isolated: host files read-only, cwd writable, no network, limits",
+    usage: "sandbox [--profile FILE] [--allow-write PATH]... [--allow-read PATH]... " +
+      "[--deny-read PATH]... [--net] [--memory SIZE] [--cpus N] [--pids N] [--timeout SECONDS] " +
+      "[--env NAME[=VALUE]]... [--cwd DIR] [--no-landlock|--require-landlock] [--no-seccomp] " +
+      "[--tty|--no-tty] [--] COMMAND [ARGS...]",
+    load: () => import("./commands/sandbox.ts"),
+  },
   features: {
     summary: "show the enabled features (the OCI runtime features structure)",
     usage: "features",

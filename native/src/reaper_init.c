@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -34,8 +35,12 @@ void nsi_reaper_init(void)
 			nsi_fail(errno, "tcsetpgrp");
 		return;
 	}
-	/* pid 1 from here on: nothing is reported to the runtime any more. */
+	/* pid 1 from here on: nothing is reported to the runtime any more, and no fd
+	 * but stdio stays open (the runtime sees the sync socket close once the
+	 * command has exec'd). */
 	g_sync = -1;
+	g_fifo_w = -1;
+	syscall(SYS_close_range, 3U, ~0U, 0U);
 	for (;;) {
 		siginfo_t si;
 		int status, sig;
