@@ -32,7 +32,13 @@ import {
   writeAtomic,
 } from "./state.ts";
 import { Container } from "./container.ts";
-import { defaultRoot, rootlessMaps, stateRootError, SYSTEM_ROOT } from "./rootless.ts";
+import {
+  defaultRoot,
+  rootlessMaps,
+  stateRootError,
+  SYSTEM_ROOT,
+  userNamespacesRefusal,
+} from "./rootless.ts";
 import { effectiveResources } from "./devices.ts";
 import { ContainerProcess } from "./process.ts";
 import { prepareStdio, type StdioOptions } from "./stdio.ts";
@@ -127,10 +133,12 @@ export class Factory {
       : undefined;
 
     const rootless = Deno.uid() !== 0;
-    // Before anything is created: a rootless spec whose maps cannot be written is refused here.
-    const maps = rootless && spec.linux?.namespaces?.some((n) => n.type === "user" && !n.path)
-      ? rootlessMaps(spec)
-      : undefined;
+    // Before anything is created: a user namespace the host refuses, or a rootless
+    // spec whose maps cannot be written, is refused here with what to change.
+    const newUserns = spec.linux?.namespaces?.some((n) => n.type === "user" && !n.path) ?? false;
+    const refusal = newUserns ? userNamespacesRefusal() : undefined;
+    if (refusal) throw new ConfigError("config.json", "linux.namespaces", refusal);
+    const maps = rootless && newUserns ? rootlessMaps(spec) : undefined;
     await Deno.mkdir(this.root, { recursive: true, mode: 0o700 }).catch((e) => {
       throw stateRootError(this.root, e);
     });
@@ -141,7 +149,7 @@ export class Factory {
       if (e instanceof Deno.errors.AlreadyExists) {
         throw new ContainerIdError(id, "container with given ID already exists");
       }
-      throw e;
+      throw stateRootError(this.root, e);
     }
     const lock = await lockDir(dir);
     let cgroup: CgroupManager | undefined;

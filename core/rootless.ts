@@ -58,7 +58,7 @@ export function stateRootError(root: string, e: unknown): Error {
       ? ": as an unprivileged user set XDG_RUNTIME_DIR (state goes to $XDG_RUNTIME_DIR/nsinit) " +
         "or pass --root DIR (a directory you can write)"
       : ": pass --root DIR (a directory you can write)";
-    return new Error(`cannot create the state directory ${root}: permission denied${hint}`, {
+    return new Error(`cannot create a container in ${root}: permission denied${hint}`, {
       cause: e,
     });
   }

@@ -289,6 +289,10 @@ export async function spawnSandbox(
     if (e instanceof CgroupError && limits.length) {
       throw new ConfigError("sandbox", limits[0], e.message);
     }
+    if (e instanceof ConfigError && e.file === "config.json") {
+      // The spec is ours, not the caller's: say it about the sandbox.
+      throw new ConfigError("sandbox", "", e.message.slice(`config.json: ${e.field}: `.length));
+    }
     throw e;
   }
   const proc = container.init!;
