@@ -48,7 +48,7 @@ import { prepareStdio, type StdioOptions } from "./stdio.ts";
  * An unprivileged caller with `XDG_RUNTIME_DIR` gets `$XDG_RUNTIME_DIR/nsinit`
  * (see {@linkcode defaultRoot}).
  */
-export const DEFAULT_ROOT = SYSTEM_ROOT;
+export const DEFAULT_ROOT: string = SYSTEM_ROOT;
 
 /** Options for {@link Factory.create} and {@link Factory.run}. */
 export interface CreateOptions {

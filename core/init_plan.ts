@@ -411,7 +411,12 @@ export function buildInitPlan(spec: Spec, opts: InitPlanOptions): PlanBuilder {
     plan.add(Op.C_DOMAINNAME, `set domainname ${spec.domainname}`, spec.domainname);
   }
   for (const [key, value] of Object.entries(linux.sysctl ?? {})) {
-    plan.add(Op.C_WRITE, `set sysctl ${key} (linux.sysctl)`, `/proc/sys/${key.replaceAll(".", "/")}`, value);
+    plan.add(
+      Op.C_WRITE,
+      `set sysctl ${key} (linux.sysctl)`,
+      `/proc/sys/${key.replaceAll(".", "/")}`,
+      value,
+    );
   }
   if (ns.types.has("mount")) {
     for (const p of linux.readonlyPaths ?? []) plan.add(Op.C_READONLY, `make ${p} read-only`, p);
@@ -453,10 +458,20 @@ function addIdMaps(plan: PlanBuilder, linux: Linux, rootless: RootlessMaps | und
   }
   const { uid, gid } = rootless;
   if (uid.kind === "tool") {
-    plan.add(Op.H_MAPCMD, `write uid_map with ${uid.tool} (linux.uidMappings)`, uid.tool, mapToolArgs(uids));
+    plan.add(
+      Op.H_MAPCMD,
+      `write uid_map with ${uid.tool} (linux.uidMappings)`,
+      uid.tool,
+      mapToolArgs(uids),
+    );
   } else plan.add(Op.H_UIDMAP, "write uid_map (linux.uidMappings)", idMap(uids));
   if (gid.kind === "tool") {
-    plan.add(Op.H_MAPCMD, `write gid_map with ${gid.tool} (linux.gidMappings)`, gid.tool, mapToolArgs(gids));
+    plan.add(
+      Op.H_MAPCMD,
+      `write gid_map with ${gid.tool} (linux.gidMappings)`,
+      gid.tool,
+      mapToolArgs(gids),
+    );
     return false;
   }
   plan.add(Op.H_SETGROUPS, "deny setgroups (needed to write gid_map unprivileged)", "deny");

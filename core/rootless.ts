@@ -93,7 +93,9 @@ export function parseSubIds(text: string, user: string | undefined, id: number):
     const [name, start, count] = t.split(":");
     if (name !== user && name !== String(id)) continue;
     const s = Number(start), c = Number(count);
-    if (Number.isSafeInteger(s) && Number.isSafeInteger(c) && c > 0) out.push({ start: s, count: c });
+    if (Number.isSafeInteger(s) && Number.isSafeInteger(c) && c > 0) {
+      out.push({ start: s, count: c });
+    }
   }
   return out;
 }
@@ -202,7 +204,9 @@ function method(
     if (covered(m, own, ranges)) continue;
     const end = m.hostID + m.size - 1;
     const have = ranges.length
-      ? `${file} gives ${who} ${ranges.map((r) => `${r.start}-${r.start + r.count - 1}`).join(", ")}`
+      ? `${file} gives ${who} ${
+        ranges.map((r) => `${r.start}-${r.start + r.count - 1}`).join(", ")
+      }`
       : `${file} gives ${who} no range (add one: usermod --add-sub${kind}s START-END ${who})`;
     throw new ConfigError(
       "config.json",

@@ -29,4 +29,4 @@ export {
 export { parseProfile, PROFILE_VERSION, readProfile, type SandboxSettings } from "./profile.ts";
 export { looksSecret, sandboxEnv } from "./env.ts";
 export { HOME_SECRETS, sandboxSeccomp, sandboxSpec, SYSTEM_READ } from "./spec.ts";
-export { handledAccess, landlockSupport, type LandlockSupport } from "./landlock.ts";
+export { handledAccess, type LandlockSupport, landlockSupport } from "./landlock.ts";

@@ -62,7 +62,10 @@ export interface SandboxSettings {
   seccomp?: boolean;
 }
 
-const KEYS: Record<keyof SandboxSettings | "version", "paths" | "bool" | "size" | "number" | "list" | "version"> = {
+const KEYS: Record<
+  keyof SandboxSettings | "version",
+  "paths" | "bool" | "size" | "number" | "list" | "version"
+> = {
   version: "version",
   allowWrite: "paths",
   allowRead: "paths",
@@ -121,7 +124,9 @@ export function parseProfile(
       "version",
       obj.version === undefined
         ? `missing: add "version": ${PROFILE_VERSION}`
-        : `unsupported version ${JSON.stringify(obj.version)}: this nsinit reads version ${PROFILE_VERSION}`,
+        : `unsupported version ${
+          JSON.stringify(obj.version)
+        }: this nsinit reads version ${PROFILE_VERSION}`,
     );
   }
   const base = dirname(resolve(file));
@@ -135,7 +140,8 @@ export function parseProfile(
         `unknown key (known: ${Object.keys(KEYS).join(", ")})`,
       );
     }
-    const bad = (want: string) => new ConfigError(file, key, `must be ${want}, got ${JSON.stringify(value)}`);
+    const bad = (want: string) =>
+      new ConfigError(file, key, `must be ${want}, got ${JSON.stringify(value)}`);
     switch (kind) {
       case "version":
         break;

@@ -242,10 +242,16 @@ export async function spawnSandbox(
     if (support.abi > 0) {
       landlock = landlockPlan(support.abi, sandboxSpec(r, host).landlock);
     } else if (r.landlock === true) {
-      throw new ConfigError("sandbox", "landlock", `required, but ${"reason" in support ? support.reason : ""}`);
+      throw new ConfigError(
+        "sandbox",
+        "landlock",
+        `required, but ${"reason" in support ? support.reason : ""}`,
+      );
     } else {
-      warn(`Landlock is unavailable (${"reason" in support ? support.reason : ""}): ` +
-        "the sandbox relies on its mounts alone");
+      warn(
+        `Landlock is unavailable (${"reason" in support ? support.reason : ""}): ` +
+          "the sandbox relies on its mounts alone",
+      );
     }
   }
   const id = `sandbox-${Deno.pid}-${Date.now().toString(36)}-${(seq++).toString(36)}`;

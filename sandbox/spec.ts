@@ -241,7 +241,13 @@ export function sandboxSpec(
   }
   for (const p of o.denyRead.map(normalize)) masked.push(p);
   // As runc's default: kernel files a process has no business reading.
-  masked.push("/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug", "/sys/firmware");
+  masked.push(
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/timer_list",
+    "/proc/sched_debug",
+    "/sys/firmware",
+  );
 
   const resources: LinuxResources = {};
   if (o.memory !== undefined) resources.memory = { limit: o.memory, swap: o.memory };

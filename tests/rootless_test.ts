@@ -149,7 +149,10 @@ Deno.test({
     await b.write();
     r = await runNsinitAs(user, ["run", "--bundle", b.dir, b.id]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /cannot create a container in \/run\/nsinit: permission denied.*XDG_RUNTIME_DIR/);
+    assert.match(
+      r.stderr,
+      /cannot create a container in \/run\/nsinit: permission denied.*XDG_RUNTIME_DIR/,
+    );
 
     // Limits with no delegated cgroup name the field.
     b.config.linux!.resources = { pids: { limit: 10 } };
@@ -180,6 +183,9 @@ Deno.test({
       ...args,
     ], { env: b.env });
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /user namespaces are disabled on this host \(user\.max_user_namespaces is 0\)/);
+    assert.match(
+      r.stderr,
+      /user namespaces are disabled on this host \(user\.max_user_namespaces is 0\)/,
+    );
   },
 });

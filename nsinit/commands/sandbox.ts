@@ -9,7 +9,7 @@
  * @module
  */
 
-import { spawnSandbox, type SandboxOptions, TIMEOUT_EXIT_CODE } from "../../sandbox/run.ts";
+import { type SandboxOptions, spawnSandbox, TIMEOUT_EXIT_CODE } from "../../sandbox/run.ts";
 import { bool, type FlagValues, list, parseFlags, str, UsageError } from "../flags.ts";
 import type { GlobalOptions } from "../global.ts";
 import { SignalForwarder, waitForeground } from "../foreground.ts";

@@ -52,7 +52,9 @@ export function testUser(): TestUser | undefined {
 /** Why tests as the test user cannot run here, or undefined when they can. */
 export function cannotRunAsTestUser(): string | undefined {
   if (Deno.uid() !== 0) return "needs root to switch to the test user (runuser)";
-  if (!testUser()) return `the test user ${TEST_USER} does not exist (scripts/install_test_deps.sh)`;
+  if (!testUser()) {
+    return `the test user ${TEST_USER} does not exist (scripts/install_test_deps.sh)`;
+  }
   return undefined;
 }
 
