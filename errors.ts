@@ -12,9 +12,10 @@
  *
  * @example Catching a config error
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ConfigError } from "./errors.ts";
  * const err = new ConfigError("config.json", "linux.namespaces[3].type", 'unknown namespace "bogus"');
- * console.assert(err.message === 'config.json: linux.namespaces[3].type: unknown namespace "bogus"');
+ * assert.equal(err.message, 'config.json: linux.namespaces[3].type: unknown namespace "bogus"');
  * ```
  */
 export class ConfigError extends Error {
@@ -39,9 +40,10 @@ export type Status = "creating" | "created" | "running" | "paused" | "stopped";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { StateError } from "./errors.ts";
  * const err = new StateError("c1", "stopped", "start");
- * console.assert(err.message === 'container "c1": cannot start a stopped container');
+ * assert.equal(err.message, 'container "c1": cannot start a stopped container');
  * ```
  */
 export class StateError extends Error {
@@ -66,9 +68,10 @@ export class StateError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ContainerIdError } from "./errors.ts";
  * const err = new ContainerIdError("a/b", "invalid id format");
- * console.assert(err.message.includes("a/b"));
+ * assert.ok(err.message.includes("a/b"));
  * ```
  */
 export class ContainerIdError extends Error {
@@ -153,10 +156,11 @@ const ERRNO_TEXT: Record<number, string> = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SyscallError } from "./errors.ts";
  * const err = new SyscallError({ syscall: "mount", errno: 2, path: "/proc", step: "mount proc" });
- * console.assert(err.code === "ENOENT");
- * console.assert(err.message === "mount proc: mount /proc: no such file or directory (ENOENT)");
+ * assert.equal(err.code, "ENOENT");
+ * assert.equal(err.message, "mount proc: mount /proc: no such file or directory (ENOENT)");
  * ```
  */
 export class SyscallError extends Error {
@@ -194,9 +198,10 @@ export class SyscallError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { CgroupError } from "./errors.ts";
  * const err = new CgroupError("linux.resources.hugepageLimits[0].pageSize", 'hugetlb page size "3MB" is not supported');
- * console.assert(err.message.startsWith("linux.resources"));
+ * assert.ok(err.message.startsWith("linux.resources"));
  * ```
  */
 export class CgroupError extends Error {
@@ -215,9 +220,10 @@ export class CgroupError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { HookError } from "./errors.ts";
  * const err = new HookError("createRuntime", 0, "/usr/bin/hook", "exit status 1");
- * console.assert(err.message === "createRuntime hook #0 /usr/bin/hook: exit status 1");
+ * assert.equal(err.message, "createRuntime hook #0 /usr/bin/hook: exit status 1");
  * ```
  */
 export class HookError extends Error {
@@ -234,5 +240,49 @@ export class HookError extends Error {
     this.kind = kind;
     this.index = index;
     this.path = path;
+  }
+}
+
+/**
+ * CRIU refused or failed a request (`criu swrk`): carries CRIU's errno, the request
+ * type that failed (`DUMP`, `PRE_DUMP`, `RESTORE`, `CHECK`, `VERSION`, ...), CRIU's own
+ * message when it sent one, and the path of CRIU's log for the details.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CriuError } from "./errors.ts";
+ * const err = new CriuError({ request: "RESTORE", errno: 2, log: "/tmp/img/restore.log" });
+ * assert.equal(err.code, "ENOENT");
+ * assert.ok(err.message.includes("see /tmp/img/restore.log"));
+ * ```
+ */
+export class CriuError extends Error {
+  /** The request type that failed, as rpc.proto names it (e.g. `DUMP`). */
+  readonly request: string;
+  /** CRIU's errno (`cr_errno`); 0 when CRIU did not report one. */
+  readonly errno: number;
+  /** The symbolic errno, e.g. `ENOENT` ("" when errno is 0). */
+  readonly code: string;
+  /** CRIU's log file for this request, when there is one. */
+  readonly log?: string;
+  /** Creates a CRIU error; `detail` is CRIU's message or what went wrong around it. */
+  constructor(
+    opts: { request: string; errno?: number; detail?: string; log?: string; excerpt?: string },
+    options?: ErrorOptions,
+  ) {
+    const errno = opts.errno ?? 0;
+    const code = errno ? errnoName(errno) : "";
+    const parts = [`criu ${opts.request} failed`];
+    if (opts.detail) parts.push(`: ${opts.detail}`);
+    if (errno) parts.push(` (${code})`);
+    if (opts.log) parts.push(`; see ${opts.log}`);
+    if (opts.excerpt) parts.push(`: ${opts.excerpt}`);
+    super(parts.join(""), options);
+    this.name = "CriuError";
+    this.request = opts.request;
+    this.errno = errno;
+    this.code = code;
+    if (opts.log !== undefined) this.log = opts.log;
   }
 }

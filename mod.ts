@@ -43,7 +43,43 @@ export {
 export { defaultSpec, type DefaultSpecOptions } from "./spec/default.ts";
 export { parseSpec, validateProcess, validateSpec } from "./spec/validate.ts";
 export type * from "./spec/config.ts";
-export type { CgroupEvent, CgroupManager, DriverKind, PressureLevel } from "./drivers/driver.ts";
+export type * from "./drivers/driver.ts";
+export {
+  type CallOptions,
+  type CgroupMode,
+  type CheckpointAction,
+  type CheckpointOpts,
+  Console,
+  ConsoleSocket,
+  type CreateOpts,
+  type DeleteOpts,
+  type EventsOpts,
+  type ExecOpts,
+  FdSocket,
+  type KillOpts,
+  lastErrorLine,
+  leaveRunning,
+  NullIO,
+  OciRuntimeClient,
+  type OciRuntimeClientOptions,
+  OciRuntimeError,
+  parsePsOutput,
+  parseVersion,
+  PidfdSocket,
+  PipeIO,
+  type PipeIOOptions,
+  preDump,
+  type ReceiveOptions,
+  type RestoreOpts,
+  type RuntimeContainer,
+  type RuntimeEvent,
+  type RuntimeIO,
+  type RuntimeVersion,
+  signalNumber,
+  StdIO,
+  type TopResults,
+  type WinSize,
+} from "./client/mod.ts";
 export type {
   BlkioEntry,
   BlkioStats,

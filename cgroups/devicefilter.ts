@@ -75,12 +75,15 @@ function normAccess(access: string): string {
  *
  * @example A deny-all list with /dev/null allowed
  * ```ts
+ * import assert from "node:assert/strict";
  * import { emulateDeviceRules } from "./devicefilter.ts";
  * const s = emulateDeviceRules([
  *   { allow: false, access: "rwm" },
  *   { allow: true, type: "c", major: 1, minor: 3, access: "rw" },
  * ]);
- * console.assert(!s.defaultAllow && s.exceptions.length === 1 && s.exceptions[0].access === "rw");
+ * assert.ok(!s.defaultAllow);
+ * assert.equal(s.exceptions.length, 1);
+ * assert.equal(s.exceptions[0].access, "rw");
  * ```
  */
 export function emulateDeviceRules(
@@ -171,13 +174,15 @@ type Insn = [code: number, dst: number, src: number, off: number, imm: number];
  *
  * @example Only /dev/null, read and write
  * ```ts
+ * import assert from "node:assert/strict";
  * import { deviceFilterProgram, disassemble } from "./devicefilter.ts";
  * const p = deviceFilterProgram([
  *   { allow: false, access: "rwm" },
  *   { allow: true, type: "c", major: 1, minor: 3, access: "rw" },
  * ]);
- * console.assert(p.insns.length === 8 * 17 && p.license === "Apache");
- * console.assert(disassemble(p.insns).at(-2) === "MovImm32 dst: r0 imm: 0");
+ * assert.equal(p.insns.length, 16 * 8); // 16 instructions of 8 bytes
+ * assert.equal(p.license, "Apache");
+ * assert.equal(disassemble(p.insns).at(-2), "MovImm32 dst: r0 imm: 0");
  * ```
  */
 export function deviceFilterProgram(
@@ -240,9 +245,11 @@ function encode(insns: Insn[]): Uint8Array<ArrayBuffer> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { deviceFilterProgram, disassemble } from "./devicefilter.ts";
  * const lines = disassemble(deviceFilterProgram([]).insns);
- * console.assert(lines[0] === "LdXMemW dst: r2 src: r1 off: 0 imm: 0" && lines.at(-1) === "Exit");
+ * assert.equal(lines[0], "LdXMemW dst: r2 src: r1 off: 0 imm: 0");
+ * assert.equal(lines.at(-1), "Exit");
  * ```
  */
 export function disassemble(insns: Uint8Array): string[] {

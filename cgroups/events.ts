@@ -28,18 +28,29 @@
  * @module
  */
 
-import type { CgroupEvent, PressureLevel } from "../drivers/driver.ts";
 import { CgroupError, SyscallError } from "../errors.ts";
 import { check, cstr, native } from "../native/ffi.ts";
 import { parseKeyedFile } from "./stats.ts";
+
+/** A cgroup notification event. */
+export interface CgroupEvent {
+  /** `oom` when the OOM killer fired; `memory-pressure` with `level` otherwise. */
+  type: "oom" | "memory-pressure";
+  /** The pressure level for `memory-pressure` events. */
+  level?: PressureLevel;
+}
+
+/** Memory pressure levels, as cgroup v1's memory.pressure_level names them. */
+export type PressureLevel = "low" | "medium" | "critical";
 
 /**
  * Pressure levels from lowest to highest.
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PRESSURE_LEVELS } from "./events.ts";
- * console.assert(PRESSURE_LEVELS.indexOf("medium") === 1);
+ * assert.equal(PRESSURE_LEVELS.indexOf("medium"), 1);
  * ```
  */
 export const PRESSURE_LEVELS: readonly PressureLevel[] = ["low", "medium", "critical"];
@@ -54,8 +65,9 @@ export const PRESSURE_LEVELS: readonly PressureLevel[] = ["low", "medium", "crit
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PSI_TRIGGERS } from "./events.ts";
- * console.assert(PSI_TRIGGERS.critical.startsWith("full "));
+ * assert.ok(PSI_TRIGGERS.critical.startsWith("full "));
  * ```
  */
 export const PSI_TRIGGERS: Readonly<Record<PressureLevel, string>> = {
@@ -88,9 +100,10 @@ const IN_IGNORED = 0x8000;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { levelsFrom } from "./events.ts";
- * console.assert(levelsFrom("medium").join() === "medium,critical");
- * console.assert(levelsFrom(undefined).length === 0);
+ * assert.equal(levelsFrom("medium").join(), "medium,critical");
+ * assert.equal(levelsFrom(undefined).length, 0);
  * ```
  */
 export function levelsFrom(from: PressureLevel | undefined): PressureLevel[] {
@@ -107,8 +120,9 @@ export function levelsFrom(from: PressureLevel | undefined): PressureLevel[] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { oomKills } from "./events.ts";
- * console.assert(oomKills("low 0\nhigh 0\nmax 4\noom 1\noom_kill 2\n") === 2);
+ * assert.equal(oomKills("low 0\nhigh 0\nmax 4\noom 1\noom_kill 2\n"), 2);
  * ```
  */
 export function oomKills(memoryEvents: string | undefined): number {
@@ -256,6 +270,7 @@ export async function* watchEventsV1(
  *
  * @example Watching a fake cgroup directory
  * ```ts
+ * import assert from "node:assert/strict";
  * import { watchEventsV2 } from "./events.ts";
  * const dir = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${dir}/memory.events`, "oom 0\noom_kill 0\n");
@@ -263,9 +278,9 @@ export async function* watchEventsV1(
  * const it = watchEventsV2(dir, { signal: ac.signal });
  * const next = it.next(); // watching from here on
  * await Deno.writeTextFile(`${dir}/memory.events`, "oom 1\noom_kill 1\n");
- * console.assert((await next).value?.type === "oom");
+ * assert.equal((await next).value?.type, "oom");
  * ac.abort();
- * console.assert((await it.next()).done);
+ * assert.ok((await it.next()).done);
  * await Deno.remove(dir, { recursive: true });
  * ```
  */

@@ -1,7 +1,7 @@
 // cgroup notifications: cgroup v1 for real (memory cgroups made below this process's own),
 // cgroup v2 logic on a fake tree, and real PSI triggers through the hybrid host's unified tree.
 import assert from "node:assert/strict";
-import type { CgroupEvent } from "../drivers/driver.ts";
+import type { CgroupEvent } from "./events.ts";
 import { CgroupError } from "../errors.ts";
 import { levelsFrom, oomKills, watchEventsV1, watchEventsV2 } from "./events.ts";
 import { hasCgroup, isRoot, skipUnless } from "../tests/helpers/skip.ts";

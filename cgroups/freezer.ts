@@ -19,11 +19,12 @@ export const DEFAULT_FREEZE_TIMEOUT_MS = 5000;
  *
  * @example Against a fake freezer directory
  * ```ts
+ * import assert from "node:assert/strict";
  * import { setFreezerV1 } from "./freezer.ts";
  * const dir = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${dir}/freezer.state`, "THAWED\n");
  * await setFreezerV1(dir, true); // a plain file reads back what was written
- * console.assert(await Deno.readTextFile(`${dir}/freezer.state`) === "FROZEN");
+ * assert.equal(await Deno.readTextFile(`${dir}/freezer.state`), "FROZEN");
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
@@ -60,8 +61,9 @@ export async function setFreezerV1(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isFrozenV1 } from "./freezer.ts";
- * console.assert(!(await isFrozenV1("/nonexistent")));
+ * assert.ok(!(await isFrozenV1("/nonexistent")));
  * ```
  */
 export async function isFrozenV1(dir: string): Promise<boolean> {
@@ -81,12 +83,13 @@ async function eventsFrozen(dir: string): Promise<boolean | undefined> {
  *
  * @example Against a fake v2 directory that is already frozen
  * ```ts
+ * import assert from "node:assert/strict";
  * import { setFreezerV2 } from "./freezer.ts";
  * const dir = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${dir}/cgroup.freeze`, "0\n");
  * await Deno.writeTextFile(`${dir}/cgroup.events`, "populated 1\nfrozen 1\n");
  * await setFreezerV2(dir, true);
- * console.assert(await Deno.readTextFile(`${dir}/cgroup.freeze`) === "1");
+ * assert.equal(await Deno.readTextFile(`${dir}/cgroup.freeze`), "1");
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
@@ -124,8 +127,9 @@ export async function setFreezerV2(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isFrozenV2 } from "./freezer.ts";
- * console.assert(!(await isFrozenV2("/nonexistent")));
+ * assert.ok(!(await isFrozenV2("/nonexistent")));
  * ```
  */
 export async function isFrozenV2(dir: string): Promise<boolean> {

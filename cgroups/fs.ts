@@ -21,8 +21,9 @@ for (let n = 1; n < 150; n++) ERRNO_BY_NAME[errnoName(n)] = n;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { errorCode } from "./fs.ts";
- * console.assert(errorCode(new Deno.errors.NotFound("x")) === "ENOENT");
+ * assert.equal(errorCode(new Deno.errors.NotFound("x")), "ENOENT");
  * ```
  */
 export function errorCode(e: unknown): string | undefined {
@@ -36,9 +37,10 @@ export function errorCode(e: unknown): string | undefined {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { toSyscallError } from "./fs.ts";
  * const err = toSyscallError(new Deno.errors.NotFound("x"), "open", "/nope");
- * console.assert(err.code === "ENOENT");
+ * assert.equal(err.code, "ENOENT");
  * ```
  */
 export function toSyscallError(e: unknown, syscall: string, path: string): SyscallError {
@@ -59,11 +61,12 @@ export function toSyscallError(e: unknown, syscall: string, path: string): Sysca
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { writeCgroupFile } from "./fs.ts";
  * const dir = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${dir}/pids.max`, "");
  * await writeCgroupFile(dir, "pids.max", "10");
- * console.assert(await Deno.readTextFile(`${dir}/pids.max`) === "10");
+ * assert.equal(await Deno.readTextFile(`${dir}/pids.max`), "10");
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
@@ -102,8 +105,9 @@ export async function writeCgroupFile(dir: string, file: string, value: string):
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readCgroupFile } from "./fs.ts";
- * console.assert(await readCgroupFile("/nonexistent", "x") === undefined);
+ * assert.equal(await readCgroupFile("/nonexistent", "x"), undefined);
  * ```
  */
 // deno-lint-ignore require-await -- synchronous inside on purpose (see writeCgroupFile); callers keep a Promise API
@@ -121,8 +125,9 @@ export async function readCgroupFile(dir: string, file: string): Promise<string 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { listDir } from "./fs.ts";
- * console.assert((await listDir("/nonexistent")).size === 0);
+ * assert.equal((await listDir("/nonexistent")).size, 0);
  * ```
  */
 // deno-lint-ignore require-await -- synchronous inside on purpose (see writeCgroupFile); callers keep a Promise API
@@ -141,8 +146,10 @@ export async function listDir(dir: string): Promise<Set<string>> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { pathExists } from "./fs.ts";
- * console.assert(await pathExists("/") && !(await pathExists("/nonexistent")));
+ * assert.ok(await pathExists("/"));
+ * assert.ok(!(await pathExists("/nonexistent")));
  * ```
  */
 // deno-lint-ignore require-await -- synchronous inside on purpose (see writeCgroupFile); callers keep a Promise API
@@ -191,10 +198,12 @@ export const realDirOps: DirOps = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { makeDirs } from "./fs.ts";
  * const top = await Deno.makeTempDir();
  * const made = await makeDirs(top, `${top}/a/b`);
- * console.assert(made.length === 2 && made[1] === `${top}/a/b`);
+ * assert.equal(made.length, 2);
+ * assert.equal(made[1], `${top}/a/b`);
  * await Deno.remove(top, { recursive: true });
  * ```
  */
@@ -243,11 +252,12 @@ export function sleep(ms: number): Promise<void> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { removeCgroupDir } from "./fs.ts";
  * const top = await Deno.makeTempDir();
  * await Deno.mkdir(`${top}/a/b`, { recursive: true });
  * await removeCgroupDir(`${top}/a`);
- * console.assert([...Deno.readDirSync(top)].length === 0);
+ * assert.equal([...Deno.readDirSync(top)].length, 0);
  * await Deno.remove(top);
  * ```
  */
@@ -285,10 +295,11 @@ export async function removeCgroupDir(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readPidsRecursive } from "./fs.ts";
  * const dir = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${dir}/cgroup.procs`, "12\n34\n");
- * console.assert((await readPidsRecursive(dir)).join() === "12,34");
+ * assert.equal((await readPidsRecursive(dir)).join(), "12,34");
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
@@ -350,8 +361,9 @@ const SIGNAL_NAMES: Record<number, Deno.Signal> = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { signalName } from "./fs.ts";
- * console.assert(signalName(9) === "SIGKILL");
+ * assert.equal(signalName(9), "SIGKILL");
  * ```
  */
 export function signalName(signal: number): Deno.Signal {
@@ -390,11 +402,12 @@ export function signalPids(pids: number[], signal: number): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { applyWrites } from "./fs.ts";
  * const dir = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${dir}/pids.max`, "");
  * await applyWrites([{ controller: "pids", file: "pids.max", value: "5", field: "linux.resources.pids.limit" }], () => dir);
- * console.assert(await Deno.readTextFile(`${dir}/pids.max`) === "5");
+ * assert.equal(await Deno.readTextFile(`${dir}/pids.max`), "5");
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
@@ -427,11 +440,12 @@ export async function applyWrites(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { removeCgroupDirs } from "./fs.ts";
  * const top = await Deno.makeTempDir();
  * await Deno.mkdir(`${top}/pod/c1`, { recursive: true });
  * await removeCgroupDirs([`${top}/pod/c1`], [`${top}/pod`, `${top}/pod/c1`], new Set([top]));
- * console.assert([...Deno.readDirSync(top)].length === 0);
+ * assert.equal([...Deno.readDirSync(top)].length, 0);
  * await Deno.remove(top);
  * ```
  */
@@ -478,12 +492,13 @@ export async function removeCgroupDirs(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { enableControllers } from "./fs.ts";
  * const dir = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${dir}/cgroup.controllers`, "cpu memory\n");
  * await Deno.writeTextFile(`${dir}/cgroup.subtree_control`, "");
  * await enableControllers(dir);
- * console.assert(await Deno.readTextFile(`${dir}/cgroup.subtree_control`) === "+cpu +memory");
+ * assert.equal(await Deno.readTextFile(`${dir}/cgroup.subtree_control`), "+cpu +memory");
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
@@ -507,8 +522,9 @@ export async function enableControllers(dir: string): Promise<void> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { levelsAbove } from "./fs.ts";
- * console.assert(levelsAbove("/cg", "/cg/a/b").join() === "/cg,/cg/a");
+ * assert.equal(levelsAbove("/cg", "/cg/a/b").join(), "/cg,/cg/a");
  * ```
  */
 export function levelsAbove(top: string, leaf: string): string[] {

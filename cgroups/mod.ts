@@ -5,9 +5,11 @@
  *
  * @example Translating resources for a v2 host
  * ```ts
+ * import assert from "node:assert/strict";
  * import { permissiveHost, translateResources } from "./mod.ts";
  * const writes = translateResources({ pids: { limit: 100 } }, permissiveHost(2));
- * console.assert(writes[0].file === "pids.max" && writes[0].value === "100");
+ * assert.equal(writes[0].file, "pids.max");
+ * assert.equal(writes[0].value, "100");
  * ```
  *
  * @module

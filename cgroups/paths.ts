@@ -22,7 +22,7 @@
  */
 
 import * as posix from "../util/path.ts";
-import { CgroupError } from "../errors.ts";
+import { CgroupError, ConfigError } from "../errors.ts";
 
 /** How the host has mounted cgroups. */
 export type CgroupMode = "v1" | "hybrid" | "v2";
@@ -93,9 +93,11 @@ function unescapeMountField(s: string): string {
  *
  * @example Parsing one line
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseMountInfo } from "./paths.ts";
  * const [m] = parseMountInfo("35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n");
- * console.assert(m.fsType === "cgroup" && m.mountPoint === "/sys/fs/cgroup/memory");
+ * assert.equal(m.fsType, "cgroup");
+ * assert.equal(m.mountPoint, "/sys/fs/cgroup/memory");
  * ```
  */
 export function parseMountInfo(text: string): MountInfoEntry[] {
@@ -140,11 +142,12 @@ const NON_CONTROLLER_OPTIONS = new Set([
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { cgroupMounts, parseMountInfo } from "./paths.ts";
  * const mounts = cgroupMounts(parseMountInfo(
  *   "32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n",
  * ));
- * console.assert(mounts[0].controllers.join() === "cpu,cpuacct");
+ * assert.equal(mounts[0].controllers.join(), "cpu,cpuacct");
  * ```
  */
 export function cgroupMounts(entries: MountInfoEntry[]): CgroupMount[] {
@@ -174,9 +177,12 @@ export function cgroupMounts(entries: MountInfoEntry[]): CgroupMount[] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseProcCgroup } from "./paths.ts";
  * const own = parseProcCgroup("4:memory:/a/b\n2:cpu,cpuacct:/\n0::/\n");
- * console.assert(own.memory === "/a/b" && own.cpuacct === "/" && own[""] === "/");
+ * assert.equal(own.memory, "/a/b");
+ * assert.equal(own.cpuacct, "/");
+ * assert.equal(own[""], "/");
  * ```
  */
 export function parseProcCgroup(text: string): Record<string, string> {
@@ -211,8 +217,9 @@ export interface ReadHostOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { modeOf } from "./paths.ts";
- * console.assert(modeOf([{ version: 2, mountPoint: "/sys/fs/cgroup", root: "/", controllers: [] }]) === "v2");
+ * assert.equal(modeOf([{ version: 2, mountPoint: "/sys/fs/cgroup", root: "/", controllers: [] }]), "v2");
  * ```
  */
 export function modeOf(mounts: CgroupMount[]): CgroupMode {
@@ -231,6 +238,7 @@ export function modeOf(mounts: CgroupMount[]): CgroupMode {
  *
  * @example Reading a fixed host
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readCgroupHost } from "./paths.ts";
  * const files: Record<string, string> = {
  *   "/proc/self/mountinfo": "41 31 0:38 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n",
@@ -238,7 +246,8 @@ export function modeOf(mounts: CgroupMount[]): CgroupMode {
  *   "/sys/fs/cgroup/cgroup.controllers": "cpu memory pids\n",
  * };
  * const host = readCgroupHost({ readFile: (p) => files[p]! });
- * console.assert(host.mode === "v2" && host.unifiedControllers.includes("memory"));
+ * assert.equal(host.mode, "v2");
+ * assert.ok(host.unifiedControllers.includes("memory"));
  * ```
  */
 export function readCgroupHost(opts: ReadHostOptions = {}): CgroupHost {
@@ -272,11 +281,12 @@ export function readCgroupHost(opts: ReadHostOptions = {}): CgroupHost {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { detectCgroupMode } from "./paths.ts";
  * const mode = detectCgroupMode({
  *   readFile: () => "31 23 0:28 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids\n",
  * });
- * console.assert(mode === "v1");
+ * assert.equal(mode, "v1");
  * ```
  */
 export function detectCgroupMode(opts: ReadHostOptions = {}): CgroupMode {
@@ -290,9 +300,10 @@ export function detectCgroupMode(opts: ReadHostOptions = {}): CgroupMode {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { cleanCgroupPath } from "./paths.ts";
- * console.assert(cleanCgroupPath("../../a/./b/") === "a/b");
- * console.assert(cleanCgroupPath("/x/../../y") === "/y");
+ * assert.equal(cleanCgroupPath("../../a/./b/"), "a/b");
+ * assert.equal(cleanCgroupPath("/x/../../y"), "/y");
  * ```
  */
 export function cleanCgroupPath(path: string): string {
@@ -331,9 +342,10 @@ export interface CgroupPathSpec {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { innerCgroupPath } from "./paths.ts";
- * console.assert(innerCgroupPath({ id: "c1" }) === "c1");
- * console.assert(innerCgroupPath({ id: "c1", cgroupsPath: "/pods/../c1/" }) === "/c1");
+ * assert.equal(innerCgroupPath({ id: "c1" }), "c1");
+ * assert.equal(innerCgroupPath({ id: "c1", cgroupsPath: "/pods/../c1/" }), "/c1");
  * ```
  */
 export function innerCgroupPath(spec: CgroupPathSpec): string {
@@ -353,6 +365,7 @@ export function innerCgroupPath(spec: CgroupPathSpec): string {
  *
  * @example A relative path nests under the runtime's own cgroup
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resolveCgroupPaths, type CgroupHost } from "./paths.ts";
  * const host: CgroupHost = {
  *   mode: "v1",
@@ -361,7 +374,7 @@ export function innerCgroupPath(spec: CgroupPathSpec): string {
  *   own: { memory: "/runtime" },
  * };
  * const paths = resolveCgroupPaths(host, { id: "c1", cgroupsPath: "pod/c1" });
- * console.assert(paths.memory === "/sys/fs/cgroup/memory/runtime/pod/c1");
+ * assert.equal(paths.memory, "/sys/fs/cgroup/memory/runtime/pod/c1");
  * ```
  */
 export function resolveCgroupPaths(
@@ -371,25 +384,117 @@ export function resolveCgroupPaths(
   const inner = innerCgroupPath(spec);
   const absolute = posix.isAbsolute(inner);
   const paths: Record<string, string> = {};
-  if (host.mode !== "v2") {
-    for (const m of host.v1) {
-      const base = absolute ? m.mountPoint : ownDir(m, host.own[m.controllers[0]!]);
-      const dir = joinDir(base, inner);
-      for (const c of m.controllers) paths[c] = dir;
-    }
-  }
-  if (host.unified && (host.mode === "v2" || host.mode === "hybrid")) {
-    const m = host.unified;
+  for (const { mount, own } of hierarchiesOf(host)) {
     let base: string;
-    if (absolute) base = m.mountPoint;
+    if (absolute) base = mount.mountPoint;
     else {
-      base = ownDir(m, host.own[""]);
+      base = own;
       // runc's fs2 nests under the parent of its own cgroup (see the module doc).
-      if (host.mode === "v2" && base !== m.mountPoint) base = posix.dirname(base);
+      if (host.mode === "v2" && base !== mount.mountPoint) base = posix.dirname(base);
     }
-    paths[""] = joinDir(base, inner);
+    const dir = joinDir(base, inner);
+    refuseHostCgroup(spec, dir, mount, own);
+    if (mount.version === 2) paths[""] = dir;
+    else for (const c of mount.controllers) paths[c] = dir;
   }
   return paths;
+}
+
+/** Each hierarchy a container gets a directory in, with the runtime's own cgroup there. */
+function hierarchiesOf(host: CgroupHost): { mount: CgroupMount; own: string }[] {
+  const out: { mount: CgroupMount; own: string }[] = [];
+  if (host.mode !== "v2") {
+    for (const m of host.v1) out.push({ mount: m, own: ownDir(m, host.own[m.controllers[0]!]) });
+  }
+  if (host.unified && (host.mode === "v2" || host.mode === "hybrid")) {
+    out.push({ mount: host.unified, own: ownDir(host.unified, host.own[""]) });
+  }
+  return out;
+}
+
+/** Whether `dir` is `other` or one of its ancestors. */
+function atOrAbove(dir: string, other: string): boolean {
+  return dir === other || other.startsWith(dir.endsWith("/") ? dir : `${dir}/`);
+}
+
+/**
+ * A container's limits and device rules go only into a cgroup made for it: never a
+ * hierarchy's root, the runtime's own cgroup, or an ancestor of it (runc 1.1 writes a
+ * `cgroupsPath` of `/` into the host's root cgroups, and its device rules then become
+ * the whole host's).
+ */
+function refuseHostCgroup(
+  spec: CgroupPathSpec,
+  dir: string,
+  mount: CgroupMount,
+  own: string,
+): void {
+  if (dir !== mount.mountPoint && !atOrAbove(dir, own)) return;
+  const what = dir === mount.mountPoint
+    ? "the root of the hierarchy"
+    : dir === own
+    ? "the runtime's own cgroup"
+    : "an ancestor of the runtime's own cgroup";
+  throw new ConfigError(
+    "config.json",
+    "linux.cgroupsPath",
+    `${JSON.stringify(spec.cgroupsPath ?? spec.id)} resolves to ${dir}, ${what}: ` +
+      "a container's limits and device rules are only written into a cgroup made for it",
+  );
+}
+
+/**
+ * Refuses a container cgroup that already exists outside the runtime's own cgroup: such a
+ * cgroup belongs to someone else (another service, a user's session), and the container's
+ * limits, device rules and `delete --force`'s kill would all reach its processes. An
+ * existing cgroup below the runtime's own one counts as handed over by the caller (two
+ * containers sharing a relative `cgroupsPath`, as runc allows). On v2, where relative paths
+ * nest beside the runtime's own cgroup (runc's fs2), this refuses a shared cgroup.
+ *
+ * @example An existing cgroup outside the runtime's own is refused
+ * ```ts
+ * import { checkCgroupOwnership, type CgroupHost } from "./paths.ts";
+ * const host: CgroupHost = {
+ *   mode: "v1",
+ *   v1: [{ version: 1, mountPoint: "/cg/memory", root: "/", controllers: ["memory"] }],
+ *   unifiedControllers: [],
+ *   own: { memory: "/runtime" },
+ * };
+ * const spec = { id: "c1", cgroupsPath: "/system.slice" };
+ * let refused = false;
+ * try {
+ *   checkCgroupOwnership(host, spec, (dir) => dir === "/cg/memory/system.slice");
+ * } catch {
+ *   refused = true;
+ * }
+ * if (!refused) throw new Error("an existing foreign cgroup was accepted");
+ * checkCgroupOwnership(host, { id: "c1", cgroupsPath: "pod/c1" }, () => true); // below its own
+ * ```
+ */
+export function checkCgroupOwnership(
+  host: CgroupHost,
+  spec: CgroupPathSpec,
+  exists: (dir: string) => boolean = dirExists,
+): void {
+  const paths = resolveCgroupPaths(host, spec);
+  for (const { mount, own } of hierarchiesOf(host)) {
+    const dir = mount.version === 2 ? paths[""] : paths[mount.controllers[0]!];
+    if (dir === undefined || dir.startsWith(`${own}/`) || !exists(dir)) continue;
+    throw new ConfigError(
+      "config.json",
+      "linux.cgroupsPath",
+      `${JSON.stringify(spec.cgroupsPath ?? spec.id)} resolves to ${dir}, a cgroup that ` +
+        `already exists outside the runtime's own cgroup (${own}): it belongs to someone else`,
+    );
+  }
+}
+
+function dirExists(dir: string): boolean {
+  try {
+    return Deno.statSync(dir).isDirectory;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -402,11 +507,13 @@ export function resolveCgroupPaths(
  *
  * @example A fake v2 root
  * ```ts
+ * import assert from "node:assert/strict";
  * import { describeCgroupRoot } from "./paths.ts";
  * const root = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${root}/cgroup.controllers`, "cpu memory pids\n");
  * const host = describeCgroupRoot(root);
- * console.assert(host.mode === "v2" && host.unified?.mountPoint === root);
+ * assert.equal(host.mode, "v2");
+ * assert.equal(host.unified?.mountPoint, root);
  * await Deno.remove(root, { recursive: true });
  * ```
  */

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { CgroupError } from "../errors.ts";
 import {
   cgroupMounts,
+  checkCgroupOwnership,
   cleanCgroupPath,
   describeCgroupRoot,
   detectCgroupMode,
@@ -12,6 +13,7 @@ import {
   readCgroupHost,
   resolveCgroupPaths,
 } from "./paths.ts";
+import { ConfigError } from "../errors.ts";
 
 /** This project's VMs: hybrid, hugetlb on the unified tree. */
 const HYBRID_MOUNTINFO = `22 1 253:1 / / rw,relatime shared:1 - ext4 /dev/vda1 rw
@@ -228,4 +230,65 @@ Deno.test("describeCgroupRoot: hybrid temp tree", async () => {
   } finally {
     await Deno.remove(root, { recursive: true });
   }
+});
+
+Deno.test("resolveCgroupPaths: refuses the host's root, the runtime's own cgroup and its ancestors", () => {
+  const refused = (cgroupsPath: string, what: RegExp) =>
+    assert.throws(
+      () => resolveCgroupPaths(V1_HOST, { id: "c1", cgroupsPath }),
+      (e) => e instanceof ConfigError && e.field === "linux.cgroupsPath" && what.test(e.message),
+      cgroupsPath,
+    );
+  refused("/", /the root of the hierarchy/);
+  refused("/../../..", /the root of the hierarchy/);
+  refused("/user", /an ancestor of the runtime's own cgroup/);
+  refused("/user/me", /the runtime's own cgroup/);
+  refused("/user/./me/", /the runtime's own cgroup/);
+  // Below the runtime's own, or beside it, is a cgroup of the container's own.
+  assert.equal(
+    resolveCgroupPaths(V1_HOST, { id: "c1", cgroupsPath: "/user/me/c1" }).memory,
+    "/cg/memory/user/me/c1",
+  );
+  assert.equal(
+    resolveCgroupPaths(V1_HOST, { id: "c1", cgroupsPath: "/user/other" }).memory,
+    "/cg/memory/user/other",
+  );
+  // v2: a relative path that names the runtime's own cgroup (runc's fs2 nests beside it).
+  const v2 = {
+    mode: "v2" as const,
+    v1: [],
+    unified: { version: 2 as const, mountPoint: "/sys/fs/cgroup", root: "/", controllers: [] },
+    unifiedControllers: ["memory"],
+    own: { "": "/user.slice/session-1.scope" },
+  };
+  assert.throws(
+    () => resolveCgroupPaths(v2, { id: "c1", cgroupsPath: "session-1.scope" }),
+    /the runtime's own cgroup/,
+  );
+  assert.throws(
+    () => resolveCgroupPaths(v2, { id: "c1", cgroupsPath: "/user.slice" }),
+    ConfigError,
+  );
+});
+
+Deno.test("checkCgroupOwnership: an existing cgroup is used only below the runtime's own", () => {
+  const exists = (dirs: string[]) => (d: string) => dirs.includes(d);
+  // Existing, outside the runtime's own memory cgroup: someone else's.
+  assert.throws(
+    () =>
+      checkCgroupOwnership(
+        V1_HOST,
+        { id: "c1", cgroupsPath: "/system.slice" },
+        exists(["/cg/memory/system.slice"]),
+      ),
+    (e) => e instanceof ConfigError && /already exists outside/.test(e.message),
+  );
+  // New, outside: created for the container.
+  checkCgroupOwnership(V1_HOST, { id: "c1", cgroupsPath: "/system.slice/c1" }, exists([]));
+  // Existing, below the runtime's own: handed over (a relative path shared by two containers).
+  checkCgroupOwnership(
+    V1_HOST,
+    { id: "c1", cgroupsPath: "shared" },
+    exists(["/cg/memory/user/me/shared", "/cg/cpu,cpuacct/shared"]),
+  );
 });

@@ -70,8 +70,9 @@ export interface TranslateOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { permissiveHost } from "./resources.ts";
- * console.assert(permissiveHost(2).versionOf("memory") === 2);
+ * assert.equal(permissiveHost(2).versionOf("memory"), 2);
  * ```
  */
 export function permissiveHost(version: 1 | 2): CgroupHostFiles {
@@ -94,8 +95,11 @@ const MAX_SHARES = 262144;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sharesToWeight } from "./resources.ts";
- * console.assert(sharesToWeight(1024) === 39 && sharesToWeight(2) === 1 && sharesToWeight(262144) === 10000);
+ * assert.equal(sharesToWeight(1024), 39);
+ * assert.equal(sharesToWeight(2), 1);
+ * assert.equal(sharesToWeight(262144), 10000);
  * ```
  */
 export function sharesToWeight(shares: number): number {
@@ -109,8 +113,10 @@ export function sharesToWeight(shares: number): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { blkioWeightToIoWeight } from "./resources.ts";
- * console.assert(blkioWeightToIoWeight(10) === 1 && blkioWeightToIoWeight(1000) === 10000);
+ * assert.equal(blkioWeightToIoWeight(10), 1);
+ * assert.equal(blkioWeightToIoWeight(1000), 10000);
  * ```
  */
 export function blkioWeightToIoWeight(weight: number): number {
@@ -124,8 +130,11 @@ export function blkioWeightToIoWeight(weight: number): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { swapToV2 } from "./resources.ts";
- * console.assert(swapToV2(300, 100) === 200 && swapToV2(0, -1) === -1 && swapToV2(-1, 100) === -1);
+ * assert.equal(swapToV2(300, 100), 200);
+ * assert.equal(swapToV2(0, -1), -1);
+ * assert.equal(swapToV2(-1, 100), -1);
  * ```
  */
 export function swapToV2(swap: number, limit: number): number {
@@ -462,9 +471,10 @@ function hugetlb(plan: Plan, limits: LinuxResources["hugepageLimits"]): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { deviceRuleString } from "./resources.ts";
- * console.assert(deviceRuleString({ allow: true, type: "c", major: 1, minor: 3, access: "rwm" }) === "c 1:3 rwm");
- * console.assert(deviceRuleString({ allow: false }) === "a *:* rwm");
+ * assert.equal(deviceRuleString({ allow: true, type: "c", major: 1, minor: 3, access: "rwm" }), "c 1:3 rwm");
+ * assert.equal(deviceRuleString({ allow: false }), "a *:* rwm");
  * ```
  */
 export function deviceRuleString(rule: LinuxDeviceCgroup, field = `${R}.devices`): string {
@@ -498,9 +508,11 @@ function isWildcard(rule: LinuxDeviceCgroup): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isAllowAllDevices } from "./resources.ts";
- * console.assert(isAllowAllDevices([]) && isAllowAllDevices([{ allow: true, access: "rwm" }]));
- * console.assert(!isAllowAllDevices([{ allow: false, access: "rwm" }]));
+ * assert.ok(isAllowAllDevices([]));
+ * assert.ok(isAllowAllDevices([{ allow: true, access: "rwm" }]));
+ * assert.ok(!isAllowAllDevices([{ allow: false, access: "rwm" }]));
  * ```
  */
 export function isAllowAllDevices(rules: LinuxDeviceCgroup[] | undefined): boolean {
@@ -604,14 +616,17 @@ function unified(plan: Plan, u: Record<string, string> | undefined): void {
  *
  * @example Memory and CPU on cgroup v2
  * ```ts
+ * import assert from "node:assert/strict";
  * import { permissiveHost, translateResources } from "./resources.ts";
  * const writes = translateResources(
  *   { memory: { limit: 100, swap: 300 }, cpu: { shares: 1024, quota: 50000, period: 100000 } },
  *   permissiveHost(2),
  * );
  * const files = Object.fromEntries(writes.map((w) => [w.file, w.value]));
- * console.assert(files["memory.swap.max"] === "200" && files["memory.max"] === "100");
- * console.assert(files["cpu.weight"] === "39" && files["cpu.max"] === "50000 100000");
+ * assert.equal(files["memory.swap.max"], "200");
+ * assert.equal(files["memory.max"], "100");
+ * assert.equal(files["cpu.weight"], "39");
+ * assert.equal(files["cpu.max"], "50000 100000");
  * ```
  */
 export function translateResources(
@@ -649,9 +664,10 @@ export function translateResources(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { firstResourceField } from "./resources.ts";
- * console.assert(firstResourceField({ memory: {}, pids: { limit: 10 } }) === "linux.resources.pids.limit");
- * console.assert(firstResourceField({ devices: [{ allow: true, access: "rwm" }] }) === undefined);
+ * assert.equal(firstResourceField({ memory: {}, pids: { limit: 10 } }), "linux.resources.pids.limit");
+ * assert.equal(firstResourceField({ devices: [{ allow: true, access: "rwm" }] }), undefined);
  * ```
  */
 export function firstResourceField(resources: LinuxResources): string | undefined {

@@ -145,8 +145,9 @@ function emptyMemoryEntry(): MemoryEntry {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { emptyStats } from "./stats.ts";
- * console.assert(emptyStats().memory.usage.usage === 0);
+ * assert.equal(emptyStats().memory.usage.usage, 0);
  * ```
  */
 export function emptyStats(): CgroupStats {
@@ -202,8 +203,9 @@ function num(text: string | undefined): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseKeyedFile } from "./stats.ts";
- * console.assert(parseKeyedFile("nr_periods 3\nnr_throttled 1\n").nr_throttled === 1);
+ * assert.equal(parseKeyedFile("nr_periods 3\nnr_throttled 1\n").nr_throttled, 1);
  * ```
  */
 export function parseKeyedFile(text: string | undefined): Record<string, number> {
@@ -220,9 +222,12 @@ export function parseKeyedFile(text: string | undefined): Record<string, number>
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseBlkioFile } from "./stats.ts";
  * const [e] = parseBlkioFile("8:0 Read 4096\nTotal 4096\n");
- * console.assert(e.major === 8 && e.op === "Read" && e.value === 4096);
+ * assert.equal(e.major, 8);
+ * assert.equal(e.op, "Read");
+ * assert.equal(e.value, 4096);
  * ```
  */
 export function parseBlkioFile(text: string | undefined): BlkioEntry[] {
@@ -243,9 +248,12 @@ export function parseBlkioFile(text: string | undefined): BlkioEntry[] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseIoStat } from "./stats.ts";
  * const { bytes, ios } = parseIoStat("8:0 rbytes=10 wbytes=20 rios=1 wios=2 dbytes=0 dios=0\n");
- * console.assert(bytes[1].op === "Write" && bytes[1].value === 20 && ios[0].value === 1);
+ * assert.equal(bytes[1].op, "Write");
+ * assert.equal(bytes[1].value, 20);
+ * assert.equal(ios[0].value, 1);
  * ```
  */
 export function parseIoStat(text: string | undefined): { bytes: BlkioEntry[]; ios: BlkioEntry[] } {
@@ -341,12 +349,14 @@ export interface StatsV1Options {
  *
  * @example Reading a fake pids directory
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readStatsV1 } from "./stats.ts";
  * const dir = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${dir}/pids.current`, "3\n");
  * await Deno.writeTextFile(`${dir}/pids.max`, "max\n");
  * const stats = await readStatsV1({ pids: dir });
- * console.assert(stats.pids.current === 3 && stats.pids.limit === 0);
+ * assert.equal(stats.pids.current, 3);
+ * assert.equal(stats.pids.limit, 0);
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
@@ -430,11 +440,13 @@ export async function readStatsV1(
  *
  * @example Reading a fake cpu.stat
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readStatsV2 } from "./stats.ts";
  * const dir = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${dir}/cpu.stat`, "usage_usec 5\nuser_usec 3\nsystem_usec 2\n");
  * const stats = await readStatsV2(dir);
- * console.assert(stats.cpu.usage.total === 5000 && stats.cpu.usage.kernel === 2000);
+ * assert.equal(stats.cpu.usage.total, 5000);
+ * assert.equal(stats.cpu.usage.kernel, 2000);
  * await Deno.remove(dir, { recursive: true });
  * ```
  */

@@ -20,6 +20,7 @@ import { type ContainerState, lockDir, procStat, writeAtomic } from "./state.ts"
 import { ContainerProcess } from "./process.ts";
 import { type HookState, runHooksWarn } from "./hooks.ts";
 import { prepareStdio, type StdioOptions } from "./stdio.ts";
+import type { CheckpointOptions } from "../criu/options.ts";
 
 /** The OCI state of a container, with runc's extra fields (rootfs, created, owner). */
 export interface OciState {
@@ -239,13 +240,15 @@ export class Container implements AsyncDisposable {
       if (status === "stopped" && !opts.all) throw new StateError(this.id, status, "signal");
       if (opts.all) {
         // Every process in the cgroup, the init included (as runc: nothing more).
-        // Without cgroups there is no "all": the init's pid namespace dies with it.
-        if (this.#cgroup.kind === "none") {
+        // Without process tracking there is no "all": the init's pid namespace dies with it.
+        if (!this.#cgroup.capabilities.processes) {
           if (status !== "stopped") this.#signalInit(signal);
           return;
         }
         await this.#cgroup.killAll(signal);
-        if (status === "paused" && signal !== SIGKILL) await this.#cgroup.freeze(false);
+        // A paused container is thawed so that the signal is acted on (a frozen
+        // process does not even die of SIGKILL on cgroup v1).
+        if (status === "paused") await this.#cgroup.freeze(false);
         return;
       }
       this.#signalInit(signal);
@@ -352,6 +355,32 @@ export class Container implements AsyncDisposable {
     }
   }
 
+  /**
+   * Checkpoints the container with CRIU into `opts.imagePath` (runc's `checkpoint`).
+   * Without `leaveRunning` or `preDump` its processes end once they are in the images
+   * (the container is then stopped; delete it, or restore it with {@link Factory.restore}).
+   * Throws a `CriuError` (CRIU's errno, the request, its log) when CRIU fails; the
+   * container then keeps running.
+   *
+   * @example
+   * ```ts ignore
+   * await container.checkpoint({ imagePath: "/var/lib/ckpt/c1", leaveRunning: true });
+   * ```
+   */
+  checkpoint(opts: CheckpointOptions): Promise<void> {
+    return this.#locked(async () => {
+      this.#require(await this.status(), ["running", "paused"], "checkpoint");
+      const { checkpointContainer } = await import("../criu/checkpoint.ts");
+      await checkpointContainer({ state: this.#state, dir: this.#dir, cgroup: this.#cgroup }, opts);
+      if (opts.leaveRunning || opts.preDump) return;
+      // CRIU ended the processes; reap the init when it is ours, else wait until it is gone.
+      if (this.#init) await this.#init.status.catch(() => {});
+      for (let i = 0; i < 500 && this.#initAlive(); i++) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    });
+  }
+
   /** Waits for the init to exit (only when this runtime process started it). */
   wait(): Promise<ExitStatus> {
     if (!this.#init) {
@@ -373,6 +402,8 @@ export class Container implements AsyncDisposable {
       if (status !== "stopped" || opts.force) await this.#killEverything(status);
       if (this.#init) await this.#init.status.catch(() => {});
       await this.#cgroup.destroy();
+      // A restore killed mid-way may have left the rootfs bound here: never recurse into it.
+      native().nsi_umount_detach(cstr(join(this.#dir, "criu-root")));
       if (this.#state.resctrl?.created) {
         try {
           Deno.removeSync(this.#state.resctrl.dir);

@@ -31,9 +31,11 @@ export const ALLOWED_DEVICE_RULES: readonly LinuxDeviceCgroup[] = Object.freeze(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { effectiveResources } from "./devices.ts";
  * const r = effectiveResources({ ociVersion: "1.0.2", linux: { resources: { devices: [{ allow: false, access: "rwm" }] } } });
- * console.assert(r.devices!.length > 1 && r.devices![0].allow === false);
+ * assert.ok(r.devices!.length > 1);
+ * assert.equal(r.devices![0].allow, false);
  * ```
  */
 export function effectiveResources(spec: Spec): LinuxResources {

@@ -9,8 +9,8 @@ import { isAbsolute, join, resolve } from "../util/path.ts";
 import { isDirectory } from "../util/fs.ts";
 import type { NamespaceType, Spec } from "../spec/config.ts";
 import { parseSpec, validateSpec } from "../spec/validate.ts";
-import { createCgroupManager } from "../drivers/factory.ts";
-import type { CgroupManager } from "../drivers/driver.ts";
+import { createCgroupManager, loadCgroupManager } from "../drivers/factory.ts";
+import type { CgroupConfig, CgroupManager } from "../drivers/driver.ts";
 import { ConfigError, ContainerIdError, NotFoundError } from "../errors.ts";
 import { check, cstr, ensureNative, native } from "../native/ffi.ts";
 import { spawnPlan } from "../native/spawn.ts";
@@ -42,6 +42,7 @@ import {
 import { effectiveResources } from "./devices.ts";
 import { ContainerProcess } from "./process.ts";
 import { prepareStdio, type StdioOptions } from "./stdio.ts";
+import type { RestoreOptions } from "../criu/options.ts";
 
 /**
  * Where state lives by default for root: runc uses /run/runc; we use /run/nsinit.
@@ -160,13 +161,10 @@ export class Factory {
     let rdt: ResctrlGroup | undefined;
     try {
       cgroup = createCgroupManager({
-        id,
-        ...(spec.linux?.cgroupsPath !== undefined ? { cgroupsPath: spec.linux.cgroupsPath } : {}),
-        ...(opts.systemdCgroup ? { systemd: true } : {}),
-        rootless,
+        ...cgroupConfig(id, spec, rootless),
+        ...(opts.systemdCgroup ? { driver: "systemd" as const } : {}),
       });
-      if (rootless && cgroup.kind === "none") this.#warnNoCgroups();
-      const cgroupPaths = cgroup.paths();
+      if (rootless && cgroup.driver === "none") this.#warnNoCgroups();
       const state: ContainerState = {
         id,
         bundle,
@@ -178,8 +176,7 @@ export class Factory {
         namespaces: [
           ...new Set((spec.linux?.namespaces ?? []).map((n) => n.type)),
         ] as NamespaceType[],
-        cgroupPaths,
-        systemd: opts.systemdCgroup === true,
+        cgroup: cgroup.saved(),
         rootless,
         owner: "",
       };
@@ -217,8 +214,7 @@ export class Factory {
         noPivot: opts.noPivot === true,
         noNewKeyring: opts.noNewKeyring === true,
         preserveFds: opts.preserveFds?.length ?? 0,
-        cgroupPaths,
-        cgroupV2: cgroup.kind === "cgroupfs-v2",
+        cgroupView: cgroup.view(),
         ...(seccomp ? { seccomp } : {}),
         ...(initHooks ? { hooks: initHooks } : {}),
         ...(execLabel ? { execLabel } : {}),
@@ -229,17 +225,21 @@ export class Factory {
         ...(opts.loopback ? { loopback: true } : {}),
       });
       stdio = prepareStdio(opts.stdio);
-      const resources = cgroup.kind === "none" ? spec.linux?.resources : effectiveResources(spec);
+      const { limitsBeforePid, deviceRules } = cgroup.capabilities;
+      const resources = deviceRules ? effectiveResources(spec) : spec.linux?.resources;
       const manager = cgroup;
       // The helper starts on another thread; meanwhile this one writes the first
-      // state and creates and limits the cgroup. The child waits for GO, which
-      // comes only after both (so a crash after GO always leaves state to delete).
+      // state and (when the driver can do it before a pid exists) creates and limits
+      // the cgroup. The child waits for GO, which comes only after both (so a crash
+      // after GO always leaves state to delete). A driver whose cgroup cannot exist
+      // before its first pid (a systemd scope) gets apply(pid), then set().
       const spawning = spawnPlan(plan, {
         fds: [...stdio.fds, ...(opts.preserveFds ?? [])],
         place: async (pid) => {
           spawnedPid = pid;
           await prepared;
           await manager.apply(pid);
+          if (!limitsBeforePid && resources) await manager.set(resources);
           rdt?.apply(pid);
         },
         until: waitForStart ? "ready" : "exec",
@@ -255,8 +255,10 @@ export class Factory {
           state.resctrl = { dir: rdt.dir, created: rdt.created };
         }
         await writeAtomic(join(dir, "state.json"), JSON.stringify(state));
-        await manager.create();
-        if (resources) await manager.set(resources);
+        if (limitsBeforePid) {
+          await manager.create();
+          if (resources) await manager.set(resources);
+        }
       })();
       prepared.catch(() => {}); // observed through place(); never an unhandled rejection
       const spawned = await spawning;
@@ -269,7 +271,7 @@ export class Factory {
       );
       const st = procStat(spawned.pid);
       state.initPid = spawned.pid;
-      state.cgroupCreated = cgroup.createdDirs();
+      state.cgroup = cgroup.saved();
       state.initStartTime = st?.startTime ?? 0;
       await writeAtomic(join(dir, "state.json"), JSON.stringify(state));
       if (!waitForStart) {
@@ -318,6 +320,28 @@ export class Factory {
     );
   }
 
+  /**
+   * Restores a container from CRIU images (runc's `restore`), under `id` (the
+   * checkpointed container's or a new one). The bundle and spec default to those
+   * saved beside the images. Its cgroups are made by the active driver; pipes its
+   * init had are reconnected to `opts.stdio`; a terminal comes back through
+   * `opts.onPty` (else `container.init.terminal`). The restored init is this
+   * process's child. On failure nothing is left: no state, cgroup, mount or process.
+   *
+   * @example
+   * ```ts ignore
+   * const c = await factory.restore("c1", { imagePath: "/var/lib/ckpt/c1" });
+   * console.log(await c.status()); // "running"
+   * ```
+   */
+  async restore(id: string, opts: RestoreOptions): Promise<Container> {
+    validateId(id);
+    await ensureNative();
+    const { restoreContainer } = await import("../criu/restore.ts");
+    const r = await restoreContainer(this.root, id, opts);
+    return new Container(r.state, r.dir, r.cgroup, { init: r.init, onWarning: this.#warn });
+  }
+
   /** Loads a container from its state, after a restart of this process too. */
   async load(id: string): Promise<Container> {
     validateId(id);
@@ -333,17 +357,10 @@ export class Factory {
       }
       throw e;
     }
-    const cgroup = createCgroupManager({
-      id: state.id,
-      ...(state.config.linux?.cgroupsPath !== undefined
-        ? { cgroupsPath: state.config.linux.cgroupsPath }
-        : {}),
-      systemd: state.systemd,
-      rootless: state.rootless,
-    }, {
-      paths: state.cgroupPaths,
-      ...(state.cgroupCreated ? { created: state.cgroupCreated } : {}),
-    });
+    const cgroup = loadCgroupManager(
+      cgroupConfig(state.id, state.config, state.rootless),
+      state.cgroup,
+    );
     return new Container(state, dir, cgroup, { onWarning: this.#warn });
   }
 
@@ -358,12 +375,11 @@ export class Factory {
       created: new Date(0).toISOString(),
       config: { ociVersion: "1.0.2" },
       namespaces: [],
-      cgroupPaths: {},
-      systemd: false,
+      cgroup: { driver: "none", paths: {} },
       rootless: Deno.uid() !== 0,
       owner: "",
     };
-    return new Container(state, dir, createCgroupManager({ id }, { paths: {} }), {
+    return new Container(state, dir, loadCgroupManager({ id }, state.cgroup), {
       onWarning: this.#warn,
     });
   }
@@ -379,6 +395,17 @@ export class Factory {
     }
     return ids.sort();
   }
+}
+
+/** What the cgroup driver learns about a container from its spec. */
+function cgroupConfig(id: string, spec: Spec, rootless: boolean): CgroupConfig {
+  return {
+    id,
+    rootless,
+    ...(spec.linux?.cgroupsPath !== undefined ? { cgroupsPath: spec.linux.cgroupsPath } : {}),
+    ...(spec.linux?.resources ? { resources: spec.linux.resources } : {}),
+    ...(spec.annotations ? { annotations: spec.annotations } : {}),
+  };
 }
 
 /** Reads and validates `<bundle>/config.json`, with errors naming the file. */

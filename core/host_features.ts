@@ -43,13 +43,14 @@ export function probeHostFeatures(): HostFeatures {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkHostFeatures } from "./host_features.ts";
  * let msg = "";
  * try {
  *   checkHostFeatures({ ociVersion: "1.2.0", process: { cwd: "/", user: { uid: 0, gid: 0 }, apparmorProfile: "p" } },
  *     { apparmor: false, selinux: false });
  * } catch (e) { msg = (e as Error).message; }
- * console.assert(msg === "config.json: process.apparmorProfile: AppArmor is not enabled on this host");
+ * assert.equal(msg, "config.json: process.apparmorProfile: AppArmor is not enabled on this host");
  * ```
  */
 export function checkHostFeatures(spec: Spec, host: HostFeatures): void {
@@ -97,9 +98,10 @@ export function checkHostFeatures(spec: Spec, host: HostFeatures): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { execLabelWrite } from "./host_features.ts";
  * const w = execLabelWrite({ cwd: "/", user: { uid: 0, gid: 0 }, apparmorProfile: "p" }, { apparmor: true, selinux: false });
- * console.assert(w?.value === "exec p");
+ * assert.equal(w?.value, "exec p");
  * ```
  */
 export function execLabelWrite(
@@ -125,9 +127,10 @@ export function execLabelWrite(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { withMountLabel } from "./host_features.ts";
- * console.assert(withMountLabel("size=1m", "tmpfs", "system_u:object_r:c") === 'size=1m,context="system_u:object_r:c"');
- * console.assert(withMountLabel("", "proc", "x") === "");
+ * assert.equal(withMountLabel("size=1m", "tmpfs", "system_u:object_r:c"), 'size=1m,context="system_u:object_r:c"');
+ * assert.equal(withMountLabel("", "proc", "x"), "");
  * ```
  */
 export function withMountLabel(data: string, fstype: string, label: string | undefined): string {
@@ -156,11 +159,12 @@ export interface ResctrlGroup {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resctrlGroup } from "./host_features.ts";
  * const root = Deno.makeTempDirSync();
  * const g = resctrlGroup(root, "c1", { l3CacheSchema: "L3:0=f" }, { mkdir: (d) => { Deno.mkdirSync(d); Deno.writeTextFileSync(`${d}/schemata`, ""); Deno.writeTextFileSync(`${d}/tasks`, ""); } });
  * g.create();
- * console.assert(Deno.readTextFileSync(`${root}/c1/schemata`) === "L3:0=f\n");
+ * assert.equal(Deno.readTextFileSync(`${root}/c1/schemata`), "L3:0=f\n");
  * g.destroy();
  * Deno.removeSync(root, { recursive: true });
  * ```

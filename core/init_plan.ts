@@ -18,6 +18,7 @@ import type {
   Process,
   Spec,
 } from "../spec/config.ts";
+import type { CgroupView } from "../drivers/driver.ts";
 import { capabilityMask } from "../spec/caps.ts";
 import { rlimitNumber } from "../spec/rlimits.ts";
 import {
@@ -102,10 +103,11 @@ export interface InitPlanOptions {
   id?: string;
   /** The compiled seccomp filter, if the spec has one. */
   seccomp?: { bpf: Uint8Array; flags: number };
-  /** The container's cgroup directory per hierarchy, for `cgroup` mounts. */
-  cgroupPaths?: Record<string, string>;
-  /** Whether the host uses the unified (v2-only) hierarchy. */
-  cgroupV2?: boolean;
+  /**
+   * What a `cgroup` mount shows (the cgroup manager's `view()`); default: an
+   * empty v1-style tmpfs.
+   */
+  cgroupView?: CgroupView;
   /** Hooks the init takes part in (see core/hooks.ts). */
   hooks?: InitHooks;
   /** The LSM label to exec into: a procfs file and value (see host_features.ts). */
@@ -126,6 +128,8 @@ export interface InitPlanOptions {
   reaperInit?: boolean;
   /** Bring up `lo` in the container's new network namespace. */
   loopback?: boolean;
+  /** The host facts the plan depends on; default: this host's ({@link HOST_FACTS}). */
+  host?: PlanHostFacts;
 }
 
 /** A Landlock ruleset, as the plan carries it. */
@@ -137,6 +141,20 @@ export interface LandlockPlan {
   /** Paths (in the container) and the rights allowed beneath each. */
   rules: { path: string; access: bigint; optional?: boolean }[];
 }
+
+/** What a plan needs to know about the host's file systems (a fake in unit tests). */
+export interface PlanHostFacts {
+  /** Whether `dir` is on the initial ramfs, which pivot_root(2) cannot leave. */
+  onInitialRamfs(dir: string): boolean;
+  /** Whether a bind mount's source is a directory (else a file is made to mount on). */
+  isDirectory(path: string): boolean;
+}
+
+/** This host's facts: /proc/self/mountinfo and stat(2). */
+export const HOST_FACTS: PlanHostFacts = {
+  onInitialRamfs: (dir) => onInitialRamfs(dir),
+  isDirectory: mountSourceIsDir,
+};
 
 /** Hook steps of an init plan. */
 export interface InitHooks {
@@ -341,10 +359,11 @@ function addLandlock(plan: PlanBuilder, ll: LandlockPlan): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { buildInitPlan } from "./init_plan.ts";
  * import { defaultSpec } from "../spec/default.ts";
  * const plan = buildInitPlan(defaultSpec(), { bundle: "/tmp/bundle" });
- * console.assert(plan.steps.includes("pivot_root into the rootfs"));
+ * assert.ok(plan.steps.includes("pivot_root into the rootfs"));
  * ```
  */
 export function buildInitPlan(spec: Spec, opts: InitPlanOptions): PlanBuilder {
@@ -530,7 +549,7 @@ function addRootfs(
   if (hasMount(spec, "/dev/pts")) plan.add(Op.C_SYMLINK, "link /dev/ptmx", "pts/ptmx", "/dev/ptmx");
   addCreateHooks(plan, opts.hooks);
   // pivot_root cannot leave the initial ramfs (initramfs): there, MS_MOVE + chroot.
-  const noPivot = opts.noPivot === true || onInitialRamfs(rootfs);
+  const noPivot = opts.noPivot === true || (opts.host ?? HOST_FACTS).onInitialRamfs(rootfs);
   plan.add(
     Op.C_PIVOT,
     noPivot ? "move into the rootfs (no pivot)" : "pivot_root into the rootfs",
@@ -611,7 +630,7 @@ function addMount(
   let type = m.type ?? "";
   if (o.bind || type === "bind") {
     const src = isAbsolute(m.source ?? "") ? m.source! : resolve(opts.bundle, m.source ?? "");
-    const create = mountSourceIsDir(src) ? 1 : 2;
+    const create = (opts.host ?? HOST_FACTS).isDirectory(src) ? 1 : 2;
     const flags = (o.flags | MS_BIND | (o.recursive ? MS_REC : 0)) & ~o.clearFlags;
     plan.add(Op.C_MOUNT, what, src, dest, "", flags, "", create, 1);
   } else if (type === "cgroup" || type === "cgroup2") {
@@ -657,8 +676,9 @@ function addCgroupMount(
   const dest = m.destination;
   const base = (flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)) | MS_NOSUID | MS_NODEV |
     MS_NOEXEC;
-  const paths = opts.cgroupPaths ?? {};
-  if (opts.cgroupV2) {
+  const { layout, mounts: paths } = opts.cgroupView ?? { layout: "v1", mounts: {} };
+  if (layout === "none") return;
+  if (layout === "v2") {
     if (types.has("cgroup")) plan.add(Op.C_MOUNT, what, "cgroup2", dest, "cgroup2", base, "", 1, 1);
     else if (paths[""]) {
       plan.add(Op.C_MOUNT, what, paths[""], dest, "", base | MS_BIND | MS_REC, "", 1, 1);
@@ -677,8 +697,7 @@ function addCgroupMount(
     1,
     1,
   );
-  for (const [name, dir] of Object.entries(paths).sort()) {
-    const sub = name === "" ? "unified" : name.replace(/^name=/, "");
+  for (const [sub, dir] of Object.entries(paths).sort()) {
     plan.add(
       Op.C_MOUNT,
       `${what}: ${sub}`,
@@ -715,12 +734,13 @@ export interface ExecPlanOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { buildExecPlan } from "./init_plan.ts";
  * const plan = buildExecPlan(
  *   { args: ["/bin/true"], cwd: "/", user: { uid: 0, gid: 0 } },
  *   { initPid: 1234, namespaces: ["mount", "pid"] },
  * );
- * console.assert(plan.steps[0] === "join the pid namespace /proc/1234/ns/pid");
+ * assert.equal(plan.steps[0], "join the pid namespace /proc/1234/ns/pid");
  * ```
  */
 export function buildExecPlan(proc: Process, opts: ExecPlanOptions): PlanBuilder {

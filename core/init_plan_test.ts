@@ -1,6 +1,17 @@
 import assert from "node:assert/strict";
-import { buildExecPlan, buildInitPlan, onInitialRamfs } from "./init_plan.ts";
+import { buildExecPlan, buildInitPlan, onInitialRamfs, type PlanHostFacts } from "./init_plan.ts";
 import { defaultSpec } from "../spec/default.ts";
+import { CloneFlag, decodePlan, type OpName, type PlanBuilder } from "../native/plan.ts";
+import {
+  MS_BIND,
+  MS_NODEV,
+  MS_NOEXEC,
+  MS_NOSUID,
+  MS_RDONLY,
+  MS_REC,
+  MS_SLAVE,
+  MS_STRICTATIME,
+} from "../spec/mount_options.ts";
 
 const MI_RAMFS = "1 0 0:2 / / rw - rootfs rootfs rw\n22 1 0:20 / /proc rw - proc proc rw\n";
 const MI_EXT4 =
@@ -47,4 +58,285 @@ Deno.test("exec plan: joins the user namespace first and the mount namespace las
     "join the mount namespace /proc/7/ns/mnt",
   ]);
   assert.ok(plan.length > 4);
+});
+
+// --- The plans, record by record: what nsinit-init runs for each kind of spec. ---
+
+type Arg = number | bigint | string | string[] | number[] | Uint8Array;
+type Row = [OpName, ...Arg[]];
+
+const HOST: PlanHostFacts = { onInitialRamfs: () => false, isDirectory: () => true };
+
+/** The plan decoded: op name and arguments, integers as numbers, argv/envp/gids as lists. */
+function rows(plan: PlanBuilder): Row[] {
+  const recs = decodePlan(plan.encode());
+  assert.equal(plan.steps.length, recs.length, "one step description per record");
+  return recs.map(({ op, args }) => [
+    op,
+    ...args.map((a, i): Arg => {
+      if (typeof a === "bigint") return a <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(a) : a;
+      if (typeof a === "string") return a;
+      if (op === "C_EXEC" || (op === "C_HOOK" && (i === 1 || i === 2))) {
+        return new TextDecoder().decode(a).split("\0").slice(0, -1);
+      }
+      if (op === "C_USER") return [...new Uint32Array(a.slice().buffer)];
+      return a;
+    }),
+  ]);
+}
+
+const only = (rs: Row[], ...ops: OpName[]) => rs.filter((r) => ops.includes(r[0]));
+const at = (rs: Row[], op: OpName, from = 0) => rs.findIndex((r, i) => i >= from && r[0] === op);
+
+const RO_NOSUID_NODEV_NOEXEC = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+const S_IFCHR_666 = 0o020666;
+// CAP_KILL (5), CAP_NET_BIND_SERVICE (10), CAP_AUDIT_WRITE (29): runc spec's set.
+const RUNC_CAPS = (1 << 5) + (1 << 10) + 2 ** 29;
+const DEV_SYMLINKS: Row[] = [
+  ["C_SYMLINK", "/proc/self/fd", "/dev/fd"],
+  ["C_SYMLINK", "/proc/self/fd/0", "/dev/stdin"],
+  ["C_SYMLINK", "/proc/self/fd/1", "/dev/stdout"],
+  ["C_SYMLINK", "/proc/self/fd/2", "/dev/stderr"],
+  ["C_SYMLINK", "pts/ptmx", "/dev/ptmx"],
+];
+const RUNC_READONLY = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+const RUNC_MASKED = [
+  "/proc/acpi",
+  "/proc/asound",
+  "/proc/kcore",
+  "/proc/keys",
+  "/proc/latency_stats",
+  "/proc/timer_list",
+  "/proc/timer_stats",
+  "/proc/sched_debug",
+  "/sys/firmware",
+  "/proc/scsi",
+];
+const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/** From the rlimits to exec: the process steps of runc spec's `sh` as root. */
+const RUNC_PROCESS: Row[] = [
+  ["C_RLIMIT", 7, 1024, 1024],
+  ["C_TERMINAL", 0, 0, 0, 0],
+  ["C_CHDIR", "/"],
+  ["C_BOUNDING", RUNC_CAPS],
+  ["C_KEEPCAPS", 1],
+  ["C_USER", 0, 0, 1, []],
+  ["C_CAPS", RUNC_CAPS, RUNC_CAPS, 0, 0], // no inheritable, so no ambient
+  ["C_KEEPCAPS", 0],
+  ["C_UMASK", 0o022],
+  ["C_NNP"],
+  ["C_FINDEXEC", "sh", PATH],
+  ["C_CLOSEFDS", 3],
+  ["C_READY"],
+  ["C_FIFOWAIT"],
+  ["C_EXEC", ["sh"], [`PATH=${PATH}`, "TERM=xterm"]],
+];
+
+Deno.test("init plan of runc spec's default config: every record and argument, in order", () => {
+  const plan = buildInitPlan(defaultSpec(), {
+    bundle: "/b",
+    fifoPath: "/run/x/exec.fifo",
+    id: "c1",
+    host: HOST,
+  });
+  const newNs = CloneFlag.NEWPID | CloneFlag.NEWNET | CloneFlag.NEWIPC | CloneFlag.NEWUTS |
+    CloneFlag.NEWNS;
+  assert.deepEqual(rows(plan), [
+    ["H_CLONE", newNs],
+    ["H_FIFO", "/run/x/exec.fifo"],
+    ["C_SETSID"],
+    ["C_KEYRING", "_ses.c1"],
+    ["C_PROPAGATE", "/", MS_SLAVE | MS_REC, 0],
+    ["C_ROOTFS", "/b/rootfs"],
+    ["C_MOUNT", "proc", "/proc", "proc", 0, "", 1, 1],
+    ["C_MOUNT", "tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k", 1, 1],
+    [
+      "C_MOUNT",
+      "devpts",
+      "/dev/pts",
+      "devpts",
+      MS_NOSUID | MS_NOEXEC,
+      "newinstance,ptmxmode=0666,mode=0620,gid=5",
+      1,
+      1,
+    ],
+    [
+      "C_MOUNT",
+      "shm",
+      "/dev/shm",
+      "tmpfs",
+      MS_NOSUID | MS_NODEV | MS_NOEXEC,
+      "mode=1777,size=65536k",
+      1,
+      1,
+    ],
+    ["C_MOUNT", "mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, "", 1, 1],
+    ["C_MOUNT", "sysfs", "/sys", "sysfs", RO_NOSUID_NODEV_NOEXEC, "", 1, 1],
+    // cgroup v1 without cgroup paths: the tmpfs only, then read-only.
+    [
+      "C_MOUNT",
+      "tmpfs",
+      "/sys/fs/cgroup",
+      "tmpfs",
+      MS_NOSUID | MS_NODEV | MS_NOEXEC,
+      "mode=755",
+      1,
+      1,
+    ],
+    ["C_REMOUNT", "/sys/fs/cgroup", RO_NOSUID_NODEV_NOEXEC, 1],
+    ["C_MKNOD", "/dev/null", S_IFCHR_666, 0x103, 0, 0],
+    ["C_MKNOD", "/dev/zero", S_IFCHR_666, 0x105, 0, 0],
+    ["C_MKNOD", "/dev/full", S_IFCHR_666, 0x107, 0, 0],
+    ["C_MKNOD", "/dev/random", S_IFCHR_666, 0x108, 0, 0],
+    ["C_MKNOD", "/dev/urandom", S_IFCHR_666, 0x109, 0, 0],
+    ["C_MKNOD", "/dev/tty", S_IFCHR_666, 0x500, 0, 0],
+    ...DEV_SYMLINKS,
+    ["C_PIVOT", 0],
+    ["C_HOSTNAME", "runc"],
+    ...RUNC_READONLY.map((p): Row => ["C_READONLY", p]),
+    ...RUNC_MASKED.map((p): Row => ["C_MASK", p]),
+    ["C_REMOUNT", "/", MS_RDONLY, 0],
+    ...RUNC_PROCESS,
+  ]);
+  assert.equal(plan.steps[at(rows(plan), "C_PIVOT")], "pivot_root into the rootfs");
+});
+
+Deno.test("init plan with a new user namespace: maps, root first, devices bound, sysfs only with a netns", () => {
+  const spec = defaultSpec({ rootless: true, uid: 1000, gid: 1000 });
+  const rs = rows(buildInitPlan(spec, { bundle: "/b", fifoPath: "/f", id: "c1", host: HOST }));
+  const newNs = CloneFlag.NEWPID | CloneFlag.NEWIPC | CloneFlag.NEWUTS | CloneFlag.NEWNS |
+    CloneFlag.NEWUSER;
+  // The helper writes the maps right after clone, before the child goes on.
+  assert.deepEqual(rs.slice(0, 4), [
+    ["H_CLONE", newNs],
+    ["H_UIDMAP", "0 1000 1\n"],
+    ["H_GIDMAP", "0 1000 1\n"],
+    ["H_FIFO", "/f"],
+  ]);
+  // The child becomes root of its namespace before it creates any file.
+  assert.deepEqual(rs.slice(4, 6), [["C_SETSID"], ["C_USER", 0, 0, 0, []]]);
+  // No mknod in a user namespace: the host's nodes are bound onto files.
+  assert.deepEqual(only(rs, "C_MKNOD"), []);
+  assert.deepEqual(
+    only(rs, "C_MOUNT").filter((r) => String(r[2]).startsWith("/dev/") && r[1] === r[2]),
+    ["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty"].map((
+      d,
+    ): Row => ["C_MOUNT", d, d, "", MS_BIND, "", 2, 1]),
+  );
+  // The process steps are the same as root's: the mapped uid 0.
+  assert.deepEqual(rs.slice(-RUNC_PROCESS.length), RUNC_PROCESS);
+
+  // sysfs needs a network namespace owned by the user namespace; without one the
+  // host's is bound read-only instead of mounted.
+  const userns = defaultSpec();
+  userns.linux!.namespaces!.push({ type: "user" });
+  userns.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+  userns.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+  const sysfs = (spec: typeof userns) =>
+    only(rows(buildInitPlan(spec, { bundle: "/b", host: HOST })), "C_MOUNT").find((r) =>
+      r[2] === "/sys"
+    );
+  assert.deepEqual(sysfs(userns), [
+    "C_MOUNT",
+    "sysfs",
+    "/sys",
+    "sysfs",
+    RO_NOSUID_NODEV_NOEXEC,
+    "",
+    1,
+    1,
+  ]);
+  userns.linux!.namespaces = userns.linux!.namespaces!.filter((n) => n.type !== "network");
+  assert.deepEqual(sysfs(userns), [
+    "C_MOUNT",
+    "/sys",
+    "/sys",
+    "",
+    MS_BIND | MS_REC | RO_NOSUID_NODEV_NOEXEC,
+    "",
+    1,
+    1,
+  ]);
+});
+
+Deno.test("init plan with --no-pivot, or a rootfs on the initial ramfs: MS_MOVE + chroot", () => {
+  const pivot = buildInitPlan(defaultSpec(), { bundle: "/b", host: HOST });
+  const noPivot = buildInitPlan(defaultSpec(), { bundle: "/b", noPivot: true, host: HOST });
+  const ramfs = buildInitPlan(defaultSpec(), {
+    bundle: "/b",
+    host: { ...HOST, onInitialRamfs: (dir) => dir === "/b/rootfs" },
+  });
+  const i = at(rows(pivot), "C_PIVOT");
+  for (const plan of [noPivot, ramfs]) {
+    const rs = rows(plan);
+    assert.deepEqual(rs[i], ["C_PIVOT", 1]);
+    assert.equal(plan.steps[i], "move into the rootfs (no pivot)");
+    // Nothing else changes.
+    assert.deepEqual(rs.toSpliced(i, 1), rows(pivot).toSpliced(i, 1));
+  }
+});
+
+Deno.test("init plan with joined namespaces: setns in the helper, user first and mount last", () => {
+  const spec = defaultSpec();
+  spec.linux!.namespaces = [
+    { type: "mount", path: "/proc/7/ns/mnt" },
+    { type: "pid" },
+    { type: "network", path: "/run/netns/n1" },
+    { type: "ipc", path: "/proc/7/ns/ipc" },
+    { type: "uts" },
+    { type: "user", path: "/proc/7/ns/user" },
+  ];
+  const rs = rows(buildInitPlan(spec, { bundle: "/b", host: HOST }));
+  assert.deepEqual(rs.slice(0, 5), [
+    ["H_JOIN", "/proc/7/ns/user", CloneFlag.NEWUSER],
+    ["H_JOIN", "/proc/7/ns/ipc", CloneFlag.NEWIPC],
+    ["H_JOIN", "/run/netns/n1", CloneFlag.NEWNET],
+    ["H_JOIN", "/proc/7/ns/mnt", CloneFlag.NEWNS],
+    // Only the namespaces not joined are new.
+    ["H_CLONE", CloneFlag.NEWPID | CloneFlag.NEWUTS],
+  ]);
+  // A joined user namespace is already mapped: no maps, no switch to root before setup.
+  assert.deepEqual(only(rs, "H_UIDMAP", "H_GIDMAP"), []);
+  assert.deepEqual(rs[5], ["C_SETSID"]);
+  assert.deepEqual(rs[6], ["C_KEYRING", "_ses.nsinit"]);
+  // A joined mount namespace still gets the rootfs set up in it.
+  assert.ok(at(rs, "C_ROOTFS") > 0 && at(rs, "C_PIVOT") > at(rs, "C_ROOTFS"));
+});
+
+Deno.test("init plan of masked and read-only paths: after pivot, in order, before the root goes read-only", () => {
+  const spec = defaultSpec();
+  spec.linux!.maskedPaths = ["/proc/kcore", "/sys/firmware", "/proc/scsi"];
+  spec.linux!.readonlyPaths = ["/proc/sys", "/proc/bus"];
+  const rs = rows(buildInitPlan(spec, { bundle: "/b", host: HOST }));
+  const pivot = at(rs, "C_PIVOT");
+  const first = at(rs, "C_READONLY");
+  assert.ok(first > pivot, "paths are masked inside the container's root");
+  assert.deepEqual(rs.slice(first, first + 6), [
+    ["C_READONLY", "/proc/sys"],
+    ["C_READONLY", "/proc/bus"],
+    ["C_MASK", "/proc/kcore"],
+    ["C_MASK", "/sys/firmware"],
+    ["C_MASK", "/proc/scsi"],
+    ["C_REMOUNT", "/", MS_RDONLY, 0],
+  ]);
+  // Without a mount namespace of its own there is nothing of the container's to mask.
+  spec.linux!.namespaces = spec.linux!.namespaces!.filter((n) => n.type !== "mount");
+  assert.deepEqual(
+    only(rows(buildInitPlan(spec, { bundle: "/b", host: HOST })), "C_MASK", "C_READONLY"),
+    [],
+  );
+});
+
+Deno.test("init plan of bind mounts: source resolved in the bundle, file or directory target", () => {
+  const spec = defaultSpec();
+  spec.mounts = [
+    { destination: "/data", type: "bind", source: "data", options: ["rbind", "ro"] },
+    { destination: "/etc/hosts", source: "/etc/hosts", options: ["bind"] },
+  ];
+  const host = { ...HOST, isDirectory: (p: string) => p !== "/etc/hosts" };
+  const mounts = only(rows(buildInitPlan(spec, { bundle: "/b", host })), "C_MOUNT");
+  assert.deepEqual(mounts.slice(0, 2), [
+    ["C_MOUNT", "/b/data", "/data", "", MS_BIND | MS_REC | MS_RDONLY, "", 1, 1],
+    ["C_MOUNT", "/etc/hosts", "/etc/hosts", "", MS_BIND, "", 2, 1],
+  ]);
 });

@@ -6,6 +6,7 @@
  */
 
 import type { NamespaceType, Spec } from "../spec/config.ts";
+import type { DriverState } from "../drivers/driver.ts";
 import { ContainerIdError } from "../errors.ts";
 
 /** What nsinit keeps about a container between commands. */
@@ -26,14 +27,14 @@ export interface ContainerState {
   config: Spec;
   /** Namespace types the container has (created or joined). */
   namespaces: NamespaceType[];
-  /** cgroup directory per hierarchy. */
-  cgroupPaths: Record<string, string>;
-  /** cgroup directories the create made (removed by delete, even from another process). */
-  cgroupCreated?: string[];
+  /**
+   * The cgroup driver that made the container and what it needs to re-create its
+   * manager (paths, directories it created: removed by delete, even from another
+   * process). Every later command loads the same driver from it.
+   */
+  cgroup: DriverState;
   /** The Intel RDT (resctrl) group, and whether the create made it (then delete removes it). */
   resctrl?: { dir: string; created: boolean };
-  /** Whether the systemd cgroup driver manages it. */
-  systemd: boolean;
   /** Whether it was created by an unprivileged user. */
   rootless: boolean;
   /** Owner (runc prints the user name; empty when unknown). */
@@ -46,11 +47,12 @@ export interface ContainerState {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { validateId } from "./state.ts";
  * validateId("web-1");
  * let failed = false;
  * try { validateId("../etc"); } catch { failed = true; }
- * console.assert(failed);
+ * assert.ok(failed);
  * ```
  */
 export function validateId(id: string): void {
@@ -98,9 +100,31 @@ export function writeAtomic(path: string, data: string | Uint8Array, mode = 0o60
   return Promise.resolve();
 }
 
-/** Reads and parses a state.json. */
+/** The fields state.json had before it recorded the driver (`cgroupPaths`, `cgroupCreated`, `systemd`). */
+interface LegacyState {
+  cgroupPaths?: Record<string, string>;
+  cgroupCreated?: string[];
+  systemd?: boolean;
+}
+
+/**
+ * Reads and parses a state.json. One written before the state recorded its driver
+ * gets the driver those fields imply.
+ */
 export async function readState(path: string): Promise<ContainerState> {
-  return JSON.parse(await Deno.readTextFile(path)) as ContainerState;
+  const state = JSON.parse(await Deno.readTextFile(path)) as ContainerState & LegacyState;
+  if (state.cgroup === undefined) {
+    const paths = state.cgroupPaths ?? {};
+    state.cgroup = {
+      driver: state.systemd ? "systemd" : Object.keys(paths).length > 0 ? "cgroupfs" : "none",
+      paths,
+      ...(state.cgroupCreated ? { created: state.cgroupCreated } : {}),
+    };
+    delete state.cgroupPaths;
+    delete state.cgroupCreated;
+    delete state.systemd;
+  }
+  return state;
 }
 
 /**

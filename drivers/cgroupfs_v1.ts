@@ -10,12 +10,13 @@
 import type { LinuxResources } from "../spec/config.ts";
 import type {
   CgroupConfig,
-  CgroupEvent,
   CgroupManager,
-  DriverKind,
-  PressureLevel,
+  CgroupView,
+  DriverCapabilities,
+  DriverState,
 } from "./driver.ts";
-import { watchEventsV1 } from "../cgroups/events.ts";
+import { type CgroupEvent, type PressureLevel, watchEventsV1 } from "../cgroups/events.ts";
+import { signalThroughFreezer } from "./signal_all.ts";
 import { CgroupError } from "../errors.ts";
 import { type CgroupHost, resolveCgroupPaths } from "../cgroups/paths.ts";
 import { type CgroupHostFiles, translateResources } from "../cgroups/resources.ts";
@@ -33,7 +34,6 @@ import {
   readPidsRecursive,
   realDirOps,
   removeCgroupDirs,
-  signalPids,
   writeCgroupFile,
 } from "../cgroups/fs.ts";
 import {
@@ -87,6 +87,7 @@ interface Hierarchy {
  *
  * @example Paths of a container on a (described, not real) v1 host
  * ```ts
+ * import assert from "node:assert/strict";
  * import { CgroupfsV1Manager } from "./cgroupfs_v1.ts";
  * const m = new CgroupfsV1Manager({
  *   config: { id: "c1" },
@@ -97,12 +98,14 @@ interface Hierarchy {
  *     own: { cpu: "/user", cpuacct: "/user" },
  *   },
  * });
- * console.assert(m.paths().cpuacct === "/sys/fs/cgroup/cpu,cpuacct/user/c1");
+ * assert.equal(m.paths().cpuacct, "/sys/fs/cgroup/cpu,cpuacct/user/c1");
+ * assert.equal(m.view().layout, "v1");
+ * assert.equal(m.view().mounts.cpu, m.paths().cpu);
  * ```
  */
 export class CgroupfsV1Manager implements CgroupManager {
-  /** The driver kind. */
-  readonly kind: DriverKind = "cgroupfs-v1";
+  /** The driver's name in the state. */
+  readonly driver = "cgroupfs" as const;
   readonly #config: CgroupConfig;
   readonly #host: CgroupHost;
   #paths: Record<string, string>;
@@ -146,12 +149,39 @@ export class CgroupfsV1Manager implements CgroupManager {
     return { ...this.#paths };
   }
 
+  /** Limits before the pid; freezer and events when their hierarchies are there. */
+  get capabilities(): DriverCapabilities {
+    return {
+      limitsBeforePid: true,
+      processes: true,
+      freezer: this.#paths.freezer !== undefined || this.#paths[""] !== undefined,
+      deviceRules: true,
+      events: this.#paths.memory !== undefined,
+    };
+  }
+
+  /**
+   * A tmpfs with the container's directory of each hierarchy bound under the
+   * controller's name (`systemd` for `name=systemd`, `unified` for the hybrid tree).
+   */
+  view(): CgroupView {
+    const mounts: Record<string, string> = {};
+    for (const [name, dir] of Object.entries(this.#paths)) {
+      mounts[name === "" ? "unified" : name.replace(/^name=/, "")] = dir;
+    }
+    return { layout: "v1", mounts };
+  }
+
+  /** The paths and the directories `apply()` created. */
+  saved(): DriverState {
+    return { driver: this.driver, paths: this.paths(), created: this.createdDirs() };
+  }
+
   /** Directories `apply()` created, top-down; save them to let a later manager `destroy()` them. */
   createdDirs(): string[] {
     return [...this.#created];
   }
 
-  /** Creates the cgroups and moves `pid` into each. After a failure, call `destroy()`. */
   /**
    * Creates the directories in every hierarchy (copying cpuset from the parent,
    * enabling unified controllers on the way down) without moving a process in.
@@ -175,6 +205,7 @@ export class CgroupfsV1Manager implements CgroupManager {
     this.#ready = true;
   }
 
+  /** Creates the cgroups and moves `pid` into each. After a failure, call `destroy()`. */
   async apply(pid: number): Promise<void> {
     if (!Number.isInteger(pid) || pid <= 0) throw new RangeError(`invalid pid ${pid}`);
     await this.create();
@@ -307,23 +338,14 @@ export class CgroupfsV1Manager implements CgroupManager {
     return await readPidsRecursive(this.#procsDir());
   }
 
-  /** Freezes, signals every pid, thaws. */
+  /** Freezes, signals every pid, thaws (`signalThroughFreezer`). */
   async killAll(signal: number): Promise<void> {
     const dir = this.#procsDir();
     if (this.#hierarchies.some((h) => h.mountPoint === dir)) {
       throw new CgroupError(dir, "refusing to signal every process of a root cgroup");
     }
     if (!(await pathExists(dir))) return;
-    let thaw = false;
-    if (this.#paths.freezer || this.#paths[""]) {
-      await this.freeze(true);
-      thaw = true;
-    }
-    try {
-      signalPids(await this.pids(), signal);
-    } finally {
-      if (thaw) await this.freeze(false);
-    }
+    await signalThroughFreezer(this, signal);
   }
 
   /** Resource usage in runc's shape. */

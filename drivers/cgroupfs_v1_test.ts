@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { testRun } from "../tests/helpers/paths.ts";
 import { CgroupError } from "../errors.ts";
 import { readCgroupHost } from "../cgroups/paths.ts";
-import { createCgroupManager } from "./factory.ts";
+import { createCgroupManager, loadCgroupManager } from "./factory.ts";
 import type { CgroupfsV1Manager } from "./cgroupfs_v1.ts";
 import type { CgroupManager } from "./driver.ts";
 
@@ -133,7 +133,7 @@ Deno.test({
   async fn() {
     const top = uniqueName();
     await withContainer(["sleep", "60"], `${top}/c1`, async (m, child) => {
-      assert.equal(m.kind, "cgroupfs-v1");
+      assert.equal(m.view().layout, "v1");
       const paths = m.paths();
       const dirs = [...new Set(Object.values(paths))];
       for (const d of dirs) assert.ok(!exists(d), `${d} must not exist yet`);
@@ -346,7 +346,7 @@ Deno.test({
       created = first.createdDirs();
       Deno.kill(child.pid, "SIGKILL");
       await child.status;
-      const second = createCgroupManager({ id: "x", cgroupsPath: `${top}/c` }, { created });
+      const second = loadCgroupManager({ id: "x", cgroupsPath: `${top}/c` }, first.saved());
       assert.ok(await second.exists());
       await second.destroy();
       for (const d of created) assert.ok(!exists(d), `${d} remains`);

@@ -11,8 +11,9 @@
  */
 
 import type { LinuxResources } from "../spec/config.ts";
-import type { CgroupEvent, CgroupManager, DriverKind, PressureLevel } from "./driver.ts";
-import { watchEventsV2 } from "../cgroups/events.ts";
+import type { CgroupManager, CgroupView, DriverCapabilities, DriverState } from "./driver.ts";
+import { type CgroupEvent, type PressureLevel, watchEventsV2 } from "../cgroups/events.ts";
+import { signalThroughFreezer } from "./signal_all.ts";
 import { CgroupError } from "../errors.ts";
 import { resolveCgroupPaths } from "../cgroups/paths.ts";
 import { translateResources } from "../cgroups/resources.ts";
@@ -34,7 +35,6 @@ import {
   readPidsRecursive,
   realDirOps,
   removeCgroupDirs,
-  signalPids,
   writeCgroupFile,
 } from "../cgroups/fs.ts";
 import { DEFAULT_FREEZE_TIMEOUT_MS, isFrozenV2, setFreezerV2 } from "../cgroups/freezer.ts";
@@ -66,18 +66,28 @@ function inUserNamespace(): boolean {
  *
  * @example The path of a container on a fake v2 root
  * ```ts
+ * import assert from "node:assert/strict";
  * import { CgroupfsV2Manager } from "./cgroupfs_v2.ts";
  * import { describeCgroupRoot } from "../cgroups/paths.ts";
  * const root = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${root}/cgroup.controllers`, "cpu memory pids\n");
  * const m = new CgroupfsV2Manager({ config: { id: "c1", cgroupsPath: "/pod/c1" }, host: describeCgroupRoot(root) });
- * console.assert(m.paths()[""] === `${root}/pod/c1`);
+ * assert.equal(m.paths()[""], `${root}/pod/c1`);
+ * assert.deepEqual(m.view(), { layout: "v2", mounts: { "": `${root}/pod/c1` } });
  * await Deno.remove(root, { recursive: true });
  * ```
  */
 export class CgroupfsV2Manager implements CgroupManager {
-  /** The driver kind. */
-  readonly kind: DriverKind = "cgroupfs-v2";
+  /** The driver's name in the state. */
+  readonly driver = "cgroupfs" as const;
+  /** Everything: one cgroup2 directory has every feature. */
+  readonly capabilities: DriverCapabilities = Object.freeze({
+    limitsBeforePid: true,
+    processes: true,
+    freezer: true,
+    deviceRules: true,
+    events: true,
+  });
   readonly #mountPoint: string;
   readonly #dir: string;
   #created: string[];
@@ -108,16 +118,21 @@ export class CgroupfsV2Manager implements CgroupManager {
     return { "": this.#dir };
   }
 
+  /** The unified tree: the container's directory (or a fresh cgroup2 in a cgroup namespace). */
+  view(): CgroupView {
+    return { layout: "v2", mounts: { "": this.#dir } };
+  }
+
+  /** The path and the directories `create()` made. */
+  saved(): DriverState {
+    return { driver: this.driver, paths: this.paths(), created: this.createdDirs() };
+  }
+
   /** Directories `apply()` created, top-down; save them to let a later manager `destroy()` them. */
   createdDirs(): string[] {
     return [...this.#created];
   }
 
-  /**
-   * Creates the cgroup (enabling every available controller in each ancestor's
-   * `cgroup.subtree_control`, best effort as runc) and moves `pid` in. After a
-   * failure, call `destroy()`.
-   */
   /** Creates the directory (enabling controllers on the way down) without moving a process in. */
   async create(): Promise<void> {
     if (this.#ready) return;
@@ -138,6 +153,11 @@ export class CgroupfsV2Manager implements CgroupManager {
     this.#ready = true;
   }
 
+  /**
+   * Creates the cgroup (enabling every available controller in each ancestor's
+   * `cgroup.subtree_control`, best effort as runc) and moves `pid` in. After a
+   * failure, call `destroy()`.
+   */
   async apply(pid: number): Promise<void> {
     if (!Number.isInteger(pid) || pid <= 0) throw new RangeError(`invalid pid ${pid}`);
     await this.create();
@@ -228,12 +248,12 @@ export class CgroupfsV2Manager implements CgroupManager {
       return;
     }
     const canFreeze = await pathExists(`${this.#dir}/cgroup.freeze`);
-    if (canFreeze) await this.freeze(true);
-    try {
-      signalPids(await this.pids(), signal);
-    } finally {
-      if (canFreeze) await this.freeze(false);
-    }
+    await signalThroughFreezer({
+      capabilities: { freezer: canFreeze },
+      frozen: () => this.frozen(),
+      freeze: (f) => this.freeze(f),
+      pids: () => this.pids(),
+    }, signal);
   }
 
   /** Resource usage in runc's shape. */

@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { testRun } from "../tests/helpers/paths.ts";
-import { CgroupError } from "../errors.ts";
+import { CgroupError, ConfigError } from "../errors.ts";
 import { describeCgroupRoot } from "../cgroups/paths.ts";
 import type { DirOps } from "../cgroups/fs.ts";
 import { CgroupfsV2Manager } from "./cgroupfs_v2.ts";
@@ -135,7 +135,7 @@ function exists(path: string): boolean {
 Deno.test("cgroupfs v2: apply creates the path, enables controllers on the way down, joins the pid", async () => {
   await withRoot(async (root) => {
     const m = manager(root, "pod/c1");
-    assert.equal(m.kind, "cgroupfs-v2");
+    assert.equal(m.view().layout, "v2");
     assert.deepEqual(m.paths(), { "": `${root}/pod/c1` });
     await assert.rejects(() => m.apply(0), RangeError);
     await assert.rejects(() => m.apply(-1), RangeError);
@@ -365,7 +365,19 @@ Deno.test("cgroupfs v2: destroy removes exactly what apply created", async () =>
 
 Deno.test("cgroupfs v2: the root cgroup is never mass-killed or removed; it has no memory events", async () => {
   await withRoot(async (root) => {
-    const m = manager(root, "/");
+    // A cgroupsPath naming the root is refused outright ...
+    assert.throws(
+      () => manager(root, "/"),
+      (e) => e instanceof ConfigError && e.field === "linux.cgroupsPath",
+    );
+    // ... and a manager given the root as saved paths (a state file edited by hand) still
+    // never kills or removes it.
+    const m = new CgroupfsV2Manager({
+      config: { id: "c1", cgroupsPath: "/" },
+      host: describeCgroupRoot(root),
+      paths: { "": root },
+      dirOps: fakeKernel,
+    });
     assert.equal(m.paths()[""], root);
     await assert.rejects(() => m.killAll(9), /refusing/);
     await m.destroy();

@@ -1,14 +1,21 @@
 /**
  * Makes the cgroup manager for a container. The only module that knows the
- * implementations: it detects the host (v1, hybrid, v2) and picks one.
+ * implementations: {@link DRIVERS} maps each driver name to its constructor, and
+ * {@link createCgroupManager} picks one for a new container (from the config and the
+ * host: v1, hybrid, v2), {@link loadCgroupManager} re-creates the one a container's
+ * state names.
+ *
+ * To add a driver: add its name to `DriverName` in `driver.ts`, its constructor to
+ * `DRIVERS` here.
  *
  * @module
  */
 
-import type { CgroupConfig, CgroupManager } from "./driver.ts";
+import type { CgroupConfig, CgroupManager, DriverName, DriverState } from "./driver.ts";
 import {
   type CgroupHost,
   type CgroupMode,
+  checkCgroupOwnership,
   describeCgroupRoot,
   readCgroupHost,
   resolveCgroupPaths,
@@ -29,10 +36,6 @@ export interface CreateCgroupManagerOptions {
   mode?: CgroupMode;
   /** A complete host description (tests); wins over `root`. */
   host?: CgroupHost;
-  /** Directories an earlier `apply()` created, from saved state. */
-  created?: string[];
-  /** Paths saved in state by the manager that created the cgroup (they depend on that runtime's own cgroup). */
-  paths?: Record<string, string>;
   /** mkdir/rmdir seam for tests on temp trees. */
   dirOps?: DirOps;
   /** The runtime's uid, for the rootless delegation check; default `Deno.uid()`. */
@@ -77,21 +80,90 @@ function delegated(paths: Record<string, string>, uid: number | null): boolean {
   return false;
 }
 
+/** What a driver constructor gets besides the container's {@link CgroupConfig}. */
+export interface DriverContext {
+  /** The host's cgroup layout (read on first call, or the one the options gave). */
+  host(): CgroupHost;
+  /** The state a manager saved (`CgroupManager.saved()`), when re-creating it for a later command. */
+  saved?: DriverState;
+  /** mkdir/rmdir seam for tests on temp trees. */
+  dirOps?: DirOps;
+  /** The runtime's uid (`null` where the platform has none). */
+  uid: number | null;
+}
+
+/** Makes a manager of one driver. Nothing may be created before `create()`/`apply()`. */
+export type DriverConstructor = (config: CgroupConfig, ctx: DriverContext) => CgroupManager;
+
+/** The layout a container sees on a host mode, when nothing is bound. */
+function hostLayout(ctx: DriverContext): "v1" | "v2" | "none" {
+  try {
+    return ctx.host().mode === "v2" ? "v2" : "v1";
+  } catch {
+    return "none"; // no cgroups mounted at all
+  }
+}
+
 /**
- * Makes the manager for one container's cgroups. Nothing is created until `apply()`.
+ * The registered drivers: the one place that knows the implementations. A driver
+ * registers by adding its constructor here (and its name to `DriverName`).
+ */
+export const DRIVERS: Readonly<Record<DriverName, DriverConstructor>> = Object.freeze({
+  cgroupfs: (config, ctx) => {
+    const host = ctx.host();
+    // A new container's cgroup is one made for it (or handed over below the runtime's own).
+    if (!ctx.saved) checkCgroupOwnership(host, config);
+    const common = {
+      config,
+      host,
+      ...(ctx.saved?.created ? { created: ctx.saved.created } : {}),
+      ...(ctx.saved ? { paths: ctx.saved.paths } : {}),
+      ...(ctx.dirOps ? { dirOps: ctx.dirOps } : {}),
+    };
+    return host.mode === "v2" ? new CgroupfsV2Manager(common) : new CgroupfsV1Manager(common);
+  },
+  none: (_config, ctx) => new NoCgroupManager({ layout: ctx.saved ? "none" : hostLayout(ctx) }),
+  // The systemd engineer replaces this entry with the driver's constructor.
+  systemd: () => {
+    throw new Error("the systemd cgroup driver is not available yet");
+  },
+});
+
+function context(opts: CreateCgroupManagerOptions, saved?: DriverState): DriverContext {
+  let host: CgroupHost | undefined;
+  return {
+    host: () => {
+      if (host === undefined) {
+        host = opts.host ??
+          (opts.root !== undefined ? describeCgroupRoot(opts.root) : readCgroupHost());
+        if (opts.mode) host = forceMode(host, opts.mode);
+      }
+      return host;
+    },
+    ...(saved ? { saved } : {}),
+    ...(opts.dirOps ? { dirOps: opts.dirOps } : {}),
+    uid: opts.uid ?? Deno.uid(),
+  };
+}
+
+/**
+ * Makes the manager for a new container's cgroups. Nothing is created until
+ * `create()`/`apply()`.
  *
- * - `systemd: true`: not available yet (throws).
- * - rootless with no `cgroupsPath` and no delegated cgroup: a manager without
- *   cgroups, which refuses resource limits.
- * - otherwise cgroupfs: v1/hybrid or v2 by the host's (or the forced) mode.
+ * - `driver` given: that driver (`systemd`: not available yet, throws).
+ * - rootless with no `cgroupsPath` and no delegated cgroup: `none`, a manager
+ *   without cgroups, which refuses resource limits.
+ * - otherwise `cgroupfs`: v1/hybrid or v2 by the host's (or the forced) mode.
  *
  * @example A v2 manager on a fake root
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createCgroupManager } from "./factory.ts";
  * const root = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${root}/cgroup.controllers`, "cpu memory\n");
  * const m = createCgroupManager({ id: "c1" }, { root });
- * console.assert(m.kind === "cgroupfs-v2" && m.paths()[""] === `${root}/c1`);
+ * assert.equal(m.driver, "cgroupfs");
+ * assert.deepEqual(m.view(), { layout: "v2", mounts: { "": `${root}/c1` } });
  * await Deno.remove(root, { recursive: true });
  * ```
  */
@@ -99,22 +171,41 @@ export function createCgroupManager(
   config: CgroupConfig,
   opts: CreateCgroupManagerOptions = {},
 ): CgroupManager {
-  if (config.systemd) throw new Error("the systemd cgroup driver is not available yet");
-  let host = opts.host ??
-    (opts.root !== undefined ? describeCgroupRoot(opts.root) : readCgroupHost());
-  if (opts.mode) host = forceMode(host, opts.mode);
-  if (
-    config.rootless && !config.cgroupsPath &&
-    !delegated(resolveCgroupPaths(host, config), opts.uid ?? Deno.uid())
-  ) {
-    return new NoCgroupManager();
+  const ctx = context(opts);
+  let name = config.driver;
+  if (name === undefined) {
+    name = config.rootless && !config.cgroupsPath &&
+        !delegated(resolveCgroupPaths(ctx.host(), config), ctx.uid)
+      ? "none"
+      : "cgroupfs";
   }
-  const common = {
-    config,
-    host,
-    ...(opts.created ? { created: opts.created } : {}),
-    ...(opts.paths ? { paths: opts.paths } : {}),
-    ...(opts.dirOps ? { dirOps: opts.dirOps } : {}),
-  };
-  return host.mode === "v2" ? new CgroupfsV2Manager(common) : new CgroupfsV1Manager(common);
+  return DRIVERS[name](config, ctx);
+}
+
+/**
+ * Re-creates the manager a container's state names (`CgroupManager.saved()` of the
+ * manager that created it), for every command after `create`: it sees the same
+ * paths and removes what the first one created.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { loadCgroupManager } from "./factory.ts";
+ * const m = loadCgroupManager({ id: "c1" }, { driver: "none", paths: {} });
+ * assert.equal(m.driver, "none");
+ * assert.throws(() => loadCgroupManager({ id: "c1" }, { driver: "zzz" as "none", paths: {} }), /unknown cgroup driver "zzz"/);
+ * ```
+ */
+export function loadCgroupManager(
+  config: CgroupConfig,
+  saved: DriverState,
+  opts: CreateCgroupManagerOptions = {},
+): CgroupManager {
+  const make = Object.hasOwn(DRIVERS, saved.driver) ? DRIVERS[saved.driver] : undefined;
+  if (!make) {
+    throw new Error(
+      `container "${config.id}": the state names an unknown cgroup driver "${saved.driver}"`,
+    );
+  }
+  return make({ ...config, driver: saved.driver }, context(opts, saved));
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { createCgroupManager } from "./factory.ts";
+import { createCgroupManager, DRIVERS, loadCgroupManager } from "./factory.ts";
+import type { DriverName } from "./driver.ts";
 import { detectCgroupMode } from "../cgroups/paths.ts";
 
 async function withTree(dirs: string[], files: Record<string, string>, fn: (root: string) => void) {
@@ -15,7 +16,7 @@ async function withTree(dirs: string[], files: Record<string, string>, fn: (root
 
 Deno.test("factory: systemd is not available yet", () => {
   assert.throws(
-    () => createCgroupManager({ id: "c1", systemd: true }),
+    () => createCgroupManager({ id: "c1", driver: "systemd" }),
     (e: unknown) =>
       e instanceof Error && e.message === "the systemd cgroup driver is not available yet",
   );
@@ -24,7 +25,7 @@ Deno.test("factory: systemd is not available yet", () => {
 Deno.test("factory: picks v2 for a v2 root, v1 for v1 and hybrid roots", async () => {
   await withTree([], { "cgroup.controllers": "memory pids\n" }, (root) => {
     const m = createCgroupManager({ id: "c1" }, { root });
-    assert.equal(m.kind, "cgroupfs-v2");
+    assert.equal(m.view().layout, "v2");
     assert.deepEqual(m.paths(), { "": `${root}/c1` });
   });
   await withTree(
@@ -32,7 +33,7 @@ Deno.test("factory: picks v2 for a v2 root, v1 for v1 and hybrid roots", async (
     { "unified/cgroup.controllers": "hugetlb\n" },
     (root) => {
       const hybrid = createCgroupManager({ id: "c1", cgroupsPath: "/a/b" }, { root });
-      assert.equal(hybrid.kind, "cgroupfs-v1");
+      assert.equal(hybrid.view().layout, "v1");
       assert.deepEqual(hybrid.paths(), {
         memory: `${root}/memory/a/b`,
         pids: `${root}/pids/a/b`,
@@ -41,7 +42,7 @@ Deno.test("factory: picks v2 for a v2 root, v1 for v1 and hybrid roots", async (
       const v1 = createCgroupManager({ id: "c1" }, { root, mode: "v1" });
       assert.deepEqual(Object.keys(v1.paths()).sort(), ["memory", "pids"]);
       const v2 = createCgroupManager({ id: "c1" }, { root, mode: "v2" });
-      assert.equal(v2.kind, "cgroupfs-v2");
+      assert.equal(v2.view().layout, "v2");
       assert.deepEqual(v2.paths(), { "": `${root}/unified/c1` });
     },
   );
@@ -53,7 +54,7 @@ Deno.test("factory: picks v2 for a v2 root, v1 for v1 and hybrid roots", async (
 Deno.test("factory: on this host, detection picks the driver for its mode", () => {
   const mode = detectCgroupMode();
   const m = createCgroupManager({ id: "factory-test-never-applied" });
-  assert.equal(m.kind, mode === "v2" ? "cgroupfs-v2" : "cgroupfs-v1");
+  assert.equal(m.view().layout, mode === "v2" ? "v2" : "v1");
 });
 
 Deno.test({
@@ -71,18 +72,46 @@ Deno.test({
       };
       // <root>/user belongs to root: a runtime running as uid 1000 has no delegation.
       const none = createCgroupManager({ id: "c1", rootless: true }, { host, uid: 1000 });
-      assert.equal(none.kind, "none");
+      assert.equal(none.driver, "none");
       // An explicit cgroupsPath is the user's choice: try cgroupfs.
       const explicit = createCgroupManager({ id: "c1", rootless: true, cgroupsPath: "c1" }, {
         host,
         uid: 1000,
       });
-      assert.equal(explicit.kind, "cgroupfs-v2");
+      assert.equal(explicit.view().layout, "v2");
       // Delegated: the directory is the user's.
       Deno.chownSync(`${root}/user`, 1000, 1000);
       const mine = createCgroupManager({ id: "c1", rootless: true }, { host, uid: 1000 });
-      assert.equal(mine.kind, "cgroupfs-v2");
+      assert.equal(mine.view().layout, "v2");
       assert.deepEqual(mine.paths(), { "": `${root}/user/c1` });
     });
   },
+});
+
+Deno.test("factory: the state's driver is the one loaded again, with its saved paths", async () => {
+  await withTree([], { "cgroup.controllers": "memory pids\n" }, (root) => {
+    const first = createCgroupManager({ id: "c1", cgroupsPath: "/a/c1" }, { root });
+    const saved = first.saved();
+    assert.deepEqual(saved, { driver: "cgroupfs", paths: { "": `${root}/a/c1` }, created: [] });
+    // A later command resolves nothing again: the saved paths win.
+    const again = loadCgroupManager({ id: "c1" }, { ...saved, paths: { "": `${root}/x` } }, {
+      root,
+    });
+    assert.deepEqual(again.paths(), { "": `${root}/x` });
+    const none = loadCgroupManager({ id: "c1" }, { driver: "none", paths: {} }, { root });
+    assert.equal(none.driver, "none");
+    assert.deepEqual(none.view(), { layout: "none", mounts: {} });
+    assert.throws(
+      () => loadCgroupManager({ id: "c1" }, { driver: "bogus" as DriverName, paths: {} }),
+      /c1.*unknown cgroup driver "bogus"/,
+    );
+    assert.throws(
+      () => loadCgroupManager({ id: "c1" }, { driver: "systemd", paths: {} }),
+      /systemd cgroup driver is not available yet/,
+    );
+  });
+});
+
+Deno.test("factory: every registered driver has a constructor", () => {
+  assert.deepEqual(Object.keys(DRIVERS).sort(), ["cgroupfs", "none", "systemd"]);
 });

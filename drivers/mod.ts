@@ -4,21 +4,24 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createCgroupManager } from "./mod.ts";
  * const root = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${root}/cgroup.controllers`, "memory\n");
- * console.assert(createCgroupManager({ id: "c1" }, { root }).kind === "cgroupfs-v2");
+ * assert.equal(createCgroupManager({ id: "c1" }, { root }).view().layout, "v2");
  * await Deno.remove(root, { recursive: true });
  * ```
  *
  * @module
  */
 
-export type {
-  CgroupConfig,
-  CgroupEvent,
-  CgroupManager,
-  DriverKind,
-  PressureLevel,
-} from "./driver.ts";
-export { createCgroupManager, type CreateCgroupManagerOptions } from "./factory.ts";
+export type * from "./driver.ts";
+export {
+  createCgroupManager,
+  type CreateCgroupManagerOptions,
+  type DriverConstructor,
+  type DriverContext,
+  DRIVERS,
+  loadCgroupManager,
+} from "./factory.ts";
+export { signalThroughFreezer } from "./signal_all.ts";

@@ -6,7 +6,8 @@
  */
 
 import type { LinuxResources } from "../spec/config.ts";
-import type { CgroupEvent, CgroupManager, DriverKind } from "./driver.ts";
+import type { CgroupManager, CgroupView, DriverCapabilities, DriverState } from "./driver.ts";
+import type { CgroupEvent } from "../cgroups/events.ts";
 import { CgroupError } from "../errors.ts";
 import { firstResourceField } from "../cgroups/resources.ts";
 import { type CgroupStats, emptyStats } from "../cgroups/stats.ts";
@@ -18,20 +19,49 @@ const NO_CGROUP = "the container runs without cgroups (rootless, no cgroup deleg
  *
  * @example Limits are refused, naming the field
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NoCgroupManager } from "./none.ts";
  * import { CgroupError } from "../errors.ts";
  * const m = new NoCgroupManager();
  * await m.set({}); // nothing asked, nothing to do
- * try {
- *   await m.set({ pids: { limit: 10 } });
- * } catch (e) {
- *   console.assert(e instanceof CgroupError && e.field === "linux.resources.pids.limit");
- * }
+ * await assert.rejects(
+ *   m.set({ pids: { limit: 10 } }),
+ *   (e) => e instanceof CgroupError && e.field === "linux.resources.pids.limit",
+ * );
  * ```
  */
 export class NoCgroupManager implements CgroupManager {
-  /** The driver kind. */
-  readonly kind: DriverKind = "none";
+  /** The driver's name in the state. */
+  readonly driver = "none" as const;
+  /** Nothing tracked, nothing frozen, no device rules, no events. */
+  readonly capabilities: DriverCapabilities = Object.freeze({
+    limitsBeforePid: true,
+    processes: false,
+    freezer: false,
+    deviceRules: false,
+    events: false,
+  });
+  readonly #layout: CgroupView["layout"];
+
+  /**
+   * A manager without cgroups. `layout` is what the container sees at
+   * `/sys/fs/cgroup`: the host's layout with nothing bound in it (an empty tmpfs
+   * for `v1`, a fresh cgroup2 only with a cgroup namespace for `v2`), or `none`
+   * (the default: nothing mounted).
+   */
+  constructor(opts: { layout?: CgroupView["layout"] } = {}) {
+    this.#layout = opts.layout ?? "none";
+  }
+
+  /** The layout given to the constructor, with nothing to bind. */
+  view(): CgroupView {
+    return { layout: this.#layout, mounts: {} };
+  }
+
+  /** Only the driver's name. */
+  saved(): DriverState {
+    return { driver: this.driver, paths: {} };
+  }
 
   /** No paths. */
   paths(): Record<string, string> {
@@ -90,17 +120,12 @@ export class NoCgroupManager implements CgroupManager {
     return Promise.resolve(false);
   }
 
-  /** Nothing to remove. */
   /** Nothing to create. */
   create(): Promise<void> {
     return Promise.resolve();
   }
 
-  /** No directories: none are created. */
-  createdDirs(): string[] {
-    return [];
-  }
-
+  /** Nothing to remove. */
   destroy(): Promise<void> {
     return Promise.resolve();
   }

@@ -5,7 +5,7 @@ import { NoCgroupManager } from "./none.ts";
 
 Deno.test("none: nothing to create, nothing to remove", async () => {
   const m = new NoCgroupManager();
-  assert.equal(m.kind, "none");
+  assert.equal(m.driver, "none");
   assert.deepEqual(m.paths(), {});
   await m.apply(123);
   await assert.rejects(() => m.apply(0), RangeError);

@@ -15,13 +15,17 @@ const SRC = new URL("./src/", import.meta.url);
 export const NATIVE_SOURCES: readonly string[] = Object.freeze([
   "child.c",
   "fs.c",
+  "hook.c",
+  "hook.h",
   "init.c",
   "init.h",
   "landlock.c",
   "lib.c",
   "lib_bpf.c",
+  "lib_criu.c",
   "lib_events.c",
   "lib_landlock.c",
+  "lib_proc.c",
   "plan.h",
   "reaper_init.c",
 ]);
@@ -92,11 +96,23 @@ export function buildNative(dir: string, srcDir?: string): void {
   const so = `${dir}/libnsinit.so${tag}`;
   try {
     // The init helper is static: it starts fast and needs nothing from the host once running.
-    cc([...CFLAGS, "-static", "-o", init, `${src}init.c`, `${src}child.c`, `${src}fs.c`, `${src}landlock.c`, `${src}reaper_init.c`]);
-    // libnsinit.so: lib.c plus one lib_<concern>.c file per further concern.
+    // hook.c is linked into both: the one hook runner of either side.
+    cc([
+      ...CFLAGS,
+      "-static",
+      "-o",
+      init,
+      `${src}init.c`,
+      `${src}child.c`,
+      `${src}fs.c`,
+      `${src}hook.c`,
+      `${src}landlock.c`,
+      `${src}reaper_init.c`,
+    ]);
+    // libnsinit.so: lib.c plus one lib_<concern>.c file per further concern, and hook.c.
     const libSources = [...Deno.readDirSync(src)]
       .map((e) => e.name)
-      .filter((n) => n === "lib.c" || /^lib_[a-z0-9_]+\.c$/.test(n))
+      .filter((n) => n === "lib.c" || n === "hook.c" || /^lib_[a-z0-9_]+\.c$/.test(n))
       .sort()
       .map((n) => `${src}${n}`);
     cc([...CFLAGS, "-fPIC", "-shared", "-fvisibility=hidden", "-o", so, ...libSources]);

@@ -13,6 +13,7 @@
 import { SyscallError } from "../errors.ts";
 import { buildNative, defaultLibDir, localSources, sourcesDir } from "./build.ts";
 import { exists } from "../util/fs.ts";
+import { MSG_SIZE } from "./plan.ts";
 
 const SYMBOLS = {
   // int nsi_spawn(const char *helper, const uint8_t *plan, uint32_t len,
@@ -82,6 +83,24 @@ const SYMBOLS = {
   // int nsi_sizeof_msg(void)
   nsi_sizeof_msg: { parameters: [], result: "i32" },
 
+  // plain processes and fd-passing sockets for the OCI runtime client (lib_proc.c)
+  // int nsi_proc_spawn(const char *path, const uint8_t *argv, uint32_t argv_len,
+  //                    const uint8_t *envp, uint32_t envp_len, const char *cwd,
+  //                    const int32_t *fds, int32_t nfds, int32_t flags, int32_t pdeathsig,
+  //                    int32_t out[2] /* pid, pidfd */)
+  nsi_proc_spawn: {
+    parameters: ["buffer", "buffer", "u32", "buffer", "u32", "buffer", "buffer", "i32", "i32", "i32", "buffer"],
+    result: "i32",
+  },
+  // int nsi_unix_listen(const char *path)
+  nsi_unix_listen: { parameters: ["buffer"], result: "i32" },
+  // int nsi_unix_recv_fd(int32_t listen_fd, int32_t *fd_out)
+  nsi_unix_recv_fd: { parameters: ["i32", "buffer"], result: "i32" },
+  // int nsi_fchown(int32_t fd, int32_t uid, int32_t gid)
+  nsi_fchown: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  // int nsi_set_nonblock(int32_t fd, int32_t on)
+  nsi_set_nonblock: { parameters: ["i32", "i32"], result: "i32" },
+
   // cgroup notifications (lib_events.c)
   // int nsi_cg_event_register(const char *cgroup_dir, const char *control_file, const char *args)
   nsi_cg_event_register: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
@@ -116,6 +135,19 @@ const SYMBOLS = {
   nsi_bpf_prog_get_fd: { parameters: ["u32"], result: "i32" },
   // int nsi_bpf_prog_detach_dev(int32_t cgroup_fd, int32_t prog_fd)
   nsi_bpf_prog_detach_dev: { parameters: ["i32", "i32"], result: "i32" },
+
+  // checkpoint/restore (lib_criu.c)
+  // int nsi_seqpacket_pair(int32_t out[2])
+  nsi_seqpacket_pair: { parameters: ["buffer"], result: "i32" },
+  // int nsi_spawn_fds(const char *path, const uint8_t *argv, uint32_t argv_len,
+  //                   const int32_t *fds, int32_t nfds, int32_t out[2] /* pid, pidfd */)
+  nsi_spawn_fds: { parameters: ["buffer", "buffer", "u32", "buffer", "i32", "buffer"], result: "i32" },
+  // int64_t nsi_recv_packet(int32_t fd, uint8_t *buf, uint64_t len, int32_t *fd_out)
+  nsi_recv_packet: { parameters: ["i32", "buffer", "u64", "buffer"], result: "i64", nonblocking: true },
+  // int nsi_bind_mount(const char *src, const char *dst)
+  nsi_bind_mount: { parameters: ["buffer", "buffer"], result: "i32" },
+  // int nsi_umount_detach(const char *path)
+  nsi_umount_detach: { parameters: ["buffer"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 type Lib = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
@@ -137,8 +169,6 @@ export function configureNative(opts: { libDir?: string }): void {
   configuredDir = opts.libDir;
 }
 
-/** Size in bytes of `struct nsi_msg` (checked against the library on load). */
-export const MSG_SIZE = 4 * 4 + 8 + 480;
 
 function load(): { lib: Lib; dir: string } {
   if (loaded) return loaded;

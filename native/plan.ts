@@ -5,59 +5,112 @@
  * @module
  */
 
-/** Op codes, mirroring `enum nsi_op` in plan.h. */
-export const Op = {
-  H_CLONE: 1,
-  H_JOIN: 2,
-  H_TIMENS: 3,
-  H_UIDMAP: 4,
-  H_GIDMAP: 5,
-  H_SETGROUPS: 6,
-  H_FIFO: 7,
-  H_MAPCMD: 8,
-  C_SETSID: 64,
-  C_UNSHARE: 65,
-  C_ROOTFS: 66,
-  C_MOUNT: 67,
-  C_REMOUNT: 68,
-  C_PROPAGATE: 69,
-  C_SETATTR: 70,
-  C_MKNOD: 71,
-  C_SYMLINK: 72,
-  C_PIVOT: 73,
-  C_MASK: 74,
-  C_READONLY: 75,
-  C_WRITE: 76,
-  C_HOSTNAME: 77,
-  C_DOMAINNAME: 78,
-  C_RLIMIT: 79,
-  C_BOUNDING: 80,
-  C_KEEPCAPS: 81,
-  C_USER: 82,
-  C_CAPS: 83,
-  C_UMASK: 84,
-  C_NNP: 85,
-  C_SECCOMP: 86,
-  C_CHDIR: 87,
-  C_TERMINAL: 88,
-  C_FINDEXEC: 89,
-  C_READY: 90,
-  C_FIFOWAIT: 91,
-  C_CLOSEFDS: 92,
-  C_EXEC: 93,
-  C_DUMPABLE: 94,
-  C_PERSONALITY: 96,
-  C_MKDIR: 97,
-  C_KEYRING: 98,
-  C_BARRIER: 99,
-  C_HOOK: 100,
-  C_LANDLOCK: 101,
-  C_INIT: 102,
-  C_LOOPBACK: 103,
+/**
+ * The ops, as `NSI_OPS` in plan.h defines them: name, number and argument kinds, one
+ * letter per argument in order (`u` an integer, u64; `s` a string; `b` bytes). A test
+ * (plan_contract_test.ts) parses plan.h and fails when this table disagrees with it.
+ */
+export const OPS = {
+  H_CLONE: [1, "u"],
+  H_JOIN: [2, "su"],
+  H_TIMENS: [3, "s"],
+  H_UIDMAP: [4, "s"],
+  H_GIDMAP: [5, "s"],
+  H_SETGROUPS: [6, "s"],
+  H_FIFO: [7, "s"],
+  H_MAPCMD: [8, "ss"],
+  C_SETSID: [64, ""],
+  C_UNSHARE: [65, "u"],
+  C_ROOTFS: [66, "s"],
+  C_MOUNT: [67, "sssusuu"],
+  C_REMOUNT: [68, "suu"],
+  C_PROPAGATE: [69, "suu"],
+  C_SETATTR: [70, "suuu"],
+  C_MKNOD: [71, "suuuu"],
+  C_SYMLINK: [72, "ss"],
+  C_PIVOT: [73, "u"],
+  C_MASK: [74, "s"],
+  C_READONLY: [75, "s"],
+  C_WRITE: [76, "ss"],
+  C_HOSTNAME: [77, "s"],
+  C_DOMAINNAME: [78, "s"],
+  C_RLIMIT: [79, "uuu"],
+  C_BOUNDING: [80, "u"],
+  C_KEEPCAPS: [81, "u"],
+  C_USER: [82, "uuub"],
+  C_CAPS: [83, "uuuu"],
+  C_UMASK: [84, "u"],
+  C_NNP: [85, ""],
+  C_SECCOMP: [86, "bu"],
+  C_CHDIR: [87, "s"],
+  C_TERMINAL: [88, "uuuu"],
+  C_FINDEXEC: [89, "ss"],
+  C_READY: [90, ""],
+  C_FIFOWAIT: [91, ""],
+  C_CLOSEFDS: [92, "u"],
+  C_EXEC: [93, "bb"],
+  C_DUMPABLE: [94, "u"],
+  C_PERSONALITY: [96, "u"],
+  C_MKDIR: [97, "su"],
+  C_KEYRING: [98, "s"],
+  C_BARRIER: [99, ""],
+  C_HOOK: [100, "sbbssu"],
+  C_LANDLOCK: [101, "ubbb"],
+  C_INIT: [102, ""],
+  C_LOOPBACK: [103, ""],
 } as const;
+
+/** An op's name (plan.h's, without `NSI_`). */
+export type OpName = keyof typeof OPS;
+/** An op's number. */
+export type OpCode = (typeof OPS)[OpName][0];
+/** An argument kind: `u` an integer (u64), `s` a string, `b` bytes. */
+export type ArgKind = "u" | "s" | "b";
+
+/** The TypeScript type of an argument of each kind. */
+export interface ArgTypes {
+  /** An integer, encoded as u64 (negative numbers wrap, as in C). */
+  u: number | bigint;
+  /** A string without NUL bytes, encoded NUL-terminated. */
+  s: string;
+  /** Raw bytes. */
+  b: Uint8Array;
+}
+
+/** The argument tuple a kinds string spells: `"su"` is `[string, number | bigint]`. */
+export type ArgsOf<K extends string> = K extends `${infer H extends ArgKind}${infer T}`
+  ? [ArgTypes[H], ...ArgsOf<T>]
+  : [];
+
+/** The kinds string of the op numbered `C`. */
+export type KindsOf<C extends OpCode> = {
+  [N in OpName]: (typeof OPS)[N][0] extends C ? (typeof OPS)[N][1] : never;
+}[OpName];
+
+/** Op numbers by name, mirroring `enum nsi_op` in plan.h. */
+export const Op: { readonly [N in OpName]: (typeof OPS)[N][0] } = Object.freeze(
+  Object.fromEntries(Object.entries(OPS).map(([name, [code]]) => [name, code])),
+) as { readonly [N in OpName]: (typeof OPS)[N][0] };
+
+const KINDS_BY_CODE: ReadonlyMap<number, string> = new Map(
+  Object.values(OPS).map(([code, kinds]) => [code, kinds]),
+);
 
 /** Message types on the sync socket (`enum nsi_msg_type`). */
 export const Msg = { PID: 1, READY: 2, ERROR: 3, PTY: 4, GO: 5, BARRIER: 6 } as const;
+
+/** `struct nsi_msg` (one message on the sync socket): each field's C type and offset. */
+export const MSG_FIELDS = {
+  type: { c: "uint32_t", offset: 0 },
+  err: { c: "int32_t", offset: 4 },
+  op_index: { c: "int32_t", offset: 8 },
+  op: { c: "uint32_t", offset: 12 },
+  pid: { c: "int64_t", offset: 16 },
+  text: { c: "char[480]", offset: 24 },
+} as const;
+
+/** Size in bytes of `struct nsi_msg` (also checked against the library on load). */
+export const MSG_SIZE = 504;
 
 /** clone(2) namespace flags. */
 export const CloneFlag = {
@@ -71,7 +124,7 @@ export const CloneFlag = {
   NEWNET: 0x40000000,
 } as const;
 
-type Arg = string | number | bigint | Uint8Array;
+type Arg = ArgTypes[ArgKind];
 
 const enc = new TextEncoder();
 const MAGIC = 0x3149534e;
@@ -82,11 +135,13 @@ const MAGIC = 0x3149534e;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Op, PlanBuilder } from "./plan.ts";
  * const plan = new PlanBuilder();
  * plan.add(Op.C_HOSTNAME, "set hostname", "box");
  * const bytes = plan.encode();
- * console.assert(bytes.length > 8 && plan.steps[0] === "set hostname");
+ * assert.ok(bytes.length > 8);
+ * assert.equal(plan.steps[0], "set hostname");
  * ```
  */
 export class PlanBuilder {
@@ -94,9 +149,24 @@ export class PlanBuilder {
   readonly steps: string[] = [];
   #records: Uint8Array[] = [];
 
-  /** Appends a record. Numbers and bigints become u64, strings NUL-terminated. */
-  add(op: number, step: string, ...args: Arg[]): this {
-    const parts = args.map(encodeArg);
+  /**
+   * Appends a record: the op's arguments are typed by its kinds in {@link OPS}, and
+   * checked again here (count and kinds) for callers that are not type-checked.
+   */
+  add<C extends OpCode>(op: C, step: string, ...args: ArgsOf<KindsOf<C>>): this {
+    const kinds = KINDS_BY_CODE.get(op);
+    if (kinds === undefined) throw new TypeError(`plan: unknown op ${op} (${step})`);
+    if (args.length !== kinds.length) {
+      throw new TypeError(
+        `plan: op ${op} (${step}) takes ${kinds.length} arguments, got ${args.length}`,
+      );
+    }
+    const parts = (args as Arg[]).map((a, i) => {
+      if (kindOf(a) !== kinds[i]) {
+        throw new TypeError(`plan: op ${op} (${step}) argument ${i}: expected kind ${kinds[i]}`);
+      }
+      return encodeArg(a);
+    });
     let len = 8;
     for (const p of parts) len += 4 + pad4(p.length);
     const rec = new Uint8Array(len);
@@ -135,6 +205,10 @@ export class PlanBuilder {
     }
     return out;
   }
+}
+
+function kindOf(a: Arg): ArgKind {
+  return typeof a === "string" ? "s" : a instanceof Uint8Array ? "b" : "u";
 }
 
 function pad4(n: number): number {
@@ -179,5 +253,63 @@ export function u32List(items: number[]): Uint8Array {
   const out = new Uint8Array(items.length * 4);
   const dv = new DataView(out.buffer);
   items.forEach((v, i) => dv.setUint32(i * 4, v, true));
+  return out;
+}
+
+/** One record of an encoded plan, decoded (see {@link decodePlan}). */
+export interface PlanRecord {
+  /** The op's name in {@link OPS}. */
+  op: OpName;
+  /** Its arguments: `u` as bigint, `s` as string, `b` as bytes. */
+  args: (bigint | string | Uint8Array)[];
+}
+
+const dec = new TextDecoder();
+
+/**
+ * Decodes a plan's bytes into records by the {@link OPS} table: what nsinit-init will
+ * run, for tests and debugging. Throws on bytes that are not a well-formed plan.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodePlan, Op, PlanBuilder } from "./plan.ts";
+ * const bytes = new PlanBuilder().add(Op.C_RLIMIT, "set RLIMIT_NOFILE", 7, 1024, 1024n).encode();
+ * assert.deepEqual(decodePlan(bytes), [{ op: "C_RLIMIT", args: [7n, 1024n, 1024n] }]);
+ * ```
+ */
+export function decodePlan(bytes: Uint8Array): PlanRecord[] {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes.length < 8 || dv.getUint32(0, true) !== MAGIC || dv.getUint32(4, true) !== bytes.length) {
+    throw new TypeError("plan: bad header");
+  }
+  const names = new Map(Object.entries(OPS).map(([name, [code]]) => [code as number, name as OpName]));
+  const out: PlanRecord[] = [];
+  for (let off = 8; off < bytes.length;) {
+    const code = dv.getUint16(off, true), nargs = dv.getUint16(off + 2, true);
+    const len = dv.getUint32(off + 4, true);
+    const op = names.get(code);
+    if (op === undefined) throw new TypeError(`plan: unknown op ${code} at byte ${off}`);
+    const kinds = OPS[op][1];
+    if (nargs !== kinds.length || len < 8 || off + len > bytes.length) {
+      throw new TypeError(`plan: malformed ${op} record at byte ${off}`);
+    }
+    const args: PlanRecord["args"] = [];
+    for (let i = 0, a = off + 8; i < nargs; i++) {
+      const n = dv.getUint32(a, true);
+      const raw = bytes.subarray(a + 4, a + 4 + n);
+      const kind = kinds[i];
+      args.push(
+        kind === "u"
+          ? dv.getBigUint64(a + 4, true)
+          : kind === "s"
+          ? dec.decode(raw.subarray(0, n - 1))
+          : raw.slice(),
+      );
+      a += 4 + pad4(n);
+    }
+    out.push({ op, args });
+    off += len;
+  }
   return out;
 }

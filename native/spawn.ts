@@ -6,8 +6,8 @@
  */
 
 import { SyscallError } from "../errors.ts";
-import { check, helperPath, MSG_SIZE, native } from "./ffi.ts";
-import { Msg, type PlanBuilder } from "./plan.ts";
+import { check, helperPath, native } from "./ffi.ts";
+import { Msg, MSG_FIELDS, MSG_SIZE, type PlanBuilder } from "./plan.ts";
 
 /** A decoded `struct nsi_msg`. */
 export interface NsiMessage {
@@ -24,14 +24,15 @@ const dec = new TextDecoder();
 /** Decodes a `struct nsi_msg` from `buf` at `offset`. */
 export function decodeMessage(buf: Uint8Array, offset = 0): NsiMessage {
   const dv = new DataView(buf.buffer, buf.byteOffset + offset, MSG_SIZE);
-  const textBytes = buf.subarray(offset + 24, offset + MSG_SIZE);
+  const f = MSG_FIELDS;
+  const textBytes = buf.subarray(offset + f.text.offset, offset + MSG_SIZE);
   const nul = textBytes.indexOf(0);
   return {
-    type: dv.getUint32(0, true),
-    errno: dv.getInt32(4, true),
-    opIndex: dv.getInt32(8, true),
-    op: dv.getUint32(12, true),
-    pid: Number(dv.getBigInt64(16, true)),
+    type: dv.getUint32(f.type.offset, true),
+    errno: dv.getInt32(f.err.offset, true),
+    opIndex: dv.getInt32(f.op_index.offset, true),
+    op: dv.getUint32(f.op.offset, true),
+    pid: Number(dv.getBigInt64(f.pid.offset, true)),
     text: dec.decode(nul >= 0 ? textBytes.subarray(0, nul) : textBytes),
   };
 }

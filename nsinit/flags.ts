@@ -30,8 +30,9 @@ export type FlagValues = Record<string, string | boolean | string[] | undefined>
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { UsageError } from "./flags.ts";
- * console.assert(new UsageError("bad").name === "UsageError");
+ * assert.equal(new UsageError("bad").name, "UsageError");
  * ```
  */
 export class UsageError extends Error {
@@ -48,13 +49,15 @@ export class UsageError extends Error {
  *
  * @example Flags before the id, the command after it
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseFlags } from "./flags.ts";
  * const { values, positionals } = parseFlags(
  *   ["--bundle=/b", "-d", "c1", "sh", "-c", "exit 3"],
  *   { bundle: { type: "string", short: "b" }, detach: { type: "boolean", short: "d" } },
  * );
- * console.assert(values.bundle === "/b" && values.detach === true);
- * console.assert(positionals.join(" ") === "c1 sh -c exit 3");
+ * assert.equal(values.bundle, "/b");
+ * assert.equal(values.detach, true);
+ * assert.equal(positionals.join(" "), "c1 sh -c exit 3");
  * ```
  */
 export function parseFlags(
@@ -142,11 +145,12 @@ export function parseFlags(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkArgs } from "./flags.ts";
  * checkArgs("start", ["c1"], 1, "exact");
  * let msg = "";
  * try { checkArgs("start", [], 1, "exact"); } catch (e) { msg = (e as Error).message; }
- * console.assert(msg === '"start" requires exactly 1 argument(s)');
+ * assert.equal(msg, '"start" requires exactly 1 argument(s)');
  * ```
  */
 export function checkArgs(
@@ -191,8 +195,10 @@ export function bool(values: FlagValues, name: string): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { uint } from "./flags.ts";
- * console.assert(uint({ n: "2" }, "n") === 2 && uint({}, "n") === 0);
+ * assert.equal(uint({ n: "2" }, "n"), 2);
+ * assert.equal(uint({}, "n"), 0);
  * ```
  */
 export function uint(values: FlagValues, name: string): number {

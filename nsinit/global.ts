@@ -26,8 +26,8 @@ export interface GlobalOptions {
   systemdCgroup: boolean;
   /** `--rootless`: auto, true or false. */
   rootless: "auto" | "true" | "false";
-  /** `--criu`: the criu binary. */
-  criu: string;
+  /** `--criu`: the criu binary; unset: `$NSINIT_CRIU`, then `criu` on PATH. */
+  criu?: string;
   /** Writes log lines where `--log` says. */
   logger: Logger;
 }
@@ -64,10 +64,13 @@ export interface ParsedGlobal {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseGlobal } from "./global.ts";
  * const p = parseGlobal(["--root=/tmp/r", "--log-format", "json", "state", "c1"]);
- * console.assert(p.options.root === "/tmp/r" && p.options.logFormat === "json");
- * console.assert(p.command === "state" && p.args[0] === "c1");
+ * assert.equal(p.options.root, "/tmp/r");
+ * assert.equal(p.options.logFormat, "json");
+ * assert.equal(p.command, "state");
+ * assert.equal(p.args[0], "c1");
  * ```
  */
 export function parseGlobal(argv: string[]): ParsedGlobal {
@@ -88,10 +91,11 @@ export function parseGlobal(argv: string[]): ParsedGlobal {
     debug,
     systemdCgroup: bool(values, "systemd-cgroup"),
     rootless,
-    criu: str(values, "criu") ?? "criu",
     logger: new Logger({ ...(log ? { file: log } : {}), format, debug }),
   };
   if (log) options.log = log;
+  const criu = str(values, "criu");
+  if (criu) options.criu = criu;
   const [command, ...args] = positionals;
   return {
     options,

@@ -7,7 +7,7 @@ Deno.test("parseGlobal: defaults", () => {
   assert.equal(p.options.logFormat, "text");
   assert.equal(p.options.rootless, "auto");
   assert.equal(p.options.systemdCgroup, false);
-  assert.equal(p.options.criu, "criu");
+  assert.equal(p.options.criu, undefined);
   assert.equal(p.options.log, undefined);
   assert.equal(p.command, "list");
 });

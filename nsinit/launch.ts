@@ -39,9 +39,10 @@ export const RUN_FLAGS: FlagSpecs = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { listenFds } from "./launch.ts";
- * console.assert(listenFds({ LISTEN_FDS: "2", LISTEN_PID: "42" }, 42) === 2);
- * console.assert(listenFds({ LISTEN_FDS: "2", LISTEN_PID: "41" }, 42) === 0);
+ * assert.equal(listenFds({ LISTEN_FDS: "2", LISTEN_PID: "42" }, 42), 2);
+ * assert.equal(listenFds({ LISTEN_FDS: "2", LISTEN_PID: "41" }, 42), 0);
  * ```
  */
 export function listenFds(

@@ -29,8 +29,9 @@ export interface LoggerOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { rfc3339 } from "./log.ts";
- * console.assert(rfc3339(new Date(0)) === "1970-01-01T00:00:00Z");
+ * assert.equal(rfc3339(new Date(0)), "1970-01-01T00:00:00Z");
  * ```
  */
 export function rfc3339(d: Date): string {
@@ -42,11 +43,14 @@ export function rfc3339(d: Date): string {
  *
  * @example Both formats
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatLine } from "./log.ts";
  * const t = new Date(0);
- * console.assert(formatLine("json", "error", "boom", t) ===
+ * assert.equal(
+ *   formatLine("json", "error", "boom", t),
  *   '{"level":"error","msg":"boom","time":"1970-01-01T00:00:00Z"}\n');
- * console.assert(formatLine("text", "error", 'say "hi"', t) ===
+ * assert.equal(
+ *   formatLine("text", "error", 'say "hi"', t),
  *   'time="1970-01-01T00:00:00Z" level=error msg="say \\"hi\\""\n');
  * ```
  */
@@ -62,11 +66,13 @@ export function formatLine(format: LogFormat, level: LogLevel, msg: string, time
  *
  * @example Logging an error to a JSON log
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Logger } from "./log.ts";
  * const file = Deno.makeTempFileSync();
  * new Logger({ file, format: "json" }).error("container does not exist");
  * const line = JSON.parse(Deno.readTextFileSync(file));
- * console.assert(line.level === "error" && line.msg === "container does not exist");
+ * assert.equal(line.level, "error");
+ * assert.equal(line.msg, "container does not exist");
  * Deno.removeSync(file);
  * ```
  */

@@ -123,6 +123,24 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
       "[--tty|--no-tty] [--] COMMAND [ARGS...]",
     load: () => import("./commands/sandbox.ts"),
   },
+  checkpoint: {
+    summary: "checkpoint a running container",
+    usage:
+      "checkpoint [--image-path DIR] [--work-path DIR] [--parent-path DIR] [--leave-running] " +
+      "[--tcp-established] [--ext-unix-sk] [--shell-job] [--lazy-pages] [--status-fd FD] " +
+      "[--page-server ADDR:PORT] [--file-locks] [--pre-dump] [--manage-cgroups-mode MODE] " +
+      "[--empty-ns NS] [--auto-dedup] <container-id>",
+    load: () => import("./commands/checkpoint.ts"),
+  },
+  restore: {
+    summary: "restore a container from a previous checkpoint",
+    usage: "restore [--image-path DIR] [--work-path DIR] [--bundle DIR] [--console-socket S] " +
+      "[--detach] [--pid-file F] [--no-subreaper] [--no-pivot] [--tcp-established] " +
+      "[--ext-unix-sk] [--shell-job] [--file-locks] [--manage-cgroups-mode MODE] " +
+      "[--empty-ns NS] [--auto-dedup] [--lazy-pages] [--lsm-profile P] " +
+      "[--lsm-mount-context C] <container-id>",
+    load: () => import("./commands/restore.ts"),
+  },
   features: {
     summary: "show the enabled features (the OCI runtime features structure)",
     usage: "features",
@@ -140,7 +158,7 @@ Global options:
    --debug               log debug lines
    --systemd-cgroup      use the systemd cgroup driver
    --rootless VALUE      auto, true or false (default: auto)
-   --criu PATH           the criu binary (default: criu)
+   --criu PATH           the criu binary (default: $NSINIT_CRIU, else criu on PATH)
    --version, -v         print the version
    --help, -h            show help
 `;

@@ -12,13 +12,14 @@ import type { OciState } from "../core/container.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { runcState } from "./oci_state.ts";
  * const s = runcState({
  *   ociVersion: "1.0.2", id: "c1", pid: 0, status: "stopped", bundle: "/b", rootfs: "/b/rootfs",
  *   created: "2026-01-01T00:00:00Z", owner: "", annotations: { a: "b" },
  * }, "root");
- * console.assert(Object.keys(s).join() === "ociVersion,id,pid,status,bundle,rootfs,created,annotations,owner");
- * console.assert(s.owner === "root");
+ * assert.equal(Object.keys(s).join(), "ociVersion,id,pid,status,bundle,rootfs,created,annotations,owner");
+ * assert.equal(s.owner, "root");
  * ```
  */
 export function runcState(s: OciState, owner?: string): OciState {

@@ -53,8 +53,11 @@ const SIGRTMAX = 64;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseSignal } from "./signals.ts";
- * console.assert(parseSignal("KILL") === 9 && parseSignal("sigterm") === 15 && parseSignal("10") === 10);
+ * assert.equal(parseSignal("KILL"), 9);
+ * assert.equal(parseSignal("sigterm"), 15);
+ * assert.equal(parseSignal("10"), 10);
  * ```
  */
 export function parseSignal(raw: string): number {

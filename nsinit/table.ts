@@ -11,9 +11,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { tabulate } from "./table.ts";
  * const text = tabulate([["ID", "PID", "OWNER"], ["c1", "42", "root"]]);
- * console.assert(text === "ID          PID         OWNER\nc1          42          root\n");
+ * assert.equal(text, "ID          PID         OWNER\nc1          42          root\n");
  * ```
  */
 export function tabulate(rows: string[][], minWidth = 12, padding = 3): string {

@@ -15,11 +15,12 @@ import { UsageError } from "./flags.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkTerminal } from "./terminal.ts";
  * checkTerminal({ terminal: true, detach: true, consoleSocket: "/run/sock" });
  * let failed = false;
  * try { checkTerminal({ terminal: true, detach: true }); } catch { failed = true; }
- * console.assert(failed);
+ * assert.ok(failed);
  * ```
  */
 export function checkTerminal(

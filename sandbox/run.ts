@@ -258,7 +258,7 @@ export async function spawnSandbox(
   const limits = limitNames(r);
   if (limits.length && host.uid !== 0) {
     const probe = createCgroupManager({ id, rootless: true });
-    if (probe.kind === "none") {
+    if (probe.driver === "none") {
       throw new ConfigError(
         "sandbox",
         limits[0],

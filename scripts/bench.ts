@@ -464,7 +464,7 @@ async function main(): Promise<BenchResults> {
     );
     components["plan building (`buildInitPlan`)"] = await time(
       N.components,
-      () => buildInitPlan(bundle.spec, { bundle: bundle.dir, id: "x", cgroupPaths: {} }),
+      () => buildInitPlan(bundle.spec, { bundle: bundle.dir, id: "x" }),
     );
     const stateDir = `${stateBase}/write-test`;
     await Deno.mkdir(stateDir, { recursive: true });

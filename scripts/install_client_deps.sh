@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real OCI clients the client tests drive (tests/clients/): Debian's containerd
-# (with ctr) and podman. Idempotent and quiet: one line of output.
+# (with ctr) and podman; crun, the third runtime the OciRuntimeClient suite drives
+# (tests/client/); and conmon, the monitor RuntimeManager's oci handlers start (manager/).
+# Idempotent and quiet: one line of output.
 #
 #   scripts/install_client_deps.sh
 #
@@ -11,7 +13,7 @@
 set -euo pipefail
 
 export DEBIAN_FRONTEND=noninteractive
-packages=(containerd podman)
+packages=(containerd podman crun conmon)
 
 say() { echo "install_client_deps: $*"; }
 die() {

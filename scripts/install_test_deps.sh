@@ -8,6 +8,8 @@
 #   deno     deno 2.9.6 on PATH (npm install -g deno@2.9.6 when missing or another version)
 #   user     the unprivileged test user nsinit-test, with /etc/subuid and /etc/subgid ranges
 #   clients  containerd and podman (scripts/install_client_deps.sh), for tests/clients
+#   criu     CRIU 4.1.1 from Debian 13 in a private prefix + a `criu` wrapper on PATH
+#            (scripts/install_criu.sh), for checkpoint/restore
 #   rootfs   the busybox rootfs (scripts/make_rootfs.sh, default .cache/rootfs)
 # The cgroup v2 VM's packages (qemu, a kernel) come from scripts/v2vm/build.sh.
 # Needs root for anything it has to install; as non-root it only checks.
@@ -98,6 +100,9 @@ say "user: $test_user (uid $(id -u "$test_user"); ${notes[*]})"
 
 # --- OCI clients (containerd, podman) for tests/clients
 bash "$repo/scripts/install_client_deps.sh"
+
+# --- CRIU for checkpoint/restore (criu/, tests/checkpoint)
+bash "$repo/scripts/install_criu.sh"
 
 # --- rootfs
 say "rootfs: $(bash "$repo/scripts/make_rootfs.sh" | sed 's/^make_rootfs: //')"

@@ -65,8 +65,9 @@ const ANSI = /\x1b\[[0-9;?]*[ -/]*[@-~]/g;
  *
  * @example Stripping colours
  * ```ts
+ * import assert from "node:assert/strict";
  * import { stripAnsi } from "./summary.ts";
- * console.assert(stripAnsi("\x1b[32mok\x1b[0m") === "ok");
+ * assert.equal(stripAnsi("\x1b[32mok\x1b[0m"), "ok");
  * ```
  */
 export function stripAnsi(text: string): string {
@@ -80,10 +81,14 @@ export function stripAnsi(text: string): string {
  *
  * @example Reading a summary
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseDenoSummary } from "./summary.ts";
  * const c = parseDenoSummary("...\nFAILED | 12 passed (3 steps) | 1 failed | 2 ignored (1 step) (1s)\n");
- * console.assert(c?.passed === 12 && c.failed === 1 && c.ignored === 2 && c.status === "FAILED");
- * console.assert(parseDenoSummary("error: TS2322 ...") === null);
+ * assert.equal(c?.passed, 12);
+ * assert.equal(c.failed, 1);
+ * assert.equal(c.ignored, 2);
+ * assert.equal(c.status, "FAILED");
+ * assert.equal(parseDenoSummary("error: TS2322 ..."), null);
  * ```
  */
 export function parseDenoSummary(log: string): DenoCounts | null {
@@ -120,9 +125,11 @@ export function parseDenoSummary(log: string): DenoCounts | null {
  *
  * @example A run that crashed after its tests
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resultFromDenoLog } from "./summary.ts";
  * const r = resultFromDenoLog("ok | 3 passed | 0 failed (5ms)", 124);
- * console.assert(r.passed === 3 && r.failed === 1);
+ * assert.equal(r.passed, 3);
+ * assert.equal(r.failed, 1);
  * ```
  */
 export function resultFromDenoLog(log: string, exitCode: number, source = "deno test"): Result {
@@ -153,9 +160,10 @@ export function resultFromDenoLog(log: string, exitCode: number, source = "deno 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { validateResult } from "./summary.ts";
  * const r = validateResult({ source: "vm", passed: 1, failed: 0, skipped: 0 }, "vm.json");
- * console.assert(r.source === "vm");
+ * assert.equal(r.source, "vm");
  * ```
  */
 export function validateResult(value: unknown, file: string): Result {
@@ -188,12 +196,15 @@ export function validateResult(value: unknown, file: string): Result {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sumResults } from "./summary.ts";
  * const t = sumResults([
  *   { source: "a", passed: 2, failed: 0, skipped: 1 },
  *   { source: "b", passed: 1, failed: 1, skipped: 0 },
  * ]);
- * console.assert(t.passed === 3 && t.failed === 1 && t.skipped === 1);
+ * assert.equal(t.passed, 3);
+ * assert.equal(t.failed, 1);
+ * assert.equal(t.skipped, 1);
  * ```
  */
 export function sumResults(results: readonly Result[]): Result {
@@ -212,9 +223,10 @@ export function sumResults(results: readonly Result[]): Result {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatCounts } from "./summary.ts";
- * console.assert(formatCounts({ passed: 5, failed: 0, skipped: 0 }) === "5 passed, 0 failed");
- * console.assert(formatCounts({ passed: 5, failed: 1, skipped: 2 }) === "5 passed, 1 failed, 2 skipped");
+ * assert.equal(formatCounts({ passed: 5, failed: 0, skipped: 0 }), "5 passed, 0 failed");
+ * assert.equal(formatCounts({ passed: 5, failed: 1, skipped: 2 }), "5 passed, 1 failed, 2 skipped");
  * ```
  */
 export function formatCounts(c: { passed: number; failed: number; skipped: number }): string {
@@ -228,10 +240,11 @@ export function formatCounts(c: { passed: number; failed: number; skipped: numbe
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readResults } from "./summary.ts";
  * const dir = Deno.makeTempDirSync();
  * Deno.writeTextFileSync(`${dir}/a.json`, '{"source":"a","passed":1,"failed":0,"skipped":0}');
- * console.assert((await readResults(dir))[0].passed === 1);
+ * assert.equal((await readResults(dir))[0].passed, 1);
  * Deno.removeSync(dir, { recursive: true });
  * ```
  */

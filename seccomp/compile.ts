@@ -31,8 +31,9 @@ import {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SECCOMP_FILTER_FLAGS } from "./compile.ts";
- * console.assert(SECCOMP_FILTER_FLAGS.SECCOMP_FILTER_FLAG_SPEC_ALLOW === 4);
+ * assert.equal(SECCOMP_FILTER_FLAGS.SECCOMP_FILTER_FLAG_SPEC_ALLOW, 4);
  * ```
  */
 export const SECCOMP_FILTER_FLAGS: Readonly<Record<string, number>> = Object.freeze({
@@ -111,14 +112,17 @@ interface Rule {
  *
  * @example Failing mkdir with EPERM, allowing everything else
  * ```ts
+ * import assert from "node:assert/strict";
  * import { compileSeccomp } from "./compile.ts";
  * const { bpf, flags, warnings } = compileSeccomp({
  *   defaultAction: "SCMP_ACT_ALLOW",
  *   syscalls: [{ names: ["mkdir", "mkdirat", "not_a_syscall"], action: "SCMP_ACT_ERRNO" }],
  * });
- * console.assert(bpf.length > 0 && bpf.length % 8 === 0);
- * console.assert(flags === 4); // SECCOMP_FILTER_FLAG_SPEC_ALLOW, runc's default
- * console.assert(warnings.length === 1 && warnings[0].includes("not_a_syscall"));
+ * assert.ok(bpf.length > 0);
+ * assert.equal(bpf.length % 8, 0);
+ * assert.equal(flags, 4); // SECCOMP_FILTER_FLAG_SPEC_ALLOW, runc's default
+ * assert.equal(warnings.length, 1);
+ * assert.ok(warnings[0].includes("not_a_syscall"));
  * ```
  */
 export function compileSeccomp(

@@ -82,10 +82,11 @@ export interface LibseccompOptions {
  *
  * @example Reading the paths that were tried
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LibraryLoadError } from "./libseccomp.ts";
  * const err = new LibraryLoadError("libseccomp", [{ path: "/nope.so", error: "not found" }]);
- * console.assert(err.message.includes("/nope.so: not found"));
- * console.assert(err.tried[0].path === "/nope.so");
+ * assert.ok(err.message.includes("/nope.so: not found"));
+ * assert.equal(err.tried[0].path, "/nope.so");
  * ```
  */
 export class LibraryLoadError extends Error {
@@ -167,8 +168,9 @@ function cString(s: string): Uint8Array<ArrayBuffer> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SCMP_ACT } from "./libseccomp.ts";
- * console.assert(SCMP_ACT.ALLOW === 0x7fff0000);
+ * assert.equal(SCMP_ACT.ALLOW, 0x7fff0000);
  * ```
  */
 export const SCMP_ACT = {
@@ -188,8 +190,9 @@ export const SCMP_ACT = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { actErrno } from "./libseccomp.ts";
- * console.assert(actErrno(1) === 0x00050001);
+ * assert.equal(actErrno(1), 0x00050001);
  * ```
  */
 export function actErrno(errno: number): number {
@@ -202,8 +205,9 @@ export function actErrno(errno: number): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { actTrace } from "./libseccomp.ts";
- * console.assert(actTrace(1) === 0x7ff00001);
+ * assert.equal(actTrace(1), 0x7ff00001);
  * ```
  */
 export function actTrace(msg: number): number {
@@ -222,8 +226,9 @@ function checkU16(v: number, what: string): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SCMP_CMP } from "./libseccomp.ts";
- * console.assert(SCMP_CMP.EQ === 4);
+ * assert.equal(SCMP_CMP.EQ, 4);
  * ```
  */
 export const SCMP_CMP = {
@@ -241,8 +246,9 @@ export const SCMP_CMP = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SCMP_FLTATR } from "./libseccomp.ts";
- * console.assert(SCMP_FLTATR.CTL_NNP === 3);
+ * assert.equal(SCMP_FLTATR.CTL_NNP, 3);
  * ```
  */
 export const SCMP_FLTATR = {
@@ -298,8 +304,9 @@ function packArgs(args: readonly ArgCmp[]): Uint8Array<ArrayBuffer> | null {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { archNative, resolveArchName } from "./libseccomp.ts";
- * if (Deno.build.arch === "x86_64") console.assert(archNative() === resolveArchName("x86_64"));
+ * if (Deno.build.arch === "x86_64") assert.equal(archNative(), resolveArchName("x86_64"));
  * ```
  */
 export function archNative(opts?: LibseccompOptions): number {
@@ -312,9 +319,10 @@ export function archNative(opts?: LibseccompOptions): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resolveArchName } from "./libseccomp.ts";
- * console.assert(resolveArchName("x86_64") === 0xc000003e);
- * console.assert(resolveArchName("vax") === undefined);
+ * assert.equal(resolveArchName("x86_64"), 0xc000003e);
+ * assert.equal(resolveArchName("vax"), undefined);
  * ```
  */
 export function resolveArchName(name: string, opts?: LibseccompOptions): number | undefined {
@@ -329,9 +337,10 @@ export function resolveArchName(name: string, opts?: LibseccompOptions): number 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resolveSyscallName } from "./libseccomp.ts";
- * if (Deno.build.arch === "x86_64") console.assert(resolveSyscallName("getpid") === 39);
- * console.assert(resolveSyscallName("no_such_syscall") === undefined);
+ * if (Deno.build.arch === "x86_64") assert.equal(resolveSyscallName("getpid"), 39);
+ * assert.equal(resolveSyscallName("no_such_syscall"), undefined);
  * ```
  */
 export function resolveSyscallName(
@@ -352,11 +361,13 @@ export function resolveSyscallName(
  *
  * @example Exporting a filter that fails mkdir with EPERM
  * ```ts
+ * import assert from "node:assert/strict";
  * import { actErrno, resolveSyscallName, SCMP_ACT, SeccompFilter } from "./libseccomp.ts";
  * using filter = SeccompFilter.create(SCMP_ACT.ALLOW);
  * filter.addRule(actErrno(1), resolveSyscallName("mkdir")!);
  * const bpf = filter.exportBpf();
- * console.assert(bpf.length > 0 && bpf.length % 8 === 0);
+ * assert.ok(bpf.length > 0);
+ * assert.equal(bpf.length % 8, 0);
  * ```
  */
 export class SeccompFilter implements Disposable {

@@ -4,13 +4,15 @@
  *
  * @example Compiling a default-allow profile
  * ```ts
+ * import assert from "node:assert/strict";
  * import { compileSeccomp } from "./mod.ts";
  * const { bpf, flags } = compileSeccomp({
  *   defaultAction: "SCMP_ACT_ALLOW",
  *   syscalls: [{ names: ["mkdir"], action: "SCMP_ACT_ERRNO" }],
  *   flags: [],
  * });
- * console.assert(bpf.length % 8 === 0 && flags === 0);
+ * assert.equal(bpf.length % 8, 0);
+ * assert.equal(flags, 0);
  * ```
  *
  * @module

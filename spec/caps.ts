@@ -4,9 +4,10 @@
  *
  * @example Building a mask
  * ```ts
+ * import assert from "node:assert/strict";
  * import { capabilityMask, capabilityNumber } from "./caps.ts";
- * console.assert(capabilityNumber("CAP_KILL") === 5);
- * console.assert(capabilityMask(["CAP_CHOWN", "CAP_KILL"]) === 0b100001n);
+ * assert.equal(capabilityNumber("CAP_KILL"), 5);
+ * assert.equal(capabilityMask(["CAP_CHOWN", "CAP_KILL"]), 0b100001n);
  * ```
  *
  * @module
@@ -18,9 +19,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { CAPABILITIES } from "./caps.ts";
- * console.assert(CAPABILITIES[21] === "CAP_SYS_ADMIN");
- * console.assert(CAPABILITIES.length === 41);
+ * assert.equal(CAPABILITIES[21], "CAP_SYS_ADMIN");
+ * assert.equal(CAPABILITIES.length, 41);
  * ```
  */
 export const CAPABILITIES: readonly string[] = Object.freeze([
@@ -75,9 +77,10 @@ const NUMBERS: ReadonlyMap<string, number> = new Map(CAPABILITIES.map((name, i) 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { capabilityNumber } from "./caps.ts";
- * console.assert(capabilityNumber("CAP_SYS_ADMIN") === 21);
- * console.assert(capabilityNumber("CAP_BOGUS") === undefined);
+ * assert.equal(capabilityNumber("CAP_SYS_ADMIN"), 21);
+ * assert.equal(capabilityNumber("CAP_BOGUS"), undefined);
  * ```
  */
 export function capabilityNumber(name: string): number | undefined {
@@ -91,9 +94,10 @@ export function capabilityNumber(name: string): number | undefined {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { capabilityMask } from "./caps.ts";
- * console.assert(capabilityMask([]) === 0n);
- * console.assert(capabilityMask(["CAP_CHECKPOINT_RESTORE"]) === 1n << 40n);
+ * assert.equal(capabilityMask([]), 0n);
+ * assert.ok(capabilityMask(["CAP_CHECKPOINT_RESTORE"]) === 1n << 40n);
  * ```
  */
 export function capabilityMask(names: string[]): bigint {

@@ -8,13 +8,14 @@
  *
  * @example Typing a minimal config
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { Spec } from "./config.ts";
  * const spec: Spec = {
  *   ociVersion: "1.2.0",
  *   root: { path: "rootfs" },
  *   process: { cwd: "/", args: ["sh"], user: { uid: 0, gid: 0 } },
  * };
- * console.assert(spec.process?.args?.[0] === "sh");
+ * assert.equal(spec.process?.args?.[0], "sh");
  * ```
  *
  * @module

@@ -3,10 +3,11 @@
  *
  * @example Writing a default config
  * ```ts
+ * import assert from "node:assert/strict";
  * import { defaultSpec } from "./default.ts";
  * const spec = defaultSpec();
- * console.assert(spec.process?.args?.[0] === "sh");
- * console.assert(JSON.stringify(spec, null, "\t").startsWith('{\n\t"ociVersion": "1.0.2-dev"'));
+ * assert.equal(spec.process?.args?.[0], "sh");
+ * assert.ok(JSON.stringify(spec, null, "\t").startsWith('{\n\t"ociVersion": "1.0.2-dev"'));
  * ```
  *
  * @module
@@ -97,10 +98,11 @@ function mounts(rootless: boolean): Mount[] {
  *
  * @example The rootless variant
  * ```ts
+ * import assert from "node:assert/strict";
  * import { defaultSpec } from "./default.ts";
  * const spec = defaultSpec({ rootless: true, uid: 1000, gid: 1000 });
- * console.assert(spec.linux?.uidMappings?.[0].hostID === 1000);
- * console.assert(!spec.linux?.namespaces?.some((ns) => ns.type === "network"));
+ * assert.equal(spec.linux?.uidMappings?.[0].hostID, 1000);
+ * assert.ok(!spec.linux?.namespaces?.some((ns) => ns.type === "network"));
  * ```
  */
 export function defaultSpec(opts: DefaultSpecOptions = {}): Spec {

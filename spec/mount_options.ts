@@ -5,11 +5,14 @@
  *
  * @example Parsing the options of a bind mount
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MS_BIND, MS_NOSUID, MS_PRIVATE, MS_REC, parseMountOptions } from "./mount_options.ts";
  * const o = parseMountOptions(["rbind", "nosuid", "rprivate", "mode=755"]);
- * console.assert(o.flags === (MS_BIND | MS_REC | MS_NOSUID));
- * console.assert(o.propagation[0] === (MS_PRIVATE | MS_REC));
- * console.assert(o.data === "mode=755" && o.bind && o.recursive);
+ * assert.equal(o.flags, (MS_BIND | MS_REC | MS_NOSUID));
+ * assert.equal(o.propagation[0], (MS_PRIVATE | MS_REC));
+ * assert.equal(o.data, "mode=755");
+ * assert.ok(o.bind);
+ * assert.ok(o.recursive);
  * ```
  *
  * @module
@@ -187,8 +190,9 @@ const REC_ATTRS: Readonly<Record<string, readonly [clear: boolean, attr: number]
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { KNOWN_MOUNT_OPTIONS } from "./mount_options.ts";
- * console.assert(KNOWN_MOUNT_OPTIONS.includes("rro"));
+ * assert.ok(KNOWN_MOUNT_OPTIONS.includes("rro"));
  * ```
  */
 export const KNOWN_MOUNT_OPTIONS: readonly string[] = Object.freeze(
@@ -213,11 +217,12 @@ const own = (table: object, key: string): boolean => Object.hasOwn(table, key);
  *
  * @example Read-only remount flags and tmpfs data
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MS_NODEV, MS_RDONLY, parseMountOptions } from "./mount_options.ts";
  * const o = parseMountOptions(["nodev", "ro", "rw", "size=64k"]);
- * console.assert(o.flags === MS_NODEV);
- * console.assert(o.clearFlags === MS_RDONLY);
- * console.assert(o.data === "size=64k");
+ * assert.equal(o.flags, MS_NODEV);
+ * assert.equal(o.clearFlags, MS_RDONLY);
+ * assert.equal(o.data, "size=64k");
  * ```
  */
 export function parseMountOptions(options: string[] | undefined): ParsedMountOptions {

@@ -5,9 +5,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { rlimitNumber } from "./rlimits.ts";
- * console.assert(rlimitNumber("RLIMIT_NOFILE") === 7);
- * console.assert(rlimitNumber("RLIMIT_BOGUS") === undefined);
+ * assert.equal(rlimitNumber("RLIMIT_NOFILE"), 7);
+ * assert.equal(rlimitNumber("RLIMIT_BOGUS"), undefined);
  * ```
  *
  * @module
@@ -18,8 +19,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { RLIMITS } from "./rlimits.ts";
- * console.assert(RLIMITS[0] === "RLIMIT_CPU" && RLIMITS.length === 16);
+ * assert.equal(RLIMITS[0], "RLIMIT_CPU");
+ * assert.equal(RLIMITS.length, 16);
  * ```
  */
 export const RLIMITS: readonly string[] = Object.freeze([
@@ -48,8 +51,9 @@ const NUMBERS: ReadonlyMap<string, number> = new Map(RLIMITS.map((name, i) => [n
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { rlimitNumber } from "./rlimits.ts";
- * console.assert(rlimitNumber("RLIMIT_CORE") === 4);
+ * assert.equal(rlimitNumber("RLIMIT_CORE"), 4);
  * ```
  */
 export function rlimitNumber(name: string): number | undefined {

@@ -10,13 +10,14 @@
  *
  * @example Validating a config
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseSpec } from "./validate.ts";
  * const spec = parseSpec(JSON.stringify({
  *   ociVersion: "1.2.0",
  *   root: { path: "rootfs" },
  *   process: { cwd: "/", args: ["sh"], user: { uid: 0, gid: 0 } },
  * }));
- * console.assert(spec.root?.path === "rootfs");
+ * assert.equal(spec.root?.path, "rootfs");
  * ```
  *
  * @module
@@ -26,6 +27,7 @@ import { ConfigError } from "../errors.ts";
 import { capabilityNumber } from "./caps.ts";
 import type { Process, Spec } from "./config.ts";
 import { rlimitNumber } from "./rlimits.ts";
+import { sysctlRefusal } from "./sysctl.ts";
 
 type Obj = Record<string, unknown>;
 
@@ -34,6 +36,8 @@ const OCI_VERSION = /^1\.[012]\.\d+([-+][0-9A-Za-z.+-]*)?$/;
 
 const UINT16 = 0xffff;
 const UINT32 = 0xffffffff;
+/** The largest uid or gid a process may be given (runc: `math.MaxInt32`). */
+export const MAX_ID = 0x7fffffff;
 
 const NAMESPACES = new Set(["pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time"]);
 const HOOKS = [
@@ -322,10 +326,12 @@ function checkProcess(c: Checker, o: Obj, path: string): void {
   });
   const user = c.object(c.need(o, "user", path), join(path, "user"));
   const up = join(path, "user");
-  c.reqInt(user, "uid", up, 0, UINT32);
-  c.reqInt(user, "gid", up, 0, UINT32);
+  // -1 (4294967295) means "unchanged" to setuid(2) and friends: the process would keep
+  // running as root. runc refuses ids above 2^31-1 too.
+  c.reqInt(user, "uid", up, 0, MAX_ID);
+  c.reqInt(user, "gid", up, 0, MAX_ID);
   c.optInt(user, "umask", up, 0, UINT32);
-  c.optArray(user, "additionalGids", up, (g, p) => c.int(g, p, 0, UINT32));
+  c.optArray(user, "additionalGids", up, (g, p) => c.int(g, p, 0, MAX_ID));
   c.optString(user, "username", up);
 
   const argsPath = join(path, "args");
@@ -648,6 +654,10 @@ function checkNamespaceUse(
       if (!nonEmpty(key)) c.fail(`linux.${key}`, "a new user namespace needs uid and gid mappings");
     }
   }
+  for (const key of Object.keys((linux?.sysctl ?? {}) as Obj)) {
+    const refusal = sysctlRefusal(key, ns);
+    if (refusal) c.fail(join("linux.sysctl", key), refusal);
+  }
   const offsets = linux?.timeOffsets;
   if (offsets && Object.keys(offsets).length > 0) {
     if (ns.get("time") !== "") {
@@ -670,6 +680,7 @@ function checkNamespaceUse(
  *
  * @example An unknown namespace
  * ```ts
+ * import assert from "node:assert/strict";
  * import { validateSpec } from "./validate.ts";
  * const raw = {
  *   ociVersion: "1.0.2",
@@ -681,7 +692,7 @@ function checkNamespaceUse(
  *   validateSpec(raw);
  *   throw new Error("not reached");
  * } catch (e) {
- *   console.assert((e as Error).message === 'config.json: linux.namespaces[1].type: unknown namespace "bogus"');
+ *   assert.equal((e as Error).message, 'config.json: linux.namespaces[1].type: unknown namespace "bogus"');
  * }
  * ```
  */
@@ -719,9 +730,10 @@ export function validateSpec(raw: unknown, file = "config.json"): Spec {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { validateProcess } from "./validate.ts";
  * const p = validateProcess({ cwd: "/", args: ["ls"], user: { uid: 1000, gid: 1000 } });
- * console.assert(p.args?.[0] === "ls");
+ * assert.equal(p.args?.[0], "ls");
  * ```
  */
 export function validateProcess(raw: unknown, file = "process.json"): Process {
@@ -738,12 +750,13 @@ export function validateProcess(raw: unknown, file = "process.json"): Process {
  *
  * @example Broken JSON
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseSpec } from "./validate.ts";
  * try {
  *   parseSpec('{"ociVersion": "1.2.0"} x', "bundle/config.json");
  *   throw new Error("not reached");
  * } catch (e) {
- *   console.assert((e as Error).message.startsWith("bundle/config.json: invalid JSON: "));
+ *   assert.ok((e as Error).message.startsWith("bundle/config.json: invalid JSON: "));
  * }
  * ```
  */

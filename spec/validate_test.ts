@@ -332,17 +332,17 @@ const cases: [string, (c: Json) => void, string][] = [
   [
     "negative gid",
     (c) => (c.process.user.gid = -1),
-    "process.user.gid: must be an integer from 0 to 4294967295",
+    "process.user.gid: must be an integer from 0 to 2147483647",
   ],
   [
     "fractional uid",
     (c) => (c.process.user.uid = 1.5),
-    "process.user.uid: must be an integer from 0 to 4294967295",
+    "process.user.uid: must be an integer from 0 to 2147483647",
   ],
   [
     "additionalGids element",
     (c) => (c.process.user.additionalGids = [1, "2"]),
-    "process.user.additionalGids[1]: must be an integer from 0 to 4294967295",
+    "process.user.additionalGids[1]: must be an integer from 0 to 2147483647",
   ],
   ["terminal string", (c) => (c.process.terminal = "true"), "process.terminal: must be a boolean"],
   [
@@ -562,6 +562,47 @@ const cases: [string, (c: Json) => void, string][] = [
     "sysctl value",
     (c) => (c.linux.sysctl["net.ipv4.ip_forward"] = 1),
     'linux.sysctl["net.ipv4.ip_forward"]: must be a string',
+  ],
+  [
+    "uid 4294967295 (-1: unchanged, so root)",
+    (c) => (c.process.user.uid = 4294967295),
+    "process.user.uid: must be an integer from 0 to 2147483647",
+  ],
+  [
+    "gid 2147483648",
+    (c) => (c.process.user.gid = 2147483648),
+    "process.user.gid: must be an integer from 0 to 2147483647",
+  ],
+  [
+    "sysctl without its namespace",
+    (c) => {
+      c.linux.namespaces = c.linux.namespaces.filter((n: { type: string }) => n.type !== "uts");
+      delete c.hostname;
+      delete c.domainname;
+      c.linux.sysctl = { "kernel.domainname": "x" };
+    },
+    'linux.sysctl["kernel.domainname"]: sysctl "kernel.domainname" is not in a separate kernel namespace',
+  ],
+  [
+    "machine-wide sysctl",
+    (c) => (c.linux.sysctl = { "vm.swappiness": "1" }),
+    'linux.sysctl["vm.swappiness"]: sysctl "vm.swappiness" is not in a separate kernel namespace',
+  ],
+  [
+    "ipc sysctl without an ipc namespace",
+    (c) => {
+      c.linux.namespaces = c.linux.namespaces.filter((n: { type: string }) => n.type !== "ipc");
+      c.linux.sysctl = { "kernel.shmmax": "1" };
+    },
+    'linux.sysctl["kernel.shmmax"]: sysctl "kernel.shmmax" is not allowed in the host\'s ipc namespace',
+  ],
+  [
+    "net sysctl in the runtime's own network namespace, joined by path",
+    (c) => {
+      c.linux.namespaces = c.linux.namespaces.filter((n: { type: string }) => n.type !== "network");
+      c.linux.namespaces.push({ type: "network", path: "/proc/self/ns/net" });
+    },
+    'linux.sysctl["net.ipv4.ip_forward"]: sysctl "net.ipv4.ip_forward" is not allowed in the host\'s network namespace',
   ],
   ["cgroupsPath", (c) => (c.linux.cgroupsPath = ["a"]), "linux.cgroupsPath: must be a string"],
   // linux: devices

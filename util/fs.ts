@@ -9,8 +9,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { exists } from "./fs.ts";
- * console.assert(exists("/") && !exists("/nonexistent"));
+ * assert.ok(exists("/"));
+ * assert.ok(!exists("/nonexistent"));
  * ```
  */
 export function exists(path: string): boolean {
@@ -27,8 +29,10 @@ export function exists(path: string): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isDirectory } from "./fs.ts";
- * console.assert(isDirectory("/") && !isDirectory("/nonexistent"));
+ * assert.ok(isDirectory("/"));
+ * assert.ok(!isDirectory("/nonexistent"));
  * ```
  */
 export function isDirectory(path: string): boolean {

@@ -11,10 +11,11 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { normalize } from "./path.ts";
- * console.assert(normalize("/a//b/./c/../d/") === "/a/b/d");
- * console.assert(normalize("a/../../b") === "../b");
- * console.assert(normalize("") === ".");
+ * assert.equal(normalize("/a//b/./c/../d/"), "/a/b/d");
+ * assert.equal(normalize("a/../../b"), "../b");
+ * assert.equal(normalize(""), ".");
  * ```
  */
 export function normalize(p: string): string {
@@ -38,8 +39,10 @@ export function normalize(p: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isAbsolute } from "./path.ts";
- * console.assert(isAbsolute("/x") && !isAbsolute("x"));
+ * assert.ok(isAbsolute("/x"));
+ * assert.ok(!isAbsolute("x"));
  * ```
  */
 export function isAbsolute(p: string): boolean {
@@ -51,8 +54,9 @@ export function isAbsolute(p: string): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { join } from "./path.ts";
- * console.assert(join("/a", "b/", "../c") === "/a/c");
+ * assert.equal(join("/a", "b/", "../c"), "/a/c");
  * ```
  */
 export function join(...parts: string[]): string {
@@ -64,9 +68,10 @@ export function join(...parts: string[]): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resolve } from "./path.ts";
- * console.assert(resolve("/a", "b", "/c", "d") === "/c/d");
- * console.assert(resolve("x").startsWith("/"));
+ * assert.equal(resolve("/a", "b", "/c", "d"), "/c/d");
+ * assert.ok(resolve("x").startsWith("/"));
  * ```
  */
 export function resolve(...parts: string[]): string {
@@ -83,8 +88,11 @@ export function resolve(...parts: string[]): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { dirname } from "./path.ts";
- * console.assert(dirname("/a/b/c") === "/a/b" && dirname("/a") === "/" && dirname("a") === ".");
+ * assert.equal(dirname("/a/b/c"), "/a/b");
+ * assert.equal(dirname("/a"), "/");
+ * assert.equal(dirname("a"), ".");
  * ```
  */
 export function dirname(p: string): string {
@@ -99,9 +107,10 @@ export function dirname(p: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { relative } from "./path.ts";
- * console.assert(relative("/a/b", "/a/c/d") === "../c/d");
- * console.assert(relative("/a", "/a") === "");
+ * assert.equal(relative("/a/b", "/a/c/d"), "../c/d");
+ * assert.equal(relative("/a", "/a"), "");
  * ```
  */
 export function relative(from: string, to: string): string {

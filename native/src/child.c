@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <linux/capability.h>
 #include <linux/close_range.h>
 #include <linux/filter.h>
@@ -23,16 +24,14 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <poll.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include "hook.h"
 #include "init.h"
 
 static char g_exec_path[4096];
-
-static char **split_nul(const uint8_t *buf, uint32_t len);
 
 static void send_msg(uint32_t type, int fd)
 {
@@ -84,53 +83,30 @@ static void wait_go(void)
 		g_host_pid = (long)m.pid;
 }
 
-/* Runs a hook: fork, exec with the given argv/envp, the state JSON on stdin,
- * killed after `timeout` seconds. Used for createContainer and startContainer. */
+/* Runs a createContainer or startContainer hook with the state JSON on its stdin (the
+ * child's pid, as the runtime sees it, between the two halves). Signals are blocked here,
+ * SIGPIPE included, as nsi_run_hook needs. */
 static void op_hook(const struct nsi_rec *r)
 {
 	const char *path = rec_str(r, 0), *pre = rec_str(r, 3), *post = rec_str(r, 4);
 	uint32_t alen, elen;
 	const uint8_t *a = rec_bytes(r, 1, &alen), *e = rec_bytes(r, 2, &elen);
 	uint64_t timeout = rec_u64(r, 5);
-	char **argv = split_nul(a, alen), **envp = split_nul(e, elen), pidstr[24];
-	int p[2], status, pidfd;
-	struct pollfd pfd;
-	pid_t c;
+	char **argv = nsi_split_nul(a, alen), **envp = nsi_split_nul(e, elen), pidstr[24];
+	struct iovec in[3];
+	int status;
 
-	if (pipe2(p, O_CLOEXEC) < 0)
-		nsi_fail(errno, "pipe for hook %s", path);
-	c = fork();
-	if (c < 0)
-		nsi_fail(errno, "fork hook %s", path);
-	if (c == 0) {
-		sigset_t none;
-		dup2(p[0], 0);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		execve(path, argv[0] ? argv : (char *[]){ (char *)path, NULL }, envp);
-		_exit(127);
-	}
-	close(p[0]);
+	if (!argv || !envp)
+		nsi_fail(ENOMEM, "hook %s: calloc", path);
 	snprintf(pidstr, sizeof(pidstr), "%ld", g_host_pid);
-	/* SIGPIPE is blocked: a hook that does not read its stdin just gets EPIPE here. */
-	if (write(p[1], pre, strlen(pre)) < 0 || write(p[1], pidstr, strlen(pidstr)) < 0 ||
-	    write(p[1], post, strlen(post)) < 0) {
-		/* the hook closed its stdin; its exit status decides */
-	}
-	close(p[1]);
-	pidfd = (int)syscall(SYS_pidfd_open, c, 0);
-	if (pidfd < 0)
-		nsi_fail(errno, "pidfd_open hook %s", path);
-	pfd.fd = pidfd;
-	pfd.events = POLLIN;
-	if (poll(&pfd, 1, timeout ? (int)(timeout * 1000) : -1) == 0) {
-		syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-		waitpid(c, &status, 0);
+	in[0] = (struct iovec){ (void *)pre, strlen(pre) };
+	in[1] = (struct iovec){ pidstr, strlen(pidstr) };
+	in[2] = (struct iovec){ (void *)post, strlen(post) };
+	status = nsi_run_hook(path, argv, envp, in, 3, timeout > INT_MAX / 1000 ? INT_MAX : (int)timeout * 1000);
+	if (status == -ETIMEDOUT)
 		nsi_fail(ETIMEDOUT, "hook %s timed out after %llus", path, (unsigned long long)timeout);
-	}
-	close(pidfd);
-	if (waitpid(c, &status, 0) < 0)
-		nsi_fail(errno, "waitpid hook %s", path);
+	if (status < 0)
+		nsi_fail(-status, "run hook %s", path);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		nsi_fail(ECANCELED, "hook %s failed: %s %d", path, WIFEXITED(status) ? "exit status" : "signal",
 			 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
@@ -257,32 +233,15 @@ static void op_findexec(const char *file, const char *pathenv)
 	nsi_fail(ENOENT, "exec: \"%s\": executable file not found in $PATH", file);
 }
 
-static char **split_nul(const uint8_t *buf, uint32_t len)
-{
-	size_t n = 0, k = 0;
-	char **v;
-
-	for (uint32_t i = 0; i < len; i++)
-		if (buf[i] == 0)
-			n++;
-	v = calloc(n + 1, sizeof(char *));
-	if (!v)
-		nsi_fail(ENOMEM, "calloc");
-	for (uint32_t i = 0, start = 0; i < len; i++)
-		if (buf[i] == 0) {
-			v[k++] = (char *)buf + start;
-			start = i + 1;
-		}
-	return v;
-}
-
 static void op_exec(const struct nsi_rec *r)
 {
 	uint32_t alen, elen;
 	const uint8_t *a = rec_bytes(r, 0, &alen), *e = rec_bytes(r, 1, &elen);
-	char **argv = split_nul(a, alen), **envp = split_nul(e, elen);
+	char **argv = nsi_split_nul(a, alen), **envp = nsi_split_nul(e, elen);
 	sigset_t none;
 
+	if (!argv || !envp)
+		nsi_fail(ENOMEM, "exec: calloc");
 	if (!argv[0])
 		nsi_fail(EINVAL, "exec: empty argv");
 	sigemptyset(&none);

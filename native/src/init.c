@@ -66,11 +66,8 @@ void nsi_fail(int err, const char *fmt, ...)
 	_exit(1);
 }
 
-static const struct nsi_rec *g_bad_rec;
-
 static void bad_arg(const struct nsi_rec *r, int i, const char *what)
 {
-	g_bad_rec = r;
 	nsi_fail(EINVAL, "plan: op %u argument %d: %s", r->op, i, what);
 }
 
@@ -110,7 +107,38 @@ static uint32_t get_u32(const uint8_t *p)
 	return v;
 }
 
-/* Splits the plan into records, checking every length against the buffer. */
+/* The argument kinds of an op (plan.h's NSI_OPS), or NULL for an unknown op. */
+static const char *op_args(uint16_t op)
+{
+	switch (op) {
+#define NSI_OP_ARGS(name, number, args) \
+	case name:                       \
+		return args;
+		NSI_OPS(NSI_OP_ARGS)
+#undef NSI_OP_ARGS
+	}
+	return NULL;
+}
+
+/* Checks a record's arguments against its op's kinds before anything runs. */
+static void check_record(const struct nsi_rec *r)
+{
+	const char *kinds = op_args(r->op);
+
+	if (!kinds)
+		nsi_fail(EINVAL, "plan: unknown op %u", r->op);
+	if (strlen(kinds) != r->nargs)
+		nsi_fail(EINVAL, "plan: op %u takes %zu arguments, got %u", r->op, strlen(kinds), r->nargs);
+	for (int i = 0; i < r->nargs; i++) {
+		if (kinds[i] == 'u')
+			(void)rec_u64(r, i);
+		else if (kinds[i] == 's')
+			(void)rec_str(r, i);
+	}
+}
+
+/* Splits the plan into records, checking every length against the buffer and every
+ * record against its op's argument kinds. */
 static int parse_plan(const uint8_t *buf, size_t size, struct nsi_rec **out)
 {
 	size_t off = 8, cap = 64;
@@ -153,9 +181,14 @@ static int parse_plan(const uint8_t *buf, size_t size, struct nsi_rec **out)
 			r->len[i] = alen;
 			aoff += (alen + 3) & ~3u;
 		}
+		g_cur_index = n;
+		g_cur_op = r->op;
+		check_record(r);
 		off += reclen;
 		n++;
 	}
+	g_cur_index = -1;
+	g_cur_op = 0;
 	*out = recs;
 	return n;
 }

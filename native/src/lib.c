@@ -29,6 +29,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "hook.h"
 #include "plan.h"
 
 #define NSI_EXPORT __attribute__((visibility("default")))
@@ -233,30 +234,12 @@ done:
 	return rc;
 }
 
+int64_t nsi_recv_packet(int32_t fd, uint8_t *buf, uint64_t len, int32_t *fd_out); /* lib_criu.c */
+
 /* Receives one message; a passed fd (SCM_RIGHTS) goes to *fd_out. 0 means EOF. */
 NSI_EXPORT int nsi_recv(int32_t fd, struct nsi_msg *m, int32_t *fd_out)
 {
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { m, sizeof(*m) };
-	struct msghdr mh;
-	struct cmsghdr *c;
-	ssize_t n;
-
-	memset(&mh, 0, sizeof(mh));
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = cbuf;
-	mh.msg_controllen = sizeof(cbuf);
-	*fd_out = -1;
-	do
-		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-			memcpy(fd_out, CMSG_DATA(c), sizeof(int));
-	return (int)n;
+	return (int)nsi_recv_packet(fd, (uint8_t *)m, sizeof(*m), fd_out);
 }
 
 NSI_EXPORT int nsi_send_go(int32_t fd, int32_t pid)
@@ -476,76 +459,19 @@ NSI_EXPORT int nsi_fifo_start(const char *path, int32_t pidfd, char *err, int32_
 /*
  * Runs a runtime-side hook: argv/envp as NUL-separated lists, `input` on its
  * stdin, killed after timeout_ms (<= 0: no timeout). Returns the wait status,
- * -ETIMEDOUT, or -errno.
+ * -ETIMEDOUT, or -errno. (Deno ignores SIGPIPE, as nsi_run_hook needs.)
  */
 NSI_EXPORT int nsi_hook(const char *path, const uint8_t *argv_buf, uint32_t argv_len,
 			const uint8_t *envp_buf, uint32_t envp_len, const uint8_t *input,
 			uint32_t input_len, int32_t timeout_ms)
 {
-	char *argv[256], *envp[1024];
-	int nargv = 0, nenvp = 0, p[2], status, pidfd, rc;
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, all;
-	pid_t pid;
-	struct pollfd pfd;
+	char **argv = nsi_split_nul(argv_buf, argv_len), **envp = nsi_split_nul(envp_buf, envp_len);
+	struct iovec in = { (void *)input, input_len };
+	int rc = argv && envp ? nsi_run_hook(path, argv, envp, &in, 1, timeout_ms) : -ENOMEM;
 
-	for (uint32_t i = 0, s = 0; i < argv_len && nargv < 255; i++)
-		if (argv_buf[i] == 0) {
-			argv[nargv++] = (char *)argv_buf + s;
-			s = i + 1;
-		}
-	for (uint32_t i = 0, s = 0; i < envp_len && nenvp < 1023; i++)
-		if (envp_buf[i] == 0) {
-			envp[nenvp++] = (char *)envp_buf + s;
-			s = i + 1;
-		}
-	if (nargv == 0)
-		argv[nargv++] = (char *)path;
-	argv[nargv] = NULL;
-	envp[nenvp] = NULL;
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return -errno;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, p[0], 0);
-	posix_spawnattr_init(&attr);
-	sigemptyset(&none);
-	sigfillset(&all);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	rc = posix_spawn(&pid, path, &fa, &attr, argv, envp);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	close(p[0]);
-	if (rc != 0) {
-		close(p[1]);
-		return -rc;
-	}
-	for (uint32_t off = 0; off < input_len;) {
-		/* Deno ignores SIGPIPE: a hook that closed its stdin gives EPIPE here. */
-		ssize_t n = write(p[1], input + off, input_len - off);
-		if (n <= 0)
-			break; /* the hook does not read its stdin: fine */
-		off += (uint32_t)n;
-	}
-	close(p[1]);
-	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (pidfd >= 0) {
-		pfd.fd = pidfd;
-		pfd.events = POLLIN;
-		if (poll(&pfd, 1, timeout_ms > 0 ? timeout_ms : -1) == 0) {
-			syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-			close(pidfd);
-			waitpid(pid, &status, 0);
-			return -ETIMEDOUT;
-		}
-		close(pidfd);
-	}
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -errno;
-	return status;
+	free(argv);
+	free(envp);
+	return rc;
 }
 
 /* Sends fd over a unix socket at path (runc's --console-socket protocol). */

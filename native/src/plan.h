@@ -1,7 +1,7 @@
 /*
  * The spawn plan: a flat, ordered list of operations that TypeScript builds and
  * validates (native/plan.ts) and nsinit-init executes. This header is the one
- * definition of the format; native/plan.ts mirrors the numbers.
+ * definition of the format; native/plan.ts mirrors it and a test keeps the two equal.
  *
  * Layout (little endian):
  *   u32 magic "NSI1", u32 total length,
@@ -20,63 +20,74 @@
 
 #define NSI_PLAN_MAGIC 0x3149534eu /* "NSI1" */
 
-enum nsi_op {
-	/* helper stage */
-	NSI_H_CLONE = 1,     /* u64 clone flags (CLONE_NEW*) */
-	NSI_H_JOIN = 2,      /* str path, u64 nstype: setns before clone */
-	NSI_H_TIMENS = 3,    /* str offsets: unshare(CLONE_NEWTIME) + timens_offsets */
-	NSI_H_UIDMAP = 4,    /* str map: written to /proc/<child>/uid_map */
-	NSI_H_GIDMAP = 5,    /* str map: written to /proc/<child>/gid_map */
-	NSI_H_SETGROUPS = 6, /* str "allow"|"deny": /proc/<child>/setgroups */
-	NSI_H_FIFO = 7,      /* str path: exec fifo, opened O_PATH for the child */
-	NSI_H_MAPCMD = 8,    /* str tool, str args: run newuidmap/newgidmap <pid> args */
+/*
+ * The ops, X(name, number, arguments). The arguments are spelled one letter each, in
+ * order: u an integer (u64), s a string, b bytes. nsinit-init checks every record's
+ * argument count and kinds against this table before it runs any (init.c), and
+ * native/plan.ts holds the same table for TypeScript (native/plan_contract_test.ts
+ * parses this one and fails when they disagree).
+ */
+#define NSI_OPS(X) \
+	/* helper stage */ \
+	X(NSI_H_CLONE, 1, "u")          /* clone flags (CLONE_NEW*) */ \
+	X(NSI_H_JOIN, 2, "su")          /* path, nstype: setns before clone */ \
+	X(NSI_H_TIMENS, 3, "s")         /* offsets: unshare(CLONE_NEWTIME) + timens_offsets */ \
+	X(NSI_H_UIDMAP, 4, "s")         /* map: written to /proc/<child>/uid_map */ \
+	X(NSI_H_GIDMAP, 5, "s")         /* map: written to /proc/<child>/gid_map */ \
+	X(NSI_H_SETGROUPS, 6, "s")      /* "allow"|"deny": /proc/<child>/setgroups */ \
+	X(NSI_H_FIFO, 7, "s")           /* path: exec fifo, opened O_PATH for the child */ \
+	X(NSI_H_MAPCMD, 8, "ss")        /* tool, args: run newuidmap/newgidmap <pid> args */ \
+	/* child stage */ \
+	X(NSI_C_SETSID, 64, "")         /* setsid */ \
+	X(NSI_C_UNSHARE, 65, "u")       /* flags */ \
+	X(NSI_C_ROOTFS, 66, "s")        /* path: bind the rootfs onto itself, remember it */ \
+	X(NSI_C_MOUNT, 67, "sssusuu")   /* src, dst, fstype, flags, data, create (0 none, \
+	                                   1 dir, 2 file), inroot */ \
+	X(NSI_C_REMOUNT, 68, "suu")     /* dst, flags, inroot: MS_REMOUNT|MS_BIND|flags */ \
+	X(NSI_C_PROPAGATE, 69, "suu")   /* dst, flags, inroot */ \
+	X(NSI_C_SETATTR, 70, "suuu")    /* dst, set, clr, inroot: mount_setattr recursive */ \
+	X(NSI_C_MKNOD, 71, "suuuu")     /* dst, mode, dev, uid, gid (in root) */ \
+	X(NSI_C_SYMLINK, 72, "ss")      /* target, linkpath (in root) */ \
+	X(NSI_C_PIVOT, 73, "u")         /* nopivot: pivot_root, or MS_MOVE + chroot */ \
+	X(NSI_C_MASK, 74, "s")          /* path: /dev/null over a file, ro tmpfs over a dir */ \
+	X(NSI_C_READONLY, 75, "s")      /* path: bind onto itself, remount read-only */ \
+	X(NSI_C_WRITE, 76, "ss")        /* path, value */ \
+	X(NSI_C_HOSTNAME, 77, "s")      /* name */ \
+	X(NSI_C_DOMAINNAME, 78, "s")    /* name */ \
+	X(NSI_C_RLIMIT, 79, "uuu")      /* resource, soft, hard */ \
+	X(NSI_C_BOUNDING, 80, "u")      /* mask of capabilities to keep in the bounding set */ \
+	X(NSI_C_KEEPCAPS, 81, "u")      /* on */ \
+	X(NSI_C_USER, 82, "uuub")       /* uid, gid, setgroups, gids (u32 each) */ \
+	X(NSI_C_CAPS, 83, "uuuu")       /* effective, permitted, inheritable, ambient */ \
+	X(NSI_C_UMASK, 84, "u")         /* mask */ \
+	X(NSI_C_NNP, 85, "")            /* PR_SET_NO_NEW_PRIVS */ \
+	X(NSI_C_SECCOMP, 86, "bu")      /* bpf (struct sock_filter[]), flags */ \
+	X(NSI_C_CHDIR, 87, "s")         /* path */ \
+	X(NSI_C_TERMINAL, 88, "uuuu")   /* rows, cols, uid, gid: pty in the container, master \
+	                                   sent out, slave becomes stdio and controlling tty */ \
+	X(NSI_C_FINDEXEC, 89, "ss")     /* file, PATH: resolve now, remember for EXEC */ \
+	X(NSI_C_READY, 90, "")          /* report READY to the runtime */ \
+	X(NSI_C_FIFOWAIT, 91, "")       /* block on the exec fifo until start */ \
+	X(NSI_C_CLOSEFDS, 92, "u")      /* first: close-on-exec every fd >= first */ \
+	X(NSI_C_EXEC, 93, "bb")         /* argv, envp (NUL-separated) */ \
+	X(NSI_C_DUMPABLE, 94, "u")      /* on */ \
+	X(NSI_C_PERSONALITY, 96, "u")   /* persona */ \
+	X(NSI_C_MKDIR, 97, "su")        /* dst, mode (in root) */ \
+	X(NSI_C_KEYRING, 98, "s")       /* name: join a new session keyring */ \
+	X(NSI_C_BARRIER, 99, "")        /* report BARRIER, wait for GO (runtime-side hooks) */ \
+	X(NSI_C_HOOK, 100, "sbbssu")    /* path, argv, envp, stdin before the pid, stdin after \
+	                                   the pid, timeout seconds (0: none) */ \
+	X(NSI_C_LANDLOCK, 101, "ubbb")  /* handled fs access, paths (NUL-separated), access \
+	                                   per path (u64 each), flags per path (u64 each; 1: \
+	                                   skip a path that does not exist) */ \
+	X(NSI_C_INIT, 102, "")          /* fork: the parent stays as a signal-forwarding, \
+	                                   reaping pid 1, the child goes on with the plan */ \
+	X(NSI_C_LOOPBACK, 103, "")      /* bring up "lo" in a new network namespace */
 
-	/* child stage */
-	NSI_C_SETSID = 64,     /* (none) */
-	NSI_C_UNSHARE = 65,    /* u64 flags */
-	NSI_C_ROOTFS = 66,     /* str path: bind the rootfs onto itself, remember it */
-	NSI_C_MOUNT = 67,      /* str src, str dst, str fstype, u64 flags, str data,
-	                          u64 create (0 none, 1 dir, 2 file), u64 inroot */
-	NSI_C_REMOUNT = 68,    /* str dst, u64 flags, u64 inroot: MS_REMOUNT|MS_BIND|flags */
-	NSI_C_PROPAGATE = 69,  /* str dst, u64 flags, u64 inroot */
-	NSI_C_SETATTR = 70,    /* str dst, u64 set, u64 clr, u64 inroot: mount_setattr recursive */
-	NSI_C_MKNOD = 71,      /* str dst, u64 mode, u64 dev, u64 uid, u64 gid (in root) */
-	NSI_C_SYMLINK = 72,    /* str target, str linkpath (in root) */
-	NSI_C_PIVOT = 73,      /* u64 nopivot: pivot_root, or MS_MOVE + chroot */
-	NSI_C_MASK = 74,       /* str path: /dev/null over a file, read-only tmpfs over a dir */
-	NSI_C_READONLY = 75,   /* str path: bind onto itself, remount read-only */
-	NSI_C_WRITE = 76,      /* str path, str value */
-	NSI_C_HOSTNAME = 77,   /* str name */
-	NSI_C_DOMAINNAME = 78, /* str name */
-	NSI_C_RLIMIT = 79,     /* u64 resource, u64 soft, u64 hard */
-	NSI_C_BOUNDING = 80,   /* u64 mask of capabilities to keep in the bounding set */
-	NSI_C_KEEPCAPS = 81,   /* u64 on */
-	NSI_C_USER = 82,       /* u64 uid, u64 gid, u64 setgroups, bytes gids (u32 each) */
-	NSI_C_CAPS = 83,       /* u64 effective, permitted, inheritable, ambient */
-	NSI_C_UMASK = 84,      /* u64 mask */
-	NSI_C_NNP = 85,        /* (none): PR_SET_NO_NEW_PRIVS */
-	NSI_C_SECCOMP = 86,    /* bytes bpf (struct sock_filter[]), u64 flags */
-	NSI_C_CHDIR = 87,      /* str path */
-	NSI_C_TERMINAL = 88,   /* u64 rows, u64 cols, u64 uid, u64 gid: pty in the container,
-	                          master sent out, slave becomes stdio and controlling tty */
-	NSI_C_FINDEXEC = 89,   /* str file, str PATH: resolve now, remember for EXEC */
-	NSI_C_READY = 90,      /* (none): report READY to the runtime */
-	NSI_C_FIFOWAIT = 91,   /* (none): block on the exec fifo until start */
-	NSI_C_CLOSEFDS = 92,   /* u64 first: close-on-exec every fd >= first */
-	NSI_C_EXEC = 93,       /* bytes argv (NUL-separated), bytes envp (NUL-separated) */
-	NSI_C_DUMPABLE = 94,   /* u64 on */
-	NSI_C_PERSONALITY = 96, /* u64 persona */
-	NSI_C_MKDIR = 97,      /* str dst, u64 mode (in root) */
-	NSI_C_KEYRING = 98,    /* str name: join a new session keyring */
-	NSI_C_BARRIER = 99,    /* (none): report BARRIER, wait for GO (runtime-side hooks run) */
-	NSI_C_HOOK = 100,      /* str path, bytes argv, bytes envp, str stdin-before-pid,
-	                          str stdin-after-pid, u64 timeout seconds (0: none) */
-	NSI_C_LANDLOCK = 101,  /* u64 handled fs access, bytes paths (NUL-separated),
-	                          bytes access per path (u64 each), bytes flags per path
-	                          (u64 each; 1: skip a path that does not exist) */
-	NSI_C_INIT = 102,      /* (none): fork; the parent stays as a signal-forwarding,
-	                          reaping pid 1, the child goes on with the plan */
-	NSI_C_LOOPBACK = 103,  /* (none): bring up "lo" in a new network namespace */
+enum nsi_op {
+#define NSI_OP_ENUM(name, number, args) name = number,
+	NSI_OPS(NSI_OP_ENUM)
+#undef NSI_OP_ENUM
 };
 
 /* Messages on the sync socket (SOCK_SEQPACKET). */

@@ -47,10 +47,11 @@ const DURATION_UNITS: Record<string, number> = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseDuration } from "./events.ts";
- * console.assert(parseDuration("1m30s", "interval") === 90_000);
- * console.assert(parseDuration("250ms", "interval") === 250);
- * console.assert(parseDuration("0", "interval") === 0);
+ * assert.equal(parseDuration("1m30s", "interval"), 90_000);
+ * assert.equal(parseDuration("250ms", "interval"), 250);
+ * assert.equal(parseDuration("0", "interval"), 0);
  * ```
  */
 export function parseDuration(value: string, flag: string): number {
@@ -103,13 +104,14 @@ function blkio(list: BlkioEntry[]): Record<string, unknown>[] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { runcStats } from "./events.ts";
  * import { emptyStats } from "../../cgroups/stats.ts";
  * const s = emptyStats();
  * s.pids.current = 3;
  * const data = runcStats(s);
- * console.assert(JSON.stringify(data.pids) === '{"current":3}');
- * console.assert(JSON.stringify(data.cpu) === '{"usage":{"kernel":0,"user":0},"throttling":{}}');
+ * assert.equal(JSON.stringify(data.pids), '{"current":3}');
+ * assert.equal(JSON.stringify(data.cpu), '{"usage":{"kernel":0,"user":0},"throttling":{}}');
  * ```
  */
 export function runcStats(s: CgroupStats): Record<string, unknown> {

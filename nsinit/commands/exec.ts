@@ -11,7 +11,7 @@
 import { Factory } from "../../core/factory.ts";
 import type { ExecOptions } from "../../core/container.ts";
 import type { Process } from "../../spec/config.ts";
-import { validateProcess } from "../../spec/validate.ts";
+import { MAX_ID, validateProcess } from "../../spec/validate.ts";
 import { ConfigError } from "../../errors.ts";
 import {
   bool,
@@ -131,9 +131,10 @@ async function buildProcess(
 }
 
 function parseId(s: string, what: string): number {
-  if (!/^\d+$/.test(s) || Number(s) > 0xffffffff) {
+  if (!/^\d+$/.test(s) || Number(s) > MAX_ID) {
+    // 4294967295 is -1 to setuid(2): "unchanged", i.e. root. runc refuses it too.
     throw new UsageError(
-      `parsing ${JSON.stringify(s)} as ${what} failed: not a non-negative integer`,
+      `parsing ${JSON.stringify(s)} as ${what} failed: not an integer from 0 to ${MAX_ID}`,
     );
   }
   return Number(s);

@@ -133,10 +133,13 @@ export interface SeccompProbe {
  *
  * @example Without libseccomp
  * ```ts
+ * import assert from "node:assert/strict";
  * import { features } from "./features.ts";
  * const f = features({ knowsArch() { throw new Error("no libseccomp"); }, version: () => undefined });
- * console.assert(f.ociVersionMax === "1.2.0" && f.hooks.length === 6);
- * console.assert(f.linux.seccomp.enabled === false && f.linux.cgroup.systemd === false);
+ * assert.equal(f.ociVersionMax, "1.2.0");
+ * assert.equal(f.hooks.length, 6);
+ * assert.equal(f.linux.seccomp.enabled, false);
+ * assert.equal(f.linux.cgroup.systemd, false);
  * ```
  */
 export function features(seccomp: SeccompProbe): Features {
@@ -183,10 +186,11 @@ export function features(seccomp: SeccompProbe): Features {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { features, systemLibseccomp } from "./features.ts";
  * const f = features(systemLibseccomp());
  * if (f.linux.seccomp.enabled && Deno.build.arch === "x86_64") {
- *   console.assert(f.linux.seccomp.archs?.includes("SCMP_ARCH_X86_64"));
+ *   assert.ok(f.linux.seccomp.archs?.includes("SCMP_ARCH_X86_64"));
  * }
  * ```
  */

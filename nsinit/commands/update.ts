@@ -64,13 +64,14 @@ function bad(flag: string, value: string, why: string): UsageError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseMemorySize } from "./update.ts";
- * console.assert(parseMemorySize("64m", "memory") === 64 * 1024 * 1024);
- * console.assert(parseMemorySize("1.5GiB", "memory") === 1610612736);
- * console.assert(parseMemorySize("-1", "memory-swap") === -1);
+ * assert.equal(parseMemorySize("64m", "memory"), 64 * 1024 * 1024);
+ * assert.equal(parseMemorySize("1.5GiB", "memory"), 1610612736);
+ * assert.equal(parseMemorySize("-1", "memory-swap"), -1);
  * let msg = "";
  * try { parseMemorySize("lots", "memory"); } catch (e) { msg = (e as Error).message; }
- * console.assert(msg.includes("--memory"));
+ * assert.ok(msg.includes("--memory"));
  * ```
  */
 export function parseMemorySize(value: string, flag: string): number {
@@ -115,9 +116,12 @@ function cpuList(values: FlagValues, flag: string): string | undefined {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resourcesFromFlags } from "./update.ts";
  * const r = resourcesFromFlags({ memory: "32m", "cpu-quota": "-1", "pids-limit": "10" });
- * console.assert(r.memory?.limit === 33554432 && r.cpu?.quota === -1 && r.pids?.limit === 10);
+ * assert.equal(r.memory?.limit, 33554432);
+ * assert.equal(r.cpu?.quota, -1);
+ * assert.equal(r.pids?.limit, 10);
  * ```
  */
 export function resourcesFromFlags(values: FlagValues): LinuxResources {
@@ -170,12 +174,14 @@ function isObject(v: unknown): v is Obj {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseResourcesJson } from "./update.ts";
  * const r = parseResourcesJson('{"memory":{"limit":1048576},"cpu":{"cpus":"0"}}', "r.json");
- * console.assert(r.memory?.limit === 1048576 && r.cpu?.cpus === "0");
+ * assert.equal(r.memory?.limit, 1048576);
+ * assert.equal(r.cpu?.cpus, "0");
  * let msg = "";
  * try { parseResourcesJson('{"memory":{"limit":"1m"}}', "r.json"); } catch (e) { msg = (e as Error).message; }
- * console.assert(msg.includes("memory.limit"));
+ * assert.ok(msg.includes("memory.limit"));
  * ```
  */
 export function parseResourcesJson(text: string, file: string): LinuxResources {
@@ -281,9 +287,11 @@ async function readAllStdin(): Promise<string> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { updateResources } from "./update.ts";
  * const r = await updateResources({ memory: "1g", "memory-swap": "-1" });
- * console.assert(r.memory?.limit === 2 ** 30 && r.memory?.swap === -1);
+ * assert.equal(r.memory?.limit, 2 ** 30);
+ * assert.equal(r.memory?.swap, -1);
  * ```
  */
 export async function updateResources(

@@ -55,13 +55,15 @@ function num(v: number): string {
  *
  * @example Two bars in one panel
  * ```ts
+ * import assert from "node:assert/strict";
  * import { renderChart } from "./chart.ts";
  * const svg = renderChart("Demo", [{
  *   title: "run /bin/true",
  *   unit: "ms",
  *   bars: [{ label: "runc run", value: 22.4, kind: "runc" }, { label: "library", value: 5, kind: "nsinit" }],
  * }]);
- * console.assert(svg.startsWith("<svg") && svg.includes("22.4 ms"));
+ * assert.ok(svg.startsWith("<svg"));
+ * assert.ok(svg.includes("22.4 ms"));
  * ```
  */
 export function renderChart(title: string, panels: Panel[], footer: string[] = []): string {

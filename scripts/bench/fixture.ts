@@ -23,9 +23,11 @@ function s(median: number): Summary {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sampleResults } from "./fixture.ts";
  * const r = sampleResults({ quick: true });
- * console.assert(r.quick && r.cliRun.runc?.median === 22.4);
+ * assert.ok(r.quick);
+ * assert.equal(r.cliRun.runc?.median, 22.4);
  * ```
  */
 export function sampleResults(overrides: Partial<BenchResults> = {}): BenchResults {

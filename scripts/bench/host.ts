@@ -31,9 +31,11 @@ const dec = new TextDecoder();
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sh } from "./host.ts";
  * const r = await sh("echo", ["hi"]);
- * console.assert(r.code === 0 && r.stdout === "hi\n");
+ * assert.equal(r.code, 0);
+ * assert.equal(r.stdout, "hi\n");
  * ```
  */
 export async function sh(
@@ -56,9 +58,10 @@ export async function sh(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { which } from "./host.ts";
- * console.assert(which("sh")?.endsWith("/sh"));
- * console.assert(which("no-such-tool-here") === undefined);
+ * assert.ok(which("sh")?.endsWith("/sh"));
+ * assert.equal(which("no-such-tool-here"), undefined);
  * ```
  */
 export function which(name: string): string | undefined {
@@ -166,10 +169,12 @@ export interface BenchBundle {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { benchSpec } from "./host.ts";
  * const spec = benchSpec("nsinit-bench-1");
- * console.assert(spec.process?.args?.[0] === "/bin/true" && spec.process.terminal === false);
- * console.assert(spec.linux?.cgroupsPath === "nsinit-bench-1");
+ * assert.equal(spec.process?.args?.[0], "/bin/true");
+ * assert.equal(spec.process.terminal, false);
+ * assert.equal(spec.linux?.cgroupsPath, "nsinit-bench-1");
  * ```
  */
 export function benchSpec(cgroupsPath: string): Spec {
@@ -256,8 +261,9 @@ export interface CgroupScope {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { cgroupScopes } from "./host.ts";
- * for (const s of cgroupScopes()) console.assert(s.own.startsWith(s.mountPoint));
+ * for (const s of cgroupScopes()) assert.ok(s.own.startsWith(s.mountPoint));
  * ```
  */
 export function cgroupScopes(): CgroupScope[] {

@@ -32,9 +32,11 @@ export interface Timed {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { timeCommand } from "./measure.ts";
  * const t = await timeCommand(["true"]);
- * console.assert(t.code === 0 && t.ms > 0);
+ * assert.equal(t.code, 0);
+ * assert.ok(t.ms > 0);
  * ```
  */
 export async function timeCommand(
@@ -128,9 +130,11 @@ export async function libraryCreateStart(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { floorPlan } from "./measure.ts";
  * const plan = floorPlan([{ type: "pid" }, { type: "mount" }]);
- * console.assert(plan.steps.length === 2 && plan.steps[1] === "exec /bin/true");
+ * assert.equal(plan.steps.length, 2);
+ * assert.equal(plan.steps[1], "exec /bin/true");
  * ```
  */
 export function floorPlan(namespaces: NonNullable<Spec["linux"]>["namespaces"]): PlanBuilder {

@@ -26,10 +26,11 @@ export interface Summary {
  *
  * @example The median and p90 of ten samples
  * ```ts
+ * import assert from "node:assert/strict";
  * import { percentile } from "./stats.ts";
  * const xs = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
- * console.assert(percentile(xs, 50) === 5.5);
- * console.assert(Math.abs(percentile(xs, 90) - 9.1) < 1e-9);
+ * assert.equal(percentile(xs, 50), 5.5);
+ * assert.ok(Math.abs(percentile(xs, 90) - 9.1) < 1e-9);
  * ```
  */
 export function percentile(samples: readonly number[], p: number): number {
@@ -53,9 +54,14 @@ export function round(x: number, digits = 2): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { summarize } from "./stats.ts";
  * const s = summarize([3, 1, 2]);
- * console.assert(s.n === 3 && s.median === 2 && s.min === 1 && s.max === 3 && s.mean === 2);
+ * assert.equal(s.n, 3);
+ * assert.equal(s.median, 2);
+ * assert.equal(s.min, 1);
+ * assert.equal(s.max, 3);
+ * assert.equal(s.mean, 2);
  * ```
  */
 export function summarize(samples: readonly number[]): Summary {
@@ -79,9 +85,10 @@ export function summarize(samples: readonly number[]): Summary {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ratio } from "./stats.ts";
- * console.assert(ratio(5, 20) === 0.25);
- * console.assert(ratio(5, undefined) === null);
+ * assert.equal(ratio(5, 20), 0.25);
+ * assert.equal(ratio(5, undefined), null);
  * ```
  */
 export function ratio(a: number | undefined | null, b: number | undefined | null): number | null {

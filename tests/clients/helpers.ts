@@ -17,9 +17,10 @@ import type { ClientResult, OperationResult } from "../conformance/report.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { nsinitBinary } from "./helpers.ts";
  * const bin = nsinitBinary();
- * console.assert(bin === undefined || bin.startsWith("/"));
+ * assert.ok(bin === undefined || bin.startsWith("/"));
  * ```
  */
 export function nsinitBinary(): string | undefined {

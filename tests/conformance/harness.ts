@@ -49,8 +49,9 @@ export class Skip extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { nsinitRuntime } from "./harness.ts";
- * console.assert(nsinitRuntime().name === "nsinit");
+ * assert.equal(nsinitRuntime().name, "nsinit");
  * ```
  */
 export function nsinitRuntime(): Runtime {
@@ -66,8 +67,9 @@ export function nsinitRuntime(): Runtime {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { runtimes } from "./harness.ts";
- * console.assert(runtimes()[0].name === "nsinit");
+ * assert.equal(runtimes()[0].name, "nsinit");
  * ```
  */
 export function runtimes(): Runtime[] {
@@ -117,8 +119,9 @@ export function procCgroups(pid: number | "self"): { ctrls: string; path: string
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { cgroupDirs } from "./harness.ts";
- * for (const d of cgroupDirs("nsinit-test-x")) console.assert(d.startsWith("/sys/fs/cgroup/"));
+ * for (const d of cgroupDirs("nsinit-test-x")) assert.ok(d.startsWith("/sys/fs/cgroup/"));
  * ```
  */
 export function cgroupDirs(cgroupsPath: string): string[] {
@@ -393,8 +396,9 @@ export async function openSessions(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { treeSnapshot } from "./harness.ts";
- * console.assert(Array.isArray(treeSnapshot("/proc/self", 1)));
+ * assert.ok(Array.isArray(treeSnapshot("/proc/self", 1)));
  * ```
  */
 export function treeSnapshot(dir: string, depth = 3): string[] {

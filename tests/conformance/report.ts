@@ -72,8 +72,10 @@ const MARK: Record<string, string> = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sanitizeNote } from "./report.ts";
- * console.assert(sanitizeNote('create oci-runc-5fg-w-8efa failed: time="2026-11-22T09:58:20Z" x') ===
+ * assert.equal(
+ *   sanitizeNote('create oci-runc-5fg-w-8efa failed: time="2026-11-22T09:58:20Z" x'),
  *   "create ID failed: x");
  * ```
  */
@@ -100,6 +102,7 @@ function outcome(o: Outcome | undefined): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { renderMarkdown } from "./report.ts";
  * const md = renderMarkdown({
  *   runtimes: { nsinit: "nsinit version 0.1.0" },
@@ -110,7 +113,7 @@ function outcome(o: Outcome | undefined): string {
  *   }],
  *   clients: {},
  * });
- * console.assert(md.includes("| runtime.md | Query State |"));
+ * assert.ok(md.includes("| runtime.md | Query State |"));
  * ```
  */
 export function renderMarkdown(r: Results): string {
@@ -231,9 +234,10 @@ async function readJson<T>(path: string): Promise<T | undefined> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { mergeResults } from "./report.ts";
  * const r = await mergeResults("/nonexistent", { runtimes: {}, clauses: [], clients: {} });
- * console.assert(r.clauses.length === 0);
+ * assert.equal(r.clauses.length, 0);
  * ```
  */
 export async function mergeResults(dir: string, previous: Results): Promise<Results> {

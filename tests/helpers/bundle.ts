@@ -78,10 +78,11 @@ async function sh(cmd: string, args: string[]): Promise<void> {
  *
  * @example A bundle that runs `echo hi`
  * ```ts
+ * import assert from "node:assert/strict";
  * import { makeBundle } from "./bundle.ts";
  * await using bundle = await makeBundle({ args: ["echo", "hi"] });
- * console.assert(bundle.config.process?.args?.[1] === "hi");
- * console.assert(Deno.statSync(`${bundle.rootfs}/bin/busybox`).isFile);
+ * assert.equal(bundle.config.process?.args?.[1], "hi");
+ * assert.ok(Deno.statSync(`${bundle.rootfs}/bin/busybox`).isFile);
  * bundle.config.hostname = "box";
  * await bundle.write();
  * ```

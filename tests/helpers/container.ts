@@ -20,10 +20,11 @@ export interface RunOutput {
  *
  * @example
  * ```ts ignore
+ * import assert from "node:assert/strict";
  * import { makeBundle } from "./bundle.ts";
  * import { runToExit } from "./container.ts";
  * await using b = await makeBundle({ args: ["echo", "hi"] });
- * console.assert((await runToExit(b)).stdout === "hi\n");
+ * assert.equal((await runToExit(b)).stdout, "hi\n");
  * ```
  */
 export async function runToExit(b: Bundle, opts: { noPivot?: boolean } = {}): Promise<RunOutput> {

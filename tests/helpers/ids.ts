@@ -13,9 +13,11 @@ let counter = 0;
  *
  * @example Two ids differ
  * ```ts
+ * import assert from "node:assert/strict";
  * import { uniqueId } from "./ids.ts";
  * const a = uniqueId("ctr");
- * console.assert(a.startsWith("ctr-") && a !== uniqueId("ctr"));
+ * assert.ok(a.startsWith("ctr-"));
+ * assert.notEqual(a, uniqueId("ctr"));
  * ```
  */
 export function uniqueId(prefix = "t"): string {

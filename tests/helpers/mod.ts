@@ -3,10 +3,11 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { makeBundle, run } from "./mod.ts";
  * await using bundle = await makeBundle({ args: ["sh", "-c", "echo hi"] });
  * const r = await run("chroot", [bundle.rootfs, "/bin/sh", "-c", "echo hi"]);
- * console.assert(r.stdout === "hi\n");
+ * assert.equal(r.stdout, "hi\n");
  * ```
  *
  * @module

@@ -31,10 +31,11 @@ export const RUN_MARKER_FILE = ".nsinit-test-run";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createTestDir, removeTestDir, RUN_MARKER_FILE, testRun } from "./paths.ts";
  * const dir = `/tmp/nsinit-test-doc-${Deno.pid}`;
  * await createTestDir(dir);
- * console.assert(Deno.readTextFileSync(`${dir}/${RUN_MARKER_FILE}`) === testRun());
+ * assert.equal(Deno.readTextFileSync(`${dir}/${RUN_MARKER_FILE}`), testRun());
  * await removeTestDir(dir);
  * ```
  */
@@ -54,8 +55,9 @@ export async function createTestDir(path: string): Promise<void> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { testRun } from "./paths.ts";
- * console.assert(Deno.env.get("NSINIT_TEST_RUN") === testRun());
+ * assert.equal(Deno.env.get("NSINIT_TEST_RUN"), testRun());
  * ```
  */
 export function testRun(): string {
@@ -72,8 +74,9 @@ export function testRun(): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { mountsUnder } from "./paths.ts";
- * console.assert(mountsUnder("/proc").includes("/proc"));
+ * assert.ok(mountsUnder("/proc").includes("/proc"));
  * ```
  */
 export function mountsUnder(dir: string): string[] {
@@ -125,9 +128,10 @@ export interface TempDir extends AsyncDisposable {
  *
  * @example A state root for one test
  * ```ts
+ * import assert from "node:assert/strict";
  * import { makeTempDir } from "./paths.ts";
  * await using root = await makeTempDir("state");
- * console.assert(root.path.startsWith("/tmp/nsinit-test-state-"));
+ * assert.ok(root.path.startsWith("/tmp/nsinit-test-state-"));
  * ```
  */
 export async function makeTempDir(label = "dir"): Promise<TempDir> {

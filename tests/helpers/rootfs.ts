@@ -18,9 +18,10 @@ let building: Promise<string> | undefined;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { rootfsPath } from "./rootfs.ts";
  * const root = await rootfsPath();
- * console.assert(Deno.lstatSync(`${root}/bin/sh`).isSymlink);
+ * assert.ok(Deno.lstatSync(`${root}/bin/sh`).isSymlink);
  * ```
  */
 export function rootfsPath(): Promise<string> {

@@ -77,11 +77,15 @@ function sleep(ms: number): Promise<"timeout"> & { cancel(): void } {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { run } from "./run.ts";
  * const r = await run("sh", ["-c", "echo out; echo err >&2; exit 3"]);
- * console.assert(r.code === 3 && r.stdout === "out\n" && r.stderr === "err\n");
+ * assert.equal(r.code, 3);
+ * assert.equal(r.stdout, "out\n");
+ * assert.equal(r.stderr, "err\n");
  * const slow = await run("sleep", ["10"], { timeoutMs: 100 });
- * console.assert(slow.timedOut && slow.signal === "SIGKILL");
+ * assert.ok(slow.timedOut);
+ * assert.equal(slow.signal, "SIGKILL");
  * ```
  */
 export async function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
@@ -165,9 +169,11 @@ function signalNumber(sig: Deno.Signal): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { nsinitCommand } from "./run.ts";
  * const [cmd, ...args] = nsinitCommand(["--version"]);
- * console.assert(cmd.length > 0 && args.at(-1) === "--version");
+ * assert.ok(cmd.length > 0);
+ * assert.equal(args.at(-1), "--version");
  * ```
  */
 export function nsinitCommand(args: string[]): [string, ...string[]] {

@@ -17,9 +17,10 @@ const printed = new Set<string>();
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { skipUnless } from "./skip.ts";
  * // Deno.test({ name: "...", ignore: skipUnless(Deno.uid() === 0, "needs root"), fn() {...} });
- * console.assert(skipUnless(true, "never skipped") === false);
+ * assert.equal(skipUnless(true, "never skipped"), false);
  * ```
  */
 export function skipUnless(cond: boolean, reason: string): boolean {
@@ -36,8 +37,9 @@ export function skipUnless(cond: boolean, reason: string): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { skipIf } from "./skip.ts";
- * console.assert(skipIf(false, "not skipped") === false);
+ * assert.equal(skipIf(false, "not skipped"), false);
  * ```
  */
 export function skipIf(cond: boolean, reason: string): boolean {
@@ -49,8 +51,9 @@ export function skipIf(cond: boolean, reason: string): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isRoot } from "./skip.ts";
- * console.assert(typeof isRoot() === "boolean");
+ * assert.equal(typeof isRoot(), "boolean");
  * ```
  */
 export function isRoot(): boolean {
@@ -62,8 +65,10 @@ export function isRoot(): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { hasCommand } from "./skip.ts";
- * console.assert(hasCommand("sh") && !hasCommand("no-such-command-xyz"));
+ * assert.ok(hasCommand("sh"));
+ * assert.ok(!hasCommand("no-such-command-xyz"));
  * ```
  */
 export function hasCommand(name: string): boolean {
@@ -89,8 +94,9 @@ export function hasCommand(name: string): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { hasCgroup } from "./skip.ts";
- * console.assert(typeof hasCgroup("memory") === "boolean");
+ * assert.equal(typeof hasCgroup("memory"), "boolean");
  * ```
  */
 export function hasCgroup(name: string): boolean {

@@ -68,7 +68,7 @@ async function withSleeper(
 ): Promise<void> {
   const id = uniqueId("v2");
   const m = createCgroupManager({ id, cgroupsPath: `nsinit-test-${id}` });
-  assert.equal(m.kind, "cgroupfs-v2");
+  assert.equal(m.view().layout, "v2");
   const child = new Deno.Command("sleep", { args: ["1000"], stdin: "null", stdout: "null" })
     .spawn();
   try {

@@ -1,0 +1,366 @@
+/**
+ * Restore: a container brought back from CRIU images under the same or a new
+ * id. As runc: the rootfs is bind-mounted at `<state>/criu-root` (CRIU's root
+ * must be a mount point); CRIU itself is put into the container's cgroups, made
+ * through the active driver, and told their paths as cgroup roots; CRIU restores
+ * the tree as a sibling, so the restored init is this process's child; pipes the
+ * init had on fds 0-2 are reconnected to the new stdio; a terminal comes back as a
+ * new pty master through `orphan-pts-master`. The result is an ordinary container.
+ *
+ * @module
+ */
+
+import { join, resolve } from "../util/path.ts";
+import type { NamespaceType, Spec } from "../spec/config.ts";
+import { parseSpec } from "../spec/validate.ts";
+import { createCgroupManager } from "../drivers/factory.ts";
+import type { CgroupManager } from "../drivers/driver.ts";
+import { ConfigError, ContainerIdError, CriuError } from "../errors.ts";
+import { check, cstr, native } from "../native/ffi.ts";
+import { rootfsPath } from "../core/init_plan.ts";
+import { type ContainerState, lockDir, procStat, validateId, writeAtomic } from "../core/state.ts";
+import { readBundleSpec } from "../core/factory.ts";
+import { effectiveResources } from "../core/devices.ts";
+import { runHooks } from "../core/hooks.ts";
+import { ContainerProcess } from "../core/process.ts";
+import { prepareStdio } from "../core/stdio.ts";
+import {
+  cgroup_rootSchema,
+  create,
+  criu_optsSchema,
+  criu_req_type,
+  ext_mount_mapSchema,
+  inherit_fdSchema,
+  join_namespaceSchema,
+} from "./proto.ts";
+import { swrk } from "./swrk.ts";
+import {
+  emptyNsMask,
+  externalMounts,
+  externalNsKey,
+  type RestoreOptions,
+  SAVED,
+} from "./options.ts";
+import {
+  cgMode,
+  configFile,
+  makeDir,
+  openDir,
+  prepareCriu,
+  ProgressTicker,
+  requireFeatures,
+  step,
+  validPid,
+} from "./session.ts";
+
+/** What {@link restoreContainer} hands back to the factory. */
+export interface Restored {
+  /** The state written for the restored container. */
+  state: ContainerState;
+  /** Its state directory. */
+  dir: string;
+  /** Its cgroup manager. */
+  cgroup: CgroupManager;
+  /** The restored init (this process's child). */
+  init: ContainerProcess;
+}
+
+/** The mount point of the rootfs CRIU restores into, inside the state directory. */
+export const CRIU_ROOT = "criu-root";
+
+const O_RDONLY = 0;
+
+/** Restores a container into `<root>/<id>` from `opts.imagePath`. Leaves nothing on failure. */
+export async function restoreContainer(
+  root: string,
+  id: string,
+  opts: RestoreOptions,
+): Promise<Restored> {
+  validateId(id);
+  if (!opts.imagePath) throw new TypeError("restore: imagePath is required");
+  const imagePath = resolve(opts.imagePath);
+  const mode = cgMode(opts.manageCgroupsMode);
+  const emptyNs = emptyNsMask(opts.emptyNs);
+  if (!Deno.statSync(imagePath).isDirectory) {
+    throw new ConfigError(imagePath, "", "the image path is not a directory");
+  }
+  const saved = readSaved(imagePath);
+  const bundle = resolve(opts.bundle ?? saved.bundle ?? Deno.cwd());
+  let spec: Spec;
+  if (opts.spec) spec = structuredClone(opts.spec);
+  else if (opts.bundle !== undefined || !saved.config) spec = await readBundleSpec(bundle);
+  else spec = saved.config;
+  const rootfs = rootfsPath(spec, bundle);
+  const descriptors = saved.descriptors;
+  const { binary, version } = await prepareCriu(opts.criu);
+  if (opts.lazyPages) await requireFeatures(binary, "RESTORE", ["lazyPages"]);
+  if ((opts.lsmProfile || opts.lsmMountContext) && version.number < 31600) {
+    throw new CriuError({
+      request: "RESTORE",
+      detail: "--lsm-profile and --lsm-mount-context need CRIU 3.16",
+    });
+  }
+
+  await Deno.mkdir(root, { recursive: true, mode: 0o700 });
+  const dir = join(root, id);
+  try {
+    await Deno.mkdir(dir, { mode: 0o711 });
+  } catch (e) {
+    if (e instanceof Deno.errors.AlreadyExists) {
+      throw new ContainerIdError(id, "container with given ID already exists");
+    }
+    throw e;
+  }
+  const lock = await lockDir(dir);
+  const lib = native();
+  const fds: number[] = [];
+  const criuRoot = join(dir, CRIU_ROOT);
+  let mounted = false;
+  let cgroup: CgroupManager | undefined;
+  let stdio: ReturnType<typeof prepareStdio> | undefined;
+  let ptyFd: number | undefined;
+  let init: ContainerProcess | undefined;
+  // The restore is "creating" until it ends: a crash leaves a container only
+  // `delete --force` removes (it kills what is in the cgroup, unmounts criu-root).
+  const marker = join(dir, "exec.fifo");
+  try {
+    check(lib.nsi_mkfifo(cstr(marker), 0o600), "mkfifo", marker);
+    cgroup = createCgroupManager({
+      id,
+      rootless: Deno.uid() !== 0,
+      ...(spec.linux?.cgroupsPath !== undefined ? { cgroupsPath: spec.linux.cgroupsPath } : {}),
+      ...(spec.linux?.resources ? { resources: spec.linux.resources } : {}),
+      ...(spec.annotations ? { annotations: spec.annotations } : {}),
+      ...(opts.systemdCgroup ? { driver: "systemd" as const } : {}),
+    });
+    const manager = cgroup;
+    const namespaces = [...new Set((spec.linux?.namespaces ?? []).map((n) => n.type))];
+    // CRIU 3.14+ restores into a new time namespace; exec must join it too.
+    if (!namespaces.includes("time")) namespaces.push("time");
+    const state: ContainerState = {
+      id,
+      bundle,
+      rootfs,
+      initPid: 0,
+      initStartTime: 0,
+      created: new Date().toISOString(),
+      config: spec,
+      namespaces: namespaces as NamespaceType[],
+      cgroup: manager.saved(),
+      rootless: Deno.uid() !== 0,
+      owner: "",
+    };
+    await writeAtomic(join(dir, "state.json"), JSON.stringify(state));
+    await step("restore:state");
+
+    const imagesFd = openDir(imagePath);
+    fds.push(imagesFd);
+    let logDir = imagePath;
+    Deno.mkdirSync(criuRoot, { mode: 0o755 });
+    check(
+      lib.nsi_bind_mount(cstr(rootfs), cstr(criuRoot)),
+      "mount --rbind",
+      `${rootfs} on ${criuRoot}`,
+    );
+    mounted = true;
+    await step("restore:mounted");
+    const ropts = create(criu_optsSchema, {
+      imagesDirFd: imagesFd,
+      evasiveDevices: true,
+      logLevel: 4,
+      logFile: "restore.log",
+      rstSibling: true,
+      root: Deno.realPathSync(criuRoot),
+      manageCgroups: true,
+      manageCgroupsMode: mode,
+      notifyScripts: true,
+      shellJob: opts.shellJob === true,
+      extUnixSk: opts.extUnixSk === true,
+      tcpEstablished: opts.tcpEstablished === true,
+      fileLocks: opts.fileLocks === true,
+      emptyNs,
+      orphanPtsMaster: true,
+      autoDedup: opts.autoDedup === true,
+      lazyPages: opts.lazyPages === true,
+    });
+    if (opts.lsmProfile) ropts.lsmProfile = opts.lsmProfile;
+    if (opts.lsmMountContext) ropts.lsmMountContext = opts.lsmMountContext;
+    if (opts.workPath) {
+      const workPath = resolve(opts.workPath);
+      const workFd = makeDir(workPath);
+      fds.push(workFd);
+      ropts.workDirFd = workFd;
+      logDir = workPath;
+    }
+    configFile(ropts, spec.annotations);
+
+    // stdio: CRIU's 0-2 become the restored init's where it had pipes; 3 is the socket.
+    stdio = prepareStdio(opts.stdio);
+    const extraFds: number[] = [];
+    for (const ns of spec.linux?.namespaces ?? []) {
+      if (!ns.path) continue;
+      if (ns.type === "network" || ns.type === "pid") {
+        const fd = check(lib.nsi_open(cstr(ns.path), O_RDONLY, 0), "open", ns.path);
+        fds.push(fd);
+        ropts.inheritFd.push(
+          create(inherit_fdSchema, { key: externalNsKey(ns.type), fd: 4 + extraFds.length }),
+        );
+        extraFds.push(fd);
+      } else if (ns.type === "cgroup") {
+        throw new ConfigError(
+          "config.json",
+          "linux.namespaces",
+          "CRIU cannot join a cgroup namespace by path",
+        );
+      } else {
+        ropts.joinNs.push(
+          create(join_namespaceSchema, { ns: ns.type, nsFile: ns.path }),
+        );
+      }
+    }
+    const mounts = externalMounts(spec, {
+      mode: "restore",
+      bundle,
+      cgroupView: manager.view(),
+    });
+    for (const m of mounts) ropts.extMnt.push(create(ext_mount_mapSchema, m));
+    descriptors.forEach((d, i) => {
+      if (d.includes("pipe:")) ropts.inheritFd.push(create(inherit_fdSchema, { key: d, fd: i }));
+    });
+    let statusFd = opts.statusFd;
+    if (opts.lazyPages && statusFd !== undefined && statusFd >= 0) ropts.statusFd = statusFd;
+
+    const resources = manager.capabilities.deviceRules
+      ? effectiveResources(spec)
+      : spec.linux?.resources;
+    const hookBase = {
+      ociVersion: spec.ociVersion,
+      id,
+      bundle,
+      ...(spec.annotations ? { annotations: spec.annotations } : {}),
+    };
+    let restoredPid = 0;
+    using progress = new ProgressTicker(imagePath, "restore", opts.onProgress);
+    await step("restore:criu");
+    const resp = await swrk(binary, {
+      type: criu_req_type.RESTORE,
+      opts: ropts,
+      stdio: [stdio.fds[0], stdio.fds[1], stdio.fds[2]],
+      extraFds,
+      log: join(logDir, "restore.log"),
+      onStart: async (criuPid) => {
+        // As runc: CRIU enters the container's cgroups, and restores the tree there.
+        await manager.create();
+        if (resources) await manager.set(resources);
+        await manager.apply(criuPid);
+        for (const [ctrl, path] of cgroupsOf(criuPid)) {
+          ropts.cgRoot.push(create(cgroup_rootSchema, { ctrl, path }));
+        }
+        state.cgroup = manager.saved();
+        await writeAtomic(join(dir, "state.json"), JSON.stringify(state));
+      },
+      notify: {
+        "setup-namespaces": async (n) => {
+          progress.phase("setup-namespaces");
+          const pid = validPid(n.pid, "setup-namespaces");
+          await runHooks("prestart", spec.hooks, { ...hookBase, status: "creating", pid });
+          await runHooks("createRuntime", spec.hooks, { ...hookBase, status: "creating", pid });
+        },
+        "post-setup-namespaces": () => progress.phase("post-setup-namespaces"),
+        "network-unlock": () => progress.phase("network-unlock"),
+        "network-lock": () => progress.phase("network-lock"),
+        "post-restore": async (n) => {
+          progress.phase("post-restore");
+          restoredPid = validPid(n.pid, "post-restore");
+          state.initPid = restoredPid;
+          state.initStartTime = procStat(restoredPid)?.startTime ?? 0;
+          await writeAtomic(join(dir, "state.json"), JSON.stringify(state));
+          await step("restore:post-restore");
+        },
+        "orphan-pts-master": (n) => {
+          if (n.fd === undefined) return;
+          if (opts.onPty) opts.onPty(n.fd);
+          else ptyFd = n.fd;
+        },
+        "status-ready": async () => {
+          progress.phase("status-ready");
+          if (statusFd !== undefined && statusFd >= 0) {
+            await native().nsi_write(statusFd, new Uint8Array(1), 1n);
+            native().nsi_close(statusFd);
+            statusFd = undefined;
+          }
+        },
+      },
+    });
+    // The answer's pid must be the one post-restore named; never 0 or -1.
+    const pid = validPid(resp.restore?.pid, "the RESTORE answer");
+    if (restoredPid !== 0 && restoredPid !== pid) {
+      throw new CriuError({
+        request: "RESTORE",
+        detail: `post-restore named pid ${restoredPid}, the answer ${pid}`,
+      });
+    }
+    const pidfd = check(lib.nsi_pidfd_open(pid), "pidfd_open", String(pid));
+    stdio.closeChildEnds();
+    init = new ContainerProcess(pid, pidfd, stdio.parent(), ptyFd);
+    ptyFd = undefined;
+    state.initPid = pid;
+    state.initStartTime = procStat(pid)?.startTime ?? 0;
+    state.cgroup = manager.saved();
+    progress.phase("done");
+    await writeAtomic(join(dir, "state.json"), JSON.stringify(state));
+    await Deno.remove(marker).catch(() => {});
+    await step("restore:done");
+    return { state, dir, cgroup: manager, init };
+  } catch (e) {
+    if (init) await init[Symbol.asyncDispose]().catch(() => {});
+    if (ptyFd !== undefined) lib.nsi_close(ptyFd);
+    stdio?.abort();
+    if (cgroup) {
+      await cgroup.killAll(9).catch(() => {});
+      await cgroup.destroy().catch(() => {});
+    }
+    if (mounted) lib.nsi_umount_detach(cstr(criuRoot));
+    mounted = false;
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    throw e;
+  } finally {
+    if (mounted) {
+      lib.nsi_umount_detach(cstr(criuRoot));
+      await Deno.remove(criuRoot).catch(() => {});
+    }
+    for (const fd of fds) lib.nsi_close(fd);
+    lock.release();
+  }
+}
+
+/** The cgroup of each hierarchy a process is in (runc's ParseCgroupFile: one entry per controller). */
+function cgroupsOf(pid: number): [string, string][] {
+  const out: [string, string][] = [];
+  for (const line of Deno.readTextFileSync(`/proc/${pid}/cgroup`).split("\n")) {
+    const m = /^\d+:([^:]*):(.*)$/.exec(line);
+    if (!m) continue;
+    for (const ctrl of m[1].split(",")) out.push([ctrl, m[2]]);
+  }
+  return out;
+}
+
+/** What a checkpoint saved beside the images (each part optional: runc's images lack ours). */
+function readSaved(imagePath: string): { config?: Spec; bundle?: string; descriptors: string[] } {
+  const out: { config?: Spec; bundle?: string; descriptors: string[] } = { descriptors: [] };
+  const file = join(imagePath, SAVED.config);
+  try {
+    out.config = parseSpec(Deno.readTextFileSync(file), file);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  try {
+    const st = JSON.parse(Deno.readTextFileSync(join(imagePath, SAVED.state))) as ContainerState;
+    if (typeof st.bundle === "string") out.bundle = st.bundle;
+  } catch { /* not saved by nsinit */ }
+  try {
+    const d = JSON.parse(Deno.readTextFileSync(join(imagePath, SAVED.descriptors)));
+    if (Array.isArray(d)) out.descriptors = d.map(String);
+  } catch { /* no pipes to reconnect */ }
+  return out;
+}

@@ -1,0 +1,279 @@
+/**
+ * What a checkpoint and a restore share: CRIU found and checked before any work,
+ * directories opened as raw fds in this process (CRIU opens them through
+ * /proc/<our pid>/fd/N), progress from the images' sizes, the pid check every pid
+ * from CRIU passes, and the named steps a crash test can stop at.
+ *
+ * @module
+ */
+
+import { CriuError } from "../errors.ts";
+import { check, cstr, native } from "../native/ffi.ts";
+import {
+  create,
+  criu_cg_mode,
+  criu_featuresSchema,
+  type criu_opts,
+  criu_req_type,
+} from "./proto.ts";
+import { type CriuVersion, criuVersion, logOnlyOpts, resolveCriu, swrk } from "./swrk.ts";
+import type { CriuProgress, ManageCgroupsMode } from "./options.ts";
+
+/** The oldest CRIU accepted: 3.15 (external pid namespaces, cgroup v2 freezer, status-ready). */
+export const MIN_CRIU_VERSION = 31500;
+
+const O_RDONLY = 0;
+const O_DIRECTORY = 0o200000;
+
+/**
+ * A hook called at each named step of a checkpoint or restore (`checkpoint:dump`,
+ * `restore:post-restore`, ...). The default does nothing; a crash test installs one
+ * that kills the runtime at a chosen step, to prove `delete --force` recovers.
+ */
+let stepHook: ((step: string) => void | Promise<void>) | undefined;
+
+/**
+ * Installs (or with `undefined` removes) the step hook.
+ *
+ * @example
+ * ```ts
+ * import { setCriuStepHook } from "./session.ts";
+ * const seen: string[] = [];
+ * setCriuStepHook((s) => { seen.push(s); });
+ * setCriuStepHook(undefined);
+ * ```
+ */
+export function setCriuStepHook(hook: ((step: string) => void | Promise<void>) | undefined): void {
+  stepHook = hook;
+}
+
+/** Marks a step (see {@link setCriuStepHook}). */
+export async function step(name: string): Promise<void> {
+  if (stepHook) await stepHook(name);
+}
+
+/** Checked CRIU binaries of this process: a CHECK costs ~0.1 s, done once per binary. */
+const checked = new Map<string, Promise<CriuVersion>>();
+
+/**
+ * Finds the criu binary and makes sure it works before any work starts: its
+ * version (VERSION request) must be at least 3.15 and `criu check` (the CHECK
+ * request) must pass on this kernel. Errors name the binary and what failed.
+ */
+export function prepareCriu(binary?: string): Promise<{ binary: string; version: CriuVersion }> {
+  const path = resolveCriu(binary);
+  let p = checked.get(path);
+  if (!p) {
+    p = preflight(path);
+    checked.set(path, p);
+    p.catch(() => checked.delete(path));
+  }
+  return p.then((version) => ({ binary: path, version }));
+}
+
+async function preflight(binary: string): Promise<CriuVersion> {
+  let version: CriuVersion;
+  try {
+    version = await criuVersion(binary);
+  } catch (e) {
+    throw new CriuError({
+      request: "VERSION",
+      detail: `${binary} does not answer its RPC (${(e as Error).message})`,
+    }, { cause: e });
+  }
+  if (version.number < MIN_CRIU_VERSION) {
+    throw new CriuError({
+      request: "VERSION",
+      detail: `${binary} is CRIU ${version.text}; nsinit needs 3.15 or newer`,
+    });
+  }
+  const dir = Deno.makeTempDirSync({ prefix: "nsinit-criu-check-" });
+  const fd = openDir(dir);
+  try {
+    await swrk(binary, {
+      type: criu_req_type.CHECK,
+      opts: logOnlyOpts(fd, "check.log"),
+      log: `${dir}/check.log`,
+    });
+  } catch (e) {
+    const log = (() => {
+      try {
+        return Deno.readTextFileSync(`${dir}/check.log`).trim().split("\n").slice(-3).join(" | ");
+      } catch {
+        return "";
+      }
+    })();
+    throw new CriuError({
+      request: "CHECK",
+      ...(e instanceof CriuError ? { errno: e.errno } : {}),
+      detail: `criu check fails with ${binary} (CRIU ${version.text})${log ? `: ${log}` : ""}`,
+    }, { cause: e });
+  } finally {
+    native().nsi_close(fd);
+    Deno.removeSync(dir, { recursive: true });
+  }
+  return version;
+}
+
+/** CRIU features a request may need (rpc.proto's `criu_features`). */
+export type CriuFeature = "memTrack" | "lazyPages";
+
+const FEATURE_NEEDS: Record<CriuFeature, string> = {
+  memTrack: "memory tracking for pre-dumps (the kernel needs CONFIG_MEM_SOFT_DIRTY)",
+  lazyPages: "lazy pages (the kernel needs userfaultfd)",
+};
+
+/**
+ * Asks CRIU (FEATURE_CHECK) whether the features exist on this host, as runc does
+ * before a pre-dump or a lazy migration; throws a CriuError naming those missing.
+ *
+ * @example
+ * ```ts ignore
+ * import { requireFeatures } from "./session.ts";
+ * await requireFeatures("/usr/local/sbin/criu", "PRE_DUMP", ["memTrack"]);
+ * ```
+ */
+export async function requireFeatures(
+  binary: string,
+  request: string,
+  wanted: CriuFeature[],
+): Promise<void> {
+  if (wanted.length === 0) return;
+  const features = create(criu_featuresSchema, {});
+  for (const w of wanted) features[w] = true;
+  const resp = await swrk(binary, { type: criu_req_type.FEATURE_CHECK, features });
+  const missing = wanted.filter((w) => resp.features?.[w] !== true);
+  if (missing.length > 0) {
+    throw new CriuError({
+      request,
+      detail: `CRIU lacks ${missing.map((m) => FEATURE_NEEDS[m]).join(" and ")} on this host`,
+    });
+  }
+}
+
+/** Opens a directory as a raw fd of this process (the caller closes it). */
+export function openDir(path: string): number {
+  return check(native().nsi_open(cstr(path), O_RDONLY | O_DIRECTORY, 0), "open", path);
+}
+
+/** Creates `path` (mode 0700) unless it exists, then opens it. */
+export function makeDir(path: string): number {
+  try {
+    Deno.mkdirSync(path, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+  }
+  return openDir(path);
+}
+
+/** runc's `--manage-cgroups-mode` to CRIU's enum. */
+export function cgMode(mode?: ManageCgroupsMode): criu_cg_mode {
+  switch (mode) {
+    case undefined:
+      return criu_cg_mode.DEFAULT;
+    case "soft":
+      return criu_cg_mode.SOFT;
+    case "full":
+      return criu_cg_mode.FULL;
+    case "strict":
+      return criu_cg_mode.STRICT;
+    case "ignore":
+      return criu_cg_mode.IGNORE;
+    default:
+      throw new RangeError(
+        `manage-cgroups-mode: "${mode}" is not one of soft, full, strict, ignore`,
+      );
+  }
+}
+
+/** The CRIU configuration file: the `org.criu.config` annotation, else /etc/criu/nsinit.conf. */
+export function configFile(
+  opts: criu_opts,
+  annotations: Record<string, string> | undefined,
+): void {
+  const a = annotations?.["org.criu.config"];
+  if (a === undefined) opts.configFile = "/etc/criu/nsinit.conf";
+  else if (a !== "") opts.configFile = a;
+}
+
+/**
+ * A pid from CRIU (a notification's or the restore answer's) must be a real
+ * process: -1 or 0 would make kill(2) signal a group or every process.
+ */
+export function validPid(pid: number | undefined, where: string): number {
+  if (typeof pid !== "number" || !Number.isInteger(pid) || pid <= 0) {
+    throw new CriuError({
+      request: "RESTORE",
+      detail: `CRIU sent an invalid pid ${pid} in ${where}`,
+    });
+  }
+  return pid;
+}
+
+/**
+ * Emits progress events while CRIU works: on each phase, and every 250 ms with the
+ * pages and bytes written so far (CRIU's page files are pages-*.img).
+ */
+export class ProgressTicker implements Disposable {
+  #start = performance.now();
+  #phase = "start";
+  #timer?: ReturnType<typeof setInterval>;
+  #dir: string;
+  #op: CriuProgress["operation"];
+  #emit?: (p: CriuProgress) => void;
+
+  /** Starts ticking over `dir` when there is a listener. */
+  constructor(dir: string, op: CriuProgress["operation"], emit?: (p: CriuProgress) => void) {
+    this.#dir = dir;
+    this.#op = op;
+    if (emit) this.#emit = emit;
+    if (!emit) return;
+    this.#timer = setInterval(() => this.#tick(), 250);
+    this.#tick();
+  }
+
+  /** Enters a phase (a CRIU notification name, or `done`). */
+  phase(name: string): void {
+    this.#phase = name;
+    this.#tick();
+  }
+
+  #tick(): void {
+    if (!this.#emit) return;
+    let pages = 0, bytes = 0;
+    try {
+      for (const e of Deno.readDirSync(this.#dir)) {
+        if (!e.isFile || !e.name.endsWith(".img")) continue;
+        const size = Deno.statSync(`${this.#dir}/${e.name}`).size;
+        bytes += size;
+        if (e.name.startsWith("pages-")) pages += Math.floor(size / 4096);
+      }
+    } catch { /* the directory is being written or removed */ }
+    this.#emit({
+      phase: this.#phase,
+      operation: this.#op,
+      pages,
+      bytes,
+      elapsedMs: Math.round(performance.now() - this.#start),
+    });
+  }
+
+  /** Stops ticking. */
+  [Symbol.dispose](): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+}
+
+/** Reads the links of a process's fds 0-2 (runc's descriptors.json: `pipe:[N]`, paths). */
+export function stdioDescriptors(pid: number): string[] {
+  const out: string[] = [];
+  for (let fd = 0; fd < 3; fd++) {
+    try {
+      out.push(Deno.readLinkSync(`/proc/${pid}/fd/${fd}`));
+    } catch {
+      out.push("/dev/null");
+    }
+  }
+  return out;
+}

@@ -1,0 +1,149 @@
+/*
+ * libnsinit, checkpoint/restore: what driving `criu swrk <fd>` needs that Deno
+ * cannot do itself. Deno.Command cannot hand a child extra fds, so the
+ * SOCK_SEQPACKET socketpair is made here and its child end (with stdio and any
+ * inherited fds) is placed at fixed numbers by posix_spawn. CRIU opens the
+ * images directory through /proc/<peer pid>/fd/N, so the peer of the socket must
+ * be this (the Deno) process, which also holds that fd.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define NSI_EXPORT __attribute__((visibility("default")))
+
+extern char **environ;
+
+/* A SOCK_SEQPACKET unix socketpair; both ends close-on-exec. */
+NSI_EXPORT int nsi_seqpacket_pair(int32_t *out)
+{
+	int sp[2];
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+		return -errno;
+	out[0] = sp[0];
+	out[1] = sp[1];
+	return 0;
+}
+
+/*
+ * Starts `path` with argv (NUL-separated) and the caller's environment;
+ * fds[i] becomes fd i of the child (-1: /dev/null), every other fd is closed by
+ * close-on-exec. Signal mask and dispositions are reset. out[0] = pid,
+ * out[1] = a pidfd for it. Returns 0 or -errno.
+ */
+NSI_EXPORT int nsi_spawn_fds(const char *path, const uint8_t *argv_buf, uint32_t argv_len,
+			     const int32_t *fds, int32_t nfds, int32_t *out)
+{
+	char *argv[64];
+	int nargv = 0, tmp[64], ntmp = 0, rc, null = -1;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, all;
+	pid_t pid;
+
+	if (nfds < 0 || nfds > 64)
+		return -EINVAL;
+	for (uint32_t i = 0, s = 0; i < argv_len && nargv < 63; i++)
+		if (argv_buf[i] == 0) {
+			argv[nargv++] = (char *)argv_buf + s;
+			s = i + 1;
+		}
+	if (nargv == 0)
+		argv[nargv++] = (char *)path;
+	argv[nargv] = NULL;
+	/* Sources above the target range first, so no dup2 clobbers another source. */
+	for (int i = 0; i < nfds; i++) {
+		int src = fds[i];
+		if (src < 0) {
+			if (null < 0)
+				null = open("/dev/null", O_RDWR | O_CLOEXEC);
+			src = null;
+		}
+		tmp[i] = fcntl(src, F_DUPFD_CLOEXEC, nfds);
+		if (tmp[i] < 0) {
+			rc = -errno;
+			goto done;
+		}
+		ntmp++;
+	}
+	posix_spawn_file_actions_init(&fa);
+	for (int i = 0; i < nfds; i++)
+		posix_spawn_file_actions_adddup2(&fa, tmp[i], i);
+	posix_spawnattr_init(&attr);
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	rc = -posix_spawn(&pid, path, &fa, &attr, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	if (rc == 0) {
+		long pidfd = syscall(SYS_pidfd_open, pid, 0);
+		if (pidfd < 0) {
+			/* Cannot happen for our own fresh child; never leave it unwaited. */
+			rc = -errno;
+			kill(pid, SIGKILL);
+		}
+		out[0] = pid;
+		out[1] = (int32_t)pidfd;
+	}
+done:
+	for (int i = 0; i < ntmp; i++)
+		close(tmp[i]);
+	if (null >= 0)
+		close(null);
+	return rc;
+}
+
+/*
+ * Receives one packet into buf; an fd passed with it (SCM_RIGHTS) goes to
+ * *fd_out (else -1). Returns its length, 0 at EOF, -EMSGSIZE if it did not fit.
+ */
+NSI_EXPORT int64_t nsi_recv_packet(int32_t fd, uint8_t *buf, uint64_t len, int32_t *fd_out)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { buf, len };
+	struct msghdr mh;
+	struct cmsghdr *c;
+	ssize_t n;
+
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cbuf;
+	mh.msg_controllen = sizeof(cbuf);
+	*fd_out = -1;
+	do
+		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+			memcpy(fd_out, CMSG_DATA(c), sizeof(int));
+	if (mh.msg_flags & MSG_TRUNC)
+		return -EMSGSIZE;
+	return n;
+}
+
+/* A recursive bind mount (CRIU's restore root must be a mount point). */
+NSI_EXPORT int nsi_bind_mount(const char *src, const char *dst)
+{
+	return mount(src, dst, NULL, MS_BIND | MS_REC, NULL) < 0 ? -errno : 0;
+}
+
+/* umount2(path, MNT_DETACH). */
+NSI_EXPORT int nsi_umount_detach(const char *path)
+{
+	return umount2(path, MNT_DETACH) < 0 ? -errno : 0;
+}

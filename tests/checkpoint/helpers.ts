@@ -1,0 +1,142 @@
+/**
+ * What the checkpoint/restore tests share: whether a working CRIU is here, a
+ * counting container, a memory-holding program, and a check that a container
+ * left nothing behind.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { resolveCriu } from "../../criu/swrk.ts";
+import { hasCommand, isRoot, skipUnless } from "../helpers/skip.ts";
+import { mountsUnder } from "../helpers/paths.ts";
+import type { Bundle } from "../helpers/bundle.ts";
+
+/** The criu binary, or undefined when there is none (scripts/install_criu.sh installs it). */
+export function criuBinary(): string | undefined {
+  try {
+    return resolveCriu();
+  } catch {
+    return undefined;
+  }
+}
+
+/** The skip reason shared by every real checkpoint test (false: it runs). */
+export const ignoreCriu: boolean = skipUnless(isRoot(), "checkpoint/restore needs root") ||
+  skipUnless(
+    criuBinary() !== undefined,
+    "no criu on PATH (scripts/install_criu.sh installs CRIU 4.1.1)",
+  );
+
+/**
+ * A loop that counts in /tmp/n (written with a rename, so a read never sees half a
+ * number). Its stdio is the container's own /dev/null: CRIU cannot dump a file
+ * opened from outside the container's mount namespace.
+ */
+export const COUNTER_ARGS = [
+  "sh",
+  "-c",
+  "exec </dev/null >/dev/null 2>&1; i=0; while true; do i=$((i+1)); echo $i > /tmp/n.tmp; " +
+  "mv /tmp/n.tmp /tmp/n; sleep 0.05; done",
+];
+
+/** The counter's value (0 before the first write). */
+export function readCounter(b: Bundle): number {
+  try {
+    return Number(Deno.readTextFileSync(`${b.rootfs}/tmp/n`).trim()) || 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Polls `cond` every 20 ms until it holds, or fails naming `what`. */
+export async function waitFor(cond: () => boolean, what: string, ms = 20_000): Promise<void> {
+  for (const end = Date.now() + ms; !cond();) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Whether the kernel tracks dirty memory (CONFIG_MEM_SOFT_DIRTY), which pre-dumps need. */
+export function hasMemTrack(): boolean {
+  const criu = criuBinary();
+  if (!criu || !isRoot()) return false;
+  const out = new Deno.Command(criu, {
+    args: ["check", "--feature", "mem_dirty_track"],
+    stdout: "null",
+    stderr: "null",
+  }).outputSync();
+  return out.success;
+}
+
+/** Whether a C compiler can build the static memory-holding program. */
+export const ignoreMemhold: boolean = skipUnless(hasCommand("cc"), "no C compiler for memhold.c");
+
+/**
+ * Builds memhold.c (static) into the bundle's rootfs as /memhold, and returns its
+ * argv holding `mib` MiB. It writes its memory's checksum to /tmp/ready when
+ * filled, and to /tmp/sum on each SIGUSR1.
+ */
+export async function installMemhold(b: Bundle, mib: number): Promise<string[]> {
+  const src = new URL("./memhold.c", import.meta.url).pathname;
+  const out = await new Deno.Command("cc", {
+    args: ["-static", "-O2", "-o", `${b.rootfs}/memhold`, src],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assert.ok(out.success, `cc memhold.c: ${new TextDecoder().decode(out.stderr)}`);
+  // Its stdio is the container's own /dev/null (see COUNTER_ARGS).
+  return ["sh", "-c", `exec /memhold ${mib} </dev/null >/dev/null 2>&1`];
+}
+
+/** Reads a checksum file the memory program wrote, or "" while it is missing. */
+export function readSum(b: Bundle, name: "ready" | "sum"): string {
+  try {
+    return Deno.readTextFileSync(`${b.rootfs}/tmp/${name}`).trim();
+  } catch {
+    return "";
+  }
+}
+
+/** Pages (4 KiB) in the page files of an images directory. */
+export function imagePages(dir: string): number {
+  let pages = 0;
+  for (const e of Deno.readDirSync(dir)) {
+    if (e.isFile && /^pages-\d+\.img$/.test(e.name)) {
+      pages += Deno.statSync(`${dir}/${e.name}`).size / 4096;
+    }
+  }
+  return pages;
+}
+
+/** cgroup directories named `name` anywhere below /sys/fs/cgroup (a few levels deep). */
+export function cgroupDirsNamed(name: string): string[] {
+  const found: string[] = [];
+  const walk = (dir: string, depth: number) => {
+    if (depth > 6) return;
+    try {
+      for (const e of Deno.readDirSync(dir)) {
+        if (!e.isDirectory) continue;
+        if (e.name === name) found.push(`${dir}/${e.name}`);
+        else walk(`${dir}/${e.name}`, depth + 1);
+      }
+    } catch { /* a hierarchy we cannot read */ }
+  };
+  for (const h of Deno.readDirSync("/sys/fs/cgroup")) walk(`/sys/fs/cgroup/${h.name}`, 0);
+  return found;
+}
+
+/** Asserts that container `id` of bundle `b` left no state directory, cgroup or mount. */
+export function assertNothingLeft(b: Bundle, id: string): void {
+  const dir = `${b.stateRoot}/${id}`;
+  let present = true;
+  try {
+    Deno.statSync(dir);
+  } catch {
+    present = false;
+  }
+  assert.equal(present, false, `state directory ${dir} is left`);
+  assert.deepEqual(mountsUnder(b.stateRoot), [], "mounts left under the state root");
+  const cg = b.config.linux?.cgroupsPath;
+  if (cg) assert.deepEqual(cgroupDirsNamed(cg.split("/").pop()!), [], "cgroups left");
+}

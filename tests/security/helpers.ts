@@ -1,0 +1,64 @@
+/**
+ * Small probes of the host for the security tests: the runtime's own cgroups, what a state
+ * root holds, cgroup directories left behind.
+ *
+ * @module
+ */
+
+/** A file's text, or `""` when it cannot be read. */
+export function read(path: string): string {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * This process's cgroup in a v1 hierarchy (`memory`, `devices`, ...) or, for `""`, the unified
+ * tree, from /proc/self/cgroup; `/` when it is not listed.
+ *
+ * @example
+ * ```ts
+ * import { ownCgroup } from "./helpers.ts";
+ * if (!ownCgroup("").startsWith("/")) throw new Error("not a cgroup path");
+ * ```
+ */
+export function ownCgroup(controller: string): string {
+  for (const line of read("/proc/self/cgroup").split("\n")) {
+    const [, ctrls, path] = line.split(/:(.*?):/);
+    if (path === undefined) continue;
+    const list = ctrls.split(",").filter((c) => c !== "");
+    if (controller === "" ? list.length === 0 : list.includes(controller)) {
+      return path.replace(/(.)\/$/, "$1");
+    }
+  }
+  return "/";
+}
+
+/** Names in a state root (none when it does not exist). */
+export function stateEntries(root: string): string[] {
+  try {
+    return [...Deno.readDirSync(root)].map((e) => e.name);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return [];
+    throw e;
+  }
+}
+
+/** Cgroup directories named `name` anywhere in the first levels of every hierarchy. */
+export function cgroupDirsNamed(name: string, maxDepth = 5): string[] {
+  const found: string[] = [];
+  const walk = (dir: string, depth: number) => {
+    if (depth > maxDepth) return;
+    try {
+      for (const e of Deno.readDirSync(dir)) {
+        if (!e.isDirectory) continue;
+        if (e.name === name) found.push(`${dir}/${e.name}`);
+        else walk(`${dir}/${e.name}`, depth + 1);
+      }
+    } catch { /* a hierarchy we cannot read */ }
+  };
+  for (const h of Deno.readDirSync("/sys/fs/cgroup")) walk(`/sys/fs/cgroup/${h.name}`, 0);
+  return found;
+}
