@@ -93,12 +93,33 @@ export function runAs(
   });
 }
 
+let warmed: Promise<void> | undefined;
+
+/**
+ * Fills the test user's Deno cache with the CLI's dependencies once per test
+ * process, so no run of the CLI prints Deno's download lines into its stderr.
+ */
+export function warmDenoCache(user: TestUser): Promise<void> {
+  warmed ??= (async () => {
+    // A run (not `deno cache`): Deno installs the lockfile's npm packages at start-up.
+    const r = await runAs(
+      user,
+      Deno.execPath(),
+      ["run", "-A", "--quiet", `${REPO_ROOT}/nsinit/main.ts`, "--version"],
+      { cwd: REPO_ROOT, timeoutMs: 300_000 },
+    );
+    if (r.code !== 0) throw new Error(`nsinit --version as ${user.name} failed: ${r.stderr}`);
+  })();
+  return warmed;
+}
+
 /** Runs the nsinit CLI as the test user (see {@linkcode runAs}). */
-export function runNsinitAs(
+export async function runNsinitAs(
   user: TestUser,
   args: string[],
   opts: RunOptions = {},
 ): Promise<RunResult> {
+  await warmDenoCache(user);
   const [cmd, ...rest] = nsinitCommand(args);
   return runAs(user, cmd, rest, { cwd: REPO_ROOT, ...opts });
 }
