@@ -228,6 +228,13 @@ export function sandboxSpec(
       options: ["nosuid", "nodev", "mode=1777"],
     },
   ];
+  // The sandbox's own cgroup (when it has one) at /sys/fs/cgroup, read-only.
+  mounts.push({
+    destination: "/sys/fs/cgroup",
+    type: "cgroup",
+    source: "cgroup",
+    options: ["nosuid", "noexec", "nodev", "relatime", "ro"],
+  });
   for (const p of writable) mounts.push(bind(p, p, ["rw", "nosuid"]));
 
   const masked: string[] = [];
