@@ -679,8 +679,12 @@ function addCgroupMount(
   const { layout, mounts: paths } = opts.cgroupView ?? { layout: "v1", mounts: {} };
   if (layout === "none") return;
   if (layout === "v2") {
-    if (types.has("cgroup")) plan.add(Op.C_MOUNT, what, "cgroup2", dest, "cgroup2", base, "", 1, 1);
-    else if (paths[""]) {
+    if (types.has("cgroup")) {
+      // cgroup2 has one superblock: MS_RDONLY at mount time would ask to make it read-only
+      // for everyone (EBUSY in a user namespace); read-only is per mount, by a remount.
+      plan.add(Op.C_MOUNT, what, "cgroup2", dest, "cgroup2", base & ~MS_RDONLY, "", 1, 1);
+      if (base & MS_RDONLY) plan.add(Op.C_REMOUNT, `${what}: read-only`, dest, base, 1);
+    } else if (paths[""]) {
       plan.add(Op.C_MOUNT, what, paths[""], dest, "", base | MS_BIND | MS_REC, "", 1, 1);
     }
     return;

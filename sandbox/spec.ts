@@ -228,7 +228,15 @@ export function sandboxSpec(
       options: ["nosuid", "nodev", "mode=1777"],
     },
   ];
-  // The sandbox's own cgroup (when it has one) at /sys/fs/cgroup, read-only.
+  // The sandbox's own cgroup (when it has one) at /sys/fs/cgroup, read-only: over a tmpfs,
+  // since the kernel refuses cgroup2 right on top of the host's cgroup2 mount (EBUSY), and
+  // the host's tree is none of the sandbox's business anyway.
+  mounts.push({
+    destination: "/sys/fs/cgroup",
+    type: "tmpfs",
+    source: "tmpfs",
+    options: ["nosuid", "noexec", "nodev", "mode=755", "size=64k"],
+  });
   mounts.push({
     destination: "/sys/fs/cgroup",
     type: "cgroup",

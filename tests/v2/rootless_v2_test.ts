@@ -64,7 +64,7 @@ function ensureUser(): void {
 }
 
 /** A cgroup delegated to the user, with a leaf the user's shell starts in. */
-async function delegate() {
+function delegate() {
   const own = Deno.readTextFileSync("/proc/self/cgroup").trim().split("::")[1] ?? "/";
   const dir = `${ROOT}${own === "/" ? "" : own}/nsinit-test-${uniqueId("deleg")}`;
   Deno.mkdirSync(dir);
@@ -78,7 +78,7 @@ async function delegate() {
   }
   return {
     dir,
-    async [Symbol.asyncDispose]() {
+    [Symbol.asyncDispose]() {
       // Whatever the user left (a failed test), then the directories, leaves first.
       const rm = (d: string) => {
         for (const e of Deno.readDirSync(d)) if (e.isDirectory) rm(`${d}/${e.name}`);
@@ -96,7 +96,7 @@ async function delegate() {
         }
       };
       rm(dir);
-      await Promise.resolve();
+      return Promise.resolve();
     },
   };
 }
@@ -164,7 +164,7 @@ Deno.test({
   ignore,
   async fn() {
     ensureUser();
-    await using deleg = await delegate();
+    await using deleg = delegate();
     await using work = await workDir();
     const owner = { uid: USER.uid, gid: USER.gid };
     await using b = await makeBundle({
