@@ -23,12 +23,15 @@ export class ConfigError extends Error {
   readonly file: string;
   /** The JSON path of the offending field, e.g. `linux.namespaces[3].type`, or "" for the whole document. */
   readonly field: string;
+  /** What is wrong with the field, e.g. `must be an integer >= 0`. */
+  readonly problem: string;
   /** Creates a config error for `file` and `field`. */
   constructor(file: string, field: string, problem: string) {
     super(field ? `${file}: ${field}: ${problem}` : `${file}: ${problem}`);
     this.name = "ConfigError";
     this.file = file;
     this.field = field;
+    this.problem = problem;
   }
 }
 
@@ -36,14 +39,22 @@ export class ConfigError extends Error {
 export type Status = "creating" | "created" | "running" | "paused" | "stopped";
 
 /**
- * An operation is not allowed in the container's current status.
+ * An operation is not allowed in the container's current status. `from` is the
+ * status it was in, `verb` the refused operation, `to` the status the operation
+ * would have led to (undefined when it keeps the status), and `allowed` the
+ * statuses it needs (core's transition table, `core/transitions.ts`).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { StateError } from "./errors.ts";
- * const err = new StateError("c1", "stopped", "start");
- * assert.equal(err.message, 'container "c1": cannot start a stopped container');
+ * const err = new StateError("c1", "stopped", "start", { to: "running", allowed: ["created"] });
+ * assert.equal(
+ *   err.message,
+ *   'container "c1": cannot start a stopped container (start takes a created container to running)',
+ * );
+ * assert.equal(err.from, "stopped");
+ * assert.equal(err.to, "running");
  * ```
  */
 export class StateError extends Error {
@@ -51,15 +62,32 @@ export class StateError extends Error {
   readonly id: string;
   /** The status the container was in. */
   readonly from: Status;
-  /** The operation (or target status) that was refused. */
-  readonly to: string;
+  /** The operation that was refused. */
+  readonly verb: string;
+  /** The status the operation leads to; undefined when it keeps the status. */
+  readonly to?: Status | "deleted";
+  /** The statuses the operation is allowed from. */
+  readonly allowed?: readonly Status[];
   /** Creates a state error. */
-  constructor(id: string, from: Status, to: string) {
-    super(`container "${id}": cannot ${to} a ${from} container`);
+  constructor(
+    id: string,
+    from: Status,
+    verb: string,
+    opts: { to?: Status | "deleted"; allowed?: readonly Status[] } = {},
+  ) {
+    const needs = opts.allowed?.length ? `a ${opts.allowed.join(" or ")} container` : "";
+    const why = needs === ""
+      ? ""
+      : opts.to === undefined
+      ? ` (${verb} needs ${needs})`
+      : ` (${verb} takes ${needs} to ${opts.to})`;
+    super(`container "${id}": cannot ${verb} a ${from} container${why}`);
     this.name = "StateError";
     this.id = id;
     this.from = from;
-    this.to = to;
+    this.verb = verb;
+    if (opts.to !== undefined) this.to = opts.to;
+    if (opts.allowed) this.allowed = opts.allowed;
   }
 }
 
@@ -240,6 +268,40 @@ export class HookError extends Error {
     this.kind = kind;
     this.index = index;
     this.path = path;
+  }
+}
+
+/**
+ * A D-Bus call failed: the peer answered with a D-Bus error, the connection could not
+ * be made or was lost, or no answer came in time. `dbusName` is the D-Bus error name
+ * (e.g. `org.freedesktop.systemd1.UnitExists`, `org.freedesktop.DBus.Error.NoReply`).
+ *
+ * @example
+ * ```ts
+ * import { DbusError } from "./errors.ts";
+ * const err = new DbusError(
+ *   "org.freedesktop.systemd1.Manager.StartTransientUnit",
+ *   "org.freedesktop.systemd1.UnitExists",
+ *   "Unit nsinit-c1.scope already exists.",
+ * );
+ * console.assert(err.message.startsWith("D-Bus org.freedesktop.systemd1.Manager.StartTransientUnit"));
+ * console.assert(err.dbusName === "org.freedesktop.systemd1.UnitExists");
+ * ```
+ */
+export class DbusError extends Error {
+  /** What was attempted: `interface.Member` of the call, or `connect <address>`. */
+  readonly method: string;
+  /** The D-Bus error name. */
+  readonly dbusName: string;
+  /** The errno sd-bus returned, when there was one. */
+  readonly errno: number | undefined;
+  /** Creates a D-Bus error. */
+  constructor(method: string, dbusName: string, problem: string, errno?: number) {
+    super(`D-Bus ${method}: ${dbusName}: ${problem}`);
+    this.name = "DbusError";
+    this.method = method;
+    this.dbusName = dbusName;
+    this.errno = errno;
   }
 }
 

@@ -12,7 +12,7 @@
  * - `memory.swap` is memory+swap: v1 `memory.memsw.limit_in_bytes = swap`,
  *   v2 `memory.swap.max = swap - limit`; limit -1 with no swap means swap -1 too;
  * - `cpu.quota`/`cpu.period` → v2 `cpu.max` `"<quota|max> [period]"`;
- * - `pids.limit` -1 or 0 → `max`;
+ * - `pids.limit` -1 → `max`, 0 → 0, unset → untouched (runtime-spec 1.3);
  * - hugetlb → `hugetlb.<size>.limit_in_bytes` (v1) / `hugetlb.<size>.max` (v2), plus
  *   the `rsvd` files when the host has them.
  *
@@ -638,16 +638,13 @@ export function translateResources(
   devices(plan, resources.devices);
   if (resources.memory) memory(plan, resources.memory, opts);
   if (resources.cpu) cpu(plan, resources.cpu);
-  if (resources.pids) {
+  // runtime-spec 1.3: unset leaves pids.max alone, a negative limit is "max", 0 is 0.
+  if (resources.pids?.limit !== undefined) {
+    const limit = resources.pids.limit;
     const f = `${R}.pids.limit`;
-    checkInt(resources.pids.limit, f);
+    checkInt(limit, f);
     plan.need("pids", `${R}.pids`);
-    plan.add(
-      "pids",
-      "pids.max",
-      resources.pids.limit > 0 ? String(resources.pids.limit) : "max",
-      f,
-    );
+    plan.add("pids", "pids.max", limit < 0 ? "max" : String(limit), f);
   }
   if (resources.blockIO) blockIO(plan, resources.blockIO);
   hugetlb(plan, resources.hugepageLimits);

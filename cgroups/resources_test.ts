@@ -226,8 +226,10 @@ Deno.test("cpuset goes to the cpuset controller", () => {
   );
 });
 
-Deno.test("pids: -1 and 0 are max", () => {
-  for (const [limit, value] of [[-1, "max"], [0, "max"], [42, "42"]] as const) {
+Deno.test("pids (runtime-spec 1.3): -1 is max, 0 is 0, unset leaves pids.max alone", () => {
+  assert.deepEqual(translateResources({ pids: {} }, V1), []);
+  assert.deepEqual(translateResources({ pids: {} }, V2), []);
+  for (const [limit, value] of [[-1, "max"], [0, "0"], [42, "42"]] as const) {
     assert.deepEqual(pairs(translateResources({ pids: { limit } }, V1)), [`pids.max=${value}`]);
     assert.deepEqual(pairs(translateResources({ pids: { limit } }, V2)), [`pids.max=${value}`]);
   }

@@ -10,16 +10,16 @@ import { exists } from "../util/fs.ts";
 import type { LinuxResources, Process } from "../spec/config.ts";
 import type { CgroupManager } from "../drivers/driver.ts";
 import type { CgroupStats } from "../cgroups/stats.ts";
-import { ContainerIdError, StateError, type Status, SyscallError } from "../errors.ts";
-import { check, cstr, native } from "../native/ffi.ts";
-import { spawnPlan } from "../native/spawn.ts";
+import { ContainerIdError, type Status } from "../errors.ts";
 import type { ExitStatus } from "../native/reaper.ts";
 import { buildExecPlan } from "./init_plan.ts";
 import { validateProcess } from "../spec/validate.ts";
-import { type ContainerState, lockDir, procStat, writeAtomic } from "./state.ts";
+import { type ContainerState, lockDir, writeAtomic } from "./state.ts";
 import { ContainerProcess } from "./process.ts";
 import { type HookState, runHooksWarn } from "./hooks.ts";
-import { prepareStdio, type StdioOptions } from "./stdio.ts";
+import type { StdioOptions } from "./stdio.ts";
+import { realSyscalls, type Syscalls } from "./syscalls.ts";
+import { checkTransition } from "./transitions.ts";
 import type { CheckpointOptions } from "../criu/options.ts";
 
 /** The OCI state of a container, with runc's extra fields (rootfs, created, owner). */
@@ -65,19 +65,25 @@ export class Container implements AsyncDisposable {
   #cgroup: CgroupManager;
   #init?: ContainerProcess;
   #warn: (msg: string) => void;
+  #sys: Syscalls;
 
   /** @internal Use Factory.create / Factory.load. */
   constructor(
     state: ContainerState,
     dir: string,
     cgroup: CgroupManager,
-    opts: { init?: ContainerProcess; onWarning?: (msg: string) => void } = {},
+    opts: {
+      init?: ContainerProcess;
+      onWarning?: (msg: string) => void;
+      syscalls?: Syscalls;
+    } = {},
   ) {
     this.#state = state;
     this.#dir = dir;
     this.#cgroup = cgroup;
     if (opts.init) this.#init = opts.init;
     this.#warn = opts.onWarning ?? (() => {});
+    this.#sys = opts.syscalls ?? realSyscalls;
   }
 
   #hookState(status: Status, pid?: number): HookState {
@@ -123,7 +129,7 @@ export class Container implements AsyncDisposable {
 
   /** Whether the recorded init is still the same live process (pid reuse is detected by start time). */
   #initAlive(): boolean {
-    const st = procStat(this.#state.initPid);
+    const st = this.#sys.procStat(this.#state.initPid);
     return st !== undefined && st.startTime === this.#state.initStartTime && st.state !== "Z" &&
       st.state !== "X";
   }
@@ -132,8 +138,9 @@ export class Container implements AsyncDisposable {
   async status(): Promise<Status> {
     if (this.#state.initPid <= 0) return exists(this.#fifo) ? "creating" : "stopped";
     if (!this.#initAlive()) return "stopped";
-    if (exists(this.#fifo)) return "created";
+    // Frozen first, as runc: a paused created container is paused, not created.
     if (await this.#cgroup.frozen().catch(() => false)) return "paused";
+    if (exists(this.#fifo)) return "created";
     return "running";
   }
 
@@ -171,20 +178,12 @@ export class Container implements AsyncDisposable {
     }
   }
 
-  #require(status: Status, allowed: Status[], verb: string): void {
-    if (!allowed.includes(status)) throw new StateError(this.id, status, verb);
-  }
-
   /** A pidfd for the init, verified against its start time. The caller closes it. */
-  #openInitPidfd(): number {
-    const fd = check(
-      native().nsi_pidfd_open(this.#state.initPid),
-      "pidfd_open",
-      String(this.#state.initPid),
-    );
+  #openInitPidfd(verb: "start" | "signal"): number {
+    const fd = this.#sys.pidfdOpen(this.#state.initPid);
     if (!this.#initAlive()) {
-      native().nsi_close(fd);
-      throw new StateError(this.id, "stopped", "signal");
+      this.#sys.close(fd);
+      checkTransition(this.id, "stopped", verb); // it died meanwhile
     }
     return fd;
   }
@@ -192,33 +191,12 @@ export class Container implements AsyncDisposable {
   /** Starts a created container: its init execs the process. */
   start(): Promise<void> {
     return this.#locked(async () => {
-      this.#require(await this.status(), ["created"], "start");
-      const lib = native();
-      const pidfd = this.#openInitPidfd();
-      const err = new Uint8Array(1024);
+      checkTransition(this.id, await this.status(), "start");
+      const pidfd = this.#openInitPidfd("start");
       try {
-        const rc = await lib.nsi_fifo_start(cstr(this.#fifo), pidfd, err, err.length);
-        if (rc === -3) {
-          throw new SyscallError({
-            syscall: "start",
-            errno: 3,
-            path: this.id,
-            detail: "container init exited before it was started",
-          });
-        }
-        check(rc, "open exec fifo", this.#fifo);
-        if (rc > 0) {
-          // "E<errno> <what failed>": a startContainer hook or the exec itself.
-          const text = new TextDecoder().decode(err.subarray(0, rc));
-          const m = /^E(\d+) (.*)$/s.exec(text);
-          throw new SyscallError({
-            syscall: m ? m[2] : text,
-            errno: m ? Number(m[1]) : 5,
-            step: "start",
-          });
-        }
+        await this.#sys.fifoStart(this.#fifo, pidfd, this.id);
       } finally {
-        lib.nsi_close(pidfd);
+        this.#sys.close(pidfd);
         await Deno.remove(this.#fifo).catch(() => {});
       }
       await runHooksWarn(
@@ -226,6 +204,7 @@ export class Container implements AsyncDisposable {
         this.#state.config.hooks,
         this.#hookState("running", this.#state.initPid),
         this.#warn,
+        this.#sys,
       );
     });
   }
@@ -237,7 +216,7 @@ export class Container implements AsyncDisposable {
   signal(signal: number, opts: { all?: boolean } = {}): Promise<void> {
     return this.#locked(async () => {
       const status = await this.status();
-      if (status === "stopped" && !opts.all) throw new StateError(this.id, status, "signal");
+      checkTransition(this.id, status, opts.all ? "kill --all" : "signal");
       if (opts.all) {
         // Every process in the cgroup, the init included (as runc: nothing more).
         // Without process tracking there is no "all": the init's pid namespace dies with it.
@@ -256,19 +235,18 @@ export class Container implements AsyncDisposable {
   }
 
   #signalInit(signal: number): void {
-    const lib = native();
-    const fd = this.#openInitPidfd();
+    const fd = this.#openInitPidfd("signal");
     try {
-      check(lib.nsi_pidfd_signal(fd, signal), "pidfd_send_signal", `pid ${this.#state.initPid}`);
+      this.#sys.pidfdSignal(fd, signal);
     } finally {
-      lib.nsi_close(fd);
+      this.#sys.close(fd);
     }
   }
 
   /** Freezes every process (`nsinit pause`). */
   pause(): Promise<void> {
     return this.#locked(async () => {
-      this.#require(await this.status(), ["running", "created"], "pause");
+      checkTransition(this.id, await this.status(), "pause");
       await this.#cgroup.freeze(true);
     });
   }
@@ -276,7 +254,7 @@ export class Container implements AsyncDisposable {
   /** Thaws a paused container (`nsinit resume`). */
   resume(): Promise<void> {
     return this.#locked(async () => {
-      this.#require(await this.status(), ["paused"], "resume");
+      checkTransition(this.id, await this.status(), "resume");
       await this.#cgroup.freeze(false);
     });
   }
@@ -295,7 +273,7 @@ export class Container implements AsyncDisposable {
   /** Updates resource limits of a live container and records them. */
   set(resources: LinuxResources): Promise<void> {
     return this.#locked(async () => {
-      this.#require(await this.status(), ["created", "running", "paused"], "update");
+      checkTransition(this.id, await this.status(), "update");
       await this.#cgroup.set(resources);
       const linux = this.#state.config.linux ??= {};
       linux.resources = mergeResources(linux.resources ?? {}, resources);
@@ -309,7 +287,7 @@ export class Container implements AsyncDisposable {
    */
   exec(process: Process, opts: ExecOptions = {}): Promise<ContainerProcess> {
     return this.#locked(async () => {
-      this.#require(await this.status(), ["created", "running"], "exec");
+      checkTransition(this.id, await this.status(), "exec");
       const proc = validateProcess(process);
       const seccomp = this.#state.config.linux?.seccomp;
       const compiled = seccomp
@@ -321,11 +299,15 @@ export class Container implements AsyncDisposable {
         preserveFds: opts.preserveFds?.length ?? 0,
         ...(compiled ? { seccomp: compiled } : {}),
         setgroupsDenied: this.#setgroupsDenied(),
+        ...(this.#state.namespaces.includes("mount") ? {} : { chroot: this.#state.rootfs }),
+        ...(this.#state.config.linux?.memoryPolicy
+          ? { memoryPolicy: this.#state.config.linux.memoryPolicy }
+          : {}),
       });
-      const stdio = prepareStdio(opts.stdio);
+      const stdio = this.#sys.prepareStdio(opts.stdio);
       let spawned;
       try {
-        spawned = await spawnPlan(plan, {
+        spawned = await this.#sys.spawnPlan(plan, {
           fds: [...stdio.fds, ...(opts.preserveFds ?? [])],
           place: (pid) => this.#cgroup.apply(pid),
           until: "exec",
@@ -341,6 +323,7 @@ export class Container implements AsyncDisposable {
         spawned.pidfd,
         stdio.parent(),
         opts.onPty ? undefined : spawned.ptyFd,
+        this.#sys,
       );
     });
   }
@@ -369,7 +352,7 @@ export class Container implements AsyncDisposable {
    */
   checkpoint(opts: CheckpointOptions): Promise<void> {
     return this.#locked(async () => {
-      this.#require(await this.status(), ["running", "paused"], "checkpoint");
+      checkTransition(this.id, await this.status(), "checkpoint");
       const { checkpointContainer } = await import("../criu/checkpoint.ts");
       await checkpointContainer({ state: this.#state, dir: this.#dir, cgroup: this.#cgroup }, opts);
       if (opts.leaveRunning || opts.preDump) return;
@@ -398,15 +381,17 @@ export class Container implements AsyncDisposable {
   destroy(opts: { force?: boolean } = {}): Promise<void> {
     return this.#locked(async () => {
       const status = await this.status();
-      if (status !== "stopped" && !opts.force) throw new StateError(this.id, status, "delete");
+      checkTransition(this.id, status, opts.force ? "delete --force" : "delete");
       if (status !== "stopped" || opts.force) await this.#killEverything(status);
       if (this.#init) await this.#init.status.catch(() => {});
       await this.#cgroup.destroy();
       // A restore killed mid-way may have left the rootfs bound here: never recurse into it.
-      native().nsi_umount_detach(cstr(join(this.#dir, "criu-root")));
-      if (this.#state.resctrl?.created) {
+      this.#sys.umountDetach(join(this.#dir, "criu-root"));
+      const rdt = this.#state.resctrl;
+      for (const d of [rdt?.monitor, rdt?.created ? rdt.dir : undefined]) {
+        if (!d) continue;
         try {
-          Deno.removeSync(this.#state.resctrl.dir);
+          Deno.removeSync(d);
         } catch { /* already gone */ }
       }
       await Deno.remove(this.#dir, { recursive: true }).catch((e) => {
@@ -417,6 +402,7 @@ export class Container implements AsyncDisposable {
         this.#state.config.hooks,
         this.#hookState("stopped"),
         this.#warn,
+        this.#sys,
       );
     });
   }
@@ -427,11 +413,14 @@ export class Container implements AsyncDisposable {
       if (status === "paused") await this.#cgroup.freeze(false).catch(() => {});
     }
     if (this.#state.initPid > 0 && this.#initAlive()) {
-      const fd = native().nsi_pidfd_open(this.#state.initPid);
-      if (fd >= 0) {
-        native().nsi_pidfd_signal(fd, SIGKILL);
-        native().nsi_close(fd);
-      }
+      try {
+        const fd = this.#sys.pidfdOpen(this.#state.initPid);
+        try {
+          this.#sys.pidfdSignal(fd, SIGKILL);
+        } finally {
+          this.#sys.close(fd);
+        }
+      } catch { /* gone meanwhile */ }
     }
     // Wait until the init is gone (reaped by us, or by whoever is its parent).
     if (this.#init) {

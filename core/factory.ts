@@ -10,10 +10,8 @@ import { isDirectory } from "../util/fs.ts";
 import type { NamespaceType, Spec } from "../spec/config.ts";
 import { parseSpec, validateSpec } from "../spec/validate.ts";
 import { createCgroupManager, loadCgroupManager } from "../drivers/factory.ts";
-import type { CgroupConfig, CgroupManager } from "../drivers/driver.ts";
+import type { CgroupConfig, CgroupManager, DriverState } from "../drivers/driver.ts";
 import { ConfigError, ContainerIdError, NotFoundError } from "../errors.ts";
-import { check, cstr, ensureNative, native } from "../native/ffi.ts";
-import { spawnPlan } from "../native/spawn.ts";
 import { buildInitPlan, type InitHooks, type LandlockPlan, rootfsPath } from "./init_plan.ts";
 import { runHooks, runHooksWarn, splitStateJson } from "./hooks.ts";
 import {
@@ -23,14 +21,7 @@ import {
   type ResctrlGroup,
   resctrlGroup,
 } from "./host_features.ts";
-import {
-  type ContainerState,
-  lockDir,
-  procStat,
-  readState,
-  validateId,
-  writeAtomic,
-} from "./state.ts";
+import { type ContainerState, lockDir, readState, validateId, writeAtomic } from "./state.ts";
 import { Container } from "./container.ts";
 import {
   defaultRoot,
@@ -41,7 +32,8 @@ import {
 } from "./rootless.ts";
 import { effectiveResources } from "./devices.ts";
 import { ContainerProcess } from "./process.ts";
-import { prepareStdio, type StdioOptions } from "./stdio.ts";
+import type { StdioOptions } from "./stdio.ts";
+import { type PreparedStdio, realSyscalls, type Syscalls } from "./syscalls.ts";
 import type { RestoreOptions } from "../criu/options.ts";
 
 /**
@@ -77,6 +69,32 @@ export interface CreateOptions {
   loopback?: boolean;
 }
 
+/** What the factory hands a cgroup driver besides the config. */
+export interface CgroupDriverOptions {
+  /** Receives the driver's warnings (e.g. a systemd unit systemd could not be told to stop). */
+  onWarning?: (msg: string) => void;
+}
+
+/** How a {@link Factory} makes cgroup managers (`drivers/factory.ts` unless replaced). */
+export interface CgroupDrivers {
+  /** A manager for a new container (`onWarning` gets what the driver cannot do but survives). */
+  create(config: CgroupConfig, opts?: CgroupDriverOptions): CgroupManager;
+  /** The manager a container's state names. */
+  load(config: CgroupConfig, saved: DriverState, opts?: CgroupDriverOptions): CgroupManager;
+}
+
+/** Options for {@link Factory}. */
+export interface FactoryOptions {
+  /** The state root; default /run/nsinit. */
+  root?: string;
+  /** Receives what runc logs as warnings (a failing poststart or poststop hook). */
+  onWarning?: (msg: string) => void;
+  /** The native calls (default: the real ones); unit tests pass a recording fake. */
+  syscalls?: Syscalls;
+  /** The cgroup drivers (default: `drivers/factory.ts`); unit tests pass fakes. */
+  cgroupDrivers?: CgroupDrivers;
+}
+
 /**
  * Creates, loads and lists containers under a state root.
  *
@@ -93,15 +111,19 @@ export class Factory {
   readonly root: string;
 
   #warn: (msg: string) => void;
+  #sys: Syscalls;
+  #cgroups: CgroupDrivers;
 
   /**
    * A factory over `root` (default /run/nsinit, or `$XDG_RUNTIME_DIR/nsinit` for an
    * unprivileged caller). `onWarning` receives what runc
    * logs as warnings (a failing poststart or poststop hook); default: ignored.
    */
-  constructor(opts: { root?: string; onWarning?: (msg: string) => void } = {}) {
+  constructor(opts: FactoryOptions = {}) {
     this.root = resolve(opts.root ?? defaultRoot());
     this.#warn = opts.onWarning ?? (() => {});
+    this.#sys = opts.syscalls ?? realSyscalls;
+    this.#cgroups = opts.cgroupDrivers ?? { create: createCgroupManager, load: loadCgroupManager };
   }
 
   /**
@@ -119,7 +141,7 @@ export class Factory {
 
   async #create(id: string, opts: CreateOptions, waitForStart: boolean): Promise<Container> {
     validateId(id);
-    await ensureNative();
+    await this.#sys.ready();
     const bundle = resolve(opts.bundle);
     const spec = opts.spec
       ? validateSpec(structuredClone(opts.spec))
@@ -127,7 +149,7 @@ export class Factory {
     const rootfs = rootfsPath(spec, bundle);
     checkRootfs(rootfs, spec);
     const host = probeHostFeatures();
-    checkHostFeatures(spec, host);
+    for (const warning of checkHostFeatures(spec, host)) this.#warn(warning);
     // Loaded only when needed: `nsinit state` and friends never pay for libseccomp.
     const seccomp = spec.linux?.seccomp
       ? (await import("../seccomp/compile.ts")).compileSeccomp(spec.linux.seccomp)
@@ -154,16 +176,16 @@ export class Factory {
     }
     const lock = await lockDir(dir);
     let cgroup: CgroupManager | undefined;
-    let stdio: ReturnType<typeof prepareStdio> | undefined;
+    let stdio: PreparedStdio | undefined;
     let initProc: ContainerProcess | undefined;
     let spawnedPid = 0;
     let prepared: Promise<void> | undefined;
     let rdt: ResctrlGroup | undefined;
     try {
-      cgroup = createCgroupManager({
+      cgroup = this.#cgroups.create({
         ...cgroupConfig(id, spec, rootless),
         ...(opts.systemdCgroup ? { driver: "systemd" as const } : {}),
-      });
+      }, { onWarning: this.#warn });
       if (rootless && cgroup.driver === "none") this.#warnNoCgroups();
       const state: ContainerState = {
         id,
@@ -203,7 +225,7 @@ export class Factory {
       const fifo = join(dir, "exec.fifo");
       // The fifo exists from the start: a crash before the state is complete leaves
       // a "creating" container that `delete --force` cleans up.
-      check(native().nsi_mkfifo(cstr(fifo), 0o622), "mkfifo", fifo);
+      this.#sys.mkfifo(fifo, 0o622);
       // The umask trimmed it: an init that switched to another user must still open it.
       Deno.chmodSync(fifo, 0o622);
 
@@ -218,13 +240,13 @@ export class Factory {
         ...(seccomp ? { seccomp } : {}),
         ...(initHooks ? { hooks: initHooks } : {}),
         ...(execLabel ? { execLabel } : {}),
-        ...(spec.linux?.mountLabel ? { mountLabel: spec.linux.mountLabel } : {}),
+        ...(spec.linux?.mountLabel && host.selinux ? { mountLabel: spec.linux.mountLabel } : {}),
         ...(maps ? { rootless: maps } : {}),
         ...(opts.landlock ? { landlock: opts.landlock } : {}),
         ...(opts.reaperInit ? { reaperInit: true } : {}),
         ...(opts.loopback ? { loopback: true } : {}),
       });
-      stdio = prepareStdio(opts.stdio);
+      stdio = this.#sys.prepareStdio(opts.stdio);
       const { limitsBeforePid, deviceRules } = cgroup.capabilities;
       const resources = deviceRules ? effectiveResources(spec) : spec.linux?.resources;
       const manager = cgroup;
@@ -233,11 +255,13 @@ export class Factory {
       // the cgroup. The child waits for GO, which comes only after both (so a crash
       // after GO always leaves state to delete). A driver whose cgroup cannot exist
       // before its first pid (a systemd scope) gets apply(pid), then set().
-      const spawning = spawnPlan(plan, {
+      // place() may run before spawnPlan returns: it waits for `prepared` to exist.
+      const preparing = Promise.withResolvers<Promise<void>>();
+      const spawning = this.#sys.spawnPlan(plan, {
         fds: [...stdio.fds, ...(opts.preserveFds ?? [])],
         place: async (pid) => {
           spawnedPid = pid;
-          await prepared;
+          await (await preparing.promise);
           await manager.apply(pid);
           if (!limitsBeforePid && resources) await manager.set(resources);
           rdt?.apply(pid);
@@ -245,14 +269,18 @@ export class Factory {
         until: waitForStart ? "ready" : "exec",
         ...(opts.onPty ? { onPty: opts.onPty } : {}),
         onBarrier: async (pid) => {
-          await runHooks("prestart", hooks, { ...base, status: "creating", pid });
-          await runHooks("createRuntime", hooks, { ...base, status: "creating", pid });
+          await runHooks("prestart", hooks, { ...base, status: "creating", pid }, this.#sys);
+          await runHooks("createRuntime", hooks, { ...base, status: "creating", pid }, this.#sys);
         },
       });
       prepared = (async () => {
         if (rdt) {
           rdt.create();
-          state.resctrl = { dir: rdt.dir, created: rdt.created };
+          state.resctrl = {
+            dir: rdt.dir,
+            created: rdt.created,
+            ...(rdt.monitor ? { monitor: rdt.monitor } : {}),
+          };
         }
         await writeAtomic(join(dir, "state.json"), JSON.stringify(state));
         if (limitsBeforePid) {
@@ -261,6 +289,7 @@ export class Factory {
         }
       })();
       prepared.catch(() => {}); // observed through place(); never an unhandled rejection
+      preparing.resolve(prepared);
       const spawned = await spawning;
       stdio.closeChildEnds();
       initProc = new ContainerProcess(
@@ -268,8 +297,9 @@ export class Factory {
         spawned.pidfd,
         stdio.parent(),
         opts.onPty ? undefined : spawned.ptyFd,
+        this.#sys,
       );
-      const st = procStat(spawned.pid);
+      const st = this.#sys.procStat(spawned.pid);
       state.initPid = spawned.pid;
       state.cgroup = cgroup.saved();
       state.initStartTime = st?.startTime ?? 0;
@@ -281,9 +311,14 @@ export class Factory {
           hooks,
           { ...base, status: "running", pid: spawned.pid },
           this.#warn,
+          this.#sys,
         );
       }
-      return new Container(state, dir, cgroup, { init: initProc, onWarning: this.#warn });
+      return new Container(state, dir, cgroup, {
+        init: initProc,
+        onWarning: this.#warn,
+        syscalls: this.#sys,
+      });
     } catch (e) {
       // Leave nothing behind: process, cgroup, state directory, fds.
       await prepared?.catch(() => {});
@@ -298,7 +333,7 @@ export class Factory {
       // A failed create continues at delete: poststop hooks run (their failures are warnings).
       if (spawnedPid > 0 && spec.hooks?.poststop) {
         const s = { ociVersion: spec.ociVersion, id, bundle, status: "stopped" };
-        await runHooksWarn("poststop", spec.hooks, s, this.#warn);
+        await runHooksWarn("poststop", spec.hooks, s, this.#warn, this.#sys);
       }
       throw e;
     } finally {
@@ -336,16 +371,20 @@ export class Factory {
    */
   async restore(id: string, opts: RestoreOptions): Promise<Container> {
     validateId(id);
-    await ensureNative();
+    await this.#sys.ready();
     const { restoreContainer } = await import("../criu/restore.ts");
     const r = await restoreContainer(this.root, id, opts);
-    return new Container(r.state, r.dir, r.cgroup, { init: r.init, onWarning: this.#warn });
+    return new Container(r.state, r.dir, r.cgroup, {
+      init: r.init,
+      onWarning: this.#warn,
+      syscalls: this.#sys,
+    });
   }
 
   /** Loads a container from its state, after a restart of this process too. */
   async load(id: string): Promise<Container> {
     validateId(id);
-    await ensureNative();
+    await this.#sys.ready();
     const dir = join(this.root, id);
     let state: ContainerState;
     try {
@@ -357,11 +396,12 @@ export class Factory {
       }
       throw e;
     }
-    const cgroup = loadCgroupManager(
+    const cgroup = this.#cgroups.load(
       cgroupConfig(state.id, state.config, state.rootless),
       state.cgroup,
+      { onWarning: this.#warn },
     );
-    return new Container(state, dir, cgroup, { onWarning: this.#warn });
+    return new Container(state, dir, cgroup, { onWarning: this.#warn, syscalls: this.#sys });
   }
 
   /** A directory with no state.json (a create that crashed early): only deletable. */
@@ -379,9 +419,15 @@ export class Factory {
       rootless: Deno.uid() !== 0,
       owner: "",
     };
-    return new Container(state, dir, loadCgroupManager({ id }, state.cgroup), {
-      onWarning: this.#warn,
-    });
+    return new Container(
+      state,
+      dir,
+      this.#cgroups.load({ id }, state.cgroup, { onWarning: this.#warn }),
+      {
+        onWarning: this.#warn,
+        syscalls: this.#sys,
+      },
+    );
   }
 
   /** Ids of every container under the root. */

@@ -3,7 +3,8 @@
  *
  * - prestart, createRuntime: runtime namespace, during create, before pivot_root
  *   (the init waits at a barrier while they run); poststart: after start;
- *   poststop: after delete. These run here, through the native `nsi_hook`.
+ *   poststop: after delete. These run here, through `Syscalls.runHook` (the native
+ *   `nsi_hook`).
  * - createContainer (before pivot_root) and startContainer (just before the
  *   user's program): run by the container's init, in its namespaces, as plan
  *   steps (see init_plan.ts).
@@ -13,8 +14,7 @@
 
 import type { Hook, Hooks } from "../spec/config.ts";
 import { HookError } from "../errors.ts";
-import { cstr, native } from "../native/ffi.ts";
-import { nulList } from "../native/plan.ts";
+import { realSyscalls, type Syscalls } from "./syscalls.ts";
 
 /** The state a hook reads on stdin. */
 export interface HookState {
@@ -34,19 +34,15 @@ export async function runHook(
   index: number,
   hook: Hook,
   state: HookState,
+  sys: Syscalls = realSyscalls,
 ): Promise<void> {
-  const argv = nulList(hook.args?.length ? hook.args : [hook.path]);
-  const envp = nulList(hook.env ?? []);
   const input = new TextEncoder().encode(JSON.stringify(state));
   const timeout = hook.timeout ? hook.timeout * 1000 : 0;
-  const r = await native().nsi_hook(
-    cstr(hook.path),
-    argv,
-    argv.length,
-    envp,
-    envp.length,
+  const r = await sys.runHook(
+    hook.path,
+    hook.args?.length ? hook.args : [hook.path],
+    hook.env ?? [],
     input,
-    input.length,
     timeout,
   );
   if (r === -ETIMEDOUT) {
@@ -63,8 +59,9 @@ export async function runHooks(
   kind: keyof Hooks,
   hooks: Hooks | undefined,
   state: HookState,
+  sys: Syscalls = realSyscalls,
 ): Promise<void> {
-  for (const [i, h] of (hooks?.[kind] ?? []).entries()) await runHook(kind, i, h, state);
+  for (const [i, h] of (hooks?.[kind] ?? []).entries()) await runHook(kind, i, h, state, sys);
 }
 
 /**
@@ -76,10 +73,11 @@ export async function runHooksWarn(
   hooks: Hooks | undefined,
   state: HookState,
   warn: (msg: string) => void,
+  sys: Syscalls = realSyscalls,
 ): Promise<void> {
   for (const [i, h] of (hooks?.[kind] ?? []).entries()) {
     try {
-      await runHook(kind, i, h, state);
+      await runHook(kind, i, h, state, sys);
     } catch (e) {
       warn((e as Error).message);
     }

@@ -39,21 +39,25 @@ export function probeHostFeatures(): HostFeatures {
 }
 
 /**
- * Refuses what the host cannot apply, naming the field.
+ * Refuses what the host cannot apply, naming the field, and returns warnings for
+ * what is skipped instead: SELinux labels on a host without SELinux are ignored
+ * with a warning, as runc and crun do (configs written by tools carry them), while
+ * an AppArmor profile without AppArmor is refused (as runc does).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { checkHostFeatures } from "./host_features.ts";
- * let msg = "";
- * try {
- *   checkHostFeatures({ ociVersion: "1.2.0", process: { cwd: "/", user: { uid: 0, gid: 0 }, apparmorProfile: "p" } },
- *     { apparmor: false, selinux: false });
- * } catch (e) { msg = (e as Error).message; }
- * assert.equal(msg, "config.json: process.apparmorProfile: AppArmor is not enabled on this host");
+ * const spec = { ociVersion: "1.3.0", process: { cwd: "/", user: { uid: 0, gid: 0 }, apparmorProfile: "p" } };
+ * assert.throws(() => checkHostFeatures(spec, { apparmor: false, selinux: false }),
+ *   { message: "config.json: process.apparmorProfile: AppArmor is not enabled on this host" });
+ * const labelled = { ociVersion: "1.3.0", linux: { mountLabel: "system_u:object_r:container_file_t:s0" } };
+ * assert.deepEqual(checkHostFeatures(labelled, { apparmor: false, selinux: false }),
+ *   ["linux.mountLabel is ignored: SELinux is not enabled on this host"]);
  * ```
  */
-export function checkHostFeatures(spec: Spec, host: HostFeatures): void {
+export function checkHostFeatures(spec: Spec, host: HostFeatures): string[] {
+  const warnings: string[] = [];
   const p = spec.process;
   if (p?.apparmorProfile && !host.apparmor) {
     throw new ConfigError(
@@ -62,15 +66,13 @@ export function checkHostFeatures(spec: Spec, host: HostFeatures): void {
       "AppArmor is not enabled on this host",
     );
   }
-  if (p?.selinuxLabel && !host.selinux) {
-    throw new ConfigError(
-      "config.json",
-      "process.selinuxLabel",
-      "SELinux is not enabled on this host",
-    );
-  }
-  if (spec.linux?.mountLabel && !host.selinux) {
-    throw new ConfigError("config.json", "linux.mountLabel", "SELinux is not enabled on this host");
+  if (!host.selinux) {
+    if (p?.selinuxLabel) {
+      warnings.push("process.selinuxLabel is ignored: SELinux is not enabled on this host");
+    }
+    if (spec.linux?.mountLabel) {
+      warnings.push("linux.mountLabel is ignored: SELinux is not enabled on this host");
+    }
   }
   if (spec.linux?.intelRdt && !host.resctrl) {
     throw new ConfigError(
@@ -89,6 +91,7 @@ export function checkHostFeatures(spec: Spec, host: HostFeatures): void {
       );
     }
   }
+  return warnings;
 }
 
 /**
@@ -145,17 +148,45 @@ export interface ResctrlGroup {
   readonly dir: string;
   /** Whether create() made the directory (a shared closID group is only joined). */
   readonly created: boolean;
+  /** The container's monitoring group (`enableMonitoring`), once created. */
+  readonly monitor: string | undefined;
   /** Creates the group (unless it is a shared, pre-existing closID) and writes its schemata. */
   create(): void;
-  /** Moves a task into the group. */
+  /** Moves a task into the group (and into its monitoring group). */
   apply(pid: number): void;
-  /** Removes the group if this container created it. */
+  /** Removes the monitoring group, and the group if this container created it. */
   destroy(): void;
 }
 
 /**
- * The container's resctrl group: `closID` if given (an existing shared group is
- * joined, not removed), else one named after the container.
+ * The schemata lines to write, in runtime-spec 1.3's order: `l3CacheSchema` (without
+ * an `MB:` line when `memBwSchema` gives one), `memBwSchema`, then `schemata` last.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { resctrlSchemata } from "./host_features.ts";
+ * assert.deepEqual(
+ *   resctrlSchemata({ l3CacheSchema: "L3:0=f\nMB:0=20", memBwSchema: "MB:0=70", schemata: "L2:0=3" }),
+ *   ["L3:0=f", "MB:0=70", "L2:0=3"],
+ * );
+ * ```
+ */
+export function resctrlSchemata(
+  rdt: NonNullable<NonNullable<Spec["linux"]>["intelRdt"]>,
+): string[] {
+  const lines = (s: string | undefined) =>
+    (s ?? "").split("\n").map((l) => l.trim()).filter((l) => l !== "");
+  const l3 = lines(rdt.l3CacheSchema).filter((l) => !(rdt.memBwSchema && l.startsWith("MB:")));
+  return [...l3, ...lines(rdt.memBwSchema), ...lines(rdt.schemata)];
+}
+
+/**
+ * The container's resctrl group: `closID` if given, else one named after the container.
+ * A `closID` group that exists is shared: joined, never removed; one that does not is
+ * created when the config gives a schema, and refused when it gives none (the spec: a
+ * pre-configured group must exist). `enableMonitoring` adds a monitoring group of the
+ * container under the group's `mon_groups`.
  *
  * @example
  * ```ts
@@ -176,15 +207,17 @@ export function resctrlGroup(
   ops: { mkdir?: (dir: string) => void } = {},
 ): ResctrlGroup {
   const dir = `${root}/${rdt.closID ?? id}`;
+  const mkdir = ops.mkdir ?? ((d: string) => Deno.mkdirSync(d));
   let created = false;
+  let monitor: string | undefined;
   const write = (file: string, value: string) => {
     try {
-      Deno.writeTextFileSync(`${dir}/${file}`, value);
+      Deno.writeTextFileSync(file, value);
     } catch (e) {
       throw new SyscallError({
         syscall: "write",
         errno: 22,
-        path: `${dir}/${file}`,
+        path: file,
         detail: (e as Error).message,
       });
     }
@@ -194,25 +227,41 @@ export function resctrlGroup(
     get created() {
       return created;
     },
+    get monitor() {
+      return monitor;
+    },
     create() {
+      const lines = resctrlSchemata(rdt);
       if (!exists(dir)) {
-        (ops.mkdir ?? ((d: string) => Deno.mkdirSync(d)))(dir);
+        if (rdt.closID !== undefined && lines.length === 0) {
+          throw new ConfigError(
+            "config.json",
+            "linux.intelRdt.closID",
+            `resctrl group "${rdt.closID}" does not exist (and no schema is given to create it)`,
+          );
+        }
+        mkdir(dir);
         created = true;
       }
-      const lines = rdt.schemata !== undefined
-        ? [rdt.schemata.trimEnd()]
-        : [rdt.l3CacheSchema, rdt.memBwSchema].filter((l): l is string => !!l);
-      if (lines.length) write("schemata", lines.join("\n") + "\n");
+      if (lines.length) write(`${dir}/schemata`, lines.join("\n") + "\n");
+      if (rdt.enableMonitoring) {
+        monitor = `${dir}/mon_groups/${id}`;
+        mkdir(monitor);
+      }
     },
     apply(pid: number) {
       if (!(pid > 0)) throw new RangeError(`invalid pid ${pid}`);
-      write("tasks", String(pid));
+      write(`${dir}/tasks`, String(pid));
+      // A task joins a monitoring group only from its parent group.
+      if (monitor) write(`${monitor}/tasks`, String(pid));
     },
     destroy() {
-      if (!created) return;
-      try {
-        Deno.removeSync(dir);
-      } catch { /* already gone */ }
+      for (const d of [monitor, created ? dir : undefined]) {
+        if (!d) continue;
+        try {
+          Deno.removeSync(d);
+        } catch { /* already gone */ }
+      }
     },
   };
 }

@@ -8,6 +8,7 @@ import {
 import { buildInitPlan } from "./init_plan.ts";
 import { defaultSpec } from "../spec/default.ts";
 import { ConfigError } from "../errors.ts";
+import { exists } from "../util/fs.ts";
 
 const none = { apparmor: false, selinux: false };
 const all = { apparmor: true, selinux: true, resctrl: "/sys/fs/resctrl" };
@@ -15,8 +16,6 @@ const all = { apparmor: true, selinux: true, resctrl: "/sys/fs/resctrl" };
 Deno.test("host features: each setting the host lacks is refused, naming the field", () => {
   const cases: [string, (s: ReturnType<typeof defaultSpec>) => void][] = [
     ["process.apparmorProfile", (s) => s.process!.apparmorProfile = "p"],
-    ["process.selinuxLabel", (s) => s.process!.selinuxLabel = "system_u:system_r:t"],
-    ["linux.mountLabel", (s) => s.linux!.mountLabel = "system_u:object_r:t"],
     ["linux.intelRdt", (s) => s.linux!.intelRdt = { closID: "g" }],
     ["mounts[0]", (s) => s.mounts![0].options = ["idmap"]],
   ];
@@ -30,6 +29,18 @@ Deno.test("host features: each setting the host lacks is refused, naming the fie
     );
     if (field !== "mounts[0]") checkHostFeatures(s, all); // the host has it: accepted
   }
+});
+
+Deno.test("host features: SELinux labels on a host without SELinux are warnings, not errors", () => {
+  const s = defaultSpec();
+  s.process!.selinuxLabel = "system_u:system_r:container_t:s0";
+  s.linux!.mountLabel = "system_u:object_r:container_file_t:s0";
+  assert.deepEqual(checkHostFeatures(s, none), [
+    "process.selinuxLabel is ignored: SELinux is not enabled on this host",
+    "linux.mountLabel is ignored: SELinux is not enabled on this host",
+  ]);
+  assert.deepEqual(checkHostFeatures(s, all), []);
+  assert.equal(execLabelWrite(s.process!, none), undefined);
 });
 
 Deno.test("host features: labels become plan steps when the host has the LSM", () => {
@@ -73,6 +84,29 @@ Deno.test("host features: a resctrl group is created with its schemata, joined, 
     s.destroy();
     assert.ok(Deno.statSync(`${root}/shared`).isDirectory);
     Deno.removeSync(`${root}/c1`, { recursive: true });
+    // A closID group that does not exist and no schema to make it: refused, naming closID.
+    assert.throws(
+      () => resctrlGroup(root, "c3", { closID: "missing" }, { mkdir }).create(),
+      (e: Error) => e instanceof ConfigError && e.field === "linux.intelRdt.closID",
+    );
+    // 1.3: enableMonitoring adds the container's monitoring group; schemata is written last.
+    Deno.mkdirSync(`${root}/shared/mon_groups`);
+    const m = resctrlGroup(root, "c4", {
+      closID: "shared",
+      memBwSchema: "MB:0=70",
+      schemata: "L2:0=3",
+      enableMonitoring: true,
+    }, { mkdir });
+    m.create();
+    assert.equal(m.monitor, `${root}/shared/mon_groups/c4`);
+    assert.equal(Deno.readTextFileSync(`${root}/shared/schemata`), "MB:0=70\nL2:0=3\n");
+    m.apply(42);
+    assert.equal(Deno.readTextFileSync(`${root}/shared/mon_groups/c4/tasks`), "42");
+    // resctrl's rmdir takes a group's kernel files with it; in a plain directory they go first.
+    for (const f of ["tasks", "schemata"]) Deno.removeSync(`${root}/shared/mon_groups/c4/${f}`);
+    m.destroy();
+    assert.equal(exists(`${root}/shared/mon_groups/c4`), false);
+    assert.ok(Deno.statSync(`${root}/shared`).isDirectory);
   } finally {
     Deno.removeSync(root, { recursive: true });
   }

@@ -9,9 +9,11 @@
 
 import { isAbsolute, join, resolve } from "../util/path.ts";
 import type {
+  CPUAffinity,
   Hook,
   Linux,
   LinuxDevice,
+  LinuxMemoryPolicy,
   LinuxNamespace,
   Mount,
   NamespaceType,
@@ -241,6 +243,73 @@ function hasMount(spec: Spec, dest: string): boolean {
   return (spec.mounts ?? []).some((m) => m.destination.replace(/\/+$/, "") === dest);
 }
 
+/** sched_setattr(2) policy numbers. */
+const SCHED_POLICY: Record<string, number> = {
+  SCHED_OTHER: 0,
+  SCHED_FIFO: 1,
+  SCHED_RR: 2,
+  SCHED_BATCH: 3,
+  SCHED_ISO: 4,
+  SCHED_IDLE: 5,
+  SCHED_DEADLINE: 6,
+};
+/** sched_setattr(2) flag bits. */
+const SCHED_FLAG: Record<string, number> = {
+  SCHED_FLAG_RESET_ON_FORK: 0x01,
+  SCHED_FLAG_RECLAIM: 0x02,
+  SCHED_FLAG_DL_OVERRUN: 0x04,
+  SCHED_FLAG_KEEP_POLICY: 0x08,
+  SCHED_FLAG_KEEP_PARAMS: 0x10,
+  SCHED_FLAG_UTIL_CLAMP_MIN: 0x20,
+  SCHED_FLAG_UTIL_CLAMP_MAX: 0x40,
+};
+/** ioprio classes (linux/ioprio.h). */
+const IOPRIO_CLASS: Record<string, number> = {
+  IOPRIO_CLASS_RT: 1,
+  IOPRIO_CLASS_BE: 2,
+  IOPRIO_CLASS_IDLE: 3,
+};
+/** set_mempolicy(2) modes and mode flags. */
+const MPOL_MODE: Record<string, number> = {
+  MPOL_DEFAULT: 0,
+  MPOL_PREFERRED: 1,
+  MPOL_BIND: 2,
+  MPOL_INTERLEAVE: 3,
+  MPOL_LOCAL: 4,
+  MPOL_PREFERRED_MANY: 5,
+  MPOL_WEIGHTED_INTERLEAVE: 6,
+};
+const MPOL_FLAG: Record<string, number> = {
+  MPOL_F_NUMA_BALANCING: 1 << 13,
+  MPOL_F_RELATIVE_NODES: 1 << 14,
+  MPOL_F_STATIC_NODES: 1 << 15,
+};
+const CAP_SYS_ADMIN = 21n;
+
+/**
+ * A CPU or NUMA node list ("0-3,7") as a bit mask of u64 words, as
+ * sched_setaffinity(2) and set_mempolicy(2) take it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { listMask } from "./init_plan.ts";
+ * assert.deepEqual([...listMask("0-2,9")], [0b111, 0b10, 0, 0, 0, 0, 0, 0]);
+ * ```
+ */
+export function listMask(list: string): Uint8Array {
+  const bits: number[] = [];
+  for (const part of list.split(",")) {
+    if (part === "") continue;
+    const [lo, hi = lo] = part.split("-").map(Number);
+    if (!(hi >= lo) || hi > 8191) throw new RangeError(`invalid list "${list}"`);
+    for (let i = lo; i <= hi; i++) bits.push(i);
+  }
+  const out = new Uint8Array(Math.max(8, Math.ceil((Math.max(-1, ...bits) + 1) / 64) * 8));
+  for (const b of bits) out[b >> 3] |= 1 << (b & 7);
+  return out;
+}
+
 /** Adds the process-level steps shared by an init and an exec'd process. */
 function processSteps(plan: PlanBuilder, proc: Process, opts: {
   seccomp?: { bpf: Uint8Array; flags: number };
@@ -252,6 +321,8 @@ function processSteps(plan: PlanBuilder, proc: Process, opts: {
   execLabel?: { path: string; value: string };
   landlock?: LandlockPlan;
   reaperInit?: boolean;
+  memoryPolicy?: LinuxMemoryPolicy;
+  affinity?: string;
 }): void {
   const caps = proc.capabilities ?? {};
   const user = proc.user;
@@ -277,6 +348,43 @@ function processSteps(plan: PlanBuilder, proc: Process, opts: {
     }
     plan.add(Op.C_RLIMIT, `set ${rl.type}`, res, BigInt(rl.soft), BigInt(rl.hard));
   }
+  // Scheduling, I/O priority, NUMA policy and affinity while every capability is still
+  // held (SCHED_FIFO and the RT I/O class need CAP_SYS_NICE); exec keeps them all.
+  const sched = proc.scheduler;
+  if (sched) {
+    plan.add(
+      Op.C_SCHED,
+      `set the scheduler ${sched.policy}`,
+      SCHED_POLICY[sched.policy],
+      (sched.flags ?? []).reduce((m, f) => m | SCHED_FLAG[f], 0),
+      BigInt.asUintN(64, BigInt(sched.nice ?? 0)),
+      sched.priority ?? 0,
+      sched.runtime ?? 0,
+      sched.deadline ?? 0,
+      sched.period ?? 0,
+    );
+  }
+  if (proc.ioPriority) {
+    const { class: cls, priority } = proc.ioPriority;
+    plan.add(
+      Op.C_IOPRIO,
+      `set the I/O priority ${cls} ${priority}`,
+      (IOPRIO_CLASS[cls] << 13) | priority,
+    );
+  }
+  if (opts.memoryPolicy) {
+    const mp = opts.memoryPolicy;
+    const mode = (mp.flags ?? []).reduce((m, f) => m | MPOL_FLAG[f], MPOL_MODE[mp.mode]);
+    plan.add(
+      Op.C_MEMPOLICY,
+      `set the memory policy ${mp.mode}`,
+      mode,
+      mp.nodes ? listMask(mp.nodes) : new Uint8Array(),
+    );
+  }
+  if (opts.affinity) {
+    plan.add(Op.C_AFFINITY, `set the CPU affinity ${opts.affinity}`, listMask(opts.affinity));
+  }
   if (opts.terminal) {
     const size = proc.consoleSize ?? { height: 0, width: 0 };
     plan.add(Op.C_TERMINAL, "set up the terminal", size.height, size.width, user.uid, user.gid);
@@ -284,10 +392,6 @@ function processSteps(plan: PlanBuilder, proc: Process, opts: {
   plan.add(Op.C_CHDIR, `change to the working directory ${proc.cwd}`, proc.cwd);
   plan.add(Op.C_BOUNDING, "drop bounding capabilities", capabilityMask(caps.bounding ?? []));
   plan.add(Op.C_KEEPCAPS, "keep capabilities across the user switch", 1);
-  const early = opts.seccomp && !proc.noNewPrivileges;
-  if (early) {
-    plan.add(Op.C_SECCOMP, "load the seccomp filter", opts.seccomp!.bpf, opts.seccomp!.flags);
-  }
   plan.add(
     Op.C_USER,
     `switch to uid ${user.uid} gid ${user.gid}`,
@@ -298,13 +402,19 @@ function processSteps(plan: PlanBuilder, proc: Process, opts: {
   );
   const permitted = capabilityMask(caps.permitted ?? []);
   const inheritable = capabilityMask(caps.inheritable ?? []);
+  // The filter is loaded last, just before execve, so nothing the runtime does depends
+  // on what the user's profile allows (an allow-list need not list close_range). Without
+  // no_new_privs loading it needs CAP_SYS_ADMIN: it stays effective until then. That
+  // changes nothing the program gets: execve computes its capabilities from the
+  // inheritable, ambient and bounding sets (and file capabilities), not the effective set.
+  const loader = opts.seccomp && !proc.noNewPrivileges ? 1n << CAP_SYS_ADMIN : 0n;
   // The kernel raises an ambient capability only if it is permitted and inheritable;
   // runc warns about the others and goes on, and so do we (see ambientDropped).
   plan.add(
     Op.C_CAPS,
     "set capabilities",
-    capabilityMask(caps.effective ?? []),
-    permitted,
+    capabilityMask(caps.effective ?? []) | loader,
+    permitted | loader,
     inheritable,
     capabilityMask(caps.ambient ?? []) & permitted & inheritable,
   );
@@ -329,7 +439,7 @@ function processSteps(plan: PlanBuilder, proc: Process, opts: {
     addHookSteps(plan, "startContainer", opts.hooks.startContainer, opts.hooks.createdState);
   }
   if (opts.landlock) addLandlock(plan, opts.landlock);
-  if (opts.seccomp && !early) {
+  if (opts.seccomp) {
     plan.add(Op.C_SECCOMP, "load the seccomp filter", opts.seccomp.bpf, opts.seccomp.flags);
   }
   if (opts.reaperInit) plan.add(Op.C_INIT, "fork the command under a signal-forwarding pid 1");
@@ -374,6 +484,19 @@ export function buildInitPlan(spec: Spec, opts: InitPlanOptions): PlanBuilder {
   const userns = ns.types.has("user");
   const newUserns = (ns.create & CloneFlag.NEWUSER) !== 0;
 
+  // Network devices are named in the runtime's namespaces: the helper opens what it
+  // needs for them before it joins any namespace, and moves them once the child exists.
+  const netns = linux.namespaces?.find((n) => n.type === "network")?.path ?? "";
+  for (const [dev, d] of Object.entries(linux.netDevices ?? {})) {
+    const name = d.name ?? dev;
+    plan.add(
+      Op.H_NETDEV,
+      `move network device ${dev} into the container as ${name}`,
+      dev,
+      name,
+      netns,
+    );
+  }
   for (const j of ns.join) {
     plan.add(Op.H_JOIN, `join the ${j.type} namespace ${j.path}`, j.path!, NS_FLAG[j.type]);
   }
@@ -422,7 +545,13 @@ export function buildInitPlan(spec: Spec, opts: InitPlanOptions): PlanBuilder {
     plan.add(Op.C_UNSHARE, "create the cgroup namespace", CloneFlag.NEWCGROUP);
   }
   if (ns.types.has("mount")) addRootfs(plan, spec, opts, userns, ns.types);
-  else addCreateHooks(plan, opts.hooks);
+  else {
+    addCreateHooks(plan, opts.hooks);
+    // root.path is the container's root whatever the namespaces (validate.ts refuses
+    // mounts and the like without a mount namespace).
+    const rootfs = rootfsPath(spec, opts.bundle);
+    plan.add(Op.C_CHROOT, `chroot into the rootfs ${rootfs}`, rootfs);
+  }
   if (ns.types.has("uts") && spec.hostname !== undefined && spec.hostname !== "") {
     plan.add(Op.C_HOSTNAME, `set hostname ${spec.hostname}`, spec.hostname);
   }
@@ -458,6 +587,7 @@ export function buildInitPlan(spec: Spec, opts: InitPlanOptions): PlanBuilder {
     ...(opts.execLabel ? { execLabel: opts.execLabel } : {}),
     ...(opts.landlock ? { landlock: opts.landlock } : {}),
     ...(opts.reaperInit ? { reaperInit: true } : {}),
+    ...(linux.memoryPolicy ? { memoryPolicy: linux.memoryPolicy } : {}),
   });
   return plan;
 }
@@ -731,6 +861,10 @@ export interface ExecPlanOptions {
   userns?: boolean;
   /** setgroups(2) is denied in the container's user namespace (rootless, single gid). */
   setgroupsDenied?: boolean;
+  /** The container's rootfs, to chroot into when it has no mount namespace. */
+  chroot?: string;
+  /** The container's NUMA memory policy (`linux.memoryPolicy`). */
+  memoryPolicy?: LinuxMemoryPolicy;
 }
 
 /**
@@ -754,17 +888,32 @@ export function buildExecPlan(proc: Process, opts: ExecPlanOptions): PlanBuilder
     const path = `/proc/${opts.initPid}/ns/${NS_FILE[t]}`;
     plan.add(Op.H_JOIN, `join the ${t} namespace ${path}`, path, NS_FLAG[t]);
   }
+  // execCPUAffinity.initial: the helper's affinity, inherited by the child before the
+  // runtime moves it into the container's cgroup; final: set by the child after that.
+  const affinity: CPUAffinity = proc.execCPUAffinity ?? {};
+  if (affinity.initial) {
+    plan.add(
+      Op.H_AFFINITY,
+      `set the initial CPU affinity ${affinity.initial}`,
+      listMask(affinity.initial),
+    );
+  }
   plan.add(Op.H_CLONE, "clone", 0);
-  if (proc.terminal) plan.add(Op.C_SETSID, "create a session");
+  // Every exec'd process leads its own session, as runc's do: it must not share the runtime
+  // caller's process group (conmon kills the exec's group when an execSync times out).
+  plan.add(Op.C_SETSID, "create a session");
   if (proc.oomScoreAdj !== undefined) {
     plan.add(Op.C_WRITE, "set oom_score_adj", "/proc/self/oom_score_adj", String(proc.oomScoreAdj));
   }
+  if (opts.chroot) plan.add(Op.C_CHROOT, `chroot into the rootfs ${opts.chroot}`, opts.chroot);
   processSteps(plan, proc, {
     seccomp: opts.seccomp,
     preserveFds: opts.preserveFds ?? 0,
     fifo: false,
     terminal: proc.terminal === true,
     setgroups: opts.setgroupsDenied !== true,
+    ...(opts.memoryPolicy ? { memoryPolicy: opts.memoryPolicy } : {}),
+    ...(affinity.final ? { affinity: affinity.final } : {}),
   });
   return plan;
 }

@@ -4,10 +4,9 @@
  * @module
  */
 
-import { native } from "../native/ffi.ts";
-import { exitCode, type ExitStatus, reaper } from "../native/reaper.ts";
+import { exitCode, type ExitStatus } from "../native/reaper.ts";
 import type { StdioParent } from "./stdio.ts";
-import { fdReadable, fdWritable } from "./stdio.ts";
+import { realSyscalls, type Syscalls, type Terminal } from "./syscalls.ts";
 
 /**
  * A process started by nsinit (a container's init or an exec'd process).
@@ -23,39 +22,32 @@ export class ContainerProcess implements AsyncDisposable {
   /** Read end of a piped stderr. */
   readonly stderr?: ReadableStream<Uint8Array>;
   /** The terminal, when the process has one: write keystrokes, read output. */
-  readonly terminal?: {
-    readable: ReadableStream<Uint8Array>;
-    writable: WritableStream<Uint8Array>;
-    /** Sets the pty's window size (the process gets SIGWINCH). */
-    resize(rows: number, cols: number): void;
-  };
+  readonly terminal?: Terminal;
   #pidfd: number;
   #status?: Promise<ExitStatus>;
+  #sys: Syscalls;
 
   /** Wraps a spawned process. The pidfd becomes this object's. */
-  constructor(pid: number, pidfd: number, stdio: StdioParent = {}, ptyFd?: number) {
+  constructor(
+    pid: number,
+    pidfd: number,
+    stdio: StdioParent = {},
+    ptyFd?: number,
+    syscalls: Syscalls = realSyscalls,
+  ) {
     this.pid = pid;
     this.#pidfd = pidfd;
+    this.#sys = syscalls;
     if (stdio.stdin) this.stdin = stdio.stdin;
     if (stdio.stdout) this.stdout = stdio.stdout;
     if (stdio.stderr) this.stderr = stdio.stderr;
-    if (ptyFd !== undefined) {
-      const lib = native();
-      const dup = lib.nsi_dup(ptyFd);
-      this.terminal = {
-        readable: fdReadable(ptyFd),
-        writable: fdWritable(dup),
-        resize: (rows, cols) => {
-          lib.nsi_set_winsize(dup, rows, cols);
-        },
-      };
-    }
+    if (ptyFd !== undefined) this.terminal = syscalls.terminal(ptyFd);
   }
 
   /** Exit status; resolves when the process ends (it must be this runtime's child). */
   get status(): Promise<ExitStatus> {
     if (this.#pidfd < 0) return Promise.reject(new Error(`process ${this.pid}: already released`));
-    this.#status ??= reaper.wait(this.#pidfd).finally(() => this.#closeFd());
+    this.#status ??= this.#sys.waitExit(this.#pidfd).finally(() => this.#closeFd());
     return this.#status;
   }
 
@@ -67,7 +59,12 @@ export class ContainerProcess implements AsyncDisposable {
   /** Sends a signal through the pidfd. Returns false if the process is gone. */
   kill(signal = 15): boolean {
     if (this.#pidfd < 0) return false;
-    return native().nsi_pidfd_signal(this.#pidfd, signal) === 0;
+    try {
+      this.#sys.pidfdSignal(this.#pidfd, signal);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** Collects piped stdout and stderr as text and waits for the exit. */
@@ -84,7 +81,7 @@ export class ContainerProcess implements AsyncDisposable {
 
   #closeFd(): void {
     if (this.#pidfd >= 0) {
-      native().nsi_close(this.#pidfd);
+      this.#sys.close(this.#pidfd);
       this.#pidfd = -1;
     }
   }

@@ -34,7 +34,7 @@ export interface ContainerState {
    */
   cgroup: DriverState;
   /** The Intel RDT (resctrl) group, and whether the create made it (then delete removes it). */
-  resctrl?: { dir: string; created: boolean };
+  resctrl?: { dir: string; created: boolean; monitor?: string };
   /** Whether it was created by an unprivileged user. */
   rootless: boolean;
   /** Owner (runc prints the user name; empty when unknown). */

@@ -21,6 +21,9 @@
  * and freeze-signal-thaw (`signalThroughFreezer` in `drivers/signal_all.ts`, which
  * every driver's `killAll` uses when the kernel has no faster way).
  *
+ * The driver contract suite (`tests/helpers/driver_contract.ts`) runs the same cases
+ * against every implementation; a new driver calls it from its own test file.
+ *
  * @module
  */
 

@@ -6,7 +6,7 @@
  * state names.
  *
  * To add a driver: add its name to `DriverName` in `driver.ts`, its constructor to
- * `DRIVERS` here.
+ * `DRIVERS` here, and run the contract suite on it (`tests/helpers/driver_contract.ts`).
  *
  * @module
  */
@@ -24,6 +24,8 @@ import type { DirOps } from "../cgroups/fs.ts";
 import { CgroupfsV1Manager } from "./cgroupfs_v1.ts";
 import { CgroupfsV2Manager } from "./cgroupfs_v2.ts";
 import { NoCgroupManager } from "./none.ts";
+import { SystemdManager } from "./systemd.ts";
+import { CgroupError } from "../errors.ts";
 
 /** Options for {@link createCgroupManager}. */
 export interface CreateCgroupManagerOptions {
@@ -40,6 +42,17 @@ export interface CreateCgroupManagerOptions {
   dirOps?: DirOps;
   /** The runtime's uid, for the rootless delegation check; default `Deno.uid()`. */
   uid?: number;
+  /** Receives a driver's warnings (the systemd driver's, when systemd cannot be told). */
+  onWarning?: (msg: string) => void;
+}
+
+/** Whether the host was booted with systemd (`sd_booted(3)`: `/run/systemd/system` is a directory). */
+function systemdBooted(): boolean {
+  try {
+    return Deno.statSync("/run/systemd/system").isDirectory;
+  } catch {
+    return false;
+  }
 }
 
 /** Adjusts `host` to a forced mode. */
@@ -90,6 +103,8 @@ export interface DriverContext {
   dirOps?: DirOps;
   /** The runtime's uid (`null` where the platform has none). */
   uid: number | null;
+  /** Receives the driver's warnings. */
+  warn?: (msg: string) => void;
 }
 
 /** Makes a manager of one driver. Nothing may be created before `create()`/`apply()`. */
@@ -123,9 +138,20 @@ export const DRIVERS: Readonly<Record<DriverName, DriverConstructor>> = Object.f
     return host.mode === "v2" ? new CgroupfsV2Manager(common) : new CgroupfsV1Manager(common);
   },
   none: (_config, ctx) => new NoCgroupManager({ layout: ctx.saved ? "none" : hostLayout(ctx) }),
-  // The systemd engineer replaces this entry with the driver's constructor.
-  systemd: () => {
-    throw new Error("the systemd cgroup driver is not available yet");
+  systemd: (config, ctx) => {
+    if (!ctx.saved && !systemdBooted()) {
+      throw new CgroupError(
+        "--systemd-cgroup",
+        "systemd is not running on this host (no /run/systemd/system): cannot use the systemd cgroup driver",
+      );
+    }
+    return new SystemdManager({
+      config,
+      host: ctx.host(),
+      ...(ctx.saved ? { saved: ctx.saved } : {}),
+      ...(ctx.dirOps ? { dirOps: ctx.dirOps } : {}),
+      ...(ctx.warn ? { onWarning: ctx.warn } : {}),
+    });
   },
 });
 
@@ -143,6 +169,7 @@ function context(opts: CreateCgroupManagerOptions, saved?: DriverState): DriverC
     ...(saved ? { saved } : {}),
     ...(opts.dirOps ? { dirOps: opts.dirOps } : {}),
     uid: opts.uid ?? Deno.uid(),
+    ...(opts.onWarning ? { warn: opts.onWarning } : {}),
   };
 }
 
@@ -150,7 +177,8 @@ function context(opts: CreateCgroupManagerOptions, saved?: DriverState): DriverC
  * Makes the manager for a new container's cgroups. Nothing is created until
  * `create()`/`apply()`.
  *
- * - `driver` given: that driver (`systemd`: not available yet, throws).
+ * - `driver` given: that driver (`systemd`: a transient scope per container; a
+ *   `CgroupError` naming `--systemd-cgroup` when systemd is not running).
  * - rootless with no `cgroupsPath` and no delegated cgroup: `none`, a manager
  *   without cgroups, which refuses resource limits.
  * - otherwise `cgroupfs`: v1/hybrid or v2 by the host's (or the forced) mode.

@@ -14,9 +14,9 @@ const SRC = new URL("./src/", import.meta.url);
  */
 export const NATIVE_SOURCES: readonly string[] = Object.freeze([
   "child.c",
+  "common.c",
+  "common.h",
   "fs.c",
-  "hook.c",
-  "hook.h",
   "init.c",
   "init.h",
   "landlock.c",
@@ -26,6 +26,7 @@ export const NATIVE_SOURCES: readonly string[] = Object.freeze([
   "lib_events.c",
   "lib_landlock.c",
   "lib_proc.c",
+  "net.c",
   "plan.h",
   "reaper_init.c",
 ]);
@@ -96,7 +97,7 @@ export function buildNative(dir: string, srcDir?: string): void {
   const so = `${dir}/libnsinit.so${tag}`;
   try {
     // The init helper is static: it starts fast and needs nothing from the host once running.
-    // hook.c is linked into both: the one hook runner of either side.
+    // common.c is linked into both (the one hook runner, among others).
     cc([
       ...CFLAGS,
       "-static",
@@ -105,14 +106,15 @@ export function buildNative(dir: string, srcDir?: string): void {
       `${src}init.c`,
       `${src}child.c`,
       `${src}fs.c`,
-      `${src}hook.c`,
       `${src}landlock.c`,
       `${src}reaper_init.c`,
+      `${src}common.c`,
+      `${src}net.c`,
     ]);
-    // libnsinit.so: lib.c plus one lib_<concern>.c file per further concern, and hook.c.
+    // libnsinit.so: lib.c plus one lib_<concern>.c file per further concern, and common.c.
     const libSources = [...Deno.readDirSync(src)]
       .map((e) => e.name)
-      .filter((n) => n === "lib.c" || n === "hook.c" || /^lib_[a-z0-9_]+\.c$/.test(n))
+      .filter((n) => n === "lib.c" || n === "common.c" || /^lib_[a-z0-9_]+\.c$/.test(n))
       .sort()
       .map((n) => `${src}${n}`);
     cc([...CFLAGS, "-fPIC", "-shared", "-fvisibility=hidden", "-o", so, ...libSources]);

@@ -19,6 +19,8 @@ export const OPS = {
   H_SETGROUPS: [6, "s"],
   H_FIFO: [7, "s"],
   H_MAPCMD: [8, "ss"],
+  H_AFFINITY: [9, "b"],
+  H_NETDEV: [10, "sss"],
   C_SETSID: [64, ""],
   C_UNSHARE: [65, "u"],
   C_ROOTFS: [66, "s"],
@@ -55,9 +57,14 @@ export const OPS = {
   C_KEYRING: [98, "s"],
   C_BARRIER: [99, ""],
   C_HOOK: [100, "sbbssu"],
-  C_LANDLOCK: [101, "ubbb"],
-  C_INIT: [102, ""],
-  C_LOOPBACK: [103, ""],
+  C_CHROOT: [101, "s"],
+  C_SCHED: [102, "uuuuuuu"],
+  C_IOPRIO: [103, "u"],
+  C_MEMPOLICY: [104, "ub"],
+  C_AFFINITY: [105, "b"],
+  C_LANDLOCK: [106, "ubbb"],
+  C_INIT: [107, ""],
+  C_LOOPBACK: [108, ""],
 } as const;
 
 /** An op's name (plan.h's, without `NSI_`). */

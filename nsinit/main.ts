@@ -8,13 +8,14 @@
  *
  * @example Printing the version
  * ```ts ignore
- * import { main } from "./main.ts";
+import { main } from "./main.ts";
  * Deno.exit(await main(["--version"]));
  * ```
  *
  * @module
  */
 
+import { OCI_VERSION_MAX } from "../spec/validate.ts";
 import type { GlobalOptions } from "./global.ts";
 import { parseGlobal } from "./global.ts";
 import { print, writeAllSync } from "./log.ts";
@@ -181,7 +182,7 @@ async function version(): Promise<string> {
   } catch {
     // keep "unknown"
   }
-  const lines = [`nsinit version ${v}`, "spec: 1.2.0"];
+  const lines = [`nsinit version ${v}`, `spec: ${OCI_VERSION_MAX}`];
   const seccomp = libseccompVersion();
   if (seccomp) lines.push(`libseccomp: ${seccomp}`);
   return lines.join("\n") + "\n";

@@ -61,10 +61,12 @@ import {
 } from "./bench/results.ts";
 import { round, summarize, type Summary } from "./bench/stats.ts";
 import { benchSandbox } from "./bench/sandbox.ts";
+import { benchSystemdRun } from "./bench/systemd.ts";
 
 /** Iterations of each section (after `warmup` rounds): about 10 s. */
 const QUICK = {
   warmup: 1,
+  checkpoint: 2,
   cliRun: 5,
   lifecycle: 3,
   library: 20,
@@ -77,6 +79,7 @@ const QUICK = {
 /** About two minutes on a 2-core VM. */
 const FULL = {
   warmup: 3,
+  checkpoint: 8,
   cliRun: 60,
   lifecycle: 30,
   library: 300,
@@ -359,6 +362,23 @@ async function main(): Promise<BenchResults> {
       }`,
     );
 
+    // Checkpoint and restore, interleaved, with the same criu (the first on PATH).
+    const checkpoint = await benchCheckpoint(prefix, bundle.lifecycleDir);
+
+    // `run` with the systemd cgroup driver, runc and nsinit interleaved, inside a real systemd.
+    log(`run with --systemd-cgroup: runc, nsinit interleaved, ${N.warmup} + ${N.cliRun} rounds`);
+    const systemdRun = await benchSystemdRun({
+      bundleDir: bundle.dir,
+      work,
+      nsinitBin,
+      warmup: N.warmup,
+      rounds: N.cliRun,
+      log,
+    });
+    if (systemdRun) {
+      log(`  median ms: runc ${systemdRun.runc.median}, nsinit ${systemdRun.nsinit.median}`);
+    }
+
     // Library and floors, interleaved, from this process.
     log(`library and floor: ${N.warmup} + ${N.library} rounds`);
     const factory = new Factory({ root: roots.library });
@@ -540,11 +560,76 @@ async function main(): Promise<BenchResults> {
       startup,
       components,
       sandbox,
+      ...(checkpoint ? { checkpoint } : {}),
+      ...(systemdRun ? { systemdRun } : {}),
     };
   } finally {
     log("cleaning up");
     await cleanup(prefix);
   }
+}
+
+/**
+ * `checkpoint` and `restore -d` of a running `sleep` container, runc and nsinit interleaved,
+ * both with the `criu` on PATH; undefined when there is none.
+ */
+async function benchCheckpoint(
+  prefix: Partial<Record<RuntimeName, string[]>>,
+  bundleDir: string,
+): Promise<BenchResults["checkpoint"]> {
+  if (!(await timeOk(["sh", "-c", "command -v criu >/dev/null"]).then(() => true, () => false))) {
+    log("checkpoint/restore: no criu on PATH (scripts/install_criu.sh), skipped");
+    return undefined;
+  }
+  const rts = (["runc", "nsinit"] as RuntimeName[]).filter((rt) => prefix[rt]);
+  log(`checkpoint/restore: ${rts.join(", ")}, ${N.warmup} + ${N.checkpoint} rounds`);
+  const samples: Record<string, { checkpoint: number[]; restore: number[] }> = {};
+  for (const rt of rts) samples[rt] = { checkpoint: [], restore: [] };
+  for (let i = 0; i < N.warmup + N.checkpoint; i++) {
+    for (const rt of rotate(rts, i)) {
+      checkAbort();
+      const p = prefix[rt]!;
+      const id = `ck-${i}`;
+      const img = `${work}/ck-${rt}-${i}`;
+      await timeOk([...p, "run", "-d", "--bundle", bundleDir, id], { stderr: "null" });
+      try {
+        const c = await timeOk([...p, "checkpoint", "--image-path", img, id]);
+        const r = await timeOk([
+          ...p,
+          "restore",
+          "-d",
+          "--image-path",
+          img,
+          "--bundle",
+          bundleDir,
+          id,
+        ]);
+        if (i >= N.warmup) {
+          samples[rt].checkpoint.push(c);
+          samples[rt].restore.push(r);
+        }
+      } finally {
+        await timeOk([...p, "delete", "--force", id]).catch(() => 0);
+        await Deno.remove(img, { recursive: true }).catch(() => {});
+      }
+    }
+  }
+  const out: BenchResults["checkpoint"] = {};
+  for (const rt of rts) {
+    out[rt] = {
+      checkpoint: summarize(samples[rt].checkpoint),
+      restore: summarize(samples[rt].restore),
+    };
+  }
+  log(
+    `  median ms: ${
+      rts.map((rt) =>
+        `${rt} checkpoint ${out[rt]!.checkpoint.median}, restore ${out[rt]!.restore.median}`
+      )
+        .join("; ")
+    }`,
+  );
+  return out;
 }
 
 /** Parses the flags, runs the benchmark, writes the results and the docs. */

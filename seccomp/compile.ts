@@ -49,7 +49,8 @@ const UNSUPPORTED_FLAGS: Record<string, string> = {
   SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: "it is only meaningful with seccomp notify",
 };
 
-const OPERATORS: Record<LinuxSeccompOperator, number> = {
+/** The `SCMP_CMP_*` operators nsinit compiles, with libseccomp's values. */
+export const SECCOMP_OPERATORS: Readonly<Record<LinuxSeccompOperator, number>> = Object.freeze({
   SCMP_CMP_NE: SCMP_CMP.NE,
   SCMP_CMP_LT: SCMP_CMP.LT,
   SCMP_CMP_LE: SCMP_CMP.LE,
@@ -57,9 +58,39 @@ const OPERATORS: Record<LinuxSeccompOperator, number> = {
   SCMP_CMP_GE: SCMP_CMP.GE,
   SCMP_CMP_GT: SCMP_CMP.GT,
   SCMP_CMP_MASKED_EQ: SCMP_CMP.MASKED_EQ,
-};
+});
+const OPERATORS = SECCOMP_OPERATORS;
 
 const EPERM = 1;
+
+/**
+ * The `SCMP_ACT_*` actions nsinit compiles, each to libseccomp's action value (given the
+ * rule's `errnoRet`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { SECCOMP_ACTIONS } from "./compile.ts";
+ * assert.equal(SECCOMP_ACTIONS.SCMP_ACT_ERRNO(38), 0x00050026);
+ * assert.ok(!("SCMP_ACT_NOTIFY" in SECCOMP_ACTIONS));
+ * ```
+ */
+export const SECCOMP_ACTIONS: Readonly<Record<string, (errnoRet?: number) => number>> = Object
+  .freeze({
+    SCMP_ACT_KILL: () => SCMP_ACT.KILL_THREAD,
+    SCMP_ACT_KILL_THREAD: () => SCMP_ACT.KILL_THREAD,
+    SCMP_ACT_KILL_PROCESS: () => SCMP_ACT.KILL_PROCESS,
+    SCMP_ACT_TRAP: () => SCMP_ACT.TRAP,
+    SCMP_ACT_ERRNO: (errnoRet?: number) => actErrno(errnoRet ?? EPERM),
+    SCMP_ACT_TRACE: (errnoRet?: number) => actTrace(errnoRet ?? EPERM),
+    SCMP_ACT_ALLOW: () => SCMP_ACT.ALLOW,
+    SCMP_ACT_LOG: () => SCMP_ACT.LOG,
+  });
+
+/** Actions the spec defines that nsinit refuses, and why. */
+const UNSUPPORTED_ACTIONS: Record<string, string> = {
+  SCMP_ACT_NOTIFY: "seccomp notify is not supported yet",
+};
 const MAX_U64 = (1n << 64n) - 1n;
 
 /** Options of {@linkcode compileSeccomp}. */
@@ -274,29 +305,10 @@ function parseAction(
   field: string,
   fail: Fail,
 ): number {
-  switch (action) {
-    case "SCMP_ACT_KILL":
-    case "SCMP_ACT_KILL_THREAD":
-      return SCMP_ACT.KILL_THREAD;
-    case "SCMP_ACT_KILL_PROCESS":
-      return SCMP_ACT.KILL_PROCESS;
-    case "SCMP_ACT_TRAP":
-      return SCMP_ACT.TRAP;
-    case "SCMP_ACT_ERRNO":
-      return actErrno(errnoRet ?? EPERM);
-    case "SCMP_ACT_TRACE":
-      return actTrace(errnoRet ?? EPERM);
-    case "SCMP_ACT_ALLOW":
-      return SCMP_ACT.ALLOW;
-    case "SCMP_ACT_LOG":
-      return SCMP_ACT.LOG;
-    case "SCMP_ACT_NOTIFY":
-      return fail(field, "seccomp notify is not supported yet");
-    case undefined:
-      return fail(field, "is required");
-    default:
-      return fail(field, `unknown action ${JSON.stringify(action)}`);
-  }
+  if (action === undefined) return fail(field, "is required");
+  if (Object.hasOwn(SECCOMP_ACTIONS, action)) return SECCOMP_ACTIONS[action](errnoRet);
+  if (Object.hasOwn(UNSUPPORTED_ACTIONS, action)) return fail(field, UNSUPPORTED_ACTIONS[action]);
+  return fail(field, `unknown action ${JSON.stringify(action)}`);
 }
 
 function parseArg(arg: LinuxSeccompArg, field: string, fail: Fail): ArgCmp {

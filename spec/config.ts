@@ -355,8 +355,11 @@ export interface LinuxCPU {
 
 /** pids cgroup settings. */
 export interface LinuxPids {
-  /** Maximum number of tasks; -1 or 0 means unlimited. */
-  limit: number;
+  /**
+   * Maximum number of tasks: -1 is unlimited ("max"), 0 is 0 (since 1.3; older
+   * nsinit and runc took 0 as unlimited). Unset: pids.max is left as it is.
+   */
+  limit?: number;
 }
 
 /** A per-device blkio weight. */
@@ -527,7 +530,7 @@ export interface LinuxSeccomp {
 export interface LinuxIntelRdt {
   /** resctrl group (CLOS) name. */
   closID?: string;
-  /** Complete schemata written as is; overrides the two schemas below (after 1.2). */
+  /** Schemata lines written as they are, after the two schemas below (1.2; order: 1.3). */
   schemata?: string;
   /** L3 cache allocation schema line. */
   l3CacheSchema?: string;
@@ -537,6 +540,34 @@ export interface LinuxIntelRdt {
   enableCMT?: boolean;
   /** Enable Memory Bandwidth Monitoring counters. */
   enableMBM?: boolean;
+  /** Give the container its own resctrl monitoring group (since 1.3). */
+  enableMonitoring?: boolean;
+}
+
+/** NUMA memory policy modes of `linux.memoryPolicy.mode` (set_mempolicy(2)). */
+export type MemoryPolicyMode =
+  | "MPOL_DEFAULT"
+  | "MPOL_BIND"
+  | "MPOL_INTERLEAVE"
+  | "MPOL_WEIGHTED_INTERLEAVE"
+  | "MPOL_PREFERRED"
+  | "MPOL_PREFERRED_MANY"
+  | "MPOL_LOCAL";
+
+/** Mode flags of `linux.memoryPolicy.flags`. */
+export type MemoryPolicyFlag =
+  | "MPOL_F_NUMA_BALANCING"
+  | "MPOL_F_RELATIVE_NODES"
+  | "MPOL_F_STATIC_NODES";
+
+/** The NUMA memory policy of the container process (since 1.3). */
+export interface LinuxMemoryPolicy {
+  /** The policy mode. */
+  mode: MemoryPolicyMode;
+  /** NUMA nodes, a list like `0-3,7`; required by every mode but DEFAULT, LOCAL, PREFERRED. */
+  nodes?: string;
+  /** Mode flags. */
+  flags?: MemoryPolicyFlag[];
 }
 
 /** Execution domains of `linux.personality.domain`. */
@@ -550,7 +581,11 @@ export interface LinuxPersonality {
   flags?: string[];
 }
 
-/** A network device to move into the container's network namespace (since 1.2). */
+/**
+ * A network device to move into the container's network namespace (since 1.3). Its
+ * permanent addresses move with it and it is set up; when the namespace goes away the
+ * kernel returns a physical device to the host and destroys a virtual one.
+ */
 export interface LinuxNetDevice {
   /** Name of the device inside the container; defaults to the host name. */
   name?: string;
@@ -599,8 +634,10 @@ export interface Linux {
   intelRdt?: LinuxIntelRdt;
   /** Execution domain. */
   personality?: LinuxPersonality;
-  /** Network devices to move into the container, keyed by host name (since 1.2). */
+  /** Network devices to move into the container, keyed by host name (since 1.3). */
   netDevices?: Record<string, LinuxNetDevice>;
+  /** NUMA memory policy of the container's processes (since 1.3). */
+  memoryPolicy?: LinuxMemoryPolicy;
 }
 
 /** Container statuses in the OCI state (plus runc's `paused`). */

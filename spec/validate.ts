@@ -1,6 +1,6 @@
 /**
  * Parsing and validation of `config.json` (and `exec --process` JSON) against the OCI
- * runtime spec 1.0 to 1.2. Every error is a {@linkcode ConfigError} naming the file and
+ * runtime spec 1.x (every field up to 1.3). Every error is a {@linkcode ConfigError} naming the file and
  * the JSON path of the offending field, e.g.
  * `config.json: linux.namespaces[3].type: unknown namespace "bogus"`.
  *
@@ -25,29 +25,51 @@
 
 import { ConfigError } from "../errors.ts";
 import { capabilityNumber } from "./caps.ts";
-import type { Process, Spec } from "./config.ts";
+import type { LinuxResources, NamespaceType, Process, Spec } from "./config.ts";
 import { rlimitNumber } from "./rlimits.ts";
 import { sysctlRefusal } from "./sysctl.ts";
 
 type Obj = Record<string, unknown>;
 
-/** ociVersion values accepted: 1.0.x, 1.1.x and 1.2.x, with an optional -rc/-dev/+meta suffix. */
-const OCI_VERSION = /^1\.[012]\.\d+([-+][0-9A-Za-z.+-]*)?$/;
+/** A semantic version, with an optional -rc/-dev/+meta suffix: the major number is captured. */
+const OCI_VERSION = /^(\d+)\.\d+\.\d+([-+][0-9A-Za-z.+-]*)?$/;
+
+/**
+ * The newest runtime-spec version whose fields nsinit knows. Every 1.x config is
+ * accepted (a minor version only adds optional fields, which the spec says to ignore
+ * when unknown); another major version is refused.
+ */
+export const OCI_VERSION_MAX = "1.3.0";
 
 const UINT16 = 0xffff;
 const UINT32 = 0xffffffff;
 /** The largest uid or gid a process may be given (runc: `math.MaxInt32`). */
 export const MAX_ID = 0x7fffffff;
 
-const NAMESPACES = new Set(["pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time"]);
-const HOOKS = [
-  "prestart",
-  "createRuntime",
-  "createContainer",
-  "startContainer",
-  "poststart",
-  "poststop",
-] as const;
+/** The namespace types `linux.namespaces[].type` may name. */
+export const NAMESPACE_TYPES: readonly NamespaceType[] = Object.freeze([
+  "pid",
+  "network",
+  "mount",
+  "ipc",
+  "uts",
+  "user",
+  "cgroup",
+  "time",
+]);
+const NAMESPACES = new Set<string>(NAMESPACE_TYPES);
+/** The hook kinds of `hooks`, in the order the spec lists them. */
+export const HOOK_KINDS = Object.freeze(
+  [
+    "prestart",
+    "createRuntime",
+    "createContainer",
+    "startContainer",
+    "poststart",
+    "poststop",
+  ] as const,
+);
+const HOOKS = HOOK_KINDS;
 const CAP_SETS = ["bounding", "effective", "inheritable", "permitted", "ambient"] as const;
 const DEVICE_TYPES = new Set(["c", "b", "u", "p"]);
 const DEVICE_CGROUP_TYPES = new Set(["a", "b", "c"]);
@@ -82,7 +104,8 @@ const SECCOMP_OPS = new Set([
   "SCMP_CMP_GT",
   "SCMP_CMP_MASKED_EQ",
 ]);
-const SECCOMP_ARCHES = new Set([
+/** The `linux.seccomp.architectures` names (libseccomp's, as runc spells them). */
+export const SECCOMP_ARCHITECTURES: readonly string[] = Object.freeze([
   "SCMP_ARCH_NATIVE",
   "SCMP_ARCH_X86",
   "SCMP_ARCH_X86_64",
@@ -108,12 +131,15 @@ const SECCOMP_ARCHES = new Set([
   "SCMP_ARCH_SH",
   "SCMP_ARCH_SHEB",
 ]);
-const SECCOMP_FLAGS = new Set([
+const SECCOMP_ARCHES = new Set(SECCOMP_ARCHITECTURES);
+/** The `linux.seccomp.flags` names a config may give (seccomp/compile.ts says which work). */
+export const SECCOMP_FLAG_NAMES: readonly string[] = Object.freeze([
   "SECCOMP_FILTER_FLAG_TSYNC",
   "SECCOMP_FILTER_FLAG_LOG",
   "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
   "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
 ]);
+const SECCOMP_FLAGS = new Set(SECCOMP_FLAG_NAMES);
 const SCHED_POLICIES = new Set([
   "SCHED_OTHER",
   "SCHED_FIFO",
@@ -134,6 +160,24 @@ const SCHED_FLAGS = new Set([
 ]);
 const IOPRIO_CLASSES = new Set(["IOPRIO_CLASS_RT", "IOPRIO_CLASS_BE", "IOPRIO_CLASS_IDLE"]);
 const PERSONALITY_DOMAINS = new Set(["LINUX", "LINUX32"]);
+/** `linux.memoryPolicy.mode` values (set_mempolicy(2)), since 1.3. */
+export const MEMORY_POLICY_MODES: readonly string[] = [
+  "MPOL_DEFAULT",
+  "MPOL_BIND",
+  "MPOL_INTERLEAVE",
+  "MPOL_WEIGHTED_INTERLEAVE",
+  "MPOL_PREFERRED",
+  "MPOL_PREFERRED_MANY",
+  "MPOL_LOCAL",
+];
+/** `linux.memoryPolicy.flags` values, since 1.3. */
+export const MEMORY_POLICY_FLAGS: readonly string[] = [
+  "MPOL_F_NUMA_BALANCING",
+  "MPOL_F_RELATIVE_NODES",
+  "MPOL_F_STATIC_NODES",
+];
+/** A network interface name as the kernel accepts it (dev_valid_name). */
+const IFNAME = /^[^\s/:]{1,15}$/;
 const CPU_LIST = /^\d+(-\d+)?(,\d+(-\d+)?)*$/;
 const PAGE_SIZE = /^\d+[KMGTP]?B$/;
 
@@ -452,9 +496,10 @@ function checkResources(c: Checker, r: Obj, path: string): void {
         c.fail(join(p, key), `invalid list "${s}" (expected e.g. "0-3,7")`);
       }
     }
-    c.optInt(cpu, "idle", p);
+    c.optInt(cpu, "idle", p, 0, 1); // 0: the default, 1: SCHED_IDLE
   });
-  c.optObject(r, "pids", path, (pids, p) => c.reqInt(pids, "limit", p));
+  // 1.3: limit is optional (unset: leave pids.max alone), -1 is "max", 0 is 0.
+  c.optObject(r, "pids", path, (pids, p) => c.optInt(pids, "limit", p, -1));
   c.optObject(r, "blockIO", path, (b, p) => {
     c.optInt(b, "weight", p, 0, UINT16);
     c.optInt(b, "leafWeight", p, 0, UINT16);
@@ -607,8 +652,40 @@ function checkLinux(c: Checker, l: Obj, path: string): Map<string, string> {
     for (const key of ["closID", "schemata", "l3CacheSchema", "memBwSchema"]) {
       c.optString(rdt, key, p);
     }
-    c.optBool(rdt, "enableCMT", p);
-    c.optBool(rdt, "enableMBM", p);
+    for (const key of ["enableCMT", "enableMBM", "enableMonitoring"]) c.optBool(rdt, key, p);
+  });
+  c.optObject(l, "memoryPolicy", path, (mp, p) => {
+    const mode = c.enumString(
+      c.need(mp, "mode", p),
+      join(p, "mode"),
+      new Set(MEMORY_POLICY_MODES),
+      "memory policy mode",
+    );
+    const nodes = c.optString(mp, "nodes", p);
+    if (nodes !== undefined && nodes !== "" && !CPU_LIST.test(nodes)) {
+      c.fail(join(p, "nodes"), `invalid node list "${nodes}" (expected e.g. "0-3,7")`);
+    }
+    const flags = c.optArray(
+      mp,
+      "flags",
+      p,
+      (f, fp) => c.enumString(f, fp, new Set(MEMORY_POLICY_FLAGS), "memory policy flag"),
+    ) as string[] | undefined;
+    // set_mempolicy(2): DEFAULT and LOCAL take no nodes, the others need some
+    // (PREFERRED without nodes means local allocation, as the kernel allows).
+    const hasNodes = nodes !== undefined && nodes !== "";
+    if ((mode === "MPOL_DEFAULT" || mode === "MPOL_LOCAL") && hasNodes) {
+      c.fail(join(p, "nodes"), `must be empty for ${mode}`);
+    }
+    if (!hasNodes && !["MPOL_DEFAULT", "MPOL_LOCAL", "MPOL_PREFERRED"].includes(mode)) {
+      c.fail(join(p, "nodes"), `${mode} needs a node list`);
+    }
+    if (mode === "MPOL_DEFAULT" && flags?.length) {
+      c.fail(join(p, "flags"), "MPOL_DEFAULT takes no flags");
+    }
+    if (flags?.includes("MPOL_F_RELATIVE_NODES") && flags.includes("MPOL_F_STATIC_NODES")) {
+      c.fail(join(p, "flags"), "MPOL_F_RELATIVE_NODES and MPOL_F_STATIC_NODES exclude each other");
+    }
   });
   c.optObject(l, "personality", path, (pers, p) => {
     c.enumString(
@@ -619,8 +696,20 @@ function checkLinux(c: Checker, l: Obj, path: string): Map<string, string> {
     );
     c.optStrings(pers, "flags", p);
   });
-  c.optMap(l, "netDevices", path, (v, p) => {
-    c.optString(c.object(v, p), "name", p);
+  const renamed = new Map<string, string>();
+  c.optMap(l, "netDevices", path, (v, p, key) => {
+    if (!IFNAME.test(key) || key === "." || key === "..") {
+      c.fail(p, `invalid network device name "${key}"`);
+    }
+    const name = c.optString(c.object(v, p), "name", p) ?? key;
+    if (!IFNAME.test(name) || name === "." || name === "..") {
+      c.fail(join(p, "name"), `invalid network device name "${name}"`);
+    }
+    const other = renamed.get(name);
+    if (other !== undefined) {
+      c.fail(join(p, "name"), `"${name}" is also the name of linux.netDevices.${other}`);
+    }
+    renamed.set(name, key);
   });
   return namespaces;
 }
@@ -632,13 +721,32 @@ function checkNamespaceUse(
   linux: Obj | undefined,
   ns: Map<string, string>,
 ): void {
+  // A uts namespace joined by path is the container's too: runc sets the names there.
   for (const key of ["hostname", "domainname"]) {
-    if (spec[key] && ns.get("uts") !== "") {
-      c.fail(
-        key,
-        'needs a new UTS namespace (a linux.namespaces entry of type "uts" without a path)',
-      );
+    if (spec[key] && !ns.has("uts")) {
+      c.fail(key, 'needs a UTS namespace (a linux.namespaces entry of type "uts")');
     }
+  }
+  if (!ns.has("mount")) {
+    // Without a mount namespace root.path is entered with chroot(2), and nothing may be
+    // mounted: it would land in the host's mount table (runc does that; nsinit refuses).
+    const needMountNs = (key: string, v: unknown) => {
+      if (Array.isArray(v) ? v.length > 0 : v !== undefined && v !== false) {
+        c.fail(key, 'needs a mount namespace (a linux.namespaces entry of type "mount")');
+      }
+    };
+    needMountNs("mounts", spec.mounts);
+    needMountNs("root.readonly", (spec.root as Obj | undefined)?.readonly);
+    for (const key of ["devices", "maskedPaths", "readonlyPaths", "rootfsPropagation"]) {
+      needMountNs(`linux.${key}`, linux?.[key]);
+    }
+  }
+  const netDevices = linux?.netDevices as Obj | undefined;
+  if (netDevices && Object.keys(netDevices).length > 0 && !ns.has("network")) {
+    c.fail(
+      "linux.netDevices",
+      'needs a network namespace (a linux.namespaces entry of type "network")',
+    );
   }
   const nonEmpty = (key: string) =>
     Array.isArray(linux?.[key]) && (linux[key] as unknown[]).length > 0;
@@ -673,7 +781,7 @@ function checkNamespaceUse(
  * Validates a parsed `config.json` and returns it typed as a {@linkcode Spec}.
  *
  * Checks every field's type and every enumerated value, and requires `ociVersion`
- * (1.0.x to 1.2.x), `root.path`, and a `process` with non-empty `args`, an absolute
+ * (any 1.x), `root.path`, and a `process` with non-empty `args`, an absolute
  * `cwd` and a `user`. Unknown fields are ignored; null optional fields are removed.
  *
  * @throws {ConfigError} naming `file` and the JSON path of the first invalid field.
@@ -700,8 +808,13 @@ export function validateSpec(raw: unknown, file = "config.json"): Spec {
   const c = new Checker(file);
   const o = c.object(raw, "");
   const version = c.reqString(o, "ociVersion", "");
-  if (!OCI_VERSION.test(version)) {
-    c.fail("ociVersion", `unsupported version "${version}" (expected 1.0.x, 1.1.x or 1.2.x)`);
+  const m = OCI_VERSION.exec(version);
+  if (!m) c.fail("ociVersion", `"${version}" is not a version like "${OCI_VERSION_MAX}"`);
+  if (m?.[1] !== "1") {
+    c.fail(
+      "ociVersion",
+      `unsupported version "${version}" (nsinit supports runtime-spec 1.x, up to ${OCI_VERSION_MAX})`,
+    );
   }
   const root = c.object(c.need(o, "root", ""), "root");
   const rootPath = c.reqString(root, "path", "root");
@@ -740,6 +853,28 @@ export function validateProcess(raw: unknown, file = "process.json"): Process {
   const c = new Checker(file);
   checkProcess(c, c.object(raw, ""), "");
   return raw as Process;
+}
+
+/**
+ * Validates a `linux.resources` object on its own (what `update -r FILE` reads) with the
+ * same checks as a config's, and returns it typed. Paths in errors are relative to the
+ * document, e.g. `resources.json: cpu.cpus: invalid list "x" (expected e.g. "0-3,7")`.
+ * `null` fields count as absent and are removed.
+ *
+ * @throws {ConfigError} naming `file` and the JSON path of the first invalid field.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { validateResources } from "./validate.ts";
+ * assert.deepEqual(validateResources({ pids: { limit: 10 }, cpu: null }), { pids: { limit: 10 } });
+ * assert.throws(() => validateResources({ cpu: { cpus: "0-" } }), /cpu\.cpus: invalid list "0-"/);
+ * ```
+ */
+export function validateResources(raw: unknown, file = "resources.json"): LinuxResources {
+  const c = new Checker(file);
+  checkResources(c, c.object(raw, ""), "");
+  return raw as LinuxResources;
 }
 
 /**

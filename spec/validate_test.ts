@@ -159,9 +159,11 @@ function full(): Json {
         memBwSchema: "MB:0=20",
         enableCMT: true,
         enableMBM: false,
+        enableMonitoring: true,
       },
       personality: { domain: "LINUX32", flags: [] },
       netDevices: { eth1: { name: "eth0" } },
+      memoryPolicy: { mode: "MPOL_INTERLEAVE", nodes: "0-3,7", flags: ["MPOL_F_STATIC_NODES"] },
     },
   };
 }
@@ -200,9 +202,12 @@ Deno.test("a config setting every field is valid, and comes back as the same obj
   assert.deepEqual(spec, copy);
 });
 
-Deno.test("the minimal config is valid; versions 1.0 to 1.2 with suffixes are accepted", () => {
+Deno.test("the minimal config is valid; every 1.x version, with suffixes, is accepted", () => {
   for (
     const v of [
+      "1.3.0",
+      "1.3.0-rc.1",
+      "1.4.0",
       "1.0.0",
       "1.0.2-dev",
       "1.1.0-rc.1",
@@ -278,17 +283,17 @@ const cases: [string, (c: Json) => void, string][] = [
   [
     "ociVersion 2.0.0",
     (c) => (c.ociVersion = "2.0.0"),
-    'ociVersion: unsupported version "2.0.0" (expected 1.0.x, 1.1.x or 1.2.x)',
+    'ociVersion: unsupported version "2.0.0" (nsinit supports runtime-spec 1.x, up to 1.3.0)',
   ],
   [
-    "ociVersion 1.3.0",
-    (c) => (c.ociVersion = "1.3.0"),
-    'ociVersion: unsupported version "1.3.0" (expected 1.0.x, 1.1.x or 1.2.x)',
+    "ociVersion 0.6.0",
+    (c) => (c.ociVersion = "0.6.0"),
+    'ociVersion: unsupported version "0.6.0" (nsinit supports runtime-spec 1.x, up to 1.3.0)',
   ],
   [
     "ociVersion 1.0",
     (c) => (c.ociVersion = "1.0"),
-    'ociVersion: unsupported version "1.0" (expected 1.0.x, 1.1.x or 1.2.x)',
+    'ociVersion: "1.0" is not a version like "1.3.0"',
   ],
   ["missing root", (c) => delete c.root, "root: missing required field"],
   ["root not an object", (c) => (c.root = "rootfs"), "root: must be an object"],
@@ -533,15 +538,15 @@ const cases: [string, (c: Json) => void, string][] = [
   [
     "hostname without uts",
     (c) => c.linux.namespaces.splice(4, 1),
-    'hostname: needs a new UTS namespace (a linux.namespaces entry of type "uts" without a path)',
+    'hostname: needs a UTS namespace (a linux.namespaces entry of type "uts")',
   ],
   [
-    "domainname with joined uts",
+    "domainname without uts",
     (c) => {
       delete c.hostname;
-      c.linux.namespaces[4].path = "/proc/1/ns/uts";
+      c.linux.namespaces.splice(4, 1);
     },
-    'domainname: needs a new UTS namespace (a linux.namespaces entry of type "uts" without a path)',
+    'domainname: needs a UTS namespace (a linux.namespaces entry of type "uts")',
   ],
   [
     "timeOffsets without timens",
@@ -678,9 +683,69 @@ const cases: [string, (c: Json) => void, string][] = [
     'linux.resources.cpu.cpus: invalid list "a-b" (expected e.g. "0-3,7")',
   ],
   [
-    "pids limit",
-    (c) => (c.linux.resources.pids = {}),
-    "linux.resources.pids.limit: missing required field",
+    "memoryPolicy mode",
+    (c) => (c.linux.memoryPolicy.mode = "MPOL_RANDOM"),
+    'linux.memoryPolicy.mode: unknown memory policy mode "MPOL_RANDOM" (expected one of MPOL_DEFAULT, MPOL_BIND, MPOL_INTERLEAVE, MPOL_WEIGHTED_INTERLEAVE, MPOL_PREFERRED, MPOL_PREFERRED_MANY, MPOL_LOCAL)',
+  ],
+  [
+    "memoryPolicy nodes",
+    (c) => (c.linux.memoryPolicy.nodes = "0-"),
+    'linux.memoryPolicy.nodes: invalid node list "0-" (expected e.g. "0-3,7")',
+  ],
+  [
+    "memoryPolicy bind without nodes",
+    (c) => (c.linux.memoryPolicy = { mode: "MPOL_BIND" }),
+    "linux.memoryPolicy.nodes: MPOL_BIND needs a node list",
+  ],
+  [
+    "memoryPolicy local with nodes",
+    (c) => (c.linux.memoryPolicy = { mode: "MPOL_LOCAL", nodes: "0" }),
+    "linux.memoryPolicy.nodes: must be empty for MPOL_LOCAL",
+  ],
+  [
+    "memoryPolicy flags",
+    (c) => c.linux.memoryPolicy.flags.push("MPOL_F_RELATIVE_NODES"),
+    "linux.memoryPolicy.flags: MPOL_F_RELATIVE_NODES and MPOL_F_STATIC_NODES exclude each other",
+  ],
+  [
+    "netDevices bad host name",
+    (c) => (c.linux.netDevices = { "a/b": {} }),
+    'linux.netDevices["a/b"]: invalid network device name "a/b"',
+  ],
+  [
+    "netDevices long name",
+    (c) => (c.linux.netDevices.eth1.name = "a-name-longer-than-15"),
+    'linux.netDevices.eth1.name: invalid network device name "a-name-longer-than-15"',
+  ],
+  [
+    "netDevices same name twice",
+    (c) => (c.linux.netDevices.eth2 = {}, c.linux.netDevices.eth3 = { name: "eth2" }),
+    'linux.netDevices.eth3.name: "eth2" is also the name of linux.netDevices.eth2',
+  ],
+  [
+    "netDevices without a network namespace",
+    (c) => c.linux.namespaces.splice(1, 1),
+    'linux.netDevices: needs a network namespace (a linux.namespaces entry of type "network")',
+  ],
+  [
+    "mounts without a mount namespace",
+    (c) => c.linux.namespaces.splice(2, 1),
+    'mounts: needs a mount namespace (a linux.namespaces entry of type "mount")',
+  ],
+  [
+    "maskedPaths without a mount namespace",
+    (
+      c,
+    ) => (c.linux.namespaces.splice(2, 1),
+      c.mounts = [],
+      c.root.readonly = false,
+      delete c.linux.devices),
+    'linux.maskedPaths: needs a mount namespace (a linux.namespaces entry of type "mount")',
+  ],
+  [
+    "pids limit below -1",
+    (c) => (c.linux.resources.pids = { limit: -2 }),
+    "linux.resources.pids.limit: must be an integer >= -1",
   ],
   [
     "blkio weight",

@@ -512,7 +512,7 @@ Deno.test("nsinit CLI: version, help, spec", async () => {
   const version = JSON.parse(Deno.readTextFileSync(`${REPO_ROOT}/deno.json`)).version;
   assert.match(
     v.stdout,
-    new RegExp(`^nsinit version ${version.replaceAll(".", "\\.")}\nspec: 1\\.2\\.0\n`),
+    new RegExp(`^nsinit version ${version.replaceAll(".", "\\.")}\nspec: 1\\.3\\.0\n`),
   );
   assert.equal((await runNsinit(["-v"])).stdout, v.stdout);
   const h = await runNsinit(["--help"]);

@@ -28,41 +28,27 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "hook.h"
+#include "common.h"
 #include "init.h"
 
 static char g_exec_path[4096];
+/* /proc/<pid>/fd of the host's procfs, kept open across a chroot (no mount namespace),
+ * where the rootfs has no /proc to reopen the exec fifo through. */
+static int g_selffd = -1;
 
 static void send_msg(uint32_t type, int fd)
 {
 	struct nsi_msg m;
-	struct msghdr mh;
-	struct iovec iov;
-	char cbuf[CMSG_SPACE(sizeof(int))];
+	int rc;
 
 	memset(&m, 0, sizeof(m));
 	m.type = type;
 	m.op_index = g_cur_index;
 	m.op = g_cur_op;
 	m.pid = getpid();
-	memset(&mh, 0, sizeof(mh));
-	iov.iov_base = &m;
-	iov.iov_len = sizeof(m);
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	if (fd >= 0) {
-		struct cmsghdr *c;
-		memset(cbuf, 0, sizeof(cbuf));
-		mh.msg_control = cbuf;
-		mh.msg_controllen = sizeof(cbuf);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	}
-	if (sendmsg(g_sync, &mh, MSG_NOSIGNAL) < 0)
-		nsi_fail(errno, "send message %u", type);
+	rc = nsi_send_with_fd(g_sync, &m, sizeof(m), fd);
+	if (rc < 0)
+		nsi_fail(-rc, "send message %u", type);
 }
 
 static void wait_go(void)
@@ -276,7 +262,12 @@ static void op_fifowait(void)
 	if (g_fifo < 0)
 		nsi_fail(EBADF, "exec fifo: not opened");
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", g_fifo);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (g_selffd >= 0) {
+		snprintf(path, sizeof(path), "%d", g_fifo);
+		fd = openat(g_selffd, path, O_WRONLY | O_CLOEXEC);
+	} else {
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+	}
 	if (fd < 0)
 		nsi_fail(errno, "open exec fifo %s (is /proc mounted in the container?)", path);
 	if (write(fd, "0", 1) != 1)
@@ -285,6 +276,57 @@ static void op_fifowait(void)
 	g_fifo = -1;
 	g_fifo_w = fd;
 	/* fd stays open until exec closes it: the reader sees EOF once exec happened. */
+}
+
+static void op_chroot(const char *path)
+{
+	g_selffd = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (g_selffd < 0)
+		nsi_fail(errno, "open /proc/self/fd");
+	if (chroot(path) < 0)
+		nsi_fail(errno, "chroot %s", path);
+	if (chdir("/") < 0)
+		nsi_fail(errno, "chdir / in %s", path);
+}
+
+/* struct sched_attr of sched_setattr(2) (glibc has no wrapper before 2.41). */
+struct nsi_sched_attr {
+	uint32_t size;
+	uint32_t sched_policy;
+	uint64_t sched_flags;
+	int32_t sched_nice;
+	uint32_t sched_priority;
+	uint64_t sched_runtime;
+	uint64_t sched_deadline;
+	uint64_t sched_period;
+};
+
+static void op_sched(const struct nsi_rec *r)
+{
+	struct nsi_sched_attr a;
+
+	memset(&a, 0, sizeof(a));
+	a.size = sizeof(a);
+	a.sched_policy = (uint32_t)rec_u64(r, 0);
+	a.sched_flags = rec_u64(r, 1);
+	a.sched_nice = (int32_t)rec_u64(r, 2);
+	a.sched_priority = (uint32_t)rec_u64(r, 3);
+	a.sched_runtime = rec_u64(r, 4);
+	a.sched_deadline = rec_u64(r, 5);
+	a.sched_period = rec_u64(r, 6);
+	if (syscall(SYS_sched_setattr, 0, &a, 0) < 0)
+		nsi_fail(errno, "sched_setattr policy %u", a.sched_policy);
+}
+
+static void op_affinity(const uint8_t *mask, uint32_t len)
+{
+	if (sched_setaffinity(0, len, (const cpu_set_t *)mask) < 0)
+		nsi_fail(errno, "sched_setaffinity");
+}
+
+void nsi_set_affinity(const uint8_t *mask, uint32_t len)
+{
+	op_affinity(mask, len);
 }
 
 void nsi_child(const struct nsi_rec *recs, int n)
@@ -443,6 +485,27 @@ void nsi_child(const struct nsi_rec *recs, int n)
 			break;
 		case NSI_C_INIT:
 			nsi_reaper_init();
+			break;
+		case NSI_C_CHROOT:
+			op_chroot(rec_str(r, 0));
+			break;
+		case NSI_C_SCHED:
+			op_sched(r);
+			break;
+		case NSI_C_IOPRIO:
+			/* IOPRIO_WHO_PROCESS, who 0: this process */
+			if (syscall(SYS_ioprio_set, 1, 0, (int)rec_u64(r, 0)) < 0)
+				nsi_fail(errno, "ioprio_set 0x%llx", (unsigned long long)rec_u64(r, 0));
+			break;
+		case NSI_C_MEMPOLICY:
+			b = rec_bytes(r, 1, &blen);
+			if (syscall(SYS_set_mempolicy, (int)rec_u64(r, 0), blen ? b : NULL,
+				    (unsigned long)blen * 8 + (blen ? 1 : 0)) < 0)
+				nsi_fail(errno, "set_mempolicy mode 0x%llx", (unsigned long long)rec_u64(r, 0));
+			break;
+		case NSI_C_AFFINITY:
+			b = rec_bytes(r, 0, &blen);
+			op_affinity(b, blen);
 			break;
 		case NSI_C_PERSONALITY:
 			if (personality((unsigned long)rec_u64(r, 0)) < 0)

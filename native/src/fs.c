@@ -66,11 +66,49 @@ int fs_parent_in_root(const char *path, const char **base)
 	return fd;
 }
 
+static int create_in_root(const char *path, int kind, int depth);
+
+/*
+ * `base` in `parent` exists: if it is a symlink whose target does not exist, creates
+ * the target (resolved inside the root, as runc does for a mount destination that is a
+ * dangling symlink). `path` is the whole path, for a relative target's directory.
+ */
+static int create_link_target(int parent, const char *base, const char *path, int kind, int depth)
+{
+	char target[4096], full[8192];
+	struct stat st;
+	ssize_t n;
+
+	if (fstatat(parent, base, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISLNK(st.st_mode))
+		return 0;
+	n = readlinkat(parent, base, target, sizeof(target) - 1);
+	if (n < 0)
+		return -1;
+	target[n] = 0;
+	if (target[0] == '/') {
+		snprintf(full, sizeof(full), "%s", target);
+	} else {
+		/* relative to the link's directory */
+		snprintf(full, sizeof(full), "%.*s/%s", (int)(base - path), path, target);
+	}
+	return create_in_root(full, kind, depth + 1);
+}
+
 /* Creates `path` (and its parents) inside the root as a directory or empty file. */
 int fs_create_in_root(const char *path, int kind)
 {
+	return create_in_root(path, kind, 0);
+}
+
+static int create_in_root(const char *path, int kind, int depth)
+{
 	const char *base;
 	int parent, fd, saved;
+
+	if (depth > 40) {
+		errno = ELOOP;
+		return -1;
+	}
 
 	while (*path == '/')
 		path++;
@@ -89,13 +127,21 @@ int fs_create_in_root(const char *path, int kind)
 		return -1;
 	}
 	if (kind == 1) {
-		if (mkdirat(parent, base, 0755) < 0 && errno != EEXIST)
-			goto fail;
+		if (mkdirat(parent, base, 0755) < 0) {
+			if (errno != EEXIST)
+				goto fail;
+			if (create_link_target(parent, base, path, kind, depth) < 0)
+				goto fail;
+		}
 	} else {
 		/* O_NOFOLLOW|O_EXCL: never create through a symlink. */
 		fd = openat(parent, base, O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_CLOEXEC, 0644);
-		if (fd < 0 && errno != EEXIST)
-			goto fail;
+		if (fd < 0) {
+			if (errno != EEXIST)
+				goto fail;
+			if (create_link_target(parent, base, path, kind, depth) < 0)
+				goto fail;
+		}
 		if (fd >= 0)
 			close(fd);
 	}
@@ -248,6 +294,30 @@ void fs_rootfs(const char *path)
 		nsi_fail(errno, "open rootfs %s", path);
 }
 
+/*
+ * As runc's reOpenDevNull: stdio that is a /dev/null (the runtime's, outside the
+ * container) is reopened as the container's own /dev/null, so no fd of the init
+ * refers to a file of the host's mount namespace (CRIU could not dump that).
+ */
+static void reopen_dev_null(void)
+{
+	struct stat null_st, st;
+	int fd;
+
+	if (stat("/dev/null", &null_st) < 0 || !S_ISCHR(null_st.st_mode))
+		return;
+	for (int i = 0; i < 3; i++) {
+		if (fstat(i, &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != null_st.st_rdev)
+			continue;
+		fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			nsi_fail(errno, "reopen /dev/null as fd %d", i);
+		if (dup3(fd, i, 0) < 0)
+			nsi_fail(errno, "reopen /dev/null as fd %d", i);
+		close(fd);
+	}
+}
+
 void fs_pivot(int nopivot)
 {
 	int oldroot, newroot;
@@ -285,6 +355,7 @@ void fs_pivot(int nopivot)
 	if (g_rootfd >= 0)
 		close(g_rootfd);
 	g_rootfd = AT_FDCWD;
+	reopen_dev_null();
 }
 
 void fs_mask(const char *path)

@@ -244,7 +244,7 @@ int main(int argc, char **argv)
 	uint8_t *plan;
 	uint64_t clone_flags = 0;
 	const char *uidmap = NULL, *gidmap = NULL, *setgroups = NULL;
-	int n, nfds, planfd, joinfd[16], njoin = 0;
+	int n, nfds, planfd, joinfd[16], njoin = 0, nlfd = -1, netnsfd[16], nnet = 0;
 	struct clone_args ca;
 	struct nsi_msg m;
 	long pid;
@@ -296,6 +296,27 @@ int main(int argc, char **argv)
 			break;
 		case NSI_H_SETGROUPS:
 			setgroups = rec_str(r, 0);
+			break;
+		case NSI_H_AFFINITY: {
+			uint32_t len;
+			const uint8_t *mask = rec_bytes(r, 0, &len);
+			nsi_set_affinity(mask, len);
+			break;
+		}
+		case NSI_H_NETDEV:
+			/* Before any join: the device is named in the runtime's network namespace,
+			 * and a namespace given by path is opened from the runtime's mount namespace. */
+			if (nlfd < 0)
+				nlfd = nsi_netlink_open();
+			if (nnet == 16)
+				nsi_fail(E2BIG, "too many network devices");
+			netnsfd[nnet] = -1;
+			if (*rec_str(r, 2)) {
+				netnsfd[nnet] = open(rec_str(r, 2), O_RDONLY | O_CLOEXEC);
+				if (netnsfd[nnet] < 0)
+					nsi_fail(errno, "open %s", rec_str(r, 2));
+			}
+			nnet++;
 			break;
 		case NSI_H_TIMENS:
 		case NSI_H_MAPCMD:
@@ -366,6 +387,24 @@ int main(int argc, char **argv)
 			snprintf(path, sizeof(path), "/proc/%d/gid_map", g_child);
 			nsi_write_file(path, gidmap);
 		}
+	}
+	for (int i = 0, j = 0; i < n && recs[i].op < 64; i++) {
+		int enter;
+		if (recs[i].op != NSI_H_NETDEV)
+			continue;
+		g_cur_index = i;
+		g_cur_op = recs[i].op;
+		enter = netnsfd[j];
+		if (enter < 0) {
+			enter = (int)syscall(SYS_pidfd_open, g_child, 0);
+			if (enter < 0)
+				nsi_fail(errno, "pidfd_open %d", g_child);
+		}
+		nsi_netdev_move(nlfd, rec_str(&recs[i], 0), rec_str(&recs[i], 1), netnsfd[j], g_child,
+				enter);
+		if (enter != netnsfd[j])
+			close(enter);
+		j++;
 	}
 	memset(&m, 0, sizeof(m));
 	m.type = NSI_MSG_PID;

@@ -2,6 +2,8 @@
 #ifndef NSI_INIT_H
 #define NSI_INIT_H
 
+#include <sys/types.h>
+
 #include "plan.h"
 
 #define NSI_MAX_ARGS 8
@@ -34,6 +36,14 @@ const uint8_t *rec_bytes(const struct nsi_rec *r, int i, uint32_t *len);
 
 /* child.c */
 __attribute__((noreturn)) void nsi_child(const struct nsi_rec *recs, int n);
+void nsi_set_affinity(const uint8_t *mask, uint32_t len);
+
+/* net.c: moves a network device into a network namespace (netlink, as `ip link set netns`).
+ * nlfd: a NETLINK_ROUTE socket of the namespace the device is in now; the target is the
+ * netns file nsfd, or (nsfd < 0) process pid's; enter: an fd setns(2) takes for it. */
+int nsi_netlink_open(void);
+void nsi_netdev_move(int nlfd, const char *dev, const char *newname, int nsfd, pid_t pid,
+		     int enter);
 
 /* landlock.c */
 void nsi_landlock(const struct nsi_rec *r);

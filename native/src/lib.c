@@ -29,7 +29,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "hook.h"
+#include "common.h"
 #include "plan.h"
 
 #define NSI_EXPORT __attribute__((visibility("default")))
@@ -115,7 +115,6 @@ NSI_EXPORT int nsi_spawn(const char *helper_path, const uint8_t *plan, uint32_t 
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
-	sigset_t none, all;
 	int sp[2] = { -1, -1 }, planfd = -1, exe, tmp[260], ntmp = 0, rc, status;
 	char exepath[64], nstr[16];
 	char *argv[] = { "nsinit-init", nstr, NULL };
@@ -157,12 +156,7 @@ NSI_EXPORT int nsi_spawn(const char *helper_path, const uint8_t *plan, uint32_t 
 	posix_spawn_file_actions_init(&fa);
 	for (int i = 0; i < nfds + 2; i++)
 		posix_spawn_file_actions_adddup2(&fa, tmp[i], i);
-	posix_spawnattr_init(&attr);
-	sigemptyset(&none);
-	sigfillset(&all);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	nsi_spawnattr_clean(&attr);
 	snprintf(exepath, sizeof(exepath), "/proc/self/fd/%d", exe);
 	snprintf(nstr, sizeof(nstr), "%d", nfds);
 	rc = posix_spawn(&helper, exepath, &fa, &attr, argv, environ);
@@ -478,10 +472,6 @@ NSI_EXPORT int nsi_hook(const char *path, const uint8_t *argv_buf, uint32_t argv
 NSI_EXPORT int nsi_send_fd(const char *sock_path, int32_t fd, const char *name)
 {
 	struct sockaddr_un addr;
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { (void *)name, strlen(name) };
-	struct msghdr mh;
-	struct cmsghdr *c;
 	int s, rc = 0;
 
 	if (strlen(sock_path) >= sizeof(addr.sun_path))
@@ -496,19 +486,7 @@ NSI_EXPORT int nsi_send_fd(const char *sock_path, int32_t fd, const char *name)
 		rc = -errno;
 		goto out;
 	}
-	memset(&mh, 0, sizeof(mh));
-	memset(cbuf, 0, sizeof(cbuf));
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = cbuf;
-	mh.msg_controllen = sizeof(cbuf);
-	c = CMSG_FIRSTHDR(&mh);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	if (sendmsg(s, &mh, MSG_NOSIGNAL) < 0)
-		rc = -errno;
+	rc = nsi_send_with_fd(s, name, strlen(name), fd);
 out:
 	close(s);
 	return rc;

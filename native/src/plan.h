@@ -37,6 +37,10 @@
 	X(NSI_H_SETGROUPS, 6, "s")      /* "allow"|"deny": /proc/<child>/setgroups */ \
 	X(NSI_H_FIFO, 7, "s")           /* path: exec fifo, opened O_PATH for the child */ \
 	X(NSI_H_MAPCMD, 8, "ss")        /* tool, args: run newuidmap/newgidmap <pid> args */ \
+	X(NSI_H_AFFINITY, 9, "b")       /* cpu mask: the helper's affinity before clone \
+	                                   (inherited by the child) */ \
+	X(NSI_H_NETDEV, 10, "sss")      /* device, new name, netns path ("" the child's): move \
+	                                   a network device, its permanent addresses, set it up */ \
 	/* child stage */ \
 	X(NSI_C_SETSID, 64, "")         /* setsid */ \
 	X(NSI_C_UNSHARE, 65, "u")       /* flags */ \
@@ -77,12 +81,18 @@
 	X(NSI_C_BARRIER, 99, "")        /* report BARRIER, wait for GO (runtime-side hooks) */ \
 	X(NSI_C_HOOK, 100, "sbbssu")    /* path, argv, envp, stdin before the pid, stdin after \
 	                                   the pid, timeout seconds (0: none) */ \
-	X(NSI_C_LANDLOCK, 101, "ubbb")  /* handled fs access, paths (NUL-separated), access \
+	X(NSI_C_CHROOT, 101, "s")       /* path: chroot into it (no mount namespace) */ \
+	X(NSI_C_SCHED, 102, "uuuuuuu")  /* policy, flags, nice, priority, runtime, deadline, \
+	                                   period: sched_setattr */ \
+	X(NSI_C_IOPRIO, 103, "u")       /* class << 13 | level: ioprio_set on itself */ \
+	X(NSI_C_MEMPOLICY, 104, "ub")   /* mode | flags, node mask (u64 words): set_mempolicy */ \
+	X(NSI_C_AFFINITY, 105, "b")     /* cpu mask: sched_setaffinity on itself */ \
+	X(NSI_C_LANDLOCK, 106, "ubbb")  /* handled fs access, paths (NUL-separated), access \
 	                                   per path (u64 each), flags per path (u64 each; 1: \
 	                                   skip a path that does not exist) */ \
-	X(NSI_C_INIT, 102, "")          /* fork: the parent stays as a signal-forwarding, \
+	X(NSI_C_INIT, 107, "")          /* fork: the parent stays as a signal-forwarding, \
 	                                   reaping pid 1, the child goes on with the plan */ \
-	X(NSI_C_LOOPBACK, 103, "")      /* bring up "lo" in a new network namespace */
+	X(NSI_C_LOOPBACK, 108, "")      /* bring up "lo" in a new network namespace */
 
 enum nsi_op {
 #define NSI_OP_ENUM(name, number, args) name = number,

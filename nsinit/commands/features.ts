@@ -2,12 +2,17 @@
  * `nsinit features`: the OCI runtime features structure (runtime-spec
  * `features.md` and `features-linux.md`) as indented JSON, as `runc features`
  * prints it. It lists what nsinit itself implements, not what this host
- * offers: the hooks, every mount option the mount-option parser knows, the
- * namespaces and capabilities it recognizes, its cgroup drivers (cgroupfs v1
- * and v2; the systemd driver is not there yet), the seccomp actions,
- * operators and flags the seccomp compiler accepts, and the architectures the
- * system libseccomp resolves. AppArmor, SELinux, Intel RDT and idmapped mounts
- * are not implemented, so they are reported disabled.
+ * offers, each list taken from the table the code that does the work holds:
+ * the hook kinds, namespace types and seccomp architecture and flag names the
+ * config validator knows (spec/validate.ts), the mount options of the
+ * mount-option parser, the capabilities of spec/caps.ts, the seccomp actions,
+ * operators and flags the seccomp compiler accepts (seccomp/compile.ts) and,
+ * of the architectures, those the system libseccomp resolves; its cgroup
+ * drivers (cgroupfs v1 and v2, and systemd transient scopes for root).
+ * AppArmor profiles, SELinux labels and Intel
+ * RDT are implemented (core/host_features.ts applies them where the host has
+ * them and refuses them where it has not), so they are reported enabled, as
+ * runc does; idmapped mounts are not implemented and are reported disabled.
  *
  * @module
  */
@@ -18,6 +23,16 @@ import { checkArgs, parseFlags } from "../flags.ts";
 import type { GlobalOptions } from "../global.ts";
 import { print } from "../log.ts";
 import { resolveArchName } from "../../seccomp/libseccomp.ts";
+import { SECCOMP_ACTIONS, SECCOMP_FILTER_FLAGS, SECCOMP_OPERATORS } from "../../seccomp/compile.ts";
+import {
+  HOOK_KINDS,
+  MEMORY_POLICY_FLAGS,
+  MEMORY_POLICY_MODES,
+  NAMESPACE_TYPES,
+  OCI_VERSION_MAX,
+  SECCOMP_ARCHITECTURES,
+  SECCOMP_FLAG_NAMES,
+} from "../../spec/validate.ts";
 
 /** The features structure, as far as nsinit fills it in. */
 export interface Features {
@@ -46,78 +61,14 @@ export interface Features {
     selinux: { enabled: boolean };
     intelRdt: { enabled: boolean };
     mountExtensions: { idmap: { enabled: boolean } };
+    /** set_mempolicy modes and flags accepted in `linux.memoryPolicy` (1.3). */
+    memoryPolicy: { modes: string[]; flags: string[] };
+    /** `linux.netDevices` is implemented (1.3). */
+    netDevices: { enabled: boolean };
   };
   /** Metadata of the runtime. */
   annotations?: Record<string, string>;
 }
-
-/** Hook kinds, in the order the spec lists them. */
-const HOOKS = [
-  "prestart",
-  "createRuntime",
-  "createContainer",
-  "startContainer",
-  "poststart",
-  "poststop",
-];
-
-/** Namespace types `linux.namespaces[].type` may name. */
-const NAMESPACES = ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"];
-
-/** Seccomp actions the compiler accepts (`SCMP_ACT_NOTIFY` is refused: no seccomp agent yet). */
-const SECCOMP_ACTIONS = [
-  "SCMP_ACT_ALLOW",
-  "SCMP_ACT_ERRNO",
-  "SCMP_ACT_KILL",
-  "SCMP_ACT_KILL_PROCESS",
-  "SCMP_ACT_KILL_THREAD",
-  "SCMP_ACT_LOG",
-  "SCMP_ACT_TRACE",
-  "SCMP_ACT_TRAP",
-];
-
-const SECCOMP_OPERATORS = [
-  "SCMP_CMP_EQ",
-  "SCMP_CMP_GE",
-  "SCMP_CMP_GT",
-  "SCMP_CMP_LE",
-  "SCMP_CMP_LT",
-  "SCMP_CMP_MASKED_EQ",
-  "SCMP_CMP_NE",
-];
-
-const SECCOMP_FLAGS = [
-  "SECCOMP_FILTER_FLAG_TSYNC",
-  "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
-  "SECCOMP_FILTER_FLAG_LOG",
-];
-
-/** libseccomp's architecture names; only those the system library resolves are reported. */
-const SECCOMP_ARCH_CANDIDATES = [
-  "aarch64",
-  "arm",
-  "loongarch64",
-  "m68k",
-  "mips",
-  "mips64",
-  "mips64n32",
-  "mipsel",
-  "mipsel64",
-  "mipsel64n32",
-  "parisc",
-  "parisc64",
-  "ppc",
-  "ppc64",
-  "ppc64le",
-  "riscv64",
-  "s390",
-  "s390x",
-  "sh",
-  "sheb",
-  "x32",
-  "x86",
-  "x86_64",
-];
 
 /** What {@linkcode features} needs from libseccomp; injectable for tests. */
 export interface SeccompProbe {
@@ -136,43 +87,46 @@ export interface SeccompProbe {
  * import assert from "node:assert/strict";
  * import { features } from "./features.ts";
  * const f = features({ knowsArch() { throw new Error("no libseccomp"); }, version: () => undefined });
- * assert.equal(f.ociVersionMax, "1.2.0");
+ * assert.equal(f.ociVersionMax, "1.3.0");
  * assert.equal(f.hooks.length, 6);
  * assert.equal(f.linux.seccomp.enabled, false);
- * assert.equal(f.linux.cgroup.systemd, false);
+ * assert.equal(f.linux.cgroup.systemd, true);
  * ```
  */
 export function features(seccomp: SeccompProbe): Features {
   let archs: string[] | undefined;
   try {
-    archs = SECCOMP_ARCH_CANDIDATES.filter((a) => seccomp.knowsArch(a))
-      .map((a) => `SCMP_ARCH_${a.toUpperCase()}`);
+    archs = SECCOMP_ARCHITECTURES.filter((a) =>
+      a !== "SCMP_ARCH_NATIVE" && seccomp.knowsArch(a.slice("SCMP_ARCH_".length).toLowerCase())
+    ).sort();
   } catch {
     archs = undefined;
   }
   const f: Features = {
     ociVersionMin: "1.0.0",
-    ociVersionMax: "1.2.0",
-    hooks: [...HOOKS],
+    ociVersionMax: OCI_VERSION_MAX,
+    hooks: [...HOOK_KINDS],
     mountOptions: [...KNOWN_MOUNT_OPTIONS],
     linux: {
-      namespaces: [...NAMESPACES],
+      namespaces: [...NAMESPACE_TYPES].sort(),
       capabilities: [...CAPABILITIES],
-      cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: true },
+      cgroup: { v1: true, v2: true, systemd: true, systemdUser: false, rdma: true },
       seccomp: archs
         ? {
           enabled: true,
-          actions: [...SECCOMP_ACTIONS],
-          operators: [...SECCOMP_OPERATORS],
+          actions: Object.keys(SECCOMP_ACTIONS).sort(),
+          operators: Object.keys(SECCOMP_OPERATORS).sort(),
           archs,
-          knownFlags: [...SECCOMP_FLAGS],
-          supportedFlags: [...SECCOMP_FLAGS],
+          knownFlags: [...SECCOMP_FLAG_NAMES],
+          supportedFlags: Object.keys(SECCOMP_FILTER_FLAGS),
         }
         : { enabled: false },
-      apparmor: { enabled: false },
-      selinux: { enabled: false },
-      intelRdt: { enabled: false },
+      apparmor: { enabled: true },
+      selinux: { enabled: true },
+      intelRdt: { enabled: true },
       mountExtensions: { idmap: { enabled: false } },
+      memoryPolicy: { modes: [...MEMORY_POLICY_MODES], flags: [...MEMORY_POLICY_FLAGS] },
+      netDevices: { enabled: true },
     },
   };
   const version = archs ? seccomp.version() : undefined;

@@ -2,6 +2,9 @@ import assert from "node:assert/strict";
 import { features, systemLibseccomp } from "./features.ts";
 import { KNOWN_MOUNT_OPTIONS } from "../../spec/mount_options.ts";
 import { validateSpec } from "../../spec/validate.ts";
+import { compileSeccomp } from "../../seccomp/compile.ts";
+import { skipUnless } from "../../tests/helpers/skip.ts";
+import type { LinuxSeccomp, LinuxSeccompAction, LinuxSeccompOperator } from "../../spec/config.ts";
 
 const fake = {
   knowsArch: (a: string) => a === "x86_64" || a === "x86" || a === "x32",
@@ -11,7 +14,7 @@ const fake = {
 Deno.test("features: what nsinit implements, in the OCI features shape", () => {
   const f = features(fake);
   assert.equal(f.ociVersionMin, "1.0.0");
-  assert.equal(f.ociVersionMax, "1.2.0");
+  assert.equal(f.ociVersionMax, "1.3.0");
   assert.deepEqual(f.hooks, [
     "prestart",
     "createRuntime",
@@ -24,15 +27,16 @@ Deno.test("features: what nsinit implements, in the OCI features shape", () => {
   assert.deepEqual(f.linux.cgroup, {
     v1: true,
     v2: true,
-    systemd: false,
+    systemd: true,
     systemdUser: false,
     rdma: true,
   });
   assert.deepEqual(f.linux.seccomp.archs, ["SCMP_ARCH_X32", "SCMP_ARCH_X86", "SCMP_ARCH_X86_64"]);
   assert.ok(!f.linux.seccomp.actions?.includes("SCMP_ACT_NOTIFY"));
-  assert.equal(f.linux.apparmor.enabled, false);
-  assert.equal(f.linux.selinux.enabled, false);
-  assert.equal(f.linux.intelRdt.enabled, false);
+  // Implemented (applied where the host has them, refused naming the field where not).
+  assert.equal(f.linux.apparmor.enabled, true);
+  assert.equal(f.linux.selinux.enabled, true);
+  assert.equal(f.linux.intelRdt.enabled, true);
   assert.equal(f.linux.mountExtensions.idmap.enabled, false);
   assert.deepEqual(f.annotations, { "io.github.seccomp.libseccomp.version": "2.5.4" });
 });
@@ -83,4 +87,30 @@ Deno.test("features: the system libseccomp knows the native architecture", () =>
   if (f.linux.seccomp.enabled && Deno.build.arch === "x86_64") {
     assert.ok(f.linux.seccomp.archs?.includes("SCMP_ARCH_X86_64"));
   }
+});
+
+const system = features(systemLibseccomp());
+
+Deno.test({
+  name: "features: every seccomp action, operator and flag it reports compiles",
+  ignore: skipUnless(system.linux.seccomp.enabled, "libseccomp does not load on this host"),
+}, () => {
+  const s = system.linux.seccomp;
+  assert.ok(s.knownFlags!.length > 0 && s.supportedFlags!.every((x) => s.knownFlags!.includes(x)));
+  for (const action of s.actions!) {
+    compileSeccomp({
+      defaultAction: action === "SCMP_ACT_ALLOW" ? "SCMP_ACT_ERRNO" : "SCMP_ACT_ALLOW",
+      flags: s.supportedFlags! as LinuxSeccomp["flags"],
+      syscalls: s.operators!.map((op) => ({
+        names: ["getpid"],
+        action: action as LinuxSeccompAction,
+        args: [{ index: 0, value: 1, valueTwo: 1, op: op as LinuxSeccompOperator }],
+      })),
+    });
+  }
+  // And what it leaves out is refused by name.
+  assert.throws(
+    () => compileSeccomp({ defaultAction: "SCMP_ACT_NOTIFY" }),
+    /seccomp notify is not supported/,
+  );
 });

@@ -13,6 +13,7 @@
 import { Factory } from "../../core/factory.ts";
 import { ConfigError } from "../../errors.ts";
 import type { LinuxResources } from "../../spec/config.ts";
+import { validateResources } from "../../spec/validate.ts";
 import {
   checkArgs,
   type FlagSpecs,
@@ -48,8 +49,6 @@ const UPDATE_FLAGS: FlagSpecs = {
   "mem-bw-schema": { type: "string" },
 };
 
-/** A cpu or memory-node list such as `0-3,7`. */
-const CPU_LIST = /^\d+(-\d+)?(,\d+(-\d+)?)*$/;
 
 function bad(flag: string, value: string, why: string): UsageError {
   return new UsageError(`invalid value "${value}" for flag --${flag}: ${why}`);
@@ -82,32 +81,46 @@ export function parseMemorySize(value: string, flag: string): number {
   }
 }
 
-function integer(values: FlagValues, flag: string, min: number, max = Number.MAX_SAFE_INTEGER) {
-  const v = str(values, flag);
-  if (v === undefined || v === "") return undefined;
-  if (!/^-?\d+$/.test(v)) throw bad(flag, v, "not an integer");
+/** An integer flag value (its range is the validator's: see {@link resourcesFromFlags}). */
+function integer(v: string, flag: string): number {
   const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < min || n > max) {
-    throw bad(
-      flag,
-      v,
-      max === Number.MAX_SAFE_INTEGER ? `must be >= ${min}` : `must be between ${min} and ${max}`,
-    );
-  }
+  if (!/^-?\d+$/.test(v) || !Number.isSafeInteger(n)) throw bad(flag, v, "not an integer");
   return n;
 }
 
-function memorySize(values: FlagValues, flag: string): number | undefined {
-  const v = str(values, flag);
-  if (v === undefined || v === "") return undefined;
-  return parseMemorySize(v, flag);
-}
+type Section = "memory" | "cpu" | "blockIO" | "pids";
 
-function cpuList(values: FlagValues, flag: string): string | undefined {
-  const v = str(values, flag);
-  if (v === undefined || v === "") return undefined;
-  if (!CPU_LIST.test(v)) throw bad(flag, v, 'not a list such as "0-3,7"');
-  return v;
+/** Each flag: the `linux.resources` field it sets, and how its text becomes a value. */
+const FLAG_FIELDS: [flag: string, section: Section, key: string, parse: "size" | "int" | "list"][] =
+  [
+    ["memory", "memory", "limit", "size"],
+    ["memory-reservation", "memory", "reservation", "size"],
+    ["memory-swap", "memory", "swap", "size"],
+    ["cpu-share", "cpu", "shares", "int"],
+    ["cpu-shares", "cpu", "shares", "int"],
+    ["cpu-period", "cpu", "period", "int"],
+    ["cpu-quota", "cpu", "quota", "int"],
+    ["cpu-burst", "cpu", "burst", "int"],
+    ["cpu-rt-period", "cpu", "realtimePeriod", "int"],
+    ["cpu-rt-runtime", "cpu", "realtimeRuntime", "int"],
+    ["cpu-idle", "cpu", "idle", "int"],
+    ["cpuset-cpus", "cpu", "cpus", "list"],
+    ["cpuset-mems", "cpu", "mems", "list"],
+    ["blkio-weight", "blockIO", "weight", "int"],
+    ["pids-limit", "pids", "limit", "int"],
+  ];
+
+/**
+ * runc's rule for a blkio weight given to `update` (flag or file): 0 leaves it alone,
+ * otherwise the kernel's range, 10 to 1000.
+ */
+function updateWeight(
+  weight: number | undefined,
+  fail: (why: string) => Error,
+): number | undefined {
+  if (weight === undefined || weight === 0) return undefined;
+  if (weight < 10 || weight > 1000) throw fail("must be between 10 and 1000");
+  return weight;
 }
 
 /**
@@ -125,52 +138,46 @@ function cpuList(values: FlagValues, flag: string): string | undefined {
  * ```
  */
 export function resourcesFromFlags(values: FlagValues): LinuxResources {
-  const r: LinuxResources = {};
-  const memory: NonNullable<LinuxResources["memory"]> = {};
-  const cpu: NonNullable<LinuxResources["cpu"]> = {};
-  const set = <T extends object, K extends keyof T>(o: T, k: K, v: T[K] | undefined) => {
-    if (v !== undefined) o[k] = v;
-  };
-  set(memory, "limit", memorySize(values, "memory"));
-  set(memory, "reservation", memorySize(values, "memory-reservation"));
-  set(memory, "swap", memorySize(values, "memory-swap"));
   if (str(values, "cpu-share") && str(values, "cpu-shares")) {
     throw new UsageError("--cpu-share and --cpu-shares are the same flag: give one");
   }
-  set(cpu, "shares", integer(values, "cpu-share", 0) ?? integer(values, "cpu-shares", 0));
-  set(cpu, "period", integer(values, "cpu-period", 0));
-  set(cpu, "quota", integer(values, "cpu-quota", -1));
-  set(cpu, "burst", integer(values, "cpu-burst", 0));
-  set(cpu, "realtimePeriod", integer(values, "cpu-rt-period", 0));
-  set(cpu, "realtimeRuntime", integer(values, "cpu-rt-runtime", -1));
-  set(cpu, "idle", integer(values, "cpu-idle", 0, 1));
-  set(cpu, "cpus", cpuList(values, "cpuset-cpus"));
-  set(cpu, "mems", cpuList(values, "cpuset-mems"));
-  if (Object.keys(memory).length > 0) r.memory = memory;
-  if (Object.keys(cpu).length > 0) r.cpu = cpu;
-  const weight = integer(values, "blkio-weight", 0, 1000);
-  // runc: 0 leaves the weight alone; otherwise the kernel's range is 10..1000.
-  if (weight !== undefined && weight !== 0) {
-    if (weight < 10) throw bad("blkio-weight", String(weight), "must be between 10 and 1000");
-    r.blockIO = { weight };
+  const r: Record<string, Record<string, unknown>> = {};
+  const given = new Map<string, string>(); // field path -> flag
+  for (const [flag, section, key, parse] of FLAG_FIELDS) {
+    const v = str(values, flag);
+    if (v === undefined || v === "") continue;
+    (r[section] ??= {})[key] = parse === "size"
+      ? parseMemorySize(v, flag)
+      : parse === "int"
+      ? integer(v, flag)
+      : v;
+    given.set(`${section}.${key}`, flag);
   }
-  const pids = integer(values, "pids-limit", -1);
+  // The values' ranges and forms are the config validator's, named by flag here.
+  try {
+    validateResources(structuredClone(r), "flags");
+  } catch (e) {
+    const flag = e instanceof ConfigError ? given.get(e.field) : undefined;
+    if (flag === undefined) throw e;
+    throw bad(flag, str(values, flag)!, (e as ConfigError).problem);
+  }
+  const out = r as LinuxResources;
+  const weight = updateWeight(
+    out.blockIO?.weight ?? undefined,
+    (why) => bad("blkio-weight", str(values, "blkio-weight")!, why),
+  );
+  if (weight === undefined) delete out.blockIO;
   // runc: 0 leaves the limit alone; -1 is unlimited.
-  if (pids !== undefined && pids !== 0) r.pids = { limit: pids };
-  return r;
-}
-
-type Obj = Record<string, unknown>;
-
-function isObject(v: unknown): v is Obj {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
+  if (out.pids?.limit === 0) delete out.pids;
+  return out;
 }
 
 /**
- * Validates the JSON of `update -r FILE`: an object with runc's update fields
- * (`memory`, `cpu`, `blockIO.weight`, `pids.limit`, `unified`). Unknown fields
- * are ignored (as Go's decoder does); `null` means absent. Throws a
- * `ConfigError` naming the file and the field.
+ * Reads the JSON of `update -r FILE`: a `linux.resources` object, checked by the
+ * config validator, of which runc's update fields are kept (`memory`, `cpu`,
+ * `blockIO.weight`, `pids.limit`, `unified`). Unknown fields are ignored (as Go's
+ * decoder does); `null` means absent. Throws a `ConfigError` naming the file and
+ * the field.
  *
  * @example
  * ```ts
@@ -191,90 +198,40 @@ export function parseResourcesJson(text: string, file: string): LinuxResources {
   } catch (e) {
     throw new ConfigError(file, "", `not valid JSON: ${(e as Error).message}`);
   }
-  if (!isObject(raw)) throw new ConfigError(file, "", "must be a JSON object");
+  const all = validateResources(raw, file);
   const out: LinuxResources = {};
-  const section = (key: string): Obj | undefined => {
-    const v = raw[key];
-    if (v === undefined || v === null) return undefined;
-    if (!isObject(v)) throw new ConfigError(file, key, "must be an object");
-    return v;
-  };
-  const int = (o: Obj, path: string, key: string, min: number): number | undefined => {
-    const v = o[key];
-    if (v === undefined || v === null) return undefined;
-    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min) {
-      throw new ConfigError(file, `${path}.${key}`, `must be an integer >= ${min}`);
-    }
-    return v;
-  };
-  const string = (o: Obj, path: string, key: string): string | undefined => {
-    const v = o[key];
-    if (v === undefined || v === null) return undefined;
-    if (typeof v !== "string") throw new ConfigError(file, `${path}.${key}`, "must be a string");
-    if (v !== "" && !CPU_LIST.test(v)) {
-      throw new ConfigError(file, `${path}.${key}`, `invalid list "${v}" (expected e.g. "0-3,7")`);
-    }
-    return v === "" ? undefined : v;
-  };
-  const copy = <T extends object>(target: T, entries: [keyof T, unknown][]) => {
-    for (const [k, v] of entries) if (v !== undefined) (target as Record<keyof T, unknown>)[k] = v;
-  };
-  const memory = section("memory");
-  if (memory) {
-    const m: NonNullable<LinuxResources["memory"]> = {};
-    copy(m, [
-      ["limit", int(memory, "memory", "limit", -1)],
-      ["reservation", int(memory, "memory", "reservation", -1)],
-      ["swap", int(memory, "memory", "swap", -1)],
-      ["kernel", int(memory, "memory", "kernel", -1)],
-      ["kernelTCP", int(memory, "memory", "kernelTCP", -1)],
-    ]);
-    const check = memory.checkBeforeUpdate;
-    if (check !== undefined && check !== null) {
-      if (typeof check !== "boolean") {
-        throw new ConfigError(file, "memory.checkBeforeUpdate", "must be a boolean");
-      }
-      m.checkBeforeUpdate = check;
-    }
-    out.memory = m;
+  if (all.memory) {
+    const { limit, reservation, swap, kernel, kernelTCP, checkBeforeUpdate } = all.memory;
+    out.memory = dropUndefined({ limit, reservation, swap, kernel, kernelTCP, checkBeforeUpdate });
   }
-  const cpu = section("cpu");
-  if (cpu) {
-    const c: NonNullable<LinuxResources["cpu"]> = {};
-    copy(c, [
-      ["shares", int(cpu, "cpu", "shares", 0)],
-      ["quota", int(cpu, "cpu", "quota", -1)],
-      ["burst", int(cpu, "cpu", "burst", 0)],
-      ["period", int(cpu, "cpu", "period", 0)],
-      ["realtimeRuntime", int(cpu, "cpu", "realtimeRuntime", -1)],
-      ["realtimePeriod", int(cpu, "cpu", "realtimePeriod", 0)],
-      ["idle", int(cpu, "cpu", "idle", 0)],
-      ["cpus", string(cpu, "cpu", "cpus")],
-      ["mems", string(cpu, "cpu", "mems")],
-    ]);
-    out.cpu = c;
+  if (all.cpu) {
+    const { shares, quota, burst, period, realtimeRuntime, realtimePeriod, idle, cpus, mems } =
+      all.cpu;
+    out.cpu = dropUndefined({
+      shares,
+      quota,
+      burst,
+      period,
+      realtimeRuntime,
+      realtimePeriod,
+      idle,
+      cpus: cpus || undefined,
+      mems: mems || undefined,
+    });
   }
-  const blockIO = section("blockIO");
-  if (blockIO) {
-    const weight = int(blockIO, "blockIO", "weight", 0);
-    if (weight !== undefined && weight > 1000) {
-      throw new ConfigError(file, "blockIO.weight", "must be between 10 and 1000");
-    }
-    if (weight) out.blockIO = { weight };
-  }
-  const pids = section("pids");
-  if (pids) {
-    const limit = int(pids, "pids", "limit", -1);
-    if (limit) out.pids = { limit };
-  }
-  const unified = section("unified");
-  if (unified) {
-    for (const [k, v] of Object.entries(unified)) {
-      if (typeof v !== "string") throw new ConfigError(file, `unified.${k}`, "must be a string");
-    }
-    out.unified = unified as Record<string, string>;
-  }
+  const weight = updateWeight(
+    all.blockIO?.weight ?? undefined,
+    (why) => new ConfigError(file, "blockIO.weight", why),
+  );
+  if (weight !== undefined) out.blockIO = { weight };
+  if (all.pids?.limit) out.pids = { limit: all.pids.limit };
+  if (all.unified) out.unified = all.unified;
   return out;
+}
+
+function dropUndefined<T extends object>(o: T): T {
+  for (const k of Object.keys(o) as (keyof T)[]) if (o[k] === undefined) delete o[k];
+  return o;
 }
 
 async function readAllStdin(): Promise<string> {

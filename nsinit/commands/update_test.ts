@@ -182,7 +182,7 @@ Deno.test("parseResourcesJson: runc's update fields, errors naming file and fiel
     ['{"cpu": {"cpus": "x"}}', "cpu.cpus"],
     ['{"blockIO": {"weight": 5000}}', "blockIO.weight"],
     ['{"pids": {"limit": "10"}}', "pids.limit"],
-    ['{"unified": {"memory.high": 5}}', "unified.memory.high"],
+    ['{"unified": {"memory.high": 5}}', 'unified["memory.high"]'],
   ];
   for (const [text, field] of bad) {
     assert.throws(

@@ -309,6 +309,39 @@ export function renderReport(r: BenchResults): string {
     ]));
   }
   L.push("");
+  const ck = r.checkpoint;
+  const ckRts = RUNTIMES.filter((rt) => ck?.[rt]);
+  if (ck && ckRts.length > 0) {
+    L.push("## Checkpoint and restore with CRIU (the same `criu` for every runtime)");
+    L.push("");
+    L.push(row(["step (median / p90 ms)", ...ckRts.map((rt) => label(r, rt))]));
+    L.push(row(["---", ...ckRts.map(() => "---:")]));
+    for (const step of ["checkpoint", "restore"] as const) {
+      L.push(row([
+        step === "restore" ? "`restore --detach`" : "`checkpoint`",
+        ...ckRts.map((rt) => `${fmt(ck[rt]![step].median)} / ${fmt(ck[rt]![step].p90)}`),
+      ]));
+    }
+    L.push("");
+  }
+  if (r.systemdRun) {
+    const sd = r.systemdRun;
+    L.push("## `run` with the systemd cgroup driver (`--systemd-cgroup`)");
+    L.push("");
+    L.push(`Against ${sd.where}; each container is a transient scope unit.`);
+    L.push("");
+    L.push(row(["", "median ms", "p90 ms", "vs runc"]));
+    L.push(row(["---", "---:", "---:", "---:"]));
+    for (const rt of ["runc", "nsinit"] as const) {
+      L.push(row([
+        `\`${rt} --systemd-cgroup run\``,
+        fmt(sd[rt].median),
+        fmt(sd[rt].p90),
+        `${(sd[rt].median / sd.runc.median).toFixed(2)}x`,
+      ]));
+    }
+    L.push("");
+  }
   L.push(`## ${r.batch.libraryConcurrent.n} containers`);
   L.push("");
   L.push(row(["", "total ms", "containers/s"]));

@@ -77,6 +77,17 @@ export interface BenchResults {
     memory: number;
     warmup: number;
   };
+  /**
+   * `checkpoint` and `restore -d` of one running `sleep` container through the CLI, runc and
+   * nsinit with the same criu (absent: no criu on PATH, or an older results file).
+   */
+  checkpoint?: Partial<Record<RuntimeName, { checkpoint: Summary; restore: Summary }>>;
+  /**
+   * `run` of `/bin/true` with the systemd cgroup driver (`--systemd-cgroup`, a transient scope
+   * per container), runc and nsinit interleaved; `where` says which systemd (absent: it could
+   * not run, or an older results file).
+   */
+  systemdRun?: { runc: Summary; nsinit: Summary; where: string };
   /** `/bin/true` through Deno.Command: the cost every CLI figure includes. */
   spawnOverhead: Summary;
   /** `run` of `/bin/true` to exit, per runtime (absent: not run). */

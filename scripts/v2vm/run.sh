@@ -5,7 +5,8 @@
 #   scripts/v2vm/run.sh [deno test args...]
 #
 # Without arguments the VM runs `deno test -A --no-check --no-lock` on the v2 tests: tests/v2/,
-# drivers/cgroupfs_v2_test.ts and cgroups/devicefilter_test.ts. With arguments, `deno test -A
+# drivers/cgroupfs_v2_test.ts, drivers/contract_test.ts (the driver contract suite) and
+# cgroups/devicefilter_test.ts. With arguments, `deno test -A
 # --no-check --no-lock ARGS...` (paths relative to the repository, which the VM mounts from
 # the host over virtio-9p at the same path).
 #
@@ -48,7 +49,7 @@ bash scripts/make_rootfs.sh >/dev/null </dev/null || fail "scripts/make_rootfs.s
 if (($# > 0)); then
   args=("$@")
 else
-  args=(tests/v2/ drivers/cgroupfs_v2_test.ts cgroups/devicefilter_test.ts)
+  args=(tests/v2/ drivers/cgroupfs_v2_test.ts drivers/contract_test.ts cgroups/devicefilter_test.ts)
 fi
 run=$vm/run
 rm -rf "$run"

@@ -22,7 +22,7 @@ import { skipUnless } from "../helpers/skip.ts";
 
 const SIGUSR1 = 10;
 const memTrack = !ignoreCriu && hasMemTrack();
-const quiet = { stdin: "null", stdout: "null", stderr: "null" } as const;
+const quiet = { stdin: "null", stdout: "null", stderr: "null" } as const; // reopened inside: dumpable
 
 Deno.test({
   name: "checkpoint: a counting container is dumped, stops, and after restore counts on from there",

@@ -179,6 +179,43 @@ Deno.test({
       await recordedStep(
         t,
         rec,
+        "podman container checkpoint / restore of a counting container",
+        "checkpoint --image-path I --work-path W ID; restore --image-path I --work-path W " +
+          "--bundle B --pid-file P --detach ID (conmon)",
+        async () => {
+          if (!hasCommand("criu")) return "no criu on PATH (scripts/install_criu.sh installs it)";
+          const name = uniqueId("pc");
+          const loop = "i=0; while :; do i=$((i+1)); echo $i > /tmp/n; sleep 0.1; done";
+          check(
+            await podman(["run", "-d", "--name", name, ...runFlags, image, "sh", "-c", loop]),
+            "podman run -d (counter)",
+          );
+          const count = async () => {
+            const r = await podman(["exec", name, "cat", "/tmp/n"]);
+            check(r, "podman exec cat /tmp/n");
+            return Number(r.stdout.trim());
+          };
+          try {
+            await new Promise((r) => setTimeout(r, 1000));
+            check(await podman(["container", "checkpoint", name]), "podman container checkpoint");
+            const state = await podman(["inspect", "--format", "{{.State.Status}}", name]);
+            assert.equal(state.stdout.trim(), "exited");
+            check(await podman(["container", "restore", name]), "podman container restore");
+            const first = await count();
+            assert.ok(first >= 5, `the counter restarted: ${first}`);
+            await new Promise((r) => setTimeout(r, 600));
+            const later = await count();
+            assert.ok(later > first, `the restored counter does not count: ${first} -> ${later}`);
+          } finally {
+            await podman(["rm", "-f", name]);
+          }
+          return undefined;
+        },
+      );
+
+      await recordedStep(
+        t,
+        rec,
         "podman run --user 1000:1000 (non-root process.user)",
         "create --bundle B ID; start ID",
         async () => {

@@ -1898,12 +1898,13 @@ export const CLAUSES: Clause[] = [
     quote:
       "The Features structure MUST NOT contain properties that are not defined in this version of the Open Container Initiative Runtime Specification.",
     notes:
-      "Checked against the properties of runtime-spec v1.1 (features.md, features-linux.md), plus `mountExtensions` and `potentiallyUnsafeConfigAnnotations` for v1.2. runc 1.1's features reports ociVersionMax 1.0.2-dev, a version without the features structure.",
+      "Checked against the properties of runtime-spec v1.1 (features.md, features-linux.md), plus `mountExtensions` and `potentiallyUnsafeConfigAnnotations` for v1.2 and `memoryPolicy` and `netDevices` for v1.3. runc 1.1's features reports ociVersionMax 1.0.2-dev, a version without the features structure.",
     async check(s) {
       const r = await s.cli(["features"]);
       if (r.code !== 0) throw new CheckFailed(`features: exit ${r.code}: ${r.stderr.trim()}`);
       const f = JSON.parse(r.stdout);
       const v12 = /^1\.([2-9]|\d\d)\./.test(f.ociVersionMax);
+      const v13 = /^1\.([3-9]|\d\d)\./.test(f.ociVersionMax);
       const top = [
         "ociVersionMin",
         "ociVersionMax",
@@ -1922,6 +1923,7 @@ export const CLAUSES: Clause[] = [
         "selinux",
         "intelRdt",
         ...(v12 ? ["mountExtensions"] : []),
+        ...(v13 ? ["memoryPolicy", "netDevices"] : []),
       ];
       const extra = [
         ...Object.keys(f).filter((k) => !top.includes(k)),

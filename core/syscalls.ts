@@ -1,0 +1,178 @@
+/**
+ * The native calls core makes, behind one small interface (as youki's syscall
+ * trait): `Factory`, `Container` and `ContainerProcess` reach the kernel only
+ * through a {@link Syscalls}, so the state machine can be unit-tested with a
+ * recording fake (`tests/helpers/fake_syscalls.ts`) without root, and the real
+ * one ({@link realSyscalls}) stays a thin layer over `native/`.
+ *
+ * Plain file work (state directory, state.json, the per-container lock) stays
+ * `Deno.*`: it needs no privilege and a temp directory exercises it for real.
+ *
+ * @module
+ */
+
+import { check, cstr, ensureNative, native } from "../native/ffi.ts";
+import { type Spawned, spawnPlan, type SpawnPlanOptions } from "../native/spawn.ts";
+import { nulList, type PlanBuilder } from "../native/plan.ts";
+import { type ExitStatus, reaper } from "../native/reaper.ts";
+import { SyscallError } from "../errors.ts";
+import { procStat } from "./state.ts";
+import { fdReadable, fdWritable, prepareStdio, type StdioOptions } from "./stdio.ts";
+
+/** Process facts from `/proc/<pid>/stat`. */
+export interface ProcStat {
+  /** The state letter (`R`, `S`, `Z` ...). */
+  state: string;
+  /** Start time in clock ticks since boot: with the pid, it names one process. */
+  startTime: number;
+}
+
+/** The runtime's side of a child's standard streams (see `core/stdio.ts`). */
+export type PreparedStdio = ReturnType<typeof prepareStdio>;
+
+/** A pty master as streams, with its window size. */
+export interface Terminal {
+  /** What the process writes to its terminal. */
+  readable: ReadableStream<Uint8Array>;
+  /** Keystrokes for the process. */
+  writable: WritableStream<Uint8Array>;
+  /** Sets the window size (the process gets SIGWINCH). */
+  resize(rows: number, cols: number): void;
+}
+
+/**
+ * Every native call core makes. Failures throw `SyscallError` naming the call.
+ */
+export interface Syscalls {
+  /** Makes the native library ready (built and loaded); before any other call. */
+  ready(): Promise<void>;
+  /** mkfifo(3) with `mode`. */
+  mkfifo(path: string, mode: number): void;
+  /** pidfd_open(2) for a live pid; `pid` <= 0 is refused. The caller closes the fd. */
+  pidfdOpen(pid: number): number;
+  /** pidfd_send_signal(2). */
+  pidfdSignal(pidfd: number, signal: number): void;
+  /** close(2). */
+  close(fd: number): void;
+  /** umount2(path, MNT_DETACH), best effort: errors (not a mount point) are ignored. */
+  umountDetach(path: string): void;
+  /**
+   * Opens the exec fifo of a created container so its init execs (runc's design),
+   * watching the init's pidfd meanwhile. Throws `SyscallError` when the init exited
+   * before it was started (naming `id`), or with what failed in it (a
+   * startContainer hook, exec).
+   */
+  fifoStart(fifo: string, pidfd: number, id: string): Promise<void>;
+  /** `/proc/<pid>/stat` facts; undefined when there is no such process (or pid <= 0). */
+  procStat(pid: number): ProcStat | undefined;
+  /** Runs a plan through the helper (see `native/spawn.ts`). */
+  spawnPlan(plan: PlanBuilder, opts: SpawnPlanOptions): Promise<Spawned>;
+  /** Waits for a child (by pidfd) to exit. */
+  waitExit(pidfd: number): Promise<ExitStatus>;
+  /** fds for a child's stdio and the runtime's ends. */
+  prepareStdio(opts?: StdioOptions): PreparedStdio;
+  /** A pty master as streams; takes ownership of `ptyFd`. */
+  terminal(ptyFd: number): Terminal;
+  /**
+   * Runs a hook program (`argv[0]` is what it sees as its name) with `input` on
+   * stdin, killing it after `timeoutMs` (0: no limit). Resolves to its wait(2)
+   * status, or a negative errno (`-ETIMEDOUT` when it timed out).
+   */
+  runHook(
+    path: string,
+    argv: string[],
+    env: string[],
+    input: Uint8Array,
+    timeoutMs: number,
+  ): Promise<number>;
+}
+
+const ESRCH = 3;
+
+/**
+ * The real calls, through `native/` (`Deno.dlopen` of libnsinit).
+ *
+ * @example
+ * ```ts ignore
+ * import { realSyscalls } from "./syscalls.ts";
+ * await realSyscalls.ready();
+ * const fd = realSyscalls.pidfdOpen(Deno.pid);
+ * realSyscalls.close(fd);
+ * ```
+ */
+export const realSyscalls: Syscalls = Object.freeze({
+  ready: ensureNative,
+  mkfifo(path: string, mode: number): void {
+    check(native().nsi_mkfifo(cstr(path), mode), "mkfifo", path);
+  },
+  pidfdOpen(pid: number): number {
+    if (!Number.isInteger(pid) || pid <= 0) throw new RangeError(`invalid pid ${pid}`);
+    return check(native().nsi_pidfd_open(pid), "pidfd_open", String(pid));
+  },
+  pidfdSignal(pidfd: number, signal: number): void {
+    check(native().nsi_pidfd_signal(pidfd, signal), "pidfd_send_signal", `pidfd ${pidfd}`);
+  },
+  close(fd: number): void {
+    native().nsi_close(fd);
+  },
+  umountDetach(path: string): void {
+    native().nsi_umount_detach(cstr(path));
+  },
+  async fifoStart(fifo: string, pidfd: number, id: string): Promise<void> {
+    const err = new Uint8Array(1024);
+    const rc = await native().nsi_fifo_start(cstr(fifo), pidfd, err, err.length);
+    if (rc === -3) {
+      throw new SyscallError({
+        syscall: "start",
+        errno: ESRCH,
+        path: id,
+        detail: "container init exited before it was started",
+      });
+    }
+    check(rc, "open exec fifo", fifo);
+    if (rc > 0) {
+      // "E<errno> <what failed>": a startContainer hook or the exec itself.
+      const text = new TextDecoder().decode(err.subarray(0, rc));
+      const m = /^E(\d+) (.*)$/s.exec(text);
+      throw new SyscallError({
+        syscall: m ? m[2] : text,
+        errno: m ? Number(m[1]) : 5,
+        step: "start",
+      });
+    }
+  },
+  procStat,
+  spawnPlan,
+  waitExit: (pidfd: number) => reaper.wait(pidfd),
+  prepareStdio,
+  async runHook(
+    path: string,
+    argv: string[],
+    env: string[],
+    input: Uint8Array,
+    timeoutMs: number,
+  ): Promise<number> {
+    const a = nulList(argv), e = nulList(env);
+    return await native().nsi_hook(
+      cstr(path),
+      a,
+      a.length,
+      e,
+      e.length,
+      input,
+      input.length,
+      timeoutMs,
+    );
+  },
+  terminal(ptyFd: number): Terminal {
+    const lib = native();
+    const dup = lib.nsi_dup(ptyFd);
+    return {
+      readable: fdReadable(ptyFd),
+      writable: fdWritable(dup),
+      resize: (rows, cols) => {
+        lib.nsi_set_winsize(dup, rows, cols);
+      },
+    };
+  },
+});
