@@ -41,7 +41,11 @@ Deno.test("init plan: hostname only with a uts namespace; sysctl paths", () => {
   spec.hostname = "h";
   spec.linux!.sysctl = { "net.ipv4.ip_forward": "1" };
   assert.ok(buildInitPlan(spec, { bundle: "/b" }).steps.includes("set hostname h"));
-  assert.ok(buildInitPlan(spec, { bundle: "/b" }).steps.includes("set sysctl net.ipv4.ip_forward (linux.sysctl)"));
+  assert.ok(
+    buildInitPlan(spec, { bundle: "/b" }).steps.includes(
+      "set sysctl net.ipv4.ip_forward (linux.sysctl)",
+    ),
+  );
   spec.linux!.namespaces = spec.linux!.namespaces!.filter((n) => n.type !== "uts");
   assert.ok(!buildInitPlan(spec, { bundle: "/b" }).steps.includes("set hostname h"));
 });

@@ -49,7 +49,6 @@ const UPDATE_FLAGS: FlagSpecs = {
   "mem-bw-schema": { type: "string" },
 };
 
-
 function bad(flag: string, value: string, why: string): UsageError {
   return new UsageError(`invalid value "${value}" for flag --${flag}: ${why}`);
 }

@@ -428,7 +428,7 @@ function renderSandbox(L: string[], sb: NonNullable<BenchResults["sandbox"]>): v
   const vs = (ms: number) => bw !== undefined ? `${ratio(ms, bw)}x` : "—";
   L.push(sumRow("`nsinit sandbox -- /bin/true` (CLI)", sb.cli.nsinit, [vs(sb.cli.nsinit.median)]));
   L.push(
-    sumRow("`runSandbox([\"/bin/true\"])` (library, one Deno process)", sb.library.nsinit, [
+    sumRow('`runSandbox(["/bin/true"])` (library, one Deno process)', sb.library.nsinit, [
       vs(sb.library.nsinit.median),
     ]),
   );

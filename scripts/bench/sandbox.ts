@@ -81,7 +81,15 @@ export async function benchSandbox(opts: {
   for (let i = 0; i < opts.warmup + opts.rounds; i++) {
     opts.checkAbort();
     const keep = i >= opts.warmup;
-    const c = await timeOk([opts.nsinitBin, "sandbox", "--no-tty", "--cwd", opts.cwd, "--", "/bin/true"]);
+    const c = await timeOk([
+      opts.nsinitBin,
+      "sandbox",
+      "--no-tty",
+      "--cwd",
+      opts.cwd,
+      "--",
+      "/bin/true",
+    ]);
     if (keep) cli.nsinit.push(c);
     if (bw) {
       const b = await timeOk(bw);
