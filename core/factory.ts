@@ -12,6 +12,7 @@ import { parseSpec, validateSpec } from "../spec/validate.ts";
 import { createCgroupManager, loadCgroupManager } from "../drivers/factory.ts";
 import type { CgroupConfig, CgroupManager, DriverState } from "../drivers/driver.ts";
 import { ConfigError, ContainerIdError, NotFoundError } from "../errors.ts";
+import { mark } from "../util/trace.ts";
 import { buildInitPlan, type InitHooks, type LandlockPlan, rootfsPath } from "./init_plan.ts";
 import { runHooks, runHooksWarn, splitStateJson } from "./hooks.ts";
 import {
@@ -142,10 +143,12 @@ export class Factory {
   async #create(id: string, opts: CreateOptions, waitForStart: boolean): Promise<Container> {
     validateId(id);
     await this.#sys.ready();
+    mark("create: native library loaded", id);
     const bundle = resolve(opts.bundle);
     const spec = opts.spec
       ? validateSpec(structuredClone(opts.spec))
       : await readBundleSpec(bundle);
+    mark("create: spec read and validated", id);
     const rootfs = rootfsPath(spec, bundle);
     checkRootfs(rootfs, spec);
     const host = probeHostFeatures();
@@ -175,6 +178,7 @@ export class Factory {
       throw stateRootError(this.root, e);
     }
     const lock = await lockDir(dir);
+    mark("create: host checked, state directory made and locked", id);
     let cgroup: CgroupManager | undefined;
     let stdio: PreparedStdio | undefined;
     let initProc: ContainerProcess | undefined;
@@ -246,6 +250,7 @@ export class Factory {
         ...(opts.reaperInit ? { reaperInit: true } : {}),
         ...(opts.loopback ? { loopback: true } : {}),
       });
+      mark("create: cgroup manager made, plan built", id);
       stdio = this.#sys.prepareStdio(opts.stdio);
       const { limitsBeforePid, deviceRules } = cgroup.capabilities;
       const resources = deviceRules ? effectiveResources(spec) : spec.linux?.resources;
@@ -261,10 +266,13 @@ export class Factory {
         fds: [...stdio.fds, ...(opts.preserveFds ?? [])],
         place: async (pid) => {
           spawnedPid = pid;
+          mark("create: helper spawned, child cloned", id);
           await (await preparing.promise);
+          mark("create: first state written, cgroup made and limited", id);
           await manager.apply(pid);
           if (!limitsBeforePid && resources) await manager.set(resources);
           rdt?.apply(pid);
+          mark("create: child placed in its cgroup", id);
         },
         until: waitForStart ? "ready" : "exec",
         ...(opts.onPty ? { onPty: opts.onPty } : {}),
@@ -291,6 +299,12 @@ export class Factory {
       prepared.catch(() => {}); // observed through place(); never an unhandled rejection
       preparing.resolve(prepared);
       const spawned = await spawning;
+      mark(
+        waitForStart
+          ? "create: child set up, waiting on the fifo"
+          : "create: child set up and exec'd",
+        id,
+      );
       stdio.closeChildEnds();
       initProc = new ContainerProcess(
         spawned.pid,
@@ -304,6 +318,7 @@ export class Factory {
       state.cgroup = cgroup.saved();
       state.initStartTime = st?.startTime ?? 0;
       await writeAtomic(join(dir, "state.json"), JSON.stringify(state));
+      mark("create: state written", id);
       if (!waitForStart) {
         await Deno.remove(fifo).catch(() => {});
         await runHooksWarn(
@@ -394,6 +409,8 @@ export class Factory {
         if (isDirectory(dir)) return this.#orphan(id, dir);
         throw new NotFoundError(id);
       }
+      // Unreadable (e.g. emptied by a machine crash before it reached the disk): only deletable.
+      if (e instanceof SyntaxError) return this.#orphan(id, dir);
       throw e;
     }
     const cgroup = this.#cgroups.load(

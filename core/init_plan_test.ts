@@ -103,19 +103,9 @@ const DEV_SYMLINKS: Row[] = [
   ["C_SYMLINK", "/proc/self/fd/2", "/dev/stderr"],
   ["C_SYMLINK", "pts/ptmx", "/dev/ptmx"],
 ];
-const RUNC_READONLY = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
-const RUNC_MASKED = [
-  "/proc/acpi",
-  "/proc/asound",
-  "/proc/kcore",
-  "/proc/keys",
-  "/proc/latency_stats",
-  "/proc/timer_list",
-  "/proc/timer_stats",
-  "/proc/sched_debug",
-  "/sys/firmware",
-  "/proc/scsi",
-];
+// runc spec's lists, as spec/default.ts writes them.
+const RUNC_READONLY = defaultSpec().linux!.readonlyPaths!;
+const RUNC_MASKED = defaultSpec().linux!.maskedPaths!;
 const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /** From the rlimits to exec: the process steps of runc spec's `sh` as root. */
 const RUNC_PROCESS: Row[] = [

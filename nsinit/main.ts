@@ -20,6 +20,8 @@ import type { GlobalOptions } from "./global.ts";
 import { parseGlobal } from "./global.ts";
 import { print, writeAllSync } from "./log.ts";
 import { UsageError } from "./flags.ts";
+import { VERSION } from "./version.ts";
+import { mark, setTraceSink, stderrTraceSink } from "../util/trace.ts";
 
 /** What a command module exports. */
 export interface CommandModule {
@@ -174,15 +176,8 @@ function usage(): string {
 }
 
 /** `nsinit --version`, as runc prints it. */
-async function version(): Promise<string> {
-  let v = "unknown";
-  try {
-    const text = await Deno.readTextFile(new URL("../deno.json", import.meta.url));
-    v = String(JSON.parse(text).version ?? v);
-  } catch {
-    // keep "unknown"
-  }
-  const lines = [`nsinit version ${v}`, `spec: ${OCI_VERSION_MAX}`];
+function version(): string {
+  const lines = [`nsinit version ${VERSION}`, `spec: ${OCI_VERSION_MAX}`];
   const seccomp = libseccompVersion();
   if (seccomp) lines.push(`libseccomp: ${seccomp}`);
   return lines.join("\n") + "\n";
@@ -220,7 +215,7 @@ export async function main(argv: string[]): Promise<number> {
     const parsed = parseGlobal(argv);
     g = parsed.options;
     if (parsed.version) {
-      print(await version());
+      print(version());
       return 0;
     }
     if (parsed.command === undefined || parsed.command === "help") {
@@ -242,6 +237,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     g.logger.debug(`nsinit ${argv.join(" ")}`);
     const mod = await entry.load();
+    mark("cli: command module loaded");
     return await mod.run(parsed.args, g);
   } catch (e) {
     const msg = errorMessage(e);
@@ -251,4 +247,10 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) {
+  if (Deno.env.get("NSINIT_TRACE")) setTraceSink(stderrTraceSink());
+  mark("cli: main module loaded");
+  const code = await main(Deno.args);
+  mark("cli: exit");
+  Deno.exit(code);
+}
