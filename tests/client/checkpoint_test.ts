@@ -16,8 +16,10 @@ async function count(pid: number): Promise<number> {
 for (const command of ["runc", `${REPO_ROOT}/dist/nsinit`]) {
   const name = command.split("/").at(-1)!;
   Deno.test({
-    name: `oci client (${name}): checkpoint (leave-running, final; a pre-dump refused on this kernel) and restore with CRIU`,
-    ignore: skipUnless(isRoot(), "needs root") || skipUnless(hasCommand(command), `${command} is missing`) ||
+    name:
+      `oci client (${name}): checkpoint (leave-running, final; a pre-dump refused on this kernel) and restore with CRIU`,
+    ignore: skipUnless(isRoot(), "needs root") ||
+      skipUnless(hasCommand(command), `${command} is missing`) ||
       skipUnless(hasCommand("criu"), "criu is not installed (scripts/install_criu.sh)"),
     sanitizeResources: false,
     async fn() {
@@ -33,12 +35,21 @@ for (const command of ["runc", `${REPO_ROOT}/dist/nsinit`]) {
           c.checkpoint(b.id, { imagePath: `${b.dir}/pre`, workDir: `${b.dir}/pre`, preDump: true }),
           /missing features|memory tracking/,
         );
-        await c.checkpoint(b.id, { imagePath: `${b.dir}/keep`, workDir: `${b.dir}/keep`, leaveRunning: true });
+        await c.checkpoint(b.id, {
+          imagePath: `${b.dir}/keep`,
+          workDir: `${b.dir}/keep`,
+          leaveRunning: true,
+        });
         assert.equal((await c.state(b.id)).status, "running");
         await c.checkpoint(b.id, { imagePath: images, workDir: images });
         const before = await Deno.readTextFile(`${b.rootfs}/tmp/count`).then(Number);
         await c.delete(b.id, { force: true }).catch(() => {});
-        const code = await c.restore(b.id, b.dir, { imagePath: images, workDir: images, detach: true, io: new NullIO() });
+        const code = await c.restore(b.id, b.dir, {
+          imagePath: images,
+          workDir: images,
+          detach: true,
+          io: new NullIO(),
+        });
         assert.equal(code, 0);
         const st = await c.state(b.id);
         assert.equal(st.status, "running");

@@ -9,7 +9,8 @@ import { RuntimeManager } from "../../manager/mod.ts";
 import { hasCommand, isRoot, makeBundle, REPO_ROOT, skipUnless } from "../helpers/mod.ts";
 
 const NSINIT = `${REPO_ROOT}/dist/nsinit`;
-const COUNTER = "i=0; while true; do i=$((i+1)); echo $i > /tmp/count; echo tick $i; sleep 0.05; done";
+const COUNTER =
+  "i=0; while true; do i=$((i+1)); echo $i > /tmp/count; echo tick $i; sleep 0.05; done";
 
 for (
   const [name, config] of [
@@ -19,7 +20,8 @@ for (
   ] as const
 ) {
   Deno.test({
-    name: `manager (${name}): checkpointContainer stops it, restoreContainer brings it back where it was`,
+    name:
+      `manager (${name}): checkpointContainer stops it, restoreContainer brings it back where it was`,
     ignore: skipUnless(isRoot(), "needs root") ||
       skipUnless(hasCommand("criu"), "criu is not installed (scripts/install_criu.sh)") ||
       skipUnless(config.type === "library" || hasCommand("conmon"), "conmon is not installed"),
@@ -45,7 +47,9 @@ for (
         assert.equal(st.status, "running");
         assert.ok(st.pid! > 0);
         const deadline = Date.now() + 15_000;
-        while (await counter() <= before + 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+        while (await counter() <= before + 2 && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 50));
+        }
         assert.ok(await counter() > before + 2, "the counter goes on after the restore");
         await m.stopContainer(b.id, 0);
         assert.equal((await m.updateContainerStatus(b.id)).status, "stopped");

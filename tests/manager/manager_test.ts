@@ -230,7 +230,9 @@ for (const h of HANDLERS) {
     sanitizeOps: false,
     async fn() {
       await using m = await openManager();
-      await using b = await makeBundle({ args: ["sh", "-c", "while read l; do echo got:$l; echo err:$l >&2; done"] });
+      await using b = await makeBundle({
+        args: ["sh", "-c", "while read l; do echo got:$l; echo err:$l >&2; done"],
+      });
       await m.createContainer({ id: b.id, bundle: b.dir, handler: h.name, stdin: true });
       await m.startContainer(b.id);
       const a = await m.attachContainer(b.id);
@@ -251,7 +253,11 @@ for (const h of HANDLERS) {
       assert.match(await read(a.stderr, "err:hello"), /err:hello/);
       w.releaseLock();
       await a.close();
-      await until(async () => (await readContainerLog(m.container(b.id).logPath)).stdout.includes("got:hello"), "the log");
+      await until(
+        async () =>
+          (await readContainerLog(m.container(b.id).logPath)).stdout.includes("got:hello"),
+        "the log",
+      );
       await m.stopContainer(b.id, 0);
       await m.deleteContainer(b.id);
     },
