@@ -21,6 +21,7 @@ export const OPS = {
   H_MAPCMD: [8, "ss"],
   H_AFFINITY: [9, "b"],
   H_NETDEV: [10, "sss"],
+  H_IDMOUNT: [11, "sssuu"],
   C_SETSID: [64, ""],
   C_UNSHARE: [65, "u"],
   C_ROOTFS: [66, "s"],
@@ -62,6 +63,7 @@ export const OPS = {
   C_IOPRIO: [103, "u"],
   C_MEMPOLICY: [104, "ub"],
   C_AFFINITY: [105, "b"],
+  C_MOVEMOUNT: [106, "usu"],
 } as const;
 
 /** An op's name (plan.h's, without `NSI_`). */

@@ -41,6 +41,9 @@
 	                                   (inherited by the child) */ \
 	X(NSI_H_NETDEV, 10, "sss")      /* device, new name, netns path ("" the child's): move \
 	                                   a network device, its permanent addresses, set it up */ \
+	X(NSI_H_IDMOUNT, 11, "sssuu")   /* source, uid map, gid map, recursive tree, recursive \
+	                                   idmap: an idmapped detached mount (open_tree + \
+	                                   mount_setattr), for C_MOVEMOUNT */ \
 	/* child stage */ \
 	X(NSI_C_SETSID, 64, "")         /* setsid */ \
 	X(NSI_C_UNSHARE, 65, "u")       /* flags */ \
@@ -86,7 +89,9 @@
 	                                   period: sched_setattr */ \
 	X(NSI_C_IOPRIO, 103, "u")       /* class << 13 | level: ioprio_set on itself */ \
 	X(NSI_C_MEMPOLICY, 104, "ub")   /* mode | flags, node mask (u64 words): set_mempolicy */ \
-	X(NSI_C_AFFINITY, 105, "b")     /* cpu mask: sched_setaffinity on itself */
+	X(NSI_C_AFFINITY, 105, "b")     /* cpu mask: sched_setaffinity on itself */ \
+	X(NSI_C_MOVEMOUNT, 106, "usu")  /* index of the H_IDMOUNT mount, dst, create (1 dir, \
+	                                   2 file): move_mount it there (in root) */
 
 enum nsi_op {
 #define NSI_OP_ENUM(name, number, args) name = number,
