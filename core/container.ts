@@ -204,6 +204,7 @@ export class Container implements AsyncDisposable {
         this.#state.config.hooks,
         this.#hookState("running", this.#state.initPid),
         this.#warn,
+        this.#sys,
       );
     });
   }
@@ -290,13 +291,14 @@ export class Container implements AsyncDisposable {
       const proc = validateProcess(process);
       const seccomp = this.#state.config.linux?.seccomp;
       const compiled = seccomp
-        ? (await import("../seccomp/compile.ts")).compileSeccomp(seccomp)
+        ? (await import("../seccomp/compile.ts")).compileSeccomp(seccomp, { requireExecve: true })
         : undefined;
       const plan = buildExecPlan(proc, {
         initPid: this.#state.initPid,
         namespaces: this.#state.namespaces,
         preserveFds: opts.preserveFds?.length ?? 0,
         ...(compiled ? { seccomp: compiled } : {}),
+        setgroupsDenied: this.#setgroupsDenied(),
         ...(this.#state.namespaces.includes("mount") ? {} : { chroot: this.#state.rootfs }),
         ...(this.#state.config.linux?.memoryPolicy
           ? { memoryPolicy: this.#state.config.linux.memoryPolicy }
@@ -324,6 +326,16 @@ export class Container implements AsyncDisposable {
         this.#sys,
       );
     });
+  }
+
+  /** Whether the container's user namespace denies setgroups(2) (rootless, single gid map). */
+  #setgroupsDenied(): boolean {
+    if (!this.#state.namespaces.includes("user")) return false;
+    try {
+      return Deno.readTextFileSync(`/proc/${this.#state.initPid}/setgroups`).trim() === "deny";
+    } catch {
+      return false;
+    }
   }
 
   /**
@@ -390,6 +402,7 @@ export class Container implements AsyncDisposable {
         this.#state.config.hooks,
         this.#hookState("stopped"),
         this.#warn,
+        this.#sys,
       );
     });
   }

@@ -307,3 +307,64 @@ Deno.test("start: a failure in the init is reported and the fifo is consumed", a
   assert.deepEqual(w.sys.openFds, []);
   assert.notEqual(await c.status(), "created");
 });
+
+Deno.test("hooks: runtime hooks at the barrier, poststart after start, poststop after delete; a failing poststart only warns", async () => {
+  await using w = await world();
+  const warnings: string[] = [];
+  const factory = new Factory({
+    root: w.factory.root,
+    syscalls: w.sys,
+    cgroupDrivers: w.drivers,
+    onWarning: (m) => warnings.push(m),
+  });
+  const s = spec();
+  const hook = (path: string) => [{ path }];
+  s.hooks = {
+    prestart: hook("/prestart"),
+    createRuntime: hook("/createRuntime"),
+    poststart: hook("/poststart"),
+    poststop: hook("/poststop"),
+  };
+  w.sys.hookResults.set("/poststart", 1 << 8); // exit status 1
+  const c = await factory.create("c1", { bundle: w.bundle, spec: s });
+  const pid = c.persisted.initPid;
+  const hooks = () => w.sys.calls.filter((l) => l.startsWith("hook "));
+  // Both run while the init waits at its barrier, after it joined its cgroup.
+  assert.deepEqual(hooks().map((l) => l.split(" ")[1]), ["/prestart", "/createRuntime"]);
+  const barrier = w.sys.calls.findIndex((l) => l.startsWith("hook /prestart "));
+  assert.ok(w.sys.calls.indexOf("cgroup apply") < barrier);
+  assert.equal(w.sys.hookInputs[0]!.state.pid, pid);
+  await c.start();
+  assert.deepEqual(hooks().slice(2), ["hook /poststart running"]);
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0]!, /poststart.*exit status 1/);
+  w.sys.exit(pid);
+  await c.destroy();
+  assert.deepEqual(hooks().slice(3), ["hook /poststop stopped"]);
+});
+
+Deno.test("hooks: a failing prestart hook fails the create and leaves nothing", async () => {
+  await using w = await world();
+  const s = spec();
+  s.hooks = { prestart: [{ path: "/prestart" }], poststop: [{ path: "/poststop" }] };
+  w.sys.hookResults.set("/prestart", 9); // killed by SIGKILL
+  await assert.rejects(
+    () => w.factory.create("c1", { bundle: w.bundle, spec: s }),
+    /prestart.*killed by signal 9/,
+  );
+  assert.deepEqual(await w.factory.list(), []);
+  assert.ok(w.sys.calls.includes("cgroup destroy"));
+  // A failed create continues at delete: poststop runs.
+  assert.equal(w.sys.calls.at(-1), "hook /poststop stopped");
+});
+
+Deno.test("load: a state.json that is not JSON (emptied by a machine crash) is only deletable", async () => {
+  await using w = await world();
+  const dir = `${w.factory.root}/torn`;
+  await Deno.mkdir(dir, { recursive: true });
+  await Deno.writeTextFile(`${dir}/state.json`, "");
+  const c = await w.factory.load("torn");
+  assert.equal(await c.status(), "stopped");
+  await c.destroy({ force: true });
+  assert.deepEqual(await w.factory.list(), []);
+});

@@ -11,8 +11,15 @@ import type { NamespaceType, Spec } from "../spec/config.ts";
 import { parseSpec, validateSpec } from "../spec/validate.ts";
 import { createCgroupManager, loadCgroupManager } from "../drivers/factory.ts";
 import type { CgroupConfig, CgroupManager, DriverState } from "../drivers/driver.ts";
-import { ConfigError, ContainerIdError, NotFoundError } from "../errors.ts";
-import { buildInitPlan, type InitHooks, rootfsPath } from "./init_plan.ts";
+import {
+  CgroupError,
+  ConfigError,
+  ContainerIdError,
+  NotFoundError,
+  SyscallError,
+} from "../errors.ts";
+import { mark } from "../util/trace.ts";
+import { buildInitPlan, type InitHooks, type LandlockPlan, rootfsPath } from "./init_plan.ts";
 import { runHooks, runHooksWarn, splitStateJson } from "./hooks.ts";
 import {
   checkHostFeatures,
@@ -23,14 +30,25 @@ import {
 } from "./host_features.ts";
 import { type ContainerState, lockDir, readState, validateId, writeAtomic } from "./state.ts";
 import { Container } from "./container.ts";
+import {
+  defaultRoot,
+  rootlessMaps,
+  stateRootError,
+  SYSTEM_ROOT,
+  userNamespacesRefusal,
+} from "./rootless.ts";
 import { effectiveResources } from "./devices.ts";
 import { ContainerProcess } from "./process.ts";
 import type { StdioOptions } from "./stdio.ts";
 import { type PreparedStdio, realSyscalls, type Syscalls } from "./syscalls.ts";
 import type { RestoreOptions } from "../criu/options.ts";
 
-/** Where state lives by default: runc uses /run/runc; we use /run/nsinit. */
-export const DEFAULT_ROOT = "/run/nsinit";
+/**
+ * Where state lives by default for root: runc uses /run/runc; we use /run/nsinit.
+ * An unprivileged caller with `XDG_RUNTIME_DIR` gets `$XDG_RUNTIME_DIR/nsinit`
+ * (see {@linkcode defaultRoot}).
+ */
+export const DEFAULT_ROOT: string = SYSTEM_ROOT;
 
 /** Options for {@link Factory.create} and {@link Factory.run}. */
 export interface CreateOptions {
@@ -50,6 +68,12 @@ export interface CreateOptions {
   systemdCgroup?: boolean;
   /** Receives the pty master of a `process.terminal` init (else the init process keeps it). */
   onPty?: (fd: number) => void;
+  /** A Landlock ruleset the init applies just before exec (see sandbox/landlock.ts). */
+  landlock?: LandlockPlan;
+  /** A minimal signal-forwarding, reaping pid 1 in front of the process (sandboxes). */
+  reaperInit?: boolean;
+  /** Bring up `lo` in a new network namespace (sandboxes). */
+  loopback?: boolean;
 }
 
 /** What the factory hands a cgroup driver besides the config. */
@@ -98,11 +122,12 @@ export class Factory {
   #cgroups: CgroupDrivers;
 
   /**
-   * A factory over `root` (default /run/nsinit). `onWarning` receives what runc
+   * A factory over `root` (default /run/nsinit, or `$XDG_RUNTIME_DIR/nsinit` for an
+   * unprivileged caller). `onWarning` receives what runc
    * logs as warnings (a failing poststart or poststop hook); default: ignored.
    */
   constructor(opts: FactoryOptions = {}) {
-    this.root = resolve(opts.root ?? DEFAULT_ROOT);
+    this.root = resolve(opts.root ?? defaultRoot());
     this.#warn = opts.onWarning ?? (() => {});
     this.#sys = opts.syscalls ?? realSyscalls;
     this.#cgroups = opts.cgroupDrivers ?? { create: createCgroupManager, load: loadCgroupManager };
@@ -124,20 +149,33 @@ export class Factory {
   async #create(id: string, opts: CreateOptions, waitForStart: boolean): Promise<Container> {
     validateId(id);
     await this.#sys.ready();
+    mark("create: native library loaded", id);
     const bundle = resolve(opts.bundle);
     const spec = opts.spec
       ? validateSpec(structuredClone(opts.spec))
       : await readBundleSpec(bundle);
+    mark("create: spec read and validated", id);
     const rootfs = rootfsPath(spec, bundle);
     checkRootfs(rootfs, spec);
     const host = probeHostFeatures();
     for (const warning of checkHostFeatures(spec, host)) this.#warn(warning);
     // Loaded only when needed: `nsinit state` and friends never pay for libseccomp.
     const seccomp = spec.linux?.seccomp
-      ? (await import("../seccomp/compile.ts")).compileSeccomp(spec.linux.seccomp)
+      ? (await import("../seccomp/compile.ts")).compileSeccomp(spec.linux.seccomp, {
+        requireExecve: true,
+      })
       : undefined;
 
-    await Deno.mkdir(this.root, { recursive: true, mode: 0o700 });
+    const rootless = Deno.uid() !== 0;
+    // Before anything is created: a user namespace the host refuses, or a rootless
+    // spec whose maps cannot be written, is refused here with what to change.
+    const newUserns = spec.linux?.namespaces?.some((n) => n.type === "user" && !n.path) ?? false;
+    const refusal = newUserns ? userNamespacesRefusal() : undefined;
+    if (refusal) throw new ConfigError("config.json", "linux.namespaces", refusal);
+    const maps = rootless && newUserns ? rootlessMaps(spec) : undefined;
+    await Deno.mkdir(this.root, { recursive: true, mode: 0o700 }).catch((e) => {
+      throw stateRootError(this.root, e);
+    });
     const dir = join(this.root, id);
     try {
       await Deno.mkdir(dir, { mode: 0o711 });
@@ -145,9 +183,10 @@ export class Factory {
       if (e instanceof Deno.errors.AlreadyExists) {
         throw new ContainerIdError(id, "container with given ID already exists");
       }
-      throw e;
+      throw stateRootError(this.root, e);
     }
     const lock = await lockDir(dir);
+    mark("create: host checked, state directory made and locked", id);
     let cgroup: CgroupManager | undefined;
     let stdio: PreparedStdio | undefined;
     let initProc: ContainerProcess | undefined;
@@ -156,9 +195,10 @@ export class Factory {
     let rdt: ResctrlGroup | undefined;
     try {
       cgroup = this.#cgroups.create({
-        ...cgroupConfig(id, spec, Deno.uid() !== 0),
+        ...cgroupConfig(id, spec, rootless),
         ...(opts.systemdCgroup ? { driver: "systemd" as const } : {}),
       }, { onWarning: this.#warn });
+      if (rootless && cgroup.driver === "none") this.#warnNoCgroups();
       const state: ContainerState = {
         id,
         bundle,
@@ -171,7 +211,7 @@ export class Factory {
           ...new Set((spec.linux?.namespaces ?? []).map((n) => n.type)),
         ] as NamespaceType[],
         cgroup: cgroup.saved(),
-        rootless: Deno.uid() !== 0,
+        rootless,
         owner: "",
       };
       const hooks = spec.hooks;
@@ -213,7 +253,12 @@ export class Factory {
         ...(initHooks ? { hooks: initHooks } : {}),
         ...(execLabel ? { execLabel } : {}),
         ...(spec.linux?.mountLabel && host.selinux ? { mountLabel: spec.linux.mountLabel } : {}),
+        ...(maps ? { rootless: maps } : {}),
+        ...(opts.landlock ? { landlock: opts.landlock } : {}),
+        ...(opts.reaperInit ? { reaperInit: true } : {}),
+        ...(opts.loopback ? { loopback: true } : {}),
       });
+      mark("create: cgroup manager made, plan built", id);
       stdio = this.#sys.prepareStdio(opts.stdio);
       const { limitsBeforePid, deviceRules } = cgroup.capabilities;
       const resources = deviceRules ? effectiveResources(spec) : spec.linux?.resources;
@@ -225,20 +270,26 @@ export class Factory {
       // before its first pid (a systemd scope) gets apply(pid), then set().
       // place() may run before spawnPlan returns: it waits for `prepared` to exist.
       const preparing = Promise.withResolvers<Promise<void>>();
+      // Resolved with `prepared`, it rejects with it: observed through place(), or by the
+      // catch below when the spawn fails first (an unhandled rejection would end Deno).
+      preparing.promise.catch(() => {});
       const spawning = this.#sys.spawnPlan(plan, {
         fds: [...stdio.fds, ...(opts.preserveFds ?? [])],
         place: async (pid) => {
           spawnedPid = pid;
+          mark("create: helper spawned, child cloned", id);
           await (await preparing.promise);
+          mark("create: first state written, cgroup made and limited", id);
           await manager.apply(pid);
           if (!limitsBeforePid && resources) await manager.set(resources);
           rdt?.apply(pid);
+          mark("create: child placed in its cgroup", id);
         },
         until: waitForStart ? "ready" : "exec",
         ...(opts.onPty ? { onPty: opts.onPty } : {}),
         onBarrier: async (pid) => {
-          await runHooks("prestart", hooks, { ...base, status: "creating", pid });
-          await runHooks("createRuntime", hooks, { ...base, status: "creating", pid });
+          await runHooks("prestart", hooks, { ...base, status: "creating", pid }, this.#sys);
+          await runHooks("createRuntime", hooks, { ...base, status: "creating", pid }, this.#sys);
         },
       });
       prepared = (async () => {
@@ -259,6 +310,12 @@ export class Factory {
       prepared.catch(() => {}); // observed through place(); never an unhandled rejection
       preparing.resolve(prepared);
       const spawned = await spawning;
+      mark(
+        waitForStart
+          ? "create: child set up, waiting on the fifo"
+          : "create: child set up and exec'd",
+        id,
+      );
       stdio.closeChildEnds();
       initProc = new ContainerProcess(
         spawned.pid,
@@ -272,6 +329,7 @@ export class Factory {
       state.cgroup = cgroup.saved();
       state.initStartTime = st?.startTime ?? 0;
       await writeAtomic(join(dir, "state.json"), JSON.stringify(state));
+      mark("create: state written", id);
       if (!waitForStart) {
         await Deno.remove(fifo).catch(() => {});
         await runHooksWarn(
@@ -279,6 +337,7 @@ export class Factory {
           hooks,
           { ...base, status: "running", pid: spawned.pid },
           this.#warn,
+          this.#sys,
         );
       }
       return new Container(state, dir, cgroup, {
@@ -291,6 +350,7 @@ export class Factory {
       await prepared?.catch(() => {});
       if (initProc) await initProc[Symbol.asyncDispose]().catch(() => {});
       stdio?.abort();
+      const error = cgroup && spawnedPid > 0 ? await explainOom(e, cgroup, spec) : e;
       if (cgroup) {
         await cgroup.killAll(9).catch(() => {});
         await cgroup.destroy().catch(() => {});
@@ -300,12 +360,26 @@ export class Factory {
       // A failed create continues at delete: poststop hooks run (their failures are warnings).
       if (spawnedPid > 0 && spec.hooks?.poststop) {
         const s = { ociVersion: spec.ociVersion, id, bundle, status: "stopped" };
-        await runHooksWarn("poststop", spec.hooks, s, this.#warn);
+        await runHooksWarn("poststop", spec.hooks, s, this.#warn, this.#sys);
       }
-      throw e;
+      throw error;
     } finally {
       lock.release();
     }
+  }
+
+  #warnedNoCgroups = false;
+
+  /** Says once per factory that rootless containers run without cgroups here, and why. */
+  #warnNoCgroups(): void {
+    if (this.#warnedNoCgroups) return;
+    this.#warnedNoCgroups = true;
+    this.#warn(
+      `running without cgroups: no cgroup delegated to uid ${Deno.uid()} is writable ` +
+        "(resource limits are refused; pause, ps and kill --all are unavailable). " +
+        "Run under a systemd user session with Delegate=yes, or chown a cgroup v2 subtree " +
+        "to this user and run from inside it",
+    );
   }
 
   /**
@@ -347,6 +421,8 @@ export class Factory {
         if (isDirectory(dir)) return this.#orphan(id, dir);
         throw new NotFoundError(id);
       }
+      // Unreadable (e.g. emptied by a machine crash before it reached the disk): only deletable.
+      if (e instanceof SyntaxError) return this.#orphan(id, dir);
       throw e;
     }
     const cgroup = this.#cgroups.load(
@@ -365,7 +441,7 @@ export class Factory {
       rootfs: "",
       initPid: 0,
       initStartTime: 0,
-      created: new Date(0).toISOString(),
+      created: (Deno.statSync(dir).mtime ?? new Date(0)).toISOString(),
       config: { ociVersion: "1.0.2" },
       namespaces: [],
       cgroup: { driver: "none", paths: {} },
@@ -443,4 +519,26 @@ function checkRootfs(rootfs: string, spec: Spec): void {
   if (cwd && !isAbsolute(cwd)) {
     throw new ConfigError("config.json", "process.cwd", `must be absolute, got "${cwd}"`);
   }
+}
+
+/**
+ * An init killed during setup in a cgroup whose memory limit was hit died of that limit:
+ * say so, naming the field (runc: `unable to set memory limit to 1`), instead of "exited
+ * during setup without a report".
+ */
+async function explainOom(e: unknown, cgroup: CgroupManager, spec: Spec): Promise<unknown> {
+  const limit = spec.linux?.resources?.memory?.limit;
+  if (limit === undefined || limit <= 0 || !(e instanceof SyscallError)) return e;
+  try {
+    const stats = await cgroup.stats();
+    if ((stats.memory?.usage.failcnt ?? 0) === 0) return e;
+  } catch {
+    return e;
+  }
+  return new CgroupError(
+    "linux.resources.memory.limit",
+    `unable to set memory limit to ${limit}: the container's init was killed by the OOM ` +
+      `killer during setup (${e.message})`,
+    { cause: e },
+  );
 }

@@ -3,7 +3,8 @@
  *
  * - prestart, createRuntime: runtime namespace, during create, before pivot_root
  *   (the init waits at a barrier while they run); poststart: after start;
- *   poststop: after delete. These run here, through the native `nsi_hook`.
+ *   poststop: after delete. These run here, through `Syscalls.runHook` (the native
+ *   `nsi_hook`).
  * - createContainer (before pivot_root) and startContainer (just before the
  *   user's program): run by the container's init, in its namespaces, as plan
  *   steps (see init_plan.ts).
@@ -12,9 +13,8 @@
  */
 
 import type { Hook, Hooks } from "../spec/config.ts";
-import { HookError } from "../errors.ts";
-import { cstr, native } from "../native/ffi.ts";
-import { nulList } from "../native/plan.ts";
+import { describeErrno, HookError } from "../errors.ts";
+import { realSyscalls, type Syscalls } from "./syscalls.ts";
 
 /** The state a hook reads on stdin. */
 export interface HookState {
@@ -34,25 +34,21 @@ export async function runHook(
   index: number,
   hook: Hook,
   state: HookState,
+  sys: Syscalls = realSyscalls,
 ): Promise<void> {
-  const argv = nulList(hook.args?.length ? hook.args : [hook.path]);
-  const envp = nulList(hook.env ?? []);
   const input = new TextEncoder().encode(JSON.stringify(state));
   const timeout = hook.timeout ? hook.timeout * 1000 : 0;
-  const r = await native().nsi_hook(
-    cstr(hook.path),
-    argv,
-    argv.length,
-    envp,
-    envp.length,
+  const r = await sys.runHook(
+    hook.path,
+    hook.args?.length ? hook.args : [hook.path],
+    hook.env ?? [],
     input,
-    input.length,
     timeout,
   );
   if (r === -ETIMEDOUT) {
     throw new HookError(kind, index, hook.path, `timed out after ${hook.timeout}s`);
   }
-  if (r < 0) throw new HookError(kind, index, hook.path, `cannot run: errno ${-r}`);
+  if (r < 0) throw new HookError(kind, index, hook.path, `cannot run: ${describeErrno(-r)}`);
   const code = (r >> 8) & 0xff, sig = r & 0x7f;
   if (sig !== 0) throw new HookError(kind, index, hook.path, `killed by signal ${sig}`);
   if (code !== 0) throw new HookError(kind, index, hook.path, `exit status ${code}`);
@@ -63,8 +59,9 @@ export async function runHooks(
   kind: keyof Hooks,
   hooks: Hooks | undefined,
   state: HookState,
+  sys: Syscalls = realSyscalls,
 ): Promise<void> {
-  for (const [i, h] of (hooks?.[kind] ?? []).entries()) await runHook(kind, i, h, state);
+  for (const [i, h] of (hooks?.[kind] ?? []).entries()) await runHook(kind, i, h, state, sys);
 }
 
 /**
@@ -76,10 +73,11 @@ export async function runHooksWarn(
   hooks: Hooks | undefined,
   state: HookState,
   warn: (msg: string) => void,
+  sys: Syscalls = realSyscalls,
 ): Promise<void> {
   for (const [i, h] of (hooks?.[kind] ?? []).entries()) {
     try {
-      await runHook(kind, i, h, state);
+      await runHook(kind, i, h, state, sys);
     } catch (e) {
       warn((e as Error).message);
     }

@@ -13,7 +13,7 @@
 
 import { check, cstr, ensureNative, native } from "../native/ffi.ts";
 import { type Spawned, spawnPlan, type SpawnPlanOptions } from "../native/spawn.ts";
-import type { PlanBuilder } from "../native/plan.ts";
+import { nulList, type PlanBuilder } from "../native/plan.ts";
 import { type ExitStatus, reaper } from "../native/reaper.ts";
 import { SyscallError } from "../errors.ts";
 import { procStat } from "./state.ts";
@@ -73,6 +73,18 @@ export interface Syscalls {
   prepareStdio(opts?: StdioOptions): PreparedStdio;
   /** A pty master as streams; takes ownership of `ptyFd`. */
   terminal(ptyFd: number): Terminal;
+  /**
+   * Runs a hook program (`argv[0]` is what it sees as its name) with `input` on
+   * stdin, killing it after `timeoutMs` (0: no limit). Resolves to its wait(2)
+   * status, or a negative errno (`-ETIMEDOUT` when it timed out).
+   */
+  runHook(
+    path: string,
+    argv: string[],
+    env: string[],
+    input: Uint8Array,
+    timeoutMs: number,
+  ): Promise<number>;
 }
 
 const ESRCH = 3;
@@ -133,6 +145,25 @@ export const realSyscalls: Syscalls = Object.freeze({
   spawnPlan,
   waitExit: (pidfd: number) => reaper.wait(pidfd),
   prepareStdio,
+  async runHook(
+    path: string,
+    argv: string[],
+    env: string[],
+    input: Uint8Array,
+    timeoutMs: number,
+  ): Promise<number> {
+    const a = nulList(argv), e = nulList(env);
+    return await native().nsi_hook(
+      cstr(path),
+      a,
+      a.length,
+      e,
+      e.length,
+      input,
+      input.length,
+      timeoutMs,
+    );
+  },
   terminal(ptyFd: number): Terminal {
     const lib = native();
     const dup = lib.nsi_dup(ptyFd);

@@ -63,7 +63,10 @@ export const OPS = {
   C_IOPRIO: [103, "u"],
   C_MEMPOLICY: [104, "ub"],
   C_AFFINITY: [105, "b"],
-  C_MOVEMOUNT: [106, "usu"],
+  C_LANDLOCK: [106, "ubbb"],
+  C_INIT: [107, ""],
+  C_LOOPBACK: [108, ""],
+  C_MOVEMOUNT: [109, "usu"],
 } as const;
 
 /** An op's name (plan.h's, without `NSI_`). */

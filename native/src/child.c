@@ -10,6 +10,7 @@
 #include <linux/capability.h>
 #include <linux/close_range.h>
 #include <linux/filter.h>
+#include <net/if.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
@@ -22,6 +23,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -160,10 +162,17 @@ static void op_terminal(const struct nsi_rec *r)
 {
 	struct winsize ws;
 	int unlock = 0, master, slave;
+	struct stat st;
 
+	/* Opened by path in the container: check the fd is a pty multiplexer (5:2) before it
+	 * becomes the console, so a /dev/ptmx swapped for something else is never used
+	 * (the class of CVE-2025-52565). */
 	master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (master < 0)
 		nsi_fail(errno, "open /dev/ptmx");
+	if (fstat(master, &st) < 0 || !S_ISCHR(st.st_mode) || major(st.st_rdev) != 5 ||
+	    minor(st.st_rdev) != 2)
+		nsi_fail(EPERM, "open /dev/ptmx: not the pty multiplexer (5:2)");
 	if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
 		nsi_fail(errno, "unlock pty");
 	slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
@@ -233,6 +242,24 @@ static void op_exec(const struct nsi_rec *r)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	execve(g_exec_path[0] ? g_exec_path : argv[0], argv, envp);
 	nsi_fail(errno, "exec %s", g_exec_path[0] ? g_exec_path : argv[0]);
+}
+
+/* Brings up the loopback interface of a new network namespace (as bubblewrap does). */
+static void op_loopback(void)
+{
+	struct ifreq ifr;
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (s < 0)
+		nsi_fail(errno, "socket for lo");
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+		nsi_fail(errno, "SIOCGIFFLAGS lo");
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+		nsi_fail(errno, "SIOCSIFFLAGS lo up");
+	close(s);
 }
 
 static void op_fifowait(void)
@@ -457,6 +484,15 @@ void nsi_child(const struct nsi_rec *recs, int n)
 			break;
 		case NSI_C_HOOK:
 			op_hook(r);
+			break;
+		case NSI_C_LANDLOCK:
+			nsi_landlock(r);
+			break;
+		case NSI_C_LOOPBACK:
+			op_loopback();
+			break;
+		case NSI_C_INIT:
+			nsi_reaper_init();
 			break;
 		case NSI_C_CHROOT:
 			op_chroot(rec_str(r, 0));

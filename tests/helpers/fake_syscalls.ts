@@ -56,6 +56,10 @@ export class FakeSyscalls implements Syscalls {
   spawnError?: Error;
   /** Throw this from the next `fifoStart`, once. */
   fifoStartError?: Error;
+  /** What `runHook` resolves to per hook path (a wait status; default 0, success). */
+  readonly hookResults: Map<string, number> = new Map();
+  /** The state each hook read on stdin, in order. */
+  readonly hookInputs: { path: string; state: Record<string, unknown> }[] = [];
   #procs = new Map<number, FakeProcess>();
   #fds = new Map<number, number>();
   #nextPid = 1000;
@@ -160,6 +164,7 @@ export class FakeSyscalls implements Syscalls {
     this.#fds.set(fd, pid);
     try {
       if (opts.place) await opts.place(pid);
+      if (opts.onBarrier) await opts.onBarrier(pid);
       const e = this.spawnError;
       if (e) {
         delete this.spawnError;
@@ -186,6 +191,19 @@ export class FakeSyscalls implements Syscalls {
       parent: () => ({}),
       abort() {},
     };
+  }
+
+  runHook(
+    path: string,
+    _argv: string[],
+    _env: string[],
+    input: Uint8Array,
+    _timeoutMs: number,
+  ): Promise<number> {
+    const state = JSON.parse(new TextDecoder().decode(input));
+    this.calls.push(`hook ${path} ${state.status}`);
+    this.hookInputs.push({ path, state });
+    return Promise.resolve(this.hookResults.get(path) ?? 0);
   }
 
   terminal(_ptyFd: number): Terminal {
