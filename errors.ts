@@ -278,14 +278,15 @@ export class HookError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DbusError } from "./errors.ts";
  * const err = new DbusError(
  *   "org.freedesktop.systemd1.Manager.StartTransientUnit",
  *   "org.freedesktop.systemd1.UnitExists",
  *   "Unit nsinit-c1.scope already exists.",
  * );
- * console.assert(err.message.startsWith("D-Bus org.freedesktop.systemd1.Manager.StartTransientUnit"));
- * console.assert(err.dbusName === "org.freedesktop.systemd1.UnitExists");
+ * assert.ok(err.message.startsWith("D-Bus org.freedesktop.systemd1.Manager.StartTransientUnit"));
+ * assert.equal(err.dbusName, "org.freedesktop.systemd1.UnitExists");
  * ```
  */
 export class DbusError extends Error {

@@ -80,6 +80,35 @@ export {
   type TopResults,
   type WinSize,
 } from "./client/mod.ts";
+export {
+  type AttachSession,
+  CONTAINER_CREATE_TIMEOUT,
+  type ContainerConfig,
+  type ContainerRecord,
+  type ExecSession,
+  type ExecStreamOptions,
+  type ExecSyncResponse,
+  filterAnnotations,
+  HANDLER_TYPES,
+  type HandlerContext,
+  joinEntries,
+  KubernetesLogWriter,
+  type LogEntry,
+  logTime,
+  type ManagedStatus,
+  type ManagerCheckpointOptions,
+  type ManagerRestoreOptions,
+  MAX_EXEC_SYNC_SIZE,
+  parseKubernetesLog,
+  readContainerLog,
+  type RuntimeHandlerConfig,
+  type RuntimeImpl,
+  RuntimeManager,
+  type RuntimeManagerOptions,
+  type SessionTerminal,
+  StopError,
+  TIMED_OUT_MESSAGE,
+} from "./manager/mod.ts";
 export type {
   BlkioEntry,
   BlkioStats,
@@ -91,3 +120,18 @@ export type {
   PidsStats,
   Throttling,
 } from "./cgroups/stats.ts";
+export {
+  parseProfile,
+  PROFILE_VERSION,
+  readProfile,
+  runSandbox,
+  type SandboxOptions,
+  type SandboxOutput,
+  SandboxProcess,
+  type SandboxSettings,
+  type SandboxStatus,
+  spawnSandbox,
+  TIMEOUT_EXIT_CODE,
+} from "./sandbox/mod.ts";
+export { defaultRoot } from "./core/rootless.ts";
+export type { LandlockPlan } from "./core/init_plan.ts";

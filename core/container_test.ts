@@ -357,3 +357,14 @@ Deno.test("hooks: a failing prestart hook fails the create and leaves nothing", 
   // A failed create continues at delete: poststop runs.
   assert.equal(w.sys.calls.at(-1), "hook /poststop stopped");
 });
+
+Deno.test("load: a state.json that is not JSON (emptied by a machine crash) is only deletable", async () => {
+  await using w = await world();
+  const dir = `${w.factory.root}/torn`;
+  await Deno.mkdir(dir, { recursive: true });
+  await Deno.writeTextFile(`${dir}/state.json`, "");
+  const c = await w.factory.load("torn");
+  assert.equal(await c.status(), "stopped");
+  await c.destroy({ force: true });
+  assert.deepEqual(await w.factory.list(), []);
+});

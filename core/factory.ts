@@ -12,7 +12,8 @@ import { parseSpec, validateSpec } from "../spec/validate.ts";
 import { createCgroupManager, loadCgroupManager } from "../drivers/factory.ts";
 import type { CgroupConfig, CgroupManager, DriverState } from "../drivers/driver.ts";
 import { ConfigError, ContainerIdError, NotFoundError } from "../errors.ts";
-import { buildInitPlan, type InitHooks, rootfsPath } from "./init_plan.ts";
+import { mark } from "../util/trace.ts";
+import { buildInitPlan, type InitHooks, type LandlockPlan, rootfsPath } from "./init_plan.ts";
 import { runHooks, runHooksWarn, splitStateJson } from "./hooks.ts";
 import {
   checkHostFeatures,
@@ -23,14 +24,25 @@ import {
 } from "./host_features.ts";
 import { type ContainerState, lockDir, readState, validateId, writeAtomic } from "./state.ts";
 import { Container } from "./container.ts";
+import {
+  defaultRoot,
+  rootlessMaps,
+  stateRootError,
+  SYSTEM_ROOT,
+  userNamespacesRefusal,
+} from "./rootless.ts";
 import { effectiveResources } from "./devices.ts";
 import { ContainerProcess } from "./process.ts";
 import type { StdioOptions } from "./stdio.ts";
 import { type PreparedStdio, realSyscalls, type Syscalls } from "./syscalls.ts";
 import type { RestoreOptions } from "../criu/options.ts";
 
-/** Where state lives by default: runc uses /run/runc; we use /run/nsinit. */
-export const DEFAULT_ROOT = "/run/nsinit";
+/**
+ * Where state lives by default for root: runc uses /run/runc; we use /run/nsinit.
+ * An unprivileged caller with `XDG_RUNTIME_DIR` gets `$XDG_RUNTIME_DIR/nsinit`
+ * (see {@linkcode defaultRoot}).
+ */
+export const DEFAULT_ROOT: string = SYSTEM_ROOT;
 
 /** Options for {@link Factory.create} and {@link Factory.run}. */
 export interface CreateOptions {
@@ -50,6 +62,12 @@ export interface CreateOptions {
   systemdCgroup?: boolean;
   /** Receives the pty master of a `process.terminal` init (else the init process keeps it). */
   onPty?: (fd: number) => void;
+  /** A Landlock ruleset the init applies just before exec (see sandbox/landlock.ts). */
+  landlock?: LandlockPlan;
+  /** A minimal signal-forwarding, reaping pid 1 in front of the process (sandboxes). */
+  reaperInit?: boolean;
+  /** Bring up `lo` in a new network namespace (sandboxes). */
+  loopback?: boolean;
 }
 
 /** What the factory hands a cgroup driver besides the config. */
@@ -98,11 +116,12 @@ export class Factory {
   #cgroups: CgroupDrivers;
 
   /**
-   * A factory over `root` (default /run/nsinit). `onWarning` receives what runc
+   * A factory over `root` (default /run/nsinit, or `$XDG_RUNTIME_DIR/nsinit` for an
+   * unprivileged caller). `onWarning` receives what runc
    * logs as warnings (a failing poststart or poststop hook); default: ignored.
    */
   constructor(opts: FactoryOptions = {}) {
-    this.root = resolve(opts.root ?? DEFAULT_ROOT);
+    this.root = resolve(opts.root ?? defaultRoot());
     this.#warn = opts.onWarning ?? (() => {});
     this.#sys = opts.syscalls ?? realSyscalls;
     this.#cgroups = opts.cgroupDrivers ?? { create: createCgroupManager, load: loadCgroupManager };
@@ -124,10 +143,12 @@ export class Factory {
   async #create(id: string, opts: CreateOptions, waitForStart: boolean): Promise<Container> {
     validateId(id);
     await this.#sys.ready();
+    mark("create: native library loaded", id);
     const bundle = resolve(opts.bundle);
     const spec = opts.spec
       ? validateSpec(structuredClone(opts.spec))
       : await readBundleSpec(bundle);
+    mark("create: spec read and validated", id);
     const rootfs = rootfsPath(spec, bundle);
     checkRootfs(rootfs, spec);
     const host = probeHostFeatures();
@@ -137,7 +158,16 @@ export class Factory {
       ? (await import("../seccomp/compile.ts")).compileSeccomp(spec.linux.seccomp)
       : undefined;
 
-    await Deno.mkdir(this.root, { recursive: true, mode: 0o700 });
+    const rootless = Deno.uid() !== 0;
+    // Before anything is created: a user namespace the host refuses, or a rootless
+    // spec whose maps cannot be written, is refused here with what to change.
+    const newUserns = spec.linux?.namespaces?.some((n) => n.type === "user" && !n.path) ?? false;
+    const refusal = newUserns ? userNamespacesRefusal() : undefined;
+    if (refusal) throw new ConfigError("config.json", "linux.namespaces", refusal);
+    const maps = rootless && newUserns ? rootlessMaps(spec) : undefined;
+    await Deno.mkdir(this.root, { recursive: true, mode: 0o700 }).catch((e) => {
+      throw stateRootError(this.root, e);
+    });
     const dir = join(this.root, id);
     try {
       await Deno.mkdir(dir, { mode: 0o711 });
@@ -145,9 +175,10 @@ export class Factory {
       if (e instanceof Deno.errors.AlreadyExists) {
         throw new ContainerIdError(id, "container with given ID already exists");
       }
-      throw e;
+      throw stateRootError(this.root, e);
     }
     const lock = await lockDir(dir);
+    mark("create: host checked, state directory made and locked", id);
     let cgroup: CgroupManager | undefined;
     let stdio: PreparedStdio | undefined;
     let initProc: ContainerProcess | undefined;
@@ -156,9 +187,10 @@ export class Factory {
     let rdt: ResctrlGroup | undefined;
     try {
       cgroup = this.#cgroups.create({
-        ...cgroupConfig(id, spec, Deno.uid() !== 0),
+        ...cgroupConfig(id, spec, rootless),
         ...(opts.systemdCgroup ? { driver: "systemd" as const } : {}),
       }, { onWarning: this.#warn });
+      if (rootless && cgroup.driver === "none") this.#warnNoCgroups();
       const state: ContainerState = {
         id,
         bundle,
@@ -171,7 +203,7 @@ export class Factory {
           ...new Set((spec.linux?.namespaces ?? []).map((n) => n.type)),
         ] as NamespaceType[],
         cgroup: cgroup.saved(),
-        rootless: Deno.uid() !== 0,
+        rootless,
         owner: "",
       };
       const hooks = spec.hooks;
@@ -213,7 +245,12 @@ export class Factory {
         ...(initHooks ? { hooks: initHooks } : {}),
         ...(execLabel ? { execLabel } : {}),
         ...(spec.linux?.mountLabel && host.selinux ? { mountLabel: spec.linux.mountLabel } : {}),
+        ...(maps ? { rootless: maps } : {}),
+        ...(opts.landlock ? { landlock: opts.landlock } : {}),
+        ...(opts.reaperInit ? { reaperInit: true } : {}),
+        ...(opts.loopback ? { loopback: true } : {}),
       });
+      mark("create: cgroup manager made, plan built", id);
       stdio = this.#sys.prepareStdio(opts.stdio);
       const { limitsBeforePid, deviceRules } = cgroup.capabilities;
       const resources = deviceRules ? effectiveResources(spec) : spec.linux?.resources;
@@ -229,10 +266,13 @@ export class Factory {
         fds: [...stdio.fds, ...(opts.preserveFds ?? [])],
         place: async (pid) => {
           spawnedPid = pid;
+          mark("create: helper spawned, child cloned", id);
           await (await preparing.promise);
+          mark("create: first state written, cgroup made and limited", id);
           await manager.apply(pid);
           if (!limitsBeforePid && resources) await manager.set(resources);
           rdt?.apply(pid);
+          mark("create: child placed in its cgroup", id);
         },
         until: waitForStart ? "ready" : "exec",
         ...(opts.onPty ? { onPty: opts.onPty } : {}),
@@ -259,6 +299,12 @@ export class Factory {
       prepared.catch(() => {}); // observed through place(); never an unhandled rejection
       preparing.resolve(prepared);
       const spawned = await spawning;
+      mark(
+        waitForStart
+          ? "create: child set up, waiting on the fifo"
+          : "create: child set up and exec'd",
+        id,
+      );
       stdio.closeChildEnds();
       initProc = new ContainerProcess(
         spawned.pid,
@@ -272,6 +318,7 @@ export class Factory {
       state.cgroup = cgroup.saved();
       state.initStartTime = st?.startTime ?? 0;
       await writeAtomic(join(dir, "state.json"), JSON.stringify(state));
+      mark("create: state written", id);
       if (!waitForStart) {
         await Deno.remove(fifo).catch(() => {});
         await runHooksWarn(
@@ -307,6 +354,20 @@ export class Factory {
     } finally {
       lock.release();
     }
+  }
+
+  #warnedNoCgroups = false;
+
+  /** Says once per factory that rootless containers run without cgroups here, and why. */
+  #warnNoCgroups(): void {
+    if (this.#warnedNoCgroups) return;
+    this.#warnedNoCgroups = true;
+    this.#warn(
+      `running without cgroups: no cgroup delegated to uid ${Deno.uid()} is writable ` +
+        "(resource limits are refused; pause, ps and kill --all are unavailable). " +
+        "Run under a systemd user session with Delegate=yes, or chown a cgroup v2 subtree " +
+        "to this user and run from inside it",
+    );
   }
 
   /**
@@ -348,6 +409,8 @@ export class Factory {
         if (isDirectory(dir)) return this.#orphan(id, dir);
         throw new NotFoundError(id);
       }
+      // Unreadable (e.g. emptied by a machine crash before it reached the disk): only deletable.
+      if (e instanceof SyntaxError) return this.#orphan(id, dir);
       throw e;
     }
     const cgroup = this.#cgroups.load(

@@ -11,6 +11,7 @@
  */
 
 import { join, resolve } from "../util/path.ts";
+import { exists, isDirectory } from "../util/fs.ts";
 import type { NamespaceType, Spec } from "../spec/config.ts";
 import { parseSpec } from "../spec/validate.ts";
 import { createCgroupManager } from "../drivers/factory.ts";
@@ -81,8 +82,12 @@ export async function restoreContainer(
   const imagePath = resolve(opts.imagePath);
   const mode = cgMode(opts.manageCgroupsMode);
   const emptyNs = emptyNsMask(opts.emptyNs);
-  if (!Deno.statSync(imagePath).isDirectory) {
-    throw new ConfigError(imagePath, "", "the image path is not a directory");
+  if (!isDirectory(imagePath)) {
+    throw new ConfigError(
+      imagePath,
+      "",
+      exists(imagePath) ? "the image path is not a directory" : "the image path does not exist",
+    );
   }
   const saved = readSaved(imagePath);
   const bundle = resolve(opts.bundle ?? saved.bundle ?? Deno.cwd());
@@ -92,7 +97,7 @@ export async function restoreContainer(
   else spec = saved.config;
   const rootfs = rootfsPath(spec, bundle);
   const descriptors = saved.descriptors;
-  const { binary, version } = await prepareCriu(opts.criu);
+  const { binary, version } = await prepareCriu(opts.criu, root);
   if (opts.lazyPages) await requireFeatures(binary, "RESTORE", ["lazyPages"]);
   if ((opts.lsmProfile || opts.lsmMountContext) && version.number < 31600) {
     throw new CriuError({

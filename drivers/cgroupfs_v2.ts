@@ -27,6 +27,7 @@ import {
   applyWrites,
   type DirOps,
   enableControllers,
+  joinCgroup,
   levelsAbove,
   listDir,
   makeDirs,
@@ -162,7 +163,7 @@ export class CgroupfsV2Manager implements CgroupManager {
     if (!Number.isInteger(pid) || pid <= 0) throw new RangeError(`invalid pid ${pid}`);
     await this.create();
     try {
-      await writeCgroupFile(this.#dir, "cgroup.procs", String(pid));
+      await joinCgroup(this.#dir, pid);
     } catch (e) {
       throw new CgroupError(this.#dir, `cannot join pid ${pid}: ${(e as Error).message}`, {
         cause: e,

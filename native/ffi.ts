@@ -100,6 +100,10 @@ const SYMBOLS = {
   nsi_unix_listen: { parameters: ["buffer"], result: "i32" },
   // int nsi_unix_recv_fd(int32_t listen_fd, int32_t *fd_out)
   nsi_unix_recv_fd: { parameters: ["i32", "buffer"], result: "i32" },
+  // int nsi_unix_connect(const char *path, int32_t seqpacket)
+  nsi_unix_connect: { parameters: ["buffer", "i32"], result: "i32" },
+  // int nsi_shutdown_write(int32_t fd)
+  nsi_shutdown_write: { parameters: ["i32"], result: "i32" },
   // int nsi_fchown(int32_t fd, int32_t uid, int32_t gid)
   nsi_fchown: { parameters: ["i32", "i32", "i32"], result: "i32" },
   // int nsi_set_nonblock(int32_t fd, int32_t on)
@@ -122,6 +126,10 @@ const SYMBOLS = {
   nsi_inotify_read: { parameters: ["i32", "buffer", "i32"], result: "i32" },
   // int nsi_psi_trigger(const char *path, const char *trigger)
   nsi_psi_trigger: { parameters: ["buffer", "buffer"], result: "i32" },
+
+  // Landlock (lib_landlock.c)
+  // int nsi_landlock_abi(void): the ABI version, or -ENOSYS / -EOPNOTSUPP
+  nsi_landlock_abi: { parameters: [], result: "i32" },
 
   // cgroup v2 device filter (lib_bpf.c)
   // int nsi_bpf_prog_load_dev(const uint8_t *insns, uint32_t len, const char *license,

@@ -14,6 +14,7 @@ import { bool, checkArgs, type FlagSpecs, parseFlags, str, uint } from "./flags.
 import type { GlobalOptions } from "./global.ts";
 import { checkTerminal, consoleSocketSender } from "./terminal.ts";
 import { SignalForwarder, waitForeground } from "./foreground.ts";
+import { mark } from "../util/trace.ts";
 
 /** Flags of `nsinit create`. */
 export const CREATE_FLAGS: FlagSpecs = {
@@ -117,8 +118,10 @@ export async function launch(
   let code: number;
   try {
     code = await waitForeground(init, forwarder);
+    mark("run: init exited");
   } finally {
     if (!bool(values, "keep")) await container.destroy({ force: true });
+    mark("run: container destroyed");
   }
   g.logger.debug(`run ${id}: exit code ${code}`);
   return code;

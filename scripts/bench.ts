@@ -60,6 +60,8 @@ import {
   type RuntimeName,
 } from "./bench/results.ts";
 import { round, summarize, type Summary } from "./bench/stats.ts";
+import { benchSandbox } from "./bench/sandbox.ts";
+import { benchSystemdRun } from "./bench/systemd.ts";
 
 /** Iterations of each section (after `warmup` rounds): about 10 s. */
 const QUICK = {
@@ -72,6 +74,7 @@ const QUICK = {
   memory: 1,
   startup: 5,
   components: 10,
+  sandbox: 5,
 };
 /** About two minutes on a 2-core VM. */
 const FULL = {
@@ -84,6 +87,7 @@ const FULL = {
   memory: 10,
   startup: 30,
   components: 50,
+  sandbox: 40,
 };
 let quick = false;
 let N = FULL;
@@ -361,6 +365,20 @@ async function main(): Promise<BenchResults> {
     // Checkpoint and restore, interleaved, with the same criu (the first on PATH).
     const checkpoint = await benchCheckpoint(prefix, bundle.lifecycleDir);
 
+    // `run` with the systemd cgroup driver, runc and nsinit interleaved, inside a real systemd.
+    log(`run with --systemd-cgroup: runc, nsinit interleaved, ${N.warmup} + ${N.cliRun} rounds`);
+    const systemdRun = await benchSystemdRun({
+      bundleDir: bundle.dir,
+      work,
+      nsinitBin,
+      warmup: N.warmup,
+      rounds: N.cliRun,
+      log,
+    });
+    if (systemdRun) {
+      log(`  median ms: runc ${systemdRun.runc.median}, nsinit ${systemdRun.nsinit.median}`);
+    }
+
     // Library and floors, interleaved, from this process.
     log(`library and floor: ${N.warmup} + ${N.library} rounds`);
     const factory = new Factory({ root: roots.library });
@@ -474,11 +492,10 @@ async function main(): Promise<BenchResults> {
     const stateDir = `${stateBase}/write-test`;
     await Deno.mkdir(stateDir, { recursive: true });
     const stateText = JSON.stringify({ config: bundle.spec, pad: "x".repeat(512) });
-    components[`state.json write with fsync (\`writeAtomic\`, /run on ${machine.runFs})`] =
-      await time(
-        N.components,
-        () => writeAtomic(`${stateDir}/state.json`, stateText),
-      );
+    components[`state.json write (\`writeAtomic\`, /run on ${machine.runFs})`] = await time(
+      N.components,
+      () => writeAtomic(`${stateDir}/state.json`, stateText),
+    );
     const cpu = cgroupScopes().find((s) => /\/cpu(,cpuacct)?$/.test(s.mountPoint));
     if (cpu) {
       const dir = `${cpu.own}/${tag}-move`;
@@ -499,6 +516,22 @@ async function main(): Promise<BenchResults> {
         await Deno.remove(dir).catch(() => {});
       }
     }
+
+    // Sandbox start-up against bubblewrap.
+    log(`sandbox: nsinit sandbox and bwrap, ${N.warmup} + ${N.sandbox} rounds`);
+    const sandbox = await benchSandbox({
+      nsinitBin,
+      cwd: work,
+      warmup: N.warmup,
+      rounds: N.sandbox,
+      bwrap: which("bwrap"),
+      checkAbort,
+    });
+    log(
+      `  median ms: nsinit sandbox ${sandbox.cli.nsinit.median}, bwrap ${
+        sandbox.cli.bwrap?.median ?? "-"
+      }, runSandbox ${sandbox.library.nsinit.median}`,
+    );
 
     return {
       schema: 1,
@@ -525,7 +558,9 @@ async function main(): Promise<BenchResults> {
       memoryKiB,
       startup,
       components,
+      sandbox,
       ...(checkpoint ? { checkpoint } : {}),
+      ...(systemdRun ? { systemdRun } : {}),
     };
   } finally {
     log("cleaning up");

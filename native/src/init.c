@@ -351,12 +351,19 @@ int main(int argc, char **argv)
 	/* CLONE_PARENT: the child is the runtime's child (exit_signal must be 0). */
 	ca.flags = clone_flags | CLONE_PARENT;
 	ca.exit_signal = 0;
+	/* The kernel (and newuidmap) let an unprivileged writer set a new user
+	 * namespace's maps only if /proc/<child> is its own, which a non-dumpable
+	 * child's is not: clone dumpable; the plan's first child step undoes it. */
+	if ((clone_flags & CLONE_NEWUSER) && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+		nsi_fail(errno, "prctl PR_SET_DUMPABLE");
 	pid = syscall(SYS_clone3, &ca, sizeof(ca));
 	if (pid < 0)
 		nsi_fail(errno, "clone3");
 	if (pid == 0)
 		nsi_child(recs, n);
 	g_child = (pid_t)pid;
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		nsi_fail(errno, "prctl PR_SET_DUMPABLE");
 
 	for (int i = 0; i < n && recs[i].op < 64; i++) {
 		if (recs[i].op != NSI_H_MAPCMD)

@@ -254,3 +254,34 @@ NSI_EXPORT int nsi_set_nonblock(int32_t fd, int32_t on)
 	fl = on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK;
 	return fcntl(fd, F_SETFL, fl) < 0 ? -errno : 0;
 }
+
+/*
+ * Connects to a unix socket at path; seqpacket != 0 for SOCK_SEQPACKET (conmon's
+ * attach socket). Returns the fd (close-on-exec, blocking).
+ */
+NSI_EXPORT int nsi_unix_connect(const char *path, int32_t seqpacket)
+{
+	struct sockaddr_un addr;
+	int s;
+
+	if (strlen(path) >= sizeof(addr.sun_path))
+		return -ENAMETOOLONG;
+	s = socket(AF_UNIX, (seqpacket ? SOCK_SEQPACKET : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -errno;
+	memset(&addr, 0, sizeof(addr));
+	addr.sun_family = AF_UNIX;
+	strcpy(addr.sun_path, path);
+	if (connect(s, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		int err = -errno;
+		close(s);
+		return err;
+	}
+	return s;
+}
+
+/* shutdown(2) of the writing side: the peer reads EOF (an attach client's stdin ended). */
+NSI_EXPORT int nsi_shutdown_write(int32_t fd)
+{
+	return shutdown(fd, SHUT_WR) < 0 ? -errno : 0;
+}

@@ -9,6 +9,7 @@
 import { defaultSpec } from "../../spec/default.ts";
 import type { Spec } from "../../spec/config.ts";
 import { rootfsPath } from "../../tests/helpers/rootfs.ts";
+import { ensureBuild as ensureDist } from "../build.ts";
 
 /** The repository root (absolute, no trailing slash). */
 export const REPO_ROOT: string = decodeURIComponent(new URL("../..", import.meta.url).pathname)
@@ -85,6 +86,7 @@ export const PACKAGES: Readonly<Record<string, string>> = {
   "/usr/bin/time": "time",
   unshare: "util-linux",
   nsenter: "util-linux",
+  bwrap: "bubblewrap",
 };
 
 /**
@@ -129,22 +131,13 @@ function mtime(path: string): number {
 }
 
 /**
- * Runs `deno task build` when `dist/nsinit` or the native helper is missing, or older than a
- * file in `native/src` (as make would). Returns whether it built.
+ * Rebuilds what of dist/ is missing or older than its sources (the native helper, the CLI
+ * bundle and launcher: see scripts/build.ts), as make would. Returns whether it built.
  */
-export async function ensureBuild(log: (msg: string) => void): Promise<boolean> {
-  const dist = `${REPO_ROOT}/dist`;
-  const outputs = [`${dist}/nsinit`, `${dist}/lib/libnsinit.so`, `${dist}/lib/nsinit-init`];
-  const oldest = Math.min(...outputs.map(mtime));
-  let newest = 0;
-  for (const e of Deno.readDirSync(`${REPO_ROOT}/native/src`)) {
-    newest = Math.max(newest, mtime(`${REPO_ROOT}/native/src/${e.name}`));
-  }
-  if (oldest > 0 && oldest >= newest) return false;
-  log(oldest === 0 ? "dist/ is missing: deno task build" : "dist/ is stale: deno task build");
-  const r = await sh(Deno.execPath(), ["run", "-A", `${REPO_ROOT}/scripts/build.ts`]);
-  if (r.code !== 0) throw new Error(`deno task build failed: ${r.stderr.trim()}`);
-  return true;
+export function ensureBuild(log: (msg: string) => void): Promise<boolean> {
+  const built = ensureDist();
+  if (built) log("dist/ was missing or stale: rebuilt what changed");
+  return Promise.resolve(built);
 }
 
 /** The bundle every runtime runs. */

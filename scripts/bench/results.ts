@@ -4,6 +4,7 @@
  * @module
  */
 
+import type { SandboxBench } from "./sandbox.ts";
 import type { Summary } from "./stats.ts";
 import { ratio, round } from "./stats.ts";
 
@@ -81,6 +82,12 @@ export interface BenchResults {
    * nsinit with the same criu (absent: no criu on PATH, or an older results file).
    */
   checkpoint?: Partial<Record<RuntimeName, { checkpoint: Summary; restore: Summary }>>;
+  /**
+   * `run` of `/bin/true` with the systemd cgroup driver (`--systemd-cgroup`, a transient scope
+   * per container), runc and nsinit interleaved; `where` says which systemd (absent: it could
+   * not run, or an older results file).
+   */
+  systemdRun?: { runc: Summary; nsinit: Summary; where: string };
   /** `/bin/true` through Deno.Command: the cost every CLI figure includes. */
   spawnOverhead: Summary;
   /** `run` of `/bin/true` to exit, per runtime (absent: not run). */
@@ -103,6 +110,8 @@ export interface BenchResults {
   startup: Record<string, Summary>;
   /** Parts of nsinit's work measured alone in the bench process, ms. */
   components: Record<string, Summary>;
+  /** Sandbox start-up against bubblewrap (absent in results from before it was measured). */
+  sandbox?: SandboxBench;
 }
 
 /** A goal and whether this run met it. */

@@ -5,8 +5,10 @@
 # scripts/suites/sdvm.sh (systemd as init of the qemu VM).
 #
 # Results: $NSINIT_RESULTS_DIR/systemd.json, source "systemd in namespaces (cgroup v1)".
-# Time budget: NSINIT_SYSTEMD_SUITE_TIMEOUT seconds for the tests (default 600); they take
-# about 30 s.
+# tests/systemd/: the driver end to end (CLI, systemctl, files, OOM, refusals, systemd not
+# answering), the driver contract suite, podman and containerd with systemd cgroups.
+# Time budget: NSINIT_SYSTEMD_SUITE_TIMEOUT seconds for the tests (default 600); the whole suite
+# takes about 60 s.
 set -uo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$repo" || exit 1
