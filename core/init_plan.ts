@@ -346,7 +346,7 @@ function processSteps(plan: PlanBuilder, proc: Process, opts: {
     if (res === undefined) {
       throw new ConfigError("config.json", "process.rlimits", `unknown rlimit ${rl.type}`);
     }
-    plan.add(Op.C_RLIMIT, `set ${rl.type}`, res, BigInt(rl.soft), BigInt(rl.hard));
+    plan.add(Op.C_RLIMIT, `set ${rl.type}`, res, rlimitValue(rl.soft), rlimitValue(rl.hard));
   }
   // Scheduling, I/O priority, NUMA policy and affinity while every capability is still
   // held (SCHED_FIFO and the RT I/O class need CAP_SYS_NICE); exec keeps them all.
@@ -916,4 +916,13 @@ export function buildExecPlan(proc: Process, opts: ExecPlanOptions): PlanBuilder
     ...(affinity.final ? { affinity: affinity.final } : {}),
   });
   return plan;
+}
+
+/**
+ * An rlimit as the kernel's u64. 18446744073709551615 (RLIM_INFINITY) reaches us as the
+ * double 2^64, which would wrap to 0: it is unlimited. (Larger JSON integers are refused by
+ * validation.)
+ */
+function rlimitValue(n: number): bigint {
+  return n >= 2 ** 64 ? (1n << 64n) - 1n : BigInt(n);
 }

@@ -23,6 +23,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -161,10 +162,17 @@ static void op_terminal(const struct nsi_rec *r)
 {
 	struct winsize ws;
 	int unlock = 0, master, slave;
+	struct stat st;
 
+	/* Opened by path in the container: check the fd is a pty multiplexer (5:2) before it
+	 * becomes the console, so a /dev/ptmx swapped for something else is never used
+	 * (the class of CVE-2025-52565). */
 	master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (master < 0)
 		nsi_fail(errno, "open /dev/ptmx");
+	if (fstat(master, &st) < 0 || !S_ISCHR(st.st_mode) || major(st.st_rdev) != 5 ||
+	    minor(st.st_rdev) != 2)
+		nsi_fail(EPERM, "open /dev/ptmx: not the pty multiplexer (5:2)");
 	if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
 		nsi_fail(errno, "unlock pty");
 	slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
