@@ -499,6 +499,43 @@ function checkMount(c: Checker, item: unknown, p: string): void {
   checkIdMappings(c, m, "gidMappings", p);
 }
 
+/**
+ * Idmapped mounts (1.2): mappings need the `idmap` or `ridmap` option (so that an older
+ * runtime cannot silently ignore them), the option needs a bind mount and mappings: the
+ * mount's own, or the container's user namespace's.
+ */
+function checkIdmapMounts(
+  c: Checker,
+  spec: Obj,
+  linux: Obj | undefined,
+  ns: Map<string, string>,
+): void {
+  const mounts = Array.isArray(spec.mounts) ? spec.mounts as Obj[] : [];
+  mounts.forEach((m, i) => {
+    const p = `mounts[${i}]`;
+    const options = (m.options ?? []) as string[];
+    const idmap = options.includes("idmap") || options.includes("ridmap");
+    const uid = (m.uidMappings as unknown[] | undefined)?.length ?? 0;
+    const gid = (m.gidMappings as unknown[] | undefined)?.length ?? 0;
+    if (!idmap) {
+      if (uid || gid) c.fail(`${p}.options`, "mappings need the idmap or ridmap option");
+      return;
+    }
+    const bind = m.type === "bind" || options.includes("bind") || options.includes("rbind");
+    if (!bind) c.fail(`${p}.options`, "idmap and ridmap need a bind mount");
+    if (uid && !gid) c.fail(`${p}.gidMappings`, "an idmapped mount needs gid mappings too");
+    if (gid && !uid) c.fail(`${p}.uidMappings`, "an idmapped mount needs uid mappings too");
+    const userns = ns.get("user") === "" && Array.isArray(linux?.uidMappings) &&
+      Array.isArray(linux?.gidMappings);
+    if (!uid && !userns) {
+      c.fail(
+        `${p}.uidMappings`,
+        "an idmapped mount needs mappings (its own, or a new user namespace's)",
+      );
+    }
+  });
+}
+
 function checkHooks(c: Checker, hooks: Obj, path: string): void {
   for (const name of HOOKS) {
     c.optArray(hooks, name, path, (item, p) => {
@@ -882,6 +919,7 @@ export function validateSpec(raw: unknown, file = "config.json"): Spec {
     namespaces = checkLinux(c, l, p);
   });
   checkNamespaceUse(c, o, linux, namespaces);
+  checkIdmapMounts(c, o, linux, namespaces);
   return o as unknown as Spec;
 }
 

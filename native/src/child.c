@@ -512,6 +512,14 @@ void nsi_child(const struct nsi_rec *recs, int n)
 				    (unsigned long)blen * 8 + (blen ? 1 : 0)) < 0)
 				nsi_fail(errno, "set_mempolicy mode 0x%llx", (unsigned long long)rec_u64(r, 0));
 			break;
+		case NSI_C_MOVEMOUNT: {
+			uint64_t k = rec_u64(r, 0);
+			if (k >= (uint64_t)g_nidmount || g_idmount[k] < 0)
+				nsi_fail(EINVAL, "plan: no idmapped mount %llu", (unsigned long long)k);
+			fs_move_mount(g_idmount[k], rec_str(r, 1), (int)rec_u64(r, 2));
+			g_idmount[k] = -1;
+			break;
+		}
 		case NSI_C_AFFINITY:
 			b = rec_bytes(r, 0, &blen);
 			op_affinity(b, blen);

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <linux/mount.h>
 #include <linux/openat2.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -19,6 +20,7 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/vfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "init.h"
@@ -445,6 +447,75 @@ void fs_propagate(const char *dst, unsigned long flags, int inroot)
 		nsi_fail(errno, "set propagation of %s", dst);
 	if (owned)
 		close(fd);
+}
+
+/* Attaches a detached mount (an idmapped tree the helper made) at dst in the root. */
+void fs_move_mount(int tree, const char *dst, int create)
+{
+	char target[4096];
+	int fd = resolve(dst, 1, create, target, sizeof(target));
+
+	if (syscall(SYS_move_mount, tree, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		nsi_fail(errno, "move_mount onto %s", dst);
+	close(fd);
+	close(tree);
+}
+
+/*
+ * An idmapped copy of the mount tree at src, detached (open_tree + mount_setattr with
+ * MOUNT_ATTR_IDMAP), made in the runtime's namespaces where that is allowed; the child
+ * attaches it with fs_move_mount. The user namespace holding the mapping is made by a
+ * short-lived child: unshare(CLONE_NEWUSER), maps written from here, its ns file opened.
+ */
+int fs_idmapped_tree(const char *src, const char *uidmap, const char *gidmap, int rtree, int ridmap)
+{
+	struct mount_attr attr;
+	int ready[2], done[2], uns, tree, status;
+	char path[64], b = 0;
+	pid_t c;
+
+	if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(done, O_CLOEXEC) < 0)
+		nsi_fail(errno, "pipe");
+	c = fork();
+	if (c < 0)
+		nsi_fail(errno, "fork");
+	if (c == 0) {
+		close(ready[0]);
+		close(done[1]); /* or the read below never sees the parent's close */
+		if (unshare(CLONE_NEWUSER) < 0)
+			_exit(1);
+		if (write(ready[1], &b, 1) != 1 || read(done[0], &b, 1) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	close(ready[1]);
+	close(done[0]);
+	if (read(ready[0], &b, 1) != 1)
+		nsi_fail(EPERM, "create a user namespace for the idmapped mount of %s", src);
+	snprintf(path, sizeof(path), "/proc/%d/uid_map", c);
+	nsi_write_file(path, uidmap);
+	snprintf(path, sizeof(path), "/proc/%d/gid_map", c);
+	nsi_write_file(path, gidmap);
+	snprintf(path, sizeof(path), "/proc/%d/ns/user", c);
+	uns = open(path, O_RDONLY | O_CLOEXEC);
+	if (uns < 0)
+		nsi_fail(errno, "open %s", path);
+	close(done[1]);
+	close(ready[0]);
+	waitpid(c, &status, 0);
+
+	tree = (int)syscall(SYS_open_tree, AT_FDCWD, src,
+			    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (rtree ? AT_RECURSIVE : 0));
+	if (tree < 0)
+		nsi_fail(errno, "open_tree %s", src);
+	memset(&attr, 0, sizeof(attr));
+	attr.attr_set = MOUNT_ATTR_IDMAP;
+	attr.userns_fd = (uint64_t)uns;
+	if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | (ridmap ? AT_RECURSIVE : 0), &attr,
+		    sizeof(attr)) < 0)
+		nsi_fail(errno, "idmap the mount of %s", src);
+	close(uns);
+	return tree;
 }
 
 void fs_setattr(const char *dst, uint64_t set, uint64_t clr, int inroot)

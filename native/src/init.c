@@ -105,6 +105,8 @@ long g_host_pid = 0;
 int g_cur_index = -1;
 uint32_t g_cur_op = 0;
 static pid_t g_child = 0;
+int g_idmount[16];
+int g_nidmount = 0;
 
 void nsi_fail(int err, const char *fmt, ...)
 {
@@ -406,6 +408,13 @@ int main(int argc, char **argv)
 			nsi_set_affinity(mask, len);
 			break;
 		}
+		case NSI_H_IDMOUNT:
+			/* Before any join: made with the runtime's privileges over the source. */
+			if (g_nidmount == 16)
+				nsi_fail(E2BIG, "too many idmapped mounts");
+			g_idmount[g_nidmount++] = fs_idmapped_tree(rec_str(r, 0), rec_str(r, 1), rec_str(r, 2),
+								   (int)rec_u64(r, 3), (int)rec_u64(r, 4));
+			break;
 		case NSI_H_NETDEV:
 			/* Before any join: the device is named in the runtime's network namespace,
 			 * and a namespace given by path is opened from the runtime's mount namespace. */
