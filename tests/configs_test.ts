@@ -11,6 +11,7 @@ import { makeTempDir, REPO_ROOT, testRun } from "./helpers/paths.ts";
 import { run, type RunResult } from "./helpers/run.ts";
 import { hasCommand, isRoot, skipIf, skipUnless } from "./helpers/skip.ts";
 import { exists } from "../util/fs.ts";
+import { cannotRunAsTestUser, runAs, runNsinitAs, testUser } from "./helpers/user.ts";
 
 const NSINIT = `${REPO_ROOT}/dist/nsinit`;
 const FIXTURES = `${REPO_ROOT}/tests/fixtures/configs`;
@@ -384,5 +385,35 @@ Deno.test({
       outside = false;
     }
     assert.equal(outside, false, "nothing was created outside the rootfs");
+  },
+});
+
+Deno.test({
+  name: "configs: the allow-list profile without close_range, rootless as the test user",
+  ignore: ignore || skipIf(cannotRunAsTestUser() !== undefined, cannotRunAsTestUser() ?? ""),
+  async fn() {
+    const user = testUser()!;
+    const profile = JSON.parse(Deno.readTextFileSync(`${FIXTURES}/podman.json`)).linux.seccomp;
+    for (const s of profile.syscalls) s.names = s.names.filter((n: string) => n !== "close_range");
+    await using b = await makeBundle({
+      rootless: true,
+      owner: { uid: user.uid, gid: user.gid },
+      cgroupsPath: null,
+      args: ["sh", "-c", 'echo ok; grep -E "^Seccomp:" /proc/self/status'],
+    });
+    b.config.linux!.seccomp = profile;
+    delete b.config.process!.noNewPrivileges;
+    await b.write();
+    const outs: Record<string, string> = {};
+    for (const runtime of ["runc", "nsinit"] as const) {
+      const args = ["--root", `${b.dir}/${runtime}-state`, "run", "--bundle", b.dir, b.id];
+      const r = runtime === "runc"
+        ? await runAs(user, "runc", args, { env: { XDG_RUNTIME_DIR: `${b.dir}/xdg` } })
+        : await runNsinitAs(user, args);
+      assert.equal(r.code, 0, `${runtime} as ${user.name}: ${r.stderr}`);
+      outs[runtime] = r.stdout;
+    }
+    assert.equal(outs.nsinit, outs.runc);
+    assert.match(outs.nsinit, /^ok\nSeccomp:\s+2\n/);
   },
 });
