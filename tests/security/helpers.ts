@@ -46,15 +46,22 @@ export function stateEntries(root: string): string[] {
   }
 }
 
-/** Cgroup directories named `name` anywhere in the first levels of every hierarchy. */
-export function cgroupDirsNamed(name: string, maxDepth = 5): string[] {
+/**
+ * Cgroup directories named `name` (or whose name passes a test) anywhere in the first levels
+ * of every hierarchy.
+ */
+export function cgroupDirsNamed(
+  name: string | ((name: string) => boolean),
+  maxDepth = 5,
+): string[] {
+  const matches = typeof name === "string" ? (n: string) => n === name : name;
   const found: string[] = [];
   const walk = (dir: string, depth: number) => {
     if (depth > maxDepth) return;
     try {
       for (const e of Deno.readDirSync(dir)) {
         if (!e.isDirectory) continue;
-        if (e.name === name) found.push(`${dir}/${e.name}`);
+        if (matches(e.name)) found.push(`${dir}/${e.name}`);
         else walk(`${dir}/${e.name}`, depth + 1);
       }
     } catch { /* a hierarchy we cannot read */ }
