@@ -5,7 +5,7 @@ import { Factory } from "../../mod.ts";
 import { makeBundle } from "../helpers/bundle.ts";
 import { runNsinit, type RunResult } from "../helpers/run.ts";
 import { isRoot, skipUnless } from "../helpers/skip.ts";
-import { cgroupDirsNamed, stateEntries } from "./helpers.ts";
+import { alive, cgroupDirsNamed, stateEntries } from "./helpers.ts";
 
 const ignore = skipUnless(isRoot(), "real containers need root");
 
@@ -27,14 +27,6 @@ async function consistent(root: string, id: string): Promise<string | undefined>
     assert.ok(s.pid > 0 && alive(s.pid), `status ${s.status} but pid ${s.pid} is not alive`);
   }
   return s.status;
-}
-
-function alive(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) [ZX]/.test(Deno.readTextFileSync(`/proc/${pid}/stat`));
-  } catch {
-    return false;
-  }
 }
 
 async function clean(root: string, id: string, cgroup: string): Promise<void> {

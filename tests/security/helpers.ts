@@ -69,3 +69,34 @@ export function cgroupDirsNamed(
   for (const h of Deno.readDirSync("/sys/fs/cgroup")) walk(`/sys/fs/cgroup/${h.name}`, 0);
   return found;
 }
+
+/**
+ * Pids of processes whose root directory is `rootfs` (a bundle's containers).
+ *
+ * @example
+ * ```ts
+ * import { processesIn } from "./helpers.ts";
+ * if (processesIn("/nonexistent-rootfs").length !== 0) throw new Error("found some");
+ * ```
+ */
+export function processesIn(rootfs: string): number[] {
+  const pids: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      if (Deno.readLinkSync(`/proc/${e.name}/root`) === rootfs) pids.push(Number(e.name));
+    } catch {
+      // gone, or a kernel thread
+    }
+  }
+  return pids;
+}
+
+/** Whether `pid` is a live process (not a zombie). */
+export function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) [ZX]/.test(Deno.readTextFileSync(`/proc/${pid}/stat`));
+  } catch {
+    return false;
+  }
+}
