@@ -205,9 +205,13 @@ export class Factory {
       // The umask trimmed it: an init that switched to another user must still open it.
       Deno.chmodSync(fifo, 0o622);
 
+      const { limitsBeforePid, deviceRules } = cgroup.capabilities;
+      // On cgroup v2 the init is born in its cgroup (made and limited before the spawn).
+      const cloneInto = limitsBeforePid ? cgroup.cloneTarget?.() : undefined;
       const plan = buildInitPlan(spec, {
         bundle,
         id,
+        ...(cloneInto ? { cloneInto } : {}),
         ...(waitForStart ? { fifoPath: fifo } : {}),
         noPivot: opts.noPivot === true,
         noNewKeyring: opts.noNewKeyring === true,
@@ -220,7 +224,6 @@ export class Factory {
       });
       mark("create: cgroup manager made, plan built", id);
       stdio = this.#sys.prepareStdio(opts.stdio);
-      const { limitsBeforePid, deviceRules } = cgroup.capabilities;
       const resources = deviceRules ? effectiveResources(spec) : spec.linux?.resources;
       const manager = cgroup;
       // The helper starts on another thread; meanwhile this one writes the first
@@ -229,6 +232,26 @@ export class Factory {
       // after GO always leaves state to delete). A driver whose cgroup cannot exist
       // before its first pid (a systemd scope) gets apply(pid), then set().
       // place() may run before spawnPlan returns: it waits for `prepared` to exist.
+      // A cgroup to clone into must exist before the spawn: then all of it comes first.
+      const prepare = async () => {
+        if (rdt) {
+          rdt.create();
+          state.resctrl = {
+            dir: rdt.dir,
+            created: rdt.created,
+            ...(rdt.monitor ? { monitor: rdt.monitor } : {}),
+          };
+        }
+        await writeAtomic(join(dir, "state.json"), JSON.stringify(state));
+        if (limitsBeforePid) {
+          await manager.create();
+          if (resources) await manager.set(resources);
+        }
+      };
+      if (cloneInto) {
+        prepared = prepare();
+        await prepared;
+      }
       const preparing = Promise.withResolvers<Promise<void>>();
       const spawning = this.#sys.spawnPlan(plan, {
         fds: [...stdio.fds, ...(opts.preserveFds ?? [])],
@@ -249,21 +272,7 @@ export class Factory {
           await runHooks("createRuntime", hooks, { ...base, status: "creating", pid }, this.#sys);
         },
       });
-      prepared = (async () => {
-        if (rdt) {
-          rdt.create();
-          state.resctrl = {
-            dir: rdt.dir,
-            created: rdt.created,
-            ...(rdt.monitor ? { monitor: rdt.monitor } : {}),
-          };
-        }
-        await writeAtomic(join(dir, "state.json"), JSON.stringify(state));
-        if (limitsBeforePid) {
-          await manager.create();
-          if (resources) await manager.set(resources);
-        }
-      })();
+      prepared ??= prepare();
       prepared.catch(() => {}); // observed through place(); never an unhandled rejection
       preparing.resolve(prepared);
       const spawned = await spawning;

@@ -108,6 +108,11 @@ export interface InitPlanOptions {
    * empty v1-style tmpfs.
    */
   cgroupView?: CgroupView;
+  /**
+   * A cgroup v2 directory, made and limited already, to clone the init straight into
+   * (`clone3` with `CLONE_INTO_CGROUP`, as crun does; see `CgroupManager.cloneTarget`).
+   */
+  cloneInto?: string;
   /** Hooks the init takes part in (see core/hooks.ts). */
   hooks?: InitHooks;
   /** The LSM label to exec into: a procfs file and value (see host_features.ts). */
@@ -446,6 +451,9 @@ export function buildInitPlan(spec: Spec, opts: InitPlanOptions): PlanBuilder {
   }
   // The time namespace is unshared by the helper (offsets must be written before
   // any process enters it); the cgroup namespace by the child once it is in its cgroup.
+  if (opts.cloneInto) {
+    plan.add(Op.H_CGROUP, `clone into the cgroup ${opts.cloneInto}`, opts.cloneInto);
+  }
   plan.add(Op.H_CLONE, "clone", ns.create & ~(CloneFlag.NEWTIME | CloneFlag.NEWCGROUP));
   if (newUserns) {
     if (linux.uidMappings?.length) plan.add(Op.H_UIDMAP, "write uid_map", idMap(linux.uidMappings));

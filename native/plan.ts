@@ -21,6 +21,7 @@ export const OPS = {
   H_MAPCMD: [8, "ss"],
   H_AFFINITY: [9, "b"],
   H_NETDEV: [10, "sss"],
+  H_CGROUP: [11, "s"],
   C_SETSID: [64, ""],
   C_UNSHARE: [65, "u"],
   C_ROOTFS: [66, "s"],
