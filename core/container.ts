@@ -298,6 +298,7 @@ export class Container implements AsyncDisposable {
         namespaces: this.#state.namespaces,
         preserveFds: opts.preserveFds?.length ?? 0,
         ...(compiled ? { seccomp: compiled } : {}),
+        setgroupsDenied: this.#setgroupsDenied(),
         ...(this.#state.namespaces.includes("mount") ? {} : { chroot: this.#state.rootfs }),
         ...(this.#state.config.linux?.memoryPolicy
           ? { memoryPolicy: this.#state.config.linux.memoryPolicy }
@@ -325,6 +326,16 @@ export class Container implements AsyncDisposable {
         this.#sys,
       );
     });
+  }
+
+  /** Whether the container's user namespace denies setgroups(2) (rootless, single gid map). */
+  #setgroupsDenied(): boolean {
+    if (!this.#state.namespaces.includes("user")) return false;
+    try {
+      return Deno.readTextFileSync(`/proc/${this.#state.initPid}/setgroups`).trim() === "deny";
+    } catch {
+      return false;
+    }
   }
 
   /**

@@ -13,7 +13,7 @@ import { createCgroupManager, loadCgroupManager } from "../drivers/factory.ts";
 import type { CgroupConfig, CgroupManager, DriverState } from "../drivers/driver.ts";
 import { ConfigError, ContainerIdError, NotFoundError } from "../errors.ts";
 import { mark } from "../util/trace.ts";
-import { buildInitPlan, type InitHooks, rootfsPath } from "./init_plan.ts";
+import { buildInitPlan, type InitHooks, type LandlockPlan, rootfsPath } from "./init_plan.ts";
 import { runHooks, runHooksWarn, splitStateJson } from "./hooks.ts";
 import {
   checkHostFeatures,
@@ -24,14 +24,25 @@ import {
 } from "./host_features.ts";
 import { type ContainerState, lockDir, readState, validateId, writeAtomic } from "./state.ts";
 import { Container } from "./container.ts";
+import {
+  defaultRoot,
+  rootlessMaps,
+  stateRootError,
+  SYSTEM_ROOT,
+  userNamespacesRefusal,
+} from "./rootless.ts";
 import { effectiveResources } from "./devices.ts";
 import { ContainerProcess } from "./process.ts";
 import type { StdioOptions } from "./stdio.ts";
 import { type PreparedStdio, realSyscalls, type Syscalls } from "./syscalls.ts";
 import type { RestoreOptions } from "../criu/options.ts";
 
-/** Where state lives by default: runc uses /run/runc; we use /run/nsinit. */
-export const DEFAULT_ROOT = "/run/nsinit";
+/**
+ * Where state lives by default for root: runc uses /run/runc; we use /run/nsinit.
+ * An unprivileged caller with `XDG_RUNTIME_DIR` gets `$XDG_RUNTIME_DIR/nsinit`
+ * (see {@linkcode defaultRoot}).
+ */
+export const DEFAULT_ROOT: string = SYSTEM_ROOT;
 
 /** Options for {@link Factory.create} and {@link Factory.run}. */
 export interface CreateOptions {
@@ -51,6 +62,12 @@ export interface CreateOptions {
   systemdCgroup?: boolean;
   /** Receives the pty master of a `process.terminal` init (else the init process keeps it). */
   onPty?: (fd: number) => void;
+  /** A Landlock ruleset the init applies just before exec (see sandbox/landlock.ts). */
+  landlock?: LandlockPlan;
+  /** A minimal signal-forwarding, reaping pid 1 in front of the process (sandboxes). */
+  reaperInit?: boolean;
+  /** Bring up `lo` in a new network namespace (sandboxes). */
+  loopback?: boolean;
 }
 
 /** What the factory hands a cgroup driver besides the config. */
@@ -99,11 +116,12 @@ export class Factory {
   #cgroups: CgroupDrivers;
 
   /**
-   * A factory over `root` (default /run/nsinit). `onWarning` receives what runc
+   * A factory over `root` (default /run/nsinit, or `$XDG_RUNTIME_DIR/nsinit` for an
+   * unprivileged caller). `onWarning` receives what runc
    * logs as warnings (a failing poststart or poststop hook); default: ignored.
    */
   constructor(opts: FactoryOptions = {}) {
-    this.root = resolve(opts.root ?? DEFAULT_ROOT);
+    this.root = resolve(opts.root ?? defaultRoot());
     this.#warn = opts.onWarning ?? (() => {});
     this.#sys = opts.syscalls ?? realSyscalls;
     this.#cgroups = opts.cgroupDrivers ?? { create: createCgroupManager, load: loadCgroupManager };
@@ -140,7 +158,16 @@ export class Factory {
       ? (await import("../seccomp/compile.ts")).compileSeccomp(spec.linux.seccomp)
       : undefined;
 
-    await Deno.mkdir(this.root, { recursive: true, mode: 0o700 });
+    const rootless = Deno.uid() !== 0;
+    // Before anything is created: a user namespace the host refuses, or a rootless
+    // spec whose maps cannot be written, is refused here with what to change.
+    const newUserns = spec.linux?.namespaces?.some((n) => n.type === "user" && !n.path) ?? false;
+    const refusal = newUserns ? userNamespacesRefusal() : undefined;
+    if (refusal) throw new ConfigError("config.json", "linux.namespaces", refusal);
+    const maps = rootless && newUserns ? rootlessMaps(spec) : undefined;
+    await Deno.mkdir(this.root, { recursive: true, mode: 0o700 }).catch((e) => {
+      throw stateRootError(this.root, e);
+    });
     const dir = join(this.root, id);
     try {
       await Deno.mkdir(dir, { mode: 0o711 });
@@ -148,7 +175,7 @@ export class Factory {
       if (e instanceof Deno.errors.AlreadyExists) {
         throw new ContainerIdError(id, "container with given ID already exists");
       }
-      throw e;
+      throw stateRootError(this.root, e);
     }
     const lock = await lockDir(dir);
     mark("create: host checked, state directory made and locked", id);
@@ -160,9 +187,10 @@ export class Factory {
     let rdt: ResctrlGroup | undefined;
     try {
       cgroup = this.#cgroups.create({
-        ...cgroupConfig(id, spec, Deno.uid() !== 0),
+        ...cgroupConfig(id, spec, rootless),
         ...(opts.systemdCgroup ? { driver: "systemd" as const } : {}),
       }, { onWarning: this.#warn });
+      if (rootless && cgroup.driver === "none") this.#warnNoCgroups();
       const state: ContainerState = {
         id,
         bundle,
@@ -175,7 +203,7 @@ export class Factory {
           ...new Set((spec.linux?.namespaces ?? []).map((n) => n.type)),
         ] as NamespaceType[],
         cgroup: cgroup.saved(),
-        rootless: Deno.uid() !== 0,
+        rootless,
         owner: "",
       };
       const hooks = spec.hooks;
@@ -221,6 +249,10 @@ export class Factory {
         ...(initHooks ? { hooks: initHooks } : {}),
         ...(execLabel ? { execLabel } : {}),
         ...(spec.linux?.mountLabel && host.selinux ? { mountLabel: spec.linux.mountLabel } : {}),
+        ...(maps ? { rootless: maps } : {}),
+        ...(opts.landlock ? { landlock: opts.landlock } : {}),
+        ...(opts.reaperInit ? { reaperInit: true } : {}),
+        ...(opts.loopback ? { loopback: true } : {}),
       });
       mark("create: cgroup manager made, plan built", id);
       stdio = this.#sys.prepareStdio(opts.stdio);
@@ -331,6 +363,20 @@ export class Factory {
     } finally {
       lock.release();
     }
+  }
+
+  #warnedNoCgroups = false;
+
+  /** Says once per factory that rootless containers run without cgroups here, and why. */
+  #warnNoCgroups(): void {
+    if (this.#warnedNoCgroups) return;
+    this.#warnedNoCgroups = true;
+    this.#warn(
+      `running without cgroups: no cgroup delegated to uid ${Deno.uid()} is writable ` +
+        "(resource limits are refused; pause, ps and kill --all are unavailable). " +
+        "Run under a systemd user session with Delegate=yes, or chown a cgroup v2 subtree " +
+        "to this user and run from inside it",
+    );
   }
 
   /**

@@ -11,6 +11,7 @@ import { isAbsolute, join, resolve } from "../util/path.ts";
 import type {
   CPUAffinity,
   Hook,
+  Linux,
   LinuxDevice,
   LinuxMemoryPolicy,
   LinuxNamespace,
@@ -35,6 +36,7 @@ import {
 import { ConfigError } from "../errors.ts";
 import { withMountLabel } from "./host_features.ts";
 import { CloneFlag, nulList, Op, PlanBuilder, u32List } from "../native/plan.ts";
+import { mapToolArgs, type RootlessMaps } from "./rootless.ts";
 
 /** clone flag of each namespace type. */
 export const NS_FLAG: Record<NamespaceType, number> = {
@@ -119,8 +121,32 @@ export interface InitPlanOptions {
   execLabel?: { path: string; value: string };
   /** SELinux label for the file systems mounted in the container. */
   mountLabel?: string;
+  /**
+   * The runtime is unprivileged: how it writes the id maps (see core/rootless.ts).
+   * A map written directly by the runtime needs `setgroups` denied first.
+   */
+  rootless?: RootlessMaps;
+  /** Landlock rules applied just before exec (see sandbox/landlock.ts). */
+  landlock?: LandlockPlan;
+  /**
+   * Put a minimal pid 1 in front of the command: it forwards signals and reaps
+   * orphans (a command as pid 1 ignores SIGTERM and SIGINT). The sandbox uses it.
+   */
+  reaperInit?: boolean;
+  /** Bring up `lo` in the container's new network namespace. */
+  loopback?: boolean;
   /** The host facts the plan depends on; default: this host's ({@link HOST_FACTS}). */
   host?: PlanHostFacts;
+}
+
+/** A Landlock ruleset, as the plan carries it. */
+export interface LandlockPlan {
+  /** The negotiated ABI version (for the step's description). */
+  abi: number;
+  /** Filesystem access rights the ruleset handles (denied unless a rule allows them). */
+  handled: bigint;
+  /** Paths (in the container) and the rights allowed beneath each. */
+  rules: { path: string; access: bigint; optional?: boolean }[];
 }
 
 /** What a plan needs to know about the host's file systems (a fake in unit tests). */
@@ -298,11 +324,28 @@ function processSteps(plan: PlanBuilder, proc: Process, opts: {
   setgroups: boolean;
   hooks?: InitHooks;
   execLabel?: { path: string; value: string };
+  landlock?: LandlockPlan;
+  reaperInit?: boolean;
   memoryPolicy?: LinuxMemoryPolicy;
   affinity?: string;
 }): void {
   const caps = proc.capabilities ?? {};
   const user = proc.user;
+  if (!opts.setgroups && user.additionalGids?.length) {
+    throw new ConfigError(
+      "config.json",
+      "process.user.additionalGids",
+      "cannot be set: setgroups is denied in this user namespace (a rootless container whose " +
+        "gid map is a single id); map a range of /etc/subgid through newgidmap, or drop them",
+    );
+  }
+  if (opts.landlock && !proc.noNewPrivileges) {
+    throw new ConfigError(
+      "config.json",
+      "process.noNewPrivileges",
+      "must be true for a Landlock ruleset to be applied",
+    );
+  }
   for (const rl of proc.rlimits ?? []) {
     const res = rlimitNumber(rl.type);
     if (res === undefined) {
@@ -400,10 +443,30 @@ function processSteps(plan: PlanBuilder, proc: Process, opts: {
   if (opts.hooks) {
     addHookSteps(plan, "startContainer", opts.hooks.startContainer, opts.hooks.createdState);
   }
+  if (opts.landlock) addLandlock(plan, opts.landlock);
   if (opts.seccomp) {
     plan.add(Op.C_SECCOMP, "load the seccomp filter", opts.seccomp.bpf, opts.seccomp.flags);
   }
+  if (opts.reaperInit) plan.add(Op.C_INIT, "fork the command under a signal-forwarding pid 1");
   plan.add(Op.C_EXEC, `exec ${proc.args![0]}`, nulList(proc.args!), nulList(proc.env ?? []));
+}
+
+function addLandlock(plan: PlanBuilder, ll: LandlockPlan): void {
+  const access = new Uint8Array(ll.rules.length * 8);
+  const flags = new Uint8Array(ll.rules.length * 8);
+  const dv = new DataView(access.buffer), fv = new DataView(flags.buffer);
+  ll.rules.forEach((r, i) => {
+    dv.setBigUint64(i * 8, r.access, true);
+    fv.setBigUint64(i * 8, r.optional ? 1n : 0n, true);
+  });
+  plan.add(
+    Op.C_LANDLOCK,
+    `apply the Landlock ruleset (ABI ${ll.abi}, ${ll.rules.length} paths)`,
+    ll.handled,
+    nulList(ll.rules.map((r) => r.path)),
+    access,
+    flags,
+  );
 }
 
 /**
@@ -455,23 +518,36 @@ export function buildInitPlan(spec: Spec, opts: InitPlanOptions): PlanBuilder {
     plan.add(Op.H_CGROUP, `clone into the cgroup ${opts.cloneInto}`, opts.cloneInto);
   }
   plan.add(Op.H_CLONE, "clone", ns.create & ~(CloneFlag.NEWTIME | CloneFlag.NEWCGROUP));
-  if (newUserns) {
-    if (linux.uidMappings?.length) plan.add(Op.H_UIDMAP, "write uid_map", idMap(linux.uidMappings));
-    if (linux.gidMappings?.length) plan.add(Op.H_GIDMAP, "write gid_map", idMap(linux.gidMappings));
-  }
+  let setgroupsDenied = false;
+  if (newUserns) setgroupsDenied = addIdMaps(plan, linux, opts.rootless);
   if (opts.fifoPath) plan.add(Op.H_FIFO, "open the exec fifo", opts.fifoPath);
 
-  plan.add(Op.C_SETSID, "create a session");
   if (newUserns) {
+    // The helper made the child dumpable so the maps could be written (the kernel
+    // checks /proc/<child> ownership); no longer needed once they are.
+    plan.add(Op.C_DUMPABLE, "make the init non-dumpable again", 0);
+  }
+  plan.add(Op.C_SETSID, "create a session");
+  if (opts.loopback && (ns.create & CloneFlag.NEWNET)) {
+    plan.add(Op.C_LOOPBACK, "bring up lo in the new network namespace");
+  }
+  if (newUserns && (linux.uidMappings ?? []).some((m) => m.containerID === 0)) {
     // Until it switches, the child's ids are the unmapped host ones: files it creates
     // would fail with EOVERFLOW. Become root of the new user namespace first.
+    // (A map without root, such as the sandbox's uid -> same uid, keeps the ids: they
+    // are mapped, and the child holds every capability in its new namespace anyway.)
     plan.add(Op.C_USER, "become root in the user namespace", 0, 0, 0, new Uint8Array());
   }
   if (!opts.noNewKeyring) {
     plan.add(Op.C_KEYRING, "join a new session keyring", `_ses.${opts.id ?? "nsinit"}`);
   }
   if (proc.oomScoreAdj !== undefined) {
-    plan.add(Op.C_WRITE, "set oom_score_adj", "/proc/self/oom_score_adj", String(proc.oomScoreAdj));
+    plan.add(
+      Op.C_WRITE,
+      "set oom_score_adj (process.oomScoreAdj)",
+      "/proc/self/oom_score_adj",
+      String(proc.oomScoreAdj),
+    );
   }
   if (ns.create & CloneFlag.NEWCGROUP) {
     plan.add(Op.C_UNSHARE, "create the cgroup namespace", CloneFlag.NEWCGROUP);
@@ -491,7 +567,12 @@ export function buildInitPlan(spec: Spec, opts: InitPlanOptions): PlanBuilder {
     plan.add(Op.C_DOMAINNAME, `set domainname ${spec.domainname}`, spec.domainname);
   }
   for (const [key, value] of Object.entries(linux.sysctl ?? {})) {
-    plan.add(Op.C_WRITE, `set sysctl ${key}`, `/proc/sys/${key.replaceAll(".", "/")}`, value);
+    plan.add(
+      Op.C_WRITE,
+      `set sysctl ${key} (linux.sysctl)`,
+      `/proc/sys/${key.replaceAll(".", "/")}`,
+      value,
+    );
   }
   if (ns.types.has("mount")) {
     for (const p of linux.readonlyPaths ?? []) plan.add(Op.C_READONLY, `make ${p} read-only`, p);
@@ -509,12 +590,50 @@ export function buildInitPlan(spec: Spec, opts: InitPlanOptions): PlanBuilder {
     preserveFds: opts.preserveFds ?? 0,
     fifo: opts.fifoPath !== undefined,
     terminal: proc.terminal === true,
-    setgroups: !newUserns || linux.uidMappings !== undefined,
+    setgroups: !setgroupsDenied && (!newUserns || linux.uidMappings !== undefined),
     ...(opts.hooks ? { hooks: opts.hooks } : {}),
     ...(opts.execLabel ? { execLabel: opts.execLabel } : {}),
+    ...(opts.landlock ? { landlock: opts.landlock } : {}),
+    ...(opts.reaperInit ? { reaperInit: true } : {}),
     ...(linux.memoryPolicy ? { memoryPolicy: linux.memoryPolicy } : {}),
   });
   return plan;
+}
+
+/**
+ * Adds the steps that write a new user namespace's maps. Privileged: the helper
+ * writes them. Rootless: the single mapping of one's own id is written directly,
+ * after `setgroups` is denied (the kernel's rule for unprivileged writers); ranges
+ * go through newuidmap/newgidmap. Returns whether setgroups ends up denied.
+ */
+function addIdMaps(plan: PlanBuilder, linux: Linux, rootless: RootlessMaps | undefined): boolean {
+  const uids = linux.uidMappings ?? [], gids = linux.gidMappings ?? [];
+  if (!rootless) {
+    if (uids.length) plan.add(Op.H_UIDMAP, "write uid_map", idMap(uids));
+    if (gids.length) plan.add(Op.H_GIDMAP, "write gid_map", idMap(gids));
+    return false;
+  }
+  const { uid, gid } = rootless;
+  if (uid.kind === "tool") {
+    plan.add(
+      Op.H_MAPCMD,
+      `write uid_map with ${uid.tool} (linux.uidMappings)`,
+      uid.tool,
+      mapToolArgs(uids),
+    );
+  } else plan.add(Op.H_UIDMAP, "write uid_map (linux.uidMappings)", idMap(uids));
+  if (gid.kind === "tool") {
+    plan.add(
+      Op.H_MAPCMD,
+      `write gid_map with ${gid.tool} (linux.gidMappings)`,
+      gid.tool,
+      mapToolArgs(gids),
+    );
+    return false;
+  }
+  plan.add(Op.H_SETGROUPS, "deny setgroups (needed to write gid_map unprivileged)", "deny");
+  plan.add(Op.H_GIDMAP, "write gid_map (linux.gidMappings)", idMap(gids));
+  return true;
 }
 
 function addRootfs(
@@ -698,8 +817,12 @@ function addCgroupMount(
   const { layout, mounts: paths } = opts.cgroupView ?? { layout: "v1", mounts: {} };
   if (layout === "none") return;
   if (layout === "v2") {
-    if (types.has("cgroup")) plan.add(Op.C_MOUNT, what, "cgroup2", dest, "cgroup2", base, "", 1, 1);
-    else if (paths[""]) {
+    if (types.has("cgroup")) {
+      // cgroup2 has one superblock: MS_RDONLY at mount time would ask to make it read-only
+      // for everyone (EBUSY in a user namespace); read-only is per mount, by a remount.
+      plan.add(Op.C_MOUNT, what, "cgroup2", dest, "cgroup2", base & ~MS_RDONLY, "", 1, 1);
+      if (base & MS_RDONLY) plan.add(Op.C_REMOUNT, `${what}: read-only`, dest, base, 1);
+    } else if (paths[""]) {
       plan.add(Op.C_MOUNT, what, paths[""], dest, "", base | MS_BIND | MS_REC, "", 1, 1);
     }
     return;
@@ -744,6 +867,8 @@ export interface ExecPlanOptions {
   seccomp?: { bpf: Uint8Array; flags: number };
   /** Whether the container has its own user namespace. */
   userns?: boolean;
+  /** setgroups(2) is denied in the container's user namespace (rootless, single gid). */
+  setgroupsDenied?: boolean;
   /** The container's rootfs, to chroot into when it has no mount namespace. */
   chroot?: string;
   /** The container's NUMA memory policy (`linux.memoryPolicy`). */
@@ -794,7 +919,7 @@ export function buildExecPlan(proc: Process, opts: ExecPlanOptions): PlanBuilder
     preserveFds: opts.preserveFds ?? 0,
     fifo: false,
     terminal: proc.terminal === true,
-    setgroups: true,
+    setgroups: opts.setgroupsDenied !== true,
     ...(opts.memoryPolicy ? { memoryPolicy: opts.memoryPolicy } : {}),
     ...(affinity.final ? { affinity: affinity.final } : {}),
   });

@@ -63,6 +63,9 @@ export const OPS = {
   C_IOPRIO: [103, "u"],
   C_MEMPOLICY: [104, "ub"],
   C_AFFINITY: [105, "b"],
+  C_LANDLOCK: [106, "ubbb"],
+  C_INIT: [107, ""],
+  C_LOOPBACK: [108, ""],
 } as const;
 
 /** An op's name (plan.h's, without `NSI_`). */

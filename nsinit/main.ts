@@ -118,6 +118,14 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
     usage: "events [--stats] [--interval DURATION] <container-id>",
     load: () => import("./commands/events.ts"),
   },
+  sandbox: {
+    summary: "run a command isolated: host files read-only, cwd writable, no network, limits",
+    usage: "sandbox [--profile FILE] [--allow-write PATH]... [--allow-read PATH]... " +
+      "[--deny-read PATH]... [--net] [--memory SIZE] [--cpus N] [--pids N] [--timeout SECONDS] " +
+      "[--env NAME[=VALUE]]... [--cwd DIR] [--no-landlock|--require-landlock] [--no-seccomp] " +
+      "[--tty|--no-tty] [--] COMMAND [ARGS...]",
+    load: () => import("./commands/sandbox.ts"),
+  },
   checkpoint: {
     summary: "checkpoint a running container",
     usage:
@@ -146,7 +154,8 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
 const GLOBAL_USAGE = `Usage: nsinit [global options] <command> [command options] [arguments...]
 
 Global options:
-   --root DIR            state directory (default: /run/nsinit)
+   --root DIR            state directory (default: /run/nsinit; $XDG_RUNTIME_DIR/nsinit
+                         for an unprivileged user)
    --log FILE            append log lines to FILE (default: stderr)
    --log-format FORMAT   text or json (default: text)
    --debug               log debug lines

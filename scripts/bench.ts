@@ -60,6 +60,7 @@ import {
   type RuntimeName,
 } from "./bench/results.ts";
 import { round, summarize, type Summary } from "./bench/stats.ts";
+import { benchSandbox } from "./bench/sandbox.ts";
 import { benchSystemdRun } from "./bench/systemd.ts";
 
 /** Iterations of each section (after `warmup` rounds): about 10 s. */
@@ -73,6 +74,7 @@ const QUICK = {
   memory: 1,
   startup: 5,
   components: 10,
+  sandbox: 5,
 };
 /** About two minutes on a 2-core VM. */
 const FULL = {
@@ -85,6 +87,7 @@ const FULL = {
   memory: 10,
   startup: 30,
   components: 50,
+  sandbox: 40,
 };
 let quick = false;
 let N = FULL;
@@ -514,6 +517,22 @@ async function main(): Promise<BenchResults> {
       }
     }
 
+    // Sandbox start-up against bubblewrap.
+    log(`sandbox: nsinit sandbox and bwrap, ${N.warmup} + ${N.sandbox} rounds`);
+    const sandbox = await benchSandbox({
+      nsinitBin,
+      cwd: work,
+      warmup: N.warmup,
+      rounds: N.sandbox,
+      bwrap: which("bwrap"),
+      checkAbort,
+    });
+    log(
+      `  median ms: nsinit sandbox ${sandbox.cli.nsinit.median}, bwrap ${
+        sandbox.cli.bwrap?.median ?? "-"
+      }, runSandbox ${sandbox.library.nsinit.median}`,
+    );
+
     return {
       schema: 1,
       date,
@@ -539,6 +558,7 @@ async function main(): Promise<BenchResults> {
       memoryKiB,
       startup,
       components,
+      sandbox,
       ...(checkpoint ? { checkpoint } : {}),
       ...(systemdRun ? { systemdRun } : {}),
     };

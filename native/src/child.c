@@ -10,6 +10,7 @@
 #include <linux/capability.h>
 #include <linux/close_range.h>
 #include <linux/filter.h>
+#include <net/if.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
@@ -235,6 +236,24 @@ static void op_exec(const struct nsi_rec *r)
 	nsi_fail(errno, "exec %s", g_exec_path[0] ? g_exec_path : argv[0]);
 }
 
+/* Brings up the loopback interface of a new network namespace (as bubblewrap does). */
+static void op_loopback(void)
+{
+	struct ifreq ifr;
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (s < 0)
+		nsi_fail(errno, "socket for lo");
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+		nsi_fail(errno, "SIOCGIFFLAGS lo");
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+		nsi_fail(errno, "SIOCSIFFLAGS lo up");
+	close(s);
+}
+
 static void op_fifowait(void)
 {
 	char path[64];
@@ -457,6 +476,15 @@ void nsi_child(const struct nsi_rec *recs, int n)
 			break;
 		case NSI_C_HOOK:
 			op_hook(r);
+			break;
+		case NSI_C_LANDLOCK:
+			nsi_landlock(r);
+			break;
+		case NSI_C_LOOPBACK:
+			op_loopback();
+			break;
+		case NSI_C_INIT:
+			nsi_reaper_init();
 			break;
 		case NSI_C_CHROOT:
 			op_chroot(rec_str(r, 0));

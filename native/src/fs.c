@@ -236,6 +236,13 @@ void fs_mount(const char *src, const char *dst, const char *fstype, unsigned lon
 	}
 	if (fd >= 0)
 		close(fd);
+	/* A mount on the rootfs itself (destination "/"): the root fd must see it. */
+	if (inroot && dst[strspn(dst, "/")] == 0 && g_rootfd >= 0) {
+		close(g_rootfd);
+		g_rootfd = open(g_rootpath, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (g_rootfd < 0)
+			nsi_fail(errno, "reopen rootfs %s", g_rootpath);
+	}
 }
 
 void fs_remount(const char *dst, unsigned long flags, int inroot)

@@ -363,6 +363,11 @@ int main(int argc, char **argv)
 		ca.flags |= CLONE_INTO_CGROUP;
 		ca.cgroup = (uint64_t)cgroupfd;
 	}
+	/* The kernel (and newuidmap) let an unprivileged writer set a new user
+	 * namespace's maps only if /proc/<child> is its own, which a non-dumpable
+	 * child's is not: clone dumpable; the plan's first child step undoes it. */
+	if ((clone_flags & CLONE_NEWUSER) && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+		nsi_fail(errno, "prctl PR_SET_DUMPABLE");
 	pid = syscall(SYS_clone3, &ca, sizeof(ca));
 	if (pid < 0 && cgroupfd >= 0 && (errno == EINVAL || errno == EOPNOTSUPP || errno == E2BIG)) {
 		/* A kernel before 5.7, or a cgroup that cannot take it: the runtime moves the child. */
@@ -376,6 +381,8 @@ int main(int argc, char **argv)
 	if (pid == 0)
 		nsi_child(recs, n);
 	g_child = (pid_t)pid;
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		nsi_fail(errno, "prctl PR_SET_DUMPABLE");
 
 	for (int i = 0; i < n && recs[i].op < 64; i++) {
 		if (recs[i].op != NSI_H_MAPCMD)

@@ -45,6 +45,12 @@ int nsi_netlink_open(void);
 void nsi_netdev_move(int nlfd, const char *dev, const char *newname, int nsfd, pid_t pid,
 		     int enter);
 
+/* landlock.c */
+void nsi_landlock(const struct nsi_rec *r);
+
+/* reaper_init.c: returns in the forked command; the parent never returns. */
+void nsi_reaper_init(void);
+
 /* fs.c: paths resolved inside the rootfs without escaping it. */
 extern int g_rootfd;
 extern char g_rootpath[4096];

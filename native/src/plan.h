@@ -89,7 +89,13 @@
 	                                   period: sched_setattr */ \
 	X(NSI_C_IOPRIO, 103, "u")       /* class << 13 | level: ioprio_set on itself */ \
 	X(NSI_C_MEMPOLICY, 104, "ub")   /* mode | flags, node mask (u64 words): set_mempolicy */ \
-	X(NSI_C_AFFINITY, 105, "b")     /* cpu mask: sched_setaffinity on itself */
+	X(NSI_C_AFFINITY, 105, "b")     /* cpu mask: sched_setaffinity on itself */ \
+	X(NSI_C_LANDLOCK, 106, "ubbb")  /* handled fs access, paths (NUL-separated), access \
+	                                   per path (u64 each), flags per path (u64 each; 1: \
+	                                   skip a path that does not exist) */ \
+	X(NSI_C_INIT, 107, "")          /* fork: the parent stays as a signal-forwarding, \
+	                                   reaping pid 1, the child goes on with the plan */ \
+	X(NSI_C_LOOPBACK, 108, "")      /* bring up "lo" in a new network namespace */
 
 enum nsi_op {
 #define NSI_OP_ENUM(name, number, args) name = number,

@@ -86,6 +86,7 @@ export const PACKAGES: Readonly<Record<string, string>> = {
   "/usr/bin/time": "time",
   unshare: "util-linux",
   nsenter: "util-linux",
+  bwrap: "bubblewrap",
 };
 
 /**

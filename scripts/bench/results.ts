@@ -4,6 +4,7 @@
  * @module
  */
 
+import type { SandboxBench } from "./sandbox.ts";
 import type { Summary } from "./stats.ts";
 import { ratio, round } from "./stats.ts";
 
@@ -109,6 +110,8 @@ export interface BenchResults {
   startup: Record<string, Summary>;
   /** Parts of nsinit's work measured alone in the bench process, ms. */
   components: Record<string, Summary>;
+  /** Sandbox start-up against bubblewrap (absent in results from before it was measured). */
+  sandbox?: SandboxBench;
 }
 
 /** A goal and whether this run met it. */
