@@ -12,8 +12,6 @@ import type { CgroupManager } from "../drivers/driver.ts";
 import type { CgroupStats } from "../cgroups/stats.ts";
 import { ContainerIdError, type Status } from "../errors.ts";
 import type { ExitStatus } from "../native/reaper.ts";
-import { buildExecPlan } from "./init_plan.ts";
-import { validateProcess } from "../spec/validate.ts";
 import { type ContainerState, lockDir, writeAtomic } from "./state.ts";
 import { ContainerProcess } from "./process.ts";
 import { type HookState, runHooksWarn } from "./hooks.ts";
@@ -162,6 +160,9 @@ export class Container implements AsyncDisposable {
   }
 
   async #locked<T>(fn: () => Promise<T>): Promise<T> {
+    // Every verb that changes something may call the native library: loaded here, not
+    // by Factory.load, so `state` and `list` never pay for it.
+    await this.#sys.ready();
     let lock;
     try {
       lock = await lockDir(this.#dir);
@@ -288,6 +289,11 @@ export class Container implements AsyncDisposable {
   exec(process: Process, opts: ExecOptions = {}): Promise<ContainerProcess> {
     return this.#locked(async () => {
       checkTransition(this.id, await this.status(), "exec");
+      // Loaded here: the other verbs (a CLI `state`, `kill` ...) never pay for them.
+      const [{ validateProcess }, { buildExecPlan }] = await Promise.all([
+        import("../spec/validate.ts"),
+        import("./init_plan.ts"),
+      ]);
       const proc = validateProcess(process);
       const seccomp = this.#state.config.linux?.seccomp;
       const compiled = seccomp

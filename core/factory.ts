@@ -8,20 +8,13 @@
 import { isAbsolute, join, resolve } from "../util/path.ts";
 import { isDirectory } from "../util/fs.ts";
 import type { NamespaceType, Spec } from "../spec/config.ts";
-import { parseSpec, validateSpec } from "../spec/validate.ts";
 import { createCgroupManager, loadCgroupManager } from "../drivers/factory.ts";
 import type { CgroupConfig, CgroupManager, DriverState } from "../drivers/driver.ts";
 import { ConfigError, ContainerIdError, NotFoundError } from "../errors.ts";
 import { mark } from "../util/trace.ts";
-import { buildInitPlan, type InitHooks, type LandlockPlan, rootfsPath } from "./init_plan.ts";
+import type { InitHooks, LandlockPlan } from "./init_plan.ts";
 import { runHooks, runHooksWarn, splitStateJson } from "./hooks.ts";
-import {
-  checkHostFeatures,
-  execLabelWrite,
-  probeHostFeatures,
-  type ResctrlGroup,
-  resctrlGroup,
-} from "./host_features.ts";
+import type { ResctrlGroup } from "./host_features.ts";
 import { type ContainerState, lockDir, readState, validateId, writeAtomic } from "./state.ts";
 import { Container } from "./container.ts";
 import {
@@ -31,11 +24,24 @@ import {
   SYSTEM_ROOT,
   userNamespacesRefusal,
 } from "./rootless.ts";
-import { effectiveResources } from "./devices.ts";
 import { ContainerProcess } from "./process.ts";
 import type { StdioOptions } from "./stdio.ts";
 import { type PreparedStdio, realSyscalls, type Syscalls } from "./syscalls.ts";
 import type { RestoreOptions } from "../criu/options.ts";
+
+/**
+ * What only creating a container needs (the spec validator, the plan builder, host
+ * features, device rules), loaded on first create: a CLI `state` or `kill` never pays
+ * for it. The bundled CLI keeps it in its own chunk.
+ */
+function createDeps() {
+  return Promise.all([
+    import("../spec/validate.ts"),
+    import("./init_plan.ts"),
+    import("./host_features.ts"),
+    import("./devices.ts"),
+  ]);
+}
 
 /**
  * Where state lives by default for root: runc uses /run/runc; we use /run/nsinit.
@@ -142,6 +148,12 @@ export class Factory {
 
   async #create(id: string, opts: CreateOptions, waitForStart: boolean): Promise<Container> {
     validateId(id);
+    const [
+      { validateSpec },
+      { buildInitPlan, rootfsPath },
+      { checkHostFeatures, execLabelWrite, probeHostFeatures, resctrlGroup },
+      { effectiveResources },
+    ] = await createDeps();
     await this.#sys.ready();
     mark("create: native library loaded", id);
     const bundle = resolve(opts.bundle);
@@ -408,7 +420,7 @@ export class Factory {
   /** Loads a container from its state, after a restart of this process too. */
   async load(id: string): Promise<Container> {
     validateId(id);
-    await this.#sys.ready();
+    // No native library yet: `state` needs none; the verbs that do load it (Container).
     const dir = join(this.root, id);
     let state: ContainerState;
     try {
@@ -499,6 +511,7 @@ export async function readBundleSpec(bundle: string): Promise<Spec> {
     }
     throw e;
   }
+  const { parseSpec } = await import("../spec/validate.ts");
   return parseSpec(text, file);
 }
 
