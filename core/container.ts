@@ -297,7 +297,7 @@ export class Container implements AsyncDisposable {
       const proc = validateProcess(process);
       const seccomp = this.#state.config.linux?.seccomp;
       const compiled = seccomp
-        ? (await import("../seccomp/compile.ts")).compileSeccomp(seccomp)
+        ? (await import("../seccomp/compile.ts")).compileSeccomp(seccomp, { requireExecve: true })
         : undefined;
       const plan = buildExecPlan(proc, {
         initPid: this.#state.initPid,

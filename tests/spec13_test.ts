@@ -190,3 +190,55 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "1.2 idmapped mounts: host files seen through the mapping; with a user namespace's too",
+  ignore,
+  async fn() {
+    await using b = await makeBundle({
+      args: ["sh", "-c", "stat -c %u:%g /idmapped/owned; cat /idmapped/owned"],
+    });
+    v13(b);
+    const src = `${b.dir}/idmap-src`;
+    await Deno.mkdir(src);
+    await Deno.writeTextFile(`${src}/owned`, "shared\n");
+    await Deno.chown(`${src}/owned`, 0, 0);
+    // No user namespace: the mount's own mapping; on-disk 0 is shown as 1000 (the kernel's
+    // idmapped mounts, as runc and crun apply the spec's mappings).
+    b.config.mounts!.push({
+      destination: "/idmapped",
+      type: "bind",
+      source: src,
+      options: ["rbind", "idmap"],
+      uidMappings: [{ containerID: 0, hostID: 1000, size: 1 }],
+      gidMappings: [{ containerID: 0, hostID: 1000, size: 1 }],
+    });
+    const own = await cliRun(b);
+    assert.equal(own.code, 0, own.stderr);
+    assert.equal(own.stdout, "1000:1000\nshared\n");
+
+    // A user namespace (root is host 100000) and no mapping of the mount's own: the
+    // container's is used, so the host's root files are the container root's.
+    const userns = await makeBundle({
+      rootless: true,
+      owner: { uid: 100000, gid: 100000 },
+      args: ["sh", "-c", "stat -c %u:%g /idmapped/owned; touch /idmapped/made"],
+    });
+    try {
+      v13(userns);
+      userns.config.mounts!.push({
+        destination: "/idmapped",
+        type: "bind",
+        source: src,
+        options: ["rbind", "idmap"],
+      });
+      const r = await runToExit(userns);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, "0:0\n");
+      const made = Deno.statSync(`${src}/made`);
+      assert.equal(made.uid, 0, "a file the container's root made belongs to the host's root");
+    } finally {
+      await userns[Symbol.asyncDispose]();
+    }
+  },
+});

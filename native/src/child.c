@@ -23,6 +23,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -161,10 +162,17 @@ static void op_terminal(const struct nsi_rec *r)
 {
 	struct winsize ws;
 	int unlock = 0, master, slave;
+	struct stat st;
 
+	/* Opened by path in the container: check the fd is a pty multiplexer (5:2) before it
+	 * becomes the console, so a /dev/ptmx swapped for something else is never used
+	 * (the class of CVE-2025-52565). */
 	master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (master < 0)
 		nsi_fail(errno, "open /dev/ptmx");
+	if (fstat(master, &st) < 0 || !S_ISCHR(st.st_mode) || major(st.st_rdev) != 5 ||
+	    minor(st.st_rdev) != 2)
+		nsi_fail(EPERM, "open /dev/ptmx: not the pty multiplexer (5:2)");
 	if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
 		nsi_fail(errno, "unlock pty");
 	slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
@@ -503,6 +511,14 @@ void nsi_child(const struct nsi_rec *recs, int n)
 				    (unsigned long)blen * 8 + (blen ? 1 : 0)) < 0)
 				nsi_fail(errno, "set_mempolicy mode 0x%llx", (unsigned long long)rec_u64(r, 0));
 			break;
+		case NSI_C_MOVEMOUNT: {
+			uint64_t k = rec_u64(r, 0);
+			if (k >= (uint64_t)g_nidmount || g_idmount[k] < 0)
+				nsi_fail(EINVAL, "plan: no idmapped mount %llu", (unsigned long long)k);
+			fs_move_mount(g_idmount[k], rec_str(r, 1), (int)rec_u64(r, 2));
+			g_idmount[k] = -1;
+			break;
+		}
 		case NSI_C_AFFINITY:
 			b = rec_bytes(r, 0, &blen);
 			op_affinity(b, blen);

@@ -25,6 +25,9 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
+#include <linux/openat2.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -38,6 +41,8 @@ long g_host_pid = 0;
 int g_cur_index = -1;
 uint32_t g_cur_op = 0;
 static pid_t g_child = 0;
+int g_idmount[16];
+int g_nidmount = 0;
 
 void nsi_fail(int err, const char *fmt, ...)
 {
@@ -193,9 +198,43 @@ static int parse_plan(const uint8_t *buf, size_t size, struct nsi_rec **out)
 	return n;
 }
 
+/*
+ * Opens a file under /proc for writing through a verified procfs: /proc must be a procfs
+ * mount (not a directory or symlink of the image), and the walk below it may cross no
+ * mount point, leave /proc, or follow a magic link. A procfs file that something was
+ * bind-mounted over, or a /proc replaced by another filesystem, is refused instead of
+ * written (the class of CVE-2025-52881: procfs writes redirected elsewhere).
+ */
+static int open_proc(const char *path)
+{
+	struct open_how how;
+	struct statfs sfs;
+	int proc, fd, saved;
+
+	proc = open("/proc", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (proc < 0)
+		nsi_fail(errno, "open /proc (to write %s)", path);
+	if (fstatfs(proc, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC)
+		nsi_fail(EXDEV, "write %s: /proc is not a procfs mount", path);
+	memset(&how, 0, sizeof(how));
+	how.flags = O_WRONLY | O_NOFOLLOW | O_CLOEXEC;
+	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS;
+	fd = (int)syscall(SYS_openat2, proc, path + strlen("/proc/"), &how, sizeof(how));
+	saved = errno;
+	close(proc);
+	if (fd < 0) {
+		if (saved == EXDEV)
+			nsi_fail(saved, "write %s: a mount covers it (refusing to write through it)", path);
+		nsi_fail(saved, "open %s", path);
+	}
+	if (fstatfs(fd, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC)
+		nsi_fail(EXDEV, "write %s: not a procfs file", path);
+	return fd;
+}
+
 void nsi_write_file(const char *path, const char *value)
 {
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	int fd = strncmp(path, "/proc/", 6) == 0 ? open_proc(path) : open(path, O_WRONLY | O_CLOEXEC);
 	size_t len = strlen(value);
 
 	if (fd < 0)
@@ -310,6 +349,13 @@ int main(int argc, char **argv)
 			nsi_set_affinity(mask, len);
 			break;
 		}
+		case NSI_H_IDMOUNT:
+			/* Before any join: made with the runtime's privileges over the source. */
+			if (g_nidmount == 16)
+				nsi_fail(E2BIG, "too many idmapped mounts");
+			g_idmount[g_nidmount++] = fs_idmapped_tree(rec_str(r, 0), rec_str(r, 1), rec_str(r, 2),
+								   (int)rec_u64(r, 3), (int)rec_u64(r, 4));
+			break;
 		case NSI_H_NETDEV:
 			/* Before any join: the device is named in the runtime's network namespace,
 			 * and a namespace given by path is opened from the runtime's mount namespace. */
@@ -349,7 +395,9 @@ int main(int argc, char **argv)
 		g_cur_op = recs[i].op;
 		if (unshare(CLONE_NEWTIME) < 0)
 			nsi_fail(errno, "unshare CLONE_NEWTIME");
-		nsi_write_file("/proc/self/timens_offsets", rec_str(&recs[i], 0));
+		/* No offsets: the namespace alone (the clocks as the host's). */
+		if (*rec_str(&recs[i], 0))
+			nsi_write_file("/proc/self/timens_offsets", rec_str(&recs[i], 0));
 	}
 
 	g_cur_index = -1;

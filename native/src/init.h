@@ -62,6 +62,11 @@ void fs_mount(const char *src, const char *dst, const char *fstype, unsigned lon
 void fs_remount(const char *dst, unsigned long flags, int inroot);
 void fs_propagate(const char *dst, unsigned long flags, int inroot);
 void fs_setattr(const char *dst, uint64_t set, uint64_t clr, int inroot);
+void fs_move_mount(int tree, const char *dst, int create);
+int fs_idmapped_tree(const char *src, const char *uidmap, const char *gidmap, int rtree, int ridmap);
+/* Detached idmapped mounts the helper made (H_IDMOUNT), by index, for C_MOVEMOUNT. */
+extern int g_idmount[16];
+extern int g_nidmount;
 void fs_rootfs(const char *path);
 void fs_pivot(int nopivot);
 void fs_mask(const char *path);

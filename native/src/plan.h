@@ -41,7 +41,10 @@
 	                                   (inherited by the child) */ \
 	X(NSI_H_NETDEV, 10, "sss")      /* device, new name, netns path ("" the child's): move \
 	                                   a network device, its permanent addresses, set it up */ \
-	X(NSI_H_CGROUP, 11, "s")        /* cgroup v2 dir: clone3 straight into it (CLONE_INTO_CGROUP); \
+	X(NSI_H_IDMOUNT, 11, "sssuu")   /* source, uid map, gid map, recursive tree, recursive \
+	                                   idmap: an idmapped detached mount (open_tree + \
+	                                   mount_setattr), for C_MOVEMOUNT */ \
+	X(NSI_H_CGROUP, 12, "s")        /* cgroup v2 dir: clone3 straight into it (CLONE_INTO_CGROUP); \
 	                                   where the kernel refuses, clone without it and say so \
 	                                   in the PID message (err: the errno) */ \
 	/* child stage */ \
@@ -95,7 +98,9 @@
 	                                   skip a path that does not exist) */ \
 	X(NSI_C_INIT, 107, "")          /* fork: the parent stays as a signal-forwarding, \
 	                                   reaping pid 1, the child goes on with the plan */ \
-	X(NSI_C_LOOPBACK, 108, "")      /* bring up "lo" in a new network namespace */
+	X(NSI_C_LOOPBACK, 108, "")      /* bring up "lo" in a new network namespace */ \
+	X(NSI_C_MOVEMOUNT, 109, "usu")  /* index of the H_IDMOUNT mount, dst, create (1 dir, \
+	                                   2 file): move_mount it there (in root) */
 
 enum nsi_op {
 #define NSI_OP_ENUM(name, number, args) name = number,
