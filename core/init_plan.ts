@@ -159,9 +159,12 @@ export interface PlanHostFacts {
 
 /** This host's facts: /proc/self/mountinfo and stat(2). */
 export const HOST_FACTS: PlanHostFacts = {
-  onInitialRamfs: (dir) => onInitialRamfs(dir),
+  // Whether / is the initial ramfs cannot change while this process runs: read once, and
+  // where it is not (nearly everywhere) no container start reads mountinfo for it again.
+  onInitialRamfs: (dir) => (rootIsInitialRamfs ??= onInitialRamfs("/")) && onInitialRamfs(dir),
   isDirectory: mountSourceIsDir,
 };
+let rootIsInitialRamfs: boolean | undefined;
 
 /** Hook steps of an init plan. */
 export interface InitHooks {
