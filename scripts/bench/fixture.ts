@@ -88,7 +88,7 @@ export function sampleResults(overrides: Partial<BenchResults> = {}): BenchResul
     libraryMemory: { running: 100, rssBeforeKiB: 60000, rssAfterKiB: 120000, perContainerKiB: 600 },
     phases: {
       cliRun: [
-        { phase: "cli: Deno starts, main module loaded", summary: s(20) },
+        { phase: "cli: main.js loaded (from Deno's clock start)", summary: s(20) },
         { phase: "create: helper spawned, child cloned", summary: s(3) },
       ],
       lifecycle: { state: [{ phase: "cli: exit", summary: s(1) }] },

@@ -17,10 +17,14 @@ export interface PhaseRow {
   summary: Summary;
 }
 
-/** The label of the first phase of a CLI command: everything before main.js runs. */
-export const BEFORE_MAIN = "cli: Deno starts, main module loaded";
-/** The label of the last phase: from the last mark to the process's exit (as seen by the caller). */
-export const AFTER_EXIT = "cli: process exit";
+/** The label of the first phase of a CLI command: from Deno's clock start to main.js running. */
+export const BEFORE_MAIN = "cli: main.js loaded (from Deno's clock start)";
+/**
+ * The label of what the marks do not see: the caller's wall time minus the last mark, that
+ * is Deno's own start before its clock starts (an empty `deno run` spends nearly all its
+ * time there) and the process's exit.
+ */
+export const OUTSIDE = "outside the marks: Deno's start before its clock, and the exit";
 
 /**
  * The `nsinit-trace <ms> <label>` lines of a CLI's stderr as phase durations, in order: the
@@ -33,9 +37,9 @@ export const AFTER_EXIT = "cli: process exit";
  * import { cliPhases } from "./phases.ts";
  * const err = "nsinit-trace 3.000 cli: main module loaded\nnsinit-trace 5.500 cli: exit\n";
  * assert.deepEqual(cliPhases(err, 7), [
- *   ["cli: Deno starts, main module loaded", 3],
+ *   ["cli: main.js loaded (from Deno's clock start)", 3],
  *   ["cli: exit", 2.5],
- *   ["cli: process exit", 1.5],
+ *   ["outside the marks: Deno's start before its clock, and the exit", 1.5],
  * ]);
  * ```
  */
@@ -50,7 +54,7 @@ export function cliPhases(stderr: string, totalMs?: number): [string, number][] 
     out.push([label, ms - last]);
     last = ms;
   }
-  if (totalMs !== undefined && out.length > 0) out.push([AFTER_EXIT, Math.max(0, totalMs - last)]);
+  if (totalMs !== undefined && out.length > 0) out.push([OUTSIDE, Math.max(0, totalMs - last)]);
   return out;
 }
 

@@ -466,9 +466,11 @@ function renderPhases(L: string[], r: BenchResults): void {
   L.push("");
   L.push(
     "From nsinit's own phase marks (`util/trace.ts`): the CLI's with `NSINIT_TRACE=1` (each " +
-      "phase ends at a mark; the first is the time from the process's start to main.js " +
-      "running, the last from the last mark to the exit the benchmark saw), the library's " +
-      "through a trace sink in the benchmark process. Medians / p90, ms.",
+      "phase ends at a mark and starts at the one before; the first starts when Deno's clock " +
+      "does, and the last row is what the marks cannot see: the wall time the benchmark " +
+      "measured minus the last mark, i.e. Deno's own start before its clock and the exit, " +
+      "which an empty `deno run` spends too), the library's through a trace sink in the " +
+      "benchmark process. Medians / p90, ms.",
   );
   L.push("");
   const table = (title: string, rows: PhaseRow[]) => {

@@ -11,7 +11,7 @@ Deno.test("renderReport has the machine, the targets, the tables and the crun no
       "| CLI `nsinit run` no slower than `runc run` | **not met**: nsinit 30.0 ms",
       "| library `create` + `start` + wait + destroy <= 0.25x `crun run` | **not met**",
       "### `dist/nsinit run` of /bin/true",
-      "| cli: Deno starts, main module loaded | 20.0 | 24.0 |",
+      "| cli: main.js loaded (from Deno's clock start) | 20.0 | 24.0 |",
       "| an empty `deno run` (the launcher's flags) | 39.1 MiB |",
       "held 100 running containers (`sleep`), 600 KiB each",
       "crun refused this host: `cgroups in hybrid mode not supported`",
