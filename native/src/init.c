@@ -417,8 +417,11 @@ int main(int argc, char **argv)
 	if ((clone_flags & CLONE_NEWUSER) && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
 		nsi_fail(errno, "prctl PR_SET_DUMPABLE");
 	pid = syscall(SYS_clone3, &ca, sizeof(ca));
-	if (pid < 0 && cgroupfd >= 0 && (errno == EINVAL || errno == EOPNOTSUPP || errno == E2BIG)) {
-		/* A kernel before 5.7, or a cgroup that cannot take it: the runtime moves the child. */
+	if (pid < 0 && cgroupfd >= 0 &&
+	    (errno == EINVAL || errno == EOPNOTSUPP || errno == E2BIG || errno == EACCES ||
+	     errno == EPERM || errno == EBUSY)) {
+		/* A kernel before 5.7, or a cgroup that cannot take it now: clone as before and
+		 * let the runtime move the child (its cgroup.procs write reports what is wrong). */
 		not_placed = errno;
 		ca.flags &= ~(uint64_t)CLONE_INTO_CGROUP;
 		ca.cgroup = 0;
