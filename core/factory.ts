@@ -11,7 +11,13 @@ import type { NamespaceType, Spec } from "../spec/config.ts";
 import { parseSpec, validateSpec } from "../spec/validate.ts";
 import { createCgroupManager, loadCgroupManager } from "../drivers/factory.ts";
 import type { CgroupConfig, CgroupManager, DriverState } from "../drivers/driver.ts";
-import { ConfigError, ContainerIdError, NotFoundError } from "../errors.ts";
+import {
+  CgroupError,
+  ConfigError,
+  ContainerIdError,
+  NotFoundError,
+  SyscallError,
+} from "../errors.ts";
 import { mark } from "../util/trace.ts";
 import { buildInitPlan, type InitHooks, type LandlockPlan, rootfsPath } from "./init_plan.ts";
 import { runHooks, runHooksWarn, splitStateJson } from "./hooks.ts";
@@ -155,7 +161,9 @@ export class Factory {
     for (const warning of checkHostFeatures(spec, host)) this.#warn(warning);
     // Loaded only when needed: `nsinit state` and friends never pay for libseccomp.
     const seccomp = spec.linux?.seccomp
-      ? (await import("../seccomp/compile.ts")).compileSeccomp(spec.linux.seccomp)
+      ? (await import("../seccomp/compile.ts")).compileSeccomp(spec.linux.seccomp, {
+        requireExecve: true,
+      })
       : undefined;
 
     const rootless = Deno.uid() !== 0;
@@ -262,6 +270,9 @@ export class Factory {
       // before its first pid (a systemd scope) gets apply(pid), then set().
       // place() may run before spawnPlan returns: it waits for `prepared` to exist.
       const preparing = Promise.withResolvers<Promise<void>>();
+      // Resolved with `prepared`, it rejects with it: observed through place(), or by the
+      // catch below when the spawn fails first (an unhandled rejection would end Deno).
+      preparing.promise.catch(() => {});
       const spawning = this.#sys.spawnPlan(plan, {
         fds: [...stdio.fds, ...(opts.preserveFds ?? [])],
         place: async (pid) => {
@@ -339,6 +350,7 @@ export class Factory {
       await prepared?.catch(() => {});
       if (initProc) await initProc[Symbol.asyncDispose]().catch(() => {});
       stdio?.abort();
+      const error = cgroup && spawnedPid > 0 ? await explainOom(e, cgroup, spec) : e;
       if (cgroup) {
         await cgroup.killAll(9).catch(() => {});
         await cgroup.destroy().catch(() => {});
@@ -350,7 +362,7 @@ export class Factory {
         const s = { ociVersion: spec.ociVersion, id, bundle, status: "stopped" };
         await runHooksWarn("poststop", spec.hooks, s, this.#warn, this.#sys);
       }
-      throw e;
+      throw error;
     } finally {
       lock.release();
     }
@@ -429,7 +441,7 @@ export class Factory {
       rootfs: "",
       initPid: 0,
       initStartTime: 0,
-      created: new Date(0).toISOString(),
+      created: (Deno.statSync(dir).mtime ?? new Date(0)).toISOString(),
       config: { ociVersion: "1.0.2" },
       namespaces: [],
       cgroup: { driver: "none", paths: {} },
@@ -507,4 +519,26 @@ function checkRootfs(rootfs: string, spec: Spec): void {
   if (cwd && !isAbsolute(cwd)) {
     throw new ConfigError("config.json", "process.cwd", `must be absolute, got "${cwd}"`);
   }
+}
+
+/**
+ * An init killed during setup in a cgroup whose memory limit was hit died of that limit:
+ * say so, naming the field (runc: `unable to set memory limit to 1`), instead of "exited
+ * during setup without a report".
+ */
+async function explainOom(e: unknown, cgroup: CgroupManager, spec: Spec): Promise<unknown> {
+  const limit = spec.linux?.resources?.memory?.limit;
+  if (limit === undefined || limit <= 0 || !(e instanceof SyscallError)) return e;
+  try {
+    const stats = await cgroup.stats();
+    if ((stats.memory?.usage.failcnt ?? 0) === 0) return e;
+  } catch {
+    return e;
+  }
+  return new CgroupError(
+    "linux.resources.memory.limit",
+    `unable to set memory limit to ${limit}: the container's init was killed by the OOM ` +
+      `killer during setup (${e.message})`,
+    { cause: e },
+  );
 }

@@ -225,6 +225,16 @@ function envPath(env: string[] | undefined): string {
   return DEFAULT_PATH;
 }
 
+/** The mounts with the `idmap` or `ridmap` option, with their index in `mounts`. */
+function idmappedMounts(spec: Spec): [number, Mount][] {
+  return [...(spec.mounts ?? []).entries()].filter(([, m]) => parseMountOptions(m.options).idmap);
+}
+
+/** A bind mount's source, absolute (relative ones are relative to the bundle). */
+function bindSource(m: Mount, bundle: string): string {
+  return isAbsolute(m.source ?? "") ? m.source! : resolve(bundle, m.source ?? "");
+}
+
 /** The rootfs directory of a spec, absolute. */
 export function rootfsPath(spec: Spec, bundle: string): string {
   const p = spec.root?.path ?? "rootfs";
@@ -346,7 +356,7 @@ function processSteps(plan: PlanBuilder, proc: Process, opts: {
     if (res === undefined) {
       throw new ConfigError("config.json", "process.rlimits", `unknown rlimit ${rl.type}`);
     }
-    plan.add(Op.C_RLIMIT, `set ${rl.type}`, res, BigInt(rl.soft), BigInt(rl.hard));
+    plan.add(Op.C_RLIMIT, `set ${rl.type}`, res, rlimitValue(rl.soft), rlimitValue(rl.hard));
   }
   // Scheduling, I/O priority, NUMA policy and affinity while every capability is still
   // held (SCHED_FIFO and the RT I/O class need CAP_SYS_NICE); exec keeps them all.
@@ -497,6 +507,20 @@ export function buildInitPlan(spec: Spec, opts: InitPlanOptions): PlanBuilder {
       netns,
     );
   }
+  // Idmapped mounts are made by the helper with the runtime's privileges (the container's
+  // root cannot idmap a host file system), detached, and attached by the child.
+  for (const [i, m] of idmappedMounts(spec)) {
+    const o = parseMountOptions(m.options);
+    plan.add(
+      Op.H_IDMOUNT,
+      `make the idmapped mount of mounts[${i}] (${m.destination})`,
+      bindSource(m, opts.bundle),
+      idMap(m.uidMappings?.length ? m.uidMappings : linux.uidMappings ?? []),
+      idMap(m.gidMappings?.length ? m.gidMappings : linux.gidMappings ?? []),
+      o.recursive ? 1 : 0,
+      o.idmapRecursive ? 1 : 0,
+    );
+  }
   for (const j of ns.join) {
     plan.add(Op.H_JOIN, `join the ${j.type} namespace ${j.path}`, j.path!, NS_FLAG[j.type]);
   }
@@ -640,7 +664,10 @@ function addRootfs(
   const prop = propagationFlag(linux.rootfsPropagation) ?? (MS_SLAVE | MS_REC);
   plan.add(Op.C_PROPAGATE, "make / a slave mount", "/", MS_SLAVE | MS_REC, 0);
   plan.add(Op.C_ROOTFS, `bind the rootfs ${rootfs}`, rootfs);
-  for (const [i, m] of (spec.mounts ?? []).entries()) addMount(plan, m, i, opts, userns, types);
+  const idmapped = new Map(idmappedMounts(spec).map(([i], k) => [i, k]));
+  for (const [i, m] of (spec.mounts ?? []).entries()) {
+    addMount(plan, m, i, opts, userns, types, idmapped.get(i));
+  }
 
   const devices = [...DEFAULT_DEVICES];
   for (const d of linux.devices ?? []) {
@@ -753,13 +780,20 @@ function addMount(
   opts: InitPlanOptions,
   userns: boolean,
   types: Set<NamespaceType>,
+  idmapped?: number,
 ): void {
   const o = parseMountOptions(m.options);
   const dest = m.destination;
   const what = `mount ${m.type ?? "bind"} at ${dest} (mounts[${index}])`;
   let type = m.type ?? "";
-  if (o.bind || type === "bind") {
-    const src = isAbsolute(m.source ?? "") ? m.source! : resolve(opts.bundle, m.source ?? "");
+  if (idmapped !== undefined) {
+    // The helper made it (H_IDMOUNT number `idmapped`): attach it, then apply its flags.
+    const create = (opts.host ?? HOST_FACTS).isDirectory(bindSource(m, opts.bundle)) ? 1 : 2;
+    plan.add(Op.C_MOVEMOUNT, what, idmapped, dest, create);
+    const flags = o.flags & ~o.clearFlags & ~(MS_BIND | MS_REC);
+    if (flags) plan.add(Op.C_REMOUNT, `${what}: flags`, dest, flags | MS_BIND, 1);
+  } else if (o.bind || type === "bind") {
+    const src = bindSource(m, opts.bundle);
     const create = (opts.host ?? HOST_FACTS).isDirectory(src) ? 1 : 2;
     const flags = (o.flags | MS_BIND | (o.recursive ? MS_REC : 0)) & ~o.clearFlags;
     plan.add(Op.C_MOUNT, what, src, dest, "", flags, "", create, 1);
@@ -916,4 +950,13 @@ export function buildExecPlan(proc: Process, opts: ExecPlanOptions): PlanBuilder
     ...(affinity.final ? { affinity: affinity.final } : {}),
   });
   return plan;
+}
+
+/**
+ * An rlimit as the kernel's u64. 18446744073709551615 (RLIM_INFINITY) reaches us as the
+ * double 2^64, which would wrap to 0: it is unlimited. (Larger JSON integers are refused by
+ * validation.)
+ */
+function rlimitValue(n: number): bigint {
+  return n >= 2 ** 64 ? (1n << 64n) - 1n : BigInt(n);
 }

@@ -21,6 +21,7 @@ export const OPS = {
   H_MAPCMD: [8, "ss"],
   H_AFFINITY: [9, "b"],
   H_NETDEV: [10, "sss"],
+  H_IDMOUNT: [11, "sssuu"],
   C_SETSID: [64, ""],
   C_UNSHARE: [65, "u"],
   C_ROOTFS: [66, "s"],
@@ -65,6 +66,7 @@ export const OPS = {
   C_LANDLOCK: [106, "ubbb"],
   C_INIT: [107, ""],
   C_LOOPBACK: [108, ""],
+  C_MOVEMOUNT: [109, "usu"],
 } as const;
 
 /** An op's name (plan.h's, without `NSI_`). */

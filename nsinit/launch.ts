@@ -8,6 +8,7 @@
 
 import { resolve } from "../util/path.ts";
 import { Factory, readBundleSpec } from "../core/factory.ts";
+import type { Container } from "../core/container.ts";
 import type { CreateOptions } from "../core/factory.ts";
 import { validateId, writeAtomic } from "../core/state.ts";
 import { bool, checkArgs, type FlagSpecs, parseFlags, str, uint } from "./flags.ts";
@@ -119,10 +120,31 @@ export async function launch(
   try {
     code = await waitForeground(init, forwarder);
     mark("run: init exited");
+    if (code === 128 + 9) await reportOomKill(container, g);
   } finally {
     if (!bool(values, "keep")) await container.destroy({ force: true });
     mark("run: container destroyed");
   }
   g.logger.debug(`run ${id}: exit code ${code}`);
   return code;
+}
+
+/**
+ * A container killed by SIGKILL whose memory cgroup hit its limit was OOM-killed: say so,
+ * naming the limit (with `linux.resources.memory.limit` of 1 the init dies at its first page,
+ * and exit status 137 alone tells the user nothing).
+ */
+async function reportOomKill(container: Container, g: GlobalOptions): Promise<void> {
+  const limit = container.persisted.config.linux?.resources?.memory?.limit;
+  if (limit === undefined || limit <= 0) return;
+  try {
+    const stats = await container.stats();
+    if ((stats.memory?.usage.failcnt ?? 0) === 0) return;
+  } catch {
+    return;
+  }
+  g.logger.error(
+    `container ${container.id} was killed by the OOM killer: ` +
+      `linux.resources.memory.limit ${limit} is too low for it`,
+  );
 }

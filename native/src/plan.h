@@ -41,6 +41,9 @@
 	                                   (inherited by the child) */ \
 	X(NSI_H_NETDEV, 10, "sss")      /* device, new name, netns path ("" the child's): move \
 	                                   a network device, its permanent addresses, set it up */ \
+	X(NSI_H_IDMOUNT, 11, "sssuu")   /* source, uid map, gid map, recursive tree, recursive \
+	                                   idmap: an idmapped detached mount (open_tree + \
+	                                   mount_setattr), for C_MOVEMOUNT */ \
 	/* child stage */ \
 	X(NSI_C_SETSID, 64, "")         /* setsid */ \
 	X(NSI_C_UNSHARE, 65, "u")       /* flags */ \
@@ -92,7 +95,9 @@
 	                                   skip a path that does not exist) */ \
 	X(NSI_C_INIT, 107, "")          /* fork: the parent stays as a signal-forwarding, \
 	                                   reaping pid 1, the child goes on with the plan */ \
-	X(NSI_C_LOOPBACK, 108, "")      /* bring up "lo" in a new network namespace */
+	X(NSI_C_LOOPBACK, 108, "")      /* bring up "lo" in a new network namespace */ \
+	X(NSI_C_MOVEMOUNT, 109, "usu")  /* index of the H_IDMOUNT mount, dst, create (1 dir, \
+	                                   2 file): move_mount it there (in root) */
 
 enum nsi_op {
 #define NSI_OP_ENUM(name, number, args) name = number,
