@@ -37,7 +37,7 @@ import {
   SYSTEM_ROOT,
   userNamespacesRefusal,
 } from "./rootless.ts";
-import { effectiveResources } from "./devices.ts";
+import { effectiveResources, pidsAsVersioned } from "./devices.ts";
 import { ContainerProcess } from "./process.ts";
 import type { StdioOptions } from "./stdio.ts";
 import { type PreparedStdio, realSyscalls, type Syscalls } from "./syscalls.ts";
@@ -261,7 +261,10 @@ export class Factory {
       mark("create: cgroup manager made, plan built", id);
       stdio = this.#sys.prepareStdio(opts.stdio);
       const { limitsBeforePid, deviceRules } = cgroup.capabilities;
-      const resources = deviceRules ? effectiveResources(spec) : spec.linux?.resources;
+      const resources = pidsAsVersioned(
+        spec.ociVersion,
+        deviceRules ? effectiveResources(spec) : spec.linux?.resources,
+      );
       const manager = cgroup;
       // The helper starts on another thread; meanwhile this one writes the first
       // state and (when the driver can do it before a pid exists) creates and limits
@@ -478,7 +481,9 @@ function cgroupConfig(id: string, spec: Spec, rootless: boolean): CgroupConfig {
     id,
     rootless,
     ...(spec.linux?.cgroupsPath !== undefined ? { cgroupsPath: spec.linux.cgroupsPath } : {}),
-    ...(spec.linux?.resources ? { resources: spec.linux.resources } : {}),
+    ...(spec.linux?.resources
+      ? { resources: pidsAsVersioned(spec.ociVersion, spec.linux.resources) }
+      : {}),
     ...(spec.annotations ? { annotations: spec.annotations } : {}),
   };
 }
