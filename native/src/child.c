@@ -398,6 +398,7 @@ void nsi_child(const struct nsi_rec *recs, int n)
 			continue;
 		g_cur_index = i;
 		g_cur_op = r->op;
+		nsi_crash_point(i);
 		switch (r->op) {
 		case NSI_C_SETSID:
 			if (setsid() < 0)
