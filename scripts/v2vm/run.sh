@@ -19,7 +19,7 @@
 # printed, and kept in .cache/v2vm/run/output.log (the serial console in console.log).
 # Exit status: 0 only if the VM booted and every test passed.
 #
-# Environment: NSINIT_V2VM_TIMEOUT (seconds for the whole VM run, default 600),
+# Environment: NSINIT_V2VM_TIMEOUT (seconds for the whole VM run, default 900),
 # NSINIT_V2VM_MEM (MiB, default 2048), NSINIT_V2VM_CPUS (default 2).
 set -uo pipefail
 
@@ -63,7 +63,7 @@ mkdir -p "$run"
 
 say "booting $(basename "$kernel") under qemu (software emulation), then: deno test ${args[*]}"
 # panic=-1 plus -no-reboot: a kernel panic ends qemu instead of hanging.
-timeout -k 10 "${NSINIT_V2VM_TIMEOUT:-600}" qemu-system-x86_64 \
+timeout -k 10 "${NSINIT_V2VM_TIMEOUT:-900}" qemu-system-x86_64 \
   -machine q35 -cpu max -m "${NSINIT_V2VM_MEM:-2048}" -smp "${NSINIT_V2VM_CPUS:-2}" \
   -nic none -display none -monitor none -serial stdio -no-reboot \
   -kernel "$kernel" -initrd "$vm/initramfs.cpio" \
@@ -82,7 +82,7 @@ grep -a '^v2vm-init:' "$run/console.log" >&2
 if [[ ! -f $run/rc ]]; then
   tail -n 30 "$run/console.log" >&2
   if ((qemu_rc == 124)); then
-    fail "the VM did not finish within ${NSINIT_V2VM_TIMEOUT:-600} s"
+    fail "the VM did not finish within ${NSINIT_V2VM_TIMEOUT:-900} s"
   fi
   fail "the VM did not run the tests (qemu exit code $qemu_rc; see .cache/v2vm/run/console.log)"
 fi
