@@ -7,10 +7,11 @@
 
 import { isAbsolute, join, resolve } from "../util/path.ts";
 import { isDirectory } from "../util/fs.ts";
-import type { NamespaceType, Spec } from "../spec/config.ts";
+import type { LinuxSeccomp, NamespaceType, Spec } from "../spec/config.ts";
+import type { CompiledSeccomp } from "../seccomp/compile.ts";
 import { parseSpec, validateSpec } from "../spec/validate.ts";
 import { createCgroupManager, loadCgroupManager } from "../drivers/factory.ts";
-import type { CgroupConfig, CgroupManager, DriverState } from "../drivers/driver.ts";
+import type { CgroupConfig, CgroupManager, DriverName, DriverState } from "../drivers/driver.ts";
 import {
   CgroupError,
   ConfigError,
@@ -70,6 +71,12 @@ export interface CreateOptions {
   onPty?: (fd: number) => void;
   /** A Landlock ruleset the init applies just before exec (see sandbox/landlock.ts). */
   landlock?: LandlockPlan;
+  /**
+   * The cgroup driver, instead of the automatic choice (`--systemd-cgroup` or the host's):
+   * a sandbox with no limits asks for `none`, since its pid namespace already holds every
+   * process it starts.
+   */
+  cgroupDriver?: DriverName;
   /** A minimal signal-forwarding, reaping pid 1 in front of the process (sandboxes). */
   reaperInit?: boolean;
   /** Bring up `lo` in a new network namespace (sandboxes). */
@@ -159,12 +166,7 @@ export class Factory {
     checkRootfs(rootfs, spec);
     const host = probeHostFeatures();
     for (const warning of checkHostFeatures(spec, host)) this.#warn(warning);
-    // Loaded only when needed: `nsinit state` and friends never pay for libseccomp.
-    const seccomp = spec.linux?.seccomp
-      ? (await import("../seccomp/compile.ts")).compileSeccomp(spec.linux.seccomp, {
-        requireExecve: true,
-      })
-      : undefined;
+    const seccomp = spec.linux?.seccomp ? await compiledSeccomp(spec.linux.seccomp) : undefined;
 
     const rootless = Deno.uid() !== 0;
     // Before anything is created: a user namespace the host refuses, or a rootless
@@ -196,9 +198,13 @@ export class Factory {
     try {
       cgroup = this.#cgroups.create({
         ...cgroupConfig(id, spec, rootless),
-        ...(opts.systemdCgroup ? { driver: "systemd" as const } : {}),
+        ...(opts.cgroupDriver
+          ? { driver: opts.cgroupDriver }
+          : opts.systemdCgroup
+          ? { driver: "systemd" as const }
+          : {}),
       }, { onWarning: this.#warn });
-      if (rootless && cgroup.driver === "none") this.#warnNoCgroups();
+      if (rootless && cgroup.driver === "none" && !opts.cgroupDriver) this.#warnNoCgroups();
       const state: ContainerState = {
         id,
         bundle,
@@ -486,6 +492,25 @@ function cgroupConfig(id: string, spec: Spec, rootless: boolean): CgroupConfig {
       : {}),
     ...(spec.annotations ? { annotations: spec.annotations } : {}),
   };
+}
+
+const seccompCache = new Map<string, CompiledSeccomp>();
+
+/**
+ * A spec's seccomp filter compiled, remembered per process: a program that starts many
+ * containers with one profile (a sandbox per command) compiles it once.
+ */
+async function compiledSeccomp(seccomp: LinuxSeccomp): Promise<CompiledSeccomp> {
+  const key = JSON.stringify(seccomp);
+  const hit = seccompCache.get(key);
+  if (hit) return hit;
+  // Loaded only when needed: `nsinit state` and friends never pay for libseccomp.
+  const compiled = (await import("../seccomp/compile.ts")).compileSeccomp(seccomp, {
+    requireExecve: true,
+  });
+  if (seccompCache.size >= 16) seccompCache.delete(seccompCache.keys().next().value!);
+  seccompCache.set(key, compiled);
+  return compiled;
 }
 
 /** Reads and validates `<bundle>/config.json`, with errors naming the file. */
