@@ -165,7 +165,7 @@ export class Factory {
       { validateSpec },
       { buildInitPlan, rootfsPath },
       { checkHostFeatures, execLabelWrite, probeHostFeatures, resctrlGroup },
-      { effectiveResources },
+      { effectiveResources, pidsAsVersioned },
     ] = await createDeps();
     await this.#sys.ready();
     mark("create: native library loaded", id);
@@ -282,7 +282,10 @@ export class Factory {
       });
       mark("create: cgroup manager made, plan built", id);
       stdio = this.#sys.prepareStdio(opts.stdio);
-      const resources = deviceRules ? effectiveResources(spec) : spec.linux?.resources;
+      const resources = pidsAsVersioned(
+        spec.ociVersion,
+        deviceRules ? effectiveResources(spec) : spec.linux?.resources,
+      );
       const manager = cgroup;
       // The helper starts on another thread; meanwhile this one writes the first
       // state and (when the driver can do it before a pid exists) creates and limits
@@ -505,7 +508,9 @@ function cgroupConfig(id: string, spec: Spec, rootless: boolean): CgroupConfig {
     id,
     rootless,
     ...(spec.linux?.cgroupsPath !== undefined ? { cgroupsPath: spec.linux.cgroupsPath } : {}),
-    ...(spec.linux?.resources ? { resources: spec.linux.resources } : {}),
+    ...(spec.linux?.resources
+      ? { resources: pidsAsVersioned(spec.ociVersion, spec.linux.resources) }
+      : {}),
     ...(spec.annotations ? { annotations: spec.annotations } : {}),
   };
 }
