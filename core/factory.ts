@@ -31,6 +31,7 @@ import {
   SYSTEM_ROOT,
   userNamespacesRefusal,
 } from "./rootless.ts";
+import { effectiveResources, pidsAsVersioned } from "./devices.ts";
 import { ContainerProcess } from "./process.ts";
 import type { StdioOptions } from "./stdio.ts";
 import { type PreparedStdio, realSyscalls, type Syscalls } from "./syscalls.ts";
@@ -38,7 +39,7 @@ import type { RestoreOptions } from "../criu/options.ts";
 
 /**
  * What only creating a container needs (the spec validator, the plan builder, host
- * features, device rules), loaded on first create: a CLI `state` or `kill` never pays
+ * features), loaded on first create: a CLI `state` or `kill` never pays
  * for it. The bundled CLI keeps it in its own chunk.
  */
 function createDeps() {
@@ -46,7 +47,6 @@ function createDeps() {
     import("../spec/validate.ts"),
     import("./init_plan.ts"),
     import("./host_features.ts"),
-    import("./devices.ts"),
   ]);
 }
 
@@ -165,7 +165,6 @@ export class Factory {
       { validateSpec },
       { buildInitPlan, rootfsPath },
       { checkHostFeatures, execLabelWrite, probeHostFeatures, resctrlGroup },
-      { effectiveResources, pidsAsVersioned },
     ] = await createDeps();
     await this.#sys.ready();
     mark("create: native library loaded", id);
