@@ -45,7 +45,6 @@ import {
   libraryCreateStart,
   libraryMemory,
   libraryRun,
-  libraryRunTraced,
   peakRssKiB,
   timeCommand,
   timeOk,
@@ -667,7 +666,7 @@ async function measurePhases(
   try {
     for (let i = 0; i < N.phases * 5; i++) {
       checkAbort();
-      await libraryRunTraced(
+      await libraryRun(
         factory,
         `ph-lib-${i}`,
         bundle.dir,
@@ -681,7 +680,7 @@ async function measurePhases(
       Array.from(
         { length: N.batch },
         (_, i) =>
-          libraryRunTraced(
+          libraryRun(
             factory,
             `ph-conc-${i}`,
             bundle.dir,
