@@ -497,6 +497,12 @@ async function main(): Promise<BenchResults> {
     const emptyRss: number[] = [];
     for (let i = 0; i < N.memory; i++) emptyRss.push(await peakRssKiB([...denoRun, empty]));
     const emptyDenoKiB = summarize(emptyRss).median;
+    const cliRssKiB: Record<string, number> = {};
+    for (const args of [["--version"], ["--root", roots.nsinit, "list"]]) {
+      const kib: number[] = [];
+      for (let i = 0; i < N.memory; i++) kib.push(await peakRssKiB([nsinitBin, ...args]));
+      cliRssKiB[`\`nsinit ${args.at(-1)}\``] = summarize(kib).median;
+    }
     const lifecycleSpec = JSON.parse(
       await Deno.readTextFile(`${bundle.lifecycleDir}/config.json`),
     ) as Spec;
@@ -606,6 +612,7 @@ async function main(): Promise<BenchResults> {
       sandbox,
       phases,
       emptyDenoKiB,
+      cliRssKiB,
       libraryMemory: libMemory,
       ...(checkpoint ? { checkpoint } : {}),
       ...(systemdRun ? { systemdRun } : {}),
