@@ -12,8 +12,6 @@ import type { CgroupManager } from "../drivers/driver.ts";
 import type { CgroupStats } from "../cgroups/stats.ts";
 import { ContainerIdError, type Status } from "../errors.ts";
 import type { ExitStatus } from "../native/reaper.ts";
-import { buildExecPlan } from "./init_plan.ts";
-import { validateProcess } from "../spec/validate.ts";
 import { type ContainerState, lockDir, writeAtomic } from "./state.ts";
 import { mark } from "../util/trace.ts";
 import { ContainerProcess } from "./process.ts";
@@ -163,6 +161,9 @@ export class Container implements AsyncDisposable {
   }
 
   async #locked<T>(fn: () => Promise<T>): Promise<T> {
+    // Every verb that changes something may call the native library: loaded here, not
+    // by Factory.load, so `state` and `list` never pay for it.
+    await this.#sys.ready();
     let lock;
     try {
       lock = await lockDir(this.#dir);
@@ -300,6 +301,11 @@ export class Container implements AsyncDisposable {
     return this.#locked(async () => {
       checkTransition(this.id, await this.status(), "exec");
       mark("exec: locked", this.id);
+      // Loaded here: the other verbs (a CLI `state`, `kill` ...) never pay for them.
+      const [{ validateProcess }, { buildExecPlan }] = await Promise.all([
+        import("../spec/validate.ts"),
+        import("./init_plan.ts"),
+      ]);
       const proc = validateProcess(process);
       const seccomp = this.#state.config.linux?.seccomp;
       const compiled = seccomp

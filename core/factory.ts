@@ -9,7 +9,6 @@ import { isAbsolute, join, resolve } from "../util/path.ts";
 import { isDirectory } from "../util/fs.ts";
 import type { LinuxSeccomp, NamespaceType, Spec } from "../spec/config.ts";
 import type { CompiledSeccomp } from "../seccomp/compile.ts";
-import { parseSpec, validateSpec } from "../spec/validate.ts";
 import { createCgroupManager, loadCgroupManager } from "../drivers/factory.ts";
 import type { CgroupConfig, CgroupManager, DriverName, DriverState } from "../drivers/driver.ts";
 import {
@@ -20,15 +19,9 @@ import {
   SyscallError,
 } from "../errors.ts";
 import { mark } from "../util/trace.ts";
-import { buildInitPlan, type InitHooks, type LandlockPlan, rootfsPath } from "./init_plan.ts";
+import type { InitHooks, LandlockPlan } from "./init_plan.ts";
 import { runHooks, runHooksWarn, splitStateJson } from "./hooks.ts";
-import {
-  checkHostFeatures,
-  execLabelWrite,
-  probeHostFeatures,
-  type ResctrlGroup,
-  resctrlGroup,
-} from "./host_features.ts";
+import type { ResctrlGroup } from "./host_features.ts";
 import { type ContainerState, lockDir, readState, validateId, writeAtomic } from "./state.ts";
 import { Container } from "./container.ts";
 import {
@@ -38,11 +31,24 @@ import {
   SYSTEM_ROOT,
   userNamespacesRefusal,
 } from "./rootless.ts";
-import { effectiveResources } from "./devices.ts";
+import { effectiveResources, pidsAsVersioned } from "./devices.ts";
 import { ContainerProcess } from "./process.ts";
 import type { StdioOptions } from "./stdio.ts";
 import { type PreparedStdio, realSyscalls, type Syscalls } from "./syscalls.ts";
 import type { RestoreOptions } from "../criu/options.ts";
+
+/**
+ * What only creating a container needs (the spec validator, the plan builder, host
+ * features), loaded on first create: a CLI `state` or `kill` never pays
+ * for it. The bundled CLI keeps it in its own chunk.
+ */
+function createDeps() {
+  return Promise.all([
+    import("../spec/validate.ts"),
+    import("./init_plan.ts"),
+    import("./host_features.ts"),
+  ]);
+}
 
 /**
  * Where state lives by default for root: runc uses /run/runc; we use /run/nsinit.
@@ -155,6 +161,11 @@ export class Factory {
 
   async #create(id: string, opts: CreateOptions, waitForStart: boolean): Promise<Container> {
     validateId(id);
+    const [
+      { validateSpec },
+      { buildInitPlan, rootfsPath },
+      { checkHostFeatures, execLabelWrite, probeHostFeatures, resctrlGroup },
+    ] = await createDeps();
     await this.#sys.ready();
     mark("create: native library loaded", id);
     const bundle = resolve(opts.bundle);
@@ -247,9 +258,13 @@ export class Factory {
       // The umask trimmed it: an init that switched to another user must still open it.
       Deno.chmodSync(fifo, 0o622);
 
+      const { limitsBeforePid, deviceRules } = cgroup.capabilities;
+      // On cgroup v2 the init is born in its cgroup (made and limited before the spawn).
+      const cloneInto = limitsBeforePid ? cgroup.cloneTarget?.() : undefined;
       const plan = buildInitPlan(spec, {
         bundle,
         id,
+        ...(cloneInto ? { cloneInto } : {}),
         ...(waitForStart ? { fifoPath: fifo } : {}),
         noPivot: opts.noPivot === true,
         noNewKeyring: opts.noNewKeyring === true,
@@ -266,8 +281,10 @@ export class Factory {
       });
       mark("create: cgroup manager made, plan built", id);
       stdio = this.#sys.prepareStdio(opts.stdio);
-      const { limitsBeforePid, deviceRules } = cgroup.capabilities;
-      const resources = deviceRules ? effectiveResources(spec) : spec.linux?.resources;
+      const resources = pidsAsVersioned(
+        spec.ociVersion,
+        deviceRules ? effectiveResources(spec) : spec.linux?.resources,
+      );
       const manager = cgroup;
       // The helper starts on another thread; meanwhile this one writes the first
       // state and (when the driver can do it before a pid exists) creates and limits
@@ -275,6 +292,26 @@ export class Factory {
       // after GO always leaves state to delete). A driver whose cgroup cannot exist
       // before its first pid (a systemd scope) gets apply(pid), then set().
       // place() may run before spawnPlan returns: it waits for `prepared` to exist.
+      // A cgroup to clone into must exist before the spawn: then all of it comes first.
+      const prepare = async () => {
+        if (rdt) {
+          rdt.create();
+          state.resctrl = {
+            dir: rdt.dir,
+            created: rdt.created,
+            ...(rdt.monitor ? { monitor: rdt.monitor } : {}),
+          };
+        }
+        await writeAtomic(join(dir, "state.json"), JSON.stringify(state));
+        if (limitsBeforePid) {
+          await manager.create();
+          if (resources) await manager.set(resources);
+        }
+      };
+      if (cloneInto) {
+        prepared = prepare();
+        await prepared;
+      }
       const preparing = Promise.withResolvers<Promise<void>>();
       // Resolved with `prepared`, it rejects with it: observed through place(), or by the
       // catch below when the spawn fails first (an unhandled rejection would end Deno).
@@ -298,21 +335,7 @@ export class Factory {
           await runHooks("createRuntime", hooks, { ...base, status: "creating", pid }, this.#sys);
         },
       });
-      prepared = (async () => {
-        if (rdt) {
-          rdt.create();
-          state.resctrl = {
-            dir: rdt.dir,
-            created: rdt.created,
-            ...(rdt.monitor ? { monitor: rdt.monitor } : {}),
-          };
-        }
-        await writeAtomic(join(dir, "state.json"), JSON.stringify(state));
-        if (limitsBeforePid) {
-          await manager.create();
-          if (resources) await manager.set(resources);
-        }
-      })();
+      prepared ??= prepare();
       prepared.catch(() => {}); // observed through place(); never an unhandled rejection
       preparing.resolve(prepared);
       const spawned = await spawning;
@@ -417,7 +440,7 @@ export class Factory {
   /** Loads a container from its state, after a restart of this process too. */
   async load(id: string): Promise<Container> {
     validateId(id);
-    await this.#sys.ready();
+    // No native library yet: `state` needs none; the verbs that do load it (Container).
     const dir = join(this.root, id);
     let state: ContainerState;
     try {
@@ -484,7 +507,9 @@ function cgroupConfig(id: string, spec: Spec, rootless: boolean): CgroupConfig {
     id,
     rootless,
     ...(spec.linux?.cgroupsPath !== undefined ? { cgroupsPath: spec.linux.cgroupsPath } : {}),
-    ...(spec.linux?.resources ? { resources: spec.linux.resources } : {}),
+    ...(spec.linux?.resources
+      ? { resources: pidsAsVersioned(spec.ociVersion, spec.linux.resources) }
+      : {}),
     ...(spec.annotations ? { annotations: spec.annotations } : {}),
   };
 }
@@ -527,6 +552,7 @@ export async function readBundleSpec(bundle: string): Promise<Spec> {
     }
     throw e;
   }
+  const { parseSpec } = await import("../spec/validate.ts");
   return parseSpec(text, file);
 }
 

@@ -110,6 +110,11 @@ export interface InitPlanOptions {
    * empty v1-style tmpfs.
    */
   cgroupView?: CgroupView;
+  /**
+   * A cgroup v2 directory, made and limited already, to clone the init straight into
+   * (`clone3` with `CLONE_INTO_CGROUP`, as crun does; see `CgroupManager.cloneTarget`).
+   */
+  cloneInto?: string;
   /** Hooks the init takes part in (see core/hooks.ts). */
   hooks?: InitHooks;
   /** The LSM label to exec into: a procfs file and value (see host_features.ts). */
@@ -158,7 +163,9 @@ export interface PlanHostFacts {
 
 /** This host's facts: /proc/self/mountinfo and stat(2). */
 export const HOST_FACTS: PlanHostFacts = {
-  onInitialRamfs: (dir) => onInitialRamfs(dir),
+  // Whether / is the initial ramfs cannot change while this process runs: read once, and
+  // where it is not (nearly everywhere) no container start reads mountinfo for it again.
+  onInitialRamfs: (dir) => (rootIsInitialRamfs ??= onInitialRamfs("/")) && onInitialRamfs(dir),
   isDirectory: mountSourceIsDir,
   exists: (path) => {
     try {
@@ -187,6 +194,7 @@ export const HOST_FACTS: PlanHostFacts = {
     return undefined;
   },
 };
+let rootIsInitialRamfs: boolean | undefined;
 
 /** The host's device node to bind for `d` in a user namespace. */
 function hostDeviceNode(d: LinuxDevice, host: PlanHostFacts): string {
@@ -579,6 +587,9 @@ export function buildInitPlan(spec: Spec, opts: InitPlanOptions): PlanBuilder {
   }
   // The time namespace is unshared by the helper (offsets must be written before
   // any process enters it); the cgroup namespace by the child once it is in its cgroup.
+  if (opts.cloneInto) {
+    plan.add(Op.H_CGROUP, `clone into the cgroup ${opts.cloneInto}`, opts.cloneInto);
+  }
   plan.add(Op.H_CLONE, "clone", ns.create & ~(CloneFlag.NEWTIME | CloneFlag.NEWCGROUP));
   let setgroupsDenied = false;
   if (newUserns) {

@@ -339,6 +339,21 @@ Deno.test("init plan of bind mounts: source resolved in the bundle, file or dire
   ]);
 });
 
+Deno.test("init plan with a cgroup to clone into: the helper opens it before any setns", () => {
+  const spec = defaultSpec();
+  spec.linux!.namespaces!.push({ type: "network", path: "/run/netns/n1" });
+  const rs = rows(
+    buildInitPlan(spec, { bundle: "/b", host: HOST, cloneInto: "/sys/fs/cgroup/c1" }),
+  );
+  assert.deepEqual(rs.slice(0, 3).map((r) => r[0]), ["H_JOIN", "H_CGROUP", "H_CLONE"]);
+  assert.deepEqual(rs[1], ["H_CGROUP", "/sys/fs/cgroup/c1"]);
+  // nsinit-init opens every path in plan order before it joins anything (init.c).
+  assert.equal(
+    only(rows(buildInitPlan(defaultSpec(), { bundle: "/b", host: HOST })), "H_CGROUP").length,
+    0,
+  );
+});
+
 Deno.test("rootless init plan: own id written after setgroups deny, ranges through newuidmap", () => {
   const spec = defaultSpec({ rootless: true, uid: 1000, gid: 1000 });
   const direct = { uid: { kind: "write" as const }, gid: { kind: "write" as const } };

@@ -291,6 +291,20 @@ Deno.test({
       assert.equal(created.code, 0, created.stderr);
       const started = await run(NSINIT, ["--root", root, "start", id]);
       assert.equal(started.code, 0, started.stderr);
+      // exec joins the container and is chrooted into its root too.
+      const runner = `${id}-x`;
+      c.process!.args = ["sleep", "60"];
+      await b.write();
+      const detached = await run(NSINIT, ["--root", root, "run", "-d", "--bundle", b.dir, runner]);
+      assert.equal(detached.code, 0, detached.stderr);
+      try {
+        const ex = await run(NSINIT, ["--root", root, "exec", runner, "cat", "/only-in-rootfs"]);
+        assert.equal(ex.code, 0, ex.stderr);
+        assert.equal(ex.stdout, "inside\n");
+      } finally {
+        await run(NSINIT, ["--root", root, "delete", "--force", runner]);
+        c.process!.args = ["cat", "/only-in-rootfs"];
+      }
     } finally {
       await run(NSINIT, ["--root", root, "delete", "--force", id]);
     }

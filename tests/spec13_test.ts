@@ -177,12 +177,19 @@ Deno.test({
 });
 
 Deno.test({
-  name: "1.3 pids.limit: 0 is 0, -1 is max, unset leaves pids.max alone",
+  name: "1.3 pids.limit: 0 is 0, -1 is max, unset leaves pids.max alone; 0 before 1.3 is max",
   ignore: ignore || skipUnless(hasCgroup("pids"), "no pids cgroup controller"),
   async fn() {
-    for (const [limit, want] of [[0, "0"], [-1, "max"], [undefined, "max"], [17, "17"]] as const) {
+    const cases = [
+      ["1.3.0", 0, "0"],
+      ["1.3.0", -1, "max"],
+      ["1.3.0", undefined, "max"],
+      ["1.3.0", 17, "17"],
+      ["1.2.0", 0, "max"], // before 1.3, 0 meant unlimited
+    ] as const;
+    for (const [version, limit, want] of cases) {
       await using b = await makeBundle({ args: ["sleep", "60"] });
-      v13(b);
+      b.config.ociVersion = version;
       b.config.linux!.resources = { ...b.config.linux!.resources, pids: { limit } };
       if (limit === undefined) b.config.linux!.resources.pids = {};
       const c = await new Factory({ root: b.stateRoot }).create(b.id, {

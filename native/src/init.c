@@ -348,6 +348,7 @@ int main(int argc, char **argv)
 	uint64_t clone_flags = 0;
 	const char *uidmap = NULL, *gidmap = NULL, *setgroups = NULL;
 	int n, nfds, planfd, joinfd[16], njoin = 0, nlfd = -1, netnsfd[16], nnet = 0;
+	int cgroupfd = -1, not_placed = 0;
 	struct clone_args ca;
 	struct nsi_msg m;
 	long pid;
@@ -387,6 +388,12 @@ int main(int argc, char **argv)
 			if (joinfd[njoin] < 0)
 				nsi_fail(errno, "open %s", rec_str(r, 0));
 			njoin++;
+			break;
+		case NSI_H_CGROUP:
+			/* Opened before any setns: the path is the runtime's. */
+			cgroupfd = open(rec_str(r, 0), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (cgroupfd < 0)
+				nsi_fail(errno, "open %s", rec_str(r, 0));
 			break;
 		case NSI_H_FIFO:
 			g_fifo = open(rec_str(r, 0), O_PATH | O_CLOEXEC);
@@ -465,12 +472,27 @@ int main(int argc, char **argv)
 	/* CLONE_PARENT: the child is the runtime's child (exit_signal must be 0). */
 	ca.flags = clone_flags | CLONE_PARENT;
 	ca.exit_signal = 0;
+	if (cgroupfd >= 0) {
+		/* Born in its cgroup: no cgroup.procs write, no RCU grace period for it. */
+		ca.flags |= CLONE_INTO_CGROUP;
+		ca.cgroup = (uint64_t)cgroupfd;
+	}
 	/* The kernel (and newuidmap) let an unprivileged writer set a new user
 	 * namespace's maps only if /proc/<child> is its own, which a non-dumpable
 	 * child's is not: clone dumpable; the plan's first child step undoes it. */
 	if ((clone_flags & CLONE_NEWUSER) && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
 		nsi_fail(errno, "prctl PR_SET_DUMPABLE");
 	pid = syscall(SYS_clone3, &ca, sizeof(ca));
+	if (pid < 0 && cgroupfd >= 0 &&
+	    (errno == EINVAL || errno == EOPNOTSUPP || errno == E2BIG || errno == EACCES ||
+	     errno == EPERM || errno == EBUSY)) {
+		/* A kernel before 5.7, or a cgroup that cannot take it now: clone as before and
+		 * let the runtime move the child (its cgroup.procs write reports what is wrong). */
+		not_placed = errno;
+		ca.flags &= ~(uint64_t)CLONE_INTO_CGROUP;
+		ca.cgroup = 0;
+		pid = syscall(SYS_clone3, &ca, sizeof(ca));
+	}
 	if (pid < 0)
 		nsi_fail(errno, "clone3");
 	if (pid == 0)
@@ -525,6 +547,7 @@ int main(int argc, char **argv)
 	m.type = NSI_MSG_PID;
 	m.op_index = -1;
 	m.pid = g_child;
+	m.err = not_placed; /* with NSI_H_CGROUP: 0 when the child was born in the cgroup */
 	if (send(g_sync, &m, sizeof(m), MSG_NOSIGNAL) < 0)
 		nsi_fail(errno, "send pid");
 	_exit(0);
