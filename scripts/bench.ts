@@ -45,7 +45,6 @@ import {
   libraryCreateStart,
   libraryMemory,
   libraryRun,
-  libraryRunTraced,
   peakRssKiB,
   timeCommand,
   timeOk,
@@ -498,6 +497,12 @@ async function main(): Promise<BenchResults> {
     const emptyRss: number[] = [];
     for (let i = 0; i < N.memory; i++) emptyRss.push(await peakRssKiB([...denoRun, empty]));
     const emptyDenoKiB = summarize(emptyRss).median;
+    const cliRssKiB: Record<string, number> = {};
+    for (const args of [["--version"], ["--root", roots.nsinit, "list"]]) {
+      const kib: number[] = [];
+      for (let i = 0; i < N.memory; i++) kib.push(await peakRssKiB([nsinitBin, ...args]));
+      cliRssKiB[`\`nsinit ${args.at(-1)}\``] = summarize(kib).median;
+    }
     const lifecycleSpec = JSON.parse(
       await Deno.readTextFile(`${bundle.lifecycleDir}/config.json`),
     ) as Spec;
@@ -607,6 +612,7 @@ async function main(): Promise<BenchResults> {
       sandbox,
       phases,
       emptyDenoKiB,
+      cliRssKiB,
       libraryMemory: libMemory,
       ...(checkpoint ? { checkpoint } : {}),
       ...(systemdRun ? { systemdRun } : {}),
@@ -667,7 +673,7 @@ async function measurePhases(
   try {
     for (let i = 0; i < N.phases * 5; i++) {
       checkAbort();
-      await libraryRunTraced(
+      await libraryRun(
         factory,
         `ph-lib-${i}`,
         bundle.dir,
@@ -681,7 +687,7 @@ async function measurePhases(
       Array.from(
         { length: N.batch },
         (_, i) =>
-          libraryRunTraced(
+          libraryRun(
             factory,
             `ph-conc-${i}`,
             bundle.dir,
@@ -816,6 +822,7 @@ async function cli(): Promise<void> {
     options: {
       quick: { type: "boolean" },
       vm: { type: "boolean" },
+      "vm-only": { type: "boolean" },
       label: { type: "string" },
       "results-only": { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -825,16 +832,29 @@ async function cli(): Promise<void> {
     console.log(
       "usage: deno task bench [--quick] [--vm]\n" +
         "  --vm   also run it in the cgroup v2 VM (scripts/v2vm) and report both machines\n" +
+        "  --vm-only   only the VM; the docs take this host's figures from the last run\n" +
         "  (--label L --results-only FILE: what the VM runs: results to FILE, no docs)",
     );
     return;
   }
   quick = flags.quick === true;
   N = quick ? QUICK : Deno.env.get("NSINIT_IN_V2VM") ? VM : FULL;
-  Deno.addSignalListener("SIGINT", onSigint);
-  const results = await main();
-  Deno.removeSignalListener("SIGINT", onSigint);
-  results.durationS = round((performance.now() - started) / 1000, 1);
+  const outJson = quick
+    ? `${REPO_ROOT}/.cache/bench/quick.json`
+    : `${REPO_ROOT}/.cache/bench/results.json`;
+  let results: BenchResults;
+  if (flags["vm-only"]) {
+    const last = await readResults(outJson);
+    if (!last) {
+      throw new Error(`--vm-only needs this host's results: run the benchmark first (${outJson})`);
+    }
+    results = last;
+  } else {
+    Deno.addSignalListener("SIGINT", onSigint);
+    results = await main();
+    Deno.removeSignalListener("SIGINT", onSigint);
+    results.durationS = round((performance.now() - started) / 1000, 1);
+  }
   if (flags.label) results.label = flags.label;
   if (flags["results-only"]) {
     const file = flags["results-only"];
@@ -843,15 +863,12 @@ async function cli(): Promise<void> {
     log(`wrote ${file}`);
     return;
   }
-  const outJson = quick
-    ? `${REPO_ROOT}/.cache/bench/quick.json`
-    : `${REPO_ROOT}/.cache/bench/results.json`;
   const docsDir = quick ? `${REPO_ROOT}/.cache/bench/quick` : `${REPO_ROOT}/docs`;
   await Deno.mkdir(docsDir, { recursive: true });
   await Deno.mkdir(`${REPO_ROOT}/.cache/bench`, { recursive: true });
   await Deno.writeTextFile(outJson, JSON.stringify(results, null, 2) + "\n");
   // The VM's results: from this run (--vm), else from the last one, if any.
-  const vm = flags.vm
+  const vm = flags.vm || flags["vm-only"]
     ? await runInVm()
     : await readResults(`${REPO_ROOT}/.cache/bench/${quick ? "quick-" : ""}v2vm.json`);
   if (vm) vm.label ??= VM_LABEL;

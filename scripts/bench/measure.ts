@@ -92,40 +92,24 @@ export function withCgroup(spec: Spec, cgroupsPath: string): Spec {
   return { ...spec, linux: { ...spec.linux, cgroupsPath } };
 }
 
-/** Library `run`, wait for the exit, `destroy`; returns ms. */
+/**
+ * Library `run`, wait for the exit, `destroy`; returns ms. With `phases`, nsinit's phase
+ * marks are followed into it (set `phases.sink` as the trace sink first).
+ */
 export async function libraryRun(
   factory: Factory,
   id: string,
   bundle: string,
   spec: Spec,
+  phases?: LibraryPhases,
 ): Promise<number> {
   const t0 = performance.now();
+  phases?.begin(id, t0);
   const c = await factory.run(id, { bundle, spec, stdio: STDIO });
   const status = await c.wait();
+  phases?.mark(id, "run: init exited and reaped");
   await c.destroy();
-  const ms = performance.now() - t0;
-  if (status.code !== 0) throw new Error(`container ${id} exited with ${JSON.stringify(status)}`);
-  return ms;
-}
-
-/**
- * Library `run`, wait, `destroy`, with nsinit's phase marks followed into `phases` (set
- * `phases.sink` as the trace sink first); returns ms.
- */
-export async function libraryRunTraced(
-  factory: Factory,
-  id: string,
-  bundle: string,
-  spec: Spec,
-  phases: LibraryPhases,
-): Promise<number> {
-  const t0 = performance.now();
-  phases.begin(id, t0);
-  const c = await factory.run(id, { bundle, spec, stdio: STDIO });
-  const status = await c.wait();
-  phases.mark(id, "run: init exited and reaped");
-  await c.destroy();
-  phases.end(id, "run: container destroyed");
+  phases?.end(id, "run: container destroyed");
   const ms = performance.now() - t0;
   if (status.code !== 0) throw new Error(`container ${id} exited with ${JSON.stringify(status)}`);
   return ms;

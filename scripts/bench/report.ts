@@ -8,6 +8,7 @@
 import type { Panel } from "./chart.ts";
 import {
   type BenchResults,
+  EMPTY_DENO_RUN,
   evaluateTargets,
   fmt,
   LIFECYCLE_STEPS,
@@ -396,6 +397,9 @@ export function renderReport(r: BenchResults, others: BenchResults[] = []): stri
     const k = r.memoryKiB[rt];
     if (k !== undefined) L.push(row([label(r, rt), `${(k / 1024).toFixed(1)} MiB`]));
   }
+  for (const [k, v] of Object.entries(r.cliRssKiB ?? {})) {
+    L.push(row([k, `${(v / 1024).toFixed(1)} MiB`]));
+  }
   if (r.emptyDenoKiB !== undefined) {
     L.push(
       row([
@@ -446,6 +450,7 @@ export function renderReport(r: BenchResults, others: BenchResults[] = []): stri
   }
   if (r.sandbox) renderSandbox(L, r.sandbox);
   renderPhases(L, r);
+  renderCauses(L, r);
   for (const o of others) {
     // Each other machine's own report, its headings one level down.
     const body = renderReport(o).split("\n");
@@ -456,6 +461,81 @@ export function renderReport(r: BenchResults, others: BenchResults[] = []): stri
     }
   }
   return L.join("\n");
+}
+
+/** The median of the phases of `rows` whose label passes `test`, summed. */
+function phaseSum(rows: PhaseRow[] | undefined, test: (phase: string) => boolean): number {
+  return (rows ?? []).filter((x) => test(x.phase)).reduce((a, x) => a + x.summary.median, 0);
+}
+
+/**
+ * For each target this run did not meet, where the difference went, from the same run's
+ * figures: what is Deno's own (an empty `deno run`), what is nsinit's loading and what its
+ * work, and the kernel work the floor does not do.
+ */
+function renderCauses(L: string[], r: BenchResults): void {
+  const missed = evaluateTargets(r).filter((t) => t.met === false);
+  if (missed.length === 0 || !r.phases) return;
+  const p = r.phases;
+  const empty = r.startup[EMPTY_DENO_RUN]?.median;
+  const isLoad = (x: string) => x.startsWith("cli: main.js") || x === "cli: command module loaded";
+  const isOutside = (x: string) => x.startsWith("outside the marks");
+  L.push("## Targets not met: where the difference is");
+  L.push("");
+  for (const t of missed) {
+    if (t.goal.startsWith("CLI `nsinit run`") && empty !== undefined) {
+      const runc = r.cliRun.runc?.median ?? 0;
+      const load = phaseSum(p.cliRun, isLoad);
+      const work = phaseSum(p.cliRun, (x) => !isLoad(x) && !isOutside(x));
+      L.push(
+        `- ${t.goal}: an empty \`deno run\` alone takes ${fmt(empty)} ms against runc's whole ` +
+          `\`run\` of ${fmt(runc)} ms (Deno's runtime start, which a CLI run by Deno cannot ` +
+          "avoid: `deno compile` cannot work on these machines, see scripts/build.ts). On top " +
+          `of it nsinit loads its code (${fmt(load)} ms: main.js and the command's chunks) and ` +
+          `does the container's work (${fmt(work)} ms by its marks; the table above names each ` +
+          "part).",
+      );
+    } else if (t.goal.startsWith("CLI `nsinit ") && empty !== undefined) {
+      const step = /`nsinit (\w+)`/.exec(t.goal)?.[1] as keyof typeof p.lifecycle;
+      const rows = p.lifecycle[step];
+      if (!rows) continue;
+      L.push(
+        `- ${t.goal}: over an empty \`deno run\`, nsinit ${step} spends ` +
+          `${fmt(phaseSum(rows, isLoad))} ms loading its code and ` +
+          `${fmt(phaseSum(rows, (x) => x === "cli: exit"))} ms in the command itself (by its ` +
+          "marks).",
+      );
+    } else if (t.goal.startsWith("library `create`")) {
+      const setup = phaseSum(p.library, (x) => x.startsWith("create: child set up"));
+      const cg = phaseSum(
+        p.library,
+        (x) => x.includes("cgroup") || x === "run: container destroyed",
+      );
+      L.push(
+        `- ${t.goal}: the floor only clones and execs. Of the library's run, the child's own ` +
+          `setup in the kernel (mounts, pivot_root, masks, /dev: what every runtime does) took ` +
+          `${fmt(setup)} ms and the cgroups (made, limited, joined, removed) and the teardown ` +
+          `${fmt(cg)} ms by the marks (one at a time, median).`,
+      );
+    } else if (t.goal.includes("concurrent")) {
+      L.push(
+        `- ${t.goal}: all at once, the per-container phases above stretch where the kernel ` +
+          "serializes them (see the concurrent table next to the one-at-a-time one).",
+      );
+    } else if (t.goal.startsWith("peak RSS") && r.emptyDenoKiB !== undefined) {
+      L.push(
+        `- ${t.goal}: an empty \`deno run\` peaks at ${(r.emptyDenoKiB / 1024).toFixed(1)} MiB` +
+          Object.entries(r.cliRssKiB ?? {}).map(([k, v]) =>
+            `, ${k} at ${(v / 1024).toFixed(1)} MiB`
+          )
+            .join("") +
+          ` and a \`run\` at ${((r.memoryKiB.nsinit ?? 0) / 1024).toFixed(1)} MiB: loading ` +
+          "the CLI's code (V8's heap and compiled code) and then running a container (the " +
+          "native library, the threads that run its off-loop calls) add to Deno's own.",
+      );
+    }
+  }
+  L.push("");
 }
 
 /** Where nsinit's time goes: the phase tables. */

@@ -128,6 +128,8 @@ export interface BenchResults {
   };
   /** Peak RSS of an empty `deno run` with the launcher's flags, KiB (absent in older results). */
   emptyDenoKiB?: number;
+  /** Peak RSS of nsinit commands that start no container (e.g. `--version`, `list`), KiB. */
+  cliRssKiB?: Record<string, number>;
   /**
    * The benchmark process's RSS before and after it started `running` containers (`sleep`)
    * from the library and kept them, and the difference per container, KiB.
