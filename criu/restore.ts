@@ -21,7 +21,7 @@ import { check, cstr, native } from "../native/ffi.ts";
 import { rootfsPath } from "../core/init_plan.ts";
 import { type ContainerState, lockDir, procStat, validateId, writeAtomic } from "../core/state.ts";
 import { readBundleSpec } from "../core/factory.ts";
-import { effectiveResources } from "../core/devices.ts";
+import { effectiveResources, pidsAsVersioned } from "../core/devices.ts";
 import { runHooks } from "../core/hooks.ts";
 import { ContainerProcess } from "../core/process.ts";
 import { prepareStdio } from "../core/stdio.ts";
@@ -135,7 +135,9 @@ export async function restoreContainer(
       id,
       rootless: Deno.uid() !== 0,
       ...(spec.linux?.cgroupsPath !== undefined ? { cgroupsPath: spec.linux.cgroupsPath } : {}),
-      ...(spec.linux?.resources ? { resources: spec.linux.resources } : {}),
+      ...(spec.linux?.resources
+        ? { resources: pidsAsVersioned(spec.ociVersion, spec.linux.resources) }
+        : {}),
       ...(spec.annotations ? { annotations: spec.annotations } : {}),
       ...(opts.systemdCgroup ? { driver: "systemd" as const } : {}),
     });
@@ -237,9 +239,10 @@ export async function restoreContainer(
     let statusFd = opts.statusFd;
     if (opts.lazyPages && statusFd !== undefined && statusFd >= 0) ropts.statusFd = statusFd;
 
-    const resources = manager.capabilities.deviceRules
-      ? effectiveResources(spec)
-      : spec.linux?.resources;
+    const resources = pidsAsVersioned(
+      spec.ociVersion,
+      manager.capabilities.deviceRules ? effectiveResources(spec) : spec.linux?.resources,
+    );
     const hookBase = {
       ociVersion: spec.ociVersion,
       id,

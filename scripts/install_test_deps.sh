@@ -19,7 +19,7 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export DEBIAN_FRONTEND=noninteractive
 deno_version=2.9.6
 test_user=nsinit-test
-packages=(busybox-static runc uidmap libseccomp-dev gcc make procps util-linux iproute2)
+packages=(busybox-static runc uidmap libseccomp-dev gcc make procps util-linux iproute2 bubblewrap)
 
 say() { echo "install_test_deps: $*"; }
 die() {
