@@ -60,11 +60,13 @@ if ((${#extra_bins[@]} > 0)); then
 else
   extra_libs=()
 fi
-# CRIU, when scripts/install_criu.sh installed it: its private prefix and the `criu` wrapper go in
-# at the same paths (the checkpoint tests run in the VM too: its Debian kernel tracks dirty memory).
+# CRIU, with NSINIT_V2VM_CRIU=1 (scripts/criu_vm.sh) and when scripts/install_criu.sh installed
+# it: its private prefix and the `criu` wrapper go in at the same paths (the checkpoint tests run
+# in the VM too: its Debian kernel tracks dirty memory).
 criu_prefix=${NSINIT_CRIU_PREFIX:-/opt/nsinit-criu}
 criu_wrapper=${NSINIT_CRIU_WRAPPER:-/usr/local/sbin/criu}
-[[ -x $criu_prefix/usr/sbin/criu && -x $criu_wrapper ]] || criu_prefix="" criu_wrapper=""
+[[ ${NSINIT_V2VM_CRIU:-0} == 1 && -x $criu_prefix/usr/sbin/criu && -x $criu_wrapper ]] ||
+  criu_prefix="" criu_wrapper=""
 # CRIU dumps and restores tmpfs contents with GNU tar (busybox's lacks its options).
 gnu_tar="" tar_libs=()
 if [[ -n $criu_prefix ]]; then
@@ -73,8 +75,10 @@ if [[ -n $criu_prefix ]]; then
 fi
 # Modules for virtio-9p, and the socket-diag and nf_tables modules CRIU's check needs, in load
 # order (dependencies first), without duplicates.
-mapfile -t modules < <(for m in virtio_pci 9pnet_virtio 9p unix_diag inet_diag tcp_diag udp_diag \
-  netlink_diag af_packet_diag nf_tables veth tun; do
+criu_modules=()
+[[ -z $criu_prefix ]] ||
+  criu_modules=(unix_diag inet_diag tcp_diag udp_diag netlink_diag af_packet_diag nf_tables veth tun)
+mapfile -t modules < <(for m in virtio_pci 9pnet_virtio 9p "${criu_modules[@]}"; do
   modprobe --show-depends -S "$kver" "$m" 2>/dev/null || true
 done | awk '$1 == "insmod" && !seen[$2]++ {print $2}')
 
