@@ -823,6 +823,7 @@ async function cli(): Promise<void> {
       quick: { type: "boolean" },
       vm: { type: "boolean" },
       "vm-only": { type: "boolean" },
+      "render-only": { type: "boolean" },
       label: { type: "string" },
       "results-only": { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -833,6 +834,7 @@ async function cli(): Promise<void> {
       "usage: deno task bench [--quick] [--vm]\n" +
         "  --vm   also run it in the cgroup v2 VM (scripts/v2vm) and report both machines\n" +
         "  --vm-only   only the VM; the docs take this host's figures from the last run\n" +
+        "  --render-only   no run: the docs again from the last results of both machines\n" +
         "  (--label L --results-only FILE: what the VM runs: results to FILE, no docs)",
     );
     return;
@@ -843,7 +845,7 @@ async function cli(): Promise<void> {
     ? `${REPO_ROOT}/.cache/bench/quick.json`
     : `${REPO_ROOT}/.cache/bench/results.json`;
   let results: BenchResults;
-  if (flags["vm-only"]) {
+  if (flags["vm-only"] || flags["render-only"]) {
     const last = await readResults(outJson);
     if (!last) {
       throw new Error(`--vm-only needs this host's results: run the benchmark first (${outJson})`);
