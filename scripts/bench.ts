@@ -332,7 +332,12 @@ async function main(): Promise<BenchResults> {
         exitWait: [],
       };
     }
+    // An empty `deno run` in every round too: the 5 ms targets compare with it, and only
+    // figures taken side by side survive a machine whose load changes.
+    const lcEmpty: number[] = [];
     for (let i = 0; i < N.warmup + N.lifecycle; i++) {
+      const e = await timeOk([...denoRun, empty]);
+      if (i >= N.warmup) lcEmpty.push(e);
       for (const rt of rotate(runtimes, i)) {
         checkAbort();
         const p = prefix[rt]!;
@@ -375,6 +380,7 @@ async function main(): Promise<BenchResults> {
         }
       }
     }
+    const lifecycleEmptyDeno = summarize(lcEmpty);
     const lifecycle: BenchResults["lifecycle"] = {};
     for (const rt of runtimes) {
       const s = lcSamples[rt]!;
@@ -613,6 +619,7 @@ async function main(): Promise<BenchResults> {
       phases,
       emptyDenoKiB,
       cliRssKiB,
+      lifecycleEmptyDeno,
       libraryMemory: libMemory,
       ...(checkpoint ? { checkpoint } : {}),
       ...(systemdRun ? { systemdRun } : {}),
