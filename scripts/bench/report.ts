@@ -479,7 +479,7 @@ function renderCauses(L: string[], r: BenchResults): void {
   const missed = evaluateTargets(r).filter((t) => t.met === false);
   if (missed.length === 0 || !r.phases) return;
   const p = r.phases;
-  const empty = r.startup[EMPTY_DENO_RUN]?.median;
+  const empty = r.lifecycleEmptyDeno?.median ?? r.startup[EMPTY_DENO_RUN]?.median;
   const isLoad = (x: string) => x.startsWith("cli: main.js") || x === "cli: command module loaded";
   const isOutside = (x: string) => x.startsWith("outside the marks");
   L.push("## Targets not met: where the difference is");
@@ -507,8 +507,8 @@ function renderCauses(L: string[], r: BenchResults): void {
           fmt(side)
         } ms, side by side), nsinit ${step} spends ` +
           `${fmt(phaseSum(rows, isLoad))} ms loading its code and ` +
-          `${fmt(phaseSum(rows, (x) => x === "cli: exit"))} ms in the command itself (by its ` +
-          "marks).",
+          `${fmt(phaseSum(rows, (x) => !isLoad(x) && !isOutside(x)))} ms in the command ` +
+          "itself (by its marks: the table above).",
       );
     } else if (t.goal.startsWith("library `create`")) {
       const setup = phaseSum(p.library, (x) => x.startsWith("create: child set up"));
@@ -523,9 +523,15 @@ function renderCauses(L: string[], r: BenchResults): void {
           `${fmt(cg)} ms by the marks (one at a time, median).`,
       );
     } else if (t.goal.includes("concurrent")) {
+      const one = new Map(p.library.map((x) => [x.phase, x.summary.median]));
+      const grew = p.libraryConcurrent
+        .map((x) => ({ phase: x.phase, by: x.summary.median - (one.get(x.phase) ?? 0) }))
+        .sort((a, b) => b.by - a.by)
+        .slice(0, 3)
+        .map((x) => `${x.phase} (+${fmt(x.by)} ms)`);
       L.push(
-        `- ${t.goal}: all at once, the per-container phases above stretch where the kernel ` +
-          "serializes them (see the concurrent table next to the one-at-a-time one).",
+        `- ${t.goal}: with all of them at once, the phases that grew most per container over ` +
+          `one at a time (the two tables above) were ${grew.join(", ")}.`,
       );
     } else if (t.goal.startsWith("peak RSS") && r.emptyDenoKiB !== undefined) {
       L.push(
