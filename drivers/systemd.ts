@@ -33,7 +33,7 @@ import { CgroupError, DbusError } from "../errors.ts";
 import { type CgroupHost, parseProcCgroup } from "../cgroups/paths.ts";
 import type { CgroupStats } from "../cgroups/stats.ts";
 import { type CgroupHostFiles, translateResources } from "../cgroups/resources.ts";
-import type { DirOps } from "../cgroups/fs.ts";
+import { type DirOps, pathExists } from "../cgroups/fs.ts";
 import { CgroupfsV1Manager } from "./cgroupfs_v1.ts";
 import { CgroupfsV2Manager } from "./cgroupfs_v2.ts";
 import { sharedSystemdBus, type SystemdClient } from "./systemd_dbus.ts";
@@ -220,6 +220,8 @@ export class SystemdManager implements CgroupManager {
    */
   async apply(pid: number): Promise<void> {
     if (!Number.isInteger(pid) || pid <= 0) throw new RangeError(`invalid pid ${pid}`);
+    // systemd removes a scope once its last process is gone: a pid joining then starts it again.
+    if (this.#started && !(await pathExists(this.#systemdDir()))) this.#started = false;
     if (!this.#started) {
       const version = await this.#sd.version();
       const props: UnitProperty[] = [
@@ -252,26 +254,34 @@ export class SystemdManager implements CgroupManager {
     }
   }
 
-  /** StartTransientUnit; a failed leftover of the same name is reset and tried once more. */
+  /** The scope's directory in a hierarchy systemd itself manages (name=systemd on v1). */
+  #systemdDir(): string {
+    const p = this.#fs.paths();
+    return p["name=systemd"] ?? p[""] ?? Object.values(p)[0] ?? "";
+  }
+
+  /**
+   * StartTransientUnit. A leftover of the same name (failed, or going away) is reset and
+   * tried again a few times; one that stays is another container's: refused.
+   */
   async #start(props: UnitProperty[]): Promise<void> {
-    try {
-      await this.#sd.startTransientUnit(this.#unit.unit, props);
-    } catch (e) {
-      if (!(e instanceof DbusError) || e.dbusName !== "org.freedesktop.systemd1.UnitExists") {
-        throw e;
-      }
-      await this.#sd.resetFailedUnit(this.#unit.unit);
+    for (let attempt = 0;; attempt++) {
       try {
         await this.#sd.startTransientUnit(this.#unit.unit, props);
-      } catch (e2) {
-        if (e2 instanceof DbusError && e2.dbusName === "org.freedesktop.systemd1.UnitExists") {
+        return;
+      } catch (e) {
+        if (!(e instanceof DbusError) || e.dbusName !== "org.freedesktop.systemd1.UnitExists") {
+          throw e;
+        }
+        if (attempt === 3) {
           throw new CgroupError(
             "linux.cgroupsPath",
             `systemd unit ${this.#unit.unit} already exists (another container uses it)`,
-            { cause: e2 },
+            { cause: e },
           );
         }
-        throw e2;
+        await this.#sd.resetFailedUnit(this.#unit.unit);
+        if (attempt > 0) await new Promise((r) => setTimeout(r, 100 * attempt));
       }
     }
   }

@@ -76,4 +76,5 @@ driverContract({
     },
   ],
   gone,
+  removedWhenEmpty: true,
 });
