@@ -28,7 +28,7 @@ import type {
   DriverCapabilities,
   DriverState,
 } from "./driver.ts";
-import type { CgroupEvent, PressureLevel } from "../cgroups/events.ts";
+import { type CgroupEvent, oomKills, type PressureLevel } from "../cgroups/events.ts";
 import { CgroupError, DbusError } from "../errors.ts";
 import { type CgroupHost, parseProcCgroup } from "../cgroups/paths.ts";
 import type { CgroupStats } from "../cgroups/stats.ts";
@@ -348,8 +348,35 @@ export class SystemdManager implements CgroupManager {
     return this.#fs.stats();
   }
 
+  /**
+   * The cgroupfs notifications of the scope. On cgroup v2 systemd removes the scope as soon
+   * as an OOM kill ends its last process, which can be before the watcher reads the scope's
+   * `memory.events`; when the scope goes, the parent slice's hierarchical `oom_kill` count
+   * tells whether that happened (another container of the same slice OOM-killed in that
+   * same moment would be reported too).
+   */
   events(opts?: { pressure?: PressureLevel; signal?: AbortSignal }): AsyncIterable<CgroupEvent> {
-    return this.#fs.events(opts);
+    const inner = this.#fs.events(opts);
+    const dir = this.#fs.paths()[""];
+    if (this.#host.mode !== "v2" || dir === undefined) return inner;
+    const parent = `${dir.slice(0, dir.lastIndexOf("/"))}/memory.events`;
+    const kills = () => {
+      try {
+        return oomKills(Deno.readTextFileSync(parent));
+      } catch {
+        return undefined;
+      }
+    };
+    return (async function* () {
+      const before = kills();
+      let seen = false;
+      for await (const e of inner) {
+        if (e.type === "oom") seen = true;
+        yield e;
+      }
+      if (seen || opts?.signal?.aborted || before === undefined) return;
+      if ((kills() ?? before) > before) yield { type: "oom" } as CgroupEvent;
+    })();
   }
 
   exists(): Promise<boolean> {

@@ -175,6 +175,8 @@ Deno.test({
       const timer = setTimeout(() => abort.abort(), 60000);
       const events = h.cgroup.events({ signal: abort.signal })[Symbol.asyncIterator]();
       const first = events.next();
+      // The watcher reads its baseline first (slowly under emulation): start the hog after it.
+      await new Promise((r) => setTimeout(r, 3000));
       const w = h.init!.stdin!.getWriter();
       await w.write(new TextEncoder().encode("go\n"));
       const ev = await first;
@@ -187,5 +189,36 @@ Deno.test({
     } finally {
       await h.destroy({ force: true });
     }
+  },
+});
+
+Deno.test({
+  name: "systemd driver (library): one D-Bus connection, reopened after systemd re-executes",
+  ignore,
+  async fn() {
+    await using state = await makeTempDir("sdlib-reexec");
+    const factory = new Factory({ root: state.path });
+    await using b = await makeBundle({ args: ["true"], cgroupsPath: null });
+    const runOne = async () => {
+      const id = uniqueId("sdre");
+      b.config.linux!.cgroupsPath = `system.slice:nsinit-test:${id}`;
+      await b.write();
+      const c = await factory.run(id, {
+        bundle: b.dir,
+        systemdCgroup: true,
+        stdio: { stdin: "null", stdout: "null", stderr: "null" },
+      });
+      await c.wait();
+      await c.destroy();
+      assert.equal(
+        (await show(`nsinit-test-${id}.scope`, "LoadState")).LoadState,
+        "not-found",
+      );
+    };
+    await runOne();
+    // daemon-reexec closes every D-Bus connection to systemd; the next call reconnects.
+    const r = await run("systemctl", ["daemon-reexec"], { timeoutMs: 120000 });
+    assert.equal(r.code, 0, r.stderr);
+    await runOne();
   },
 });
