@@ -120,3 +120,18 @@ export type {
   PidsStats,
   Throttling,
 } from "./cgroups/stats.ts";
+export {
+  parseProfile,
+  PROFILE_VERSION,
+  readProfile,
+  runSandbox,
+  type SandboxOptions,
+  type SandboxOutput,
+  SandboxProcess,
+  type SandboxSettings,
+  type SandboxStatus,
+  spawnSandbox,
+  TIMEOUT_EXIT_CODE,
+} from "./sandbox/mod.ts";
+export { defaultRoot } from "./core/rootless.ts";
+export type { LandlockPlan } from "./core/init_plan.ts";

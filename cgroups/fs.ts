@@ -101,6 +101,31 @@ export async function writeCgroupFile(dir: string, file: string, value: string):
 }
 
 /**
+ * Moves process `pid` into the cgroup `dir` (a `cgroup.procs` write), off the event
+ * loop: the kernel may wait for an RCU grace period before it takes the lock for it
+ * (milliseconds after an idle spell), and other containers' work goes on meanwhile.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { joinCgroup } from "./fs.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/cgroup.procs`, "");
+ * await joinCgroup(dir, 42);
+ * assert.equal(await Deno.readTextFile(`${dir}/cgroup.procs`), "42");
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function joinCgroup(dir: string, pid: number): Promise<void> {
+  const path = `${dir}/cgroup.procs`;
+  try {
+    await Deno.writeTextFile(path, String(pid), { create: false });
+  } catch (e) {
+    throw toSyscallError(e, "write", path);
+  }
+}
+
+/**
  * Reads a cgroup file, trimmed; undefined when it does not exist.
  *
  * @example
@@ -187,8 +212,10 @@ export interface DirOps {
  * ```
  */
 export const realDirOps: DirOps = {
-  mkdir: (path) => Promise.resolve().then(() => Deno.mkdirSync(path)),
-  rmdir: (path) => Promise.resolve().then(() => Deno.removeSync(path)),
+  // Off the event loop: a cgroup mkdir or rmdir can sleep in the kernel (memory cgroups
+  // above all), and containers set up concurrently must not wait for each other's.
+  mkdir: (path) => Deno.mkdir(path),
+  rmdir: (path) => Deno.remove(path),
 };
 
 /**
@@ -458,28 +485,38 @@ export async function removeCgroupDirs(
 ): Promise<void> {
   let first: unknown;
   const depth = (p: string) => p.split("/").length;
-  for (const leaf of [...new Set(leaves)].sort((a, b) => depth(b) - depth(a))) {
-    if (mountPoints.has(leaf)) continue;
-    try {
-      await removeCgroupDir(leaf, timeoutMs, ops);
-    } catch (e) {
-      first ??= new CgroupError(leaf, `cannot remove the cgroup: ${(e as Error).message}`, {
-        cause: e,
-      });
-    }
-  }
+  // The leaves of different hierarchies at once (each rmdir may sleep in the kernel),
+  // deepest first within a hierarchy (removeCgroupDir goes bottom-up itself).
+  await Promise.all(
+    [...new Set(leaves)].filter((leaf) => !mountPoints.has(leaf)).map(async (leaf) => {
+      try {
+        await removeCgroupDir(leaf, timeoutMs, ops);
+      } catch (e) {
+        first ??= new CgroupError(leaf, `cannot remove the cgroup: ${(e as Error).message}`, {
+          cause: e,
+        });
+      }
+    }),
+  );
+  // Then the parents apply() made, a level at a time from the deepest.
   const leafSet = new Set(leaves);
-  for (const dir of [...new Set(created)].sort((a, b) => depth(b) - depth(a))) {
+  const byDepth = new Map<number, string[]>();
+  for (const dir of new Set(created)) {
     if (leafSet.has(dir) || mountPoints.has(dir)) continue;
-    try {
-      await ops.rmdir(dir);
-    } catch (e) {
-      const code = errorCode(e);
-      if (code === "ENOENT" || code === "EBUSY" || code === "ENOTEMPTY") continue;
-      first ??= new CgroupError(dir, `cannot remove the cgroup: ${(e as Error).message}`, {
-        cause: e,
-      });
-    }
+    byDepth.set(depth(dir), [...(byDepth.get(depth(dir)) ?? []), dir]);
+  }
+  for (const level of [...byDepth.keys()].sort((a, b) => b - a)) {
+    await Promise.all(byDepth.get(level)!.map(async (dir) => {
+      try {
+        await ops.rmdir(dir);
+      } catch (e) {
+        const code = errorCode(e);
+        if (code === "ENOENT" || code === "EBUSY" || code === "ENOTEMPTY") return;
+        first ??= new CgroupError(dir, `cannot remove the cgroup: ${(e as Error).message}`, {
+          cause: e,
+        });
+      }
+    }));
   }
   if (first !== undefined) throw first;
 }

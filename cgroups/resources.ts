@@ -194,6 +194,14 @@ class Plan {
 }
 
 function checkInt(value: number, field: string, min = -Infinity, max = Infinity): void {
+  // Above 2^53 a JSON number is no longer the integer that was written, and above 1e21 it
+  // would be written as "1e+21": applied exactly, or refused.
+  if (Number.isInteger(value) && !Number.isSafeInteger(value)) {
+    throw new CgroupError(
+      field,
+      `${value} cannot be applied exactly (at most ${Number.MAX_SAFE_INTEGER}; -1 is unlimited)`,
+    );
+  }
   if (!Number.isInteger(value) || value < min || value > max) {
     const range = min === -Infinity ? "" : max === Infinity ? ` (>= ${min})` : ` (${min}..${max})`;
     throw new CgroupError(field, `invalid value ${value}${range}`);

@@ -350,6 +350,18 @@ const dec = new TextDecoder();
  * (with their fds, a pidfd and an optional parent-death signal) and reaped
  * through pidfds; a cancelled call leaves none of them behind.
  *
+ * @example Ask runc (installed by scripts/install_test_deps.sh) what it is and what it runs
+ * ```ts
+ * import { OciRuntimeClient } from "./client.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const root = await Deno.makeTempDir();
+ * const runc = new OciRuntimeClient({ command: "runc", root });
+ * assert.equal((await runc.version({ timeout: 10_000 })).name, "runc");
+ * assert.deepEqual(await runc.list(), []);
+ * await Deno.remove(root, { recursive: true });
+ * ```
+ *
  * @example Run a container and get its exit status
  * ```ts ignore
  * import { OciRuntimeClient } from "./client.ts";

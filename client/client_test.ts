@@ -372,3 +372,33 @@ Deno.test("client: a missing binary is a clear error", async () => {
   const c2 = new OciRuntimeClient({ command: "/nonexistent/runtime" });
   await assert.rejects(c2.list(), /execve \/nonexistent\/runtime/);
 });
+
+Deno.test({
+  name: "PipeIO: the container's ends belong to the given uid/gid, ours stay ours",
+  ignore: Deno.uid() !== 0,
+  async fn() {
+    const { PipeIO } = await import("./io.ts");
+    const io = PipeIO.create({ uid: 65534, gid: 65533 });
+    try {
+      for (const fd of io.fds) {
+        const st = Deno.statSync(`/proc/self/fd/${fd}`);
+        assert.equal(st.uid, 65534);
+        assert.equal(st.gid, 65533);
+      }
+      // a write on the container's stdout end arrives on our stdout stream
+      const { native } = await import("../native/ffi.ts");
+      const data = new TextEncoder().encode("through the pipe");
+      assert.equal(
+        Number(await native().nsi_write(io.fds[1], data, BigInt(data.length))),
+        data.length,
+      );
+      io.closeAfterStart();
+      const reader = io.stdout!.getReader();
+      const r = await reader.read();
+      assert.equal(new TextDecoder().decode(r.value), "through the pipe");
+      reader.releaseLock();
+    } finally {
+      await io.close();
+    }
+  },
+});

@@ -7,30 +7,55 @@
 
 import { isAbsolute, join, resolve } from "../util/path.ts";
 import { isDirectory } from "../util/fs.ts";
-import type { NamespaceType, Spec } from "../spec/config.ts";
-import { parseSpec, validateSpec } from "../spec/validate.ts";
+import type { LinuxSeccomp, NamespaceType, Spec } from "../spec/config.ts";
+import type { CompiledSeccomp } from "../seccomp/compile.ts";
 import { createCgroupManager, loadCgroupManager } from "../drivers/factory.ts";
-import type { CgroupConfig, CgroupManager, DriverState } from "../drivers/driver.ts";
-import { ConfigError, ContainerIdError, NotFoundError } from "../errors.ts";
-import { buildInitPlan, type InitHooks, rootfsPath } from "./init_plan.ts";
-import { runHooks, runHooksWarn, splitStateJson } from "./hooks.ts";
+import type { CgroupConfig, CgroupManager, DriverName, DriverState } from "../drivers/driver.ts";
 import {
-  checkHostFeatures,
-  execLabelWrite,
-  probeHostFeatures,
-  type ResctrlGroup,
-  resctrlGroup,
-} from "./host_features.ts";
+  CgroupError,
+  ConfigError,
+  ContainerIdError,
+  NotFoundError,
+  SyscallError,
+} from "../errors.ts";
+import { mark } from "../util/trace.ts";
+import type { InitHooks, LandlockPlan } from "./init_plan.ts";
+import { runHooks, runHooksWarn, splitStateJson } from "./hooks.ts";
+import type { ResctrlGroup } from "./host_features.ts";
 import { type ContainerState, lockDir, readState, validateId, writeAtomic } from "./state.ts";
 import { Container } from "./container.ts";
-import { effectiveResources } from "./devices.ts";
+import {
+  defaultRoot,
+  rootlessMaps,
+  stateRootError,
+  SYSTEM_ROOT,
+  userNamespacesRefusal,
+} from "./rootless.ts";
+import { effectiveResources, pidsAsVersioned } from "./devices.ts";
 import { ContainerProcess } from "./process.ts";
 import type { StdioOptions } from "./stdio.ts";
 import { type PreparedStdio, realSyscalls, type Syscalls } from "./syscalls.ts";
 import type { RestoreOptions } from "../criu/options.ts";
 
-/** Where state lives by default: runc uses /run/runc; we use /run/nsinit. */
-export const DEFAULT_ROOT = "/run/nsinit";
+/**
+ * What only creating a container needs (the spec validator, the plan builder, host
+ * features), loaded on first create: a CLI `state` or `kill` never pays
+ * for it. The bundled CLI keeps it in its own chunk.
+ */
+function createDeps() {
+  return Promise.all([
+    import("../spec/validate.ts"),
+    import("./init_plan.ts"),
+    import("./host_features.ts"),
+  ]);
+}
+
+/**
+ * Where state lives by default for root: runc uses /run/runc; we use /run/nsinit.
+ * An unprivileged caller with `XDG_RUNTIME_DIR` gets `$XDG_RUNTIME_DIR/nsinit`
+ * (see {@linkcode defaultRoot}).
+ */
+export const DEFAULT_ROOT: string = SYSTEM_ROOT;
 
 /** Options for {@link Factory.create} and {@link Factory.run}. */
 export interface CreateOptions {
@@ -50,6 +75,18 @@ export interface CreateOptions {
   systemdCgroup?: boolean;
   /** Receives the pty master of a `process.terminal` init (else the init process keeps it). */
   onPty?: (fd: number) => void;
+  /** A Landlock ruleset the init applies just before exec (see sandbox/landlock.ts). */
+  landlock?: LandlockPlan;
+  /**
+   * The cgroup driver, instead of the automatic choice (`--systemd-cgroup` or the host's):
+   * a sandbox with no limits asks for `none`, since its pid namespace already holds every
+   * process it starts.
+   */
+  cgroupDriver?: DriverName;
+  /** A minimal signal-forwarding, reaping pid 1 in front of the process (sandboxes). */
+  reaperInit?: boolean;
+  /** Bring up `lo` in a new network namespace (sandboxes). */
+  loopback?: boolean;
 }
 
 /** What the factory hands a cgroup driver besides the config. */
@@ -98,11 +135,12 @@ export class Factory {
   #cgroups: CgroupDrivers;
 
   /**
-   * A factory over `root` (default /run/nsinit). `onWarning` receives what runc
+   * A factory over `root` (default /run/nsinit, or `$XDG_RUNTIME_DIR/nsinit` for an
+   * unprivileged caller). `onWarning` receives what runc
    * logs as warnings (a failing poststart or poststop hook); default: ignored.
    */
   constructor(opts: FactoryOptions = {}) {
-    this.root = resolve(opts.root ?? DEFAULT_ROOT);
+    this.root = resolve(opts.root ?? defaultRoot());
     this.#warn = opts.onWarning ?? (() => {});
     this.#sys = opts.syscalls ?? realSyscalls;
     this.#cgroups = opts.cgroupDrivers ?? { create: createCgroupManager, load: loadCgroupManager };
@@ -123,21 +161,34 @@ export class Factory {
 
   async #create(id: string, opts: CreateOptions, waitForStart: boolean): Promise<Container> {
     validateId(id);
+    const [
+      { validateSpec },
+      { buildInitPlan, rootfsPath },
+      { checkHostFeatures, execLabelWrite, probeHostFeatures, resctrlGroup },
+    ] = await createDeps();
     await this.#sys.ready();
+    mark("create: native library loaded", id);
     const bundle = resolve(opts.bundle);
     const spec = opts.spec
       ? validateSpec(structuredClone(opts.spec))
       : await readBundleSpec(bundle);
+    mark("create: spec read and validated", id);
     const rootfs = rootfsPath(spec, bundle);
     checkRootfs(rootfs, spec);
     const host = probeHostFeatures();
     for (const warning of checkHostFeatures(spec, host)) this.#warn(warning);
-    // Loaded only when needed: `nsinit state` and friends never pay for libseccomp.
-    const seccomp = spec.linux?.seccomp
-      ? (await import("../seccomp/compile.ts")).compileSeccomp(spec.linux.seccomp)
-      : undefined;
+    const seccomp = spec.linux?.seccomp ? await compiledSeccomp(spec.linux.seccomp) : undefined;
 
-    await Deno.mkdir(this.root, { recursive: true, mode: 0o700 });
+    const rootless = Deno.uid() !== 0;
+    // Before anything is created: a user namespace the host refuses, or a rootless
+    // spec whose maps cannot be written, is refused here with what to change.
+    const newUserns = spec.linux?.namespaces?.some((n) => n.type === "user" && !n.path) ?? false;
+    const refusal = newUserns ? userNamespacesRefusal() : undefined;
+    if (refusal) throw new ConfigError("config.json", "linux.namespaces", refusal);
+    const maps = rootless && newUserns ? rootlessMaps(spec) : undefined;
+    await Deno.mkdir(this.root, { recursive: true, mode: 0o700 }).catch((e) => {
+      throw stateRootError(this.root, e);
+    });
     const dir = join(this.root, id);
     try {
       await Deno.mkdir(dir, { mode: 0o711 });
@@ -145,9 +196,10 @@ export class Factory {
       if (e instanceof Deno.errors.AlreadyExists) {
         throw new ContainerIdError(id, "container with given ID already exists");
       }
-      throw e;
+      throw stateRootError(this.root, e);
     }
     const lock = await lockDir(dir);
+    mark("create: host checked, state directory made and locked", id);
     let cgroup: CgroupManager | undefined;
     let stdio: PreparedStdio | undefined;
     let initProc: ContainerProcess | undefined;
@@ -156,9 +208,14 @@ export class Factory {
     let rdt: ResctrlGroup | undefined;
     try {
       cgroup = this.#cgroups.create({
-        ...cgroupConfig(id, spec, Deno.uid() !== 0),
-        ...(opts.systemdCgroup ? { driver: "systemd" as const } : {}),
+        ...cgroupConfig(id, spec, rootless),
+        ...(opts.cgroupDriver
+          ? { driver: opts.cgroupDriver }
+          : opts.systemdCgroup
+          ? { driver: "systemd" as const }
+          : {}),
       }, { onWarning: this.#warn });
+      if (rootless && cgroup.driver === "none" && !opts.cgroupDriver) this.#warnNoCgroups();
       const state: ContainerState = {
         id,
         bundle,
@@ -171,7 +228,7 @@ export class Factory {
           ...new Set((spec.linux?.namespaces ?? []).map((n) => n.type)),
         ] as NamespaceType[],
         cgroup: cgroup.saved(),
-        rootless: Deno.uid() !== 0,
+        rootless,
         owner: "",
       };
       const hooks = spec.hooks;
@@ -201,9 +258,13 @@ export class Factory {
       // The umask trimmed it: an init that switched to another user must still open it.
       Deno.chmodSync(fifo, 0o622);
 
+      const { limitsBeforePid, deviceRules } = cgroup.capabilities;
+      // On cgroup v2 the init is born in its cgroup (made and limited before the spawn).
+      const cloneInto = limitsBeforePid ? cgroup.cloneTarget?.() : undefined;
       const plan = buildInitPlan(spec, {
         bundle,
         id,
+        ...(cloneInto ? { cloneInto } : {}),
         ...(waitForStart ? { fifoPath: fifo } : {}),
         noPivot: opts.noPivot === true,
         noNewKeyring: opts.noNewKeyring === true,
@@ -213,10 +274,17 @@ export class Factory {
         ...(initHooks ? { hooks: initHooks } : {}),
         ...(execLabel ? { execLabel } : {}),
         ...(spec.linux?.mountLabel && host.selinux ? { mountLabel: spec.linux.mountLabel } : {}),
+        ...(maps ? { rootless: maps } : {}),
+        ...(opts.landlock ? { landlock: opts.landlock } : {}),
+        ...(opts.reaperInit ? { reaperInit: true } : {}),
+        ...(opts.loopback ? { loopback: true } : {}),
       });
+      mark("create: cgroup manager made, plan built", id);
       stdio = this.#sys.prepareStdio(opts.stdio);
-      const { limitsBeforePid, deviceRules } = cgroup.capabilities;
-      const resources = deviceRules ? effectiveResources(spec) : spec.linux?.resources;
+      const resources = pidsAsVersioned(
+        spec.ociVersion,
+        deviceRules ? effectiveResources(spec) : spec.linux?.resources,
+      );
       const manager = cgroup;
       // The helper starts on another thread; meanwhile this one writes the first
       // state and (when the driver can do it before a pid exists) creates and limits
@@ -224,24 +292,8 @@ export class Factory {
       // after GO always leaves state to delete). A driver whose cgroup cannot exist
       // before its first pid (a systemd scope) gets apply(pid), then set().
       // place() may run before spawnPlan returns: it waits for `prepared` to exist.
-      const preparing = Promise.withResolvers<Promise<void>>();
-      const spawning = this.#sys.spawnPlan(plan, {
-        fds: [...stdio.fds, ...(opts.preserveFds ?? [])],
-        place: async (pid) => {
-          spawnedPid = pid;
-          await (await preparing.promise);
-          await manager.apply(pid);
-          if (!limitsBeforePid && resources) await manager.set(resources);
-          rdt?.apply(pid);
-        },
-        until: waitForStart ? "ready" : "exec",
-        ...(opts.onPty ? { onPty: opts.onPty } : {}),
-        onBarrier: async (pid) => {
-          await runHooks("prestart", hooks, { ...base, status: "creating", pid }, this.#sys);
-          await runHooks("createRuntime", hooks, { ...base, status: "creating", pid }, this.#sys);
-        },
-      });
-      prepared = (async () => {
+      // A cgroup to clone into must exist before the spawn: then all of it comes first.
+      const prepare = async () => {
         if (rdt) {
           rdt.create();
           state.resctrl = {
@@ -255,10 +307,44 @@ export class Factory {
           await manager.create();
           if (resources) await manager.set(resources);
         }
-      })();
+      };
+      if (cloneInto) {
+        prepared = prepare();
+        await prepared;
+      }
+      const preparing = Promise.withResolvers<Promise<void>>();
+      // Resolved with `prepared`, it rejects with it: observed through place(), or by the
+      // catch below when the spawn fails first (an unhandled rejection would end Deno).
+      preparing.promise.catch(() => {});
+      const spawning = this.#sys.spawnPlan(plan, {
+        fds: [...stdio.fds, ...(opts.preserveFds ?? [])],
+        place: async (pid) => {
+          spawnedPid = pid;
+          mark("create: helper spawned, child cloned", id);
+          await (await preparing.promise);
+          mark("create: first state written, cgroup made and limited", id);
+          await manager.apply(pid);
+          if (!limitsBeforePid && resources) await manager.set(resources);
+          rdt?.apply(pid);
+          mark("create: child placed in its cgroup", id);
+        },
+        until: waitForStart ? "ready" : "exec",
+        ...(opts.onPty ? { onPty: opts.onPty } : {}),
+        onBarrier: async (pid) => {
+          await runHooks("prestart", hooks, { ...base, status: "creating", pid }, this.#sys);
+          await runHooks("createRuntime", hooks, { ...base, status: "creating", pid }, this.#sys);
+        },
+      });
+      prepared ??= prepare();
       prepared.catch(() => {}); // observed through place(); never an unhandled rejection
       preparing.resolve(prepared);
       const spawned = await spawning;
+      mark(
+        waitForStart
+          ? "create: child set up, waiting on the fifo"
+          : "create: child set up and exec'd",
+        id,
+      );
       stdio.closeChildEnds();
       initProc = new ContainerProcess(
         spawned.pid,
@@ -272,6 +358,7 @@ export class Factory {
       state.cgroup = cgroup.saved();
       state.initStartTime = st?.startTime ?? 0;
       await writeAtomic(join(dir, "state.json"), JSON.stringify(state));
+      mark("create: state written", id);
       if (!waitForStart) {
         await Deno.remove(fifo).catch(() => {});
         await runHooksWarn(
@@ -292,6 +379,7 @@ export class Factory {
       await prepared?.catch(() => {});
       if (initProc) await initProc[Symbol.asyncDispose]().catch(() => {});
       stdio?.abort();
+      const error = cgroup && spawnedPid > 0 ? await explainOom(e, cgroup, spec) : e;
       if (cgroup) {
         await cgroup.killAll(9).catch(() => {});
         await cgroup.destroy().catch(() => {});
@@ -303,10 +391,24 @@ export class Factory {
         const s = { ociVersion: spec.ociVersion, id, bundle, status: "stopped" };
         await runHooksWarn("poststop", spec.hooks, s, this.#warn, this.#sys);
       }
-      throw e;
+      throw error;
     } finally {
       lock.release();
     }
+  }
+
+  #warnedNoCgroups = false;
+
+  /** Says once per factory that rootless containers run without cgroups here, and why. */
+  #warnNoCgroups(): void {
+    if (this.#warnedNoCgroups) return;
+    this.#warnedNoCgroups = true;
+    this.#warn(
+      `running without cgroups: no cgroup delegated to uid ${Deno.uid()} is writable ` +
+        "(resource limits are refused; pause, ps and kill --all are unavailable). " +
+        "Run under a systemd user session with Delegate=yes, or chown a cgroup v2 subtree " +
+        "to this user and run from inside it",
+    );
   }
 
   /**
@@ -338,7 +440,7 @@ export class Factory {
   /** Loads a container from its state, after a restart of this process too. */
   async load(id: string): Promise<Container> {
     validateId(id);
-    await this.#sys.ready();
+    // No native library yet: `state` needs none; the verbs that do load it (Container).
     const dir = join(this.root, id);
     let state: ContainerState;
     try {
@@ -348,6 +450,8 @@ export class Factory {
         if (isDirectory(dir)) return this.#orphan(id, dir);
         throw new NotFoundError(id);
       }
+      // Unreadable (e.g. emptied by a machine crash before it reached the disk): only deletable.
+      if (e instanceof SyntaxError) return this.#orphan(id, dir);
       throw e;
     }
     const cgroup = this.#cgroups.load(
@@ -366,7 +470,7 @@ export class Factory {
       rootfs: "",
       initPid: 0,
       initStartTime: 0,
-      created: new Date(0).toISOString(),
+      created: (Deno.statSync(dir).mtime ?? new Date(0)).toISOString(),
       config: { ociVersion: "1.0.2" },
       namespaces: [],
       cgroup: { driver: "none", paths: {} },
@@ -403,9 +507,30 @@ function cgroupConfig(id: string, spec: Spec, rootless: boolean): CgroupConfig {
     id,
     rootless,
     ...(spec.linux?.cgroupsPath !== undefined ? { cgroupsPath: spec.linux.cgroupsPath } : {}),
-    ...(spec.linux?.resources ? { resources: spec.linux.resources } : {}),
+    ...(spec.linux?.resources
+      ? { resources: pidsAsVersioned(spec.ociVersion, spec.linux.resources) }
+      : {}),
     ...(spec.annotations ? { annotations: spec.annotations } : {}),
   };
+}
+
+const seccompCache = new Map<string, CompiledSeccomp>();
+
+/**
+ * A spec's seccomp filter compiled, remembered per process: a program that starts many
+ * containers with one profile (a sandbox per command) compiles it once.
+ */
+async function compiledSeccomp(seccomp: LinuxSeccomp): Promise<CompiledSeccomp> {
+  const key = JSON.stringify(seccomp);
+  const hit = seccompCache.get(key);
+  if (hit) return hit;
+  // Loaded only when needed: `nsinit state` and friends never pay for libseccomp.
+  const compiled = (await import("../seccomp/compile.ts")).compileSeccomp(seccomp, {
+    requireExecve: true,
+  });
+  if (seccompCache.size >= 16) seccompCache.delete(seccompCache.keys().next().value!);
+  seccompCache.set(key, compiled);
+  return compiled;
 }
 
 /** Reads and validates `<bundle>/config.json`, with errors naming the file. */
@@ -427,6 +552,7 @@ export async function readBundleSpec(bundle: string): Promise<Spec> {
     }
     throw e;
   }
+  const { parseSpec } = await import("../spec/validate.ts");
   return parseSpec(text, file);
 }
 
@@ -444,4 +570,26 @@ function checkRootfs(rootfs: string, spec: Spec): void {
   if (cwd && !isAbsolute(cwd)) {
     throw new ConfigError("config.json", "process.cwd", `must be absolute, got "${cwd}"`);
   }
+}
+
+/**
+ * An init killed during setup in a cgroup whose memory limit was hit died of that limit:
+ * say so, naming the field (runc: `unable to set memory limit to 1`), instead of "exited
+ * during setup without a report".
+ */
+async function explainOom(e: unknown, cgroup: CgroupManager, spec: Spec): Promise<unknown> {
+  const limit = spec.linux?.resources?.memory?.limit;
+  if (limit === undefined || limit <= 0 || !(e instanceof SyscallError)) return e;
+  try {
+    const stats = await cgroup.stats();
+    if ((stats.memory?.usage.failcnt ?? 0) === 0) return e;
+  } catch {
+    return e;
+  }
+  return new CgroupError(
+    "linux.resources.memory.limit",
+    `unable to set memory limit to ${limit}: the container's init was killed by the OOM ` +
+      `killer during setup (${e.message})`,
+    { cause: e },
+  );
 }

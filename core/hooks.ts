@@ -13,7 +13,7 @@
  */
 
 import type { Hook, Hooks } from "../spec/config.ts";
-import { HookError } from "../errors.ts";
+import { describeErrno, HookError } from "../errors.ts";
 import { realSyscalls, type Syscalls } from "./syscalls.ts";
 
 /** The state a hook reads on stdin. */
@@ -48,7 +48,7 @@ export async function runHook(
   if (r === -ETIMEDOUT) {
     throw new HookError(kind, index, hook.path, `timed out after ${hook.timeout}s`);
   }
-  if (r < 0) throw new HookError(kind, index, hook.path, `cannot run: errno ${-r}`);
+  if (r < 0) throw new HookError(kind, index, hook.path, `cannot run: ${describeErrno(-r)}`);
   const code = (r >> 8) & 0xff, sig = r & 0x7f;
   if (sig !== 0) throw new HookError(kind, index, hook.path, `killed by signal ${sig}`);
   if (code !== 0) throw new HookError(kind, index, hook.path, `exit status ${code}`);

@@ -81,16 +81,6 @@ export function checkHostFeatures(spec: Spec, host: HostFeatures): string[] {
       "Intel RDT (resctrl) is not available on this host",
     );
   }
-  for (const [i, m] of (spec.mounts ?? []).entries()) {
-    const idmap = m.options?.some((o) => o === "idmap" || o === "ridmap");
-    if (m.uidMappings?.length || m.gidMappings?.length || idmap) {
-      throw new ConfigError(
-        "config.json",
-        `mounts[${i}]`,
-        "idmapped mounts are not supported by nsinit yet",
-      );
-    }
-  }
   return warnings;
 }
 

@@ -11,6 +11,7 @@ import { isAbsolute, join, resolve } from "../util/path.ts";
 import type {
   CPUAffinity,
   Hook,
+  Linux,
   LinuxDevice,
   LinuxMemoryPolicy,
   LinuxNamespace,
@@ -35,6 +36,7 @@ import {
 import { ConfigError } from "../errors.ts";
 import { withMountLabel } from "./host_features.ts";
 import { CloneFlag, nulList, Op, PlanBuilder, u32List } from "../native/plan.ts";
+import { mapToolArgs, type RootlessMaps } from "./rootless.ts";
 
 /** clone flag of each namespace type. */
 export const NS_FLAG: Record<NamespaceType, number> = {
@@ -108,14 +110,43 @@ export interface InitPlanOptions {
    * empty v1-style tmpfs.
    */
   cgroupView?: CgroupView;
+  /**
+   * A cgroup v2 directory, made and limited already, to clone the init straight into
+   * (`clone3` with `CLONE_INTO_CGROUP`, as crun does; see `CgroupManager.cloneTarget`).
+   */
+  cloneInto?: string;
   /** Hooks the init takes part in (see core/hooks.ts). */
   hooks?: InitHooks;
   /** The LSM label to exec into: a procfs file and value (see host_features.ts). */
   execLabel?: { path: string; value: string };
   /** SELinux label for the file systems mounted in the container. */
   mountLabel?: string;
+  /**
+   * The runtime is unprivileged: how it writes the id maps (see core/rootless.ts).
+   * A map written directly by the runtime needs `setgroups` denied first.
+   */
+  rootless?: RootlessMaps;
+  /** Landlock rules applied just before exec (see sandbox/landlock.ts). */
+  landlock?: LandlockPlan;
+  /**
+   * Put a minimal pid 1 in front of the command: it forwards signals and reaps
+   * orphans (a command as pid 1 ignores SIGTERM and SIGINT). The sandbox uses it.
+   */
+  reaperInit?: boolean;
+  /** Bring up `lo` in the container's new network namespace. */
+  loopback?: boolean;
   /** The host facts the plan depends on; default: this host's ({@link HOST_FACTS}). */
   host?: PlanHostFacts;
+}
+
+/** A Landlock ruleset, as the plan carries it. */
+export interface LandlockPlan {
+  /** The negotiated ABI version (for the step's description). */
+  abi: number;
+  /** Filesystem access rights the ruleset handles (denied unless a rule allows them). */
+  handled: bigint;
+  /** Paths (in the container) and the rights allowed beneath each. */
+  rules: { path: string; access: bigint; optional?: boolean }[];
 }
 
 /** What a plan needs to know about the host's file systems (a fake in unit tests). */
@@ -128,9 +159,12 @@ export interface PlanHostFacts {
 
 /** This host's facts: /proc/self/mountinfo and stat(2). */
 export const HOST_FACTS: PlanHostFacts = {
-  onInitialRamfs: (dir) => onInitialRamfs(dir),
+  // Whether / is the initial ramfs cannot change while this process runs: read once, and
+  // where it is not (nearly everywhere) no container start reads mountinfo for it again.
+  onInitialRamfs: (dir) => (rootIsInitialRamfs ??= onInitialRamfs("/")) && onInitialRamfs(dir),
   isDirectory: mountSourceIsDir,
 };
+let rootIsInitialRamfs: boolean | undefined;
 
 /** Hook steps of an init plan. */
 export interface InitHooks {
@@ -197,6 +231,16 @@ function idMap(maps: { containerID: number; hostID: number; size: number }[]): s
 function envPath(env: string[] | undefined): string {
   for (const e of env ?? []) if (e.startsWith("PATH=")) return e.slice(5);
   return DEFAULT_PATH;
+}
+
+/** The mounts with the `idmap` or `ridmap` option, with their index in `mounts`. */
+function idmappedMounts(spec: Spec): [number, Mount][] {
+  return [...(spec.mounts ?? []).entries()].filter(([, m]) => parseMountOptions(m.options).idmap);
+}
+
+/** A bind mount's source, absolute (relative ones are relative to the bundle). */
+function bindSource(m: Mount, bundle: string): string {
+  return isAbsolute(m.source ?? "") ? m.source! : resolve(bundle, m.source ?? "");
 }
 
 /** The rootfs directory of a spec, absolute. */
@@ -293,17 +337,34 @@ function processSteps(plan: PlanBuilder, proc: Process, opts: {
   setgroups: boolean;
   hooks?: InitHooks;
   execLabel?: { path: string; value: string };
+  landlock?: LandlockPlan;
+  reaperInit?: boolean;
   memoryPolicy?: LinuxMemoryPolicy;
   affinity?: string;
 }): void {
   const caps = proc.capabilities ?? {};
   const user = proc.user;
+  if (!opts.setgroups && user.additionalGids?.length) {
+    throw new ConfigError(
+      "config.json",
+      "process.user.additionalGids",
+      "cannot be set: setgroups is denied in this user namespace (a rootless container whose " +
+        "gid map is a single id); map a range of /etc/subgid through newgidmap, or drop them",
+    );
+  }
+  if (opts.landlock && !proc.noNewPrivileges) {
+    throw new ConfigError(
+      "config.json",
+      "process.noNewPrivileges",
+      "must be true for a Landlock ruleset to be applied",
+    );
+  }
   for (const rl of proc.rlimits ?? []) {
     const res = rlimitNumber(rl.type);
     if (res === undefined) {
       throw new ConfigError("config.json", "process.rlimits", `unknown rlimit ${rl.type}`);
     }
-    plan.add(Op.C_RLIMIT, `set ${rl.type}`, res, BigInt(rl.soft), BigInt(rl.hard));
+    plan.add(Op.C_RLIMIT, `set ${rl.type}`, res, rlimitValue(rl.soft), rlimitValue(rl.hard));
   }
   // Scheduling, I/O priority, NUMA policy and affinity while every capability is still
   // held (SCHED_FIFO and the RT I/O class need CAP_SYS_NICE); exec keeps them all.
@@ -395,10 +456,30 @@ function processSteps(plan: PlanBuilder, proc: Process, opts: {
   if (opts.hooks) {
     addHookSteps(plan, "startContainer", opts.hooks.startContainer, opts.hooks.createdState);
   }
+  if (opts.landlock) addLandlock(plan, opts.landlock);
   if (opts.seccomp) {
     plan.add(Op.C_SECCOMP, "load the seccomp filter", opts.seccomp.bpf, opts.seccomp.flags);
   }
+  if (opts.reaperInit) plan.add(Op.C_INIT, "fork the command under a signal-forwarding pid 1");
   plan.add(Op.C_EXEC, `exec ${proc.args![0]}`, nulList(proc.args!), nulList(proc.env ?? []));
+}
+
+function addLandlock(plan: PlanBuilder, ll: LandlockPlan): void {
+  const access = new Uint8Array(ll.rules.length * 8);
+  const flags = new Uint8Array(ll.rules.length * 8);
+  const dv = new DataView(access.buffer), fv = new DataView(flags.buffer);
+  ll.rules.forEach((r, i) => {
+    dv.setBigUint64(i * 8, r.access, true);
+    fv.setBigUint64(i * 8, r.optional ? 1n : 0n, true);
+  });
+  plan.add(
+    Op.C_LANDLOCK,
+    `apply the Landlock ruleset (ABI ${ll.abi}, ${ll.rules.length} paths)`,
+    ll.handled,
+    nulList(ll.rules.map((r) => r.path)),
+    access,
+    flags,
+  );
 }
 
 /**
@@ -434,6 +515,20 @@ export function buildInitPlan(spec: Spec, opts: InitPlanOptions): PlanBuilder {
       netns,
     );
   }
+  // Idmapped mounts are made by the helper with the runtime's privileges (the container's
+  // root cannot idmap a host file system), detached, and attached by the child.
+  for (const [i, m] of idmappedMounts(spec)) {
+    const o = parseMountOptions(m.options);
+    plan.add(
+      Op.H_IDMOUNT,
+      `make the idmapped mount of mounts[${i}] (${m.destination})`,
+      bindSource(m, opts.bundle),
+      idMap(m.uidMappings?.length ? m.uidMappings : linux.uidMappings ?? []),
+      idMap(m.gidMappings?.length ? m.gidMappings : linux.gidMappings ?? []),
+      o.recursive ? 1 : 0,
+      o.idmapRecursive ? 1 : 0,
+    );
+  }
   for (const j of ns.join) {
     plan.add(Op.H_JOIN, `join the ${j.type} namespace ${j.path}`, j.path!, NS_FLAG[j.type]);
   }
@@ -446,24 +541,40 @@ export function buildInitPlan(spec: Spec, opts: InitPlanOptions): PlanBuilder {
   }
   // The time namespace is unshared by the helper (offsets must be written before
   // any process enters it); the cgroup namespace by the child once it is in its cgroup.
-  plan.add(Op.H_CLONE, "clone", ns.create & ~(CloneFlag.NEWTIME | CloneFlag.NEWCGROUP));
-  if (newUserns) {
-    if (linux.uidMappings?.length) plan.add(Op.H_UIDMAP, "write uid_map", idMap(linux.uidMappings));
-    if (linux.gidMappings?.length) plan.add(Op.H_GIDMAP, "write gid_map", idMap(linux.gidMappings));
+  if (opts.cloneInto) {
+    plan.add(Op.H_CGROUP, `clone into the cgroup ${opts.cloneInto}`, opts.cloneInto);
   }
+  plan.add(Op.H_CLONE, "clone", ns.create & ~(CloneFlag.NEWTIME | CloneFlag.NEWCGROUP));
+  let setgroupsDenied = false;
+  if (newUserns) setgroupsDenied = addIdMaps(plan, linux, opts.rootless);
   if (opts.fifoPath) plan.add(Op.H_FIFO, "open the exec fifo", opts.fifoPath);
 
-  plan.add(Op.C_SETSID, "create a session");
   if (newUserns) {
+    // The helper made the child dumpable so the maps could be written (the kernel
+    // checks /proc/<child> ownership); no longer needed once they are.
+    plan.add(Op.C_DUMPABLE, "make the init non-dumpable again", 0);
+  }
+  plan.add(Op.C_SETSID, "create a session");
+  if (opts.loopback && (ns.create & CloneFlag.NEWNET)) {
+    plan.add(Op.C_LOOPBACK, "bring up lo in the new network namespace");
+  }
+  if (newUserns && (linux.uidMappings ?? []).some((m) => m.containerID === 0)) {
     // Until it switches, the child's ids are the unmapped host ones: files it creates
     // would fail with EOVERFLOW. Become root of the new user namespace first.
+    // (A map without root, such as the sandbox's uid -> same uid, keeps the ids: they
+    // are mapped, and the child holds every capability in its new namespace anyway.)
     plan.add(Op.C_USER, "become root in the user namespace", 0, 0, 0, new Uint8Array());
   }
   if (!opts.noNewKeyring) {
     plan.add(Op.C_KEYRING, "join a new session keyring", `_ses.${opts.id ?? "nsinit"}`);
   }
   if (proc.oomScoreAdj !== undefined) {
-    plan.add(Op.C_WRITE, "set oom_score_adj", "/proc/self/oom_score_adj", String(proc.oomScoreAdj));
+    plan.add(
+      Op.C_WRITE,
+      "set oom_score_adj (process.oomScoreAdj)",
+      "/proc/self/oom_score_adj",
+      String(proc.oomScoreAdj),
+    );
   }
   if (ns.create & CloneFlag.NEWCGROUP) {
     plan.add(Op.C_UNSHARE, "create the cgroup namespace", CloneFlag.NEWCGROUP);
@@ -483,7 +594,12 @@ export function buildInitPlan(spec: Spec, opts: InitPlanOptions): PlanBuilder {
     plan.add(Op.C_DOMAINNAME, `set domainname ${spec.domainname}`, spec.domainname);
   }
   for (const [key, value] of Object.entries(linux.sysctl ?? {})) {
-    plan.add(Op.C_WRITE, `set sysctl ${key}`, `/proc/sys/${key.replaceAll(".", "/")}`, value);
+    plan.add(
+      Op.C_WRITE,
+      `set sysctl ${key} (linux.sysctl)`,
+      `/proc/sys/${key.replaceAll(".", "/")}`,
+      value,
+    );
   }
   if (ns.types.has("mount")) {
     for (const p of linux.readonlyPaths ?? []) plan.add(Op.C_READONLY, `make ${p} read-only`, p);
@@ -501,12 +617,50 @@ export function buildInitPlan(spec: Spec, opts: InitPlanOptions): PlanBuilder {
     preserveFds: opts.preserveFds ?? 0,
     fifo: opts.fifoPath !== undefined,
     terminal: proc.terminal === true,
-    setgroups: !newUserns || linux.uidMappings !== undefined,
+    setgroups: !setgroupsDenied && (!newUserns || linux.uidMappings !== undefined),
     ...(opts.hooks ? { hooks: opts.hooks } : {}),
     ...(opts.execLabel ? { execLabel: opts.execLabel } : {}),
+    ...(opts.landlock ? { landlock: opts.landlock } : {}),
+    ...(opts.reaperInit ? { reaperInit: true } : {}),
     ...(linux.memoryPolicy ? { memoryPolicy: linux.memoryPolicy } : {}),
   });
   return plan;
+}
+
+/**
+ * Adds the steps that write a new user namespace's maps. Privileged: the helper
+ * writes them. Rootless: the single mapping of one's own id is written directly,
+ * after `setgroups` is denied (the kernel's rule for unprivileged writers); ranges
+ * go through newuidmap/newgidmap. Returns whether setgroups ends up denied.
+ */
+function addIdMaps(plan: PlanBuilder, linux: Linux, rootless: RootlessMaps | undefined): boolean {
+  const uids = linux.uidMappings ?? [], gids = linux.gidMappings ?? [];
+  if (!rootless) {
+    if (uids.length) plan.add(Op.H_UIDMAP, "write uid_map", idMap(uids));
+    if (gids.length) plan.add(Op.H_GIDMAP, "write gid_map", idMap(gids));
+    return false;
+  }
+  const { uid, gid } = rootless;
+  if (uid.kind === "tool") {
+    plan.add(
+      Op.H_MAPCMD,
+      `write uid_map with ${uid.tool} (linux.uidMappings)`,
+      uid.tool,
+      mapToolArgs(uids),
+    );
+  } else plan.add(Op.H_UIDMAP, "write uid_map (linux.uidMappings)", idMap(uids));
+  if (gid.kind === "tool") {
+    plan.add(
+      Op.H_MAPCMD,
+      `write gid_map with ${gid.tool} (linux.gidMappings)`,
+      gid.tool,
+      mapToolArgs(gids),
+    );
+    return false;
+  }
+  plan.add(Op.H_SETGROUPS, "deny setgroups (needed to write gid_map unprivileged)", "deny");
+  plan.add(Op.H_GIDMAP, "write gid_map (linux.gidMappings)", idMap(gids));
+  return true;
 }
 
 function addRootfs(
@@ -521,7 +675,10 @@ function addRootfs(
   const prop = propagationFlag(linux.rootfsPropagation) ?? (MS_SLAVE | MS_REC);
   plan.add(Op.C_PROPAGATE, "make / a slave mount", "/", MS_SLAVE | MS_REC, 0);
   plan.add(Op.C_ROOTFS, `bind the rootfs ${rootfs}`, rootfs);
-  for (const [i, m] of (spec.mounts ?? []).entries()) addMount(plan, m, i, opts, userns, types);
+  const idmapped = new Map(idmappedMounts(spec).map(([i], k) => [i, k]));
+  for (const [i, m] of (spec.mounts ?? []).entries()) {
+    addMount(plan, m, i, opts, userns, types, idmapped.get(i));
+  }
 
   const devices = [...DEFAULT_DEVICES];
   for (const d of linux.devices ?? []) {
@@ -634,13 +791,20 @@ function addMount(
   opts: InitPlanOptions,
   userns: boolean,
   types: Set<NamespaceType>,
+  idmapped?: number,
 ): void {
   const o = parseMountOptions(m.options);
   const dest = m.destination;
   const what = `mount ${m.type ?? "bind"} at ${dest} (mounts[${index}])`;
   let type = m.type ?? "";
-  if (o.bind || type === "bind") {
-    const src = isAbsolute(m.source ?? "") ? m.source! : resolve(opts.bundle, m.source ?? "");
+  if (idmapped !== undefined) {
+    // The helper made it (H_IDMOUNT number `idmapped`): attach it, then apply its flags.
+    const create = (opts.host ?? HOST_FACTS).isDirectory(bindSource(m, opts.bundle)) ? 1 : 2;
+    plan.add(Op.C_MOVEMOUNT, what, idmapped, dest, create);
+    const flags = o.flags & ~o.clearFlags & ~(MS_BIND | MS_REC);
+    if (flags) plan.add(Op.C_REMOUNT, `${what}: flags`, dest, flags | MS_BIND, 1);
+  } else if (o.bind || type === "bind") {
+    const src = bindSource(m, opts.bundle);
     const create = (opts.host ?? HOST_FACTS).isDirectory(src) ? 1 : 2;
     const flags = (o.flags | MS_BIND | (o.recursive ? MS_REC : 0)) & ~o.clearFlags;
     plan.add(Op.C_MOUNT, what, src, dest, "", flags, "", create, 1);
@@ -690,8 +854,12 @@ function addCgroupMount(
   const { layout, mounts: paths } = opts.cgroupView ?? { layout: "v1", mounts: {} };
   if (layout === "none") return;
   if (layout === "v2") {
-    if (types.has("cgroup")) plan.add(Op.C_MOUNT, what, "cgroup2", dest, "cgroup2", base, "", 1, 1);
-    else if (paths[""]) {
+    if (types.has("cgroup")) {
+      // cgroup2 has one superblock: MS_RDONLY at mount time would ask to make it read-only
+      // for everyone (EBUSY in a user namespace); read-only is per mount, by a remount.
+      plan.add(Op.C_MOUNT, what, "cgroup2", dest, "cgroup2", base & ~MS_RDONLY, "", 1, 1);
+      if (base & MS_RDONLY) plan.add(Op.C_REMOUNT, `${what}: read-only`, dest, base, 1);
+    } else if (paths[""]) {
       plan.add(Op.C_MOUNT, what, paths[""], dest, "", base | MS_BIND | MS_REC, "", 1, 1);
     }
     return;
@@ -736,6 +904,8 @@ export interface ExecPlanOptions {
   seccomp?: { bpf: Uint8Array; flags: number };
   /** Whether the container has its own user namespace. */
   userns?: boolean;
+  /** setgroups(2) is denied in the container's user namespace (rootless, single gid). */
+  setgroupsDenied?: boolean;
   /** The container's rootfs, to chroot into when it has no mount namespace. */
   chroot?: string;
   /** The container's NUMA memory policy (`linux.memoryPolicy`). */
@@ -786,9 +956,18 @@ export function buildExecPlan(proc: Process, opts: ExecPlanOptions): PlanBuilder
     preserveFds: opts.preserveFds ?? 0,
     fifo: false,
     terminal: proc.terminal === true,
-    setgroups: true,
+    setgroups: opts.setgroupsDenied !== true,
     ...(opts.memoryPolicy ? { memoryPolicy: opts.memoryPolicy } : {}),
     ...(affinity.final ? { affinity: affinity.final } : {}),
   });
   return plan;
+}
+
+/**
+ * An rlimit as the kernel's u64. 18446744073709551615 (RLIM_INFINITY) reaches us as the
+ * double 2^64, which would wrap to 0: it is unlimited. (Larger JSON integers are refused by
+ * validation.)
+ */
+function rlimitValue(n: number): bigint {
+  return n >= 2 ** 64 ? (1n << 64n) - 1n : BigInt(n);
 }

@@ -136,3 +136,36 @@ Deno.test("listMask: CPU and node lists as bit masks", () => {
   assert.equal(listMask("64-65").length, 16);
   assert.throws(() => listMask("3-1"), RangeError);
 });
+
+Deno.test("idmapped mounts: made by the helper before any join, attached by the child", () => {
+  const spec = defaultSpec();
+  spec.linux!.namespaces!.push({ type: "user" });
+  spec.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+  spec.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+  spec.mounts!.push(
+    {
+      destination: "/own",
+      type: "bind",
+      source: "/srv/a",
+      options: ["rbind", "ro", "idmap"],
+      uidMappings: [{ containerID: 0, hostID: 1000, size: 1 }],
+      gidMappings: [{ containerID: 0, hostID: 1000, size: 1 }],
+    },
+    { destination: "/ns", type: "bind", source: "b", options: ["rbind", "ridmap"] },
+  );
+  const recs = records(buildInitPlan(spec, { bundle: "/bundle" }));
+  const made = recs.filter((r) => r.op === "H_IDMOUNT").map((r) => r.args);
+  assert.deepEqual(made, [
+    ["/srv/a", "0 1000 1\n", "0 1000 1\n", 1n, 0n],
+    ["/bundle/b", "0 100000 65536\n", "0 100000 65536\n", 1n, 1n],
+  ]);
+  assert.ok(
+    recs.findIndex((r) => r.op === "H_IDMOUNT") < recs.findIndex((r) => r.op === "H_CLONE"),
+  );
+  const moves = recs.filter((r) => r.op === "C_MOVEMOUNT").map((r) => r.args.slice(0, 2));
+  assert.deepEqual(moves, [[0n, "/own"], [1n, "/ns"]]);
+  // ro is applied to the attached mount; no plain bind of an idmapped source.
+  const ro = recs.find((r) => r.op === "C_REMOUNT" && r.args[0] === "/own");
+  assert.ok(ro && ((ro.args[1] as bigint) & 1n) === 1n);
+  assert.equal(recs.some((r) => r.op === "C_MOUNT" && r.args[0] === "/srv/a"), false);
+});

@@ -41,7 +41,11 @@ Deno.test("init plan: hostname only with a uts namespace; sysctl paths", () => {
   spec.hostname = "h";
   spec.linux!.sysctl = { "net.ipv4.ip_forward": "1" };
   assert.ok(buildInitPlan(spec, { bundle: "/b" }).steps.includes("set hostname h"));
-  assert.ok(buildInitPlan(spec, { bundle: "/b" }).steps.includes("set sysctl net.ipv4.ip_forward"));
+  assert.ok(
+    buildInitPlan(spec, { bundle: "/b" }).steps.includes(
+      "set sysctl net.ipv4.ip_forward (linux.sysctl)",
+    ),
+  );
   spec.linux!.namespaces = spec.linux!.namespaces!.filter((n) => n.type !== "uts");
   assert.ok(!buildInitPlan(spec, { bundle: "/b" }).steps.includes("set hostname h"));
 });
@@ -99,19 +103,9 @@ const DEV_SYMLINKS: Row[] = [
   ["C_SYMLINK", "/proc/self/fd/2", "/dev/stderr"],
   ["C_SYMLINK", "pts/ptmx", "/dev/ptmx"],
 ];
-const RUNC_READONLY = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
-const RUNC_MASKED = [
-  "/proc/acpi",
-  "/proc/asound",
-  "/proc/kcore",
-  "/proc/keys",
-  "/proc/latency_stats",
-  "/proc/timer_list",
-  "/proc/timer_stats",
-  "/proc/sched_debug",
-  "/sys/firmware",
-  "/proc/scsi",
-];
+// runc spec's lists, as spec/default.ts writes them.
+const RUNC_READONLY = defaultSpec().linux!.readonlyPaths!;
+const RUNC_MASKED = defaultSpec().linux!.maskedPaths!;
 const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /** From the rlimits to exec: the process steps of runc spec's `sh` as root. */
 const RUNC_PROCESS: Row[] = [
@@ -213,8 +207,9 @@ Deno.test("init plan with a new user namespace: maps, root first, devices bound,
     ["H_GIDMAP", "0 1000 1\n"],
     ["H_FIFO", "/f"],
   ]);
-  // The child becomes root of its namespace before it creates any file.
-  assert.deepEqual(rs.slice(4, 6), [["C_SETSID"], ["C_USER", 0, 0, 0, []]]);
+  // The child was cloned dumpable (so the maps could be written) and stops being so
+  // first; it becomes root of its namespace before it creates any file.
+  assert.deepEqual(rs.slice(4, 7), [["C_DUMPABLE", 0], ["C_SETSID"], ["C_USER", 0, 0, 0, []]]);
   // No mknod in a user namespace: the host's nodes are bound onto files.
   assert.deepEqual(only(rs, "C_MKNOD"), []);
   assert.deepEqual(
@@ -339,4 +334,68 @@ Deno.test("init plan of bind mounts: source resolved in the bundle, file or dire
     ["C_MOUNT", "/b/data", "/data", "", MS_BIND | MS_REC | MS_RDONLY, "", 1, 1],
     ["C_MOUNT", "/etc/hosts", "/etc/hosts", "", MS_BIND, "", 2, 1],
   ]);
+});
+
+Deno.test("init plan with a cgroup to clone into: the helper opens it before any setns", () => {
+  const spec = defaultSpec();
+  spec.linux!.namespaces!.push({ type: "network", path: "/run/netns/n1" });
+  const rs = rows(
+    buildInitPlan(spec, { bundle: "/b", host: HOST, cloneInto: "/sys/fs/cgroup/c1" }),
+  );
+  assert.deepEqual(rs.slice(0, 3).map((r) => r[0]), ["H_JOIN", "H_CGROUP", "H_CLONE"]);
+  assert.deepEqual(rs[1], ["H_CGROUP", "/sys/fs/cgroup/c1"]);
+  // nsinit-init opens every path in plan order before it joins anything (init.c).
+  assert.equal(
+    only(rows(buildInitPlan(defaultSpec(), { bundle: "/b", host: HOST })), "H_CGROUP").length,
+    0,
+  );
+});
+
+Deno.test("rootless init plan: own id written after setgroups deny, ranges through newuidmap", () => {
+  const spec = defaultSpec({ rootless: true, uid: 1000, gid: 1000 });
+  const direct = { uid: { kind: "write" as const }, gid: { kind: "write" as const } };
+  let rs = rows(buildInitPlan(spec, { bundle: "/b", host: HOST, rootless: direct }));
+  assert.deepEqual(rs.slice(1, 4), [
+    ["H_UIDMAP", "0 1000 1\n"],
+    ["H_SETGROUPS", "deny"],
+    ["H_GIDMAP", "0 1000 1\n"],
+  ]);
+  // setgroups(2) is denied: no process step calls it.
+  assert.ok(only(rs, "C_USER").every((r) => r[3] === 0));
+
+  spec.linux!.uidMappings!.push({ containerID: 1, hostID: 100000, size: 65536 });
+  const tool = { uid: { kind: "tool" as const, tool: "/usr/bin/newuidmap" }, gid: direct.gid };
+  rs = rows(buildInitPlan(spec, { bundle: "/b", host: HOST, rootless: tool }));
+  assert.deepEqual(rs[1], ["H_MAPCMD", "/usr/bin/newuidmap", "0 1000 1 1 100000 65536"]);
+
+  // Extra groups cannot be set once setgroups is denied: refused, naming the field.
+  spec.process!.user.additionalGids = [5];
+  assert.throws(
+    () => buildInitPlan(spec, { bundle: "/b", host: HOST, rootless: direct }),
+    /process\.user\.additionalGids: cannot be set: setgroups is denied/,
+  );
+});
+
+Deno.test("sandbox plan pieces: Landlock before seccomp and exec, a pid 1 in front, lo up", () => {
+  const spec = defaultSpec();
+  spec.process!.noNewPrivileges = true;
+  const landlock = { abi: 3, handled: 0x7fffn, rules: [{ path: "/usr", access: 0xdn }] };
+  const plan = buildInitPlan(spec, {
+    bundle: "/b",
+    host: HOST,
+    landlock,
+    reaperInit: true,
+    loopback: true,
+    seccomp: { bpf: new Uint8Array(8), flags: 0 },
+  });
+  const names = rows(plan).map((r) => r[0]);
+  const tail = names.slice(names.indexOf("C_LANDLOCK"));
+  assert.deepEqual(tail, ["C_LANDLOCK", "C_SECCOMP", "C_INIT", "C_EXEC"]);
+  assert.ok(names.indexOf("C_LOOPBACK") > names.indexOf("H_CLONE"));
+  // Landlock needs no_new_privs (the process has no CAP_SYS_ADMIN left).
+  spec.process!.noNewPrivileges = false;
+  assert.throws(
+    () => buildInitPlan(spec, { bundle: "/b", host: HOST, landlock }),
+    /process\.noNewPrivileges: must be true for a Landlock ruleset/,
+  );
 });

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { join, resolve } from "../util/path.ts";
+import { dirname, join, resolve } from "../util/path.ts";
 import type { ContainerState } from "../core/state.ts";
 import { writeAtomic } from "../core/state.ts";
 import type { CgroupManager } from "../drivers/driver.ts";
@@ -75,7 +75,8 @@ export async function checkpointContainer(
     }
     ps = { address: m[1].replace(/^\[(.*)\]$/, "$1"), port: Number(m[2]) };
   }
-  const { binary } = await prepareCriu(opts.criu);
+  // The state root remembers a passed CRIU check (see prepareCriu).
+  const { binary } = await prepareCriu(opts.criu, dirname(target.dir));
   const features: CriuFeature[] = [];
   if (opts.preDump || opts.parentPath) features.push("memTrack");
   if (opts.lazyPages) features.push("lazyPages");

@@ -11,6 +11,7 @@
  */
 
 import { join, resolve } from "../util/path.ts";
+import { exists, isDirectory } from "../util/fs.ts";
 import type { NamespaceType, Spec } from "../spec/config.ts";
 import { parseSpec } from "../spec/validate.ts";
 import { createCgroupManager } from "../drivers/factory.ts";
@@ -20,7 +21,7 @@ import { check, cstr, native } from "../native/ffi.ts";
 import { rootfsPath } from "../core/init_plan.ts";
 import { type ContainerState, lockDir, procStat, validateId, writeAtomic } from "../core/state.ts";
 import { readBundleSpec } from "../core/factory.ts";
-import { effectiveResources } from "../core/devices.ts";
+import { effectiveResources, pidsAsVersioned } from "../core/devices.ts";
 import { runHooks } from "../core/hooks.ts";
 import { ContainerProcess } from "../core/process.ts";
 import { prepareStdio } from "../core/stdio.ts";
@@ -81,8 +82,12 @@ export async function restoreContainer(
   const imagePath = resolve(opts.imagePath);
   const mode = cgMode(opts.manageCgroupsMode);
   const emptyNs = emptyNsMask(opts.emptyNs);
-  if (!Deno.statSync(imagePath).isDirectory) {
-    throw new ConfigError(imagePath, "", "the image path is not a directory");
+  if (!isDirectory(imagePath)) {
+    throw new ConfigError(
+      imagePath,
+      "",
+      exists(imagePath) ? "the image path is not a directory" : "the image path does not exist",
+    );
   }
   const saved = readSaved(imagePath);
   const bundle = resolve(opts.bundle ?? saved.bundle ?? Deno.cwd());
@@ -92,7 +97,7 @@ export async function restoreContainer(
   else spec = saved.config;
   const rootfs = rootfsPath(spec, bundle);
   const descriptors = saved.descriptors;
-  const { binary, version } = await prepareCriu(opts.criu);
+  const { binary, version } = await prepareCriu(opts.criu, root);
   if (opts.lazyPages) await requireFeatures(binary, "RESTORE", ["lazyPages"]);
   if ((opts.lsmProfile || opts.lsmMountContext) && version.number < 31600) {
     throw new CriuError({
@@ -129,7 +134,9 @@ export async function restoreContainer(
       id,
       rootless: Deno.uid() !== 0,
       ...(spec.linux?.cgroupsPath !== undefined ? { cgroupsPath: spec.linux.cgroupsPath } : {}),
-      ...(spec.linux?.resources ? { resources: spec.linux.resources } : {}),
+      ...(spec.linux?.resources
+        ? { resources: pidsAsVersioned(spec.ociVersion, spec.linux.resources) }
+        : {}),
       ...(spec.annotations ? { annotations: spec.annotations } : {}),
       ...(opts.systemdCgroup ? { driver: "systemd" as const } : {}),
     });
@@ -230,9 +237,10 @@ export async function restoreContainer(
     let statusFd = opts.statusFd;
     if (opts.lazyPages && statusFd !== undefined && statusFd >= 0) ropts.statusFd = statusFd;
 
-    const resources = manager.capabilities.deviceRules
-      ? effectiveResources(spec)
-      : spec.linux?.resources;
+    const resources = pidsAsVersioned(
+      spec.ociVersion,
+      manager.capabilities.deviceRules ? effectiveResources(spec) : spec.linux?.resources,
+    );
     const hookBase = {
       ociVersion: spec.ociVersion,
       id,

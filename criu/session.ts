@@ -9,6 +9,8 @@
 
 import { CriuError } from "../errors.ts";
 import { check, cstr, native } from "../native/ffi.ts";
+import { join } from "../util/path.ts";
+import { writeAtomic } from "../core/state.ts";
 import {
   create,
   criu_cg_mode,
@@ -55,20 +57,58 @@ export async function step(name: string): Promise<void> {
 /** Checked CRIU binaries of this process: a CHECK costs ~0.1 s, done once per binary. */
 const checked = new Map<string, Promise<CriuVersion>>();
 
+/** The file, in a state root, that remembers a passed check across processes. */
+export const CHECK_CACHE = ".criu-checked.json";
+
 /**
  * Finds the criu binary and makes sure it works before any work starts: its
  * version (VERSION request) must be at least 3.15 and `criu check` (the CHECK
  * request) must pass on this kernel. Errors name the binary and what failed.
+ * With `cacheDir` (the state root), a passed check is remembered there for this
+ * binary (path, size, mtime) until the next boot, so each command does not pay it.
  */
-export function prepareCriu(binary?: string): Promise<{ binary: string; version: CriuVersion }> {
+export function prepareCriu(
+  binary?: string,
+  cacheDir?: string,
+): Promise<{ binary: string; version: CriuVersion }> {
   const path = resolveCriu(binary);
   let p = checked.get(path);
   if (!p) {
-    p = preflight(path);
+    p = cachedCheck(path, cacheDir);
     checked.set(path, p);
     p.catch(() => checked.delete(path));
   }
   return p.then((version) => ({ binary: path, version }));
+}
+
+/** What identifies a check: the binary (path, size, mtime) and this boot. */
+function checkKey(binary: string): string | undefined {
+  try {
+    const st = Deno.statSync(binary);
+    const boot = Deno.readTextFileSync("/proc/sys/kernel/random/boot_id").trim();
+    return `${binary} ${st.size} ${st.mtime?.getTime()} ${boot}`;
+  } catch {
+    return undefined;
+  }
+}
+
+async function cachedCheck(binary: string, cacheDir?: string): Promise<CriuVersion> {
+  const key = checkKey(binary);
+  const file = cacheDir ? join(cacheDir, CHECK_CACHE) : undefined;
+  if (file && key) {
+    try {
+      const c = JSON.parse(Deno.readTextFileSync(file));
+      if (c.key === key && typeof c.version?.number === "number") return c.version as CriuVersion;
+    } catch { /* none yet, or unreadable: check */ }
+  }
+  const version = await preflight(binary);
+  if (file && key) {
+    try {
+      Deno.mkdirSync(cacheDir!, { recursive: true, mode: 0o700 });
+      await writeAtomic(file, JSON.stringify({ key, version }));
+    } catch { /* a read-only root: check again next time */ }
+  }
+  return version;
 }
 
 async function preflight(binary: string): Promise<CriuVersion> {

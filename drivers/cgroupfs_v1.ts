@@ -26,6 +26,7 @@ import {
   type DirOps,
   enableControllers,
   errorCode,
+  joinCgroup,
   levelsAbove,
   listDir,
   makeDirs,
@@ -189,17 +190,13 @@ export class CgroupfsV1Manager implements CgroupManager {
    */
   async create(): Promise<void> {
     if (this.#ready) return;
+    // Every hierarchy at once: each mkdir may sleep in the kernel.
+    const results = await Promise.allSettled(this.#hierarchies.map((h) => this.#prepare(h)));
     const skipped: Hierarchy[] = [];
-    for (const h of this.#hierarchies) {
-      try {
-        await this.#prepare(h);
-      } catch (e) {
-        if (this.#tolerable(e)) {
-          skipped.push(h);
-          continue;
-        }
-        throw e;
-      }
+    for (const [i, r] of results.entries()) {
+      if (r.status === "fulfilled") continue;
+      if (!this.#tolerable(r.reason)) throw r.reason;
+      skipped.push(this.#hierarchies[i]);
     }
     this.#skip(skipped);
     this.#ready = true;
@@ -209,19 +206,20 @@ export class CgroupfsV1Manager implements CgroupManager {
   async apply(pid: number): Promise<void> {
     if (!Number.isInteger(pid) || pid <= 0) throw new RangeError(`invalid pid ${pid}`);
     await this.create();
+    // Every hierarchy at once, off the event loop (see joinCgroup): the first write may
+    // wait for an RCU grace period, the others then find the lock's fast path.
+    const results = await Promise.allSettled(this.#hierarchies.map((h) => joinCgroup(h.dir, pid)));
     const skipped: Hierarchy[] = [];
-    for (const h of this.#hierarchies) {
-      try {
-        await writeCgroupFile(h.dir, "cgroup.procs", String(pid));
-      } catch (e) {
-        if (this.#tolerable(e)) {
-          skipped.push(h);
-          continue;
-        }
-        throw new CgroupError(h.dir, `cannot join pid ${pid}: ${(e as Error).message}`, {
-          cause: e,
-        });
+    for (const [i, r] of results.entries()) {
+      if (r.status === "fulfilled") continue;
+      const h = this.#hierarchies[i];
+      if (this.#tolerable(r.reason)) {
+        skipped.push(h);
+        continue;
       }
+      throw new CgroupError(h.dir, `cannot join pid ${pid}: ${(r.reason as Error).message}`, {
+        cause: r.reason,
+      });
     }
     this.#skip(skipped);
   }

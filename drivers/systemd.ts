@@ -107,6 +107,7 @@ export function unitPaths(
  *
  * @example The unit and paths of a container (nothing is asked of systemd yet)
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SystemdManager } from "./systemd.ts";
  * const m = new SystemdManager({
  *   config: { id: "c1", cgroupsPath: "machine.slice:nsinit:c1", driver: "systemd" },
@@ -116,8 +117,8 @@ export function unitPaths(
  *   },
  *   systemdCgroups: { "": "/init.scope" },
  * });
- * console.assert(m.unit === "nsinit-c1.scope");
- * console.assert(m.paths()[""] === "/sys/fs/cgroup/machine.slice/nsinit-c1.scope");
+ * assert.equal(m.unit, "nsinit-c1.scope");
+ * assert.equal(m.paths()[""], "/sys/fs/cgroup/machine.slice/nsinit-c1.scope");
  * ```
  */
 export class SystemdManager implements CgroupManager {

@@ -401,9 +401,9 @@ class OciHandler implements RuntimeImpl {
       for (;;) {
         const n = await raw.read(buf).catch(() => null);
         if (n === null) break;
-        // conmon's packets: one byte naming the pipe (1 stdout, 2 stderr), then the data
-        if (buf[0] === 1) outC.enqueue(buf.slice(1, n));
-        else if (buf[0] === 2) errC.enqueue(buf.slice(1, n));
+        // conmon's packets: one byte naming the pipe (2 stdout, 3 stderr), then the data
+        if (buf[0] === 2) outC.enqueue(buf.slice(1, n));
+        else if (buf[0] === 3) errC.enqueue(buf.slice(1, n));
       }
       for (const ctl of [outC, errC]) {
         try {

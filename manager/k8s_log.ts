@@ -86,7 +86,20 @@ export async function readContainerLog(path: string): Promise<{ stdout: string; 
   return joinEntries(parseKubernetesLog(await Deno.readTextFile(path)));
 }
 
-/** Joins entries into each stream's text (P entries without a newline). */
+/**
+ * Joins entries into each stream's text (P entries without a newline).
+ *
+ * @example
+ * ```ts
+ * import { joinEntries } from "./k8s_log.ts";
+ * import assert from "node:assert/strict";
+ * const out = joinEntries([
+ *   { time: "t", stream: "stdout", tag: "P", content: "a" },
+ *   { time: "t", stream: "stdout", tag: "F", content: "b" },
+ * ]);
+ * assert.deepEqual(out, { stdout: "ab\n", stderr: "" });
+ * ```
+ */
 export function joinEntries(entries: LogEntry[]): { stdout: string; stderr: string } {
   const out = { stdout: "", stderr: "" };
   for (const e of entries) out[e.stream] += e.content + (e.tag === "F" ? "\n" : "");

@@ -33,6 +33,13 @@ import { type ContainerRecord, Store } from "./store.ts";
 
 /**
  * The handler types: adding one is a file that exports a `(ctx) => RuntimeImpl` and a line here.
+ *
+ * @example
+ * ```ts
+ * import { HANDLER_TYPES } from "./manager.ts";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(Object.keys(HANDLER_TYPES), ["library", "oci"]);
+ * ```
  */
 export const HANDLER_TYPES: Readonly<Record<string, (ctx: HandlerContext) => RuntimeImpl>> = Object
   .freeze({
@@ -76,11 +83,35 @@ export interface ContainerConfig {
   logSizeMax?: number;
 }
 
-/** The create timeout CRI-O uses (240 s). */
+/**
+ * The create timeout CRI-O uses (240 s), in ms.
+ *
+ * @example
+ * ```ts
+ * import { CONTAINER_CREATE_TIMEOUT } from "./manager.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(CONTAINER_CREATE_TIMEOUT, 240_000);
+ * ```
+ */
 export const CONTAINER_CREATE_TIMEOUT = 240_000;
 
 /**
  * Runs containers under named runtime handlers and keeps their records.
+ *
+ * @example Open a manager, look at its handlers
+ * ```ts
+ * import { RuntimeManager } from "./manager.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const root = await Deno.makeTempDir();
+ * await using manager = await RuntimeManager.open({
+ *   root,
+ *   runtimes: { fast: { type: "library" }, runc: { type: "oci", runtimePath: "runc" } },
+ * });
+ * assert.deepEqual(Object.keys(manager.runtimes()), ["fast", "runc"]);
+ * assert.equal(manager.validateRuntimeHandler("runc").type, "oci");
+ * assert.deepEqual(manager.containers(), []);
+ * ```
  *
  * @example A workload under runc through conmon, and its logs
  * ```ts ignore

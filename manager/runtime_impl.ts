@@ -173,10 +173,28 @@ export interface RuntimeImpl {
   close(): Promise<void>;
 }
 
-/** The largest stdout or stderr execSyncContainer returns (Kubernetes' limit). */
+/**
+ * The largest stdout or stderr execSyncContainer returns (Kubernetes' limit).
+ *
+ * @example
+ * ```ts
+ * import { MAX_EXEC_SYNC_SIZE } from "./runtime_impl.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(MAX_EXEC_SYNC_SIZE, 16 * 1024 * 1024);
+ * ```
+ */
 export const MAX_EXEC_SYNC_SIZE = 16 * 1024 * 1024;
 
-/** What a timed-out execSyncContainer puts in stderr (conmon's message). */
+/**
+ * What a timed-out execSyncContainer puts in stderr (conmon's message), with exit code -1.
+ *
+ * @example
+ * ```ts
+ * import { TIMED_OUT_MESSAGE } from "./runtime_impl.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(TIMED_OUT_MESSAGE, "command timed out");
+ * ```
+ */
 export const TIMED_OUT_MESSAGE = "command timed out";
 
 /** The exit file of a container. */

@@ -19,13 +19,16 @@ export const NATIVE_SOURCES: readonly string[] = Object.freeze([
   "fs.c",
   "init.c",
   "init.h",
+  "landlock.c",
   "lib.c",
   "lib_bpf.c",
   "lib_criu.c",
   "lib_events.c",
+  "lib_landlock.c",
   "lib_proc.c",
   "net.c",
   "plan.h",
+  "reaper_init.c",
 ]);
 
 /** Whether the sources are files here (a checkout), not remote (JSR, https). */
@@ -103,6 +106,8 @@ export function buildNative(dir: string, srcDir?: string): void {
       `${src}init.c`,
       `${src}child.c`,
       `${src}fs.c`,
+      `${src}landlock.c`,
+      `${src}reaper_init.c`,
       `${src}common.c`,
       `${src}net.c`,
     ]);

@@ -127,6 +127,10 @@ const SYMBOLS = {
   // int nsi_psi_trigger(const char *path, const char *trigger)
   nsi_psi_trigger: { parameters: ["buffer", "buffer"], result: "i32" },
 
+  // Landlock (lib_landlock.c)
+  // int nsi_landlock_abi(void): the ABI version, or -ENOSYS / -EOPNOTSUPP
+  nsi_landlock_abi: { parameters: [], result: "i32" },
+
   // cgroup v2 device filter (lib_bpf.c)
   // int nsi_bpf_prog_load_dev(const uint8_t *insns, uint32_t len, const char *license,
   //                           char *log, uint32_t log_size)

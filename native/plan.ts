@@ -21,6 +21,8 @@ export const OPS = {
   H_MAPCMD: [8, "ss"],
   H_AFFINITY: [9, "b"],
   H_NETDEV: [10, "sss"],
+  H_IDMOUNT: [11, "sssuu"],
+  H_CGROUP: [12, "s"],
   C_SETSID: [64, ""],
   C_UNSHARE: [65, "u"],
   C_ROOTFS: [66, "s"],
@@ -62,6 +64,10 @@ export const OPS = {
   C_IOPRIO: [103, "u"],
   C_MEMPOLICY: [104, "ub"],
   C_AFFINITY: [105, "b"],
+  C_LANDLOCK: [106, "ubbb"],
+  C_INIT: [107, ""],
+  C_LOOPBACK: [108, ""],
+  C_MOVEMOUNT: [109, "usu"],
 } as const;
 
 /** An op's name (plan.h's, without `NSI_`). */

@@ -7,6 +7,9 @@
  */
 
 import type { ContainerProcess } from "../core/process.ts";
+
+/** What runs in the foreground: a container process, or anything shaped like one. */
+export type ForegroundProcess = Pick<ContainerProcess, "kill" | "terminal" | "exitCode">;
 import { SIGNALS } from "./signals.ts";
 import { attachTerminal } from "./terminal.ts";
 
@@ -36,7 +39,7 @@ export const FORWARDED_SIGNALS: readonly Deno.Signal[] = [
  */
 export class SignalForwarder implements Disposable {
   #pending: number[] = [];
-  #target?: ContainerProcess;
+  #target?: ForegroundProcess;
   #handlers: [Deno.Signal, () => void][] = [];
 
   /** Starts catching signals; `onSignal` hears each one (for debug logs). */
@@ -57,7 +60,7 @@ export class SignalForwarder implements Disposable {
   }
 
   /** Forwards to `proc` from now on, after the signals that arrived before. */
-  attach(proc: ContainerProcess): void {
+  attach(proc: ForegroundProcess): void {
     this.#target = proc;
     for (const n of this.#pending.splice(0)) proc.kill(n);
   }
@@ -81,7 +84,7 @@ export class SignalForwarder implements Disposable {
  * ```
  */
 export async function waitForeground(
-  proc: ContainerProcess,
+  proc: ForegroundProcess,
   forwarder: SignalForwarder,
 ): Promise<number> {
   forwarder.attach(proc);

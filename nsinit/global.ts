@@ -7,7 +7,9 @@
 import { bool, parseFlags, str, UsageError } from "./flags.ts";
 import { type LogFormat, Logger } from "./log.ts";
 
-/** Where state lives by default (runc uses /run/runc). */
+import { defaultRoot } from "../core/rootless.ts";
+
+/** Where state lives by default for root (runc uses /run/runc); see `defaultRoot()`. */
 export const DEFAULT_ROOT = "/run/nsinit";
 
 /** What every subcommand gets from the global flags. */
@@ -84,7 +86,7 @@ export function parseGlobal(argv: string[]): ParsedGlobal {
   const log = str(values, "log");
   const debug = bool(values, "debug");
   const options: GlobalOptions = {
-    root: str(values, "root") || DEFAULT_ROOT,
+    root: str(values, "root") || defaultRoot(),
     logFormat: format,
     debug,
     systemdCgroup: bool(values, "systemd-cgroup"),

@@ -8,12 +8,14 @@
 
 import { resolve } from "../util/path.ts";
 import { Factory, readBundleSpec } from "../core/factory.ts";
+import type { Container } from "../core/container.ts";
 import type { CreateOptions } from "../core/factory.ts";
 import { validateId, writeAtomic } from "../core/state.ts";
 import { bool, checkArgs, type FlagSpecs, parseFlags, str, uint } from "./flags.ts";
 import type { GlobalOptions } from "./global.ts";
 import { checkTerminal, consoleSocketSender } from "./terminal.ts";
 import { SignalForwarder, waitForeground } from "./foreground.ts";
+import { mark } from "../util/trace.ts";
 
 /** Flags of `nsinit create`. */
 export const CREATE_FLAGS: FlagSpecs = {
@@ -117,9 +119,32 @@ export async function launch(
   let code: number;
   try {
     code = await waitForeground(init, forwarder);
+    mark("run: init exited");
+    if (code === 128 + 9) await reportOomKill(container, g);
   } finally {
     if (!bool(values, "keep")) await container.destroy({ force: true });
+    mark("run: container destroyed");
   }
   g.logger.debug(`run ${id}: exit code ${code}`);
   return code;
+}
+
+/**
+ * A container killed by SIGKILL whose memory cgroup hit its limit was OOM-killed: say so,
+ * naming the limit (with `linux.resources.memory.limit` of 1 the init dies at its first page,
+ * and exit status 137 alone tells the user nothing).
+ */
+async function reportOomKill(container: Container, g: GlobalOptions): Promise<void> {
+  const limit = container.persisted.config.linux?.resources?.memory?.limit;
+  if (limit === undefined || limit <= 0) return;
+  try {
+    const stats = await container.stats();
+    if ((stats.memory?.usage.failcnt ?? 0) === 0) return;
+  } catch {
+    return;
+  }
+  g.logger.error(
+    `container ${container.id} was killed by the OOM killer: ` +
+      `linux.resources.memory.limit ${limit} is too low for it`,
+  );
 }

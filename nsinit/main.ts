@@ -15,11 +15,12 @@ import { main } from "./main.ts";
  * @module
  */
 
-import { OCI_VERSION_MAX } from "../spec/validate.ts";
 import type { GlobalOptions } from "./global.ts";
 import { parseGlobal } from "./global.ts";
 import { print, writeAllSync } from "./log.ts";
 import { UsageError } from "./flags.ts";
+import { VERSION } from "./version.ts";
+import { mark, setTraceSink, stderrTraceSink } from "../util/trace.ts";
 
 /** What a command module exports. */
 export interface CommandModule {
@@ -116,6 +117,14 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
     usage: "events [--stats] [--interval DURATION] <container-id>",
     load: () => import("./commands/events.ts"),
   },
+  sandbox: {
+    summary: "run a command isolated: host files read-only, cwd writable, no network, limits",
+    usage: "sandbox [--profile FILE] [--allow-write PATH]... [--allow-read PATH]... " +
+      "[--deny-read PATH]... [--net] [--memory SIZE] [--cpus N] [--pids N] [--timeout SECONDS] " +
+      "[--env NAME[=VALUE]]... [--cwd DIR] [--no-landlock|--require-landlock] [--no-seccomp] " +
+      "[--tty|--no-tty] [--] COMMAND [ARGS...]",
+    load: () => import("./commands/sandbox.ts"),
+  },
   checkpoint: {
     summary: "checkpoint a running container",
     usage:
@@ -144,7 +153,8 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
 const GLOBAL_USAGE = `Usage: nsinit [global options] <command> [command options] [arguments...]
 
 Global options:
-   --root DIR            state directory (default: /run/nsinit)
+   --root DIR            state directory (default: /run/nsinit; $XDG_RUNTIME_DIR/nsinit
+                         for an unprivileged user)
    --log FILE            append log lines to FILE (default: stderr)
    --log-format FORMAT   text or json (default: text)
    --debug               log debug lines
@@ -166,14 +176,8 @@ function usage(): string {
 
 /** `nsinit --version`, as runc prints it. */
 async function version(): Promise<string> {
-  let v = "unknown";
-  try {
-    const text = await Deno.readTextFile(new URL("../deno.json", import.meta.url));
-    v = String(JSON.parse(text).version ?? v);
-  } catch {
-    // keep "unknown"
-  }
-  const lines = [`nsinit version ${v}`, `spec: ${OCI_VERSION_MAX}`];
+  const { OCI_VERSION_MAX } = await import("../spec/validate.ts");
+  const lines = [`nsinit version ${VERSION}`, `spec: ${OCI_VERSION_MAX}`];
   const seccomp = libseccompVersion();
   if (seccomp) lines.push(`libseccomp: ${seccomp}`);
   return lines.join("\n") + "\n";
@@ -233,6 +237,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     g.logger.debug(`nsinit ${argv.join(" ")}`);
     const mod = await entry.load();
+    mark("cli: command module loaded");
     return await mod.run(parsed.args, g);
   } catch (e) {
     const msg = errorMessage(e);
@@ -242,4 +247,10 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) {
+  if (Deno.env.get("NSINIT_TRACE")) setTraceSink(stderrTraceSink());
+  mark("cli: main module loaded");
+  const code = await main(Deno.args);
+  mark("cli: exit");
+  Deno.exit(code);
+}

@@ -1,35 +1,174 @@
 /**
- * `deno task build`: compiles the native helper into dist/lib and writes the
- * `dist/nsinit` launcher that OCI clients can be pointed at.
+ * `deno task build`: compiles the native helper into dist/lib, bundles the CLI into
+ * dist/cli (one file per entry point: `main.js` and a chunk per subcommand, so a command
+ * loads only the code it uses), and writes the `dist/nsinit` launcher that OCI clients can
+ * be pointed at.
  *
- * `deno compile` cannot work on these machines (it downloads denort), so the
- * launcher runs the CLI module with Deno, without type-checking, from the
- * cache that this script warms.
+ * `deno compile` cannot work on these machines (it downloads denort), so the launcher runs
+ * the bundle with Deno, without a config file, a lock file or type-checking.
+ *
+ * Tests and the benchmark that run `dist/nsinit` call {@link ensureBuild} first, which
+ * rebuilds the bundle when a source file is newer than it.
+ *
+ * @module
  */
 import { buildNative } from "../native/build.ts";
 
-const root = decodeURIComponent(new URL("..", import.meta.url).pathname).replace(/\/$/, "");
-const dist = `${root}/dist`;
-buildNative(`${dist}/lib`);
+const ROOT = decodeURIComponent(new URL("..", import.meta.url).pathname).replace(/\/$/, "");
+const DIST = `${ROOT}/dist`;
+/** The bundled CLI's entry point. */
+export const CLI_ENTRY = `${DIST}/cli/main.js`;
+/** The launcher. */
+export const LAUNCHER = `${DIST}/nsinit`;
+/** The folders whose TypeScript the CLI bundle is made of. */
+const SOURCE_DIRS = [
+  "nsinit",
+  "core",
+  "spec",
+  "seccomp",
+  "drivers",
+  "cgroups",
+  "native",
+  "util",
+  "criu",
+];
+const SOURCE_FILES = ["errors.ts", "mod.ts", "deno.json"];
 
-const deno = Deno.execPath();
-const launcher = `#!/bin/sh
-# nsinit launcher, written by "deno task build".
-NSINIT_LIBDIR="\${NSINIT_LIBDIR:-${dist}/lib}" exec "${deno}" run -A --no-check --no-lock --quiet --no-prompt "${root}/nsinit/main.ts" "$@"
-`;
-Deno.writeTextFileSync(`${dist}/nsinit.tmp`, launcher, { mode: 0o755 });
-Deno.renameSync(`${dist}/nsinit.tmp`, `${dist}/nsinit`);
-
-// Warm Deno's module cache so the first container start does not pay for it.
-try {
-  Deno.statSync(`${root}/nsinit/main.ts`);
-  const warm = new Deno.Command(deno, {
-    args: ["cache", "--no-lock", "--quiet", `${root}/nsinit/main.ts`],
-    stdout: "inherit",
-    stderr: "inherit",
-  }).outputSync();
-  if (!warm.success) Deno.exit(1);
-} catch (e) {
-  if (!(e instanceof Deno.errors.NotFound)) throw e;
+function mtime(path: string): number {
+  try {
+    return Deno.statSync(path).mtime?.getTime() ?? 0;
+  } catch {
+    return 0;
+  }
 }
-console.log(`built ${dist}/lib/libnsinit.so, ${dist}/lib/nsinit-init and ${dist}/nsinit`);
+
+/** The newest modification time of the files the bundle is made of. */
+function newestSource(): number {
+  let newest = 0;
+  const walk = (dir: string) => {
+    for (const e of Deno.readDirSync(dir)) {
+      const p = `${dir}/${e.name}`;
+      if (e.isDirectory) walk(p);
+      else if (e.name.endsWith(".ts") && !e.name.endsWith("_test.ts")) {
+        newest = Math.max(newest, mtime(p));
+      }
+    }
+  };
+  for (const d of SOURCE_DIRS) {
+    try {
+      walk(`${ROOT}/${d}`);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  }
+  for (const f of SOURCE_FILES) newest = Math.max(newest, mtime(`${ROOT}/${f}`));
+  return newest;
+}
+
+/**
+ * Bundles nsinit/main.ts into dist/cli. Chunk names carry a hash of their content, so
+ * the new chunks are moved in beside the old ones and main.js is renamed over last: a
+ * command running meanwhile loads one build or the other, never half of each. Chunks no
+ * longer referenced are removed once they are a minute old.
+ */
+export function bundleCli(): void {
+  const out = `${DIST}/cli`;
+  const tmp = `${DIST}/cli.tmp-${Deno.pid}-${Date.now()}`;
+  try {
+    const r = new Deno.Command(Deno.execPath(), {
+      args: [
+        "bundle",
+        "--quiet",
+        "--platform",
+        "deno",
+        "--code-splitting",
+        "--no-lock",
+        "--config",
+        `${ROOT}/deno.json`,
+        "--outdir",
+        tmp,
+        `${ROOT}/nsinit/main.ts`,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).outputSync();
+    if (!r.success) {
+      throw new Error(`deno bundle failed: ${new TextDecoder().decode(r.stderr).trim()}`);
+    }
+    Deno.mkdirSync(out, { recursive: true });
+    const fresh = new Set<string>();
+    for (const e of Deno.readDirSync(tmp)) {
+      fresh.add(e.name);
+      if (e.name !== "main.js") Deno.renameSync(`${tmp}/${e.name}`, `${out}/${e.name}`);
+    }
+    Deno.renameSync(`${tmp}/main.js`, `${out}/main.js`);
+    const old = Date.now() - 60_000;
+    for (const e of Deno.readDirSync(out)) {
+      if (!fresh.has(e.name) && mtime(`${out}/${e.name}`) < old) {
+        Deno.removeSync(`${out}/${e.name}`);
+      }
+    }
+  } finally {
+    try {
+      Deno.removeSync(tmp, { recursive: true });
+    } catch { /* moved */ }
+  }
+}
+
+/** Writes the launcher (atomically). */
+function writeLauncher(): void {
+  const launcher = `#!/bin/sh
+# nsinit launcher, written by "deno task build": runs the bundled CLI (dist/cli).
+NSINIT_LIBDIR="\${NSINIT_LIBDIR:-${DIST}/lib}" exec "${Deno.execPath()}" run -A --no-config --no-lock --quiet --no-prompt "${CLI_ENTRY}" "$@"
+`;
+  Deno.writeTextFileSync(`${LAUNCHER}.tmp-${Deno.pid}`, launcher, { mode: 0o755 });
+  Deno.renameSync(`${LAUNCHER}.tmp-${Deno.pid}`, LAUNCHER);
+}
+
+/** Whether dist/cli is missing or older than a source file it is made of. */
+export function cliBuildIsStale(): boolean {
+  const built = Math.min(mtime(CLI_ENTRY), mtime(LAUNCHER));
+  return built === 0 || newestSource() > built;
+}
+
+/** Whether dist/lib is missing or older than a file of native/src. */
+function nativeBuildIsStale(): boolean {
+  const built = Math.min(mtime(`${DIST}/lib/libnsinit.so`), mtime(`${DIST}/lib/nsinit-init`));
+  let newest = 0;
+  for (const e of Deno.readDirSync(`${ROOT}/native/src`)) {
+    newest = Math.max(newest, mtime(`${ROOT}/native/src/${e.name}`));
+  }
+  return built === 0 || newest > built;
+}
+
+let ensured = false;
+
+/**
+ * Rebuilds what is missing or stale of dist/ (once per process): for tests and the
+ * benchmark that run `dist/nsinit`, which runs the bundle, not the sources. Returns
+ * whether it built anything.
+ */
+export function ensureBuild(): boolean {
+  if (ensured) return false;
+  let built = false;
+  if (nativeBuildIsStale()) {
+    buildNative(`${DIST}/lib`);
+    built = true;
+  }
+  if (cliBuildIsStale()) {
+    bundleCli();
+    writeLauncher();
+    built = true;
+  }
+  ensured = true;
+  return built;
+}
+
+if (import.meta.main) {
+  buildNative(`${DIST}/lib`);
+  bundleCli();
+  writeLauncher();
+  console.log(
+    `built ${DIST}/lib/libnsinit.so, ${DIST}/lib/nsinit-init, ${DIST}/cli and ${LAUNCHER}`,
+  );
+}

@@ -22,8 +22,8 @@ deno_version=2.9.6
 test_user=nsinit-test
 # systemd (its binary and libsystemd0's sd-bus) for the systemd driver's tests in namespaces
 # (scripts/systemd_ns.sh); installing the package does not make it PID 1.
-packages=(busybox-static runc uidmap libseccomp-dev gcc make procps util-linux iproute2 systemd
-  libsystemd0)
+packages=(busybox-static runc uidmap libseccomp-dev gcc make procps util-linux iproute2 bubblewrap
+  systemd libsystemd0)
 
 say() { echo "install_test_deps: $*"; }
 die() {

@@ -99,6 +99,11 @@ export interface CompileSeccompOptions extends LibseccompOptions {
   file?: string;
   /** JSON path of the profile, prefixed to every error's field; default `linux.seccomp`. */
   field?: string;
+  /**
+   * Refuse a profile that denies execve (a container's filter is loaded before its execve:
+   * such a process could neither start nor report why). Default false.
+   */
+  requireExecve?: boolean;
 }
 
 /** A compiled seccomp profile. */
@@ -212,6 +217,22 @@ export function compileSeccomp(
     pending.push({ field, action, args: conds, splitArgs });
     names.push(call.names);
   });
+
+  // The filter is loaded before execve: one that denies execve leaves the process unable to
+  // start, or to report why (every later syscall, exit_group included, may be denied too).
+  const allows = (a: number) => a === SCMP_ACT.ALLOW || a === SCMP_ACT.LOG;
+  const execRules = pending.filter((_, i) =>
+    names[i].some((n) => n === "execve" || n === "execveat")
+  );
+  const execAllowed = execRules.some((r) => allows(r.action)) ||
+    (allows(defaultAction) && !execRules.some((r) => !allows(r.action) && r.args.length === 0));
+  if (opts.requireExecve && !execAllowed) {
+    fail(
+      base,
+      `the profile denies execve (default action ${seccomp.defaultAction}, and no rule ` +
+        "allows execve): the container's process could never start",
+    );
+  }
 
   // Now libseccomp: archs, syscall names, rules.
   const archs = archNames.map((name, i) => {

@@ -335,3 +335,29 @@ Deno.test({
     }
   },
 });
+
+Deno.test("compileSeccomp: requireExecve refuses a profile that denies execve", () => {
+  const refuse = (seccomp: LinuxSeccomp) =>
+    assert.throws(
+      () => compileSeccomp(seccomp, { requireExecve: true }),
+      (e) =>
+        e instanceof ConfigError && e.field === "linux.seccomp" && /denies execve/.test(e.message),
+    );
+  refuse({ defaultAction: "SCMP_ACT_ERRNO" });
+  refuse({
+    defaultAction: "SCMP_ACT_KILL",
+    syscalls: [{ names: ["read"], action: "SCMP_ACT_ALLOW" }],
+  });
+  refuse({
+    defaultAction: "SCMP_ACT_ALLOW",
+    syscalls: [{ names: ["execve"], action: "SCMP_ACT_ERRNO" }],
+  });
+  // Allowed by a rule, or by the default.
+  compileSeccomp({
+    defaultAction: "SCMP_ACT_ERRNO",
+    syscalls: [{ names: ["execve", "exit_group"], action: "SCMP_ACT_ALLOW" }],
+  }, { requireExecve: true });
+  compileSeccomp({ defaultAction: "SCMP_ACT_ALLOW" }, { requireExecve: true });
+  // Without the option, a filter for a non-container use compiles.
+  compileSeccomp({ defaultAction: "SCMP_ACT_ERRNO" });
+});

@@ -181,6 +181,49 @@ const IFNAME = /^[^\s/:]{1,15}$/;
 const CPU_LIST = /^\d+(-\d+)?(,\d+(-\d+)?)*$/;
 const PAGE_SIZE = /^\d+[KMGTP]?B$/;
 
+/**
+ * A JSON integer that does not fit in 64 bits (above 18446744073709551615 or below
+ * -9223372036854775808). `JSON.parse` would round it to a nearby double, and 2^64 would then
+ * wrap to 0 on its way to the kernel (an rlimit of 18446744073709551616 became 0).
+ */
+class OutOfRange {
+  constructor(readonly source: string) {}
+}
+
+const U64_MAX = (1n << 64n) - 1n;
+const I64_MIN = -(1n << 63n);
+
+/** JSON.parse reviver: integers beyond 64 bits become {@linkcode OutOfRange}. */
+function markOutOfRange(
+  this: unknown,
+  _key: string,
+  value: unknown,
+  context?: { source?: string },
+): unknown {
+  if (typeof value !== "number" || Number.isSafeInteger(value)) return value;
+  const source = context?.source;
+  if (source === undefined || !/^-?\d+$/.test(source)) return value;
+  const n = BigInt(source);
+  return n > U64_MAX || n < I64_MIN ? new OutOfRange(source) : value;
+}
+
+/**
+ * `JSON.parse` for configuration documents: an integer that does not fit in 64 bits is kept
+ * as a marker that validation then refuses naming its field, instead of a rounded double.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseJson64, validateProcess } from "./validate.ts";
+ * const raw = parseJson64('{"cwd":"/","args":["true"],"user":{"uid":0,"gid":0},' +
+ *   '"rlimits":[{"type":"RLIMIT_NOFILE","soft":18446744073709551616,"hard":1}]}');
+ * assert.throws(() => validateProcess(raw), /rlimits\[0\]\.soft: 18446744073709551616 does not fit/);
+ * ```
+ */
+export function parseJson64(text: string): unknown {
+  return JSON.parse(text, markOutOfRange as Parameters<typeof JSON.parse>[1]);
+}
+
 /** Appends an object key to a JSON path: `a.b`, or `a["net.ipv4.ip_forward"]`. */
 function join(path: string, key: string): string {
   if (/^[A-Za-z_$][\w$]*$/.test(key)) return path ? `${path}.${key}` : key;
@@ -245,6 +288,14 @@ class Checker {
   }
 
   int(v: unknown, path: string, min = -Infinity, max = Infinity): number {
+    if (v instanceof OutOfRange) {
+      this.fail(path, `${v.source} does not fit in 64 bits`);
+    }
+    // Beyond 2^64 no OCI field (u64 at most) can hold it; writing it would wrap or be
+    // printed in exponent form ("1e+21").
+    if (typeof v === "number" && Number.isFinite(v) && Math.abs(v) > 2 ** 64) {
+      this.fail(path, `${v} does not fit in 64 bits`);
+    }
     if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
       const range = min > -Infinity && max < Infinity
         ? ` from ${min} to ${max}`
@@ -446,6 +497,43 @@ function checkMount(c: Checker, item: unknown, p: string): void {
   c.optStrings(m, "options", p);
   checkIdMappings(c, m, "uidMappings", p);
   checkIdMappings(c, m, "gidMappings", p);
+}
+
+/**
+ * Idmapped mounts (1.2): mappings need the `idmap` or `ridmap` option (so that an older
+ * runtime cannot silently ignore them), the option needs a bind mount and mappings: the
+ * mount's own, or the container's user namespace's.
+ */
+function checkIdmapMounts(
+  c: Checker,
+  spec: Obj,
+  linux: Obj | undefined,
+  ns: Map<string, string>,
+): void {
+  const mounts = Array.isArray(spec.mounts) ? spec.mounts as Obj[] : [];
+  mounts.forEach((m, i) => {
+    const p = `mounts[${i}]`;
+    const options = (m.options ?? []) as string[];
+    const idmap = options.includes("idmap") || options.includes("ridmap");
+    const uid = (m.uidMappings as unknown[] | undefined)?.length ?? 0;
+    const gid = (m.gidMappings as unknown[] | undefined)?.length ?? 0;
+    if (!idmap) {
+      if (uid || gid) c.fail(`${p}.options`, "mappings need the idmap or ridmap option");
+      return;
+    }
+    const bind = m.type === "bind" || options.includes("bind") || options.includes("rbind");
+    if (!bind) c.fail(`${p}.options`, "idmap and ridmap need a bind mount");
+    if (uid && !gid) c.fail(`${p}.gidMappings`, "an idmapped mount needs gid mappings too");
+    if (gid && !uid) c.fail(`${p}.uidMappings`, "an idmapped mount needs uid mappings too");
+    const userns = ns.get("user") === "" && Array.isArray(linux?.uidMappings) &&
+      Array.isArray(linux?.gidMappings);
+    if (!uid && !userns) {
+      c.fail(
+        `${p}.uidMappings`,
+        "an idmapped mount needs mappings (its own, or a new user namespace's)",
+      );
+    }
+  });
 }
 
 function checkHooks(c: Checker, hooks: Obj, path: string): void {
@@ -831,6 +919,7 @@ export function validateSpec(raw: unknown, file = "config.json"): Spec {
     namespaces = checkLinux(c, l, p);
   });
   checkNamespaceUse(c, o, linux, namespaces);
+  checkIdmapMounts(c, o, linux, namespaces);
   return o as unknown as Spec;
 }
 
@@ -898,7 +987,7 @@ export function validateResources(raw: unknown, file = "resources.json"): LinuxR
 export function parseSpec(text: string, file = "config.json"): Spec {
   let raw: unknown;
   try {
-    raw = JSON.parse(text);
+    raw = parseJson64(text);
   } catch (e) {
     throw new ConfigError(file, "", `invalid JSON: ${describeJsonError(text, e)}`);
   }

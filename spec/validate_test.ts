@@ -47,7 +47,7 @@ function full(): Json {
         destination: "/data",
         type: "bind",
         source: "/srv/data",
-        options: ["rbind", "rro"],
+        options: ["rbind", "rro", "idmap"],
         uidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }],
         gidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }],
       },
@@ -470,6 +470,32 @@ const cases: [string, (c: Json) => void, string][] = [
     "mount idmap size",
     (c) => (c.mounts[1].uidMappings[0].size = 0),
     "mounts[1].uidMappings[0].size: must be an integer from 1 to 4294967295",
+  ],
+  [
+    "mount mappings without idmap",
+    (c) => (c.mounts[1].options = ["rbind"]),
+    "mounts[1].options: mappings need the idmap or ridmap option",
+  ],
+  [
+    "idmap on a tmpfs",
+    (c) => (c.mounts[2].options = ["idmap"]),
+    "mounts[2].options: idmap and ridmap need a bind mount",
+  ],
+  [
+    "idmap with uid mappings only",
+    (c) => delete c.mounts[1].gidMappings,
+    "mounts[1].gidMappings: an idmapped mount needs gid mappings too",
+  ],
+  [
+    "idmap without mappings or a new user namespace",
+    (c) => {
+      delete c.mounts[1].uidMappings;
+      delete c.mounts[1].gidMappings;
+      c.linux.namespaces[5].path = "/proc/1/ns/user";
+      delete c.linux.uidMappings;
+      delete c.linux.gidMappings;
+    },
+    "mounts[1].uidMappings: an idmapped mount needs mappings (its own, or a new user namespace's)",
   ],
   // hooks
   ["hooks array", (c) => (c.hooks = []), "hooks: must be an object"],

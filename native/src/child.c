@@ -10,6 +10,7 @@
 #include <linux/capability.h>
 #include <linux/close_range.h>
 #include <linux/filter.h>
+#include <net/if.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
@@ -22,6 +23,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -160,10 +162,17 @@ static void op_terminal(const struct nsi_rec *r)
 {
 	struct winsize ws;
 	int unlock = 0, master, slave;
+	struct stat st;
 
+	/* Opened by path in the container: check the fd is a pty multiplexer (5:2) before it
+	 * becomes the console, so a /dev/ptmx swapped for something else is never used
+	 * (the class of CVE-2025-52565). */
 	master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (master < 0)
 		nsi_fail(errno, "open /dev/ptmx");
+	if (fstat(master, &st) < 0 || !S_ISCHR(st.st_mode) || major(st.st_rdev) != 5 ||
+	    minor(st.st_rdev) != 2)
+		nsi_fail(EPERM, "open /dev/ptmx: not the pty multiplexer (5:2)");
 	if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
 		nsi_fail(errno, "unlock pty");
 	slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
@@ -218,21 +227,82 @@ static void op_findexec(const char *file, const char *pathenv)
 	nsi_fail(ENOENT, "exec: \"%s\": executable file not found in $PATH", file);
 }
 
-static void op_exec(const struct nsi_rec *r)
+/* The exec step, split so that everything but execve itself can happen before the
+ * seccomp filter is loaded (then nothing the runtime does depends on the profile). */
+struct exec_args {
+	const char *path;
+	char **argv, **envp;
+};
+
+static struct exec_args exec_prepare(const struct nsi_rec *r)
 {
 	uint32_t alen, elen;
 	const uint8_t *a = rec_bytes(r, 0, &alen), *e = rec_bytes(r, 1, &elen);
-	char **argv = nsi_split_nul(a, alen), **envp = nsi_split_nul(e, elen);
+	struct exec_args x = { NULL, nsi_split_nul(a, alen), nsi_split_nul(e, elen) };
+
+	if (!x.argv || !x.envp)
+		nsi_fail(ENOMEM, "exec: calloc");
+	if (!x.argv[0])
+		nsi_fail(EINVAL, "exec: empty argv");
+	x.path = g_exec_path[0] ? g_exec_path : x.argv[0];
+	return x;
+}
+
+static void exec_now(struct exec_args x, int unmask)
+{
 	sigset_t none;
 
-	if (!argv || !envp)
-		nsi_fail(ENOMEM, "exec: calloc");
-	if (!argv[0])
-		nsi_fail(EINVAL, "exec: empty argv");
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	execve(g_exec_path[0] ? g_exec_path : argv[0], argv, envp);
-	nsi_fail(errno, "exec %s", g_exec_path[0] ? g_exec_path : argv[0]);
+	if (unmask) {
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+	}
+	execve(x.path, x.argv, x.envp);
+	nsi_fail(errno, "exec %s", x.path);
+}
+
+static void op_seccomp(const struct nsi_rec *r, const struct nsi_rec *next)
+{
+	struct sock_fprog prog;
+	struct exec_args x = { 0 };
+	uint32_t blen;
+	const uint8_t *b = rec_bytes(r, 0, &blen);
+	sigset_t none;
+
+	prog.len = (unsigned short)(blen / sizeof(struct sock_filter));
+	prog.filter = (struct sock_filter *)b;
+	if (blen % sizeof(struct sock_filter) || blen / sizeof(struct sock_filter) > 0xffff)
+		nsi_fail(EINVAL, "seccomp: bad program length %u", blen);
+	if (next && next->op == NSI_C_EXEC) {
+		/* argv, envp (malloc) and the signal mask now: after the filter, only execve. */
+		x = exec_prepare(next);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+	}
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned)rec_u64(r, 1), &prog) < 0)
+		nsi_fail(errno, "seccomp");
+	if (x.path) {
+		g_cur_index++;
+		g_cur_op = NSI_C_EXEC;
+		exec_now(x, 0);
+	}
+}
+
+/* Brings up the loopback interface of a new network namespace (as bubblewrap does). */
+static void op_loopback(void)
+{
+	struct ifreq ifr;
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (s < 0)
+		nsi_fail(errno, "socket for lo");
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+		nsi_fail(errno, "SIOCGIFFLAGS lo");
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+		nsi_fail(errno, "SIOCSIFFLAGS lo up");
+	close(s);
 }
 
 static void op_fifowait(void)
@@ -328,6 +398,7 @@ void nsi_child(const struct nsi_rec *recs, int n)
 			continue;
 		g_cur_index = i;
 		g_cur_op = r->op;
+		nsi_crash_point(i);
 		switch (r->op) {
 		case NSI_C_SETSID:
 			if (setsid() < 0)
@@ -408,17 +479,9 @@ void nsi_child(const struct nsi_rec *recs, int n)
 			if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 				nsi_fail(errno, "prctl PR_SET_NO_NEW_PRIVS");
 			break;
-		case NSI_C_SECCOMP: {
-			struct sock_fprog prog;
-			b = rec_bytes(r, 0, &blen);
-			prog.len = (unsigned short)(blen / sizeof(struct sock_filter));
-			prog.filter = (struct sock_filter *)b;
-			if (blen % sizeof(struct sock_filter) || blen / sizeof(struct sock_filter) > 0xffff)
-				nsi_fail(EINVAL, "seccomp: bad program length %u", blen);
-			if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned)rec_u64(r, 1), &prog) < 0)
-				nsi_fail(errno, "seccomp");
+		case NSI_C_SECCOMP:
+			op_seccomp(r, i + 1 < n ? &recs[i + 1] : NULL);
 			break;
-		}
 		case NSI_C_CHDIR:
 			if (chdir(rec_str(r, 0)) < 0)
 				nsi_fail(errno, "chdir %s", rec_str(r, 0));
@@ -440,7 +503,7 @@ void nsi_child(const struct nsi_rec *recs, int n)
 				nsi_fail(errno, "close_range");
 			break;
 		case NSI_C_EXEC:
-			op_exec(r);
+			exec_now(exec_prepare(r), 1);
 			break;
 		case NSI_C_DUMPABLE:
 			if (prctl(PR_SET_DUMPABLE, rec_u64(r, 0) ? 1 : 0, 0, 0, 0) < 0)
@@ -457,6 +520,15 @@ void nsi_child(const struct nsi_rec *recs, int n)
 			break;
 		case NSI_C_HOOK:
 			op_hook(r);
+			break;
+		case NSI_C_LANDLOCK:
+			nsi_landlock(r);
+			break;
+		case NSI_C_LOOPBACK:
+			op_loopback();
+			break;
+		case NSI_C_INIT:
+			nsi_reaper_init();
 			break;
 		case NSI_C_CHROOT:
 			op_chroot(rec_str(r, 0));
@@ -475,6 +547,14 @@ void nsi_child(const struct nsi_rec *recs, int n)
 				    (unsigned long)blen * 8 + (blen ? 1 : 0)) < 0)
 				nsi_fail(errno, "set_mempolicy mode 0x%llx", (unsigned long long)rec_u64(r, 0));
 			break;
+		case NSI_C_MOVEMOUNT: {
+			uint64_t k = rec_u64(r, 0);
+			if (k >= (uint64_t)g_nidmount || g_idmount[k] < 0)
+				nsi_fail(EINVAL, "plan: no idmapped mount %llu", (unsigned long long)k);
+			fs_move_mount(g_idmount[k], rec_str(r, 1), (int)rec_u64(r, 2));
+			g_idmount[k] = -1;
+			break;
+		}
 		case NSI_C_AFFINITY:
 			b = rec_bytes(r, 0, &blen);
 			op_affinity(b, blen);

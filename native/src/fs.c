@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <linux/mount.h>
 #include <linux/openat2.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -18,6 +19,8 @@
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/vfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "init.h"
@@ -66,14 +69,21 @@ int fs_parent_in_root(const char *path, const char **base)
 	return fd;
 }
 
+/*
+ * Creates `path` (and its parents) inside the root as a directory or empty file.
+ * A loop, not a recursion: a destination thousands of components deep must not
+ * exhaust the stack. Each prefix is resolved from the root again (symlinks in the
+ * image resolve inside the root, as everywhere), and the next component is made
+ * in the directory that prefix resolved to.
+ */
 static int create_in_root(const char *path, int kind, int depth);
 
 /*
  * `base` in `parent` exists: if it is a symlink whose target does not exist, creates
  * the target (resolved inside the root, as runc does for a mount destination that is a
- * dangling symlink). `path` is the whole path, for a relative target's directory.
+ * dangling symlink). `dir` is the link's directory (in the root), for a relative target.
  */
-static int create_link_target(int parent, const char *base, const char *path, int kind, int depth)
+static int create_link_target(int parent, const char *base, const char *dir, int kind, int depth)
 {
 	char target[4096], full[8192];
 	struct stat st;
@@ -85,65 +95,96 @@ static int create_link_target(int parent, const char *base, const char *path, in
 	if (n < 0)
 		return -1;
 	target[n] = 0;
-	if (target[0] == '/') {
+	if (target[0] == '/')
 		snprintf(full, sizeof(full), "%s", target);
-	} else {
-		/* relative to the link's directory */
-		snprintf(full, sizeof(full), "%.*s/%s", (int)(base - path), path, target);
-	}
+	else
+		snprintf(full, sizeof(full), "%s/%s", dir, target);
 	return create_in_root(full, kind, depth + 1);
 }
 
-/* Creates `path` (and its parents) inside the root as a directory or empty file. */
 int fs_create_in_root(const char *path, int kind)
 {
 	return create_in_root(path, kind, 0);
 }
 
+/* The recursion is over symlinks only (at most 40, as the kernel's), never over components. */
 static int create_in_root(const char *path, int kind, int depth)
 {
-	const char *base;
+	char buf[4096];
+	size_t len = strlen(path), i = 0;
 	int parent, fd, saved;
 
 	if (depth > 40) {
 		errno = ELOOP;
 		return -1;
 	}
-
-	while (*path == '/')
-		path++;
-	if (*path == 0)
-		return 0;
-	parent = fs_parent_in_root(path, &base);
+	if (len >= sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(buf, path, len + 1);
+	parent = fs_open_in_root("/", O_PATH | O_DIRECTORY);
 	if (parent < 0)
 		return -1;
-	if (*base == 0 || strcmp(base, ".") == 0) {
-		close(parent);
-		return 0;
-	}
-	if (strcmp(base, "..") == 0) {
-		close(parent);
-		errno = EINVAL;
-		return -1;
-	}
-	if (kind == 1) {
-		if (mkdirat(parent, base, 0755) < 0) {
-			if (errno != EEXIST)
-				goto fail;
-			if (create_link_target(parent, base, path, kind, depth) < 0)
-				goto fail;
+	while (i < len) {
+		size_t start, end;
+		int last;
+
+		while (i < len && buf[i] == '/')
+			i++;
+		if (i >= len)
+			break;
+		start = i;
+		while (i < len && buf[i] != '/')
+			i++;
+		end = i;
+		while (i < len && buf[i] == '/')
+			i++;
+		last = i >= len;
+		buf[end] = 0;
+		if (strcmp(buf + start, ".") == 0) {
+			buf[end] = end < len ? '/' : 0;
+			continue;
 		}
-	} else {
-		/* O_NOFOLLOW|O_EXCL: never create through a symlink. */
-		fd = openat(parent, base, O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_CLOEXEC, 0644);
-		if (fd < 0) {
-			if (errno != EEXIST)
-				goto fail;
-			if (create_link_target(parent, base, path, kind, depth) < 0)
-				goto fail;
+		if (strcmp(buf + start, "..") == 0) {
+			errno = EINVAL;
+			goto fail;
 		}
-		if (fd >= 0)
-			close(fd);
+		fd = fs_open_in_root(buf, O_PATH);
+		if (fd < 0 && errno == ENOENT) {
+			int made, k = last ? kind : 1;
+
+			if (k == 2) {
+				/* O_NOFOLLOW|O_EXCL: never create through a symlink. */
+				made = openat(parent, buf + start,
+					      O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_CLOEXEC, 0644);
+				if (made >= 0)
+					close(made);
+			} else {
+				made = mkdirat(parent, buf + start, 0755);
+			}
+			if (made < 0) {
+				if (errno != EEXIST)
+					goto fail;
+				/* A dangling symlink: make what it points to. */
+				char dir[4096];
+				size_t dl = start;
+
+				while (dl > 0 && buf[dl - 1] == '/')
+					dl--;
+				memcpy(dir, buf, dl);
+				dir[dl] = 0;
+				if (create_link_target(parent, buf + start, dir, k, depth) < 0)
+					goto fail;
+			}
+			fd = fs_open_in_root(buf, O_PATH);
+		}
+		if (fd < 0)
+			goto fail;
+		close(parent);
+		parent = fd;
+		if (end < len)
+			buf[end] = '/';
 	}
 	close(parent);
 	return 0;
@@ -175,43 +216,153 @@ static int resolve(const char *dst, int inroot, int create, char *buf, size_t si
 	return fd;
 }
 
+/*
+ * The mounts this process made, by destination: later steps on the same destination
+ * (read-only, propagation, recursive attributes) act on the mount that was made, through
+ * its fd, and never resolve the destination path a second time. A path resolved twice
+ * is the symlink-exchange race of CVE-2021-30465: a container sharing a volume swaps a
+ * directory for a symlink between the two, and the second step lands elsewhere.
+ */
+#define MAX_MADE 512
+static struct {
+	char *dst;
+	int fd;
+} g_made[MAX_MADE];
+static int g_nmade;
+
+static void remember(const char *dst, int mfd)
+{
+	for (int i = 0; i < g_nmade; i++)
+		if (strcmp(g_made[i].dst, dst) == 0) {
+			close(g_made[i].fd);
+			g_made[i].fd = mfd;
+			return;
+		}
+	if (g_nmade == MAX_MADE || !(g_made[g_nmade].dst = strdup(dst))) {
+		close(mfd);
+		return; /* later steps fall back to resolving the path */
+	}
+	g_made[g_nmade++].fd = mfd;
+}
+
+static int made_fd(const char *dst)
+{
+	for (int i = g_nmade - 1; i >= 0; i--)
+		if (strcmp(g_made[i].dst, dst) == 0)
+			return g_made[i].fd;
+	return -1;
+}
+
+/* MS_* per-mount flags as mount_setattr(2) attributes. */
+static void to_attr(unsigned long flags, struct mount_attr *attr)
+{
+	memset(attr, 0, sizeof(*attr));
+	if (flags & MS_RDONLY)
+		attr->attr_set |= MOUNT_ATTR_RDONLY;
+	if (flags & MS_NOSUID)
+		attr->attr_set |= MOUNT_ATTR_NOSUID;
+	if (flags & MS_NODEV)
+		attr->attr_set |= MOUNT_ATTR_NODEV;
+	if (flags & MS_NOEXEC)
+		attr->attr_set |= MOUNT_ATTR_NOEXEC;
+	if (flags & MS_NODIRATIME)
+		attr->attr_set |= MOUNT_ATTR_NODIRATIME;
+	if (flags & (MS_NOATIME | MS_RELATIME | MS_STRICTATIME)) {
+		attr->attr_clr |= MOUNT_ATTR__ATIME;
+		attr->attr_set |= (flags & MS_NOATIME)	   ? MOUNT_ATTR_NOATIME
+				  : (flags & MS_STRICTATIME) ? MOUNT_ATTR_STRICTATIME
+							     : MOUNT_ATTR_RELATIME;
+	}
+}
+
 /* Flags a bind remount must keep, or the kernel refuses it in a user namespace. */
-static unsigned long locked_flags(const char *target)
+static uint64_t locked_attrs(int mfd)
 {
 	struct statvfs sf;
-	unsigned long f = 0;
+	uint64_t a = 0;
 
-	if (statvfs(target, &sf) < 0)
+	if (fstatvfs(mfd, &sf) < 0)
 		return 0;
 	if (sf.f_flag & ST_NOSUID)
-		f |= MS_NOSUID;
+		a |= MOUNT_ATTR_NOSUID;
 	if (sf.f_flag & ST_NODEV)
-		f |= MS_NODEV;
+		a |= MOUNT_ATTR_NODEV;
 	if (sf.f_flag & ST_NOEXEC)
-		f |= MS_NOEXEC;
-	if (sf.f_flag & ST_RDONLY)
-		f |= MS_RDONLY;
-	if (sf.f_flag & ST_NOATIME)
-		f |= MS_NOATIME;
-	if (sf.f_flag & ST_NODIRATIME)
-		f |= MS_NODIRATIME;
-	if (sf.f_flag & ST_RELATIME)
-		f |= MS_RELATIME;
-	return f;
+		a |= MOUNT_ATTR_NOEXEC;
+	return a;
+}
+
+/*
+ * As MS_REMOUNT|MS_BIND|flags on the mount `mfd` refers to: the flags given are set and
+ * the other per-mount flags cleared, except those the kernel keeps locked (a mount from
+ * a more privileged user namespace), as runc does.
+ */
+static int setattr_fd(int mfd, unsigned long flags, unsigned int at)
+{
+	struct mount_attr attr;
+
+	to_attr(flags, &attr);
+	attr.attr_clr |= (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+			  MOUNT_ATTR_NOEXEC) & ~attr.attr_set;
+	if (syscall(SYS_mount_setattr, mfd, "", AT_EMPTY_PATH | at, &attr, sizeof(attr)) == 0)
+		return 0;
+	if (errno != EPERM)
+		return -1;
+	attr.attr_clr &= ~locked_attrs(mfd);
+	attr.attr_set |= locked_attrs(mfd);
+	if (attr.attr_clr & MOUNT_ATTR__ATIME && !(flags & (MS_NOATIME | MS_RELATIME | MS_STRICTATIME)))
+		attr.attr_clr &= ~MOUNT_ATTR__ATIME;
+	return (int)syscall(SYS_mount_setattr, mfd, "", AT_EMPTY_PATH | at, &attr, sizeof(attr));
 }
 
 static void remount_target(const char *target, const char *shown, unsigned long flags)
 {
 	unsigned long f = MS_REMOUNT | MS_BIND | (flags & ~(unsigned long)(MS_REC | MS_BIND | MS_REMOUNT));
+	struct statvfs sf;
 
 	if (mount("", target, NULL, f, NULL) == 0)
 		return;
-	if (errno == EPERM) {
-		unsigned long keep = locked_flags(target) & ~(unsigned long)MS_RDONLY;
+	if (errno == EPERM && statvfs(target, &sf) == 0) {
+		unsigned long keep = 0;
+		if (sf.f_flag & ST_NOSUID)
+			keep |= MS_NOSUID;
+		if (sf.f_flag & ST_NODEV)
+			keep |= MS_NODEV;
+		if (sf.f_flag & ST_NOEXEC)
+			keep |= MS_NOEXEC;
 		if (mount("", target, NULL, f | keep, NULL) == 0)
 			return;
 	}
 	nsi_fail(errno, "remount %s", shown);
+}
+
+/*
+ * A bind mount through file descriptors (the new mount API): clone the source tree,
+ * give the detached copy its flags, then attach it on the destination fd. The mount is
+ * read-only (or nosuid, ...) before it is ever visible, and nothing is resolved twice.
+ */
+static int bind_fd(int srcdir, const char *src, unsigned int src_at, int dstfd, unsigned long flags)
+{
+	int tree, saved;
+
+	tree = (int)syscall(SYS_open_tree, srcdir, src,
+			    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | src_at |
+				    ((flags & MS_REC) ? AT_RECURSIVE : 0));
+	if (tree < 0)
+		return -1;
+	if (flags & ~(unsigned long)(MS_BIND | MS_REC | MS_REMOUNT)) {
+		if (setattr_fd(tree, flags, 0) < 0)
+			goto fail;
+	}
+	if (syscall(SYS_move_mount, tree, "", dstfd, "",
+		    MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		goto fail;
+	return tree;
+fail:
+	saved = errno;
+	close(tree);
+	errno = saved;
+	return -1;
 }
 
 void fs_mount(const char *src, const char *dst, const char *fstype, unsigned long flags,
@@ -221,56 +372,169 @@ void fs_mount(const char *src, const char *dst, const char *fstype, unsigned lon
 	int fd = resolve(dst, inroot, create, target, sizeof(target));
 
 	if (flags & MS_BIND) {
-		if (mount(src, target, NULL, MS_BIND | (flags & MS_REC), NULL) < 0)
-			nsi_fail(errno, "mount %s on %s (bind)", src, dst);
-		if (fd >= 0)
-			close(fd);
-		/* Other flags apply only through a remount of the new mount. */
-		if (flags & ~(unsigned long)(MS_BIND | MS_REC | MS_REMOUNT)) {
-			fd = resolve(dst, inroot, 0, target, sizeof(target));
-			remount_target(target, dst, flags);
+		if (fd >= 0) {
+			int mfd = bind_fd(AT_FDCWD, src, 0, fd, flags);
+			if (mfd < 0)
+				nsi_fail(errno, "mount %s on %s (bind)", src, dst);
+			remember(dst, mfd);
+		} else {
+			if (mount(src, target, NULL, MS_BIND | (flags & MS_REC), NULL) < 0)
+				nsi_fail(errno, "mount %s on %s (bind)", src, dst);
+			if (flags & ~(unsigned long)(MS_BIND | MS_REC | MS_REMOUNT))
+				remount_target(target, dst, flags);
 		}
 	} else {
+		/* One syscall on the resolved fd: the flags apply as it is mounted. */
 		if (mount(src, target, fstype, flags, data && *data ? data : NULL) < 0)
 			nsi_fail(errno, "mount %s on %s (%s)", src, dst, fstype);
 	}
 	if (fd >= 0)
 		close(fd);
+	/* A mount on the rootfs itself (destination "/"): the root fd must see it. */
+	if (inroot && dst[strspn(dst, "/")] == 0 && g_rootfd >= 0) {
+		close(g_rootfd);
+		g_rootfd = open(g_rootpath, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (g_rootfd < 0)
+			nsi_fail(errno, "reopen rootfs %s", g_rootpath);
+	}
+}
+
+/* An fd for the mount at `dst`: the one made there, else `dst` resolved now. */
+static int mount_at(const char *dst, int inroot, char *target, size_t size, int *owned)
+{
+	int mfd = inroot ? made_fd(dst) : -1;
+
+	*owned = 0;
+	if (mfd >= 0) {
+		snprintf(target, size, "/proc/self/fd/%d", mfd);
+		return mfd;
+	}
+	mfd = resolve(dst, inroot, 0, target, size);
+	*owned = mfd >= 0;
+	return mfd;
 }
 
 void fs_remount(const char *dst, unsigned long flags, int inroot)
 {
 	char target[4096];
-	int fd = resolve(dst, inroot, 0, target, sizeof(target));
+	int owned, fd = mount_at(dst, inroot, target, sizeof(target), &owned);
 
+	if (fd >= 0 && !owned) {
+		if (setattr_fd(fd, flags, 0) < 0)
+			nsi_fail(errno, "remount %s", dst);
+		return;
+	}
 	remount_target(target, dst, flags);
-	if (fd >= 0)
+	if (owned)
 		close(fd);
 }
 
 void fs_propagate(const char *dst, unsigned long flags, int inroot)
 {
 	char target[4096];
-	int fd = resolve(dst, inroot, 0, target, sizeof(target));
+	int owned, fd = mount_at(dst, inroot, target, sizeof(target), &owned);
 
+	if (fd >= 0 && !owned) {
+		struct mount_attr attr;
+		memset(&attr, 0, sizeof(attr));
+		attr.propagation = flags & (MS_SHARED | MS_SLAVE | MS_PRIVATE | MS_UNBINDABLE);
+		if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | ((flags & MS_REC) ? AT_RECURSIVE : 0),
+			    &attr, sizeof(attr)) < 0)
+			nsi_fail(errno, "set propagation of %s", dst);
+		return;
+	}
 	if (mount("", target, NULL, flags, NULL) < 0)
 		nsi_fail(errno, "set propagation of %s", dst);
-	if (fd >= 0)
+	if (owned)
 		close(fd);
+}
+
+/* Attaches a detached mount (an idmapped tree the helper made) at dst in the root. */
+void fs_move_mount(int tree, const char *dst, int create)
+{
+	char target[4096];
+	int fd = resolve(dst, 1, create, target, sizeof(target));
+
+	if (syscall(SYS_move_mount, tree, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		nsi_fail(errno, "move_mount onto %s", dst);
+	close(fd);
+	close(tree);
+}
+
+/*
+ * An idmapped copy of the mount tree at src, detached (open_tree + mount_setattr with
+ * MOUNT_ATTR_IDMAP), made in the runtime's namespaces where that is allowed; the child
+ * attaches it with fs_move_mount. The user namespace holding the mapping is made by a
+ * short-lived child: unshare(CLONE_NEWUSER), maps written from here, its ns file opened.
+ */
+int fs_idmapped_tree(const char *src, const char *uidmap, const char *gidmap, int rtree, int ridmap)
+{
+	struct mount_attr attr;
+	int ready[2], done[2], uns, tree, status;
+	char path[64], b = 0;
+	pid_t c;
+
+	if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(done, O_CLOEXEC) < 0)
+		nsi_fail(errno, "pipe");
+	c = fork();
+	if (c < 0)
+		nsi_fail(errno, "fork");
+	if (c == 0) {
+		close(ready[0]);
+		close(done[1]); /* or the read below never sees the parent's close */
+		if (unshare(CLONE_NEWUSER) < 0)
+			_exit(1);
+		if (write(ready[1], &b, 1) != 1 || read(done[0], &b, 1) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	close(ready[1]);
+	close(done[0]);
+	if (read(ready[0], &b, 1) != 1)
+		nsi_fail(EPERM, "create a user namespace for the idmapped mount of %s", src);
+	snprintf(path, sizeof(path), "/proc/%d/uid_map", c);
+	nsi_write_file(path, uidmap);
+	snprintf(path, sizeof(path), "/proc/%d/gid_map", c);
+	nsi_write_file(path, gidmap);
+	snprintf(path, sizeof(path), "/proc/%d/ns/user", c);
+	uns = open(path, O_RDONLY | O_CLOEXEC);
+	if (uns < 0)
+		nsi_fail(errno, "open %s", path);
+	close(done[1]);
+	close(ready[0]);
+	waitpid(c, &status, 0);
+
+	tree = (int)syscall(SYS_open_tree, AT_FDCWD, src,
+			    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (rtree ? AT_RECURSIVE : 0));
+	if (tree < 0)
+		nsi_fail(errno, "open_tree %s", src);
+	memset(&attr, 0, sizeof(attr));
+	attr.attr_set = MOUNT_ATTR_IDMAP;
+	attr.userns_fd = (uint64_t)uns;
+	if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | (ridmap ? AT_RECURSIVE : 0), &attr,
+		    sizeof(attr)) < 0)
+		nsi_fail(errno, "idmap the mount of %s", src);
+	close(uns);
+	return tree;
 }
 
 void fs_setattr(const char *dst, uint64_t set, uint64_t clr, int inroot)
 {
 	struct mount_attr attr;
 	char target[4096];
-	int fd = resolve(dst, inroot, 0, target, sizeof(target));
+	int owned, fd = mount_at(dst, inroot, target, sizeof(target), &owned);
 
 	memset(&attr, 0, sizeof(attr));
 	attr.attr_set = set;
 	attr.attr_clr = clr;
+	if (fd >= 0 && !owned) {
+		if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
+			nsi_fail(errno, "mount_setattr %s", dst);
+		return;
+	}
 	if (syscall(SYS_mount_setattr, AT_FDCWD, target, AT_RECURSIVE, &attr, sizeof(attr)) < 0)
 		nsi_fail(errno, "mount_setattr %s", dst);
-	if (fd >= 0)
+	if (owned)
 		close(fd);
 }
 
@@ -290,21 +554,30 @@ void fs_rootfs(const char *path)
 /*
  * As runc's reOpenDevNull: stdio that is a /dev/null (the runtime's, outside the
  * container) is reopened as the container's own /dev/null, so no fd of the init
- * refers to a file of the host's mount namespace (CRIU could not dump that).
+ * refers to a file of the host's mount namespace (CRIU could not dump that). The
+ * container's /dev/null is opened without following symlinks and checked on the fd
+ * to be the null device (1:3), like the one masks use.
  */
 static void reopen_dev_null(void)
 {
+	struct open_how how;
 	struct stat null_st, st;
 	int fd;
 
-	if (stat("/dev/null", &null_st) < 0 || !S_ISCHR(null_st.st_mode))
-		return;
+	memset(&how, 0, sizeof(how));
+	how.flags = O_RDWR | O_NOFOLLOW | O_CLOEXEC;
+	how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS;
 	for (int i = 0; i < 3; i++) {
-		if (fstat(i, &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != null_st.st_rdev)
+		if (fstat(i, &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3))
 			continue;
-		fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+		fd = (int)syscall(SYS_openat2, AT_FDCWD, "/dev/null", &how, sizeof(how));
 		if (fd < 0)
-			nsi_fail(errno, "reopen /dev/null as fd %d", i);
+			return; /* no usable /dev/null in the container: keep the runtime's */
+		if (fstat(fd, &null_st) < 0 || !S_ISCHR(null_st.st_mode) ||
+		    null_st.st_rdev != makedev(1, 3)) {
+			close(fd);
+			return;
+		}
 		if (dup3(fd, i, 0) < 0)
 			nsi_fail(errno, "reopen /dev/null as fd %d", i);
 		close(fd);
@@ -351,31 +624,78 @@ void fs_pivot(int nopivot)
 	reopen_dev_null();
 }
 
+/*
+ * The container's /dev/null, checked to be the null device (character 1:3) on the very
+ * fd that is then bound: masking by path would follow a /dev/null that a process in the
+ * container (or sharing its /dev) replaced by a symlink to a host file, and bind that over
+ * the masked path instead (CVE-2025-31133).
+ */
+static int null_device(const char *masked)
+{
+	struct open_how how;
+	struct stat st;
+	int fd;
+
+	memset(&how, 0, sizeof(how));
+	how.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
+	how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS;
+	fd = (int)syscall(SYS_openat2, g_rootfd, "/dev/null", &how, sizeof(how));
+	if (fd < 0)
+		nsi_fail(errno, "open /dev/null in the container (to mask %s)", masked);
+	if (fstat(fd, &st) < 0)
+		nsi_fail(errno, "stat /dev/null (to mask %s)", masked);
+	if (!S_ISCHR(st.st_mode) || major(st.st_rdev) != 1 || minor(st.st_rdev) != 3)
+		nsi_fail(EPERM, "/dev/null in the container is not the null device (1:3)");
+	return fd;
+}
+
 void fs_mask(const char *path)
 {
 	struct stat st;
+	int fd = fs_open_in_root(path, O_PATH);
 
-	if (stat(path, &st) < 0) {
+	if (fd < 0) {
 		if (errno == ENOENT)
 			return;
+		nsi_fail(errno, "open %s", path);
+	}
+	if (fstat(fd, &st) < 0)
 		nsi_fail(errno, "stat %s", path);
-	}
 	if (S_ISDIR(st.st_mode)) {
-		if (mount("tmpfs", path, "tmpfs", MS_RDONLY, NULL) < 0)
+		/* A read-only tmpfs made as a detached mount, attached on the fd. */
+		int fs = (int)syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC), mfd;
+		if (fs < 0 || syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
 			nsi_fail(errno, "mask %s (tmpfs)", path);
-	} else if (mount("/dev/null", path, NULL, MS_BIND, NULL) < 0) {
-		nsi_fail(errno, "mask %s (bind /dev/null)", path);
+		mfd = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY);
+		if (mfd < 0 || syscall(SYS_move_mount, mfd, "", fd, "",
+				       MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+			nsi_fail(errno, "mask %s (tmpfs)", path);
+		close(mfd);
+		close(fs);
+	} else {
+		int null = null_device(path), mfd = bind_fd(null, "", AT_EMPTY_PATH, fd, MS_BIND);
+		if (mfd < 0)
+			nsi_fail(errno, "mask %s (bind /dev/null)", path);
+		close(mfd);
+		close(null);
 	}
+	close(fd);
 }
 
 void fs_readonly(const char *path)
 {
-	if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0) {
+	int fd = fs_open_in_root(path, O_PATH), mfd;
+
+	if (fd < 0) {
 		if (errno == ENOENT)
 			return;
-		nsi_fail(errno, "bind %s", path);
+		nsi_fail(errno, "open %s", path);
 	}
-	remount_target(path, path, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
+	mfd = bind_fd(fd, "", AT_EMPTY_PATH, fd, MS_BIND | MS_REC | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
+	if (mfd < 0)
+		nsi_fail(errno, "make %s read-only", path);
+	close(mfd);
+	close(fd);
 }
 
 void fs_mknod(const char *path, uint64_t mode, uint64_t dev, uint64_t uid, uint64_t gid)

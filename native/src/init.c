@@ -25,6 +25,9 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
+#include <linux/openat2.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -32,12 +35,78 @@
 #include "init.h"
 
 int g_sync = -1;
+static int g_crash_at = -1;
+static int g_runtime_pidfd = -1;
+static pid_t g_helper_pid;
+static int g_crash_pipe[2] = { -1, -1 }; /* child -> agent: "at the step" */
+static int g_crash_ack[2] = { -1, -1 };  /* agent -> child: "the runtime is dead" */
+
+/*
+ * A debug knob for crash tests: NSINIT_CRASH_AT=helper:<N> makes the runtime die by SIGKILL
+ * just before plan step N runs, so a test can stop the runtime at every step and prove
+ * `nsinit delete --force` recovers (tests/security/crash_steps_test.ts). The library's own
+ * steps use util/trace.ts marks. The helper signals the runtime through a pidfd; a child in
+ * a new pid namespace cannot, so a small agent outside (forked by the helper) does it for
+ * the child when asked over a pipe.
+ */
+static void crash_setup(void)
+{
+	const char *at = getenv("NSINIT_CRASH_AT");
+
+	if (!at || strncmp(at, "helper:", 7) != 0)
+		return;
+	g_crash_at = atoi(at + 7);
+	g_helper_pid = getpid();
+	g_runtime_pidfd = (int)syscall(SYS_pidfd_open, getppid(), 0);
+	if (pipe2(g_crash_pipe, O_CLOEXEC) < 0 || pipe2(g_crash_ack, O_CLOEXEC) < 0)
+		g_crash_at = -1;
+}
+
+/* In the helper, after clone: the agent that kills the runtime when the child asks. */
+static void crash_agent(void)
+{
+	char c;
+
+	if (g_crash_at < 0)
+		return;
+	if (fork() == 0) {
+		for (int fd = 0; fd < 1024; fd++)
+			if (fd != g_crash_pipe[0] && fd != g_crash_ack[1] && fd != g_runtime_pidfd)
+				close(fd);
+		if (read(g_crash_pipe[0], &c, 1) == 1) {
+			syscall(SYS_pidfd_send_signal, g_runtime_pidfd, SIGKILL, NULL, 0);
+			if (write(g_crash_ack[1], "k", 1) < 0) {
+				/* the child is gone */
+			}
+		}
+		_exit(0);
+	}
+	close(g_crash_pipe[0]);
+	close(g_crash_ack[1]);
+}
+
+void nsi_crash_point(int index)
+{
+	char c;
+
+	if (index != g_crash_at || g_runtime_pidfd < 0)
+		return;
+	if (getpid() == g_helper_pid) {
+		syscall(SYS_pidfd_send_signal, g_runtime_pidfd, SIGKILL, NULL, 0);
+		return;
+	}
+	if (write(g_crash_pipe[1], "c", 1) == 1 && read(g_crash_ack[0], &c, 1) == 1) {
+		/* the runtime is dead: go on as a real crash would find us */
+	}
+}
 int g_fifo = -1;
 int g_fifo_w = -1;
 long g_host_pid = 0;
 int g_cur_index = -1;
 uint32_t g_cur_op = 0;
 static pid_t g_child = 0;
+int g_idmount[16];
+int g_nidmount = 0;
 
 void nsi_fail(int err, const char *fmt, ...)
 {
@@ -193,9 +262,43 @@ static int parse_plan(const uint8_t *buf, size_t size, struct nsi_rec **out)
 	return n;
 }
 
+/*
+ * Opens a file under /proc for writing through a verified procfs: /proc must be a procfs
+ * mount (not a directory or symlink of the image), and the walk below it may cross no
+ * mount point, leave /proc, or follow a magic link. A procfs file that something was
+ * bind-mounted over, or a /proc replaced by another filesystem, is refused instead of
+ * written (the class of CVE-2025-52881: procfs writes redirected elsewhere).
+ */
+static int open_proc(const char *path)
+{
+	struct open_how how;
+	struct statfs sfs;
+	int proc, fd, saved;
+
+	proc = open("/proc", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (proc < 0)
+		nsi_fail(errno, "open /proc (to write %s)", path);
+	if (fstatfs(proc, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC)
+		nsi_fail(EXDEV, "write %s: /proc is not a procfs mount", path);
+	memset(&how, 0, sizeof(how));
+	how.flags = O_WRONLY | O_NOFOLLOW | O_CLOEXEC;
+	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS;
+	fd = (int)syscall(SYS_openat2, proc, path + strlen("/proc/"), &how, sizeof(how));
+	saved = errno;
+	close(proc);
+	if (fd < 0) {
+		if (saved == EXDEV)
+			nsi_fail(saved, "write %s: a mount covers it (refusing to write through it)", path);
+		nsi_fail(saved, "open %s", path);
+	}
+	if (fstatfs(fd, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC)
+		nsi_fail(EXDEV, "write %s: not a procfs file", path);
+	return fd;
+}
+
 void nsi_write_file(const char *path, const char *value)
 {
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	int fd = strncmp(path, "/proc/", 6) == 0 ? open_proc(path) : open(path, O_WRONLY | O_CLOEXEC);
 	size_t len = strlen(value);
 
 	if (fd < 0)
@@ -245,6 +348,7 @@ int main(int argc, char **argv)
 	uint64_t clone_flags = 0;
 	const char *uidmap = NULL, *gidmap = NULL, *setgroups = NULL;
 	int n, nfds, planfd, joinfd[16], njoin = 0, nlfd = -1, netnsfd[16], nnet = 0;
+	int cgroupfd = -1, not_placed = 0;
 	struct clone_args ca;
 	struct nsi_msg m;
 	long pid;
@@ -266,11 +370,13 @@ int main(int argc, char **argv)
 		nsi_fail(errno ? errno : EIO, "read plan");
 	close(planfd);
 	n = parse_plan(plan, st.st_size, &recs);
+	crash_setup();
 
 	for (int i = 0; i < n && recs[i].op < 64; i++) {
 		const struct nsi_rec *r = &recs[i];
 		g_cur_index = i;
 		g_cur_op = r->op;
+		nsi_crash_point(i);
 		switch (r->op) {
 		case NSI_H_CLONE:
 			clone_flags = rec_u64(r, 0);
@@ -282,6 +388,12 @@ int main(int argc, char **argv)
 			if (joinfd[njoin] < 0)
 				nsi_fail(errno, "open %s", rec_str(r, 0));
 			njoin++;
+			break;
+		case NSI_H_CGROUP:
+			/* Opened before any setns: the path is the runtime's. */
+			cgroupfd = open(rec_str(r, 0), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (cgroupfd < 0)
+				nsi_fail(errno, "open %s", rec_str(r, 0));
 			break;
 		case NSI_H_FIFO:
 			g_fifo = open(rec_str(r, 0), O_PATH | O_CLOEXEC);
@@ -303,6 +415,13 @@ int main(int argc, char **argv)
 			nsi_set_affinity(mask, len);
 			break;
 		}
+		case NSI_H_IDMOUNT:
+			/* Before any join: made with the runtime's privileges over the source. */
+			if (g_nidmount == 16)
+				nsi_fail(E2BIG, "too many idmapped mounts");
+			g_idmount[g_nidmount++] = fs_idmapped_tree(rec_str(r, 0), rec_str(r, 1), rec_str(r, 2),
+								   (int)rec_u64(r, 3), (int)rec_u64(r, 4));
+			break;
 		case NSI_H_NETDEV:
 			/* Before any join: the device is named in the runtime's network namespace,
 			 * and a namespace given by path is opened from the runtime's mount namespace. */
@@ -342,7 +461,9 @@ int main(int argc, char **argv)
 		g_cur_op = recs[i].op;
 		if (unshare(CLONE_NEWTIME) < 0)
 			nsi_fail(errno, "unshare CLONE_NEWTIME");
-		nsi_write_file("/proc/self/timens_offsets", rec_str(&recs[i], 0));
+		/* No offsets: the namespace alone (the clocks as the host's). */
+		if (*rec_str(&recs[i], 0))
+			nsi_write_file("/proc/self/timens_offsets", rec_str(&recs[i], 0));
 	}
 
 	g_cur_index = -1;
@@ -351,12 +472,35 @@ int main(int argc, char **argv)
 	/* CLONE_PARENT: the child is the runtime's child (exit_signal must be 0). */
 	ca.flags = clone_flags | CLONE_PARENT;
 	ca.exit_signal = 0;
+	if (cgroupfd >= 0) {
+		/* Born in its cgroup: no cgroup.procs write, no RCU grace period for it. */
+		ca.flags |= CLONE_INTO_CGROUP;
+		ca.cgroup = (uint64_t)cgroupfd;
+	}
+	/* The kernel (and newuidmap) let an unprivileged writer set a new user
+	 * namespace's maps only if /proc/<child> is its own, which a non-dumpable
+	 * child's is not: clone dumpable; the plan's first child step undoes it. */
+	if ((clone_flags & CLONE_NEWUSER) && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+		nsi_fail(errno, "prctl PR_SET_DUMPABLE");
 	pid = syscall(SYS_clone3, &ca, sizeof(ca));
+	if (pid < 0 && cgroupfd >= 0 &&
+	    (errno == EINVAL || errno == EOPNOTSUPP || errno == E2BIG || errno == EACCES ||
+	     errno == EPERM || errno == EBUSY)) {
+		/* A kernel before 5.7, or a cgroup that cannot take it now: clone as before and
+		 * let the runtime move the child (its cgroup.procs write reports what is wrong). */
+		not_placed = errno;
+		ca.flags &= ~(uint64_t)CLONE_INTO_CGROUP;
+		ca.cgroup = 0;
+		pid = syscall(SYS_clone3, &ca, sizeof(ca));
+	}
 	if (pid < 0)
 		nsi_fail(errno, "clone3");
 	if (pid == 0)
 		nsi_child(recs, n);
 	g_child = (pid_t)pid;
+	crash_agent();
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		nsi_fail(errno, "prctl PR_SET_DUMPABLE");
 
 	for (int i = 0; i < n && recs[i].op < 64; i++) {
 		if (recs[i].op != NSI_H_MAPCMD)
@@ -403,6 +547,7 @@ int main(int argc, char **argv)
 	m.type = NSI_MSG_PID;
 	m.op_index = -1;
 	m.pid = g_child;
+	m.err = not_placed; /* with NSI_H_CGROUP: 0 when the child was born in the cgroup */
 	if (send(g_sync, &m, sizeof(m), MSG_NOSIGNAL) < 0)
 		nsi_fail(errno, "send pid");
 	_exit(0);

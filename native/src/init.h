@@ -26,6 +26,9 @@ extern uint32_t g_cur_op;
 /* Reports an error to the runtime and exits. `fmt` names the syscall and path. */
 __attribute__((noreturn, format(printf, 2, 3))) void nsi_fail(int err, const char *fmt, ...);
 
+/* NSINIT_CRASH_AT=helper:<N>: SIGKILL the runtime before plan step N (crash tests). */
+void nsi_crash_point(int index);
+
 /* Writes value to an existing file (procfs, sysfs) in one write, or fails the plan. */
 void nsi_write_file(const char *path, const char *value);
 
@@ -45,6 +48,12 @@ int nsi_netlink_open(void);
 void nsi_netdev_move(int nlfd, const char *dev, const char *newname, int nsfd, pid_t pid,
 		     int enter);
 
+/* landlock.c */
+void nsi_landlock(const struct nsi_rec *r);
+
+/* reaper_init.c: returns in the forked command; the parent never returns. */
+void nsi_reaper_init(void);
+
 /* fs.c: paths resolved inside the rootfs without escaping it. */
 extern int g_rootfd;
 extern char g_rootpath[4096];
@@ -56,6 +65,11 @@ void fs_mount(const char *src, const char *dst, const char *fstype, unsigned lon
 void fs_remount(const char *dst, unsigned long flags, int inroot);
 void fs_propagate(const char *dst, unsigned long flags, int inroot);
 void fs_setattr(const char *dst, uint64_t set, uint64_t clr, int inroot);
+void fs_move_mount(int tree, const char *dst, int create);
+int fs_idmapped_tree(const char *src, const char *uidmap, const char *gidmap, int rtree, int ridmap);
+/* Detached idmapped mounts the helper made (H_IDMOUNT), by index, for C_MOVEMOUNT. */
+extern int g_idmount[16];
+extern int g_nidmount;
 void fs_rootfs(const char *path);
 void fs_pivot(int nopivot);
 void fs_mask(const char *path);

@@ -41,6 +41,12 @@
 	                                   (inherited by the child) */ \
 	X(NSI_H_NETDEV, 10, "sss")      /* device, new name, netns path ("" the child's): move \
 	                                   a network device, its permanent addresses, set it up */ \
+	X(NSI_H_IDMOUNT, 11, "sssuu")   /* source, uid map, gid map, recursive tree, recursive \
+	                                   idmap: an idmapped detached mount (open_tree + \
+	                                   mount_setattr), for C_MOVEMOUNT */ \
+	X(NSI_H_CGROUP, 12, "s")        /* cgroup v2 dir: clone3 straight into it (CLONE_INTO_CGROUP); \
+	                                   where the kernel refuses, clone without it and say so \
+	                                   in the PID message (err: the errno) */ \
 	/* child stage */ \
 	X(NSI_C_SETSID, 64, "")         /* setsid */ \
 	X(NSI_C_UNSHARE, 65, "u")       /* flags */ \
@@ -86,7 +92,15 @@
 	                                   period: sched_setattr */ \
 	X(NSI_C_IOPRIO, 103, "u")       /* class << 13 | level: ioprio_set on itself */ \
 	X(NSI_C_MEMPOLICY, 104, "ub")   /* mode | flags, node mask (u64 words): set_mempolicy */ \
-	X(NSI_C_AFFINITY, 105, "b")     /* cpu mask: sched_setaffinity on itself */
+	X(NSI_C_AFFINITY, 105, "b")     /* cpu mask: sched_setaffinity on itself */ \
+	X(NSI_C_LANDLOCK, 106, "ubbb")  /* handled fs access, paths (NUL-separated), access \
+	                                   per path (u64 each), flags per path (u64 each; 1: \
+	                                   skip a path that does not exist) */ \
+	X(NSI_C_INIT, 107, "")          /* fork: the parent stays as a signal-forwarding, \
+	                                   reaping pid 1, the child goes on with the plan */ \
+	X(NSI_C_LOOPBACK, 108, "")      /* bring up "lo" in a new network namespace */ \
+	X(NSI_C_MOVEMOUNT, 109, "usu")  /* index of the H_IDMOUNT mount, dst, create (1 dir, \
+	                                   2 file): move_mount it there (in root) */
 
 enum nsi_op {
 #define NSI_OP_ENUM(name, number, args) name = number,
@@ -96,7 +110,7 @@ enum nsi_op {
 
 /* Messages on the sync socket (SOCK_SEQPACKET). */
 enum nsi_msg_type {
-	NSI_MSG_PID = 1,   /* helper -> runtime: child pid (after maps) */
+	NSI_MSG_PID = 1,   /* helper -> runtime: child pid (after maps); err: see NSI_H_CGROUP */
 	NSI_MSG_READY = 2, /* child -> runtime: set up, about to wait or exec */
 	NSI_MSG_ERROR = 3, /* helper/child -> runtime: a step failed */
 	NSI_MSG_PTY = 4,   /* child -> runtime: pty master attached as SCM_RIGHTS */

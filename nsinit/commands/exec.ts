@@ -11,7 +11,7 @@
 import { Factory } from "../../core/factory.ts";
 import type { ExecOptions } from "../../core/container.ts";
 import type { Process } from "../../spec/config.ts";
-import { MAX_ID, validateProcess } from "../../spec/validate.ts";
+import { MAX_ID, parseJson64, validateProcess } from "../../spec/validate.ts";
 import { ConfigError } from "../../errors.ts";
 import {
   bool,
@@ -94,7 +94,7 @@ async function buildProcess(
   if (file) {
     let raw: unknown;
     try {
-      raw = JSON.parse(await Deno.readTextFile(file));
+      raw = parseJson64(await Deno.readTextFile(file));
     } catch (e) {
       if (e instanceof SyntaxError) throw new ConfigError(file, "", `invalid JSON: ${e.message}`);
       if (e instanceof Deno.errors.NotFound) throw new ConfigError(file, "", "no such file");

@@ -12,7 +12,7 @@
  * AppArmor profiles, SELinux labels and Intel
  * RDT are implemented (core/host_features.ts applies them where the host has
  * them and refuses them where it has not), so they are reported enabled, as
- * runc does; idmapped mounts are not implemented and are reported disabled.
+ * runc does; idmapped mounts (runtime-spec 1.2) are implemented too.
  *
  * @module
  */
@@ -124,7 +124,7 @@ export function features(seccomp: SeccompProbe): Features {
       apparmor: { enabled: true },
       selinux: { enabled: true },
       intelRdt: { enabled: true },
-      mountExtensions: { idmap: { enabled: false } },
+      mountExtensions: { idmap: { enabled: true } },
       memoryPolicy: { modes: [...MEMORY_POLICY_MODES], flags: [...MEMORY_POLICY_FLAGS] },
       netDevices: { enabled: true },
     },

@@ -37,7 +37,7 @@ Deno.test("features: what nsinit implements, in the OCI features shape", () => {
   assert.equal(f.linux.apparmor.enabled, true);
   assert.equal(f.linux.selinux.enabled, true);
   assert.equal(f.linux.intelRdt.enabled, true);
-  assert.equal(f.linux.mountExtensions.idmap.enabled, false);
+  assert.equal(f.linux.mountExtensions.idmap.enabled, true);
   assert.deepEqual(f.annotations, { "io.github.seccomp.libseccomp.version": "2.5.4" });
 });
 

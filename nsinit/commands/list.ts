@@ -30,8 +30,15 @@ export async function run(args: string[], g: GlobalOptions): Promise<number> {
   for (const id of await factory.list()) {
     const dir = join(factory.root, id);
     try {
-      // A directory without state.json is a create that never finished: runc skips it.
-      const uid = Deno.statSync(join(dir, "state.json")).uid ?? 0;
+      // A directory without state.json is a create that was killed before it wrote one:
+      // `state` reports it (stopped), so list does too, and `delete --force` removes it.
+      let uid: number;
+      try {
+        uid = Deno.statSync(join(dir, "state.json")).uid ?? 0;
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+        uid = Deno.statSync(dir).uid ?? 0;
+      }
       const container = await factory.load(id);
       states.push(runcState(await container.state(), users.get(uid) ?? `#${uid}`));
     } catch (e) {

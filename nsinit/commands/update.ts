@@ -23,6 +23,7 @@ import {
   UsageError,
 } from "../flags.ts";
 import type { GlobalOptions } from "../global.ts";
+import { parseSize } from "../../util/size.ts";
 
 /** The flags of `nsinit update`, as runc names them (`--cpu-shares` is an alias of `--cpu-share`). */
 const UPDATE_FLAGS: FlagSpecs = {
@@ -46,14 +47,6 @@ const UPDATE_FLAGS: FlagSpecs = {
   "pids-limit": { type: "string" },
   "l3-cache-schema": { type: "string" },
   "mem-bw-schema": { type: "string" },
-};
-
-const UNITS: Record<string, number> = {
-  k: 2 ** 10,
-  m: 2 ** 20,
-  g: 2 ** 30,
-  t: 2 ** 40,
-  p: 2 ** 50,
 };
 
 function bad(flag: string, value: string, why: string): UsageError {
@@ -80,22 +73,11 @@ function bad(flag: string, value: string, why: string): UsageError {
  * ```
  */
 export function parseMemorySize(value: string, flag: string): number {
-  if (value === "-1") return -1;
-  const m = /^(\d+(?:\.\d+)?|\.\d+) ?([A-Za-z]{0,3})$/.exec(value);
-  if (!m) throw bad(flag, value, "not a size (e.g. 512m, 1g, 1048576)");
-  let size = Number(m[1]);
-  const suffix = m[2]!.toLowerCase();
-  if (suffix !== "" && suffix !== "b") {
-    const mul = UNITS[suffix[0]!];
-    const rest = suffix.slice(1);
-    if (mul === undefined || (rest !== "" && rest !== "b" && rest !== "ib")) {
-      throw bad(flag, value, `invalid suffix "${m[2]}" (k, m, g, t or p, optionally with b or ib)`);
-    }
-    size *= mul;
+  try {
+    return parseSize(value);
+  } catch (e) {
+    throw bad(flag, value, (e as Error).message);
   }
-  size = Math.trunc(size);
-  if (!Number.isSafeInteger(size)) throw bad(flag, value, "too large");
-  return size;
 }
 
 /** An integer flag value (its range is the validator's: see {@link resourcesFromFlags}). */

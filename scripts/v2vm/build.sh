@@ -49,6 +49,17 @@ deno_bin=$(readlink -f "$(command -v deno)")
 busybox=/bin/busybox
 mapfile -t deno_libs < <(ldd "$deno_bin" | awk '/=> \//{print $3} /^[ \t]*\/lib/{print $1}')
 seccomp_lib=$(readlink -f /lib/x86_64-linux-gnu/libseccomp.so.2 2>/dev/null || true)
+# The other runtimes and tools the benchmark runs in the VM (deno task bench --vm), when the host
+# has them (the benchmark installs them from Debian): at the same paths, with their libraries.
+extra_bins=()
+for b in runc crun /usr/bin/time unshare nsenter; do
+  p=$(command -v "$b" 2>/dev/null) && extra_bins+=("$(readlink -f "$p")")
+done
+if ((${#extra_bins[@]} > 0)); then
+  mapfile -t extra_libs < <(ldd "${extra_bins[@]}" 2>/dev/null | awk '/=> \//{print $3}' | sort -u)
+else
+  extra_libs=()
+fi
 # Modules for virtio-9p, in load order (dependencies first), without duplicates.
 mapfile -t modules < <(for m in virtio_pci 9pnet_virtio 9p; do
   modprobe --show-depends -S "$kver" "$m"
@@ -58,7 +69,7 @@ done | awk '$1 == "insmod" && !seen[$2]++ {print $2}')
 stamp=$(
   {
     sha256sum "${BASH_SOURCE[0]}" "$deno_bin" "$busybox" "${deno_libs[@]}" ${seccomp_lib:+"$seccomp_lib"} \
-      "${modules[@]}"
+      "${modules[@]}" "${extra_bins[@]}" "${extra_libs[@]}"
     echo "$kernel"
   } | sha256sum | cut -d' ' -f1
 )
@@ -85,6 +96,14 @@ for lib in "${deno_libs[@]}" ${seccomp_lib:+"$seccomp_lib"}; do
   dest=$tree/lib/x86_64-linux-gnu/$(basename "$lib")
   [[ $lib == /lib64/* ]] && dest=$tree$lib
   cp "$real" "$dest"
+done
+for b in "${extra_bins[@]}"; do
+  mkdir -p "$tree$(dirname "$b")"
+  cp "$b" "$tree$b"
+done
+for lib in "${extra_libs[@]}"; do
+  dest=$tree/lib/x86_64-linux-gnu/$(basename "$lib")
+  [[ -e $dest ]] || cp "$(readlink -f "$lib")" "$dest"
 done
 [[ -n $seccomp_lib ]] && ln -sf "$(basename "$seccomp_lib")" "$tree/lib/x86_64-linux-gnu/libseccomp.so.2"
 n=0

@@ -8,6 +8,7 @@
 
 import { REPO_ROOT } from "../helpers/paths.ts";
 import { run } from "../helpers/run.ts";
+import { ensureBuild } from "../../scripts/build.ts";
 import { exists, writeResults } from "../conformance/harness.ts";
 import type { ClientResult, OperationResult } from "../conformance/report.ts";
 
@@ -27,7 +28,9 @@ export function nsinitBinary(): string | undefined {
   const env = Deno.env.get("NSINIT_TEST_BIN");
   if (env?.startsWith("/")) return env;
   const dist = `${REPO_ROOT}/dist/nsinit`;
-  return exists(dist) ? dist : undefined;
+  if (!exists(dist)) return undefined;
+  ensureBuild(); // dist/nsinit runs the bundle: rebuild it if a source changed since
+  return dist;
 }
 
 /** Collects a client's operations and writes them to `.cache/conformance/<key>.json`. */

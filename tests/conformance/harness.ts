@@ -14,6 +14,7 @@ import { REPO_ROOT } from "../helpers/paths.ts";
 import { run, type RunResult } from "../helpers/run.ts";
 import { hasCommand } from "../helpers/skip.ts";
 import type { Spec } from "../../spec/config.ts";
+import { ensureBuild } from "../../scripts/build.ts";
 
 /** A runtime under test and the command line that runs it. */
 export interface Runtime {
@@ -58,7 +59,10 @@ export function nsinitRuntime(): Runtime {
   const bin = Deno.env.get("NSINIT_TEST_BIN");
   if (bin) return { name: "nsinit", argv: [bin] };
   const dist = `${REPO_ROOT}/dist/nsinit`;
-  if (exists(dist)) return { name: "nsinit", argv: [dist] };
+  if (exists(dist)) {
+    ensureBuild(); // dist/nsinit runs the bundle: rebuild it if a source changed since
+    return { name: "nsinit", argv: [dist] };
+  }
   return { name: "nsinit", argv: [Deno.execPath(), "run", "-A", `${REPO_ROOT}/nsinit/main.ts`] };
 }
 

@@ -30,3 +30,11 @@ export {
 export { rootfsPath } from "./rootfs.ts";
 export { nsinitCommand, run, runNsinit, type RunOptions, type RunResult } from "./run.ts";
 export { hasCgroup, hasCommand, isRoot, skipIf, skipUnless } from "./skip.ts";
+export {
+  cannotRunAsTestUser,
+  runAs,
+  runNsinitAs,
+  TEST_USER,
+  type TestUser,
+  testUser,
+} from "./user.ts";

@@ -224,6 +224,46 @@ for (const h of HANDLERS) {
   });
 
   Deno.test({
+    name: `manager (${h.name}): attach to a container's stdin and output`,
+    ignore,
+    sanitizeResources: false,
+    sanitizeOps: false,
+    async fn() {
+      await using m = await openManager();
+      await using b = await makeBundle({
+        args: ["sh", "-c", "while read l; do echo got:$l; echo err:$l >&2; done"],
+      });
+      await m.createContainer({ id: b.id, bundle: b.dir, handler: h.name, stdin: true });
+      await m.startContainer(b.id);
+      const a = await m.attachContainer(b.id);
+      const w = a.stdin!.getWriter();
+      await w.write(enc.encode("hello\n"));
+      const read = async (s: ReadableStream<Uint8Array>, want: string) => {
+        const r = s.getReader();
+        let text = "";
+        while (!text.includes(want)) {
+          const x = await r.read();
+          if (x.done) break;
+          text += dec.decode(x.value);
+        }
+        r.releaseLock();
+        return text;
+      };
+      assert.match(await read(a.stdout, "got:hello"), /got:hello/);
+      assert.match(await read(a.stderr, "err:hello"), /err:hello/);
+      w.releaseLock();
+      await a.close();
+      await until(
+        async () =>
+          (await readContainerLog(m.container(b.id).logPath)).stdout.includes("got:hello"),
+        "the log",
+      );
+      await m.stopContainer(b.id, 0);
+      await m.deleteContainer(b.id);
+    },
+  });
+
+  Deno.test({
     name: `manager (${h.name}): a 32 MiB-limited memory hog is reported OOM killed`,
     ignore,
     sanitizeResources: false,

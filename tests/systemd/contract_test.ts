@@ -76,5 +76,4 @@ driverContract({
     },
   ],
   gone,
-  removedWhenEmpty: true,
 });

@@ -120,8 +120,8 @@ Deno.test({
       if (hugetlb) {
         assert.equal(read(dir, hugetlb), String(4 * MiB));
       } else console.error("skipped: hugetlb (no hugetlb.*.max file here)");
-      // "Unlimited" values go back to max.
-      await m.set({ memory: { limit: -1, swap: -1 }, pids: { limit: 0 } });
+      // "Unlimited" values go back to max (runtime-spec 1.3: a pids limit of 0 is 0, -1 is max).
+      await m.set({ memory: { limit: -1, swap: -1 }, pids: { limit: -1 } });
       assert.equal(read(dir, "memory.max"), "max");
       assert.equal(read(dir, "pids.max"), "max");
       const stats = await m.stats();

@@ -1,0 +1,63 @@
+/**
+ * OciRuntimeClient checkpoint and restore with the real CRIU (scripts/install_criu.sh), through
+ * runc and dist/nsinit (crun 1.8.1 from Debian is built without CRIU: "unknown command").
+ */
+
+import assert from "node:assert/strict";
+import { NullIO, OciRuntimeClient } from "../../client/mod.ts";
+import { hasCommand, isRoot, makeBundle, REPO_ROOT, skipUnless } from "../helpers/mod.ts";
+
+const COUNTER = "i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.05; done";
+
+async function count(pid: number): Promise<number> {
+  return Number((await Deno.readTextFile(`/proc/${pid}/root/tmp/count`)).trim() || "0");
+}
+
+for (const command of ["runc", `${REPO_ROOT}/dist/nsinit`]) {
+  const name = command.split("/").at(-1)!;
+  Deno.test({
+    name:
+      `oci client (${name}): checkpoint (leave-running, final; a pre-dump refused on this kernel) and restore with CRIU`,
+    ignore: skipUnless(isRoot(), "needs root") ||
+      skipUnless(hasCommand(command), `${command} is missing`) ||
+      skipUnless(hasCommand("criu"), "criu is not installed (scripts/install_criu.sh)"),
+    sanitizeResources: false,
+    async fn() {
+      await using b = await makeBundle({ args: ["sh", "-c", COUNTER], readonlyRoot: false });
+      const c = new OciRuntimeClient({ command, root: b.stateRoot });
+      const images = `${b.dir}/images`;
+      try {
+        await c.run(b.id, b.dir, { detach: true, io: new NullIO() });
+        const pid = (await c.state(b.id)).pid;
+        while (await count(pid).catch(() => 0) < 3) await new Promise((r) => setTimeout(r, 50));
+        // This kernel lacks CONFIG_MEM_SOFT_DIRTY: a pre-dump is refused, with the runtime's reason
+        await assert.rejects(
+          c.checkpoint(b.id, { imagePath: `${b.dir}/pre`, workDir: `${b.dir}/pre`, preDump: true }),
+          /missing features|memory tracking/,
+        );
+        await c.checkpoint(b.id, {
+          imagePath: `${b.dir}/keep`,
+          workDir: `${b.dir}/keep`,
+          leaveRunning: true,
+        });
+        assert.equal((await c.state(b.id)).status, "running");
+        await c.checkpoint(b.id, { imagePath: images, workDir: images });
+        const before = await Deno.readTextFile(`${b.rootfs}/tmp/count`).then(Number);
+        await c.delete(b.id, { force: true }).catch(() => {});
+        const code = await c.restore(b.id, b.dir, {
+          imagePath: images,
+          workDir: images,
+          detach: true,
+          io: new NullIO(),
+        });
+        assert.equal(code, 0);
+        const st = await c.state(b.id);
+        assert.equal(st.status, "running");
+        while (await count(st.pid) <= before + 2) await new Promise((r) => setTimeout(r, 50));
+        assert.ok(await count(st.pid) > before, "the counter goes on from where it was");
+      } finally {
+        await c.delete(b.id, { force: true }).catch(() => {});
+      }
+    },
+  });
+}

@@ -1,0 +1,126 @@
+/**
+ * Running things as the unprivileged test user `nsinit-test` (made by
+ * scripts/install_test_deps.sh), through `runuser`, for the rootless and
+ * sandbox tests. Only root can switch users: as anyone else these tests skip.
+ *
+ * @module
+ */
+
+import { nsinitCommand, run, type RunOptions, type RunResult } from "./run.ts";
+import { REPO_ROOT, testRun } from "./paths.ts";
+
+/** The unprivileged test user. */
+export interface TestUser {
+  /** Its name. */
+  name: string;
+  /** Its uid and gid. */
+  uid: number;
+  gid: number;
+  /** Its home directory. */
+  home: string;
+}
+
+/** The test user's name. */
+export const TEST_USER = "nsinit-test";
+
+/**
+ * The test user from /etc/passwd, or undefined when it does not exist.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { testUser } from "./user.ts";
+ * const u = testUser();
+ * assert.ok(u === undefined || u.uid > 0);
+ * ```
+ */
+export function testUser(): TestUser | undefined {
+  let text = "";
+  try {
+    text = Deno.readTextFileSync("/etc/passwd");
+  } catch {
+    return undefined;
+  }
+  for (const line of text.split("\n")) {
+    const f = line.split(":");
+    if (f[0] === TEST_USER && f.length >= 6) {
+      return { name: f[0], uid: Number(f[2]), gid: Number(f[3]), home: f[5] };
+    }
+  }
+  return undefined;
+}
+
+/** Why tests as the test user cannot run here, or undefined when they can. */
+export function cannotRunAsTestUser(): string | undefined {
+  if (Deno.uid() !== 0) return "needs root to switch to the test user (runuser)";
+  if (!testUser()) {
+    return `the test user ${TEST_USER} does not exist (scripts/install_test_deps.sh)`;
+  }
+  return undefined;
+}
+
+/**
+ * Runs `cmd args...` as the test user with a clean environment: `HOME`, `USER`,
+ * `PATH` (the caller's), plus `env`.
+ *
+ * @example
+ * ```ts ignore
+ * import { runAs, testUser } from "./user.ts";
+ * const r = await runAs(testUser()!, "id", ["-u"]);
+ * ```
+ */
+export function runAs(
+  user: TestUser,
+  cmd: string,
+  args: string[],
+  opts: RunOptions = {},
+): Promise<RunResult> {
+  const env: Record<string, string> = {
+    HOME: user.home,
+    USER: user.name,
+    LOGNAME: user.name,
+    PATH: Deno.env.get("PATH") ?? "/usr/local/bin:/usr/bin:/bin",
+    // Deno's cache of the test user (the runtime loads no remote modules).
+    DENO_DIR: `${user.home}/.cache/deno`,
+    // The native helper the repository built (the test user cannot build into dist/).
+    NSINIT_LIBDIR: Deno.env.get("NSINIT_LIBDIR") ?? `${REPO_ROOT}/dist/lib`,
+    NSINIT_TEST_RUN: testRun(),
+    ...opts.env,
+  };
+  const pairs = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+  return run("runuser", ["-u", user.name, "--", "env", "-i", ...pairs, cmd, ...args], {
+    ...opts,
+    env: {},
+  });
+}
+
+let warmed: Promise<void> | undefined;
+
+/**
+ * Fills the test user's Deno cache with the CLI's dependencies once per test
+ * process, so no run of the CLI prints Deno's download lines into its stderr.
+ */
+export function warmDenoCache(user: TestUser): Promise<void> {
+  warmed ??= (async () => {
+    // A run (not `deno cache`): Deno installs the lockfile's npm packages at start-up.
+    const r = await runAs(
+      user,
+      Deno.execPath(),
+      ["run", "-A", "--quiet", `${REPO_ROOT}/nsinit/main.ts`, "--version"],
+      { cwd: REPO_ROOT, timeoutMs: 300_000 },
+    );
+    if (r.code !== 0) throw new Error(`nsinit --version as ${user.name} failed: ${r.stderr}`);
+  })();
+  return warmed;
+}
+
+/** Runs the nsinit CLI as the test user (see {@linkcode runAs}). */
+export async function runNsinitAs(
+  user: TestUser,
+  args: string[],
+  opts: RunOptions = {},
+): Promise<RunResult> {
+  await warmDenoCache(user);
+  const [cmd, ...rest] = nsinitCommand(args);
+  return runAs(user, cmd, rest, { cwd: REPO_ROOT, ...opts });
+}

@@ -1,0 +1,191 @@
+// End-to-end: rootless containers through the CLI, as the unprivileged test user
+// (nsinit-test): the state root, single-id and subuid-range mappings, the lifecycle,
+// and the refusals, each with one message saying what to change.
+import assert from "node:assert/strict";
+import { makeBundle } from "./helpers/bundle.ts";
+import { skipIf } from "./helpers/skip.ts";
+import { cannotRunAsTestUser, runAs, runNsinitAs, testUser } from "./helpers/user.ts";
+import { parseSubIds } from "../core/rootless.ts";
+
+const reason = cannotRunAsTestUser();
+const ignore = skipIf(reason !== undefined, reason ?? "");
+const user = testUser()!;
+
+async function rootlessBundle(args: string[], opts: { writable?: boolean } = {}) {
+  const b = await makeBundle({
+    args,
+    rootless: true,
+    owner: { uid: user.uid, gid: user.gid },
+    cgroupsPath: null,
+    readonlyRoot: opts.writable ? false : true,
+  });
+  // A runtime directory of the user's own, as a login session has.
+  const xdg = `${b.dir}/xdg`;
+  await Deno.mkdir(xdg, { mode: 0o700 });
+  await Deno.chown(xdg, user.uid, user.gid);
+  return Object.assign(b, { xdg, env: { XDG_RUNTIME_DIR: xdg } });
+}
+
+function count(text: string, needle: string): number {
+  return text.split(needle).length - 1;
+}
+
+Deno.test({
+  name: "rootless: create, state, start, exec, kill, delete as an unprivileged user",
+  ignore,
+  async fn() {
+    await using b = await rootlessBundle(["sleep", "1000"]);
+    const env = b.env;
+    const create = await runNsinitAs(user, ["create", "--bundle", b.dir, b.id], { env });
+    assert.equal(create.code, 0, create.stderr);
+    try {
+      // State under $XDG_RUNTIME_DIR/nsinit, as runc puts its own.
+      assert.ok(Deno.statSync(`${b.xdg}/nsinit/${b.id}/state.json`).isFile);
+      assert.equal(Deno.statSync(`${b.xdg}/nsinit`).uid, user.uid);
+      // No delegated cgroup on this host for the user: said once, clearly.
+      assert.equal(count(create.stderr, "running without cgroups"), 1, create.stderr);
+
+      let st = await runNsinitAs(user, ["state", b.id], { env });
+      assert.equal(JSON.parse(st.stdout).status, "created", st.stderr);
+      const start = await runNsinitAs(user, ["start", b.id], { env });
+      assert.equal(start.code, 0, start.stderr);
+      st = await runNsinitAs(user, ["state", b.id], { env });
+      const state = JSON.parse(st.stdout);
+      assert.equal(state.status, "running");
+      // The init runs as the user on the host, as root inside.
+      assert.equal(Deno.statSync(`/proc/${state.pid}`).uid, user.uid);
+
+      const exec = await runNsinitAs(user, [
+        "exec",
+        b.id,
+        "sh",
+        "-c",
+        "id -u; cat /proc/self/uid_map; cat /proc/self/setgroups",
+      ], { env });
+      assert.equal(exec.code, 0, exec.stderr);
+      const [uid, map, setgroups] = exec.stdout.trim().split("\n").map((l) => l.trim());
+      assert.equal(uid, "0");
+      assert.deepEqual(map.split(/\s+/), ["0", String(user.uid), "1"]);
+      assert.equal(setgroups, "deny");
+
+      const pause = await runNsinitAs(user, ["pause", b.id], { env });
+      assert.equal(pause.code, 1);
+      assert.match(pause.stderr, /freezer: cannot freeze: the container runs without cgroups/);
+
+      const kill = await runNsinitAs(user, ["kill", b.id, "KILL"], { env });
+      assert.equal(kill.code, 0, kill.stderr);
+      for (let i = 0; i < 100; i++) {
+        st = await runNsinitAs(user, ["state", b.id], { env });
+        if (JSON.parse(st.stdout).status === "stopped") break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.equal(JSON.parse(st.stdout).status, "stopped");
+    } finally {
+      const del = await runNsinitAs(user, ["delete", "--force", b.id], { env });
+      assert.equal(del.code, 0, del.stderr);
+    }
+    assert.throws(() => Deno.statSync(`${b.xdg}/nsinit/${b.id}`), Deno.errors.NotFound);
+  },
+});
+
+Deno.test({
+  name: "rootless: a subuid range mapped through newuidmap/newgidmap",
+  ignore,
+  async fn() {
+    const sub = parseSubIds(Deno.readTextFileSync("/etc/subuid"), user.name, user.uid)[0];
+    const subg = parseSubIds(Deno.readTextFileSync("/etc/subgid"), user.name, user.uid)[0];
+    assert.ok(sub && subg, "the test user has /etc/subuid and /etc/subgid ranges");
+    await using b = await rootlessBundle([
+      "sh",
+      "-c",
+      "cat /proc/self/uid_map; touch /owned && chown 1:2 /owned && echo done",
+    ], { writable: true });
+    b.config.linux!.uidMappings = [
+      { containerID: 0, hostID: user.uid, size: 1 },
+      { containerID: 1, hostID: sub.start, size: sub.count },
+    ];
+    b.config.linux!.gidMappings = [
+      { containerID: 0, hostID: user.gid, size: 1 },
+      { containerID: 1, hostID: subg.start, size: subg.count },
+    ];
+    const caps = b.config.process!.capabilities!;
+    for (const set of [caps.bounding!, caps.effective!, caps.permitted!]) set.push("CAP_CHOWN");
+    await b.write();
+    const r = await runNsinitAs(user, ["run", "--bundle", b.dir, b.id], { env: b.env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^\\s*1\\s+${sub.start}\\s+${sub.count}$`, "m"));
+    assert.match(r.stdout, /done/);
+    // Container uid 1 is the first id of the range on the host.
+    const st = Deno.statSync(`${b.rootfs}/owned`);
+    assert.equal(st.uid, sub.start);
+    assert.equal(st.gid, subg.start + 1);
+  },
+});
+
+Deno.test({
+  name: "rootless refusals: no subuid range, no state root, limits without a cgroup, " +
+    "user namespaces disabled",
+  ignore,
+  async fn() {
+    await using b = await rootlessBundle(["true"]);
+
+    // A range the user was not given.
+    b.config.linux!.uidMappings = [
+      { containerID: 0, hostID: user.uid, size: 1 },
+      { containerID: 1, hostID: 4_000_000, size: 1000 },
+    ];
+    await b.write();
+    let r = await runNsinitAs(user, ["run", "--bundle", b.dir, b.id], { env: b.env });
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      /linux\.uidMappings\[1\]: host uids 4000000-4000999 are not yours to map: you are uid \d+ and \/etc\/subuid gives nsinit-test \d+-\d+/,
+    );
+    assert.equal(count(r.stderr, "nsinit:"), 1, r.stderr);
+    assert.deepEqual([...Deno.readDirSync(b.xdg)].map((e) => e.name), []);
+
+    // The default root without XDG_RUNTIME_DIR.
+    b.config.linux!.uidMappings = [{ containerID: 0, hostID: user.uid, size: 1 }];
+    await b.write();
+    r = await runNsinitAs(user, ["run", "--bundle", b.dir, b.id]);
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      /cannot create a container in \/run\/nsinit: permission denied.*XDG_RUNTIME_DIR/,
+    );
+
+    // Limits with no delegated cgroup name the field.
+    b.config.linux!.resources = { pids: { limit: 10 } };
+    await b.write();
+    r = await runNsinitAs(user, ["run", "--bundle", b.dir, b.id], { env: b.env });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /linux\.resources\.pids\.limit: cannot be applied/);
+    assert.deepEqual([...Deno.readDirSync(`${b.xdg}/nsinit`)].map((e) => e.name), []);
+
+    // User namespaces disabled: simulated in a private user namespace whose limit is 0.
+    delete b.config.linux!.resources;
+    await b.write();
+    const [cmd, ...args] = (await import("./helpers/run.ts")).nsinitCommand([
+      "--root",
+      `${b.dir}/state`,
+      "run",
+      "--bundle",
+      b.dir,
+      b.id,
+    ]);
+    r = await runAs(user, "unshare", [
+      "-Ur",
+      "sh",
+      "-c",
+      'echo 0 > /proc/sys/user/max_user_namespaces && exec "$@"',
+      "sh",
+      cmd,
+      ...args,
+    ], { env: b.env });
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      /user namespaces are disabled on this host \(user\.max_user_namespaces is 0\)/,
+    );
+  },
+});

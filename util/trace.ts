@@ -1,0 +1,70 @@
+/**
+ * Phase marks for profiling: where a command or a container start spends its time.
+ * Off (one comparison per mark) unless a sink is set: the CLI sets one when
+ * `NSINIT_TRACE` is in its environment (a line `nsinit-trace <ms> <label>` on stderr per
+ * mark, ms since the process's time origin), and a library user or the benchmark may set
+ * its own with {@link setTraceSink}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { mark, setTraceSink } from "./trace.ts";
+ * const seen: string[] = [];
+ * setTraceSink((label) => seen.push(label));
+ * mark("spec read");
+ * setTraceSink(undefined);
+ * mark("not recorded");
+ * assert.deepEqual(seen, ["spec read"]);
+ * ```
+ *
+ * @module
+ */
+
+/**
+ * Receives each mark: its label, `performance.now()` when it was made, and the container
+ * id it is about, if any (containers set up concurrently interleave their marks).
+ */
+export type TraceSink = (label: string, ms: number, id?: string) => void;
+
+let sink: TraceSink | undefined;
+
+/** Sets (or with `undefined`, clears) where marks go. */
+export function setTraceSink(fn: TraceSink | undefined): void {
+  sink = fn;
+}
+
+let crashAt: string | undefined | null = null;
+
+/**
+ * The mark at which to SIGKILL this process, from `NSINIT_CRASH_AT` (a debug knob for
+ * crash tests: every mark is a step a runtime may die after; `helper:<N>` names a step of
+ * the native helper instead). Read once; unset (or no env permission) means never.
+ */
+function crashPoint(): string | undefined {
+  if (crashAt === null) {
+    try {
+      crashAt = Deno.env.get("NSINIT_CRASH_AT") || undefined;
+    } catch {
+      crashAt = undefined;
+    }
+  }
+  return crashAt;
+}
+
+/**
+ * Records that the phase named `label` (of container `id`, if given) has just ended. With
+ * `NSINIT_CRASH_AT=<label>` in the environment, the process SIGKILLs itself here.
+ */
+export function mark(label: string, id?: string): void {
+  if (sink) sink(label, performance.now(), id);
+  if (crashPoint() === label) Deno.kill(Deno.pid, "SIGKILL");
+}
+
+/** A sink that writes `nsinit-trace <ms> <label>` lines to stderr (the CLI's). */
+export function stderrTraceSink(): TraceSink {
+  const enc = new TextEncoder();
+  return (label, ms, id) => {
+    const line = `nsinit-trace ${ms.toFixed(3)} ${label}${id === undefined ? "" : ` [${id}]`}\n`;
+    Deno.stderr.writeSync(enc.encode(line));
+  };
+}
