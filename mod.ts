@@ -26,6 +26,14 @@
 export { type CreateOptions, DEFAULT_ROOT, Factory, readBundleSpec } from "./core/factory.ts";
 export { Container, type ExecOptions, type OciState } from "./core/container.ts";
 export { ContainerProcess } from "./core/process.ts";
+export type { Terminal } from "./core/syscalls.ts";
+export type {
+  CheckpointOptions,
+  CriuCommonOptions,
+  CriuProgress,
+  ManageCgroupsMode,
+  RestoreOptions,
+} from "./criu/options.ts";
 export type { StdioMode, StdioOptions } from "./core/stdio.ts";
 export { type ContainerState, validateId } from "./core/state.ts";
 export type { ExitStatus } from "./native/reaper.ts";

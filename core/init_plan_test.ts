@@ -207,9 +207,12 @@ Deno.test("init plan with a new user namespace: maps, root first, devices bound,
     ["H_GIDMAP", "0 1000 1\n"],
     ["H_FIFO", "/f"],
   ]);
-  // The child was cloned dumpable (so the maps could be written) and stops being so
-  // first; it becomes root of its namespace before it creates any file.
-  assert.deepEqual(rs.slice(4, 7), [["C_DUMPABLE", 0], ["C_SETSID"], ["C_USER", 0, 0, 0, []]]);
+  // The child becomes root of its namespace before it creates any file; it was cloned
+  // dumpable (so the maps could be written) and stops being so once /proc/self is done with.
+  assert.deepEqual(rs.slice(4, 6), [["C_SETSID"], ["C_USER", 0, 0, 0, []]]);
+  const names = rs.map((r) => r[0]);
+  assert.ok(names.indexOf("C_DUMPABLE") > names.indexOf("C_USER"));
+  assert.ok(names.indexOf("C_DUMPABLE") < names.indexOf("C_ROOTFS"));
   // No mknod in a user namespace: the host's nodes are bound onto files.
   assert.deepEqual(only(rs, "C_MKNOD"), []);
   assert.deepEqual(
@@ -369,10 +372,16 @@ Deno.test("rootless init plan: own id written after setgroups deny, ranges throu
   assert.deepEqual(rs[1], ["H_MAPCMD", "/usr/bin/newuidmap", "0 1000 1 1 100000 65536"]);
 
   // Extra groups cannot be set once setgroups is denied: refused, naming the field.
-  spec.process!.user.additionalGids = [5];
+  spec.process!.user.additionalGids = [0];
   assert.throws(
     () => buildInitPlan(spec, { bundle: "/b", host: HOST, rootless: direct }),
     /process\.user\.additionalGids: cannot be set: setgroups is denied/,
+  );
+  // Ids outside the maps are refused before anything runs (setresuid would say EINVAL).
+  spec.process!.user = { uid: 70000, gid: 0 };
+  assert.throws(
+    () => buildInitPlan(spec, { bundle: "/b", host: HOST, rootless: direct }),
+    /process\.user\.uid: 70000 is not mapped in the container's user namespace \(linux\.uidMappings covers 0-0, 1-65536\)/,
   );
 });
 
