@@ -12,7 +12,7 @@ import { makeBundle } from "../helpers/bundle.ts";
 import { mountsUnder } from "../helpers/paths.ts";
 import { runNsinit, type RunResult } from "../helpers/run.ts";
 import { isRoot, skipUnless } from "../helpers/skip.ts";
-import { cgroupDirsNamed, stateEntries } from "./helpers.ts";
+import { cgroupDirsNamed, processesIn, stateEntries } from "./helpers.ts";
 
 const ignore = skipUnless(isRoot(), "real containers need root");
 
@@ -60,18 +60,6 @@ const VERBS: Verb[] = [
     helper: false,
   },
 ];
-
-/** Pids of processes whose root is `rootfs`. */
-function processesIn(rootfs: string): number[] {
-  const pids: number[] = [];
-  for (const e of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    try {
-      if (Deno.readLinkSync(`/proc/${e.name}/root`) === rootfs) pids.push(Number(e.name));
-    } catch { /* gone */ }
-  }
-  return pids;
-}
 
 async function eventually(cond: () => boolean, ms = 5000): Promise<boolean> {
   for (const end = Date.now() + ms; Date.now() < end;) {
