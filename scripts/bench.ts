@@ -98,21 +98,21 @@ const FULL = {
   phases: 20,
 };
 /**
- * In the cgroup v2 VM (software emulation: every process start costs ~10x more): fewer
- * rounds than a full run, batches of 30 (the batch targets compare per container).
+ * In the cgroup v2 VM (software emulation: a Deno start costs seconds there): few rounds,
+ * batches of 10 (the batch targets compare per container).
  */
 const VM = {
   warmup: 1,
   checkpoint: 2,
-  cliRun: 12,
-  lifecycle: 6,
-  library: 60,
-  batch: 30,
-  memory: 2,
-  startup: 6,
-  components: 10,
-  sandbox: 3,
-  phases: 4,
+  cliRun: 6,
+  lifecycle: 3,
+  library: 30,
+  batch: 10,
+  memory: 1,
+  startup: 3,
+  components: 5,
+  sandbox: 2,
+  phases: 2,
 };
 let quick = false;
 let N = FULL;
@@ -332,7 +332,12 @@ async function main(): Promise<BenchResults> {
         exitWait: [],
       };
     }
+    // An empty `deno run` in every round too: the 5 ms targets compare with it, and only
+    // figures taken side by side survive a machine whose load changes.
+    const lcEmpty: number[] = [];
     for (let i = 0; i < N.warmup + N.lifecycle; i++) {
+      const e = await timeOk([...denoRun, empty]);
+      if (i >= N.warmup) lcEmpty.push(e);
       for (const rt of rotate(runtimes, i)) {
         checkAbort();
         const p = prefix[rt]!;
@@ -375,6 +380,7 @@ async function main(): Promise<BenchResults> {
         }
       }
     }
+    const lifecycleEmptyDeno = summarize(lcEmpty);
     const lifecycle: BenchResults["lifecycle"] = {};
     for (const rt of runtimes) {
       const s = lcSamples[rt]!;
@@ -392,8 +398,12 @@ async function main(): Promise<BenchResults> {
     const checkpoint = await benchCheckpoint(prefix, bundle.lifecycleDir);
 
     // `run` with the systemd cgroup driver, runc and nsinit interleaved, inside a real systemd.
-    log(`run with --systemd-cgroup: runc, nsinit interleaved, ${N.warmup} + ${N.cliRun} rounds`);
-    const systemdRun = await benchSystemdRun({
+    // (Not in the VM: it has no systemd, nor the bash its scripts need.)
+    const inVm = Deno.env.get("NSINIT_IN_V2VM") !== undefined;
+    if (!inVm) {
+      log(`run with --systemd-cgroup: runc, nsinit interleaved, ${N.warmup} + ${N.cliRun} rounds`);
+    }
+    const systemdRun = inVm ? undefined : await benchSystemdRun({
       bundleDir: bundle.dir,
       work,
       nsinitBin,
@@ -613,6 +623,7 @@ async function main(): Promise<BenchResults> {
       phases,
       emptyDenoKiB,
       cliRssKiB,
+      lifecycleEmptyDeno,
       libraryMemory: libMemory,
       ...(checkpoint ? { checkpoint } : {}),
       ...(systemdRun ? { systemdRun } : {}),
@@ -823,6 +834,7 @@ async function cli(): Promise<void> {
       quick: { type: "boolean" },
       vm: { type: "boolean" },
       "vm-only": { type: "boolean" },
+      "render-only": { type: "boolean" },
       label: { type: "string" },
       "results-only": { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -833,6 +845,7 @@ async function cli(): Promise<void> {
       "usage: deno task bench [--quick] [--vm]\n" +
         "  --vm   also run it in the cgroup v2 VM (scripts/v2vm) and report both machines\n" +
         "  --vm-only   only the VM; the docs take this host's figures from the last run\n" +
+        "  --render-only   no run: the docs again from the last results of both machines\n" +
         "  (--label L --results-only FILE: what the VM runs: results to FILE, no docs)",
     );
     return;
@@ -843,7 +856,7 @@ async function cli(): Promise<void> {
     ? `${REPO_ROOT}/.cache/bench/quick.json`
     : `${REPO_ROOT}/.cache/bench/results.json`;
   let results: BenchResults;
-  if (flags["vm-only"]) {
+  if (flags["vm-only"] || flags["render-only"]) {
     const last = await readResults(outJson);
     if (!last) {
       throw new Error(`--vm-only needs this host's results: run the benchmark first (${outJson})`);

@@ -128,6 +128,8 @@ export interface BenchResults {
   };
   /** Peak RSS of an empty `deno run` with the launcher's flags, KiB (absent in older results). */
   emptyDenoKiB?: number;
+  /** An empty `deno run` (the launcher's flags) timed in every lifecycle round, interleaved. */
+  lifecycleEmptyDeno?: Summary;
   /** Peak RSS of nsinit commands that start no container (e.g. `--version`, `list`), KiB. */
   cliRssKiB?: Record<string, number>;
   /**
@@ -178,7 +180,8 @@ export function evaluateTargets(r: BenchResults): TargetResult[] {
     c === null ? null : c <= 1,
     c === null ? "not evaluated" : `nsinit ${fmt(nsinit!)} ms vs runc ${fmt(runc!)} ms = ${c}x`,
   );
-  const empty = r.startup[EMPTY_DENO_RUN]?.median;
+  // Side by side with the steps when the run measured it so (older runs: the start-up section).
+  const empty = r.lifecycleEmptyDeno?.median ?? r.startup[EMPTY_DENO_RUN]?.median;
   for (const step of ["start", "state", "kill", "delete"] as const) {
     const s = r.lifecycle.nsinit?.[step]?.median;
     const over = s !== undefined && empty !== undefined ? s - empty : undefined;
