@@ -35,7 +35,7 @@ if [[ ! -x $root/lib/systemd/systemd ]]; then
   say "debootstrap bookworm (minbase + systemd) into $root (once; a few minutes)"
   rm -rf "$root.tmp"
   mirror=${NSINIT_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-  if ! debootstrap --variant=minbase --include=systemd,procps,libseccomp2 bookworm "$root.tmp" \
+  if ! debootstrap --variant=minbase --include=systemd,procps,libseccomp2,dbus bookworm "$root.tmp" \
     "$mirror" >"$out/debootstrap.log" 2>&1; then
     tail -n 20 "$out/debootstrap.log" >&2
     rm -rf "$root.tmp"
@@ -43,6 +43,27 @@ if [[ ! -x $root/lib/systemd/systemd ]]; then
     exit 1
   fi
   mv "$root.tmp" "$root"
+fi
+# The system bus: a user manager (systemd --user) asks PID 1 over it to move a process it may not
+# move itself into its scope (the rootless systemd driver). Roots made before dbus was included
+# get it from the host's apt (bookworm too).
+if [[ ! -x $root/usr/bin/dbus-daemon ]]; then
+  say "adding dbus to $root"
+  rm -rf "$root/tmp/debs"
+  mkdir -p "$root/tmp/debs"
+  (cd "$root/tmp/debs" && apt-get download -qq dbus dbus-bin dbus-daemon dbus-session-bus-common \
+    dbus-system-bus-common libdbus-1-3 libexpat1 >/dev/null 2>&1)
+  chroot "$root" sh -c 'dpkg -i /tmp/debs/*.deb' >"$out/dbus.log" 2>&1 || {
+    tail -n 20 "$out/dbus.log" >&2
+    say "installing dbus into $root failed (log: $out/dbus.log)"
+    exit 1
+  }
+  rm -rf "$root/tmp/debs"
+fi
+# The unprivileged test user, with the host's uid (the rootless systemd tests run as it).
+test_uid=$(id -u nsinit-test 2>/dev/null || echo 1500)
+if ! grep -q '^nsinit-test:' "$root/etc/passwd"; then
+  chroot "$root" useradd -m -u "$test_uid" -s /bin/sh nsinit-test
 fi
 deno_bin=$(readlink -f "$(command -v deno)")
 mkdir -p "$root$(dirname "$deno_bin")"
@@ -92,7 +113,8 @@ chmod 755 "$root/usr/local/sbin/nsinit-vm-test"
 
 img_stamp=$(
   {
-    find "$root/etc/systemd/system" "$root/usr/local" "$root/etc/hostname" -type f -print0 |
+    find "$root/etc/systemd/system" "$root/usr/local" "$root/etc/hostname" "$root/etc/passwd" \
+      "$root/usr/bin/dbus-daemon" -type f -print0 |
       sort -z | xargs -0 sha256sum
     stat -c '%s %Y' "$root$deno_bin" "$root/lib/systemd/systemd"
   } | sha256sum | cut -d' ' -f1
