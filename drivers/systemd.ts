@@ -37,7 +37,7 @@ import type {
   DriverState,
 } from "./driver.ts";
 import { type CgroupEvent, oomKills, type PressureLevel } from "../cgroups/events.ts";
-import { CgroupError, DbusError } from "../errors.ts";
+import { CgroupError, DbusError, SyscallError } from "../errors.ts";
 import { type CgroupHost, parseProcCgroup } from "../cgroups/paths.ts";
 import type { CgroupStats } from "../cgroups/stats.ts";
 import { type CgroupHostFiles, translateResources } from "../cgroups/resources.ts";
@@ -290,7 +290,19 @@ export class SystemdManager implements CgroupManager {
       await this.#start(props);
       this.#started = true;
     }
-    await this.#fs.apply(pid);
+    try {
+      await this.#fs.apply(pid);
+    } catch (e) {
+      if (
+        !this.#user || !(e instanceof CgroupError && e.cause instanceof SyscallError) ||
+        e.cause.code !== "EACCES"
+      ) {
+        throw e;
+      }
+      // A later pid (exec) outside the user manager's subtree: the user may not move it
+      // itself; its manager asks PID 1 to (as `systemd-run --user --scope` from a login session).
+      await this.#sd.attachProcessesToUnit(this.#unit.unit, "", [pid]);
+    }
     if (this.#pending) {
       const r = this.#pending;
       this.#pending = undefined;

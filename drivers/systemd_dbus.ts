@@ -37,6 +37,13 @@ export interface SystemdClient {
   setUnitProperties(unit: string, properties: readonly UnitProperty[]): Promise<void>;
   /** A property of a loaded unit, or undefined when the unit is not loaded. */
   unitProperty(unit: string, iface: string, name: string): Promise<DbusValue | undefined>;
+  /**
+   * Moves processes into a running unit's cgroup (`AttachProcessesToUnit`, systemd 238+;
+   * `subcgroup` relative to the unit's, "" for its own). A user manager that may not move
+   * them itself asks PID 1 to, which allows it when the unit, the caller and the
+   * processes belong to the same user.
+   */
+  attachProcessesToUnit(unit: string, subcgroup: string, pids: readonly number[]): Promise<void>;
 }
 
 const DEST = "org.freedesktop.systemd1";
@@ -309,6 +316,14 @@ export class SystemdBus implements SystemdClient {
       ["b", true],
       ["a(sv)", properties.map(([n, v]) => [n, v])],
     ]);
+  }
+
+  async attachProcessesToUnit(
+    unit: string,
+    subcgroup: string,
+    pids: readonly number[],
+  ): Promise<void> {
+    await this.#call("AttachProcessesToUnit", [["s", unit], ["s", subcgroup], ["au", [...pids]]]);
   }
 
   async unitProperty(unit: string, iface: string, name: string): Promise<DbusValue | undefined> {

@@ -60,6 +60,10 @@ class FakeSystemd implements SystemdClient {
   unitProperty() {
     return Promise.resolve(undefined);
   }
+  attachProcessesToUnit(unit: string, subcgroup: string, pids: readonly number[]) {
+    this.calls.push(["attach", unit, { subcgroup, pids: [...pids] }]);
+    return Promise.resolve();
+  }
 }
 
 async function withRoot(fn: (root: string, sd: FakeSystemd) => Promise<void>) {
