@@ -26,14 +26,23 @@
 export { type CreateOptions, DEFAULT_ROOT, Factory, readBundleSpec } from "./core/factory.ts";
 export { Container, type ExecOptions, type OciState } from "./core/container.ts";
 export { ContainerProcess } from "./core/process.ts";
+export type { Terminal } from "./core/syscalls.ts";
+export type {
+  CheckpointOptions,
+  CriuCommonOptions,
+  CriuProgress,
+  ManageCgroupsMode,
+  RestoreOptions,
+} from "./criu/options.ts";
 export type { StdioMode, StdioOptions } from "./core/stdio.ts";
 export { type ContainerState, validateId } from "./core/state.ts";
 export type { ExitStatus } from "./native/reaper.ts";
-export { configureNative } from "./native/ffi.ts";
+export { configureLibsystemd, configureNative } from "./native/ffi.ts";
 export {
   CgroupError,
   ConfigError,
   ContainerIdError,
+  DbusError,
   HookError,
   NotFoundError,
   StateError,

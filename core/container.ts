@@ -12,9 +12,8 @@ import type { CgroupManager } from "../drivers/driver.ts";
 import type { CgroupStats } from "../cgroups/stats.ts";
 import { ContainerIdError, type Status } from "../errors.ts";
 import type { ExitStatus } from "../native/reaper.ts";
-import { buildExecPlan } from "./init_plan.ts";
-import { validateProcess } from "../spec/validate.ts";
 import { type ContainerState, lockDir, readState, writeAtomic } from "./state.ts";
+import { mark } from "../util/trace.ts";
 import { ContainerProcess } from "./process.ts";
 import { type HookState, runHooksWarn } from "./hooks.ts";
 import type { StdioOptions } from "./stdio.ts";
@@ -162,6 +161,9 @@ export class Container implements AsyncDisposable {
   }
 
   async #locked<T>(fn: () => Promise<T>): Promise<T> {
+    // Every verb that changes something may call the native library: loaded here, not
+    // by Factory.load, so `state` and `list` never pay for it.
+    await this.#sys.ready();
     let lock;
     try {
       lock = await lockDir(this.#dir);
@@ -223,13 +225,16 @@ export class Container implements AsyncDisposable {
   start(): Promise<void> {
     return this.#locked(async () => {
       checkTransition(this.id, await this.status(), "start");
+      mark("start: locked", this.id);
       const pidfd = this.#openInitPidfd("start");
       try {
         await this.#sys.fifoStart(this.#fifo, pidfd, this.id);
+        mark("start: init released", this.id);
       } finally {
         this.#sys.close(pidfd);
         await Deno.remove(this.#fifo).catch(() => {});
       }
+      mark("start: fifo removed", this.id);
       await runHooksWarn(
         "poststart",
         this.#state.config.hooks,
@@ -282,7 +287,9 @@ export class Container implements AsyncDisposable {
   pause(): Promise<void> {
     return this.#locked(async () => {
       checkTransition(this.id, await this.status(), "pause");
+      mark("pause: locked", this.id);
       await this.#cgroup.freeze(true);
+      mark("pause: frozen", this.id);
     });
   }
 
@@ -290,7 +297,9 @@ export class Container implements AsyncDisposable {
   resume(): Promise<void> {
     return this.#locked(async () => {
       checkTransition(this.id, await this.status(), "resume");
+      mark("resume: locked", this.id);
       await this.#cgroup.freeze(false);
+      mark("resume: thawed", this.id);
     });
   }
 
@@ -309,10 +318,13 @@ export class Container implements AsyncDisposable {
   set(resources: LinuxResources): Promise<void> {
     return this.#locked(async () => {
       checkTransition(this.id, await this.status(), "update");
+      mark("update: locked", this.id);
       await this.#cgroup.set(resources);
+      mark("update: cgroup set", this.id);
       const linux = this.#state.config.linux ??= {};
       linux.resources = mergeResources(linux.resources ?? {}, resources);
       await this.#save();
+      mark("update: state saved", this.id);
     });
   }
 
@@ -323,6 +335,12 @@ export class Container implements AsyncDisposable {
   exec(process: Process, opts: ExecOptions = {}): Promise<ContainerProcess> {
     return this.#locked(async () => {
       checkTransition(this.id, await this.status(), "exec");
+      mark("exec: locked", this.id);
+      // Loaded here: the other verbs (a CLI `state`, `kill` ...) never pay for them.
+      const [{ validateProcess }, { buildExecPlan }] = await Promise.all([
+        import("../spec/validate.ts"),
+        import("./init_plan.ts"),
+      ]);
       const proc = validateProcess(process);
       const seccomp = this.#state.config.linux?.seccomp;
       const compiled = seccomp
@@ -353,6 +371,7 @@ export class Container implements AsyncDisposable {
         throw e;
       }
       stdio.closeChildEnds();
+      mark("exec: process spawned", this.id);
       return new ContainerProcess(
         spawned.pid,
         spawned.pidfd,
@@ -417,9 +436,12 @@ export class Container implements AsyncDisposable {
     return this.#locked(async () => {
       const status = await this.status();
       checkTransition(this.id, status, opts.force ? "delete --force" : "delete");
+      mark("delete: locked", this.id);
       if (status !== "stopped" || opts.force) await this.#killEverything(status);
       if (this.#init) await this.#init.status.catch(() => {});
+      mark("delete: processes ended", this.id);
       await this.#cgroup.destroy();
+      mark("delete: cgroup removed", this.id);
       // A restore killed mid-way may have left the rootfs bound here: never recurse into it.
       this.#sys.umountDetach(join(this.#dir, "criu-root"));
       const rdt = this.#state.resctrl;
@@ -432,6 +454,7 @@ export class Container implements AsyncDisposable {
       await Deno.remove(this.#dir, { recursive: true }).catch((e) => {
         if (!(e instanceof Deno.errors.NotFound)) throw e;
       });
+      mark("delete: state removed", this.id);
       await runHooksWarn(
         "poststop",
         this.#state.config.hooks,

@@ -257,6 +257,22 @@ Deno.test("create: state first, cgroup limits before the pid, then the init wait
   await assert.rejects(() => w.factory.load("c1"), NotFoundError);
 });
 
+Deno.test("create on cgroup v2: the init is cloned into its cgroup, made and limited before the spawn", async () => {
+  await using w = await world();
+  w.drivers.cloneInto = "/sys/fs/cgroup/c1";
+  const c = await w.factory.create("c1", { bundle: w.bundle, spec: spec() });
+  const spawn = w.sys.calls.findIndex((l) => l.startsWith("spawnPlan"));
+  const cgroup = (l: string) => w.sys.calls.indexOf(l);
+  assert.ok(cgroup("cgroup create") < spawn && cgroup("cgroup set") < spawn);
+  assert.ok(cgroup("cgroup apply") > spawn, "apply(pid) still runs (and finds the pid in place)");
+  assert.ok(w.sys.plans[0].includes("clone into the cgroup /sys/fs/cgroup/c1"));
+  assert.ok(
+    w.sys.plans[0].indexOf("clone into the cgroup /sys/fs/cgroup/c1") <
+      w.sys.plans[0].indexOf("clone"),
+  );
+  await c.destroy({ force: true });
+});
+
 Deno.test("create: a driver whose cgroup needs a pid gets apply first, then set", async () => {
   await using w = await world({ limitsBeforePid: false, deviceRules: false });
   const s = spec();

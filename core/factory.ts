@@ -7,10 +7,10 @@
 
 import { isAbsolute, join, resolve } from "../util/path.ts";
 import { isDirectory } from "../util/fs.ts";
-import type { NamespaceType, Spec } from "../spec/config.ts";
-import { parseSpec, validateSpec } from "../spec/validate.ts";
+import type { LinuxSeccomp, NamespaceType, Spec } from "../spec/config.ts";
+import type { CompiledSeccomp } from "../seccomp/compile.ts";
 import { createCgroupManager, loadCgroupManager } from "../drivers/factory.ts";
-import type { CgroupConfig, CgroupManager, DriverState } from "../drivers/driver.ts";
+import type { CgroupConfig, CgroupManager, DriverName, DriverState } from "../drivers/driver.ts";
 import {
   CgroupError,
   ConfigError,
@@ -19,15 +19,9 @@ import {
   SyscallError,
 } from "../errors.ts";
 import { mark } from "../util/trace.ts";
-import { buildInitPlan, type InitHooks, type LandlockPlan, rootfsPath } from "./init_plan.ts";
+import type { InitHooks, LandlockPlan } from "./init_plan.ts";
 import { runHooks, runHooksWarn, splitStateJson } from "./hooks.ts";
-import {
-  checkHostFeatures,
-  execLabelWrite,
-  probeHostFeatures,
-  type ResctrlGroup,
-  resctrlGroup,
-} from "./host_features.ts";
+import type { ResctrlGroup } from "./host_features.ts";
 import { type ContainerState, lockDir, readState, validateId, writeAtomic } from "./state.ts";
 import { Container } from "./container.ts";
 import {
@@ -37,11 +31,24 @@ import {
   SYSTEM_ROOT,
   userNamespacesRefusal,
 } from "./rootless.ts";
-import { effectiveResources } from "./devices.ts";
+import { effectiveResources, pidsAsVersioned } from "./devices.ts";
 import { ContainerProcess } from "./process.ts";
 import type { StdioOptions } from "./stdio.ts";
 import { type PreparedStdio, realSyscalls, type Syscalls } from "./syscalls.ts";
 import type { RestoreOptions } from "../criu/options.ts";
+
+/**
+ * What only creating a container needs (the spec validator, the plan builder, host
+ * features), loaded on first create: a CLI `state` or `kill` never pays
+ * for it. The bundled CLI keeps it in its own chunk.
+ */
+function createDeps() {
+  return Promise.all([
+    import("../spec/validate.ts"),
+    import("./init_plan.ts"),
+    import("./host_features.ts"),
+  ]);
+}
 
 /**
  * Where state lives by default for root: runc uses /run/runc; we use /run/nsinit.
@@ -70,6 +77,12 @@ export interface CreateOptions {
   onPty?: (fd: number) => void;
   /** A Landlock ruleset the init applies just before exec (see sandbox/landlock.ts). */
   landlock?: LandlockPlan;
+  /**
+   * The cgroup driver, instead of the automatic choice (`--systemd-cgroup` or the host's):
+   * a sandbox with no limits asks for `none`, since its pid namespace already holds every
+   * process it starts.
+   */
+  cgroupDriver?: DriverName;
   /** A minimal signal-forwarding, reaping pid 1 in front of the process (sandboxes). */
   reaperInit?: boolean;
   /** Bring up `lo` in a new network namespace (sandboxes). */
@@ -148,6 +161,11 @@ export class Factory {
 
   async #create(id: string, opts: CreateOptions, waitForStart: boolean): Promise<Container> {
     validateId(id);
+    const [
+      { validateSpec },
+      { buildInitPlan, rootfsPath },
+      { checkHostFeatures, execLabelWrite, probeHostFeatures, resctrlGroup },
+    ] = await createDeps();
     await this.#sys.ready();
     mark("create: native library loaded", id);
     const bundle = resolve(opts.bundle);
@@ -159,12 +177,7 @@ export class Factory {
     checkRootfs(rootfs, spec);
     const host = probeHostFeatures();
     for (const warning of checkHostFeatures(spec, host)) this.#warn(warning);
-    // Loaded only when needed: `nsinit state` and friends never pay for libseccomp.
-    const seccomp = spec.linux?.seccomp
-      ? (await import("../seccomp/compile.ts")).compileSeccomp(spec.linux.seccomp, {
-        requireExecve: true,
-      })
-      : undefined;
+    const seccomp = spec.linux?.seccomp ? await compiledSeccomp(spec.linux.seccomp) : undefined;
 
     const rootless = Deno.uid() !== 0;
     // Before anything is created: a user namespace the host refuses, or a rootless
@@ -196,9 +209,13 @@ export class Factory {
     try {
       cgroup = this.#cgroups.create({
         ...cgroupConfig(id, spec, rootless),
-        ...(opts.systemdCgroup ? { driver: "systemd" as const } : {}),
+        ...(opts.cgroupDriver
+          ? { driver: opts.cgroupDriver }
+          : opts.systemdCgroup
+          ? { driver: "systemd" as const }
+          : {}),
       }, { onWarning: this.#warn });
-      if (rootless && cgroup.driver === "none") this.#warnNoCgroups();
+      if (rootless && cgroup.driver === "none" && !opts.cgroupDriver) this.#warnNoCgroups();
       const state: ContainerState = {
         id,
         bundle,
@@ -241,9 +258,13 @@ export class Factory {
       // The umask trimmed it: an init that switched to another user must still open it.
       Deno.chmodSync(fifo, 0o622);
 
+      const { limitsBeforePid, deviceRules } = cgroup.capabilities;
+      // On cgroup v2 the init is born in its cgroup (made and limited before the spawn).
+      const cloneInto = limitsBeforePid ? cgroup.cloneTarget?.() : undefined;
       const plan = buildInitPlan(spec, {
         bundle,
         id,
+        ...(cloneInto ? { cloneInto } : {}),
         ...(waitForStart ? { fifoPath: fifo } : {}),
         noPivot: opts.noPivot === true,
         noNewKeyring: opts.noNewKeyring === true,
@@ -260,8 +281,10 @@ export class Factory {
       });
       mark("create: cgroup manager made, plan built", id);
       stdio = this.#sys.prepareStdio(opts.stdio);
-      const { limitsBeforePid, deviceRules } = cgroup.capabilities;
-      const resources = deviceRules ? effectiveResources(spec) : spec.linux?.resources;
+      const resources = pidsAsVersioned(
+        spec.ociVersion,
+        deviceRules ? effectiveResources(spec) : spec.linux?.resources,
+      );
       const manager = cgroup;
       // The helper starts on another thread; meanwhile this one writes the first
       // state and (when the driver can do it before a pid exists) creates and limits
@@ -269,6 +292,26 @@ export class Factory {
       // after GO always leaves state to delete). A driver whose cgroup cannot exist
       // before its first pid (a systemd scope) gets apply(pid), then set().
       // place() may run before spawnPlan returns: it waits for `prepared` to exist.
+      // A cgroup to clone into must exist before the spawn: then all of it comes first.
+      const prepare = async () => {
+        if (rdt) {
+          rdt.create();
+          state.resctrl = {
+            dir: rdt.dir,
+            created: rdt.created,
+            ...(rdt.monitor ? { monitor: rdt.monitor } : {}),
+          };
+        }
+        await writeAtomic(join(dir, "state.json"), JSON.stringify(state));
+        if (limitsBeforePid) {
+          await manager.create();
+          if (resources) await manager.set(resources);
+        }
+      };
+      if (cloneInto) {
+        prepared = prepare();
+        await prepared;
+      }
       const preparing = Promise.withResolvers<Promise<void>>();
       // Resolved with `prepared`, it rejects with it: observed through place(), or by the
       // catch below when the spawn fails first (an unhandled rejection would end Deno).
@@ -292,21 +335,7 @@ export class Factory {
           await runHooks("createRuntime", hooks, { ...base, status: "creating", pid }, this.#sys);
         },
       });
-      prepared = (async () => {
-        if (rdt) {
-          rdt.create();
-          state.resctrl = {
-            dir: rdt.dir,
-            created: rdt.created,
-            ...(rdt.monitor ? { monitor: rdt.monitor } : {}),
-          };
-        }
-        await writeAtomic(join(dir, "state.json"), JSON.stringify(state));
-        if (limitsBeforePid) {
-          await manager.create();
-          if (resources) await manager.set(resources);
-        }
-      })();
+      prepared ??= prepare();
       prepared.catch(() => {}); // observed through place(); never an unhandled rejection
       preparing.resolve(prepared);
       const spawned = await spawning;
@@ -411,7 +440,7 @@ export class Factory {
   /** Loads a container from its state, after a restart of this process too. */
   async load(id: string): Promise<Container> {
     validateId(id);
-    await this.#sys.ready();
+    // No native library yet: `state` needs none; the verbs that do load it (Container).
     const dir = join(this.root, id);
     let state: ContainerState;
     try {
@@ -478,9 +507,30 @@ function cgroupConfig(id: string, spec: Spec, rootless: boolean): CgroupConfig {
     id,
     rootless,
     ...(spec.linux?.cgroupsPath !== undefined ? { cgroupsPath: spec.linux.cgroupsPath } : {}),
-    ...(spec.linux?.resources ? { resources: spec.linux.resources } : {}),
+    ...(spec.linux?.resources
+      ? { resources: pidsAsVersioned(spec.ociVersion, spec.linux.resources) }
+      : {}),
     ...(spec.annotations ? { annotations: spec.annotations } : {}),
   };
+}
+
+const seccompCache = new Map<string, CompiledSeccomp>();
+
+/**
+ * A spec's seccomp filter compiled, remembered per process: a program that starts many
+ * containers with one profile (a sandbox per command) compiles it once.
+ */
+async function compiledSeccomp(seccomp: LinuxSeccomp): Promise<CompiledSeccomp> {
+  const key = JSON.stringify(seccomp);
+  const hit = seccompCache.get(key);
+  if (hit) return hit;
+  // Loaded only when needed: `nsinit state` and friends never pay for libseccomp.
+  const compiled = (await import("../seccomp/compile.ts")).compileSeccomp(seccomp, {
+    requireExecve: true,
+  });
+  if (seccompCache.size >= 16) seccompCache.delete(seccompCache.keys().next().value!);
+  seccompCache.set(key, compiled);
+  return compiled;
 }
 
 /** Reads and validates `<bundle>/config.json`, with errors naming the file. */
@@ -502,6 +552,7 @@ export async function readBundleSpec(bundle: string): Promise<Spec> {
     }
     throw e;
   }
+  const { parseSpec } = await import("../spec/validate.ts");
   return parseSpec(text, file);
 }
 

@@ -110,6 +110,11 @@ export interface InitPlanOptions {
    * empty v1-style tmpfs.
    */
   cgroupView?: CgroupView;
+  /**
+   * A cgroup v2 directory, made and limited already, to clone the init straight into
+   * (`clone3` with `CLONE_INTO_CGROUP`, as crun does; see `CgroupManager.cloneTarget`).
+   */
+  cloneInto?: string;
   /** Hooks the init takes part in (see core/hooks.ts). */
   hooks?: InitHooks;
   /** The LSM label to exec into: a procfs file and value (see host_features.ts). */
@@ -150,13 +155,62 @@ export interface PlanHostFacts {
   onInitialRamfs(dir: string): boolean;
   /** Whether a bind mount's source is a directory (else a file is made to mount on). */
   isDirectory(path: string): boolean;
+  /** Whether a path exists (device nodes to bind in a user namespace); absent: assumed. */
+  exists?(path: string): boolean;
+  /** A host device node with these numbers, to bind in a user namespace. */
+  deviceNode?(type: "c" | "b", major: number, minor: number): string | undefined;
 }
 
 /** This host's facts: /proc/self/mountinfo and stat(2). */
 export const HOST_FACTS: PlanHostFacts = {
-  onInitialRamfs: (dir) => onInitialRamfs(dir),
+  // Whether / is the initial ramfs cannot change while this process runs: read once, and
+  // where it is not (nearly everywhere) no container start reads mountinfo for it again.
+  onInitialRamfs: (dir) => (rootIsInitialRamfs ??= onInitialRamfs("/")) && onInitialRamfs(dir),
   isDirectory: mountSourceIsDir,
+  exists: (path) => {
+    try {
+      Deno.statSync(path);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  deviceNode: (type, major, minor) => {
+    // /dev/char/M:m and /dev/block/M:m where udev made them, else a node in /dev itself.
+    const linked = `/dev/${type === "b" ? "block" : "char"}/${major}:${minor}`;
+    try {
+      Deno.statSync(linked);
+      return linked;
+    } catch { /* no udev links */ }
+    const want = (BigInt(major) << 8n) | BigInt(minor); // small numbers: the old encoding
+    for (const e of Deno.readDirSync("/dev")) {
+      try {
+        if (e.isSymlink) continue; // /dev/stdin and friends point at whatever fd 0 is
+        const st = Deno.lstatSync(`/dev/${e.name}`);
+        const isType = type === "b" ? st.isBlockDevice : st.isCharDevice;
+        if (isType && st.rdev !== null && BigInt(st.rdev) === want) return `/dev/${e.name}`;
+      } catch { /* vanished */ }
+    }
+    return undefined;
+  },
 };
+let rootIsInitialRamfs: boolean | undefined;
+
+/** The host's device node to bind for `d` in a user namespace. */
+function hostDeviceNode(d: LinuxDevice, host: PlanHostFacts): string {
+  const exists = host.exists ?? (() => true);
+  if (exists(d.path)) return d.path;
+  if (d.type !== "p" && d.major !== undefined && d.minor !== undefined && host.deviceNode) {
+    const byNumber = host.deviceNode(d.type === "b" ? "b" : "c", d.major, d.minor);
+    if (byNumber) return byNumber;
+  }
+  throw new ConfigError(
+    "config.json",
+    "linux.devices",
+    `${d.path}: a user namespace cannot create device nodes (mknod), and the host has no ` +
+      `node to bind (neither ${d.path} nor one numbered ${d.major}:${d.minor})`,
+  );
+}
 
 /** Hook steps of an init plan. */
 export interface InitHooks {
@@ -533,16 +587,17 @@ export function buildInitPlan(spec: Spec, opts: InitPlanOptions): PlanBuilder {
   }
   // The time namespace is unshared by the helper (offsets must be written before
   // any process enters it); the cgroup namespace by the child once it is in its cgroup.
+  if (opts.cloneInto) {
+    plan.add(Op.H_CGROUP, `clone into the cgroup ${opts.cloneInto}`, opts.cloneInto);
+  }
   plan.add(Op.H_CLONE, "clone", ns.create & ~(CloneFlag.NEWTIME | CloneFlag.NEWCGROUP));
   let setgroupsDenied = false;
-  if (newUserns) setgroupsDenied = addIdMaps(plan, linux, opts.rootless);
+  if (newUserns) {
+    checkMapped(proc, linux);
+    setgroupsDenied = addIdMaps(plan, linux, opts.rootless);
+  }
   if (opts.fifoPath) plan.add(Op.H_FIFO, "open the exec fifo", opts.fifoPath);
 
-  if (newUserns) {
-    // The helper made the child dumpable so the maps could be written (the kernel
-    // checks /proc/<child> ownership); no longer needed once they are.
-    plan.add(Op.C_DUMPABLE, "make the init non-dumpable again", 0);
-  }
   plan.add(Op.C_SETSID, "create a session");
   if (opts.loopback && (ns.create & CloneFlag.NEWNET)) {
     plan.add(Op.C_LOOPBACK, "bring up lo in the new network namespace");
@@ -564,6 +619,12 @@ export function buildInitPlan(spec: Spec, opts: InitPlanOptions): PlanBuilder {
       "/proc/self/oom_score_adj",
       String(proc.oomScoreAdj),
     );
+  }
+  if (newUserns) {
+    // The helper cloned the child dumpable so the maps could be written (the kernel checks
+    // /proc/<child> ownership), and /proc/self stays the child's own (not the host root's)
+    // for the oom_score_adj write above; from here on, nothing may trace or open it.
+    plan.add(Op.C_DUMPABLE, "make the init non-dumpable again", 0);
   }
   if (ns.create & CloneFlag.NEWCGROUP) {
     plan.add(Op.C_UNSHARE, "create the cgroup namespace", CloneFlag.NEWCGROUP);
@@ -614,6 +675,28 @@ export function buildInitPlan(spec: Spec, opts: InitPlanOptions): PlanBuilder {
     ...(linux.memoryPolicy ? { memoryPolicy: linux.memoryPolicy } : {}),
   });
   return plan;
+}
+
+/** Refuses a process user whose ids the new user namespace's maps do not hold (EINVAL later). */
+function checkMapped(proc: Process, linux: Linux): void {
+  const has = (maps: Linux["uidMappings"], id: number) =>
+    (maps ?? []).some((m) => id >= m.containerID && id < m.containerID + m.size);
+  const check = (field: string, id: number, maps: Linux["uidMappings"], mapField: string) => {
+    if (maps?.length && !has(maps, id)) {
+      throw new ConfigError(
+        "config.json",
+        field,
+        `${id} is not mapped in the container's user namespace (${mapField} covers ${
+          maps.map((m) => `${m.containerID}-${m.containerID + m.size - 1}`).join(", ")
+        })`,
+      );
+    }
+  };
+  check("process.user.uid", proc.user.uid, linux.uidMappings, "linux.uidMappings");
+  check("process.user.gid", proc.user.gid, linux.gidMappings, "linux.gidMappings");
+  for (const [i, g] of (proc.user.additionalGids ?? []).entries()) {
+    check(`process.user.additionalGids[${i}]`, g, linux.gidMappings, "linux.gidMappings");
+  }
 }
 
 /**
@@ -677,8 +760,10 @@ function addRootfs(
   }
   for (const d of devices) {
     if (userns) {
-      // mknod is not allowed in a user namespace: bind the host's node instead.
-      plan.add(Op.C_MOUNT, `bind device ${d.path}`, d.path, d.path, "", MS_BIND, "", 2, 1);
+      // mknod is not allowed in a user namespace: bind the host's node instead (the one at
+      // the same path, else the one with the same numbers: /dev/char/M:m, /dev/block/M:m).
+      const src = hostDeviceNode(d, opts.host ?? HOST_FACTS);
+      plan.add(Op.C_MOUNT, `bind device ${d.path} from ${src}`, src, d.path, "", MS_BIND, "", 2, 1);
     } else {
       const kind = d.type === "b" ? S_IFBLK : d.type === "p" ? S_IFIFO : S_IFCHR;
       const dev = d.type === "p" ? 0n : makedev(d.major ?? 0, d.minor ?? 0);

@@ -207,9 +207,12 @@ Deno.test("init plan with a new user namespace: maps, root first, devices bound,
     ["H_GIDMAP", "0 1000 1\n"],
     ["H_FIFO", "/f"],
   ]);
-  // The child was cloned dumpable (so the maps could be written) and stops being so
-  // first; it becomes root of its namespace before it creates any file.
-  assert.deepEqual(rs.slice(4, 7), [["C_DUMPABLE", 0], ["C_SETSID"], ["C_USER", 0, 0, 0, []]]);
+  // The child becomes root of its namespace before it creates any file; it was cloned
+  // dumpable (so the maps could be written) and stops being so once /proc/self is done with.
+  assert.deepEqual(rs.slice(4, 6), [["C_SETSID"], ["C_USER", 0, 0, 0, []]]);
+  const names = rs.map((r) => r[0]);
+  assert.ok(names.indexOf("C_DUMPABLE") > names.indexOf("C_USER"));
+  assert.ok(names.indexOf("C_DUMPABLE") < names.indexOf("C_ROOTFS"));
   // No mknod in a user namespace: the host's nodes are bound onto files.
   assert.deepEqual(only(rs, "C_MKNOD"), []);
   assert.deepEqual(
@@ -336,6 +339,21 @@ Deno.test("init plan of bind mounts: source resolved in the bundle, file or dire
   ]);
 });
 
+Deno.test("init plan with a cgroup to clone into: the helper opens it before any setns", () => {
+  const spec = defaultSpec();
+  spec.linux!.namespaces!.push({ type: "network", path: "/run/netns/n1" });
+  const rs = rows(
+    buildInitPlan(spec, { bundle: "/b", host: HOST, cloneInto: "/sys/fs/cgroup/c1" }),
+  );
+  assert.deepEqual(rs.slice(0, 3).map((r) => r[0]), ["H_JOIN", "H_CGROUP", "H_CLONE"]);
+  assert.deepEqual(rs[1], ["H_CGROUP", "/sys/fs/cgroup/c1"]);
+  // nsinit-init opens every path in plan order before it joins anything (init.c).
+  assert.equal(
+    only(rows(buildInitPlan(defaultSpec(), { bundle: "/b", host: HOST })), "H_CGROUP").length,
+    0,
+  );
+});
+
 Deno.test("rootless init plan: own id written after setgroups deny, ranges through newuidmap", () => {
   const spec = defaultSpec({ rootless: true, uid: 1000, gid: 1000 });
   const direct = { uid: { kind: "write" as const }, gid: { kind: "write" as const } };
@@ -354,10 +372,16 @@ Deno.test("rootless init plan: own id written after setgroups deny, ranges throu
   assert.deepEqual(rs[1], ["H_MAPCMD", "/usr/bin/newuidmap", "0 1000 1 1 100000 65536"]);
 
   // Extra groups cannot be set once setgroups is denied: refused, naming the field.
-  spec.process!.user.additionalGids = [5];
+  spec.process!.user.additionalGids = [0];
   assert.throws(
     () => buildInitPlan(spec, { bundle: "/b", host: HOST, rootless: direct }),
     /process\.user\.additionalGids: cannot be set: setgroups is denied/,
+  );
+  // Ids outside the maps are refused before anything runs (setresuid would say EINVAL).
+  spec.process!.user = { uid: 70000, gid: 0 };
+  assert.throws(
+    () => buildInitPlan(spec, { bundle: "/b", host: HOST, rootless: direct }),
+    /process\.user\.uid: 70000 is not mapped in the container's user namespace \(linux\.uidMappings covers 0-0, 1-65536\)/,
   );
 });
 

@@ -21,7 +21,7 @@ import { check, cstr, native } from "../native/ffi.ts";
 import { rootfsPath } from "../core/init_plan.ts";
 import { type ContainerState, lockDir, procStat, validateId, writeAtomic } from "../core/state.ts";
 import { readBundleSpec } from "../core/factory.ts";
-import { effectiveResources } from "../core/devices.ts";
+import { effectiveResources, pidsAsVersioned } from "../core/devices.ts";
 import { runHooks } from "../core/hooks.ts";
 import { ContainerProcess } from "../core/process.ts";
 import { prepareStdio } from "../core/stdio.ts";
@@ -46,6 +46,7 @@ import {
   cgMode,
   configFile,
   makeDir,
+  networkLock,
   openDir,
   prepareCriu,
   ProgressTicker,
@@ -134,7 +135,9 @@ export async function restoreContainer(
       id,
       rootless: Deno.uid() !== 0,
       ...(spec.linux?.cgroupsPath !== undefined ? { cgroupsPath: spec.linux.cgroupsPath } : {}),
-      ...(spec.linux?.resources ? { resources: spec.linux.resources } : {}),
+      ...(spec.linux?.resources
+        ? { resources: pidsAsVersioned(spec.ociVersion, spec.linux.resources) }
+        : {}),
       ...(spec.annotations ? { annotations: spec.annotations } : {}),
       ...(opts.systemdCgroup ? { driver: "systemd" as const } : {}),
     });
@@ -198,6 +201,7 @@ export async function restoreContainer(
       logDir = workPath;
     }
     configFile(ropts, spec.annotations);
+    networkLock(ropts, opts.networkLock);
 
     // stdio: CRIU's 0-2 become the restored init's where it had pipes; 3 is the socket.
     stdio = prepareStdio(opts.stdio);
@@ -235,9 +239,10 @@ export async function restoreContainer(
     let statusFd = opts.statusFd;
     if (opts.lazyPages && statusFd !== undefined && statusFd >= 0) ropts.statusFd = statusFd;
 
-    const resources = manager.capabilities.deviceRules
-      ? effectiveResources(spec)
-      : spec.linux?.resources;
+    const resources = pidsAsVersioned(
+      spec.ociVersion,
+      manager.capabilities.deviceRules ? effectiveResources(spec) : spec.linux?.resources,
+    );
     const hookBase = {
       ociVersion: spec.ociVersion,
       id,

@@ -98,6 +98,7 @@ export class CgroupfsV2Manager implements CgroupManager {
   readonly #ops: DirOps;
   readonly #attachDeviceFilter: (dir: string, program: DeviceFilterProgram) => void;
   readonly #rootless: boolean;
+  #cloneTarget = false;
 
   /** Makes a manager; nothing is created until `apply()`. */
   constructor(opts: CgroupfsV2Options) {
@@ -112,6 +113,12 @@ export class CgroupfsV2Manager implements CgroupManager {
     this.#ops = opts.dirOps ?? realDirOps;
     this.#attachDeviceFilter = opts.attachDeviceFilter ?? attachDeviceFilter;
     this.#rootless = opts.config.rootless === true;
+  }
+
+  /** The container's directory: the init can be cloned straight into it. */
+  cloneTarget(): string {
+    this.#cloneTarget = true;
+    return this.#dir;
   }
 
   /** `{ "": dir }`. */
@@ -162,6 +169,13 @@ export class CgroupfsV2Manager implements CgroupManager {
   async apply(pid: number): Promise<void> {
     if (!Number.isInteger(pid) || pid <= 0) throw new RangeError(`invalid pid ${pid}`);
     await this.create();
+    // Cloned into it already (the kernel may have refused: then it is not listed).
+    if (
+      this.#cloneTarget &&
+      (await readCgroupFile(this.#dir, "cgroup.procs"))?.split("\n").includes(String(pid))
+    ) {
+      return;
+    }
     try {
       await joinCgroup(this.#dir, pid);
     } catch (e) {

@@ -145,6 +145,14 @@ export interface CgroupManager {
    * Only meaningful when `capabilities.limitsBeforePid`; otherwise a no-op.
    */
   create(): Promise<void>;
+  /**
+   * A single cgroup v2 directory that a process can be cloned straight into once
+   * `create()` has run (`clone3` with `CLONE_INTO_CGROUP`): it never waits for the RCU
+   * grace period that moving a process pays. Undefined when the driver's cgroups are
+   * not that (v1 and hybrid hierarchies, a systemd scope, none). Core still calls
+   * `apply(pid)` afterwards, which must then find the pid in place and succeed.
+   */
+  cloneTarget?(): string | undefined;
   /** Creates the cgroup(s) if needed and moves `pid` into them. `RangeError` for a pid <= 0. */
   apply(pid: number): Promise<void>;
   /**

@@ -28,12 +28,12 @@ import type {
   DriverCapabilities,
   DriverState,
 } from "./driver.ts";
-import type { CgroupEvent, PressureLevel } from "../cgroups/events.ts";
+import { type CgroupEvent, oomKills, type PressureLevel } from "../cgroups/events.ts";
 import { CgroupError, DbusError } from "../errors.ts";
 import { type CgroupHost, parseProcCgroup } from "../cgroups/paths.ts";
 import type { CgroupStats } from "../cgroups/stats.ts";
 import { type CgroupHostFiles, translateResources } from "../cgroups/resources.ts";
-import type { DirOps } from "../cgroups/fs.ts";
+import { type DirOps, pathExists } from "../cgroups/fs.ts";
 import { CgroupfsV1Manager } from "./cgroupfs_v1.ts";
 import { CgroupfsV2Manager } from "./cgroupfs_v2.ts";
 import { sharedSystemdBus, type SystemdClient } from "./systemd_dbus.ts";
@@ -221,6 +221,8 @@ export class SystemdManager implements CgroupManager {
    */
   async apply(pid: number): Promise<void> {
     if (!Number.isInteger(pid) || pid <= 0) throw new RangeError(`invalid pid ${pid}`);
+    // systemd removes a scope once its last process is gone: a pid joining then starts it again.
+    if (this.#started && !(await pathExists(this.#systemdDir()))) this.#started = false;
     if (!this.#started) {
       const version = await this.#sd.version();
       const props: UnitProperty[] = [
@@ -253,26 +255,34 @@ export class SystemdManager implements CgroupManager {
     }
   }
 
-  /** StartTransientUnit; a failed leftover of the same name is reset and tried once more. */
+  /** The scope's directory in a hierarchy systemd itself manages (name=systemd on v1). */
+  #systemdDir(): string {
+    const p = this.#fs.paths();
+    return p["name=systemd"] ?? p[""] ?? Object.values(p)[0] ?? "";
+  }
+
+  /**
+   * StartTransientUnit. A leftover of the same name (failed, or going away) is reset and
+   * tried again a few times; one that stays is another container's: refused.
+   */
   async #start(props: UnitProperty[]): Promise<void> {
-    try {
-      await this.#sd.startTransientUnit(this.#unit.unit, props);
-    } catch (e) {
-      if (!(e instanceof DbusError) || e.dbusName !== "org.freedesktop.systemd1.UnitExists") {
-        throw e;
-      }
-      await this.#sd.resetFailedUnit(this.#unit.unit);
+    for (let attempt = 0;; attempt++) {
       try {
         await this.#sd.startTransientUnit(this.#unit.unit, props);
-      } catch (e2) {
-        if (e2 instanceof DbusError && e2.dbusName === "org.freedesktop.systemd1.UnitExists") {
+        return;
+      } catch (e) {
+        if (!(e instanceof DbusError) || e.dbusName !== "org.freedesktop.systemd1.UnitExists") {
+          throw e;
+        }
+        if (attempt === 3) {
           throw new CgroupError(
             "linux.cgroupsPath",
             `systemd unit ${this.#unit.unit} already exists (another container uses it)`,
-            { cause: e2 },
+            { cause: e },
           );
         }
-        throw e2;
+        await this.#sd.resetFailedUnit(this.#unit.unit);
+        if (attempt > 0) await new Promise((r) => setTimeout(r, 100 * attempt));
       }
     }
   }
@@ -339,8 +349,35 @@ export class SystemdManager implements CgroupManager {
     return this.#fs.stats();
   }
 
+  /**
+   * The cgroupfs notifications of the scope. On cgroup v2 systemd removes the scope as soon
+   * as an OOM kill ends its last process, which can be before the watcher reads the scope's
+   * `memory.events`; when the scope goes, the parent slice's hierarchical `oom_kill` count
+   * tells whether that happened (another container of the same slice OOM-killed in that
+   * same moment would be reported too).
+   */
   events(opts?: { pressure?: PressureLevel; signal?: AbortSignal }): AsyncIterable<CgroupEvent> {
-    return this.#fs.events(opts);
+    const inner = this.#fs.events(opts);
+    const dir = this.#fs.paths()[""];
+    if (this.#host.mode !== "v2" || dir === undefined) return inner;
+    const parent = `${dir.slice(0, dir.lastIndexOf("/"))}/memory.events`;
+    const kills = () => {
+      try {
+        return oomKills(Deno.readTextFileSync(parent));
+      } catch {
+        return undefined;
+      }
+    };
+    return (async function* () {
+      const before = kills();
+      let seen = false;
+      for await (const e of inner) {
+        if (e.type === "oom") seen = true;
+        yield e;
+      }
+      if (seen || opts?.signal?.aborted || before === undefined) return;
+      if ((kills() ?? before) > before) yield { type: "oom" } as CgroupEvent;
+    })();
   }
 
   exists(): Promise<boolean> {

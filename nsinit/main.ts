@@ -15,7 +15,6 @@ import { main } from "./main.ts";
  * @module
  */
 
-import { OCI_VERSION_MAX } from "../spec/validate.ts";
 import type { GlobalOptions } from "./global.ts";
 import { parseGlobal } from "./global.ts";
 import { print, writeAllSync } from "./log.ts";
@@ -176,7 +175,8 @@ function usage(): string {
 }
 
 /** `nsinit --version`, as runc prints it. */
-function version(): string {
+async function version(): Promise<string> {
+  const { OCI_VERSION_MAX } = await import("../spec/validate.ts");
   const lines = [`nsinit version ${VERSION}`, `spec: ${OCI_VERSION_MAX}`];
   const seccomp = libseccompVersion();
   if (seccomp) lines.push(`libseccomp: ${seccomp}`);
@@ -215,7 +215,7 @@ export async function main(argv: string[]): Promise<number> {
     const parsed = parseGlobal(argv);
     g = parsed.options;
     if (parsed.version) {
-      print(version());
+      print(await version());
       return 0;
     }
     if (parsed.command === undefined || parsed.command === "help") {

@@ -16,6 +16,7 @@ import { CgroupError, ConfigError } from "../errors.ts";
 import { isDirectory } from "../util/fs.ts";
 import { parseSize } from "../util/size.ts";
 import { resolve } from "../util/path.ts";
+import { mark } from "../util/trace.ts";
 import { expandPath, readProfile, type SandboxSettings } from "./profile.ts";
 import { type ResolvedSandbox, sandboxSpec } from "./spec.ts";
 import { landlockPlan, landlockSupport } from "./landlock.ts";
@@ -233,14 +234,17 @@ export async function spawnSandbox(
   args: string[],
   opts: SandboxOptions = {},
 ): Promise<SandboxProcess> {
+  mark("sandbox: start");
   const r = await resolveSandbox(args, opts);
+  mark("sandbox: options resolved");
   const warn = opts.onWarning ?? (() => {});
   const host = hostFacts();
+  const { spec, landlock: rules } = sandboxSpec(r, host);
   let landlock;
   if (r.landlock !== false) {
     const support = await landlockSupport();
     if (support.abi > 0) {
-      landlock = landlockPlan(support.abi, sandboxSpec(r, host).landlock);
+      landlock = landlockPlan(support.abi, rules);
     } else if (r.landlock === true) {
       throw new ConfigError(
         "sandbox",
@@ -268,18 +272,13 @@ export async function spawnSandbox(
       );
     }
   }
-  const { spec } = sandboxSpec(r, host);
   const useXdg = host.uid === 0 || Deno.env.get("XDG_RUNTIME_DIR");
+  mark("sandbox: spec built, Landlock negotiated");
   const work = await Deno.makeTempDir({ prefix: "nsinit-sandbox-" });
   await Deno.mkdir(`${work}/rootfs`);
+  mark("sandbox: bundle directory made");
   const root = opts.root ?? (useXdg ? defaultRoot() : `${work}/state`);
-  const factory = new Factory({
-    root,
-    // Without limits, running without a cgroup is what a sandbox expects: no warning.
-    onWarning: (m) => {
-      if (!m.startsWith("running without cgroups")) warn(m);
-    },
-  });
+  const factory = new Factory({ root, onWarning: warn });
   let container: Container;
   try {
     container = await factory.run(id, {
@@ -288,6 +287,9 @@ export async function spawnSandbox(
       stdio: opts.stdio ?? {},
       reaperInit: true,
       loopback: !r.net,
+      // Without limits no cgroup is needed (the pid namespace holds every process), and
+      // none is made: it costs a directory per hierarchy to create and remove.
+      ...(limits.length ? {} : { cgroupDriver: "none" as const }),
       ...(landlock ? { landlock } : {}),
     });
   } catch (e) {
@@ -316,12 +318,14 @@ export async function spawnSandbox(
   const status = (async () => {
     try {
       const code = await proc.exitCode();
+      mark("sandbox: command exited");
       return { code: timedOut ? TIMEOUT_EXIT_CODE : code, timedOut };
     } finally {
       clearTimeout(timer);
       opts.signal?.removeEventListener("abort", onAbort);
       await container.destroy({ force: true }).catch(() => {});
       await Deno.remove(work, { recursive: true }).catch(() => {});
+      mark("sandbox: cleaned up");
     }
   })();
   return new SandboxProcess(proc, status);

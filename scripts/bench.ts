@@ -23,6 +23,7 @@ import { procStat, writeAtomic } from "../core/state.ts";
 import { validateSpec } from "../spec/validate.ts";
 import { renderChart } from "./bench/chart.ts";
 import {
+  type BenchBundle,
   cgroupScopes,
   ensureBuild,
   ensurePackages,
@@ -42,6 +43,7 @@ import {
   floorPlan,
   floorSpawn,
   libraryCreateStart,
+  libraryMemory,
   libraryRun,
   peakRssKiB,
   timeCommand,
@@ -54,12 +56,16 @@ import {
   type BatchResult,
   type BenchResults,
   type CrunStatus,
+  EMPTY_DENO_RUN,
   evaluateTargets,
   LIFECYCLE_STEPS,
   type LifecycleStep,
   type RuntimeName,
 } from "./bench/results.ts";
 import { round, summarize, type Summary } from "./bench/stats.ts";
+import { cliPhases, LibraryPhases, type PhaseRow, PhaseSamples } from "./bench/phases.ts";
+import type { Spec } from "../spec/config.ts";
+import { setTraceSink } from "../util/trace.ts";
 import { benchSandbox } from "./bench/sandbox.ts";
 import { benchSystemdRun } from "./bench/systemd.ts";
 
@@ -75,6 +81,7 @@ const QUICK = {
   startup: 5,
   components: 10,
   sandbox: 5,
+  phases: 3,
 };
 /** About two minutes on a 2-core VM. */
 const FULL = {
@@ -88,6 +95,24 @@ const FULL = {
   startup: 30,
   components: 50,
   sandbox: 40,
+  phases: 20,
+};
+/**
+ * In the cgroup v2 VM (software emulation: a Deno start costs seconds there): few rounds,
+ * batches of 10 (the batch targets compare per container).
+ */
+const VM = {
+  warmup: 1,
+  checkpoint: 2,
+  cliRun: 6,
+  lifecycle: 3,
+  library: 30,
+  batch: 10,
+  memory: 1,
+  startup: 3,
+  components: 5,
+  sandbox: 2,
+  phases: 2,
 };
 let quick = false;
 let N = FULL;
@@ -251,6 +276,7 @@ async function main(): Promise<BenchResults> {
       Deno.execPath(),
       "run",
       "-A",
+      "--no-config",
       "--no-check",
       "--no-lock",
       "--quiet",
@@ -258,7 +284,7 @@ async function main(): Promise<BenchResults> {
     ];
     const startupCases: [string, string[]][] = [
       ["`/bin/true` (the Deno.Command spawn alone)", ["/bin/true"]],
-      ["`deno run` of an empty file (the launcher's flags)", [...denoRun, empty]],
+      [EMPTY_DENO_RUN, [...denoRun, empty]],
       ["`deno run` of a file importing node:path and node:util", [...denoRun, nodeImports]],
       ["`dist/nsinit --version`", [nsinitBin, "--version"]],
       ["`runc --version`", ["runc", "--version"]],
@@ -306,7 +332,12 @@ async function main(): Promise<BenchResults> {
         exitWait: [],
       };
     }
+    // An empty `deno run` in every round too: the 5 ms targets compare with it, and only
+    // figures taken side by side survive a machine whose load changes.
+    const lcEmpty: number[] = [];
     for (let i = 0; i < N.warmup + N.lifecycle; i++) {
+      const e = await timeOk([...denoRun, empty]);
+      if (i >= N.warmup) lcEmpty.push(e);
       for (const rt of rotate(runtimes, i)) {
         checkAbort();
         const p = prefix[rt]!;
@@ -349,6 +380,7 @@ async function main(): Promise<BenchResults> {
         }
       }
     }
+    const lifecycleEmptyDeno = summarize(lcEmpty);
     const lifecycle: BenchResults["lifecycle"] = {};
     for (const rt of runtimes) {
       const s = lcSamples[rt]!;
@@ -366,8 +398,12 @@ async function main(): Promise<BenchResults> {
     const checkpoint = await benchCheckpoint(prefix, bundle.lifecycleDir);
 
     // `run` with the systemd cgroup driver, runc and nsinit interleaved, inside a real systemd.
-    log(`run with --systemd-cgroup: runc, nsinit interleaved, ${N.warmup} + ${N.cliRun} rounds`);
-    const systemdRun = await benchSystemdRun({
+    // (Not in the VM: it has no systemd, nor the bash its scripts need.)
+    const inVm = Deno.env.get("NSINIT_IN_V2VM") !== undefined;
+    if (!inVm) {
+      log(`run with --systemd-cgroup: runc, nsinit interleaved, ${N.warmup} + ${N.cliRun} rounds`);
+    }
+    const systemdRun = inVm ? undefined : await benchSystemdRun({
       bundleDir: bundle.dir,
       work,
       nsinitBin,
@@ -468,6 +504,31 @@ async function main(): Promise<BenchResults> {
     }
     const memoryKiB: BenchResults["memoryKiB"] = {};
     for (const rt of runtimes) memoryKiB[rt] = summarize(mem[rt]!).median;
+    const emptyRss: number[] = [];
+    for (let i = 0; i < N.memory; i++) emptyRss.push(await peakRssKiB([...denoRun, empty]));
+    const emptyDenoKiB = summarize(emptyRss).median;
+    const cliRssKiB: Record<string, number> = {};
+    for (const args of [["--version"], ["--root", roots.nsinit, "list"]]) {
+      const kib: number[] = [];
+      for (let i = 0; i < N.memory; i++) kib.push(await peakRssKiB([nsinitBin, ...args]));
+      cliRssKiB[`\`nsinit ${args.at(-1)}\``] = summarize(kib).median;
+    }
+    const lifecycleSpec = JSON.parse(
+      await Deno.readTextFile(`${bundle.lifecycleDir}/config.json`),
+    ) as Spec;
+    log(`  library memory: ${N.batch} running containers`);
+    const libMemory = await libraryMemory(
+      factory,
+      "memory",
+      bundle.lifecycleDir,
+      (i) => withCgroup(lifecycleSpec, `${tag}-m${i < 0 ? "w" : i}`),
+      N.batch,
+    );
+    log(`  ${libMemory.perContainerKiB} KiB per running container`);
+
+    // Where the time goes: nsinit's phase marks.
+    log(`phases: CLI and library, ${N.phases} rounds`);
+    const phases = await measurePhases(factory, bundle, nextCgroup);
 
     // Parts of the work, alone.
     log("parts of nsinit's work");
@@ -559,12 +620,103 @@ async function main(): Promise<BenchResults> {
       startup,
       components,
       sandbox,
+      phases,
+      emptyDenoKiB,
+      cliRssKiB,
+      lifecycleEmptyDeno,
+      libraryMemory: libMemory,
       ...(checkpoint ? { checkpoint } : {}),
       ...(systemdRun ? { systemdRun } : {}),
     };
   } finally {
     log("cleaning up");
     await cleanup(prefix);
+  }
+}
+
+/**
+ * nsinit's phases (see scripts/bench/phases.ts): `dist/nsinit run` and each lifecycle step
+ * with `NSINIT_TRACE=1`, and library runs with a trace sink, one at a time and all at once.
+ */
+async function measurePhases(
+  factory: Factory,
+  bundle: BenchBundle,
+  nextCgroup: () => string,
+): Promise<NonNullable<BenchResults["phases"]>> {
+  const p = [nsinitBin, "--root", roots.nsinit];
+  const env = { NSINIT_TRACE: "1" };
+  const traced = async (argv: string[], opts: { stderr?: "piped" | "null" } = {}) => {
+    // create's init holds stderr open: its marks go to a file instead.
+    const file = `${work}/trace-${Deno.pid}.log`;
+    const t = await timeCommand(["/bin/sh", "-c", 'exec "$@" 2>"$0"', file, ...argv], {
+      ...opts,
+      stderr: "null",
+      env,
+    });
+    if (t.code !== 0) throw new Error(`${argv.join(" ")} exited with ${t.code}`);
+    return cliPhases(await Deno.readTextFile(file), t.ms);
+  };
+  const run = new PhaseSamples();
+  const steps: Partial<Record<LifecycleStep, PhaseSamples>> = {};
+  for (const s of LIFECYCLE_STEPS) steps[s] = new PhaseSamples();
+  for (let i = 0; i < N.warmup + N.phases; i++) {
+    checkAbort();
+    const keep = i >= N.warmup;
+    const r = await traced([...p, "run", "--bundle", bundle.dir, `ph-run-${i}`]);
+    if (keep) run.add(r);
+    const id = `ph-lc-${i}`;
+    const lc: [LifecycleStep, string[]][] = [
+      ["create", ["create", "--bundle", bundle.lifecycleDir, id]],
+      ["start", ["start", id]],
+      ["state", ["state", id]],
+      ["kill", ["kill", id, "KILL"]],
+    ];
+    for (const [step, args] of lc) {
+      const ph = await traced([...p, ...args]);
+      if (keep) steps[step]!.add(ph);
+    }
+    await new Promise((res) => setTimeout(res, 20)); // the init's exit after KILL
+    const ph = await traced([...p, "delete", id]);
+    if (keep) steps.delete!.add(ph);
+  }
+  const lib = new LibraryPhases();
+  setTraceSink(lib.sink);
+  try {
+    for (let i = 0; i < N.phases * 5; i++) {
+      checkAbort();
+      await libraryRun(
+        factory,
+        `ph-lib-${i}`,
+        bundle.dir,
+        withCgroup(bundle.spec, nextCgroup()),
+        lib,
+      );
+    }
+    const conc = new LibraryPhases();
+    setTraceSink(conc.sink);
+    await Promise.all(
+      Array.from(
+        { length: N.batch },
+        (_, i) =>
+          libraryRun(
+            factory,
+            `ph-conc-${i}`,
+            bundle.dir,
+            withCgroup(bundle.spec, nextCgroup()),
+            conc,
+          ),
+      ),
+    );
+    return {
+      cliRun: run.rows(),
+      lifecycle: Object.fromEntries(
+        LIFECYCLE_STEPS.map((s) => [s, steps[s]!.rows()]),
+      ) as Record<LifecycleStep, PhaseRow[]>,
+      library: lib.samples.rows(),
+      libraryConcurrent: conc.samples.rows(),
+    };
+  } finally {
+    setTraceSink(undefined);
   }
 }
 
@@ -631,44 +783,127 @@ async function benchCheckpoint(
   return out;
 }
 
+const VM_LABEL = "the cgroup v2 VM";
+
+/** Reads a results file, or undefined when there is none. */
+async function readResults(path: string): Promise<BenchResults | undefined> {
+  try {
+    return JSON.parse(await Deno.readTextFile(path)) as BenchResults;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Runs this benchmark inside the cgroup v2 VM (scripts/v2vm: runc and crun from Debian are
+ * in its image, crun runs natively there) and returns its results.
+ */
+async function runInVm(): Promise<BenchResults> {
+  const out = `.cache/bench/${quick ? "quick-" : ""}v2vm.json`;
+  await Deno.remove(`${REPO_ROOT}/${out}`).catch(() => {});
+  log(`running the benchmark in the cgroup v2 VM (scripts/v2vm/run.sh --exec), results in ${out}`);
+  const r = await new Deno.Command("bash", {
+    args: [
+      `${REPO_ROOT}/scripts/v2vm/run.sh`,
+      "--exec",
+      "deno",
+      "run",
+      "-A",
+      "--no-lock",
+      "scripts/bench.ts",
+      ...(quick ? ["--quick"] : []),
+      "--label",
+      VM_LABEL,
+      "--results-only",
+      out,
+    ],
+    cwd: REPO_ROOT,
+    env: { NSINIT_V2VM_TIMEOUT: String(quick ? 1500 : 3000) },
+    stdin: "null",
+  }).output();
+  const results = await readResults(`${REPO_ROOT}/${out}`);
+  if (!results) throw new Error(`the benchmark in the VM failed (exit ${r.code}): no ${out}`);
+  return results;
+}
+
 /** Parses the flags, runs the benchmark, writes the results and the docs. */
 async function cli(): Promise<void> {
   const { values: flags } = parseArgs({
     args: Deno.args,
-    options: { quick: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+    options: {
+      quick: { type: "boolean" },
+      vm: { type: "boolean" },
+      "vm-only": { type: "boolean" },
+      "render-only": { type: "boolean" },
+      label: { type: "string" },
+      "results-only": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
   });
   if (flags.help) {
-    console.log("usage: deno task bench [--quick]");
+    console.log(
+      "usage: deno task bench [--quick] [--vm]\n" +
+        "  --vm   also run it in the cgroup v2 VM (scripts/v2vm) and report both machines\n" +
+        "  --vm-only   only the VM; the docs take this host's figures from the last run\n" +
+        "  --render-only   no run: the docs again from the last results of both machines\n" +
+        "  (--label L --results-only FILE: what the VM runs: results to FILE, no docs)",
+    );
     return;
   }
   quick = flags.quick === true;
-  N = quick ? QUICK : FULL;
-  Deno.addSignalListener("SIGINT", onSigint);
-  const results = await main();
-  Deno.removeSignalListener("SIGINT", onSigint);
-  results.durationS = round((performance.now() - started) / 1000, 1);
+  N = quick ? QUICK : Deno.env.get("NSINIT_IN_V2VM") ? VM : FULL;
   const outJson = quick
     ? `${REPO_ROOT}/.cache/bench/quick.json`
     : `${REPO_ROOT}/.cache/bench/results.json`;
+  let results: BenchResults;
+  if (flags["vm-only"] || flags["render-only"]) {
+    const last = await readResults(outJson);
+    if (!last) {
+      throw new Error(`--vm-only needs this host's results: run the benchmark first (${outJson})`);
+    }
+    results = last;
+  } else {
+    Deno.addSignalListener("SIGINT", onSigint);
+    results = await main();
+    Deno.removeSignalListener("SIGINT", onSigint);
+    results.durationS = round((performance.now() - started) / 1000, 1);
+  }
+  if (flags.label) results.label = flags.label;
+  if (flags["results-only"]) {
+    const file = flags["results-only"];
+    await Deno.mkdir(file.slice(0, file.lastIndexOf("/")) || ".", { recursive: true });
+    await Deno.writeTextFile(file, JSON.stringify(results, null, 2) + "\n");
+    log(`wrote ${file}`);
+    return;
+  }
   const docsDir = quick ? `${REPO_ROOT}/.cache/bench/quick` : `${REPO_ROOT}/docs`;
   await Deno.mkdir(docsDir, { recursive: true });
   await Deno.mkdir(`${REPO_ROOT}/.cache/bench`, { recursive: true });
   await Deno.writeTextFile(outJson, JSON.stringify(results, null, 2) + "\n");
-  await Deno.writeTextFile(`${docsDir}/benchmarks.md`, renderReport(results));
+  // The VM's results: from this run (--vm), else from the last one, if any.
+  const vm = flags.vm || flags["vm-only"]
+    ? await runInVm()
+    : await readResults(`${REPO_ROOT}/.cache/bench/${quick ? "quick-" : ""}v2vm.json`);
+  if (vm) vm.label ??= VM_LABEL;
+  const others = vm ? [vm] : [];
+  results.label ??= "this host (cgroup " + results.machine.cgroups + ")";
+  await Deno.writeTextFile(`${docsDir}/benchmarks.md`, renderReport(results, others));
   await Deno.writeTextFile(
     `${docsDir}/benchmarks.svg`,
     renderChart(
       "nsinit, runc and crun: /bin/true in a busybox bundle",
-      chartPanels(results),
+      [...chartPanels(results), ...others.flatMap((o) => chartPanels(o, o.label))],
       chartFooter(results),
     ),
   );
-  for (const t of evaluateTargets(results)) {
-    log(
-      `target ${
-        t.met === null ? "not evaluated" : t.met ? "met" : "NOT met"
-      }: ${t.goal}: ${t.value}`,
-    );
+  for (const x of [results, ...others]) {
+    for (const t of evaluateTargets(x)) {
+      log(
+        `${x.label}: target ${
+          t.met === null ? "not evaluated" : t.met ? "met" : "NOT met"
+        }: ${t.goal}: ${t.value}`,
+      );
+    }
   }
   log(`wrote ${outJson}, ${docsDir}/benchmarks.md and ${docsDir}/benchmarks.svg`);
 }

@@ -11,7 +11,8 @@
 #   criu     CRIU 4.1.1 from Debian 13 in a private prefix + a `criu` wrapper on PATH
 #            (scripts/install_criu.sh), for checkpoint/restore
 #   rootfs   the busybox rootfs (scripts/make_rootfs.sh, default .cache/rootfs)
-# The cgroup v2 VM's packages (qemu, a kernel) come from scripts/v2vm/build.sh.
+# The cgroup v2 VM's packages (qemu, a kernel) come from scripts/v2vm/build.sh; the systemd VM's
+# (debootstrap, and Debian's systemd in its image) from scripts/sdvm/build.sh.
 # Needs root for anything it has to install; as non-root it only checks.
 set -euo pipefail
 
@@ -19,7 +20,10 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export DEBIAN_FRONTEND=noninteractive
 deno_version=2.9.6
 test_user=nsinit-test
-packages=(busybox-static runc uidmap libseccomp-dev gcc make procps util-linux iproute2)
+# systemd (its binary and libsystemd0's sd-bus) for the systemd driver's tests in namespaces
+# (scripts/systemd_ns.sh); installing the package does not make it PID 1.
+packages=(busybox-static runc uidmap libseccomp-dev gcc make procps util-linux iproute2 bubblewrap
+  systemd libsystemd0)
 
 say() { echo "install_test_deps: $*"; }
 die() {

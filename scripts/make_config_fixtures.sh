@@ -34,6 +34,28 @@ done
 rootfs=$repo/.cache/rootfs
 [[ -x $rootfs/bin/busybox ]] || bash "$repo/scripts/make_rootfs.sh" >/dev/null
 
+# Host paths podman and containerd create whatever their --root says (podman's blob-info
+# cache, runc's default state root, containerd's defaults): what this run adds goes again.
+host_paths=(/var/lib/containers /var/lib/containers/cache /run/libpod /run/runc /run/containerd
+  /run/containerd/s /var/lib/containerd /opt/containerd)
+declare -A host_before=()
+for p in "${host_paths[@]}"; do
+  host_before[$p]=$( [[ -e $p ]] && ls -A "$p" 2>/dev/null | tr '\n' ' ' || echo MISSING)
+done
+restore_host_paths() {
+  local p e
+  for p in "${host_paths[@]}"; do
+    [[ -e $p ]] || continue
+    if [[ ${host_before[$p]} == MISSING ]]; then
+      rm -rf -- "$p"
+      continue
+    fi
+    for e in $(ls -A "$p" 2>/dev/null); do
+      [[ " ${host_before[$p]} " == *" $e "* ]] || rm -rf -- "${p:?}/$e"
+    done
+  done
+}
+
 T=$(mktemp -d /tmp/nsinit-fixtures.XXXXXX)
 containerd_pid=""
 cleanup() {
@@ -46,6 +68,7 @@ cleanup() {
     umount -l "$m" 2>/dev/null || true
   done
   rm -rf "$T"
+  restore_host_paths
 }
 trap cleanup EXIT
 mkdir -p "$out" "$T/capture"

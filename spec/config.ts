@@ -356,8 +356,8 @@ export interface LinuxCPU {
 /** pids cgroup settings. */
 export interface LinuxPids {
   /**
-   * Maximum number of tasks: -1 is unlimited ("max"), 0 is 0 (since 1.3; older
-   * nsinit and runc took 0 as unlimited). Unset: pids.max is left as it is.
+   * Maximum number of tasks: -1 is unlimited ("max"), 0 is 0 (since 1.3; in a config
+   * of an older version 0 means unlimited). Unset: pids.max is left as it is.
    */
   limit?: number;
 }

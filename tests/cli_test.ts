@@ -7,6 +7,7 @@ import { uniqueId } from "./helpers/ids.ts";
 import { makeTempDir, REPO_ROOT, testRun } from "./helpers/paths.ts";
 import { nsinitCommand, run, runNsinit, type RunResult } from "./helpers/run.ts";
 import { hasCommand, isRoot, skipUnless } from "./helpers/skip.ts";
+import { processesIn } from "./security/helpers.ts";
 import type { Spec } from "../spec/config.ts";
 
 const ignore = skipUnless(isRoot(), "real containers need root");
@@ -37,20 +38,6 @@ function exists(p: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** Pids of processes whose root directory is `rootfs` (the bundle's containers). */
-function processesIn(rootfs: string): number[] {
-  const pids: number[] = [];
-  for (const e of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    try {
-      if (Deno.readLinkSync(`/proc/${e.name}/root`) === rootfs) pids.push(Number(e.name));
-    } catch {
-      // gone, or a kernel thread
-    }
-  }
-  return pids;
 }
 
 function entries(dir: string): string[] {

@@ -11,6 +11,7 @@ import { makeTempDir, REPO_ROOT, testRun } from "./helpers/paths.ts";
 import { run, type RunResult } from "./helpers/run.ts";
 import { hasCommand, isRoot, skipIf, skipUnless } from "./helpers/skip.ts";
 import { exists } from "../util/fs.ts";
+import { cannotRunAsTestUser, runAs, runNsinitAs, testUser } from "./helpers/user.ts";
 
 const NSINIT = `${REPO_ROOT}/dist/nsinit`;
 const FIXTURES = `${REPO_ROOT}/tests/fixtures/configs`;
@@ -68,13 +69,27 @@ function assertNoState(b: Bundle): void {
   assert.deepEqual(exists(dir) ? [...Deno.readDirSync(dir)] : [], []);
 }
 
+/**
+ * Where nsinit differs from runc 1.1.5 on purpose, in the probe's mount list: the tmpfs at
+ * /sys/fs/cgroup is read-only when the config's cgroup mount says "ro" (runc leaves the tmpfs
+ * itself writable), and the hybrid host's cgroup2 tree is bound at /sys/fs/cgroup/unified
+ * (runc 1.1 leaves it out). Everything else must be the same.
+ */
+function comparable(stdout: string): string {
+  return stdout.replace(/ \/sys\/fs\/cgroup(\/unified)? r[ow]\b/g, "");
+}
+
 /** Runs with runc and nsinit; both must succeed and print the same. */
 async function sameAsRunc(b: Bundle, what: string): Promise<Outcome> {
   const runc = await runWith("runc", b);
   assert.equal(runc.code, 0, `${what}: runc failed (${runc.code}): ${runc.stderr}`);
   const ours = await runWith("nsinit", b);
   assert.equal(ours.code, 0, `${what}: nsinit failed (${ours.code}): ${ours.stderr}`);
-  assert.equal(ours.stdout, runc.stdout, `${what}: nsinit and runc printed different things`);
+  assert.equal(
+    comparable(ours.stdout),
+    comparable(runc.stdout),
+    `${what}: nsinit and runc printed different things`,
+  );
   return ours;
 }
 
@@ -82,7 +97,15 @@ async function sameAsRunc(b: Bundle, what: string): Promise<Outcome> {
 const PROBE = [
   "sh",
   "-c",
-  'echo ok; id; grep -E "^(CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):" /proc/self/status; hostname',
+  [
+    "echo ok; id; umask; ulimit -n; hostname",
+    'grep -E "^(CapEff|CapPrm|CapBnd|CapAmb|NoNewPrivs|Seccomp):" /proc/self/status',
+    "cat /proc/self/uid_map /proc/self/gid_map",
+    "echo dev: $(ls /dev)",
+    // Mount points, each read-only or read-write (not ids, sources or sizes).
+    "echo mounts: $(cut -d' ' -f5,6 /proc/self/mountinfo | cut -d, -f1 | sort)",
+    "echo sysctl: $(cat /proc/sys/net/ipv4/ip_unprivileged_port_start)",
+  ].join("; "),
 ];
 
 /**
@@ -268,6 +291,20 @@ Deno.test({
       assert.equal(created.code, 0, created.stderr);
       const started = await run(NSINIT, ["--root", root, "start", id]);
       assert.equal(started.code, 0, started.stderr);
+      // exec joins the container and is chrooted into its root too.
+      const runner = `${id}-x`;
+      c.process!.args = ["sleep", "60"];
+      await b.write();
+      const detached = await run(NSINIT, ["--root", root, "run", "-d", "--bundle", b.dir, runner]);
+      assert.equal(detached.code, 0, detached.stderr);
+      try {
+        const ex = await run(NSINIT, ["--root", root, "exec", runner, "cat", "/only-in-rootfs"]);
+        assert.equal(ex.code, 0, ex.stderr);
+        assert.equal(ex.stdout, "inside\n");
+      } finally {
+        await run(NSINIT, ["--root", root, "delete", "--force", runner]);
+        c.process!.args = ["cat", "/only-in-rootfs"];
+      }
     } finally {
       await run(NSINIT, ["--root", root, "delete", "--force", id]);
     }
@@ -362,5 +399,35 @@ Deno.test({
       outside = false;
     }
     assert.equal(outside, false, "nothing was created outside the rootfs");
+  },
+});
+
+Deno.test({
+  name: "configs: the allow-list profile without close_range, rootless as the test user",
+  ignore: ignore || skipIf(cannotRunAsTestUser() !== undefined, cannotRunAsTestUser() ?? ""),
+  async fn() {
+    const user = testUser()!;
+    const profile = JSON.parse(Deno.readTextFileSync(`${FIXTURES}/podman.json`)).linux.seccomp;
+    for (const s of profile.syscalls) s.names = s.names.filter((n: string) => n !== "close_range");
+    await using b = await makeBundle({
+      rootless: true,
+      owner: { uid: user.uid, gid: user.gid },
+      cgroupsPath: null,
+      args: ["sh", "-c", 'echo ok; grep -E "^Seccomp:" /proc/self/status'],
+    });
+    b.config.linux!.seccomp = profile;
+    delete b.config.process!.noNewPrivileges;
+    await b.write();
+    const outs: Record<string, string> = {};
+    for (const runtime of ["runc", "nsinit"] as const) {
+      const args = ["--root", `${b.dir}/${runtime}-state`, "run", "--bundle", b.dir, b.id];
+      const r = runtime === "runc"
+        ? await runAs(user, "runc", args, { env: { XDG_RUNTIME_DIR: `${b.dir}/xdg` } })
+        : await runNsinitAs(user, args);
+      assert.equal(r.code, 0, `${runtime} as ${user.name}: ${r.stderr}`);
+      outs[runtime] = r.stdout;
+    }
+    assert.equal(outs.nsinit, outs.runc);
+    assert.match(outs.nsinit, /^ok\nSeccomp:\s+2\n/);
   },
 });

@@ -67,6 +67,23 @@ Deno.test({
       assert.notEqual(missing.code, 0);
       assert.match(missing.stderr, new RegExp(`network device ${host}`));
       assert.deepEqual([...Deno.readDirSync(`${b.dir}/cli-state`)], []);
+      // A network namespace joined by path (one the test made): the device goes there, and
+      // stays there after the container (the namespace outlives it).
+      const netns = `nsinit-test-${tag}`;
+      await ip("netns", "add", netns);
+      try {
+        await ip("link", "add", host, "type", "veth", "peer", "name", peer);
+        b.config.linux!.namespaces = b.config.linux!.namespaces!.map((n) =>
+          n.type === "network" ? { type: "network", path: `/run/netns/${netns}` } : n
+        );
+        const joined = await cliRun(b);
+        assert.equal(joined.code, 0, joined.stderr);
+        assert.match(joined.stdout, /ctr0(@\S+)?: <[^>]*\bUP\b/);
+        const inside = await run("ip", ["-n", netns, "-o", "link", "show", "ctr0"]);
+        assert.equal(inside.code, 0, "the device is in the joined namespace");
+      } finally {
+        await run("ip", ["netns", "del", netns]);
+      }
     } finally {
       await run("ip", ["link", "del", host]);
       await run("ip", ["link", "del", peer]);
@@ -160,12 +177,19 @@ Deno.test({
 });
 
 Deno.test({
-  name: "1.3 pids.limit: 0 is 0, -1 is max, unset leaves pids.max alone",
+  name: "1.3 pids.limit: 0 is 0, -1 is max, unset leaves pids.max alone; 0 before 1.3 is max",
   ignore: ignore || skipUnless(hasCgroup("pids"), "no pids cgroup controller"),
   async fn() {
-    for (const [limit, want] of [[0, "0"], [-1, "max"], [undefined, "max"], [17, "17"]] as const) {
+    const cases = [
+      ["1.3.0", 0, "0"],
+      ["1.3.0", -1, "max"],
+      ["1.3.0", undefined, "max"],
+      ["1.3.0", 17, "17"],
+      ["1.2.0", 0, "max"], // before 1.3, 0 meant unlimited
+    ] as const;
+    for (const [version, limit, want] of cases) {
       await using b = await makeBundle({ args: ["sleep", "60"] });
-      v13(b);
+      b.config.ociVersion = version;
       b.config.linux!.resources = { ...b.config.linux!.resources, pids: { limit } };
       if (limit === undefined) b.config.linux!.resources.pids = {};
       const c = await new Factory({ root: b.stateRoot }).create(b.id, {

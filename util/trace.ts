@@ -33,9 +33,31 @@ export function setTraceSink(fn: TraceSink | undefined): void {
   sink = fn;
 }
 
-/** Records that the phase named `label` (of container `id`, if given) has just ended. */
+let crashAt: string | undefined | null = null;
+
+/**
+ * The mark at which to SIGKILL this process, from `NSINIT_CRASH_AT` (a debug knob for
+ * crash tests: every mark is a step a runtime may die after; `helper:<N>` names a step of
+ * the native helper instead). Read once; unset (or no env permission) means never.
+ */
+function crashPoint(): string | undefined {
+  if (crashAt === null) {
+    try {
+      crashAt = Deno.env.get("NSINIT_CRASH_AT") || undefined;
+    } catch {
+      crashAt = undefined;
+    }
+  }
+  return crashAt;
+}
+
+/**
+ * Records that the phase named `label` (of container `id`, if given) has just ended. With
+ * `NSINIT_CRASH_AT=<label>` in the environment, the process SIGKILLs itself here.
+ */
 export function mark(label: string, id?: string): void {
   if (sink) sink(label, performance.now(), id);
+  if (crashPoint() === label) Deno.kill(Deno.pid, "SIGKILL");
 }
 
 /** A sink that writes `nsinit-trace <ms> <label>` lines to stderr (the CLI's). */

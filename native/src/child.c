@@ -227,21 +227,64 @@ static void op_findexec(const char *file, const char *pathenv)
 	nsi_fail(ENOENT, "exec: \"%s\": executable file not found in $PATH", file);
 }
 
-static void op_exec(const struct nsi_rec *r)
+/* The exec step, split so that everything but execve itself can happen before the
+ * seccomp filter is loaded (then nothing the runtime does depends on the profile). */
+struct exec_args {
+	const char *path;
+	char **argv, **envp;
+};
+
+static struct exec_args exec_prepare(const struct nsi_rec *r)
 {
 	uint32_t alen, elen;
 	const uint8_t *a = rec_bytes(r, 0, &alen), *e = rec_bytes(r, 1, &elen);
-	char **argv = nsi_split_nul(a, alen), **envp = nsi_split_nul(e, elen);
+	struct exec_args x = { NULL, nsi_split_nul(a, alen), nsi_split_nul(e, elen) };
+
+	if (!x.argv || !x.envp)
+		nsi_fail(ENOMEM, "exec: calloc");
+	if (!x.argv[0])
+		nsi_fail(EINVAL, "exec: empty argv");
+	x.path = g_exec_path[0] ? g_exec_path : x.argv[0];
+	return x;
+}
+
+static void exec_now(struct exec_args x, int unmask)
+{
 	sigset_t none;
 
-	if (!argv || !envp)
-		nsi_fail(ENOMEM, "exec: calloc");
-	if (!argv[0])
-		nsi_fail(EINVAL, "exec: empty argv");
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	execve(g_exec_path[0] ? g_exec_path : argv[0], argv, envp);
-	nsi_fail(errno, "exec %s", g_exec_path[0] ? g_exec_path : argv[0]);
+	if (unmask) {
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+	}
+	execve(x.path, x.argv, x.envp);
+	nsi_fail(errno, "exec %s", x.path);
+}
+
+static void op_seccomp(const struct nsi_rec *r, const struct nsi_rec *next)
+{
+	struct sock_fprog prog;
+	struct exec_args x = { 0 };
+	uint32_t blen;
+	const uint8_t *b = rec_bytes(r, 0, &blen);
+	sigset_t none;
+
+	prog.len = (unsigned short)(blen / sizeof(struct sock_filter));
+	prog.filter = (struct sock_filter *)b;
+	if (blen % sizeof(struct sock_filter) || blen / sizeof(struct sock_filter) > 0xffff)
+		nsi_fail(EINVAL, "seccomp: bad program length %u", blen);
+	if (next && next->op == NSI_C_EXEC) {
+		/* argv, envp (malloc) and the signal mask now: after the filter, only execve. */
+		x = exec_prepare(next);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+	}
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned)rec_u64(r, 1), &prog) < 0)
+		nsi_fail(errno, "seccomp");
+	if (x.path) {
+		g_cur_index++;
+		g_cur_op = NSI_C_EXEC;
+		exec_now(x, 0);
+	}
 }
 
 /* Brings up the loopback interface of a new network namespace (as bubblewrap does). */
@@ -355,6 +398,7 @@ void nsi_child(const struct nsi_rec *recs, int n)
 			continue;
 		g_cur_index = i;
 		g_cur_op = r->op;
+		nsi_crash_point(i);
 		switch (r->op) {
 		case NSI_C_SETSID:
 			if (setsid() < 0)
@@ -435,17 +479,9 @@ void nsi_child(const struct nsi_rec *recs, int n)
 			if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 				nsi_fail(errno, "prctl PR_SET_NO_NEW_PRIVS");
 			break;
-		case NSI_C_SECCOMP: {
-			struct sock_fprog prog;
-			b = rec_bytes(r, 0, &blen);
-			prog.len = (unsigned short)(blen / sizeof(struct sock_filter));
-			prog.filter = (struct sock_filter *)b;
-			if (blen % sizeof(struct sock_filter) || blen / sizeof(struct sock_filter) > 0xffff)
-				nsi_fail(EINVAL, "seccomp: bad program length %u", blen);
-			if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned)rec_u64(r, 1), &prog) < 0)
-				nsi_fail(errno, "seccomp");
+		case NSI_C_SECCOMP:
+			op_seccomp(r, i + 1 < n ? &recs[i + 1] : NULL);
 			break;
-		}
 		case NSI_C_CHDIR:
 			if (chdir(rec_str(r, 0)) < 0)
 				nsi_fail(errno, "chdir %s", rec_str(r, 0));
@@ -467,7 +503,7 @@ void nsi_child(const struct nsi_rec *recs, int n)
 				nsi_fail(errno, "close_range");
 			break;
 		case NSI_C_EXEC:
-			op_exec(r);
+			exec_now(exec_prepare(r), 1);
 			break;
 		case NSI_C_DUMPABLE:
 			if (prctl(PR_SET_DUMPABLE, rec_u64(r, 0) ? 1 : 0, 0, 0, 0) < 0)

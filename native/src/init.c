@@ -35,6 +35,70 @@
 #include "init.h"
 
 int g_sync = -1;
+static int g_crash_at = -1;
+static int g_runtime_pidfd = -1;
+static pid_t g_helper_pid;
+static int g_crash_pipe[2] = { -1, -1 }; /* child -> agent: "at the step" */
+static int g_crash_ack[2] = { -1, -1 };  /* agent -> child: "the runtime is dead" */
+
+/*
+ * A debug knob for crash tests: NSINIT_CRASH_AT=helper:<N> makes the runtime die by SIGKILL
+ * just before plan step N runs, so a test can stop the runtime at every step and prove
+ * `nsinit delete --force` recovers (tests/security/crash_steps_test.ts). The library's own
+ * steps use util/trace.ts marks. The helper signals the runtime through a pidfd; a child in
+ * a new pid namespace cannot, so a small agent outside (forked by the helper) does it for
+ * the child when asked over a pipe.
+ */
+static void crash_setup(void)
+{
+	const char *at = getenv("NSINIT_CRASH_AT");
+
+	if (!at || strncmp(at, "helper:", 7) != 0)
+		return;
+	g_crash_at = atoi(at + 7);
+	g_helper_pid = getpid();
+	g_runtime_pidfd = (int)syscall(SYS_pidfd_open, getppid(), 0);
+	if (pipe2(g_crash_pipe, O_CLOEXEC) < 0 || pipe2(g_crash_ack, O_CLOEXEC) < 0)
+		g_crash_at = -1;
+}
+
+/* In the helper, after clone: the agent that kills the runtime when the child asks. */
+static void crash_agent(void)
+{
+	char c;
+
+	if (g_crash_at < 0)
+		return;
+	if (fork() == 0) {
+		for (int fd = 0; fd < 1024; fd++)
+			if (fd != g_crash_pipe[0] && fd != g_crash_ack[1] && fd != g_runtime_pidfd)
+				close(fd);
+		if (read(g_crash_pipe[0], &c, 1) == 1) {
+			syscall(SYS_pidfd_send_signal, g_runtime_pidfd, SIGKILL, NULL, 0);
+			if (write(g_crash_ack[1], "k", 1) < 0) {
+				/* the child is gone */
+			}
+		}
+		_exit(0);
+	}
+	close(g_crash_pipe[0]);
+	close(g_crash_ack[1]);
+}
+
+void nsi_crash_point(int index)
+{
+	char c;
+
+	if (index != g_crash_at || g_runtime_pidfd < 0)
+		return;
+	if (getpid() == g_helper_pid) {
+		syscall(SYS_pidfd_send_signal, g_runtime_pidfd, SIGKILL, NULL, 0);
+		return;
+	}
+	if (write(g_crash_pipe[1], "c", 1) == 1 && read(g_crash_ack[0], &c, 1) == 1) {
+		/* the runtime is dead: go on as a real crash would find us */
+	}
+}
 int g_fifo = -1;
 int g_fifo_w = -1;
 long g_host_pid = 0;
@@ -284,6 +348,7 @@ int main(int argc, char **argv)
 	uint64_t clone_flags = 0;
 	const char *uidmap = NULL, *gidmap = NULL, *setgroups = NULL;
 	int n, nfds, planfd, joinfd[16], njoin = 0, nlfd = -1, netnsfd[16], nnet = 0;
+	int cgroupfd = -1, not_placed = 0;
 	struct clone_args ca;
 	struct nsi_msg m;
 	long pid;
@@ -305,11 +370,13 @@ int main(int argc, char **argv)
 		nsi_fail(errno ? errno : EIO, "read plan");
 	close(planfd);
 	n = parse_plan(plan, st.st_size, &recs);
+	crash_setup();
 
 	for (int i = 0; i < n && recs[i].op < 64; i++) {
 		const struct nsi_rec *r = &recs[i];
 		g_cur_index = i;
 		g_cur_op = r->op;
+		nsi_crash_point(i);
 		switch (r->op) {
 		case NSI_H_CLONE:
 			clone_flags = rec_u64(r, 0);
@@ -321,6 +388,12 @@ int main(int argc, char **argv)
 			if (joinfd[njoin] < 0)
 				nsi_fail(errno, "open %s", rec_str(r, 0));
 			njoin++;
+			break;
+		case NSI_H_CGROUP:
+			/* Opened before any setns: the path is the runtime's. */
+			cgroupfd = open(rec_str(r, 0), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (cgroupfd < 0)
+				nsi_fail(errno, "open %s", rec_str(r, 0));
 			break;
 		case NSI_H_FIFO:
 			g_fifo = open(rec_str(r, 0), O_PATH | O_CLOEXEC);
@@ -399,17 +472,33 @@ int main(int argc, char **argv)
 	/* CLONE_PARENT: the child is the runtime's child (exit_signal must be 0). */
 	ca.flags = clone_flags | CLONE_PARENT;
 	ca.exit_signal = 0;
+	if (cgroupfd >= 0) {
+		/* Born in its cgroup: no cgroup.procs write, no RCU grace period for it. */
+		ca.flags |= CLONE_INTO_CGROUP;
+		ca.cgroup = (uint64_t)cgroupfd;
+	}
 	/* The kernel (and newuidmap) let an unprivileged writer set a new user
 	 * namespace's maps only if /proc/<child> is its own, which a non-dumpable
 	 * child's is not: clone dumpable; the plan's first child step undoes it. */
 	if ((clone_flags & CLONE_NEWUSER) && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
 		nsi_fail(errno, "prctl PR_SET_DUMPABLE");
 	pid = syscall(SYS_clone3, &ca, sizeof(ca));
+	if (pid < 0 && cgroupfd >= 0 &&
+	    (errno == EINVAL || errno == EOPNOTSUPP || errno == E2BIG || errno == EACCES ||
+	     errno == EPERM || errno == EBUSY)) {
+		/* A kernel before 5.7, or a cgroup that cannot take it now: clone as before and
+		 * let the runtime move the child (its cgroup.procs write reports what is wrong). */
+		not_placed = errno;
+		ca.flags &= ~(uint64_t)CLONE_INTO_CGROUP;
+		ca.cgroup = 0;
+		pid = syscall(SYS_clone3, &ca, sizeof(ca));
+	}
 	if (pid < 0)
 		nsi_fail(errno, "clone3");
 	if (pid == 0)
 		nsi_child(recs, n);
 	g_child = (pid_t)pid;
+	crash_agent();
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		nsi_fail(errno, "prctl PR_SET_DUMPABLE");
 
@@ -458,6 +547,7 @@ int main(int argc, char **argv)
 	m.type = NSI_MSG_PID;
 	m.op_index = -1;
 	m.pid = g_child;
+	m.err = not_placed; /* with NSI_H_CGROUP: 0 when the child was born in the cgroup */
 	if (send(g_sync, &m, sizeof(m), MSG_NOSIGNAL) < 0)
 		nsi_fail(errno, "send pid");
 	_exit(0);

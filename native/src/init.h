@@ -26,6 +26,9 @@ extern uint32_t g_cur_op;
 /* Reports an error to the runtime and exits. `fmt` names the syscall and path. */
 __attribute__((noreturn, format(printf, 2, 3))) void nsi_fail(int err, const char *fmt, ...);
 
+/* NSINIT_CRASH_AT=helper:<N>: SIGKILL the runtime before plan step N (crash tests). */
+void nsi_crash_point(int index);
+
 /* Writes value to an existing file (procfs, sysfs) in one write, or fails the plan. */
 void nsi_write_file(const char *path, const char *value);
 

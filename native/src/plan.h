@@ -44,6 +44,9 @@
 	X(NSI_H_IDMOUNT, 11, "sssuu")   /* source, uid map, gid map, recursive tree, recursive \
 	                                   idmap: an idmapped detached mount (open_tree + \
 	                                   mount_setattr), for C_MOVEMOUNT */ \
+	X(NSI_H_CGROUP, 12, "s")        /* cgroup v2 dir: clone3 straight into it (CLONE_INTO_CGROUP); \
+	                                   where the kernel refuses, clone without it and say so \
+	                                   in the PID message (err: the errno) */ \
 	/* child stage */ \
 	X(NSI_C_SETSID, 64, "")         /* setsid */ \
 	X(NSI_C_UNSHARE, 65, "u")       /* flags */ \
@@ -107,7 +110,7 @@ enum nsi_op {
 
 /* Messages on the sync socket (SOCK_SEQPACKET). */
 enum nsi_msg_type {
-	NSI_MSG_PID = 1,   /* helper -> runtime: child pid (after maps) */
+	NSI_MSG_PID = 1,   /* helper -> runtime: child pid (after maps); err: see NSI_H_CGROUP */
 	NSI_MSG_READY = 2, /* child -> runtime: set up, about to wait or exec */
 	NSI_MSG_ERROR = 3, /* helper/child -> runtime: a step failed */
 	NSI_MSG_PTY = 4,   /* child -> runtime: pty master attached as SCM_RIGHTS */

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { BenchResults } from "./results.ts";
+import { type BenchResults, EMPTY_DENO_RUN } from "./results.ts";
 import type { Summary } from "./stats.ts";
 
 function s(median: number): Summary {
@@ -82,8 +82,19 @@ export function sampleResults(overrides: Partial<BenchResults> = {}): BenchResul
       },
     },
     memoryKiB: { runc: 10000, crun: 3000, nsinit: 50000 },
-    startup: { "`/bin/true`": s(1.2), "`deno run` of an empty file": s(22) },
+    startup: { "`/bin/true`": s(1.2), [EMPTY_DENO_RUN]: s(22) },
     components: { "spec validation": s(0.1) },
+    emptyDenoKiB: 40000,
+    libraryMemory: { running: 100, rssBeforeKiB: 60000, rssAfterKiB: 120000, perContainerKiB: 600 },
+    phases: {
+      cliRun: [
+        { phase: "cli: main.js loaded (from Deno's clock start)", summary: s(20) },
+        { phase: "create: helper spawned, child cloned", summary: s(3) },
+      ],
+      lifecycle: { state: [{ phase: "cli: exit", summary: s(1) }] },
+      library: [{ phase: "create: spec read and validated", summary: s(0.2) }],
+      libraryConcurrent: [{ phase: "create: spec read and validated", summary: s(0.4) }],
+    },
     ...overrides,
   };
 }

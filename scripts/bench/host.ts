@@ -101,6 +101,11 @@ export async function ensurePackages(log: (msg: string) => void): Promise<string
   }
   if (missing.size === 0) return [];
   const pkgs = [...missing].sort();
+  if (Deno.env.get("NSINIT_IN_V2VM")) {
+    // No network in the VM: its image carries what the host had (scripts/v2vm/build.sh).
+    log(`in the VM without ${pkgs.join(" ")}: the parts that need them are left out`);
+    return [];
+  }
   log(`installing ${pkgs.join(" ")} with apt-get`);
   const env = { DEBIAN_FRONTEND: "noninteractive" };
   let r = await sh("apt-get", ["install", "-y", "-q", ...pkgs], env);
@@ -119,14 +124,6 @@ export function exists(path: string): boolean {
     return true;
   } catch {
     return false;
-  }
-}
-
-function mtime(path: string): number {
-  try {
-    return Deno.statSync(path).mtime?.getTime() ?? 0;
-  } catch {
-    return 0;
   }
 }
 
@@ -217,7 +214,11 @@ export interface MachineInfo {
 export async function machineInfo(): Promise<MachineInfo> {
   const cpuinfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
   const cpu = /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1]?.trim() ?? "unknown";
-  const fs = await sh("findmnt", ["-n", "-o", "FSTYPE", "-T", "/run"]);
+  const fs = await sh("findmnt", ["-n", "-o", "FSTYPE", "-T", "/run"]).catch(() => ({
+    code: 1,
+    stdout: /^\S+ \/run (\S+)/m.exec(Deno.readTextFileSync("/proc/mounts"))?.[1] ?? "",
+    stderr: "",
+  }));
   let cgroups = "v1";
   if (exists("/sys/fs/cgroup/cgroup.controllers")) cgroups = "v2";
   else if (exists("/sys/fs/cgroup/unified/cgroup.controllers")) cgroups = "hybrid";

@@ -12,6 +12,7 @@ import { CloneFlag, nulList, Op, PlanBuilder } from "../../native/plan.ts";
 import { spawnPlan } from "../../native/spawn.ts";
 import { check, cstr, native } from "../../native/ffi.ts";
 import { reaper } from "../../native/reaper.ts";
+import type { LibraryPhases } from "./phases.ts";
 
 const dec = new TextDecoder();
 
@@ -91,20 +92,66 @@ export function withCgroup(spec: Spec, cgroupsPath: string): Spec {
   return { ...spec, linux: { ...spec.linux, cgroupsPath } };
 }
 
-/** Library `run`, wait for the exit, `destroy`; returns ms. */
+/**
+ * Library `run`, wait for the exit, `destroy`; returns ms. With `phases`, nsinit's phase
+ * marks are followed into it (set `phases.sink` as the trace sink first).
+ */
 export async function libraryRun(
   factory: Factory,
   id: string,
   bundle: string,
   spec: Spec,
+  phases?: LibraryPhases,
 ): Promise<number> {
   const t0 = performance.now();
+  phases?.begin(id, t0);
   const c = await factory.run(id, { bundle, spec, stdio: STDIO });
   const status = await c.wait();
+  phases?.mark(id, "run: init exited and reaped");
   await c.destroy();
+  phases?.end(id, "run: container destroyed");
   const ms = performance.now() - t0;
   if (status.code !== 0) throw new Error(`container ${id} exited with ${JSON.stringify(status)}`);
   return ms;
+}
+
+/**
+ * Memory the library holds per tracked running container: the process's RSS before and
+ * after starting `n` long-running containers (`spec` must keep running, e.g. `sleep`) and
+ * keeping their `Container` objects; all are destroyed before it returns.
+ */
+export async function libraryMemory(
+  factory: Factory,
+  idPrefix: string,
+  bundle: string,
+  specFor: (i: number) => Spec,
+  n: number,
+): Promise<
+  { running: number; rssBeforeKiB: number; rssAfterKiB: number; perContainerKiB: number }
+> {
+  const rss = () => {
+    const m = /^VmRSS:\s+(\d+) kB/m.exec(Deno.readTextFileSync("/proc/self/status"));
+    return m ? Number(m[1]) : Deno.memoryUsage().rss / 1024;
+  };
+  // One first, so what is loaded or compiled once is not counted per container.
+  const first = await factory.run(`${idPrefix}-warm`, { bundle, spec: specFor(-1), stdio: STDIO });
+  await first.destroy({ force: true });
+  const before = rss();
+  const held = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      held.push(await factory.run(`${idPrefix}-${i}`, { bundle, spec: specFor(i), stdio: STDIO }));
+    }
+    const after = rss();
+    return {
+      running: n,
+      rssBeforeKiB: before,
+      rssAfterKiB: after,
+      perContainerKiB: Math.round((after - before) / n * 10) / 10,
+    };
+  } finally {
+    await Promise.all(held.map((c) => c.destroy({ force: true }).catch(() => {})));
+  }
 }
 
 /** Library `create`, `start`, wait for the exit, `destroy`; returns ms. */

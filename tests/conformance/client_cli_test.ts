@@ -344,7 +344,7 @@ Deno.test({
           "poststart",
           "poststop",
         ]);
-        assert.equal(f.linux.cgroup.systemd, false);
+        assert.equal(f.linux.cgroup.systemd, true); // the systemd driver (drivers/systemd.ts)
         assert.ok(f.mountOptions.includes("rbind"));
       });
 

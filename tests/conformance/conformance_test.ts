@@ -7,13 +7,12 @@
 // spec, the spec wins and the report says so).
 import { CLAUSES } from "./clauses.ts";
 import {
-  CheckFailed,
   openSessions,
   type Outcome,
+  runCheck,
   runtimes,
   runtimeVersion,
   type Session,
-  Skip,
   treeSnapshot,
   writeResults,
 } from "./harness.ts";
@@ -44,23 +43,6 @@ addEventListener("unload", () => {
     }
   }).catch(() => {});
 });
-
-async function runCheck(s: Session, check: (s: Session) => Promise<void>): Promise<Outcome> {
-  let outcome: Outcome;
-  try {
-    await check(s);
-    outcome = { status: "pass" };
-  } catch (e) {
-    if (e instanceof Skip) outcome = { status: "skip", note: e.message };
-    else if (e instanceof CheckFailed) outcome = { status: "fail", note: e.message };
-    else outcome = { status: "fail", note: `check error: ${e instanceof Error ? e.stack : e}` };
-  }
-  const left = await s.finish();
-  if (left.length > 0 && outcome.status === "pass") {
-    outcome = { status: "fail", note: `left behind: ${left.join(", ")}` };
-  }
-  return outcome;
-}
 
 async function save(): Promise<void> {
   await writeResults("spec.json", {

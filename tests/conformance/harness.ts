@@ -183,8 +183,12 @@ export class Session {
   #ids: string[] = [];
   #cleanups: (() => Promise<void> | void)[] = [];
 
+  /** Whether each check's config gets a cgroup of its own (`linux.cgroupsPath`). */
+  readonly cgroups: boolean;
+
   /** Use {@linkcode openSessions}. */
-  constructor(runtime: Runtime, bundle: Bundle, base: Spec) {
+  constructor(runtime: Runtime, bundle: Bundle, base: Spec, opts: { cgroups?: boolean } = {}) {
+    this.cgroups = opts.cgroups ?? true;
     this.runtime = runtime;
     this.bundle = bundle;
     this.root = `${bundle.dir}/state-${runtime.name}`;
@@ -221,7 +225,7 @@ export class Session {
   async configure(id: string, change: (s: Spec) => void = () => {}): Promise<Spec> {
     const spec = structuredClone(this.base);
     spec.linux ??= {};
-    spec.linux.cgroupsPath = `nsinit-test-${id}`;
+    if (this.cgroups) spec.linux.cgroupsPath = `nsinit-test-${id}`;
     change(spec);
     this.bundle.config = spec;
     await this.bundle.write();
@@ -382,8 +386,15 @@ export function expectOk(r: RunResult, what: string): void {
  */
 export async function openSessions(
   rts: Runtime[],
+  opts: { rootless?: { uid: number; gid: number } } = {},
 ): Promise<{ sessions: Session[]; bundle: Bundle }> {
-  const bundle = await makeBundle({ rootfs: "shared", args: ["sleep", "1000"] });
+  // Rootless: `runc spec --rootless` mapping the owner, who owns the bundle; no cgroupsPath
+  // (an unprivileged runtime has no cgroup it may create without delegation).
+  const bundle = await makeBundle({
+    rootfs: "shared",
+    args: ["sleep", "1000"],
+    ...(opts.rootless ? { rootless: true, owner: opts.rootless, cgroupsPath: null } : {}),
+  });
   const base = structuredClone(bundle.config);
   base.mounts = [
     ...(base.mounts ?? []),
@@ -391,7 +402,29 @@ export async function openSessions(
   ];
   await Deno.mkdir(`${bundle.dir}/out`, { mode: 0o777 });
   await Deno.chmod(`${bundle.dir}/out`, 0o777);
-  return { sessions: rts.map((rt) => new Session(rt, bundle, base)), bundle };
+  const cgroups = opts.rootless === undefined;
+  return { sessions: rts.map((rt) => new Session(rt, bundle, base, { cgroups })), bundle };
+}
+
+/**
+ * Runs one check on one session and ends it (`finish`): a pass that left resources behind is
+ * a failure.
+ */
+export async function runCheck(s: Session, check: (s: Session) => Promise<void>): Promise<Outcome> {
+  let outcome: Outcome;
+  try {
+    await check(s);
+    outcome = { status: "pass" };
+  } catch (e) {
+    if (e instanceof Skip) outcome = { status: "skip", note: e.message };
+    else if (e instanceof CheckFailed) outcome = { status: "fail", note: e.message };
+    else outcome = { status: "fail", note: `check error: ${e instanceof Error ? e.stack : e}` };
+  }
+  const left = await s.finish();
+  if (left.length > 0 && outcome.status === "pass") {
+    outcome = { status: "fail", note: `left behind: ${left.join(", ")}` };
+  }
+  return outcome;
 }
 
 /**

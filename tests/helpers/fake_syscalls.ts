@@ -52,6 +52,8 @@ interface FakeProcess {
 export class FakeSyscalls implements Syscalls {
   /** Every call, in order. */
   readonly calls: string[] = [];
+  /** The steps of every plan spawned, in order. */
+  readonly plans: string[][] = [];
   /** Throw this from the next `spawnPlan` (after `place`), once. */
   spawnError?: Error;
   /** Throw this from the next `fifoStart`, once. */
@@ -170,6 +172,7 @@ export class FakeSyscalls implements Syscalls {
   async spawnPlan(plan: PlanBuilder, opts: SpawnPlanOptions): Promise<Spawned> {
     const pid = this.spawn();
     this.calls.push(`spawnPlan ${pid} until=${opts.until} steps=${plan.steps.length > 0}`);
+    this.plans.push(plan.steps);
     const fd = this.#nextFd++;
     this.#fds.set(fd, pid);
     try {
@@ -231,6 +234,8 @@ export class FakeCgroupManager implements CgroupManager {
   readonly capabilities: DriverCapabilities;
   /** The resources last set. */
   resources?: LinuxResources;
+  /** A cgroup v2 directory to offer as `cloneTarget()` (none: the method says undefined). */
+  cloneInto?: string;
   #sys: FakeSyscalls;
   #exists = false;
   #frozen = false;
@@ -257,6 +262,9 @@ export class FakeCgroupManager implements CgroupManager {
   }
   paths(): Record<string, string> {
     return {};
+  }
+  cloneTarget(): string | undefined {
+    return this.cloneInto;
   }
   create(): Promise<void> {
     this.#log("create");
@@ -328,6 +336,8 @@ export class FakeCgroupManager implements CgroupManager {
  */
 export class FakeCgroupDrivers implements CgroupDrivers {
   readonly managers = new Map<string, FakeCgroupManager>();
+  /** Offered by every manager made from now on as its `cloneTarget()`. */
+  cloneInto?: string;
   #sys: FakeSyscalls;
   #caps: Partial<DriverCapabilities>;
 
@@ -338,6 +348,7 @@ export class FakeCgroupDrivers implements CgroupDrivers {
 
   create(config: CgroupConfig): FakeCgroupManager {
     const m = new FakeCgroupManager(this.#sys, this.#caps);
+    if (this.cloneInto) m.cloneInto = this.cloneInto;
     this.managers.set(config.id, m);
     return m;
   }

@@ -28,9 +28,10 @@ export const TEST_USER = "nsinit-test";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { testUser } from "./user.ts";
  * const u = testUser();
- * console.assert(u === undefined || u.uid > 0);
+ * assert.ok(u === undefined || u.uid > 0);
  * ```
  */
 export function testUser(): TestUser | undefined {

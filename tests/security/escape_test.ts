@@ -206,75 +206,22 @@ Deno.test({
   },
 });
 
-/** A default seccomp profile: podman's file, made moby's policy, as the OCI profile a client writes. */
-function podmanDefaultSeccomp(caps: string[]): LinuxSeccomp | undefined {
-  let raw: {
-    defaultAction: string;
-    defaultErrnoRet?: number;
-    archMap?: { architecture: string; subArchitectures?: string[] }[];
-    syscalls: {
-      names: string[];
-      action: string;
-      errnoRet?: number;
-      args?: unknown[];
-      includes?: { caps?: string[]; arches?: string[]; minKernel?: string };
-      excludes?: { caps?: string[]; arches?: string[] };
-    }[];
-  };
-  try {
-    raw = JSON.parse(Deno.readTextFileSync("/usr/share/containers/seccomp.json"));
-  } catch {
-    return undefined;
-  }
-  const arch = ["amd64", "x86_64", "x86", "x32"];
-  // Docker's (moby's) default profile, which these tests mean by "a default profile", is
-  // podman's with these never allowed (the keyring calls) or allowed only with
-  // CAP_SYS_ADMIN (namespaces, mounts, bpf). Debian ships only podman's.
-  const never = new Set(["keyctl", "add_key", "request_key"]);
-  const sysAdminOnly = new Set(["unshare", "setns", "mount", "umount", "umount2", "bpf"]);
-  for (const s of raw.syscalls) {
-    if (s.action !== "SCMP_ACT_ALLOW") continue;
-    const sysAdmin = s.includes?.caps?.includes("CAP_SYS_ADMIN") ?? false;
-    s.names = s.names.filter((n) => !never.has(n) && (sysAdmin || !sysAdminOnly.has(n)));
-  }
-  raw.syscalls = raw.syscalls.filter((s) => s.names.length > 0);
-  const syscalls = raw.syscalls.filter((s) => {
-    const inc = s.includes ?? {}, exc = s.excludes ?? {};
-    if (inc.caps && !inc.caps.every((c) => caps.includes(c))) return false;
-    if (inc.arches && !inc.arches.some((a) => arch.includes(a))) return false;
-    if (exc.caps && exc.caps.some((c) => caps.includes(c))) return false;
-    if (exc.arches && exc.arches.some((a) => arch.includes(a))) return false;
-    return true;
-  }).map(({ includes: _i, excludes: _e, ...rest }) => rest);
-  return {
-    defaultAction: raw.defaultAction,
-    ...(raw.defaultErrnoRet !== undefined ? { defaultErrnoRet: raw.defaultErrnoRet } : {}),
-    architectures: ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
-    syscalls,
-  } as LinuxSeccomp;
+/** containerd's default seccomp profile (moby's policy), as `ctr run --seccomp` writes it. */
+function containerdDefaultSeccomp(): LinuxSeccomp {
+  const file = new URL("../fixtures/configs/ctr-seccomp.json", import.meta.url);
+  return (JSON.parse(Deno.readTextFileSync(file)) as Spec).linux!.seccomp!;
 }
 
 Deno.test({
   name:
-    "escape: keyctl, unshare(CLONE_NEWUSER), mount and bpf fail under a default seccomp profile (moby's policy)",
-  ignore: needsCc ||
-    skipUnless(
-      (() => {
-        try {
-          return Deno.statSync("/usr/share/containers/seccomp.json").isFile;
-        } catch {
-          return false;
-        }
-      })(),
-      "needs podman's default seccomp profile (/usr/share/containers/seccomp.json)",
-    ),
+    "escape: keyctl, unshare(CLONE_NEWUSER), mount and bpf fail under containerd's default seccomp profile",
+  ignore: needsCc,
   async fn() {
     await using b = await makeBundle({ args: ["/probe"] });
     await compile("probe", b.rootfs);
     const spec: Spec = b.config;
-    spec.process!.noNewPrivileges = false; // real profiles run without it, as podman's do
-    const seccomp = podmanDefaultSeccomp(spec.process!.capabilities!.bounding ?? []);
-    assert.ok(seccomp);
+    spec.process!.noNewPrivileges = false; // real profiles run without it, as containerd's do
+    const seccomp = containerdDefaultSeccomp();
     spec.linux!.seccomp = seccomp;
     await b.write();
     const r = await runNsinit(["--root", b.stateRoot, "run", "--bundle", b.dir, b.id]);
@@ -288,11 +235,41 @@ Deno.test({
     for (const name of ["keyctl", "unshare-user", "mount", "bpf"]) {
       assert.ok(results[name], `no result for ${name}: ${r.stdout}`);
       assert.equal(results[name].ret, -1, `${name} succeeded: ${r.stdout}`);
-      // The profile's default errno (podman's: ENOSYS), or EPERM from an explicit rule.
+      // The profile's default errno (EPERM unless it sets another), or an explicit rule's.
       assert.ok(
         [1, seccomp.defaultErrnoRet ?? 1].includes(results[name].errno),
         `${name}: ${r.stdout}`,
       );
     }
+  },
+});
+
+Deno.test({
+  name: "escape: a container sharing the host's pid namespace cannot ptrace the runtime",
+  ignore: needsCc,
+  async fn() {
+    // This test process is the runtime (the library runs the container). Without a pid
+    // namespace the container sees it; without CAP_SYS_PTRACE (and with fewer capabilities
+    // than the runtime) the kernel refuses to trace it.
+    await using b = await makeBundle({ args: ["/probe", String(Deno.pid)] });
+    await compile("probe", b.rootfs);
+    b.config.linux!.namespaces = b.config.linux!.namespaces!.filter((n) => n.type !== "pid");
+    const caps = b.config.process!.capabilities!;
+    assert.ok(!(caps.bounding ?? []).includes("CAP_SYS_PTRACE"));
+    const factory = new Factory({ root: b.stateRoot });
+    const c = await factory.run(b.id, {
+      bundle: b.dir,
+      spec: b.config,
+      stdio: { stdin: "null", stdout: "piped", stderr: "piped" },
+    });
+    let out;
+    try {
+      out = await c.init!.output();
+    } finally {
+      await c.destroy({ force: true });
+    }
+    assert.equal(out.code, 0, out.stderr);
+    const line = out.stdout.split("\n").find((l) => l.startsWith("ptrace "));
+    assert.equal(line, "ptrace -1 1", `the container traced the runtime: ${out.stdout}`);
   },
 });

@@ -46,19 +46,57 @@ export function stateEntries(root: string): string[] {
   }
 }
 
-/** Cgroup directories named `name` anywhere in the first levels of every hierarchy. */
-export function cgroupDirsNamed(name: string, maxDepth = 5): string[] {
+/**
+ * Cgroup directories named `name` (or whose name passes a test) anywhere in the first levels
+ * of every hierarchy.
+ */
+export function cgroupDirsNamed(
+  name: string | ((name: string) => boolean),
+  maxDepth = 5,
+): string[] {
+  const matches = typeof name === "string" ? (n: string) => n === name : name;
   const found: string[] = [];
   const walk = (dir: string, depth: number) => {
     if (depth > maxDepth) return;
     try {
       for (const e of Deno.readDirSync(dir)) {
         if (!e.isDirectory) continue;
-        if (e.name === name) found.push(`${dir}/${e.name}`);
+        if (matches(e.name)) found.push(`${dir}/${e.name}`);
         else walk(`${dir}/${e.name}`, depth + 1);
       }
     } catch { /* a hierarchy we cannot read */ }
   };
   for (const h of Deno.readDirSync("/sys/fs/cgroup")) walk(`/sys/fs/cgroup/${h.name}`, 0);
   return found;
+}
+
+/**
+ * Pids of processes whose root directory is `rootfs` (a bundle's containers).
+ *
+ * @example
+ * ```ts
+ * import { processesIn } from "./helpers.ts";
+ * if (processesIn("/nonexistent-rootfs").length !== 0) throw new Error("found some");
+ * ```
+ */
+export function processesIn(rootfs: string): number[] {
+  const pids: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      if (Deno.readLinkSync(`/proc/${e.name}/root`) === rootfs) pids.push(Number(e.name));
+    } catch {
+      // gone, or a kernel thread
+    }
+  }
+  return pids;
+}
+
+/** Whether `pid` is a live process (not a zombie). */
+export function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) [ZX]/.test(Deno.readTextFileSync(`/proc/${pid}/stat`));
+  } catch {
+    return false;
+  }
 }

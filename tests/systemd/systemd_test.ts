@@ -177,7 +177,7 @@ Deno.test({
       assert.equal(p.ActiveState, "active");
       assert.equal(V2 ? p.MemoryMax : p.MemoryLimit, String(64 << 20));
       assert.equal(p.TasksMax, "32");
-      assert.equal(V2 ? p.CPUWeight : p.CPUShares, V2 ? "19" : "512");
+      assert.equal(V2 ? p.CPUWeight : p.CPUShares, V2 ? "20" : "512");
       assert.equal(p.CPUQuotaPerSecUSec, "500ms");
       assert.equal(p.CollectMode, "inactive-or-failed");
       const mem = memoryDir(unit);

@@ -101,12 +101,15 @@ function delegate() {
   };
 }
 
+/** `deno run` as the VM's tests run it: no lock file (no network), no type check. */
+const RUN = ["run", "-A", "--no-lock", "--no-check", "--quiet"];
+
 function quote(s: string): string {
   return `'${s.replaceAll("'", `'\\''`)}'`;
 }
 
 /**
- * Runs `deno run ARGS` as the user, in the delegated subtree's leaf: a root shell moves
+ * Runs `deno ARGS` as the user, in the delegated subtree's leaf: a root shell moves
  * itself there, then su switches to the user (the move needs write access to the common
  * ancestor's cgroup.procs, which only root has from the test's cgroup).
  */
@@ -114,6 +117,7 @@ async function denoAsUser(
   deleg: { dir: string },
   work: string,
   args: string[],
+  extraEnv: Record<string, string> = {},
 ): Promise<RunResult> {
   const script = `${work}/run-${uniqueId("cmd")}.sh`;
   const env = [
@@ -125,6 +129,7 @@ async function denoAsUser(
     `LD_LIBRARY_PATH=${Deno.env.get("LD_LIBRARY_PATH") ?? ""}`,
     "NO_COLOR=1",
     `NSINIT_TEST_RUN=${testRun()}`,
+    ...Object.entries(extraEnv).map(([k, v]) => `${k}=${v}`),
   ];
   const cmd = [
     "exec",
@@ -132,11 +137,6 @@ async function denoAsUser(
     "-i",
     ...env,
     Deno.execPath(),
-    "run",
-    "-A",
-    "--no-lock",
-    "--no-check",
-    "--quiet",
     ...args,
   ].map(quote).join(" ");
   Deno.writeTextFileSync(script, `cd ${quote(work)} || exit 1\n${cmd}\n`);
@@ -184,6 +184,7 @@ Deno.test({
     await h.write();
 
     const r = await denoAsUser(deleg, work.path, [
+      ...RUN,
       `${REPO_ROOT}/tests/v2/rootless_v2_user.ts`,
       b.dir,
       h.dir,
@@ -212,6 +213,7 @@ Deno.test({
 
     // The CLI too: `nsinit sandbox --memory 32m` stops a hog.
     const cli = await denoAsUser(deleg, work.path, [
+      ...RUN,
       `${REPO_ROOT}/nsinit/main.ts`,
       "sandbox",
       "--memory",
@@ -222,5 +224,20 @@ Deno.test({
       hog,
     ]);
     assert.equal(cli.code, 137, cli.stderr);
+
+    // The driver contract suite, as the user, on what a rootless runtime gets here.
+    const contract = await denoAsUser(deleg, work.path, [
+      "test",
+      "-A",
+      "--no-lock",
+      "--no-check",
+      `${REPO_ROOT}/drivers/rootless_contract_test.ts`,
+    ], { NSINIT_DELEGATED_CGROUP: "1" });
+    assert.equal(contract.code, 0, contract.stdout + contract.stderr);
+    assert.match(
+      contract.stdout,
+      /driver contract: rootless: cgroupfs in a delegated cgroup v2 subtree \.\.\. .*ok/,
+    );
+    assert.match(contract.stdout, /ok \| 1 passed \(\d+ steps\) \| 0 failed/);
   },
 });
