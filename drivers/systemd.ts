@@ -395,10 +395,19 @@ export class SystemdManager implements CgroupManager {
     return this.#fs.pids();
   }
 
-  /** Signals every process of the scope; nothing when this manager never started it. */
-  killAll(signal: number): Promise<void> {
-    if (!this.#started) return Promise.resolve();
-    return this.#fs.killAll(signal);
+  /**
+   * Signals every process of the scope; nothing when this manager never started it.
+   * systemd removes a scope as soon as its last process is gone, which can be before the
+   * thaw after the signal (a fatal signal ends a frozen task at once on cgroup v2): a
+   * scope gone by then had every process ended, which is what was asked.
+   */
+  async killAll(signal: number): Promise<void> {
+    if (!this.#started) return;
+    try {
+      await this.#fs.killAll(signal);
+    } catch (e) {
+      if (await pathExists(this.#systemdDir())) throw e;
+    }
   }
 
   stats(): Promise<CgroupStats> {
