@@ -9,7 +9,7 @@
 # works, but dumping a container's network namespace fails there ("-22 reported by netlink:
 # Invalid argument" while dumping namespaces, Debian 6.1 kernel). Run it by hand.
 set -uo pipefail
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo" || exit 1
 # The VM has no compiler: build the tests' memory-holding program here.
 mkdir -p .cache/checkpoint
