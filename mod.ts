@@ -37,11 +37,12 @@ export type {
 export type { StdioMode, StdioOptions } from "./core/stdio.ts";
 export { type ContainerState, validateId } from "./core/state.ts";
 export type { ExitStatus } from "./native/reaper.ts";
-export { configureNative } from "./native/ffi.ts";
+export { configureLibsystemd, configureNative } from "./native/ffi.ts";
 export {
   CgroupError,
   ConfigError,
   ContainerIdError,
+  DbusError,
   HookError,
   NotFoundError,
   StateError,

@@ -6,13 +6,13 @@
  */
 
 import { join } from "../util/path.ts";
-import { exists } from "../util/fs.ts";
+import { exists, isDirectory } from "../util/fs.ts";
 import type { LinuxResources, Process } from "../spec/config.ts";
 import type { CgroupManager } from "../drivers/driver.ts";
 import type { CgroupStats } from "../cgroups/stats.ts";
 import { ContainerIdError, type Status } from "../errors.ts";
 import type { ExitStatus } from "../native/reaper.ts";
-import { type ContainerState, lockDir, writeAtomic } from "./state.ts";
+import { type ContainerState, lockDir, readState, writeAtomic } from "./state.ts";
 import { mark } from "../util/trace.ts";
 import { ContainerProcess } from "./process.ts";
 import { type HookState, runHooksWarn } from "./hooks.ts";
@@ -174,10 +174,41 @@ export class Container implements AsyncDisposable {
       throw e;
     }
     try {
+      await this.#refresh();
       return await fn();
     } finally {
       lock.release();
     }
+  }
+
+  /**
+   * Under the lock: the state as the last command (of any process) left it. A handle whose
+   * container was deleted meanwhile, or whose id now names another container (deleted and
+   * created again), refuses to act: it must never signal, update or delete the new one.
+   */
+  async #refresh(): Promise<void> {
+    let disk: ContainerState;
+    try {
+      disk = await readState(join(this.#dir, "state.json"));
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) {
+        if (!isDirectory(this.#dir)) {
+          throw new ContainerIdError(this.id, "container does not exist");
+        }
+        return; // no state.json yet: a create that crashed (or is running) early
+      }
+      if (e instanceof SyntaxError) return; // unreadable: deletable as known
+      throw e;
+    }
+    // A handle of a state-less directory (Factory.load's orphan) takes what is there now.
+    const orphan = this.#state.bundle === "" && this.#state.initPid === 0;
+    if (!orphan && disk.created !== this.#state.created) {
+      throw new ContainerIdError(
+        this.id,
+        `container does not exist (the id now names another container, created ${disk.created})`,
+      );
+    }
+    this.#state = disk;
   }
 
   /** A pidfd for the init, verified against its start time. The caller closes it. */
@@ -236,6 +267,10 @@ export class Container implements AsyncDisposable {
         return;
       }
       this.#signalInit(signal);
+      // A frozen process dies of SIGKILL only once thawed (cgroup v1): thaw, as runc does,
+      // so a kill of a paused container ends it rather than leaving it paused with a kill
+      // pending.
+      if (status === "paused" && signal === SIGKILL) await this.#cgroup.freeze(false);
     });
   }
 

@@ -315,6 +315,63 @@ Deno.test("kill --all without process tracking signals the init only", async () 
   assert.deepEqual(w.sys.calls, []);
 });
 
+Deno.test("pid reuse: a process that took a dead init's pid is never signalled", async () => {
+  await using w = await world();
+  const c = await inStatus(w, "running");
+  const pid = c.persisted.initPid;
+  w.sys.exit(pid);
+  w.sys.reuse(pid); // an unrelated process now has the pid
+  assert.equal(await c.status(), "stopped");
+  await assert.rejects(() => c.signal(9), StateError);
+  await c.signal(9, { all: true }); // the cgroup is empty: nothing to signal
+  await (await w.factory.load(c.id)).destroy();
+  assert.ok(w.sys.alive(pid), "the process that reused the pid was signalled");
+  assert.deepEqual(w.sys.calls.filter((l) => l.startsWith(`pidfdSignal ${pid}`)), []);
+});
+
+Deno.test("a handle whose container was deleted and created again refuses to act on the new one", async () => {
+  await using w = await world();
+  const old = await w.factory.create("c1", { bundle: w.bundle, spec: spec() });
+  await old.start();
+  // Another process (here: another handle) deletes it and creates a new container "c1".
+  await (await w.factory.load("c1")).destroy({ force: true });
+  await assert.rejects(() => old.signal(15), /does not exist/);
+  const now = await w.factory.create("c1", { bundle: w.bundle, spec: spec() });
+  const pid = now.persisted.initPid;
+  w.sys.calls.length = 0;
+  for (
+    const verb of [
+      () => old.signal(9),
+      () => old.signal(9, { all: true }),
+      () => old.pause(),
+      () => old.set({ pids: { limit: 1 } }),
+      () => old.destroy({ force: true }),
+    ]
+  ) {
+    await assert.rejects(verb, (e: unknown) => {
+      assert.ok(e instanceof ContainerIdError, `${e}`);
+      assert.match(e.message, /the id now names another container/);
+      return true;
+    });
+  }
+  assert.deepEqual(w.sys.calls.filter((l) => ACTIONS.test(l)), [], "the stale handle acted");
+  assert.ok(w.sys.alive(pid));
+  assert.equal(await now.status(), "created");
+  await now.destroy({ force: true });
+});
+
+Deno.test("SIGKILL to a paused container thaws it, so the kill is acted on (as runc)", async () => {
+  await using w = await world();
+  const c = await inStatus(w, "paused");
+  await c.signal(9);
+  assert.deepEqual(w.sys.calls.filter((l) => l.startsWith("cgroup")), ["cgroup freeze false"]);
+  assert.equal(await c.status(), "stopped");
+  // Another signal leaves a paused container paused.
+  const p = await inStatus(w, "paused");
+  await p.signal(SIGUSR1);
+  assert.equal(await p.status(), "paused");
+});
+
 Deno.test("start: a failure in the init is reported and the fifo is consumed", async () => {
   await using w = await world();
   const c = await inStatus(w, "created");

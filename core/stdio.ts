@@ -7,6 +7,7 @@
  */
 
 import { check, cstr, native } from "../native/ffi.ts";
+import { poller } from "../native/poller.ts";
 
 /** How one of a process's standard streams is connected. */
 export type StdioMode = "inherit" | "piped" | "null" | number;
@@ -32,33 +33,61 @@ export interface StdioParent {
 }
 
 const O_RDWR = 2;
+const EAGAIN = 11;
 
-/** A function that closes `fd` the first time it is called. */
-function closerOf(fd: number): () => void {
+/**
+ * A function that closes `fd` the first time it is called (a wait on it in the poller
+ * ends first: a closed fd number may be reused at once).
+ */
+function closerOf(fd: number): (() => void) & { readonly closed: boolean } {
   let closed = false;
-  return () => {
-    if (!closed) {
-      closed = true;
-      native().nsi_close(fd);
-    }
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    poller.forget(fd);
+    native().nsi_close(fd);
   };
+  return Object.defineProperty(close, "closed", { get: () => closed }) as
+    & (() => void)
+    & { readonly closed: boolean };
 }
 
-/** A ReadableStream over a raw fd; closes the fd at EOF or cancel. */
+/**
+ * Puts `fd` in O_NONBLOCK mode, so it is read and written on the calling thread and
+ * waited on through the one epoll of `native/poller.ts` (never a thread per stream).
+ * Only for fds this process owns: the mode belongs to the open file, which a dup shares.
+ */
+function nonblocking(fd: number): void {
+  native().nsi_set_nonblock(fd, 1);
+}
+
+/**
+ * A ReadableStream over a raw fd (a pipe or pty master this process owns); closes the fd at
+ * EOF or cancel.
+ */
 export function fdReadable(fd: number): ReadableStream<Uint8Array> {
   const lib = native();
   const close = closerOf(fd);
+  nonblocking(fd);
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       const buf = new Uint8Array(65536);
-      const n = Number(await lib.nsi_read(fd, buf, BigInt(buf.length)));
-      if (n <= 0) {
-        // EIO is how a pty master says the other side closed.
-        close();
-        controller.close();
+      for (;;) {
+        const n = Number(lib.nsi_read_now(fd, buf, BigInt(buf.length)));
+        if (n === -EAGAIN) {
+          await poller.readable(fd);
+          if (close.closed) return; // cancelled meanwhile
+          continue;
+        }
+        if (n <= 0) {
+          // EIO is how a pty master says the other side closed.
+          close();
+          controller.close();
+          return;
+        }
+        controller.enqueue(buf.subarray(0, n));
         return;
       }
-      controller.enqueue(buf.subarray(0, n));
     },
     cancel() {
       close();
@@ -66,16 +95,23 @@ export function fdReadable(fd: number): ReadableStream<Uint8Array> {
   });
 }
 
-/** A WritableStream over a raw fd; closes the fd on close or abort. */
+/** A WritableStream over a raw fd (a pipe or pty this process owns); closes it on close or abort. */
 export function fdWritable(fd: number): WritableStream<Uint8Array> {
   const lib = native();
   const close = closerOf(fd);
+  nonblocking(fd);
   return new WritableStream<Uint8Array>({
     async write(chunk) {
       let off = 0;
       while (off < chunk.length) {
-        const part = chunk.slice(off);
-        off += check(await lib.nsi_write(fd, part, BigInt(part.length)), "write", `fd ${fd}`);
+        if (close.closed) throw new Error(`write to fd ${fd}: the stream was closed`);
+        const part = chunk.subarray(off);
+        const n = Number(lib.nsi_write_now(fd, part, BigInt(part.length)));
+        if (n === -EAGAIN) {
+          await poller.writable(fd);
+          continue;
+        }
+        off += check(n, "write", `fd ${fd}`);
       }
     },
     close,

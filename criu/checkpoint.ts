@@ -34,6 +34,7 @@ import {
   configFile,
   type CriuFeature,
   makeDir,
+  networkLock,
   prepareCriu,
   ProgressTicker,
   requireFeatures,
@@ -117,6 +118,7 @@ export async function checkpointContainer(
       logDir = workPath;
     }
     configFile(ropts, state.config.annotations);
+    networkLock(ropts, opts.networkLock);
     for (const ns of state.config.linux?.namespaces ?? []) {
       if ((ns.type === "network" || ns.type === "pid") && ns.path) {
         const ino = Deno.statSync(ns.path).ino;

@@ -41,6 +41,12 @@ export interface CriuCommonOptions {
   lazyPages?: boolean;
   /** An fd to write `\0` to when the lazy-pages server is ready (`--status-fd`); closed after. */
   statusFd?: number;
+  /**
+   * How CRIU locks the network during the operation: CRIU's default is `iptables` (it runs
+   * iptables-restore); `nftables`, or `skip` for containers without a network to protect.
+   * (Through the RPC: CRIU 4.1.1 crashes on `network-lock` in a configuration file.)
+   */
+  networkLock?: "iptables" | "nftables" | "skip";
   /** Progress events (phase, pages, bytes, elapsed). */
   onProgress?: (p: CriuProgress) => void;
 }
@@ -150,12 +156,14 @@ export function externalMounts(
     if (bind) {
       const src = m.source ?? "";
       add(m.destination, src.startsWith("/") ? src : join(opts.bundle, src));
-    } else if (
-      (m.type === "cgroup" || m.type === "cgroup2") && opts.cgroupView.layout === "v1" && !cgroupns
-    ) {
-      // v1 and hybrid: the container's cgroup of each hierarchy bound below a tmpfs.
-      for (const [sub, dir] of Object.entries(opts.cgroupView.mounts)) {
-        add(join(m.destination, sub), dir);
+    } else if ((m.type === "cgroup" || m.type === "cgroup2") && !cgroupns) {
+      const { layout, mounts } = opts.cgroupView;
+      if (layout === "v1") {
+        // v1 and hybrid: the container's cgroup of each hierarchy bound below a tmpfs.
+        for (const [sub, dir] of Object.entries(mounts)) add(join(m.destination, sub), dir);
+      } else if (layout === "v2" && mounts[""]) {
+        // v2 without a cgroup namespace: the container's cgroup directory bound there.
+        add(m.destination, mounts[""]);
       }
     }
   }

@@ -46,6 +46,7 @@ import {
   cgMode,
   configFile,
   makeDir,
+  networkLock,
   openDir,
   prepareCriu,
   ProgressTicker,
@@ -200,6 +201,7 @@ export async function restoreContainer(
       logDir = workPath;
     }
     configFile(ropts, spec.annotations);
+    networkLock(ropts, opts.networkLock);
 
     // stdio: CRIU's 0-2 become the restored init's where it had pipes; 3 is the socket.
     stdio = prepareStdio(opts.stdio);

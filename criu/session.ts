@@ -15,6 +15,7 @@ import {
   create,
   criu_cg_mode,
   criu_featuresSchema,
+  criu_network_lock_method,
   type criu_opts,
   criu_req_type,
 } from "./proto.ts";
@@ -224,6 +225,23 @@ export function cgMode(mode?: ManageCgroupsMode): criu_cg_mode {
         `manage-cgroups-mode: "${mode}" is not one of soft, full, strict, ignore`,
       );
   }
+}
+
+/** Sets CRIU's network lock method from the option (unset: CRIU's default, iptables). */
+export function networkLock(
+  opts: criu_opts,
+  method: "iptables" | "nftables" | "skip" | undefined,
+): void {
+  if (method === undefined) return;
+  const m = {
+    iptables: criu_network_lock_method.IPTABLES,
+    nftables: criu_network_lock_method.NFTABLES,
+    skip: criu_network_lock_method.SKIP,
+  }[method];
+  if (m === undefined) {
+    throw new RangeError(`network-lock: "${method}" is not one of iptables, nftables, skip`);
+  }
+  opts.networkLock = m;
 }
 
 /** The CRIU configuration file: the `org.criu.config` annotation, else /etc/criu/nsinit.conf. */

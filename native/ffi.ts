@@ -43,8 +43,8 @@ const SYMBOLS = {
   nsi_waitid: { parameters: ["i32", "i32", "buffer"], result: "i32" },
   // int nsi_epoll_create(void)
   nsi_epoll_create: { parameters: [], result: "i32" },
-  // int nsi_epoll_add(int32_t ep, int32_t fd, uint64_t data)
-  nsi_epoll_add: { parameters: ["i32", "i32", "u64"], result: "i32" },
+  // int nsi_epoll_watch(int32_t ep, int32_t fd, uint32_t events, uint64_t data)
+  nsi_epoll_watch: { parameters: ["i32", "i32", "u32", "u64"], result: "i32" },
   // int nsi_epoll_del(int32_t ep, int32_t fd)
   nsi_epoll_del: { parameters: ["i32", "i32"], result: "i32" },
   // int nsi_epoll_wait(int32_t ep, uint64_t *out, int32_t max, int32_t timeout_ms)
@@ -69,6 +69,9 @@ const SYMBOLS = {
   nsi_read: { parameters: ["i32", "buffer", "u64"], result: "i64", nonblocking: true },
   // int64_t nsi_write(int32_t fd, const uint8_t *buf, uint64_t len)
   nsi_write: { parameters: ["i32", "buffer", "u64"], result: "i64", nonblocking: true },
+  // The same two on this thread, for fds in O_NONBLOCK mode (-EAGAIN: wait in native/poller.ts).
+  nsi_read_now: { name: "nsi_read", parameters: ["i32", "buffer", "u64"], result: "i64" },
+  nsi_write_now: { name: "nsi_write", parameters: ["i32", "buffer", "u64"], result: "i64" },
   // int nsi_fifo_start(const char *path, int32_t pidfd, char *err, int32_t cap)
   nsi_fifo_start: { parameters: ["buffer", "i32", "buffer", "i32"], result: "i32", nonblocking: true },
   // int nsi_hook(const char *path, const uint8_t *argv, uint32_t argv_len, const uint8_t *envp,

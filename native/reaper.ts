@@ -1,12 +1,13 @@
 /**
- * Waits for many children at once without blocking the event loop: one
- * `epoll_wait` over all their pidfds, run as a nonblocking FFI call, so
- * a hundred running containers cost one thread, not a hundred.
+ * Waits for many children at once without blocking the event loop: their pidfds
+ * join the one `epoll_wait` of `native/poller.ts` (with every container's stdio),
+ * so a hundred running containers cost one thread, not a hundred.
  *
  * @module
  */
 
 import { check, native } from "./ffi.ts";
+import { poller } from "./poller.ts";
 
 /** How a process ended. */
 export interface ExitStatus {
@@ -22,61 +23,27 @@ export function exitCode(s: ExitStatus): number {
 }
 
 class Reaper {
-  #ep = -1;
-  #waiters = new Map<number, { resolve: (s: ExitStatus) => void; reject: (e: Error) => void; promise: Promise<ExitStatus> }>();
-  #running = false;
+  #waiters = new Map<number, Promise<ExitStatus>>();
 
   /** Resolves when the child behind `pidfd` exits (it must be our child); reaps it. */
   wait(pidfd: number): Promise<ExitStatus> {
     const existing = this.#waiters.get(pidfd);
-    if (existing) return existing.promise;
-    const lib = native();
-    // Already exited? Reap now without involving epoll.
-    const out = new Int32Array(2);
-    const r = lib.nsi_waitid(pidfd, 1, new Uint8Array(out.buffer));
-    if (r === 0) return Promise.resolve(decode(out));
-    if (r < 0) return Promise.reject(check(r, "waitid") as never);
-    if (this.#ep < 0) this.#ep = check(lib.nsi_epoll_create(), "epoll_create");
-    let resolve!: (s: ExitStatus) => void, reject!: (e: Error) => void;
-    const promise = new Promise<ExitStatus>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    this.#waiters.set(pidfd, { resolve, reject, promise });
-    check(lib.nsi_epoll_add(this.#ep, pidfd, BigInt(pidfd)), "epoll_ctl");
-    if (!this.#running) this.#loop();
+    if (existing) return existing;
+    // Forgotten before the caller sees the status (and may close the pidfd, freeing its number).
+    const promise = this.#reap(pidfd).finally(() => this.#waiters.delete(pidfd));
+    this.#waiters.set(pidfd, promise);
     return promise;
   }
 
-  async #loop(): Promise<void> {
-    this.#running = true;
+  async #reap(pidfd: number): Promise<ExitStatus> {
     const lib = native();
-    const buf = new BigUint64Array(64);
     const out = new Int32Array(2);
-    try {
-      while (this.#waiters.size > 0) {
-        const n = check(await lib.nsi_epoll_wait(this.#ep, new Uint8Array(buf.buffer), 64, -1), "epoll_wait");
-        for (let i = 0; i < n; i++) {
-          const fd = Number(buf[i]);
-          const w = this.#waiters.get(fd);
-          if (!w) continue;
-          const r = lib.nsi_waitid(fd, 1, new Uint8Array(out.buffer));
-          if (r === 1) continue;
-          lib.nsi_epoll_del(this.#ep, fd);
-          this.#waiters.delete(fd);
-          if (r < 0) {
-            try {
-              check(r, "waitid");
-            } catch (e) {
-              w.reject(e as Error);
-            }
-          } else {
-            w.resolve(decode(out));
-          }
-        }
-      }
-    } finally {
-      this.#running = false;
+    for (;;) {
+      const r = lib.nsi_waitid(pidfd, 1, new Uint8Array(out.buffer));
+      if (r === 0) return decode(out);
+      if (r < 0) throw check(r, "waitid") as never;
+      // A pidfd is readable once its process has exited.
+      await poller.readable(pidfd);
     }
   }
 }

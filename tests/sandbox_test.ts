@@ -1,7 +1,7 @@
 // End-to-end: `nsinit sandbox` as the unprivileged test user and as root, and the
 // library call: what the sandbox lets through and what it refuses.
 import assert from "node:assert/strict";
-import { skipIf, skipUnless } from "./helpers/skip.ts";
+import { hasCommand, skipIf, skipUnless } from "./helpers/skip.ts";
 import { cannotRunAsTestUser, runAs, runNsinitAs, testUser } from "./helpers/user.ts";
 import { makeTempDir } from "./helpers/paths.ts";
 import { nsinitCommand, runNsinit } from "./helpers/run.ts";
@@ -285,5 +285,23 @@ console.log(JSON.stringify(tries));`,
     assert.equal(tries.here, "ok");
     assert.notEqual(tries.etc, "ok");
     assert.notEqual(tries.ssh, "ok");
+  },
+});
+
+Deno.test({
+  name: "sandbox as a user: on a terminal the command gets one (an interactive shell works)",
+  ignore: ignoreUser || skipUnless(hasCommand("script"), "needs script(1) for a terminal"),
+  async fn() {
+    await using t = await userTree();
+    const [cmd, ...args] = nsinitCommand(["sandbox", "--", "sh", "-i"]);
+    const line = [cmd, ...args].map((a) => `'${a}'`).join(" ");
+    // script(1) gives nsinit a terminal; the shell reads its input from it.
+    const r = await runAs(user, "script", ["-qec", line, "/dev/null"], {
+      cwd: t.project,
+      env: { HOME: t.home },
+      stdin: "test -t 0 && echo on-a-tty; exit 7\n",
+    });
+    assert.match(r.stdout, /on-a-tty/);
+    assert.equal(r.code, 7, r.stdout + r.stderr);
   },
 });

@@ -304,10 +304,16 @@ NSI_EXPORT int nsi_epoll_create(void)
 	return fd < 0 ? -errno : fd;
 }
 
-NSI_EXPORT int nsi_epoll_add(int32_t ep, int32_t fd, uint64_t data)
+/* Watches fd for `events` (EPOLLIN, EPOLLOUT, EPOLLONESHOT ...); a watch that exists is replaced. */
+NSI_EXPORT int nsi_epoll_watch(int32_t ep, int32_t fd, uint32_t events, uint64_t data)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = data };
-	return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+	struct epoll_event ev = { .events = events, .data.u64 = data };
+
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == 0)
+		return 0;
+	if (errno == EEXIST && epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev) == 0)
+		return 0;
+	return -errno;
 }
 
 NSI_EXPORT int nsi_epoll_del(int32_t ep, int32_t fd)

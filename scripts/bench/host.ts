@@ -127,14 +127,6 @@ export function exists(path: string): boolean {
   }
 }
 
-function mtime(path: string): number {
-  try {
-    return Deno.statSync(path).mtime?.getTime() ?? 0;
-  } catch {
-    return 0;
-  }
-}
-
 /**
  * Rebuilds what of dist/ is missing or older than its sources (the native helper, the CLI
  * bundle and launcher: see scripts/build.ts), as make would. Returns whether it built.

@@ -7,8 +7,8 @@
 #    apt-get. The kernel lands in /boot; it is only read from there.
 # 2. Builds .cache/v2vm/initramfs.cpio (uncompressed: unpacking is faster than inflating under
 #    software emulation) holding busybox, the deno binary and the glibc libraries ldd lists for
-#    it, libseccomp.so.2 (the seccomp module dlopens it), the kernel modules for virtio-9p, and
-#    the /init below. The native helper (dist/lib) and the test rootfs (.cache/rootfs) are not
+#    it, libseccomp.so.2 (the seccomp module dlopens it), the kernel modules for virtio-9p, CRIU
+#    (scripts/install_criu.sh's prefix and wrapper, when installed), and the /init below. The native helper (dist/lib) and the test rootfs (.cache/rootfs) are not
 #    packed: the VM mounts the repository from the host over virtio-9p at the same path.
 # 3. Writes .cache/v2vm/kernel (the path of the vmlinuz to boot) and a stamp: the initramfs is
 #    rebuilt only when this script, deno, busybox, the libraries or the kernel changed.
@@ -60,16 +60,33 @@ if ((${#extra_bins[@]} > 0)); then
 else
   extra_libs=()
 fi
-# Modules for virtio-9p, in load order (dependencies first), without duplicates.
-mapfile -t modules < <(for m in virtio_pci 9pnet_virtio 9p; do
-  modprobe --show-depends -S "$kver" "$m"
+# CRIU, when scripts/install_criu.sh installed it: its private prefix and the `criu` wrapper go in
+# at the same paths (scripts/suites/criu_vm.sh runs the checkpoint tests in the VM: its Debian
+# kernel tracks dirty memory, so pre-dumps run there).
+criu_prefix=${NSINIT_CRIU_PREFIX:-/opt/nsinit-criu}
+criu_wrapper=${NSINIT_CRIU_WRAPPER:-/usr/local/sbin/criu}
+[[ -x $criu_prefix/usr/sbin/criu && -x $criu_wrapper ]] || criu_prefix="" criu_wrapper=""
+# CRIU dumps and restores tmpfs contents with GNU tar (busybox's lacks its options).
+gnu_tar="" tar_libs=()
+if [[ -n $criu_prefix ]]; then
+  gnu_tar=$(readlink -f "$(command -v tar)")
+  mapfile -t tar_libs < <(ldd "$gnu_tar" | awk '/=> \//{print $3}')
+fi
+# Modules for virtio-9p, and the socket-diag and nf_tables modules CRIU's check needs, in load
+# order (dependencies first), without duplicates.
+criu_modules=()
+[[ -z $criu_prefix ]] ||
+  criu_modules=(unix_diag inet_diag tcp_diag udp_diag netlink_diag af_packet_diag nf_tables veth tun)
+mapfile -t modules < <(for m in virtio_pci 9pnet_virtio 9p "${criu_modules[@]}"; do
+  modprobe --show-depends -S "$kver" "$m" 2>/dev/null || true
 done | awk '$1 == "insmod" && !seen[$2]++ {print $2}')
 
 # --- 2. stamp
 stamp=$(
   {
     sha256sum "${BASH_SOURCE[0]}" "$deno_bin" "$busybox" "${deno_libs[@]}" ${seccomp_lib:+"$seccomp_lib"} \
-      "${modules[@]}" "${extra_bins[@]}" "${extra_libs[@]}"
+      "${modules[@]}" "${extra_bins[@]}" "${extra_libs[@]}" \
+      ${criu_prefix:+"$criu_prefix/usr/sbin/criu" "$criu_wrapper" "$gnu_tar"} "${tar_libs[@]}"
     echo "$kernel"
   } | sha256sum | cut -d' ' -f1
 )
@@ -106,6 +123,17 @@ for lib in "${extra_libs[@]}"; do
   [[ -e $dest ]] || cp "$(readlink -f "$lib")" "$dest"
 done
 [[ -n $seccomp_lib ]] && ln -sf "$(basename "$seccomp_lib")" "$tree/lib/x86_64-linux-gnu/libseccomp.so.2"
+if [[ -n $criu_prefix ]]; then
+  mkdir -p "$tree$(dirname "$criu_prefix")" "$tree$(dirname "$criu_wrapper")"
+  cp -a "$criu_prefix" "$tree$criu_prefix"
+  cp "$criu_wrapper" "$tree$criu_wrapper"
+  mkdir -p "$tree/usr/local/bin"
+  cp "$gnu_tar" "$tree/usr/local/bin/tar"
+  for lib in "${tar_libs[@]}"; do
+    [[ -e $tree/lib/x86_64-linux-gnu/$(basename "$lib") ]] ||
+      cp "$(readlink -f "$lib")" "$tree/lib/x86_64-linux-gnu/$(basename "$lib")"
+  done
+fi
 n=0
 for m in "${modules[@]}"; do
   n=$((n + 1))
@@ -121,7 +149,7 @@ cat >"$tree/init" <<'INIT'
 # Stage 1 (pid 1 on the initramfs): pivot_root(2) refuses the initial rootfs, which containers
 # need, so bind the rootfs onto itself, move that mount over / and chroot into it.
 /bin/busybox --install -s /bin
-export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root
+export PATH=/usr/local/sbin:/usr/local/bin:/bin:/sbin:/usr/bin:/usr/sbin HOME=/root
 if [ "$1" != stage2 ]; then
   mount -t proc proc /proc
   mount --bind / /mnt
@@ -152,6 +180,7 @@ for c in $(cat /sys/fs/cgroup/cgroup.controllers); do
 done
 mount -t bpf bpf /sys/fs/bpf 2>/dev/null
 hostname v2vm
+ip link set lo up 2>/dev/null # CRIU's kernel checks connect over loopback
 for m in /modules/*.ko; do insmod "$m" || fail "insmod $m"; done
 
 repo=

@@ -20,15 +20,16 @@
 # Exit status: 0 only if the VM booted and every test passed.
 #
 # Environment: NSINIT_V2VM_TIMEOUT (seconds for the whole VM run, default 900),
-# NSINIT_V2VM_MEM (MiB, default 2048), NSINIT_V2VM_CPUS (default 2).
+# NSINIT_V2VM_MEM (MiB, default 2048), NSINIT_V2VM_CPUS (default 2), NSINIT_V2VM_RESULT (the
+# results file's name, default v2vm) and NSINIT_V2VM_SOURCE (its source name, "vm cgroup2").
 set -uo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$repo" || exit 1
 results=${NSINIT_RESULTS_DIR:-$repo/.cache/test-results}
 mkdir -p "$results"
-out=$results/v2vm.json
-source_name="vm cgroup2"
+out=$results/${NSINIT_V2VM_RESULT:-v2vm}.json
+source_name=${NSINIT_V2VM_SOURCE:-vm cgroup2}
 say() { echo "v2vm: $*" >&2; }
 
 # fail TEXT: records one failure and exits 1.
@@ -61,8 +62,13 @@ fi
 run=$vm/run
 rm -rf "$run"
 mkdir -p "$run"
+# npm packages (the protobuf runtime of criu/) cannot be fetched in the VM: cache them here
+# and copy them into the VM's DENO_DIR (a tmpfs) before the tests.
+DENO_DIR=$vm/deno-dir deno cache --no-lock criu/proto.ts >/dev/null 2>&1 </dev/null ||
+  fail "deno cache of the npm packages failed"
 {
   echo "# written by scripts/v2vm/run.sh; run by the VM's /init in the repository"
+  printf 'mkdir -p "$DENO_DIR" && cp -a %q/npm "$DENO_DIR/"\n' "$vm/deno-dir"
   if ((exec_mode)); then
     printf 'exec'
   else

@@ -10,7 +10,29 @@ import assert from "node:assert/strict";
 import { resolveCriu } from "../../criu/swrk.ts";
 import { hasCommand, isRoot, skipUnless } from "../helpers/skip.ts";
 import { mountsUnder } from "../helpers/paths.ts";
-import type { Bundle } from "../helpers/bundle.ts";
+import { type Bundle, type BundleOptions, makeBundle } from "../helpers/bundle.ts";
+
+/**
+ * Options every checkpoint and restore of the tests gets. CRIU locks the network with
+ * iptables-restore and saves a network namespace with iproute2's `ip` by default; where they
+ * are missing (the test VM has busybox only), the lock is skipped and the network namespace is
+ * created empty on restore (`--empty-ns network`): the test containers have only a loopback.
+ */
+export const CRIU_NET: { networkLock?: "skip" } =
+  hasCommand("iptables-restore") && !Deno.env.get("NSINIT_IN_V2VM") ? {} : { networkLock: "skip" };
+
+/**
+ * A bundle for a checkpoint test (see makeBundle). In the cgroup v2 VM the container keeps the
+ * VM's network namespace: CRIU fails to dump a new one on that kernel (scripts/criu_vm.sh).
+ */
+export async function ckptBundle(opts: BundleOptions = {}): Promise<Bundle> {
+  const b = await makeBundle(opts);
+  if (Deno.env.get("NSINIT_IN_V2VM")) {
+    b.config.linux!.namespaces = b.config.linux!.namespaces!.filter((n) => n.type !== "network");
+    await b.write();
+  }
+  return b;
+}
 
 /** The criu binary, or undefined when there is none (scripts/install_criu.sh installs it). */
 export function criuBinary(): string | undefined {
@@ -69,22 +91,43 @@ export function hasMemTrack(): boolean {
   return out.success;
 }
 
-/** Whether a C compiler can build the static memory-holding program. */
-export const ignoreMemhold: boolean = skipUnless(hasCommand("cc"), "no C compiler for memhold.c");
+const MEMHOLD_SRC = new URL("./memhold.c", import.meta.url).pathname;
+/** The static memhold binary, built once per source change (the VM has no compiler: it uses this). */
+export const MEMHOLD_BIN = new URL("../../.cache/checkpoint/memhold", import.meta.url).pathname;
+
+function memholdFresh(): boolean {
+  try {
+    return Deno.statSync(MEMHOLD_BIN).mtime! >= Deno.statSync(MEMHOLD_SRC).mtime!;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether the static memory-holding program is built or can be (a C compiler). */
+export const ignoreMemhold: boolean = skipUnless(
+  hasCommand("cc") || memholdFresh(),
+  "no C compiler for memhold.c, and no build of it in .cache/checkpoint",
+);
 
 /**
- * Builds memhold.c (static) into the bundle's rootfs as /memhold, and returns its
- * argv holding `mib` MiB. It writes its memory's checksum to /tmp/ready when
- * filled, and to /tmp/sum on each SIGUSR1.
+ * Puts memhold.c's static build into the bundle's rootfs as /memhold (building it first
+ * when stale), and returns an argv holding `mib` MiB. It writes its memory's checksum to
+ * /tmp/ready when filled, and to /tmp/sum on each SIGUSR1.
  */
 export async function installMemhold(b: Bundle, mib: number): Promise<string[]> {
-  const src = new URL("./memhold.c", import.meta.url).pathname;
-  const out = await new Deno.Command("cc", {
-    args: ["-static", "-O2", "-o", `${b.rootfs}/memhold`, src],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  assert.ok(out.success, `cc memhold.c: ${new TextDecoder().decode(out.stderr)}`);
+  if (!memholdFresh()) {
+    await Deno.mkdir(MEMHOLD_BIN.slice(0, MEMHOLD_BIN.lastIndexOf("/")), { recursive: true });
+    const tmp = `${MEMHOLD_BIN}.${Deno.pid}`;
+    const out = await new Deno.Command("cc", {
+      args: ["-static", "-O2", "-o", tmp, MEMHOLD_SRC],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert.ok(out.success, `cc memhold.c: ${new TextDecoder().decode(out.stderr)}`);
+    await Deno.rename(tmp, MEMHOLD_BIN);
+  }
+  await Deno.copyFile(MEMHOLD_BIN, `${b.rootfs}/memhold`);
+  await Deno.chmod(`${b.rootfs}/memhold`, 0o755);
   // Its stdio is the container's own /dev/null (see COUNTER_ARGS).
   return ["sh", "-c", `exec /memhold ${mib} </dev/null >/dev/null 2>&1`];
 }

@@ -330,6 +330,59 @@ Deno.test({
           }
         },
       );
+
+      await recordedStep(
+        t,
+        rec,
+        "ctr container checkpoint --task / ctr container restore --live (CRIU)",
+        "checkpoint --image-path I --work-path W ID; restore --detach --pid-file P " +
+          "--image-path I --work-path W --bundle B ID (shim)",
+        async () => {
+          if (!hasCommand("criu")) return "no criu on PATH (scripts/install_criu.sh installs it)";
+          const image = "docker.io/library/nsinit-test-busybox:ckpt";
+          const archive = await ociArchive(rootfs, T, image);
+          check(await ctr(["image", "import", "--snapshotter", "native", archive]), "import");
+          const id = uniqueId("ckpt");
+          const ref = `docker.io/library/nsinit-test-checkpoint:${id}`;
+          const loop = "i=0; while :; do i=$((i+1)); echo $i > /tmp/n; sleep 0.1; done";
+          const count = async () => {
+            const r = await ctr(["task", "exec", "--exec-id", uniqueId("x"), id, "cat", "/tmp/n"]);
+            check(r, "ctr task exec cat /tmp/n");
+            return Number(r.stdout.trim());
+          };
+          try {
+            check(
+              await ctr([
+                ...runArgs(id, ["-d", "--snapshotter", "native"]),
+                image,
+                id,
+                "sh",
+                "-c",
+                loop,
+              ]),
+              "ctr run -d (counter)",
+            );
+            await new Promise((r) => setTimeout(r, 1000));
+            check(await ctr(["container", "checkpoint", "--task", id, ref]), "ctr c checkpoint");
+            const before = await count();
+            await ctr(["task", "kill", "-s", "KILL", id]);
+            await waitFor(async () => !(await ctr(["task", "delete", id])).code, 10_000);
+            check(await ctr(["container", "rm", id]), "ctr c rm");
+            check(await ctr(["container", "restore", "--live", id, ref]), "ctr c restore --live");
+            const first = await count();
+            assert.ok(first >= before - 1 && first < before + 50, `${before} -> ${first}`);
+            await new Promise((r) => setTimeout(r, 600));
+            const later = await count();
+            assert.ok(later > first, `the restored counter does not count: ${first} -> ${later}`);
+          } finally {
+            await ctr(["task", "kill", "-s", "KILL", id]);
+            await waitFor(async () => !(await ctr(["task", "delete", id])).code, 10_000);
+            await ctr(["container", "rm", id]);
+            await ctr(["image", "rm", ref, image]);
+          }
+          return undefined;
+        },
+      );
     } catch (e) {
       const log = exists(`${T}/containerd.log`) ? Deno.readTextFileSync(`${T}/containerd.log`) : "";
       console.error(`containerd log (last lines):\n${log.split("\n").slice(-30).join("\n")}`);

@@ -74,6 +74,16 @@ export class FakeSyscalls implements Syscalls {
     return pid;
   }
 
+  /**
+   * A new live process under the number of `pid`, which must have exited: an unrelated process
+   * that took a dead container's pid (its start time differs, as a real one's would).
+   */
+  reuse(pid: number): void {
+    const p = this.#procs.get(pid);
+    if (!p?.exited) throw new Error(`fake: pid ${pid} is not free`);
+    this.#procs.set(pid, { startTime: p.startTime + 100_000, waiters: [] });
+  }
+
   /** Ends a fake process. */
   exit(pid: number, status: ExitStatus = { code: 0 }): void {
     const p = this.#procs.get(pid);
@@ -229,7 +239,7 @@ export class FakeCgroupManager implements CgroupManager {
   #sys: FakeSyscalls;
   #exists = false;
   #frozen = false;
-  #pids = new Set<number>();
+  #pids = new Map<number, number | undefined>(); // pid -> its start time when it joined
 
   constructor(sys: FakeSyscalls, capabilities: Partial<DriverCapabilities> = {}) {
     this.#sys = sys;
@@ -265,7 +275,7 @@ export class FakeCgroupManager implements CgroupManager {
     this.#log("apply");
     if (!(pid > 0)) return Promise.reject(new RangeError(`invalid pid ${pid}`));
     this.#exists = true;
-    this.#pids.add(pid);
+    this.#pids.set(pid, this.#sys.procStat(pid)?.startTime);
     return Promise.resolve();
   }
   set(resources: LinuxResources): Promise<void> {
@@ -290,7 +300,13 @@ export class FakeCgroupManager implements CgroupManager {
     this.#frozen = frozen;
   }
   pids(): Promise<number[]> {
-    return Promise.resolve([...this.#pids].filter((p) => this.#sys.alive(p)));
+    // A process that took the number of one that left is not in this cgroup.
+    return Promise.resolve(
+      [...this.#pids].filter(([p, t]) => {
+        const st = this.#sys.procStat(p);
+        return st !== undefined && (t === undefined || st.startTime === t);
+      }).map(([p]) => p),
+    );
   }
   async killAll(signal: number): Promise<void> {
     this.#log(`killAll ${signal}`);

@@ -243,3 +243,33 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "escape: a container sharing the host's pid namespace cannot ptrace the runtime",
+  ignore: needsCc,
+  async fn() {
+    // This test process is the runtime (the library runs the container). Without a pid
+    // namespace the container sees it; without CAP_SYS_PTRACE (and with fewer capabilities
+    // than the runtime) the kernel refuses to trace it.
+    await using b = await makeBundle({ args: ["/probe", String(Deno.pid)] });
+    await compile("probe", b.rootfs);
+    b.config.linux!.namespaces = b.config.linux!.namespaces!.filter((n) => n.type !== "pid");
+    const caps = b.config.process!.capabilities!;
+    assert.ok(!(caps.bounding ?? []).includes("CAP_SYS_PTRACE"));
+    const factory = new Factory({ root: b.stateRoot });
+    const c = await factory.run(b.id, {
+      bundle: b.dir,
+      spec: b.config,
+      stdio: { stdin: "null", stdout: "piped", stderr: "piped" },
+    });
+    let out;
+    try {
+      out = await c.init!.output();
+    } finally {
+      await c.destroy({ force: true });
+    }
+    assert.equal(out.code, 0, out.stderr);
+    const line = out.stdout.split("\n").find((l) => l.startsWith("ptrace "));
+    assert.equal(line, "ptrace -1 1", `the container traced the runtime: ${out.stdout}`);
+  },
+});

@@ -2,7 +2,7 @@
  * What a process in a container tries, one line per attempt: "NAME RET ERRNO".
  * Raw syscalls, so libc cannot mask a refusal. Static, so it runs in any rootfs.
  *
- *   probe
+ *   probe [PID]   with PID: also PTRACE_SEIZE it (no stop; detached when the probe exits)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <stdlib.h>
+#include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -19,7 +21,7 @@ static void report(const char *name, long ret)
 	printf("%s %ld %d\n", name, ret, ret < 0 ? errno : 0);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	union bpf_attr attr;
 
@@ -33,5 +35,7 @@ int main(void)
 	attr.value_size = 4;
 	attr.max_entries = 1;
 	report("bpf", syscall(SYS_bpf, BPF_MAP_CREATE, &attr, sizeof(attr)));
+	if (argc > 1)
+		report("ptrace", syscall(SYS_ptrace, PTRACE_SEIZE, atoi(argv[1]), 0, 0));
 	return 0;
 }

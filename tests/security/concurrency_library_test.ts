@@ -1,0 +1,131 @@
+// End-to-end, through the library: concurrent verbs on one container serialize on its lock
+// and end in a consistent state; handles held across another process's delete never act on
+// a new container of the same id. (tests/security/concurrency_test.ts does the same races
+// through the CLI.)
+import assert from "node:assert/strict";
+import { ContainerIdError, Factory, StateError } from "../../mod.ts";
+import type { Spec } from "../../spec/config.ts";
+import { makeBundle } from "../helpers/bundle.ts";
+import { isRoot, skipUnless } from "../helpers/skip.ts";
+import { stateEntries } from "./helpers.ts";
+
+const ignore = skipUnless(isRoot(), "real containers need root");
+const quiet = { stdin: "null", stdout: "null", stderr: "null" } as const;
+
+/** What a promise ended in: "ok" or the error's class name. */
+function outcome(p: Promise<unknown>): Promise<string> {
+  return p.then(() => "ok", (e) => (e as Error).constructor.name);
+}
+
+function specFor(base: Spec, id: string): Spec {
+  const s = structuredClone(base);
+  s.linux!.cgroupsPath = `nsinit-test-${id}`;
+  return s;
+}
+
+Deno.test({
+  name:
+    "concurrency (library): two creates of one id: one wins, the other is refused, the winner runs on",
+  ignore,
+  async fn() {
+    await using b = await makeBundle({ args: ["sleep", "60"], rootfs: "shared" });
+    const f = new Factory({ root: b.stateRoot });
+    for (let i = 0; i < 5; i++) {
+      const id = `${b.id}-${i}`;
+      const opts = { bundle: b.dir, spec: specFor(b.config, id), stdio: quiet };
+      const [x, y] = await Promise.allSettled([f.create(id, opts), f.create(id, opts)]);
+      const won = [x, y].filter((r) => r.status === "fulfilled");
+      const lost = [x, y].filter((r) => r.status === "rejected");
+      assert.equal(won.length, 1);
+      const e = (lost[0] as PromiseRejectedResult).reason;
+      assert.ok(e instanceof ContainerIdError, String(e));
+      assert.match(e.message, /already exists/);
+      const c = (won[0] as PromiseFulfilledResult<Awaited<ReturnType<Factory["create"]>>>).value;
+      assert.equal(await c.status(), "created");
+      assert.equal(await (await f.load(id)).status(), "created");
+      await c.start();
+      assert.equal(await c.status(), "running");
+      await c.destroy({ force: true });
+    }
+    assert.deepEqual(stateEntries(b.stateRoot), []);
+  },
+});
+
+Deno.test({
+  name: "concurrency (library): start while delete --force ends deleted, never running",
+  ignore,
+  async fn() {
+    await using b = await makeBundle({ args: ["sleep", "60"], rootfs: "shared" });
+    const f = new Factory({ root: b.stateRoot });
+    for (let i = 0; i < 5; i++) {
+      const id = `${b.id}-${i}`;
+      const c = await f.create(id, { bundle: b.dir, spec: specFor(b.config, id), stdio: quiet });
+      const other = await f.load(id); // as another runtime process would
+      const [start, del] = await Promise.all([
+        outcome(other.start()),
+        outcome(c.destroy({ force: true })),
+      ]);
+      assert.equal(del, "ok");
+      // start ran first (then delete killed it) or found the container gone.
+      assert.ok(start === "ok" || start === "ContainerIdError", start);
+      assert.equal(await outcome(f.load(id)), "NotFoundError");
+      assert.equal(await c.status(), "stopped");
+    }
+    assert.deepEqual(stateEntries(b.stateRoot), []);
+  },
+});
+
+Deno.test({
+  name: "concurrency (library): kill while pause ends stopped, not paused with a kill pending",
+  ignore,
+  async fn() {
+    await using b = await makeBundle({ args: ["sleep", "60"], rootfs: "shared" });
+    const f = new Factory({ root: b.stateRoot });
+    for (let i = 0; i < 5; i++) {
+      const id = `${b.id}-${i}`;
+      const c = await f.run(id, { bundle: b.dir, spec: specFor(b.config, id), stdio: quiet });
+      const other = await f.load(id);
+      const [pause, kill] = await Promise.all([outcome(other.pause()), outcome(c.signal(9))]);
+      assert.equal(kill, "ok");
+      // pause ran first (then the kill thawed it), or found it stopped.
+      assert.ok(pause === "ok" || pause === "StateError", pause);
+      // A liveness bound only (a frozen init with a kill pending would stay "paused" forever).
+      let status = await (await f.load(id)).status();
+      for (let t = 0; t < 200 && status !== "stopped"; t++) {
+        await new Promise((r) => setTimeout(r, 50));
+        status = await (await f.load(id)).status();
+      }
+      assert.equal(status, "stopped", "the killed container did not end");
+      assert.equal((await c.wait()).signal, 9);
+      await c.destroy();
+    }
+    assert.deepEqual(stateEntries(b.stateRoot), []);
+  },
+});
+
+Deno.test({
+  name: "concurrency (library): a handle of a deleted container never acts on a new one of its id",
+  ignore,
+  async fn() {
+    await using b = await makeBundle({ args: ["sleep", "60"], rootfs: "shared" });
+    const f = new Factory({ root: b.stateRoot });
+    const opts = { bundle: b.dir, spec: specFor(b.config, b.id), stdio: quiet };
+    const old = await f.run(b.id, opts);
+    await (await f.load(b.id)).destroy({ force: true }); // another process deletes it
+    const now = await f.run(b.id, opts); // and creates a new one under the same id
+    try {
+      for (
+        const verb of [() => old.signal(9), () => old.pause(), () => old.destroy({ force: true })]
+      ) {
+        await assert.rejects(verb, (e: unknown) => e instanceof ContainerIdError);
+      }
+      assert.equal(await now.status(), "running", "the stale handle harmed the new container");
+      assert.deepEqual(await f.list(), [b.id]);
+      await assert.rejects(() => old.start(), (e: unknown) => e instanceof ContainerIdError);
+      await assert.rejects(() => now.start(), StateError);
+    } finally {
+      await now.destroy({ force: true });
+    }
+    assert.deepEqual(stateEntries(b.stateRoot), []);
+  },
+});
