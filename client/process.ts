@@ -14,6 +14,7 @@
 
 import { check, cstr, native } from "../native/ffi.ts";
 import { type ExitStatus, reaper } from "../native/reaper.ts";
+import { poller } from "../native/poller.ts";
 
 const enc = new TextEncoder();
 
@@ -149,20 +150,20 @@ const EAGAIN = 11, EIO = 5;
 
 /**
  * A raw fd (pipe end, pty master) this module owns: non-blocking, read and
- * written through poll, and closeable while a read is pending (an eventfd
- * wakes the poll), so nothing keeps Deno's event loop alive after `close()`.
+ * written on the calling thread, waited on in the one epoll of `native/poller.ts`
+ * (a poll per waiting fd would hold one of Deno's ~30 blocking-pool threads each,
+ * and ~30 idle streams would stall every other native call), and closeable while
+ * a read is pending, so nothing keeps Deno's event loop alive after `close()`.
  */
 export class RawFd {
   /** The fd number (valid until {@link RawFd.close}). */
   readonly fd: number;
-  #cancel: number;
   #closed = false;
   #pending = new Set<Promise<unknown>>();
 
   constructor(fd: number) {
     this.fd = fd;
     check(native().nsi_set_nonblock(fd, 1), "fcntl O_NONBLOCK");
-    this.#cancel = check(native().nsi_eventfd(), "eventfd");
   }
 
   /** Whether {@link RawFd.close} was called. */
@@ -173,9 +174,8 @@ export class RawFd {
   /** Waits until the fd is ready for `events`; false once closed. */
   async #wait(events: number): Promise<boolean> {
     if (this.#closed) return false;
-    const set = new Int32Array([this.fd, events, 0, this.#cancel, POLLIN, 0]);
-    check(await this.#track(native().nsi_ev_poll(new Uint8Array(set.buffer), 2, -1)), "poll");
-    return !this.#closed && set[5] === 0;
+    await this.#track(events === POLLIN ? poller.readable(this.fd) : poller.writable(this.fd));
+    return !this.#closed;
   }
 
   /** Keeps close() from closing the fd while a call on it runs on another thread. */
@@ -192,7 +192,7 @@ export class RawFd {
   async read(buf: Uint8Array<ArrayBuffer>): Promise<number | null> {
     for (;;) {
       if (this.#closed) return null;
-      const n = Number(await this.#track(native().nsi_read(this.fd, buf, BigInt(buf.length))));
+      const n = Number(native().nsi_read_now(this.fd, buf, BigInt(buf.length)));
       if (n > 0) return n;
       if (n === 0 || n === -EIO) return null;
       if (n !== -EAGAIN) check(n, "read");
@@ -206,7 +206,7 @@ export class RawFd {
     while (off < data.length) {
       if (this.#closed) throw new Deno.errors.BadResource("write to a closed fd");
       const chunk = data.slice(off);
-      const n = Number(await this.#track(native().nsi_write(this.fd, chunk, BigInt(chunk.length))));
+      const n = Number(native().nsi_write_now(this.fd, chunk, BigInt(chunk.length)));
       if (n > 0) {
         off += n;
         continue;
@@ -244,10 +244,9 @@ export class RawFd {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    native().nsi_eventfd_signal(this.#cancel);
+    poller.forget(this.fd);
     await Promise.allSettled([...this.#pending]);
     native().nsi_close(this.fd);
-    native().nsi_close(this.#cancel);
   }
 }
 

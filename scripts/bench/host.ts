@@ -132,6 +132,9 @@ export function exists(path: string): boolean {
  * bundle and launcher: see scripts/build.ts), as make would. Returns whether it built.
  */
 export function ensureBuild(log: (msg: string) => void): Promise<boolean> {
+  // In the VM: scripts/v2vm/run.sh built dist/ just before the boot, and bundling needs
+  // the network (esbuild from npm), which the VM has not.
+  if (Deno.env.get("NSINIT_IN_V2VM")) return Promise.resolve(false);
   const built = ensureDist();
   if (built) log("dist/ was missing or stale: rebuilt what changed");
   return Promise.resolve(built);

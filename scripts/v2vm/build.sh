@@ -60,13 +60,12 @@ if ((${#extra_bins[@]} > 0)); then
 else
   extra_libs=()
 fi
-# CRIU, with NSINIT_V2VM_CRIU=1 (scripts/criu_vm.sh) and when scripts/install_criu.sh installed
-# it: its private prefix and the `criu` wrapper go in at the same paths (the checkpoint tests run
-# in the VM too: its Debian kernel tracks dirty memory).
+# CRIU, when scripts/install_criu.sh installed it: its private prefix and the `criu` wrapper go in
+# at the same paths (scripts/suites/criu_vm.sh runs the checkpoint tests in the VM: its Debian
+# kernel tracks dirty memory, so pre-dumps run there).
 criu_prefix=${NSINIT_CRIU_PREFIX:-/opt/nsinit-criu}
 criu_wrapper=${NSINIT_CRIU_WRAPPER:-/usr/local/sbin/criu}
-[[ ${NSINIT_V2VM_CRIU:-0} == 1 && -x $criu_prefix/usr/sbin/criu && -x $criu_wrapper ]] ||
-  criu_prefix="" criu_wrapper=""
+[[ -x $criu_prefix/usr/sbin/criu && -x $criu_wrapper ]] || criu_prefix="" criu_wrapper=""
 # CRIU dumps and restores tmpfs contents with GNU tar (busybox's lacks its options).
 gnu_tar="" tar_libs=()
 if [[ -n $criu_prefix ]]; then

@@ -4,10 +4,10 @@
 import assert from "node:assert/strict";
 import { Factory } from "../../mod.ts";
 import { CriuError } from "../../errors.ts";
-import { makeBundle } from "../helpers/bundle.ts";
 import { uniqueId } from "../helpers/ids.ts";
 import {
   assertNothingLeft,
+  ckptBundle,
   COUNTER_ARGS,
   CRIU_NET,
   hasMemTrack,
@@ -29,7 +29,7 @@ Deno.test({
   name: "checkpoint: a counting container is dumped, stops, and after restore counts on from there",
   ignore: ignoreCriu,
   async fn() {
-    await using b = await makeBundle({ args: COUNTER_ARGS, readonlyRoot: false });
+    await using b = await ckptBundle({ args: COUNTER_ARGS, readonlyRoot: false });
     const f = new Factory({ root: b.stateRoot });
     const c = await f.run(b.id, { bundle: b.dir, stdio: quiet });
     await waitFor(() => readCounter(b) >= 5, "the counter to reach 5");
@@ -78,7 +78,7 @@ Deno.test({
   name: "checkpoint: 200 MB of memory restore with the same checksum",
   ignore: ignoreCriu || ignoreMemhold,
   async fn() {
-    await using b = await makeBundle({ readonlyRoot: false });
+    await using b = await ckptBundle({ readonlyRoot: false });
     b.config.process!.args = await installMemhold(b, 200);
     await b.write();
     const f = new Factory({ root: b.stateRoot });
@@ -106,7 +106,7 @@ Deno.test({
   name: "checkpoint: --leave-running leaves it running, and the images restore under a new id",
   ignore: ignoreCriu,
   async fn() {
-    await using b = await makeBundle({ args: COUNTER_ARGS, readonlyRoot: false });
+    await using b = await ckptBundle({ args: COUNTER_ARGS, readonlyRoot: false });
     const f = new Factory({ root: b.stateRoot });
     const c = await f.run(b.id, { bundle: b.dir, stdio: quiet });
     const newId = uniqueId("restored");
@@ -151,7 +151,7 @@ Deno.test({
   ignore: ignoreCriu || ignoreMemhold ||
     skipUnless(memTrack, "the kernel has no dirty memory tracking (CONFIG_MEM_SOFT_DIRTY)"),
   async fn() {
-    await using b = await makeBundle({ readonlyRoot: false });
+    await using b = await ckptBundle({ readonlyRoot: false });
     b.config.process!.args = await installMemhold(b, 64);
     await b.write();
     const f = new Factory({ root: b.stateRoot });
@@ -189,7 +189,7 @@ Deno.test({
   name: "checkpoint: without dirty memory tracking a pre-dump is refused up front, naming why",
   ignore: ignoreCriu || skipUnless(!memTrack, "this kernel tracks dirty memory"),
   async fn() {
-    await using b = await makeBundle({ args: COUNTER_ARGS, readonlyRoot: false });
+    await using b = await ckptBundle({ args: COUNTER_ARGS, readonlyRoot: false });
     const f = new Factory({ root: b.stateRoot });
     await using c = await f.run(b.id, { bundle: b.dir, stdio: quiet });
     await waitFor(() => readCounter(b) >= 2, "the counter to start");
@@ -209,7 +209,7 @@ Deno.test({
   name: "checkpoint: a container with a terminal restores with a new terminal that works",
   ignore: ignoreCriu,
   async fn() {
-    await using b = await makeBundle({ args: ["sh"], terminal: true, readonlyRoot: false });
+    await using b = await ckptBundle({ args: ["sh"], terminal: true, readonlyRoot: false });
     const f = new Factory({ root: b.stateRoot });
     const c = await f.run(b.id, { bundle: b.dir });
     const term = c.init!.terminal!;
@@ -252,7 +252,7 @@ Deno.test({
   name: "checkpoint: a corrupt image fails with CRIU's error and its log, and leaves nothing",
   ignore: ignoreCriu,
   async fn() {
-    await using b = await makeBundle({ args: COUNTER_ARGS, readonlyRoot: false });
+    await using b = await ckptBundle({ args: COUNTER_ARGS, readonlyRoot: false });
     const f = new Factory({ root: b.stateRoot });
     const c = await f.run(b.id, { bundle: b.dir, stdio: quiet });
     await waitFor(() => readCounter(b) >= 2, "the counter to start");
