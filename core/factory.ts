@@ -405,9 +405,9 @@ export class Factory {
     this.#warnedNoCgroups = true;
     this.#warn(
       `running without cgroups: no cgroup delegated to uid ${Deno.uid()} is writable ` +
-        "(resource limits are refused; pause, ps and kill --all are unavailable). " +
-        "Run under a systemd user session with Delegate=yes, or chown a cgroup v2 subtree " +
-        "to this user and run from inside it",
+        "and no systemd user manager answers (resource limits are refused; pause, ps and " +
+        "kill --all are unavailable). Start one (loginctl enable-linger) on a cgroup v2 " +
+        "host, or chown a cgroup v2 subtree to this user and run from inside it",
     );
   }
 

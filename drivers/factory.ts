@@ -24,7 +24,8 @@ import type { DirOps } from "../cgroups/fs.ts";
 import { CgroupfsV1Manager } from "./cgroupfs_v1.ts";
 import { CgroupfsV2Manager } from "./cgroupfs_v2.ts";
 import { NoCgroupManager } from "./none.ts";
-import { SystemdManager } from "./systemd.ts";
+import { SystemdManager, type UserManager } from "./systemd.ts";
+import { userManagerAddress } from "./systemd_dbus.ts";
 import { CgroupError } from "../errors.ts";
 
 /** Options for {@link createCgroupManager}. */
@@ -44,6 +45,8 @@ export interface CreateCgroupManagerOptions {
   uid?: number;
   /** Receives a driver's warnings (the systemd driver's, when systemd cannot be told). */
   onWarning?: (msg: string) => void;
+  /** Where to look for the user's systemd manager instead of `$XDG_RUNTIME_DIR` (tests). */
+  userRuntimeDir?: string;
 }
 
 /** Whether the host was booted with systemd (`sd_booted(3)`: `/run/systemd/system` is a directory). */
@@ -93,6 +96,46 @@ function delegated(paths: Record<string, string>, uid: number | null): boolean {
   return false;
 }
 
+/**
+ * The calling user's own systemd manager (`systemd --user`), when one can hold this
+ * user's containers: a cgroup v2 host, the manager's socket (see `userManagerAddress`)
+ * and its cgroup `/user.slice/user-<uid>.slice/user@<uid>.service` owned by the user
+ * (systemd delegates it). Otherwise the reason there is none.
+ */
+export function findUserManager(
+  host: CgroupHost,
+  uid: number | null,
+  runtimeDir?: string,
+): { manager: UserManager } | { reason: string } {
+  if (uid === null || uid === 0) return { reason: "root uses the system's manager" };
+  if (host.mode !== "v2" || !host.unified) {
+    return {
+      reason: `systemd user managers get cgroups on cgroup v2 only (this host is ${host.mode})`,
+    };
+  }
+  if (host.unified.root !== "/") {
+    return { reason: "this cgroup2 mount is not the host's root (a cgroup namespace)" };
+  }
+  const at = userManagerAddress({ uid, ...(runtimeDir !== undefined ? { runtimeDir } : {}) });
+  if (!at) {
+    return {
+      reason: `no systemd user manager for uid ${uid} (no $XDG_RUNTIME_DIR/systemd/private, ` +
+        "user bus or $DBUS_SESSION_BUS_ADDRESS; loginctl enable-linger starts one)",
+    };
+  }
+  const cgroup = `/user.slice/user-${uid}.slice/user@${uid}.service`;
+  try {
+    if (Deno.statSync(`${host.unified.mountPoint}${cgroup}`).uid !== uid) {
+      return { reason: `${cgroup} is not delegated to uid ${uid}` };
+    }
+  } catch {
+    return { reason: `the user manager's cgroup ${cgroup} does not exist` };
+  }
+  return { manager: { address: at.address, cgroup } };
+}
+
+let saidUserManager = false;
+
 /** What a driver constructor gets besides the container's {@link CgroupConfig}. */
 export interface DriverContext {
   /** The host's cgroup layout (read on first call, or the one the options gave). */
@@ -105,6 +148,8 @@ export interface DriverContext {
   uid: number | null;
   /** Receives the driver's warnings. */
   warn?: (msg: string) => void;
+  /** Where to look for the user's systemd manager instead of `$XDG_RUNTIME_DIR` (tests). */
+  userRuntimeDir?: string;
 }
 
 /** Makes a manager of one driver. Nothing may be created before `create()`/`apply()`. */
@@ -139,7 +184,19 @@ export const DRIVERS: Readonly<Record<DriverName, DriverConstructor>> = Object.f
   },
   none: (_config, ctx) => new NoCgroupManager({ layout: ctx.saved ? "none" : hostLayout(ctx) }),
   systemd: (config, ctx) => {
-    if (!ctx.saved && !systemdBooted()) {
+    let userManager: UserManager | undefined;
+    if (!ctx.saved && (config.rootless || (ctx.uid !== null && ctx.uid !== 0))) {
+      // Unprivileged, as runc: the user's own manager.
+      const found = findUserManager(ctx.host(), ctx.uid, ctx.userRuntimeDir);
+      if ("reason" in found) {
+        throw new CgroupError(
+          "--systemd-cgroup",
+          `cannot use the systemd cgroup driver as uid ${ctx.uid}: ${found.reason}`,
+        );
+      }
+      userManager = found.manager;
+      config = { ...config, rootless: true };
+    } else if (!ctx.saved && !systemdBooted()) {
       throw new CgroupError(
         "--systemd-cgroup",
         "systemd is not running on this host (no /run/systemd/system): cannot use the systemd cgroup driver",
@@ -151,6 +208,7 @@ export const DRIVERS: Readonly<Record<DriverName, DriverConstructor>> = Object.f
       ...(ctx.saved ? { saved: ctx.saved } : {}),
       ...(ctx.dirOps ? { dirOps: ctx.dirOps } : {}),
       ...(ctx.warn ? { onWarning: ctx.warn } : {}),
+      ...(userManager ? { userManager } : {}),
     });
   },
 });
@@ -170,6 +228,7 @@ function context(opts: CreateCgroupManagerOptions, saved?: DriverState): DriverC
     ...(opts.dirOps ? { dirOps: opts.dirOps } : {}),
     uid: opts.uid ?? Deno.uid(),
     ...(opts.onWarning ? { warn: opts.onWarning } : {}),
+    ...(opts.userRuntimeDir !== undefined ? { userRuntimeDir: opts.userRuntimeDir } : {}),
   };
 }
 
@@ -179,8 +238,12 @@ function context(opts: CreateCgroupManagerOptions, saved?: DriverState): DriverC
  *
  * - `driver` given: that driver (`systemd`: a transient scope per container; a
  *   `CgroupError` naming `--systemd-cgroup` when systemd is not running).
- * - rootless with no `cgroupsPath` and no delegated cgroup: `none`, a manager
- *   without cgroups, which refuses resource limits.
+ * - `driver: "systemd"` unprivileged: a scope of the user's own manager
+ *   (`systemd --user`, see {@link findUserManager}), as runc's `--systemd-cgroup` rootless.
+ * - rootless with no `cgroupsPath`: a delegated cgroup directory (the one the runtime
+ *   runs in, owned by the user) when there is one (`cgroupfs`); else the user's systemd
+ *   manager when it is there (`systemd`; said once per process through `onWarning`);
+ *   else `none`, a manager without cgroups, which refuses resource limits.
  * - otherwise `cgroupfs`: v1/hybrid or v2 by the host's (or the forced) mode.
  *
  * @example A v2 manager on a fake root
@@ -202,10 +265,27 @@ export function createCgroupManager(
   const ctx = context(opts);
   let name = config.driver;
   if (name === undefined) {
-    name = config.rootless && !config.cgroupsPath &&
-        !delegated(resolveCgroupPaths(ctx.host(), config), ctx.uid)
-      ? "none"
-      : "cgroupfs";
+    name = "cgroupfs";
+    if (
+      config.rootless && !config.cgroupsPath &&
+      !delegated(resolveCgroupPaths(ctx.host(), config), ctx.uid)
+    ) {
+      name = "none";
+      const found = ctx.uid === 0
+        ? undefined
+        : findUserManager(ctx.host(), ctx.uid, ctx.userRuntimeDir);
+      if (found && "manager" in found) {
+        const m = DRIVERS.systemd({ ...config, driver: "systemd" }, ctx);
+        if (!saidUserManager && ctx.warn) {
+          saidUserManager = true;
+          ctx.warn(
+            `cgroups: no delegated cgroup directory is writable by uid ${ctx.uid}; using the ` +
+              `systemd user manager at ${found.manager.address} (a transient scope in user.slice)`,
+          );
+        }
+        return m;
+      }
+    }
   }
   return DRIVERS[name](config, ctx);
 }

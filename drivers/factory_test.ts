@@ -144,3 +144,100 @@ Deno.test("factory: the state's driver is the one loaded again, with its saved p
 Deno.test("factory: every registered driver has a constructor", () => {
   assert.deepEqual(Object.keys(DRIVERS).sort(), ["cgroupfs", "none", "systemd"]);
 });
+
+/**
+ * A fake cgroup v2 root holding uid 1000's user manager cgroup (owned by it, as systemd
+ * delegates it), and a runtime directory with (or without) the manager's private socket.
+ */
+async function withUserManager(
+  opts: { socket: boolean; delegatedRoot?: boolean },
+  fn: (root: string, runtimeDir: string) => void,
+) {
+  const root = await Deno.makeTempDir({ prefix: "nsinit-test-" });
+  const runtimeDir = await Deno.makeTempDir({ prefix: "nsinit-test-run-" });
+  try {
+    await Deno.writeTextFile(`${root}/cgroup.controllers`, "memory pids\n");
+    const mgr = `${root}/user.slice/user-1000.slice/user@1000.service`;
+    await Deno.mkdir(mgr, { recursive: true });
+    Deno.chownSync(mgr, 1000, 1000);
+    if (opts.delegatedRoot) Deno.chownSync(root, 1000, 1000);
+    if (opts.socket) {
+      await Deno.mkdir(`${runtimeDir}/systemd`);
+      await Deno.writeTextFile(`${runtimeDir}/systemd/private`, "");
+    }
+    fn(root, runtimeDir);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+    await Deno.remove(runtimeDir, { recursive: true });
+  }
+}
+
+const notRoot = Deno.uid() !== 0 ? "needs root to chown the fake user manager's cgroup" : false;
+
+Deno.test({
+  name:
+    "factory: rootless without a delegated directory uses the user's systemd manager, said once",
+  ignore: notRoot !== false,
+  async fn() {
+    await withUserManager({ socket: true }, (root, userRuntimeDir) => {
+      const said: string[] = [];
+      const opts = { root, uid: 1000, userRuntimeDir, onWarning: (m: string) => said.push(m) };
+      const m = createCgroupManager({ id: "c1", rootless: true }, opts);
+      assert.equal(m.driver, "systemd");
+      const mgr = "/user.slice/user-1000.slice/user@1000.service";
+      assert.deepEqual(m.paths(), { "": `${root}${mgr}/user.slice/nsinit-c1.scope` });
+      assert.deepEqual(m.saved().extra?.user, {
+        address: `unix:path=${userRuntimeDir}/systemd/private`,
+        cgroup: mgr,
+      });
+      assert.deepEqual(loadCgroupManager({ id: "c1" }, m.saved(), opts).paths(), m.paths());
+      createCgroupManager({ id: "c2", rootless: true }, opts);
+      assert.equal(said.length, 1, said.join("\n"));
+      assert.match(said[0]!, /systemd user manager at unix:path=.*systemd\/private/);
+      // --systemd-cgroup as a user: the user manager, with a cgroupsPath of runc's form.
+      const flagged = createCgroupManager(
+        { id: "c3", driver: "systemd", cgroupsPath: "user.slice:p:x" },
+        opts,
+      );
+      assert.deepEqual(flagged.paths(), { "": `${root}${mgr}/user.slice/p-x.scope` });
+    });
+  },
+});
+
+Deno.test({
+  name: "factory: rootless prefers a delegated directory; without one nor a manager, none",
+  ignore: notRoot !== false,
+  async fn() {
+    await withUserManager({ socket: true, delegatedRoot: true }, (root, userRuntimeDir) => {
+      const m = createCgroupManager({ id: "c1", rootless: true }, {
+        root,
+        uid: 1000,
+        userRuntimeDir,
+      });
+      assert.equal(m.driver, "cgroupfs");
+    });
+    await withUserManager({ socket: false }, (root, userRuntimeDir) => {
+      const opts = { root, uid: 1000, userRuntimeDir };
+      assert.equal(createCgroupManager({ id: "c1", rootless: true }, opts).driver, "none");
+      assert.throws(
+        () => createCgroupManager({ id: "c1", driver: "systemd" }, opts),
+        (e: unknown) =>
+          e instanceof CgroupError && e.field === "--systemd-cgroup" &&
+          /as uid 1000: no systemd user manager for uid 1000/.test(e.message),
+      );
+    });
+  },
+});
+
+Deno.test("factory: no user manager on a v1 or hybrid host", async () => {
+  await withTree(["memory", "pids"], {}, (root) => {
+    assert.equal(
+      createCgroupManager({ id: "c1", rootless: true }, { root, uid: 1000 }).driver,
+      "none",
+    );
+    assert.throws(
+      () => createCgroupManager({ id: "c1", driver: "systemd" }, { root, uid: 1000 }),
+      /cgroup v2 only/,
+    );
+  });
+});

@@ -17,6 +17,14 @@
  * core's `set()` follows with the effective resources. `create()` does nothing; resources
  * given to `set()` before `apply()` wait for it.
  *
+ * Rootless, the scope is the user's own manager's (`systemd --user`, option
+ * `userManager`), as rootless runc and podman do on systemd hosts: cgroup v2 only, the
+ * slice `user.slice` of that manager by default, its cgroup below the manager's own
+ * (`/user.slice/user-<uid>.slice/user@<uid>.service/user.slice/nsinit-<id>.scope`).
+ * systemd delegates that subtree to the user, so the files are written directly too.
+ * Device rules are not sent (a user manager cannot enforce them; the cgroupfs code
+ * skips them rootless). The manager's address and cgroup go into the state.
+ *
  * @module
  */
 
@@ -29,7 +37,7 @@ import type {
   DriverState,
 } from "./driver.ts";
 import { type CgroupEvent, oomKills, type PressureLevel } from "../cgroups/events.ts";
-import { CgroupError, DbusError } from "../errors.ts";
+import { CgroupError, DbusError, SyscallError } from "../errors.ts";
 import { type CgroupHost, parseProcCgroup } from "../cgroups/paths.ts";
 import type { CgroupStats } from "../cgroups/stats.ts";
 import { type CgroupHostFiles, translateResources } from "../cgroups/resources.ts";
@@ -66,6 +74,19 @@ export interface SystemdManagerOptions {
   dirOps?: DirOps;
   /** Receives what `destroy()` could not do while systemd did not answer. */
   onWarning?: (msg: string) => void;
+  /**
+   * A user's own manager instead of the system's (rootless): where it answers and its
+   * own cgroup (e.g. `/user.slice/user-1000.slice/user@1000.service`).
+   */
+  userManager?: UserManager;
+}
+
+/** A user's systemd manager (`systemd --user`), for rootless containers. */
+export interface UserManager {
+  /** Its D-Bus address (`unix:path=$XDG_RUNTIME_DIR/systemd/private`, or the user bus). */
+  address: string;
+  /** Its own cgroup v2 path, below which its slices live. */
+  cgroup: string;
 }
 
 /** The errors that mean systemd cannot be reached at all (so it holds no unit of ours). */
@@ -134,21 +155,29 @@ export class SystemdManager implements CgroupManager {
   #pending: LinuxResources | undefined;
   readonly #resources: LinuxResources | undefined;
   readonly #warn: (msg: string) => void;
+  readonly #user: UserManager | undefined;
 
   /** Makes a manager; nothing is asked of systemd until `apply()`. */
   constructor(opts: SystemdManagerOptions) {
-    if (opts.config.rootless) {
+    const extra = opts.saved?.extra as
+      | { unit?: string; slice?: string; cgroup?: string; user?: UserManager }
+      | undefined;
+    this.#user = extra?.user ?? opts.userManager;
+    if (opts.config.rootless && !this.#user) {
       throw new CgroupError(
         "--systemd-cgroup",
-        "the systemd driver needs root (a rootless one would use the user's systemd instance)",
+        "a rootless container needs the user's own systemd manager (systemd --user), and none was given",
       );
     }
-    const extra = opts.saved?.extra as
-      | { unit?: string; slice?: string; cgroup?: string }
-      | undefined;
+    if (this.#user && opts.host.mode !== "v2") {
+      throw new CgroupError(
+        "--systemd-cgroup",
+        `a systemd user manager delegates cgroups on cgroup v2 only (this host is ${opts.host.mode})`,
+      );
+    }
     this.#unit = extra?.unit && extra.slice && extra.cgroup
       ? { unit: extra.unit, slice: extra.slice, cgroup: extra.cgroup }
-      : systemdUnit(opts.config.id, opts.config.cgroupsPath);
+      : systemdUnit(opts.config.id, opts.config.cgroupsPath, this.#user ? "user.slice" : undefined);
     this.#resources = opts.config.resources;
     this.#host = opts.host;
     this.#client = opts.client;
@@ -157,9 +186,13 @@ export class SystemdManager implements CgroupManager {
     // A saved state means the unit was started by the manager that saved it.
     this.#started = opts.saved !== undefined;
     const paths = opts.saved?.paths ??
-      unitPaths(opts.host, this.#unit, opts.systemdCgroups ?? readSystemdCgroups());
+      unitPaths(
+        opts.host,
+        this.#unit,
+        this.#user ? { "": this.#user.cgroup } : (opts.systemdCgroups ?? readSystemdCgroups()),
+      );
     const common = {
-      config: { id: opts.config.id },
+      config: { id: opts.config.id, ...(this.#user ? { rootless: true } : {}) },
       host: opts.host,
       paths,
       ...(opts.saved?.created ? { created: opts.saved.created } : {}),
@@ -180,8 +213,13 @@ export class SystemdManager implements CgroupManager {
     return this.#unit.slice;
   }
 
+  /** The user manager this container's scope belongs to, or undefined for the system's. */
+  get userManager(): UserManager | undefined {
+    return this.#user;
+  }
+
   get #sd(): SystemdClient {
-    return this.#client ?? sharedSystemdBus();
+    return this.#client ?? sharedSystemdBus(this.#user?.address);
   }
 
   /** A scope exists only with its first pid; the rest is the cgroupfs code's. */
@@ -205,7 +243,12 @@ export class SystemdManager implements CgroupManager {
       driver: this.driver,
       paths: fs.paths,
       ...(fs.created && fs.created.length > 0 ? { created: fs.created } : {}),
-      extra: { unit: this.#unit.unit, slice: this.#unit.slice, cgroup: this.#unit.cgroup },
+      extra: {
+        unit: this.#unit.unit,
+        slice: this.#unit.slice,
+        cgroup: this.#unit.cgroup,
+        ...(this.#user ? { user: this.#user } : {}),
+      },
     };
   }
 
@@ -247,7 +290,19 @@ export class SystemdManager implements CgroupManager {
       await this.#start(props);
       this.#started = true;
     }
-    await this.#fs.apply(pid);
+    try {
+      await this.#fs.apply(pid);
+    } catch (e) {
+      if (
+        !this.#user || !(e instanceof CgroupError && e.cause instanceof SyscallError) ||
+        e.cause.code !== "EACCES"
+      ) {
+        throw e;
+      }
+      // A later pid (exec) outside the user manager's subtree: the user may not move it
+      // itself; its manager asks PID 1 to (as `systemd-run --user --scope` from a login session).
+      await this.#sd.attachProcessesToUnit(this.#unit.unit, "", [pid]);
+    }
     if (this.#pending) {
       const r = this.#pending;
       this.#pending = undefined;
@@ -299,7 +354,8 @@ export class SystemdManager implements CgroupManager {
     };
     const { devices, ...rest } = resources;
     return [
-      ...deviceProperties(devices, sdVersion),
+      // A user manager cannot enforce device rules (nor may it try: BPF needs privileges).
+      ...(this.#user ? [] : deviceProperties(devices, sdVersion)),
       ...resourceProperties(translateResources(rest, files), sdVersion),
     ];
   }
@@ -339,10 +395,19 @@ export class SystemdManager implements CgroupManager {
     return this.#fs.pids();
   }
 
-  /** Signals every process of the scope; nothing when this manager never started it. */
-  killAll(signal: number): Promise<void> {
-    if (!this.#started) return Promise.resolve();
-    return this.#fs.killAll(signal);
+  /**
+   * Signals every process of the scope; nothing when this manager never started it.
+   * systemd removes a scope as soon as its last process is gone, which can be before the
+   * thaw after the signal (a fatal signal ends a frozen task at once on cgroup v2): a
+   * scope gone by then had every process ended, which is what was asked.
+   */
+  async killAll(signal: number): Promise<void> {
+    if (!this.#started) return;
+    try {
+      await this.#fs.killAll(signal);
+    } catch (e) {
+      if (await pathExists(this.#systemdDir())) throw e;
+    }
   }
 
   stats(): Promise<CgroupStats> {

@@ -8,7 +8,9 @@
  * The connection: as root, systemd's private socket `/run/systemd/private` when it
  * exists (no bus daemon needed; it rejects `Hello`), else the system bus
  * (`$DBUS_SYSTEM_BUS_ADDRESS` or `/run/dbus/system_bus_socket`), where the job
- * signals are subscribed to first.
+ * signals are subscribed to first. A user's own manager (`systemd --user`, for rootless
+ * containers) is found by {@link userManagerAddress}: its private socket
+ * `$XDG_RUNTIME_DIR/systemd/private`, else the user bus.
  *
  * @module
  */
@@ -35,6 +37,13 @@ export interface SystemdClient {
   setUnitProperties(unit: string, properties: readonly UnitProperty[]): Promise<void>;
   /** A property of a loaded unit, or undefined when the unit is not loaded. */
   unitProperty(unit: string, iface: string, name: string): Promise<DbusValue | undefined>;
+  /**
+   * Moves processes into a running unit's cgroup (`AttachProcessesToUnit`, systemd 238+;
+   * `subcgroup` relative to the unit's, "" for its own). A user manager that may not move
+   * them itself asks PID 1 to, which allows it when the unit, the caller and the
+   * processes belong to the same user.
+   */
+  attachProcessesToUnit(unit: string, subcgroup: string, pids: readonly number[]): Promise<void>;
 }
 
 const DEST = "org.freedesktop.systemd1";
@@ -77,6 +86,71 @@ function defaultAddress(): { address: string; busClient: boolean } {
     env = undefined;
   }
   return { address: env || "unix:path=/run/dbus/system_bus_socket", busClient: true };
+}
+
+/** Reads an environment variable; undefined when unset or not allowed. */
+function env(name: string): string | undefined {
+  try {
+    return Deno.env.get(name) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Where the calling user's own systemd manager (`systemd --user`) answers, as runc and
+ * podman reach it rootless: its private socket `$XDG_RUNTIME_DIR/systemd/private` (no
+ * bus daemon), else the user bus (`$DBUS_SESSION_BUS_ADDRESS`, else
+ * `$XDG_RUNTIME_DIR/bus`). `$XDG_RUNTIME_DIR` defaults to `/run/user/<uid>`. Undefined
+ * when none of them exists. Nothing is connected: the socket's presence is checked.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { userManagerAddress } from "./systemd_dbus.ts";
+ * const dir = await Deno.makeTempDir();
+ * assert.equal(userManagerAddress({ runtimeDir: dir }), undefined);
+ * await Deno.mkdir(`${dir}/systemd`);
+ * await Deno.writeTextFile(`${dir}/systemd/private`, "");
+ * assert.deepEqual(userManagerAddress({ runtimeDir: dir }), {
+ *   address: `unix:path=${dir}/systemd/private`,
+ *   busClient: false,
+ * });
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export function userManagerAddress(
+  opts: { runtimeDir?: string; sessionBus?: string; uid?: number } = {},
+): { address: string; busClient: boolean } | undefined {
+  let uid = opts.uid;
+  if (uid === undefined) {
+    try {
+      uid = Deno.uid() ?? undefined;
+    } catch {
+      uid = undefined;
+    }
+  }
+  const dir = opts.runtimeDir ?? env("XDG_RUNTIME_DIR") ??
+    (uid !== undefined ? `/run/user/${uid}` : undefined);
+  const present = (p: string) => {
+    try {
+      Deno.statSync(p);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (dir !== undefined && present(`${dir}/systemd/private`)) {
+    return { address: `unix:path=${dir}/systemd/private`, busClient: false };
+  }
+  const session = opts.runtimeDir !== undefined
+    ? opts.sessionBus
+    : opts.sessionBus ?? env("DBUS_SESSION_BUS_ADDRESS");
+  if (session) return { address: session, busClient: true };
+  if (dir !== undefined && present(`${dir}/bus`)) {
+    return { address: `unix:path=${dir}/bus`, busClient: true };
+  }
+  return undefined;
 }
 
 /**
@@ -244,6 +318,14 @@ export class SystemdBus implements SystemdClient {
     ]);
   }
 
+  async attachProcessesToUnit(
+    unit: string,
+    subcgroup: string,
+    pids: readonly number[],
+  ): Promise<void> {
+    await this.#call("AttachProcessesToUnit", [["s", unit], ["s", subcgroup], ["au", [...pids]]]);
+  }
+
   async unitProperty(unit: string, iface: string, name: string): Promise<DbusValue | undefined> {
     let path: DbusValue;
     try {
@@ -273,7 +355,7 @@ export class SystemdBus implements SystemdClient {
   }
 }
 
-let shared: SystemdBus | undefined;
+const shared = new Map<string, SystemdBus>();
 
 /** Reads `$NSINIT_SYSTEMD_TIMEOUT_MS` (a positive integer), if set. */
 function timeoutFromEnv(): number | undefined {
@@ -288,13 +370,22 @@ function timeoutFromEnv(): number | undefined {
 }
 
 /**
- * The process's one systemd connection, opened on first use and reused by every
- * manager (a CLI command makes one; a long-lived library user keeps it). Each call
- * and each job wait times out after `$NSINIT_SYSTEMD_TIMEOUT_MS` when set (else 25 s
- * and 30 s).
+ * The process's one connection to a systemd manager, opened on first use and reused by
+ * every manager (a CLI command makes one; a long-lived library user keeps it): the
+ * system's (default), or the one at `address` (a user manager's, see
+ * {@link userManagerAddress}). Each call and each job wait times out after
+ * `$NSINIT_SYSTEMD_TIMEOUT_MS` when set (else 25 s and 30 s).
  */
-export function sharedSystemdBus(): SystemdBus {
-  const ms = timeoutFromEnv();
-  shared ??= new SystemdBus(ms ? { callTimeoutMs: ms, jobTimeoutMs: ms } : {});
-  return shared;
+export function sharedSystemdBus(address?: string): SystemdBus {
+  const key = address ?? "";
+  let bus = shared.get(key);
+  if (bus === undefined) {
+    const ms = timeoutFromEnv();
+    bus = new SystemdBus({
+      ...(ms ? { callTimeoutMs: ms, jobTimeoutMs: ms } : {}),
+      ...(address !== undefined ? { address } : {}),
+    });
+    shared.set(key, bus);
+  }
+  return bus;
 }

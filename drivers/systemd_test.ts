@@ -60,6 +60,10 @@ class FakeSystemd implements SystemdClient {
   unitProperty() {
     return Promise.resolve(undefined);
   }
+  attachProcessesToUnit(unit: string, subcgroup: string, pids: readonly number[]) {
+    this.calls.push(["attach", unit, { subcgroup, pids: [...pids] }]);
+    return Promise.resolve();
+  }
 }
 
 async function withRoot(fn: (root: string, sd: FakeSystemd) => Promise<void>) {
@@ -215,5 +219,67 @@ Deno.test("systemd driver: a malformed cgroupsPath or annotation is refused befo
   assert.throws(
     () => new SystemdManager({ config: { id: "c1", rootless: true }, host, systemdCgroups: {} }),
     (e: unknown) => e instanceof CgroupError && e.field === "--systemd-cgroup",
+  );
+});
+
+Deno.test("systemd driver: a user manager's scope goes to user.slice, without device rules, and is saved", async () => {
+  await withRoot(async (root, sd) => {
+    const userManager = { address: "unix:path=/run/user/1000/systemd/private", cgroup: "" };
+    const m = manager(root, sd, {
+      config: {
+        id: "c1",
+        driver: "systemd",
+        rootless: true,
+        resources: { memory: { limit: 1 << 20 }, devices: [{ allow: false, access: "rwm" }] },
+      },
+      userManager,
+    });
+    assert.equal(m.unit, "nsinit-c1.scope");
+    assert.equal(m.slice, "user.slice");
+    assert.deepEqual(m.paths(), { "": `${root}/user.slice/nsinit-c1.scope` });
+    await m.apply(Deno.pid);
+    const [, unit, props] = sd.calls.find(([c]) => c === "start")!;
+    assert.equal(unit, "nsinit-c1.scope");
+    assert.equal(props.Slice, "user.slice");
+    assert.equal(props.Delegate, true);
+    assert.equal(props.MemoryMax, BigInt(1 << 20));
+    assert.equal(props.DevicePolicy, undefined, "a user manager gets no device rules");
+    const saved = m.saved();
+    assert.deepEqual(saved.extra?.user, userManager);
+    // A later command's manager (from the state) talks to the same user manager.
+    const again = manager(root, sd, {
+      config: { id: "c1" },
+      saved: JSON.parse(JSON.stringify(saved)),
+    });
+    assert.deepEqual(again.userManager, userManager);
+    assert.deepEqual(again.paths(), m.paths());
+    await again.destroy();
+    assert.ok(sd.calls.some(([c, u]) => c === "stop" && u === "nsinit-c1.scope"));
+    assert.equal(await again.exists(), false);
+  });
+});
+
+Deno.test("systemd driver: rootless without a user manager, or a user manager on v1, is refused naming the flag", () => {
+  const flag = (re: RegExp) => (e: unknown) =>
+    e instanceof CgroupError && e.field === "--systemd-cgroup" && re.test(e.message);
+  const v2 = {
+    mode: "v2" as const,
+    v1: [],
+    unifiedControllers: ["memory"],
+    own: { "": "/" },
+    unified: { version: 2 as const, mountPoint: "/sys/fs/cgroup", root: "/", controllers: [] },
+  };
+  assert.throws(
+    () => new SystemdManager({ config: { id: "c1", rootless: true }, host: v2 }),
+    flag(/systemd --user/),
+  );
+  assert.throws(
+    () =>
+      new SystemdManager({
+        config: { id: "c1", rootless: true },
+        host: { ...v2, mode: "hybrid" },
+        userManager: { address: "unix:path=/x", cgroup: "/u" },
+      }),
+    flag(/cgroup v2 only/),
   );
 });

@@ -73,7 +73,8 @@ export function expandSlice(slice: string, field = FIELD): string {
 /**
  * The unit of a container under the systemd driver, from `linux.cgroupsPath` in runc's
  * form `slice:prefix:name` (e.g. `system.slice:nsinit:abc` → `nsinit-abc.scope` in
- * `system.slice`). Empty or absent: `system.slice`, prefix `nsinit`, the container id.
+ * `system.slice`). Empty or absent: `defaultSlice` (`system.slice`; a user manager's
+ * containers use `user.slice`, as rootless runc), prefix `nsinit`, the container id.
  * Empty parts take the same defaults (an empty prefix gives `<name>.scope`).
  * Throws a `CgroupError` naming `linux.cgroupsPath` for a malformed value.
  *
@@ -89,8 +90,12 @@ export function expandSlice(slice: string, field = FIELD): string {
  * assertEquals(systemdUnit("c1").unit, "nsinit-c1.scope");
  * ```
  */
-export function systemdUnit(id: string, cgroupsPath?: string): SystemdUnit {
-  let slice = DEFAULT_SLICE;
+export function systemdUnit(
+  id: string,
+  cgroupsPath?: string,
+  defaultSlice: string = DEFAULT_SLICE,
+): SystemdUnit {
+  let slice = defaultSlice;
   let prefix = DEFAULT_SCOPE_PREFIX;
   let name = id;
   if (cgroupsPath !== undefined && cgroupsPath !== "") {
@@ -103,7 +108,7 @@ export function systemdUnit(id: string, cgroupsPath?: string): SystemdUnit {
         }`,
       );
     }
-    slice = parts[0] || DEFAULT_SLICE;
+    slice = parts[0] || defaultSlice;
     prefix = parts[1]!;
     name = parts[2] || id;
   }

@@ -266,9 +266,12 @@ export async function spawnSandbox(
       throw new ConfigError(
         "sandbox",
         limits[0],
-        `needs a cgroup, and no cgroup delegated to uid ${host.uid} is writable: run inside ` +
-          "a delegated cgroup v2 subtree (e.g. systemd-run --user --scope -p Delegate=yes " +
-          `nsinit sandbox ...) or drop ${limits.map((l) => `--${l}`).join(", ")}`,
+        `needs a cgroup, and no cgroup delegated to uid ${host.uid} is writable and no ` +
+          "systemd user manager answers: on a cgroup v2 host start one (loginctl " +
+          "enable-linger), or run inside a delegated cgroup v2 subtree (e.g. systemd-run " +
+          `--user --scope -p Delegate=yes nsinit sandbox ...), or drop ${
+            limits.map((l) => `--${l}`).join(", ")
+          }`,
       );
     }
   }

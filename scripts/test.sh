@@ -179,8 +179,9 @@ else
     run_each "deno test" "$(($(seconds "$timeout_for_tests") - (SECONDS - started)))" -A -- "${test_files[@]}"
   fi
 
-  # 4b. Doc examples of every other module and markdown file (not examples/: those are programs,
-  # run by their own tests, and importing one runs it). Deno injects an import of all
+  # 4b. Doc examples of every other module and markdown file that holds a code fence. Files
+  # without one have nothing to run, and some are programs (examples/, test fixtures) that
+  # `deno test --doc` would start by importing them; examples/ are run by their own tests. Deno injects an import of all
   # of a module's exports into each example (denoland/deno#26900), which fails under
   # noUnusedLocals, so this run uses a copy of deno.json with noUnusedLocals off.
   doc_config_dir=$(mktemp -d /tmp/nsinit-doc-config.XXXXXX)
@@ -198,7 +199,8 @@ else
   ' "$doc_config_dir/deno.json"
   doc_args=(-A --doc --config "$doc_config_dir/deno.json")
   mapfile -t doc_files < <(repo_files \( -name '*.ts' -o -name '*.tsx' -o -name '*.js' -o -name '*.mjs' -o -name '*.md' \) \
-    ! -name '*_test.*' ! -name '*.test.*' ! -name 'test.ts' ! -path './examples/*')
+    ! -name '*_test.*' ! -name '*.test.*' ! -name 'test.ts' ! -path './examples/*' |
+    xargs -r grep -lF '```' --)
   started=$SECONDS
   if ((${#doc_files[@]} > 0)) &&
     ! run_deno_test "deno test --doc" "$results/deno-test-doc.log" "$timeout_for_docs" \

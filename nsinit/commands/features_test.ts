@@ -28,7 +28,7 @@ Deno.test("features: what nsinit implements, in the OCI features shape", () => {
     v1: true,
     v2: true,
     systemd: true,
-    systemdUser: false,
+    systemdUser: true,
     rdma: true,
   });
   assert.deepEqual(f.linux.seccomp.archs, ["SCMP_ARCH_X32", "SCMP_ARCH_X86", "SCMP_ARCH_X86_64"]);

@@ -35,7 +35,7 @@ if [[ ! -x $root/lib/systemd/systemd ]]; then
   say "debootstrap bookworm (minbase + systemd) into $root (once; a few minutes)"
   rm -rf "$root.tmp"
   mirror=${NSINIT_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-  if ! debootstrap --variant=minbase --include=systemd,procps,libseccomp2 bookworm "$root.tmp" \
+  if ! debootstrap --variant=minbase --include=systemd,procps,libseccomp2,dbus,libpam-systemd bookworm "$root.tmp" \
     "$mirror" >"$out/debootstrap.log" 2>&1; then
     tail -n 20 "$out/debootstrap.log" >&2
     rm -rf "$root.tmp"
@@ -43,6 +43,29 @@ if [[ ! -x $root/lib/systemd/systemd ]]; then
     exit 1
   fi
   mv "$root.tmp" "$root"
+fi
+# The system bus: a user manager (systemd --user) asks PID 1 over it to move a process it may not
+# move itself into its scope (the rootless systemd driver); pam_systemd gives the user manager its
+# $XDG_RUNTIME_DIR. Roots made before they were included get them from the host's apt (bookworm).
+have=$(chroot "$root" dpkg-query -W -f='${Status}\n' dbus libpam-systemd 2>/dev/null |
+  grep -c 'ok installed')
+if [[ $have != 2 ]]; then
+  say "adding dbus and libpam-systemd to $root"
+  rm -rf "$root/tmp/debs"
+  mkdir -p "$root/tmp/debs"
+  (cd "$root/tmp/debs" && apt-get download -qq dbus dbus-bin dbus-daemon dbus-session-bus-common \
+    dbus-system-bus-common libdbus-1-3 libexpat1 libpam-systemd systemd-sysv >/dev/null 2>&1)
+  chroot "$root" sh -c 'dpkg -i /tmp/debs/*.deb' >"$out/dbus.log" 2>&1 || {
+    tail -n 20 "$out/dbus.log" >&2
+    say "installing dbus and libpam-systemd into $root failed (log: $out/dbus.log)"
+    exit 1
+  }
+  rm -rf "$root/tmp/debs"
+fi
+# The unprivileged test user, with the host's uid (the rootless systemd tests run as it).
+test_uid=$(id -u nsinit-test 2>/dev/null || echo 1500)
+if ! grep -q '^nsinit-test:' "$root/etc/passwd"; then
+  chroot "$root" useradd -m -u "$test_uid" -s /bin/sh nsinit-test
 fi
 deno_bin=$(readlink -f "$(command -v deno)")
 mkdir -p "$root$(dirname "$deno_bin")"
@@ -92,7 +115,8 @@ chmod 755 "$root/usr/local/sbin/nsinit-vm-test"
 
 img_stamp=$(
   {
-    find "$root/etc/systemd/system" "$root/usr/local" "$root/etc/hostname" -type f -print0 |
+    find "$root/etc/systemd/system" "$root/usr/local" "$root/etc/hostname" "$root/etc/passwd" \
+      "$root/usr/bin/dbus-daemon" "$root/lib/x86_64-linux-gnu/security" "$root/etc/pam.d" -type f -print0 |
       sort -z | xargs -0 sha256sum
     stat -c '%s %Y' "$root$deno_bin" "$root/lib/systemd/systemd"
   } | sha256sum | cut -d' ' -f1
@@ -100,7 +124,8 @@ img_stamp=$(
 if [[ ! -f $out/root.img || ! -f $out/root.img.stamp || $(cat "$out/root.img.stamp") != "$img_stamp" ]]; then
   say "making root.img (ext4) from $root"
   rm -f "$out/root.img.tmp"
-  mkfs.ext4 -q -F -L sdroot -d "$root" "$out/root.img.tmp" 1536M
+  # (mkfs prints "Creating regular file" on stdout, which is this script's answer.)
+  mkfs.ext4 -q -F -L sdroot -d "$root" "$out/root.img.tmp" 1536M >&2
   mv "$out/root.img.tmp" "$out/root.img"
   echo "$img_stamp" >"$out/root.img.stamp"
 fi

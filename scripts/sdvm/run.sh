@@ -33,7 +33,8 @@ vm=$(bash scripts/sdvm/build.sh) || fail "building the VM failed (scripts/sdvm/b
 deno task build >/dev/null </dev/null || fail "deno task build failed"
 bash scripts/make_rootfs.sh >/dev/null </dev/null || fail "scripts/make_rootfs.sh failed"
 args=("$@")
-((${#args[@]} > 0)) || args=(tests/systemd/library_test.ts tests/systemd/contract_test.ts)
+((${#args[@]} > 0)) || args=(tests/systemd/library_test.ts tests/systemd/contract_test.ts
+  tests/systemd/user_manager_test.ts)
 # Transpiled modules for the VM (it copies this DENO_DIR to a tmpfs): nsinit and the tests.
 mapfile -t test_files < <(find "${args[@]}" -name '*_test.ts' 2>/dev/null)
 DENO_DIR=$vm/deno-dir deno cache --no-lock nsinit/main.ts "${test_files[@]}" >/dev/null 2>&1 ||
