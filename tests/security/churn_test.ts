@@ -20,10 +20,10 @@ Deno.test({
     // with 60 such containers every other native call and async file operation of the
     // runtime waited until one of them wrote or exited.
     const N = 60;
-    // They wait for a line on stdin, at most 90 s: a stalled runtime cannot write it (nor
+    // They wait for a line on stdin, at most 300 s: a stalled runtime cannot write it (nor
     // finish anything else) before they give up, and then the assertions below say so.
     await using b = await makeBundle({
-      args: ["sh", "-c", "if read -t 90 x; then echo got; else echo 'timed out'; fi"],
+      args: ["sh", "-c", "if read -t 300 x; then echo got; else echo 'timed out'; fi"],
       rootfs: "shared",
     });
     const factory = new Factory({ root: b.stateRoot });

@@ -161,3 +161,24 @@ Deno.test({
     assert.deepEqual(stateEntries(root), []);
   },
 });
+
+Deno.test({
+  name: "concurrency: 20 nsinit run processes at once, each its own container",
+  ignore,
+  async fn() {
+    // No cgroupsPath: each container's cgroup is <this process's cgroup>/<id>.
+    await using b = await makeBundle({ args: ["sh", "-c", "echo $$"], cgroupsPath: null });
+    const ids = Array.from({ length: 20 }, (_, i) => `${b.id}-r-${i}`);
+    const runs = await Promise.all(
+      ids.map((id) =>
+        runNsinit(["--root", b.stateRoot, "run", "--bundle", b.dir, id], { timeoutMs: 300_000 })
+      ),
+    );
+    for (const r of runs) {
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, "1\n"); // pid 1 of its own pid namespace
+    }
+    assert.deepEqual(stateEntries(b.stateRoot), []);
+    for (const id of ids) assert.deepEqual(cgroupDirsNamed(id), [], `cgroup of ${id} left`);
+  },
+});
