@@ -12,17 +12,9 @@ import { hasCommand, isRoot, skipUnless } from "../helpers/skip.ts";
 import { uniqueId } from "../helpers/ids.ts";
 import { exists, waitFor } from "../conformance/harness.ts";
 import { killByCmdline, nsinitBinary, unmountUnder } from "../clients/helpers.ts";
+import { systemdIsInit } from "./helpers.ts";
 
 const BIN = nsinitBinary();
-
-function systemdIsInit(): boolean {
-  try {
-    return Deno.statSync("/run/systemd/system").isDirectory &&
-      Deno.readTextFileSync("/proc/1/comm").trim() === "systemd";
-  } catch {
-    return false;
-  }
-}
 
 const base = skipUnless(isRoot(), "clients run real containers: needs root") ||
   skipUnless(

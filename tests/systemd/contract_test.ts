@@ -13,15 +13,7 @@ import { readCgroupHost } from "../../cgroups/paths.ts";
 import { createCgroupManager, loadCgroupManager } from "../../drivers/factory.ts";
 import type { DriverState } from "../../drivers/driver.ts";
 import { exists } from "../../util/fs.ts";
-
-function systemdIsInit(): boolean {
-  try {
-    return Deno.statSync("/run/systemd/system").isDirectory &&
-      Deno.readTextFileSync("/proc/1/comm").trim() === "systemd";
-  } catch {
-    return false;
-  }
-}
+import { systemdIsInit } from "./helpers.ts";
 
 const mode = (() => {
   try {

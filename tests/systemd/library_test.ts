@@ -10,42 +10,13 @@ import { makeTempDir } from "../helpers/paths.ts";
 import { run } from "../helpers/run.ts";
 import { isRoot, skipUnless } from "../helpers/skip.ts";
 import { CgroupError } from "../../errors.ts";
-
-function systemdIsInit(): boolean {
-  try {
-    return Deno.statSync("/run/systemd/system").isDirectory &&
-      Deno.readTextFileSync("/proc/1/comm").trim() === "systemd";
-  } catch {
-    return false;
-  }
-}
+import { show, systemdIsInit, V2 } from "./helpers.ts";
 
 const ignore = skipUnless(isRoot(), "the systemd driver needs root") ||
   skipUnless(
     systemdIsInit(),
     "PID 1 is not systemd (scripts/suites/systemd.sh and scripts/sdvm run these tests in one)",
   );
-
-const V2 = (() => {
-  try {
-    return Deno.readTextFileSync("/proc/self/mounts").split("\n").some((l) =>
-      l.split(" ")[1] === "/sys/fs/cgroup" && l.split(" ")[2] === "cgroup2"
-    );
-  } catch {
-    return false;
-  }
-})();
-
-async function show(unit: string, ...props: string[]): Promise<Record<string, string>> {
-  const r = await run("systemctl", ["show", unit, ...props.map((p) => `--property=${p}`)]);
-  assert.equal(r.code, 0, r.stderr);
-  return Object.fromEntries(
-    r.stdout.trim().split("\n").filter((l) => l.includes("=")).map((l) => {
-      const i = l.indexOf("=");
-      return [l.slice(0, i), l.slice(i + 1)];
-    }),
-  );
-}
 
 function exists(p: string): boolean {
   try {

@@ -8,31 +8,13 @@ import { type Bundle, makeBundle } from "../helpers/bundle.ts";
 import { uniqueId } from "../helpers/ids.ts";
 import { nsinitCommand, run, runNsinit, type RunResult } from "../helpers/run.ts";
 import { isRoot, skipUnless } from "../helpers/skip.ts";
-
-function systemdIsInit(): boolean {
-  try {
-    return Deno.statSync("/run/systemd/system").isDirectory &&
-      Deno.readTextFileSync("/proc/1/comm").trim() === "systemd";
-  } catch {
-    return false;
-  }
-}
+import { show, systemdIsInit, V2 } from "./helpers.ts";
 
 const ignore = skipUnless(isRoot(), "the systemd driver needs root") ||
   skipUnless(
     systemdIsInit(),
     "PID 1 is not systemd (scripts/suites/systemd.sh runs these tests inside a real systemd)",
   );
-
-const V2 = (() => {
-  try {
-    return Deno.readTextFileSync("/proc/self/mounts").split("\n").some((l) =>
-      l.split(" ")[1] === "/sys/fs/cgroup" && l.split(" ")[2] === "cgroup2"
-    );
-  } catch {
-    return false;
-  }
-})();
 
 type Cli = (
   args: string[],
@@ -52,17 +34,6 @@ function cliFor(b: Bundle): Cli {
 function ok(r: RunResult, what: string): RunResult {
   assert.equal(r.code, 0, `${what}: exit ${r.code}\n${r.stderr}`);
   return r;
-}
-
-async function show(unit: string, ...props: string[]): Promise<Record<string, string>> {
-  const r = await run("systemctl", ["show", unit, ...props.map((p) => `--property=${p}`)]);
-  assert.equal(r.code, 0, r.stderr);
-  return Object.fromEntries(
-    r.stdout.trim().split("\n").filter((l) => l.includes("=")).map((l) => {
-      const i = l.indexOf("=");
-      return [l.slice(0, i), l.slice(i + 1)];
-    }),
-  );
 }
 
 /** Every cgroup directory named `unit` under /sys/fs/cgroup. */
