@@ -6,40 +6,9 @@ import { makeTempDir } from "./helpers/paths.ts";
 import { nsinitCommand, runNsinit } from "./helpers/run.ts";
 import { isRoot, skipUnless } from "./helpers/skip.ts";
 import { testRun } from "./helpers/paths.ts";
+import { alive, cgroupDirsNamed, waitFor } from "./helpers/host.ts";
 
 const ignore = skipUnless(isRoot(), "real containers need root");
-
-function cgroupDirsOf(name: string): string[] {
-  const found: string[] = [];
-  const walk = (dir: string, depth: number) => {
-    if (depth > 4) return;
-    try {
-      for (const e of Deno.readDirSync(dir)) {
-        if (!e.isDirectory) continue;
-        if (e.name === name) found.push(`${dir}/${e.name}`);
-        else walk(`${dir}/${e.name}`, depth + 1);
-      }
-    } catch { /* a hierarchy we cannot read */ }
-  };
-  for (const h of Deno.readDirSync("/sys/fs/cgroup")) walk(`/sys/fs/cgroup/${h.name}`, 0);
-  return found;
-}
-
-function alive(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return !/^\d+ \(.*\) [ZX]/.test(stat);
-  } catch {
-    return false;
-  }
-}
-
-async function waitFor(cond: () => boolean, what: string, ms = 20_000): Promise<void> {
-  for (const end = Date.now() + ms; !cond();) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 for (const phase of ["createRuntime", "startContainer"] as const) {
   Deno.test({
@@ -111,7 +80,7 @@ for (const phase of ["createRuntime", "startContainer"] as const) {
         const d = await runNsinit(["--root", root, "delete", "--force", b.id]);
         assert.equal(d.code, 0, d.stderr);
         assert.deepEqual([...Deno.readDirSync(root)], [], "no state left");
-        assert.deepEqual(cgroupDirsOf(b.config.linux!.cgroupsPath!), [], "no cgroup left");
+        assert.deepEqual(cgroupDirsNamed(b.config.linux!.cgroupsPath!, 4), [], "no cgroup left");
         if (phase === "createRuntime") {
           // The init, waiting at the barrier, saw its runtime go and exited by itself;
           // the runtime-side hook was the runtime's child: end it (we started it, by pid).

@@ -10,6 +10,9 @@ import assert from "node:assert/strict";
 import { resolveCriu } from "../../criu/swrk.ts";
 import { hasCommand, isRoot, skipUnless } from "../helpers/skip.ts";
 import { mountsUnder } from "../helpers/paths.ts";
+import { cgroupDirsNamed as dirsNamed, waitFor } from "../helpers/host.ts";
+
+export { waitFor };
 import { type Bundle, type BundleOptions, makeBundle } from "../helpers/bundle.ts";
 
 /**
@@ -68,14 +71,6 @@ export function readCounter(b: Bundle): number {
     return Number(Deno.readTextFileSync(`${b.rootfs}/tmp/n`).trim()) || 0;
   } catch {
     return 0;
-  }
-}
-
-/** Polls `cond` every 20 ms until it holds, or fails naming `what`. */
-export async function waitFor(cond: () => boolean, what: string, ms = 20_000): Promise<void> {
-  for (const end = Date.now() + ms; !cond();) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
   }
 }
 
@@ -154,19 +149,7 @@ export function imagePages(dir: string): number {
 
 /** cgroup directories named `name` anywhere below /sys/fs/cgroup (a few levels deep). */
 export function cgroupDirsNamed(name: string): string[] {
-  const found: string[] = [];
-  const walk = (dir: string, depth: number) => {
-    if (depth > 6) return;
-    try {
-      for (const e of Deno.readDirSync(dir)) {
-        if (!e.isDirectory) continue;
-        if (e.name === name) found.push(`${dir}/${e.name}`);
-        else walk(`${dir}/${e.name}`, depth + 1);
-      }
-    } catch { /* a hierarchy we cannot read */ }
-  };
-  for (const h of Deno.readDirSync("/sys/fs/cgroup")) walk(`/sys/fs/cgroup/${h.name}`, 0);
-  return found;
+  return dirsNamed(name, 6);
 }
 
 /** Asserts that container `id` of bundle `b` left no state directory, cgroup or mount. */

@@ -5,6 +5,8 @@
  * @module
  */
 
+export { alive, cgroupDirsNamed } from "../helpers/host.ts";
+
 /** A file's text, or `""` when it cannot be read. */
 export function read(path: string): string {
   try {
@@ -47,30 +49,6 @@ export function stateEntries(root: string): string[] {
 }
 
 /**
- * Cgroup directories named `name` (or whose name passes a test) anywhere in the first levels
- * of every hierarchy.
- */
-export function cgroupDirsNamed(
-  name: string | ((name: string) => boolean),
-  maxDepth = 5,
-): string[] {
-  const matches = typeof name === "string" ? (n: string) => n === name : name;
-  const found: string[] = [];
-  const walk = (dir: string, depth: number) => {
-    if (depth > maxDepth) return;
-    try {
-      for (const e of Deno.readDirSync(dir)) {
-        if (!e.isDirectory) continue;
-        if (matches(e.name)) found.push(`${dir}/${e.name}`);
-        else walk(`${dir}/${e.name}`, depth + 1);
-      }
-    } catch { /* a hierarchy we cannot read */ }
-  };
-  for (const h of Deno.readDirSync("/sys/fs/cgroup")) walk(`/sys/fs/cgroup/${h.name}`, 0);
-  return found;
-}
-
-/**
  * Pids of processes whose root directory is `rootfs` (a bundle's containers).
  *
  * @example
@@ -90,13 +68,4 @@ export function processesIn(rootfs: string): number[] {
     }
   }
   return pids;
-}
-
-/** Whether `pid` is a live process (not a zombie). */
-export function alive(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) [ZX]/.test(Deno.readTextFileSync(`/proc/${pid}/stat`));
-  } catch {
-    return false;
-  }
 }
