@@ -12,11 +12,9 @@
  * @module
  */
 
-import { check, cstr, native } from "../native/ffi.ts";
+import { check, cstr, cstrList, native } from "../native/ffi.ts";
 import { type ExitStatus, reaper } from "../native/reaper.ts";
 import { poller } from "../native/poller.ts";
-
-const enc = new TextEncoder();
 
 /** O_* flags for {@link openFd}. */
 export const O = { RDONLY: 0, WRONLY: 1, RDWR: 2, CREAT: 0o100, TRUNC: 0o1000, APPEND: 0o2000 };
@@ -51,17 +49,6 @@ export function lookPath(command: string, path = Deno.env.get("PATH") ?? ""): st
     } catch { /* not here */ }
   }
   throw new Deno.errors.NotFound(`executable file not found in $PATH: ${command}`);
-}
-
-function list(items: string[]): Uint8Array<ArrayBuffer> {
-  const parts = items.map((s) => enc.encode(s + "\0"));
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }
 
 /** How to start a process with {@link spawnProcess}. */
@@ -123,8 +110,8 @@ export function spawnProcess(path: string, opts: SpawnOptions): ChildProcess {
   const env = Object.entries(opts.env).map(([k, v]) => `${k}=${v}`);
   const fds = new Int32Array(opts.fds);
   const out = new Int32Array(2);
-  const argv = list(opts.args);
-  const envp = list(env);
+  const argv = cstrList(opts.args);
+  const envp = cstrList(env);
   check(
     native().nsi_proc_spawn(
       cstr(path),

@@ -31,13 +31,13 @@ import {
 } from "./options.ts";
 import {
   cgMode,
-  configFile,
+  commonOpts,
   type CriuFeature,
   makeDir,
-  networkLock,
   prepareCriu,
   ProgressTicker,
   requireFeatures,
+  statusReady,
   stdioDescriptors,
   step,
 } from "./session.ts";
@@ -90,7 +90,6 @@ export async function checkpointContainer(
   try {
     const imagesFd = makeDir(imagePath);
     fds.push(imagesFd);
-    let logDir = imagePath;
     const ropts = create(criu_optsSchema, {
       imagesDirFd: imagesFd,
       logLevel: 4,
@@ -110,15 +109,7 @@ export async function checkpointContainer(
       autoDedup: opts.autoDedup === true,
       lazyPages: opts.lazyPages === true,
     });
-    if (opts.workPath) {
-      const workPath = resolve(opts.workPath);
-      const workFd = makeDir(workPath);
-      fds.push(workFd);
-      ropts.workDirFd = workFd;
-      logDir = workPath;
-    }
-    configFile(ropts, state.config.annotations);
-    networkLock(ropts, opts.networkLock);
+    const logDir = commonOpts(ropts, opts, state.config.annotations, imagePath, fds);
     for (const ns of state.config.linux?.namespaces ?? []) {
       if ((ns.type === "network" || ns.type === "pid") && ns.path) {
         const ino = Deno.statSync(ns.path).ino;
@@ -138,8 +129,7 @@ export async function checkpointContainer(
       ropts.trackMem = true;
     }
     if (opts.preDump) ropts.trackMem = true;
-    let statusFd = opts.statusFd;
-    if (opts.lazyPages && statusFd !== undefined && statusFd >= 0) ropts.statusFd = statusFd;
+    const onStatusReady = statusReady(ropts, opts);
 
     if (!opts.preDump) {
       const maskedFiles = (state.config.linux?.maskedPaths ?? []).filter((p) => {
@@ -184,12 +174,7 @@ export async function checkpointContainer(
         },
         "status-ready": async () => {
           progress.phase("status-ready");
-          if (statusFd !== undefined && statusFd >= 0) {
-            // As runc: a \0 says the lazy-pages server is ready; then the fd is done.
-            await native().nsi_write(statusFd, new Uint8Array(1), 1n);
-            native().nsi_close(statusFd);
-            statusFd = undefined;
-          }
+          await onStatusReady();
         },
       },
     });

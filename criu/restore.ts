@@ -44,13 +44,12 @@ import {
 } from "./options.ts";
 import {
   cgMode,
-  configFile,
-  makeDir,
-  networkLock,
+  commonOpts,
   openDir,
   prepareCriu,
   ProgressTicker,
   requireFeatures,
+  statusReady,
   step,
   validPid,
 } from "./session.ts";
@@ -163,7 +162,6 @@ export async function restoreContainer(
 
     const imagesFd = openDir(imagePath);
     fds.push(imagesFd);
-    let logDir = imagePath;
     Deno.mkdirSync(criuRoot, { mode: 0o755 });
     check(
       lib.nsi_bind_mount(cstr(rootfs), cstr(criuRoot)),
@@ -193,15 +191,7 @@ export async function restoreContainer(
     });
     if (opts.lsmProfile) ropts.lsmProfile = opts.lsmProfile;
     if (opts.lsmMountContext) ropts.lsmMountContext = opts.lsmMountContext;
-    if (opts.workPath) {
-      const workPath = resolve(opts.workPath);
-      const workFd = makeDir(workPath);
-      fds.push(workFd);
-      ropts.workDirFd = workFd;
-      logDir = workPath;
-    }
-    configFile(ropts, spec.annotations);
-    networkLock(ropts, opts.networkLock);
+    const logDir = commonOpts(ropts, opts, spec.annotations, imagePath, fds);
 
     // stdio: CRIU's 0-2 become the restored init's where it had pipes; 3 is the socket.
     stdio = prepareStdio(opts.stdio);
@@ -236,8 +226,7 @@ export async function restoreContainer(
     descriptors.forEach((d, i) => {
       if (d.includes("pipe:")) ropts.inheritFd.push(create(inherit_fdSchema, { key: d, fd: i }));
     });
-    let statusFd = opts.statusFd;
-    if (opts.lazyPages && statusFd !== undefined && statusFd >= 0) ropts.statusFd = statusFd;
+    const onStatusReady = statusReady(ropts, opts);
 
     const resources = pidsAsVersioned(
       spec.ociVersion,
@@ -294,11 +283,7 @@ export async function restoreContainer(
         },
         "status-ready": async () => {
           progress.phase("status-ready");
-          if (statusFd !== undefined && statusFd >= 0) {
-            await native().nsi_write(statusFd, new Uint8Array(1), 1n);
-            native().nsi_close(statusFd);
-            statusFd = undefined;
-          }
+          await onStatusReady();
         },
       },
     });

@@ -9,7 +9,7 @@
 
 import { CriuError } from "../errors.ts";
 import { check, cstr, native } from "../native/ffi.ts";
-import { join } from "../util/path.ts";
+import { join, resolve } from "../util/path.ts";
 import { mark } from "../util/trace.ts";
 import { writeAtomic } from "../core/state.ts";
 import {
@@ -21,7 +21,7 @@ import {
   criu_req_type,
 } from "./proto.ts";
 import { type CriuVersion, criuVersion, logOnlyOpts, resolveCriu, swrk } from "./swrk.ts";
-import type { CriuProgress, ManageCgroupsMode } from "./options.ts";
+import type { CriuCommonOptions, CriuProgress, ManageCgroupsMode } from "./options.ts";
 
 /** The oldest CRIU accepted: 3.15 (external pid namespaces, cgroup v2 freezer, status-ready). */
 export const MIN_CRIU_VERSION = 31500;
@@ -257,6 +257,48 @@ export function configFile(
   const a = annotations?.["org.criu.config"];
   if (a === undefined) opts.configFile = "/etc/criu/nsinit.conf";
   else if (a !== "") opts.configFile = a;
+}
+
+/**
+ * The options a dump and a restore set alike: CRIU's work directory (`workPath`, its fd
+ * pushed on `fds` for the caller to close), the configuration file and the network lock.
+ * Returns the directory CRIU writes its log to: the work directory, else `imagePath`.
+ */
+export function commonOpts(
+  ropts: criu_opts,
+  opts: CriuCommonOptions,
+  annotations: Record<string, string> | undefined,
+  imagePath: string,
+  fds: number[],
+): string {
+  let logDir = imagePath;
+  if (opts.workPath) {
+    const workPath = resolve(opts.workPath);
+    const workFd = makeDir(workPath);
+    fds.push(workFd);
+    ropts.workDirFd = workFd;
+    logDir = workPath;
+  }
+  configFile(ropts, annotations);
+  networkLock(ropts, opts.networkLock);
+  return logDir;
+}
+
+/**
+ * With lazy pages, CRIU tells on `statusFd` when its page server is ready: sets that
+ * option and returns what the "status-ready" notification does (as runc: a \0 says
+ * the lazy-pages server is ready; then the fd is done).
+ */
+export function statusReady(ropts: criu_opts, opts: CriuCommonOptions): () => Promise<void> {
+  let statusFd = opts.statusFd;
+  if (opts.lazyPages && statusFd !== undefined && statusFd >= 0) ropts.statusFd = statusFd;
+  return async () => {
+    if (statusFd !== undefined && statusFd >= 0) {
+      await native().nsi_write(statusFd, new Uint8Array(1), 1n);
+      native().nsi_close(statusFd);
+      statusFd = undefined;
+    }
+  };
 }
 
 /**

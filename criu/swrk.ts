@@ -8,7 +8,7 @@
  */
 
 import { CriuError } from "../errors.ts";
-import { check, cstr, native } from "../native/ffi.ts";
+import { check, cstr, cstrList, native } from "../native/ffi.ts";
 import { reaper } from "../native/reaper.ts";
 import {
   create,
@@ -105,19 +105,6 @@ export function resolveCriu(binary?: string): string {
   });
 }
 
-const enc = new TextEncoder();
-
-function argvBuffer(args: string[]): Uint8Array<ArrayBuffer> {
-  const parts = args.map((a) => enc.encode(a + "\0"));
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
-
 /** The name rpc.proto gives a request type, e.g. `DUMP`. */
 export function requestName(type: criu_req_type): string {
   return criu_req_type[type] ?? `type ${type}`;
@@ -140,7 +127,7 @@ export async function swrk(binary: string, req: SwrkRequest): Promise<criu_resp>
   const [sock, peer] = [pair[0], pair[1]];
   const fds = new Int32Array([...(req.stdio ?? [-1, -1, -1]), peer, ...(req.extraFds ?? [])]);
   const out = new Int32Array(2);
-  const argv = argvBuffer(["criu", "swrk", "3"]);
+  const argv = cstrList(["criu", "swrk", "3"]);
   const rc = lib.nsi_spawn_fds(
     cstr(binary),
     argv,

@@ -297,6 +297,18 @@ export function cstr(s: string): Uint8Array<ArrayBuffer> {
   return out;
 }
 
+/** NUL-terminated strings one after the other (an argv or envp for the C helper). */
+export function cstrList(items: string[]): Uint8Array<ArrayBuffer> {
+  const parts = items.map((s) => encoder.encode(s + "\0"));
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
 /** Throws a SyscallError if a native call returned a negative errno. */
 export function check(ret: number | bigint, syscall: string, path?: string): number {
   const n = Number(ret);

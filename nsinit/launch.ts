@@ -62,6 +62,23 @@ export async function writePidFile(path: string, pid: number): Promise<void> {
   await writeAtomic(resolve(path), String(pid), 0o666);
 }
 
+/**
+ * Writes the `--pid-file` of a container just created, run or restored; when that
+ * fails, the container is destroyed so that the failed command leaves nothing behind.
+ */
+export async function writePidFileOrDestroy(
+  container: Container,
+  pidFile: string | undefined,
+): Promise<void> {
+  const init = container.init;
+  try {
+    if (pidFile && init) await writePidFile(pidFile, init.pid);
+  } catch (e) {
+    await container.destroy({ force: true }).catch(() => {});
+    throw e;
+  }
+}
+
 /** `nsinit create` (`mode` "create") and `nsinit run` (`mode` "run"). */
 export async function launch(
   args: string[],
@@ -107,13 +124,7 @@ export async function launch(
     : await factory.run(id, opts);
   const init = container.init;
   g.logger.debug(`${mode} ${id}: init pid ${init?.pid}`);
-  try {
-    const pidFile = str(values, "pid-file");
-    if (pidFile && init) await writePidFile(pidFile, init.pid);
-  } catch (e) {
-    await container.destroy({ force: true }).catch(() => {});
-    throw e;
-  }
+  await writePidFileOrDestroy(container, str(values, "pid-file"));
   if (detach || !init || !forwarder) return 0;
 
   let code: number;

@@ -10,6 +10,7 @@
  */
 
 import type { LinuxResources, LinuxSeccomp, Mount, Spec } from "../spec/config.ts";
+import { cgroupMount, devMounts } from "../spec/default.ts";
 import type { LandlockRule } from "./landlock.ts";
 import { sandboxEnv } from "./env.ts";
 import { normalize } from "../util/path.ts";
@@ -203,24 +204,8 @@ export function sandboxSpec(
     // The host's root, recursively read-only, no setuid, as the new root.
     bind("/", "/", ["rro", "rnosuid"]),
     { destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"] },
-    {
-      destination: "/dev",
-      type: "tmpfs",
-      source: "tmpfs",
-      options: ["nosuid", "strictatime", "mode=755", "size=65536k"],
-    },
-    {
-      destination: "/dev/pts",
-      type: "devpts",
-      source: "devpts",
-      options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"],
-    },
-    {
-      destination: "/dev/shm",
-      type: "tmpfs",
-      source: "shm",
-      options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
-    },
+    // As runc's rootless default: the sandbox's group may not be mapped (no gid=5).
+    ...devMounts(true),
     {
       destination: "/tmp",
       type: "tmpfs",
@@ -237,12 +222,7 @@ export function sandboxSpec(
     source: "tmpfs",
     options: ["nosuid", "noexec", "nodev", "mode=755", "size=64k"],
   });
-  mounts.push({
-    destination: "/sys/fs/cgroup",
-    type: "cgroup",
-    source: "cgroup",
-    options: ["nosuid", "noexec", "nodev", "relatime", "ro"],
-  });
+  mounts.push(cgroupMount());
   for (const p of writable) mounts.push(bind(p, p, ["rw", "nosuid"]));
 
   const masked: string[] = [];

@@ -30,9 +30,12 @@ export interface DefaultSpecOptions {
 
 const CAPS = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
 
-function mounts(rootless: boolean): Mount[] {
+/**
+ * runc's /dev, /dev/pts and /dev/shm mounts; the rootless variant's /dev/pts has no
+ * gid= option, since the group may not be mapped. Fresh objects on every call.
+ */
+export function devMounts(rootless: boolean): Mount[] {
   return [
-    { destination: "/proc", type: "proc", source: "proc" },
     {
       destination: "/dev",
       type: "tmpfs",
@@ -59,6 +62,23 @@ function mounts(rootless: boolean): Mount[] {
       source: "shm",
       options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
     },
+  ];
+}
+
+/** runc's read-only cgroup mount at /sys/fs/cgroup. */
+export function cgroupMount(): Mount {
+  return {
+    destination: "/sys/fs/cgroup",
+    type: "cgroup",
+    source: "cgroup",
+    options: ["nosuid", "noexec", "nodev", "relatime", "ro"],
+  };
+}
+
+function mounts(rootless: boolean): Mount[] {
+  return [
+    { destination: "/proc", type: "proc", source: "proc" },
+    ...devMounts(rootless),
     {
       destination: "/dev/mqueue",
       type: "mqueue",
@@ -79,12 +99,7 @@ function mounts(rootless: boolean): Mount[] {
         source: "sysfs",
         options: ["nosuid", "noexec", "nodev", "ro"],
       },
-    {
-      destination: "/sys/fs/cgroup",
-      type: "cgroup",
-      source: "cgroup",
-      options: ["nosuid", "noexec", "nodev", "relatime", "ro"],
-    },
+    cgroupMount(),
   ];
 }
 

@@ -10,6 +10,7 @@
 #include <spawn.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 /* Initializes attr so the spawned program starts with no signal blocked and every
@@ -19,6 +20,11 @@ void nsi_spawnattr_clean(posix_spawnattr_t *attr);
 /* Sends buf on a unix socket with fd attached (SCM_RIGHTS) when fd >= 0.
  * Returns 0 or -errno. */
 int nsi_send_with_fd(int sock, const void *buf, size_t len, int fd);
+
+/* Receives one message into buf; an fd passed with it (SCM_RIGHTS, close-on-exec)
+ * goes to *fd_out (else -1). Returns its length, 0 at EOF, -EMSGSIZE if it did not
+ * fit (a passed fd is still in *fd_out), or -errno. */
+ssize_t nsi_recv_with_fd(int sock, void *buf, size_t len, int *fd_out);
 
 /* Splits NUL-terminated entries into a NULL-terminated vector (malloc'd; the strings
  * stay in buf). NULL when out of memory. */

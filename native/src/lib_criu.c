@@ -18,6 +18,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "common.h"
+
 #define NSI_EXPORT __attribute__((visibility("default")))
 
 extern char **environ;
@@ -111,29 +113,7 @@ done:
  */
 NSI_EXPORT int64_t nsi_recv_packet(int32_t fd, uint8_t *buf, uint64_t len, int32_t *fd_out)
 {
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { buf, len };
-	struct msghdr mh;
-	struct cmsghdr *c;
-	ssize_t n;
-
-	memset(&mh, 0, sizeof(mh));
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = cbuf;
-	mh.msg_controllen = sizeof(cbuf);
-	*fd_out = -1;
-	do
-		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-			memcpy(fd_out, CMSG_DATA(c), sizeof(int));
-	if (mh.msg_flags & MSG_TRUNC)
-		return -EMSGSIZE;
-	return n;
+	return nsi_recv_with_fd(fd, buf, len, fd_out);
 }
 
 /* A recursive bind mount (CRIU's restore root must be a mount point). */

@@ -26,6 +26,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common.h"
+
 #ifndef NSI_EXPORT
 #define NSI_EXPORT __attribute__((visibility("default")))
 #endif
@@ -204,38 +206,21 @@ NSI_EXPORT int nsi_unix_listen(const char *path)
  */
 NSI_EXPORT int nsi_unix_recv_fd(int32_t listen_fd, int32_t *fd_out)
 {
-	char cbuf[CMSG_SPACE(sizeof(int))], data[256];
-	struct iovec iov = { data, sizeof(data) };
+	char data[256];
 	struct timeval tv = { 5, 0 };
-	struct msghdr mh;
-	struct cmsghdr *c;
-	int conn, rc = -EBADMSG;
+	int conn, rc;
 	ssize_t n;
 
 	conn = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	if (conn < 0)
 		return -errno;
 	setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	memset(&mh, 0, sizeof(mh));
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = cbuf;
-	mh.msg_controllen = sizeof(cbuf);
-	do
-		n = recvmsg(conn, &mh, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	if (n < 0) {
-		rc = -errno;
-		goto out;
-	}
-	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-		    c->cmsg_len >= CMSG_LEN(sizeof(int))) {
-			memcpy(fd_out, CMSG_DATA(c), sizeof(int));
-			rc = 0;
-			break;
-		}
-out:
+	/* The data is not looked at: a message cut short still brings its fd. */
+	n = nsi_recv_with_fd(conn, data, sizeof(data), fd_out);
+	if (n < 0 && n != -EMSGSIZE)
+		rc = (int)n;
+	else
+		rc = *fd_out >= 0 ? 0 : -EBADMSG;
 	close(conn);
 	return rc;
 }

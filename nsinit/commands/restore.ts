@@ -23,7 +23,7 @@ import type { RestoreOptions } from "../../criu/options.ts";
 import { SAVED } from "../../criu/options.ts";
 import { checkTerminal, consoleSocketSender } from "../terminal.ts";
 import { SignalForwarder, waitForeground } from "../foreground.ts";
-import { writePidFile } from "../launch.ts";
+import { writePidFileOrDestroy } from "../launch.ts";
 import { progressPrinter } from "../progress.ts";
 import { CHECKPOINT_FLAGS, commonCriuOptions } from "./checkpoint.ts";
 
@@ -96,13 +96,7 @@ export async function run(args: string[], g: GlobalOptions): Promise<number> {
   printer.finish();
   const init = container.init;
   g.logger.debug(`restore ${id}: init pid ${init?.pid}`);
-  try {
-    const pidFile = str(values, "pid-file");
-    if (pidFile && init) await writePidFile(pidFile, init.pid);
-  } catch (e) {
-    await container.destroy({ force: true }).catch(() => {});
-    throw e;
-  }
+  await writePidFileOrDestroy(container, str(values, "pid-file"));
   if (detach || !init || !forwarder) return 0;
   let code: number;
   try {
