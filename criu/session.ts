@@ -10,6 +10,7 @@
 import { CriuError } from "../errors.ts";
 import { check, cstr, native } from "../native/ffi.ts";
 import { join, resolve } from "../util/path.ts";
+import { mark } from "../util/trace.ts";
 import { writeAtomic } from "../core/state.ts";
 import {
   create,
@@ -50,9 +51,13 @@ export function setCriuStepHook(hook: ((step: string) => void | Promise<void>) |
   stepHook = hook;
 }
 
-/** Marks a step (see {@link setCriuStepHook}). */
+/**
+ * Marks a step (see {@link setCriuStepHook}). Each step is also a trace mark (util/trace.ts),
+ * so `NSINIT_TRACE` lists it and `NSINIT_CRASH_AT=<step>` SIGKILLs the runtime there.
+ */
 export async function step(name: string): Promise<void> {
   if (stepHook) await stepHook(name);
+  mark(name);
 }
 
 /** Checked CRIU binaries of this process: a CHECK costs ~0.1 s, done once per binary. */

@@ -60,6 +60,9 @@ export const TIMEOUT_EXIT_CODE = 124;
 
 let seq = 0;
 
+/** The longest delay setTimeout honours (longer ones fire at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 function hostFacts() {
   const env = Deno.env.toObject();
   return {
@@ -145,6 +148,14 @@ export async function resolveSandbox(
   if (cpus !== undefined) out.cpus = cpus;
   if (pids !== undefined) out.pids = pids;
   const timeout = positive("timeout", opts.timeout ?? prof.timeout);
+  // A timer longer than 2^31-1 ms fires at once: refuse it rather than kill the command.
+  if (timeout !== undefined && timeout * 1000 > MAX_TIMER_MS) {
+    throw new ConfigError(
+      "sandbox",
+      "timeout",
+      `must be at most ${Math.floor(MAX_TIMER_MS / 1000)} seconds, got ${timeout}`,
+    );
+  }
   if (timeout !== undefined) out.timeout = timeout;
   const landlock = opts.landlock ?? prof.landlock;
   if (landlock !== undefined) out.landlock = landlock;

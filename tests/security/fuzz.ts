@@ -6,6 +6,35 @@
  * @module
  */
 
+import assert from "node:assert/strict";
+
+/** Error classes that are answers, not crashes. */
+export const CLEAR = new Set([
+  "ConfigError",
+  "CgroupError",
+  "SyscallError",
+  "StateError",
+  "ContainerIdError",
+  "NotFoundError",
+  "HookError",
+  "RangeError",
+  "UsageError",
+  "CriuError",
+  "DbusError",
+]);
+/** What an internal bug looks like in a message. */
+export const INTERNAL =
+  /Cannot read properties|is not a function|is not iterable|Cannot convert|Maximum call stack|Invalid array length|\bundefined\b|\[object Object\]|\bNaN\b/;
+
+/** Fails unless `e` is a clear answer: a domain error with a message, not an internal bug. */
+export function checkClear(e: unknown, what: string): void {
+  assert.ok(e instanceof Error, `${what}: threw a non-Error ${String(e)}`);
+  const ok = CLEAR.has(e.name) || (e.name === "TypeError" && !INTERNAL.test(e.message));
+  assert.ok(ok, `${what}: ${e.name}: ${e.message}\n${e.stack}`);
+  assert.doesNotMatch(e.message, INTERNAL, `${what}: ${e.name}: ${e.message}`);
+  assert.ok(e.message.length > 0, `${what}: empty message`);
+}
+
 /** A small, fast PRNG (mulberry32): the same seed gives the same sequence everywhere. */
 export class Rng {
   #s: number;

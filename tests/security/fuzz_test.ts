@@ -19,38 +19,12 @@ import { makeBundle } from "../helpers/bundle.ts";
 import { makeTempDir, mountsUnder } from "../helpers/paths.ts";
 import { runNsinit } from "../helpers/run.ts";
 import { isRoot, skipUnless } from "../helpers/skip.ts";
-import { mutate, randomArgs, Rng } from "./fuzz.ts";
+import { checkClear, INTERNAL, mutate, randomArgs, Rng } from "./fuzz.ts";
 import { cgroupDirsNamed, stateEntries } from "./helpers.ts";
 
 const SEED = Number(Deno.env.get("NSINIT_FUZZ_SEED") ?? "20261130");
 const CASES = Number(Deno.env.get("NSINIT_FUZZ_CASES") ?? "3000");
 const RUNS = Number(Deno.env.get("NSINIT_FUZZ_RUNS") ?? "60");
-
-/** Error classes that are answers, not crashes. */
-const CLEAR = new Set([
-  "ConfigError",
-  "CgroupError",
-  "SyscallError",
-  "StateError",
-  "ContainerIdError",
-  "NotFoundError",
-  "HookError",
-  "RangeError",
-  "UsageError",
-  "CriuError",
-  "DbusError",
-]);
-/** What an internal bug looks like in a message. */
-const INTERNAL =
-  /Cannot read properties|is not a function|is not iterable|Cannot convert|Maximum call stack|Invalid array length|\bundefined\b|\[object Object\]|\bNaN\b/;
-
-function checkClear(e: unknown, what: string): void {
-  assert.ok(e instanceof Error, `${what}: threw a non-Error ${String(e)}`);
-  const ok = CLEAR.has(e.name) || (e.name === "TypeError" && !INTERNAL.test(e.message));
-  assert.ok(ok, `${what}: ${e.name}: ${e.message}\n${e.stack}`);
-  assert.doesNotMatch(e.message, INTERNAL, `${what}: ${e.name}: ${e.message}`);
-  assert.ok(e.message.length > 0, `${what}: empty message`);
-}
 
 /** The V1-like host translateResources writes for. */
 const HOST = {
