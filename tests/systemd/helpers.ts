@@ -1,6 +1,7 @@
 // What the systemd end-to-end tests share: whether PID 1 is systemd, whether the host's
 // cgroup tree is v2, and `systemctl show` as a record.
 import assert from "node:assert/strict";
+import { type Bundle, makeBundle } from "../helpers/bundle.ts";
 import { run } from "../helpers/run.ts";
 
 /** PID 1 is a running systemd (these tests need one; elsewhere they skip). */
@@ -23,6 +24,28 @@ export const V2: boolean = (() => {
     return false;
   }
 })();
+
+/**
+ * A bundle of two sleeping processes in scope nsinit-test-ID.scope of system.slice, with
+ * memory, pids and cpu limits for systemctl and the cgroup files to show, collected by
+ * systemd even when it fails.
+ */
+export async function limitedScopeBundle(id: string): Promise<Bundle> {
+  const b = await makeBundle({
+    id,
+    args: ["sh", "-c", "sleep 1000 & sleep 1000 & wait"],
+    cgroupsPath: `system.slice:nsinit-test:${id}`,
+  });
+  b.config.linux!.resources = {
+    ...b.config.linux!.resources,
+    memory: { limit: 64 << 20 },
+    pids: { limit: 32 },
+    cpu: { shares: 512, quota: 50000, period: 100000 },
+  };
+  b.config.annotations = { "org.systemd.property.CollectMode": "'inactive-or-failed'" };
+  await b.write();
+  return b;
+}
 
 /** `systemctl show UNIT --property=...` as a record of property to value. */
 export async function show(unit: string, ...props: string[]): Promise<Record<string, string>> {

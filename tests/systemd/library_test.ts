@@ -10,7 +10,7 @@ import { makeTempDir } from "../helpers/paths.ts";
 import { run } from "../helpers/run.ts";
 import { isRoot, skipUnless } from "../helpers/skip.ts";
 import { CgroupError } from "../../errors.ts";
-import { show, systemdIsInit, V2 } from "./helpers.ts";
+import { limitedScopeBundle, show, systemdIsInit, V2 } from "./helpers.ts";
 
 const ignore = skipUnless(isRoot(), "the systemd driver needs root") ||
   skipUnless(
@@ -36,19 +36,7 @@ Deno.test({
     const factory = new Factory({ root: state.path });
     const id = uniqueId("sdlib");
     const unit = `nsinit-test-${id}.scope`;
-    await using b = await makeBundle({
-      id,
-      args: ["sh", "-c", "sleep 1000 & sleep 1000 & wait"],
-      cgroupsPath: `system.slice:nsinit-test:${id}`,
-    });
-    b.config.linux!.resources = {
-      ...b.config.linux!.resources,
-      memory: { limit: 64 << 20 },
-      pids: { limit: 32 },
-      cpu: { shares: 512, quota: 50000, period: 100000 },
-    };
-    b.config.annotations = { "org.systemd.property.CollectMode": "'inactive-or-failed'" };
-    await b.write();
+    await using b = await limitedScopeBundle(id);
     const c = await factory.run(id, {
       bundle: b.dir,
       systemdCgroup: true,

@@ -8,7 +8,8 @@ import { type Bundle, makeBundle } from "../helpers/bundle.ts";
 import { uniqueId } from "../helpers/ids.ts";
 import { nsinitCommand, run, runNsinit, type RunResult } from "../helpers/run.ts";
 import { isRoot, skipUnless } from "../helpers/skip.ts";
-import { show, systemdIsInit, V2 } from "./helpers.ts";
+import { cgroupDirsNamed } from "../helpers/host.ts";
+import { limitedScopeBundle, show, systemdIsInit, V2 } from "./helpers.ts";
 
 const ignore = skipUnless(isRoot(), "the systemd driver needs root") ||
   skipUnless(
@@ -36,28 +37,6 @@ function ok(r: RunResult, what: string): RunResult {
   return r;
 }
 
-/** Every cgroup directory named `unit` under /sys/fs/cgroup. */
-function dirsNamed(unit: string): string[] {
-  const found: string[] = [];
-  const walk = (dir: string, depth: number) => {
-    if (depth > 6) return;
-    let list: Deno.DirEntry[];
-    try {
-      list = [...Deno.readDirSync(dir)];
-    } catch {
-      return;
-    }
-    for (const e of list) {
-      if (!e.isDirectory) continue;
-      const p = `${dir}/${e.name}`;
-      if (e.name === unit) found.push(p);
-      else walk(p, depth + 1);
-    }
-  };
-  walk("/sys/fs/cgroup", 0);
-  return found;
-}
-
 function procCgroups(pid: number): string[] {
   return Deno.readTextFileSync(`/proc/${pid}/cgroup`).trim().split("\n");
 }
@@ -76,7 +55,7 @@ async function waitFor(cond: () => boolean | Promise<boolean>, ms: number, what:
 
 /** The container's memory cgroup directory (v1) or its only directory (v2). */
 function memoryDir(unit: string): string {
-  const dirs = dirsNamed(unit);
+  const dirs = cgroupDirsNamed(unit);
   const d = V2 ? dirs[0] : dirs.find((x) => x.startsWith("/sys/fs/cgroup/memory/"));
   assert.ok(d, `no memory cgroup for ${unit} in ${dirs}`);
   return d;
@@ -107,19 +86,7 @@ Deno.test({
   ignore,
   async fn() {
     const id = uniqueId("sd");
-    await using b = await makeBundle({
-      id,
-      args: ["sh", "-c", "sleep 1000 & sleep 1000 & wait"],
-      cgroupsPath: `system.slice:nsinit-test:${id}`,
-    });
-    b.config.linux!.resources = {
-      ...b.config.linux!.resources,
-      memory: { limit: 64 << 20 },
-      pids: { limit: 32 },
-      cpu: { shares: 512, quota: 50000, period: 100000 },
-    };
-    b.config.annotations = { "org.systemd.property.CollectMode": "'inactive-or-failed'" };
-    await b.write();
+    await using b = await limitedScopeBundle(id);
     const cli = cliFor(b);
     const unit = `nsinit-test-${id}.scope`;
     ok(await cli(["create", "-b", b.dir, id]), "create");
@@ -200,7 +167,7 @@ Deno.test({
         Deno.readTextFileSync(`${mem}/${V2 ? "memory.max" : "memory.limit_in_bytes"}`).trim(),
         String(96 << 20),
       );
-      const pidsDir = V2 ? mem : dirsNamed(unit).find((d) => d.includes("/pids/"))!;
+      const pidsDir = V2 ? mem : cgroupDirsNamed(unit).find((d) => d.includes("/pids/"))!;
       assert.equal(Deno.readTextFileSync(`${pidsDir}/pids.max`).trim(), "40");
 
       // kill --all reaches every process; the container stops
@@ -220,7 +187,7 @@ Deno.test({
       10000,
       "unit gone",
     );
-    assert.deepEqual(dirsNamed(unit), []);
+    assert.deepEqual(cgroupDirsNamed(unit), []);
     assert.deepEqual([...Deno.readDirSync(b.stateRoot)], []);
   },
 });
@@ -295,7 +262,7 @@ Deno.test({
     } finally {
       ok(await cli(["delete", "--force", id]), "delete");
     }
-    assert.deepEqual(dirsNamed(unit), []);
+    assert.deepEqual(cgroupDirsNamed(unit), []);
   },
 });
 
@@ -313,7 +280,7 @@ Deno.test({
     const unit = `nsinit-test-${id}.scope`;
     ok(await cli(["create", "-b", b.dir, id]), "create");
     try {
-      const dirs = dirsNamed(unit).sort();
+      const dirs = cgroupDirsNamed(unit).sort();
       // the same id
       const again = await cli(["create", "-b", b.dir, id]);
       assert.notEqual(again.code, 0);
@@ -324,7 +291,11 @@ Deno.test({
       assert.notEqual(same.code, 0, "a second container on one unit is refused");
       assert.match(same.stderr, new RegExp(`${unit.replace(/\./g, "\\.")} already exists`));
       assert.deepEqual([...Deno.readDirSync(b.stateRoot)].map((e) => e.name), [id]);
-      assert.deepEqual(dirsNamed(unit).sort(), dirs, "the first container's cgroups are untouched");
+      assert.deepEqual(
+        cgroupDirsNamed(unit).sort(),
+        dirs,
+        "the first container's cgroups are untouched",
+      );
       assert.equal((await show(unit, "ActiveState")).ActiveState, "active");
     } finally {
       ok(await cli(["delete", "--force", id]), "delete");
@@ -344,7 +315,7 @@ Deno.test({
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /org\.systemd\.property\.notAName/);
     assert.deepEqual([...Deno.readDirSync(b.stateRoot)], []);
-    assert.deepEqual(dirsNamed(unit), []);
+    assert.deepEqual(cgroupDirsNamed(unit), []);
   },
 });
 
@@ -394,7 +365,7 @@ Deno.test({
     assert.ok(!gone.timedOut);
     assert.match(gone.stderr, /D-Bus/, gone.stderr);
     assert.deepEqual([...Deno.readDirSync(b.stateRoot)], [], "no state left");
-    assert.deepEqual(dirsNamed(unit), [], "no cgroup left");
+    assert.deepEqual(cgroupDirsNamed(unit), [], "no cgroup left");
 
     // 2. systemd hangs (frozen) while a container is created: a D-Bus timeout, then cleanup.
     let thaw = await freezeSystemd();
@@ -419,7 +390,7 @@ Deno.test({
       "no active unit",
     );
     await run("systemctl", ["reset-failed", unit]);
-    await waitFor(() => dirsNamed(unit).length === 0, 10000, "no cgroup left");
+    await waitFor(() => cgroupDirsNamed(unit).length === 0, 10000, "no cgroup left");
 
     // 3. A running container, then systemd hangs: delete --force still removes everything.
     ok(await cli(["create", "-b", b.dir, id]), "create");
@@ -430,7 +401,7 @@ Deno.test({
       assert.equal(d.code, 0, d.stderr);
       assert.match(d.stderr, new RegExp(`D-Bus .*systemctl stop ${unit.replace(/\./g, "\\.")}`));
       assert.deepEqual([...Deno.readDirSync(b.stateRoot)], []);
-      assert.deepEqual(dirsNamed(unit), [], "every cgroup directory removed");
+      assert.deepEqual(cgroupDirsNamed(unit), [], "every cgroup directory removed");
     } finally {
       await thaw();
     }
