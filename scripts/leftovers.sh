@@ -25,6 +25,8 @@
 # A check that finds something waits 2 s and looks once more, so processes and cgroups
 # that are just going away are not reported.
 set -euo pipefail
+# shellcheck source=scripts/cgroup_own.sh
+source "$(dirname "${BASH_SOURCE[0]}")/cgroup_own.sh"
 
 usage() {
   echo "usage: leftovers.sh snapshot FILE | check FILE" >&2
@@ -34,27 +36,11 @@ usage() {
 # Directories of every cgroup hierarchy, one per line: "MOUNTPOINT<TAB>SCOPE", where SCOPE
 # is this process's own cgroup directory in that hierarchy.
 cgroup_scopes() {
-  local mnt fstype opts own line ctrls path opt c
+  local mnt fstype opts own
   while read -r _ mnt fstype opts _; do
     [[ $fstype == cgroup || $fstype == cgroup2 ]] || continue
     [[ $mnt == /sys/fs/cgroup || $mnt == /sys/fs/cgroup/* ]] || continue
-    own=""
-    while IFS= read -r line; do
-      ctrls=${line#*:}
-      path=${ctrls#*:}
-      ctrls=${ctrls%%:*}
-      if [[ $fstype == cgroup2 ]]; then
-        [[ ${line%%:*} == 0 && -z $ctrls ]] && own=$path
-      else
-        IFS=, read -ra cs <<<"$ctrls"
-        IFS=, read -ra os <<<"$opts"
-        for c in "${cs[@]}"; do
-          for opt in "${os[@]}"; do
-            [[ $c == "$opt" ]] && own=$path
-          done
-        done
-      fi
-    done </proc/$$/cgroup
+    own=$(own_cgroup "$fstype" "$opts")
     [[ -n $own ]] || own=/
     printf '%s\t%s\n' "$mnt" "${mnt%/}${own%/}"
   done </proc/self/mounts

@@ -28,6 +28,8 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 self=$repo/scripts/systemd_ns.sh
+# shellcheck source=scripts/cgroup_own.sh
+source "$repo/scripts/cgroup_own.sh"
 say() { echo "systemd_ns: $*" >&2; }
 die() {
   say "$*"
@@ -42,25 +44,11 @@ state_dir() {
 # The host's cgroup hierarchies, one per line: "FSTYPE MOUNTPOINT OPTIONS OWN", OWN being this
 # process's cgroup in it. Only hierarchies under /sys/fs/cgroup.
 hierarchies() {
-  local mnt fstype opts own line ctrls path c opt
+  local mnt fstype opts own opt
   while read -r _ mnt fstype opts _; do
     [[ $fstype == cgroup || $fstype == cgroup2 ]] || continue
     [[ $mnt == /sys/fs/cgroup/* || $mnt == /sys/fs/cgroup ]] || continue
-    own=""
-    while IFS= read -r line; do
-      ctrls=${line#*:}
-      path=${ctrls#*:}
-      ctrls=${ctrls%%:*}
-      if [[ $fstype == cgroup2 ]]; then
-        [[ ${line%%:*} == 0 && -z $ctrls ]] && own=$path
-      else
-        IFS=, read -ra cs <<<"$ctrls"
-        IFS=, read -ra os <<<"$opts"
-        for c in "${cs[@]}"; do
-          for opt in "${os[@]}"; do [[ $c == "$opt" ]] && own=$path; done
-        done
-      fi
-    done </proc/self/cgroup
+    own=$(own_cgroup "$fstype" "$opts")
     [[ -n $own ]] || continue
     # Which controllers (or name=) the hierarchy carries, as mount options for a fresh mount.
     local mopts=""
