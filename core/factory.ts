@@ -20,9 +20,16 @@ import {
 } from "../errors.ts";
 import { mark } from "../util/trace.ts";
 import type { InitHooks, LandlockPlan } from "./init_plan.ts";
-import { runHooks, runHooksWarn, splitStateJson } from "./hooks.ts";
+import { hookBase, runHooks, runHooksWarn, splitStateJson } from "./hooks.ts";
 import type { ResctrlGroup } from "./host_features.ts";
-import { type ContainerState, lockDir, readState, validateId, writeAtomic } from "./state.ts";
+import {
+  type ContainerState,
+  lockDir,
+  newState,
+  readState,
+  validateId,
+  writeAtomic,
+} from "./state.ts";
 import { Container } from "./container.ts";
 import {
   defaultRoot,
@@ -216,28 +223,19 @@ export class Factory {
           : {}),
       }, { onWarning: this.#warn });
       if (rootless && cgroup.driver === "none" && !opts.cgroupDriver) this.#warnNoCgroups();
-      const state: ContainerState = {
+      const state = newState({
         id,
         bundle,
         rootfs,
-        initPid: 0,
-        initStartTime: 0,
-        created: new Date().toISOString(),
         config: spec,
         namespaces: [
           ...new Set((spec.linux?.namespaces ?? []).map((n) => n.type)),
         ] as NamespaceType[],
         cgroup: cgroup.saved(),
         rootless,
-        owner: "",
-      };
+      });
       const hooks = spec.hooks;
-      const base = {
-        ociVersion: spec.ociVersion,
-        id,
-        bundle,
-        ...(spec.annotations ? { annotations: spec.annotations } : {}),
-      };
+      const base = hookBase(spec, id, bundle);
       const initHooks: InitHooks | undefined = hooks
         ? {
           barrier: (hooks.prestart?.length ?? 0) + (hooks.createRuntime?.length ?? 0) > 0,

@@ -12,7 +12,7 @@
  * @module
  */
 
-import type { Hook, Hooks } from "../spec/config.ts";
+import type { Hook, Hooks, Spec } from "../spec/config.ts";
 import { describeErrno, HookError } from "../errors.ts";
 import { realSyscalls, type Syscalls } from "./syscalls.ts";
 
@@ -24,6 +24,16 @@ export interface HookState {
   pid?: number;
   bundle: string;
   annotations?: Record<string, string>;
+}
+
+/** The part of a hook's state that stays the same through a container's life. */
+export function hookBase(spec: Spec, id: string, bundle: string): Omit<HookState, "status"> {
+  return {
+    ociVersion: spec.ociVersion,
+    id,
+    bundle,
+    ...(spec.annotations ? { annotations: spec.annotations } : {}),
+  };
 }
 
 const ETIMEDOUT = 110;

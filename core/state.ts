@@ -42,6 +42,34 @@ export interface ContainerState {
 }
 
 /**
+ * The state of a container whose init is not started yet: no pid, created now, no owner
+ * recorded (the fields in state.json's usual order).
+ */
+export function newState(s: {
+  id: string;
+  bundle: string;
+  rootfs: string;
+  config: Spec;
+  namespaces: NamespaceType[];
+  cgroup: DriverState;
+  rootless: boolean;
+}): ContainerState {
+  return {
+    id: s.id,
+    bundle: s.bundle,
+    rootfs: s.rootfs,
+    initPid: 0,
+    initStartTime: 0,
+    created: new Date().toISOString(),
+    config: s.config,
+    namespaces: s.namespaces,
+    cgroup: s.cgroup,
+    rootless: s.rootless,
+    owner: "",
+  };
+}
+
+/**
  * Container ids as runc accepts them: letters, digits, `_`, `+`, `-`, `.`;
  * not `.` or `..`; at most 1024 characters.
  *

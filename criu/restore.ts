@@ -19,10 +19,17 @@ import type { CgroupManager } from "../drivers/driver.ts";
 import { ConfigError, ContainerIdError, CriuError } from "../errors.ts";
 import { check, cstr, native } from "../native/ffi.ts";
 import { rootfsPath } from "../core/init_plan.ts";
-import { type ContainerState, lockDir, procStat, validateId, writeAtomic } from "../core/state.ts";
+import {
+  type ContainerState,
+  lockDir,
+  newState,
+  procStat,
+  validateId,
+  writeAtomic,
+} from "../core/state.ts";
 import { readBundleSpec } from "../core/factory.ts";
 import { effectiveResources, pidsAsVersioned } from "../core/devices.ts";
-import { runHooks } from "../core/hooks.ts";
+import { hookBase, runHooks } from "../core/hooks.ts";
 import { ContainerProcess } from "../core/process.ts";
 import { prepareStdio } from "../core/stdio.ts";
 import {
@@ -144,19 +151,15 @@ export async function restoreContainer(
     const namespaces = [...new Set((spec.linux?.namespaces ?? []).map((n) => n.type))];
     // CRIU 3.14+ restores into a new time namespace; exec must join it too.
     if (!namespaces.includes("time")) namespaces.push("time");
-    const state: ContainerState = {
+    const state = newState({
       id,
       bundle,
       rootfs,
-      initPid: 0,
-      initStartTime: 0,
-      created: new Date().toISOString(),
       config: spec,
       namespaces: namespaces as NamespaceType[],
       cgroup: manager.saved(),
       rootless: Deno.uid() !== 0,
-      owner: "",
-    };
+    });
     await writeAtomic(join(dir, "state.json"), JSON.stringify(state));
     await step("restore:state");
 
@@ -232,12 +235,7 @@ export async function restoreContainer(
       spec.ociVersion,
       manager.capabilities.deviceRules ? effectiveResources(spec) : spec.linux?.resources,
     );
-    const hookBase = {
-      ociVersion: spec.ociVersion,
-      id,
-      bundle,
-      ...(spec.annotations ? { annotations: spec.annotations } : {}),
-    };
+    const base = hookBase(spec, id, bundle);
     let restoredPid = 0;
     using progress = new ProgressTicker(imagePath, "restore", opts.onProgress);
     await step("restore:criu");
@@ -262,8 +260,8 @@ export async function restoreContainer(
         "setup-namespaces": async (n) => {
           progress.phase("setup-namespaces");
           const pid = validPid(n.pid, "setup-namespaces");
-          await runHooks("prestart", spec.hooks, { ...hookBase, status: "creating", pid });
-          await runHooks("createRuntime", spec.hooks, { ...hookBase, status: "creating", pid });
+          await runHooks("prestart", spec.hooks, { ...base, status: "creating", pid });
+          await runHooks("createRuntime", spec.hooks, { ...base, status: "creating", pid });
         },
         "post-setup-namespaces": () => progress.phase("post-setup-namespaces"),
         "network-unlock": () => progress.phase("network-unlock"),
