@@ -18,6 +18,7 @@ import {
   nsinitBinary,
   pidsWithCmdline,
   recordedStep,
+  startContainerd,
   unmountUnder,
 } from "./helpers.ts";
 
@@ -106,33 +107,7 @@ Deno.test({
     ]);
     await using tmp = await makeTempDir("containerd");
     const T = tmp.path;
-    const sock = `${T}/containerd.sock`;
-    await Deno.writeTextFile(
-      `${T}/config.toml`,
-      [
-        "version = 2",
-        `root = "${T}/root"`,
-        `state = "${T}/state"`,
-        'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
-        "[grpc]",
-        `  address = "${sock}"`,
-        "[ttrpc]",
-        `  address = "${sock}.ttrpc"`,
-        "[debug]",
-        '  address = ""',
-        "[metrics]",
-        '  address = ""',
-        '[plugins."io.containerd.internal.v1.opt"]',
-        `  path = "${T}/opt"`,
-        "",
-      ].join("\n"),
-    );
-    const daemon = new Deno.Command("sh", {
-      args: ["-c", `exec containerd --config ${T}/config.toml >${T}/containerd.log 2>&1`],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
+    const { sock, daemon } = await startContainerd(T);
     const rootfs = `${T}/rootfs`;
     const cgroups: string[] = [];
     const ns = uniqueId("nsinit-test");

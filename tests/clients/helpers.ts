@@ -13,6 +13,43 @@ import { exists, writeResults } from "../conformance/harness.ts";
 import type { ClientResult, OperationResult } from "../conformance/report.ts";
 
 /**
+ * Starts a containerd of its own in `T` (config, root, state, socket, log all below it; the
+ * CRI plugin off), with its output in `T`/containerd.log. The caller ends `daemon` by pid.
+ */
+export async function startContainerd(
+  T: string,
+): Promise<{ sock: string; daemon: Deno.ChildProcess }> {
+  const sock = `${T}/containerd.sock`;
+  await Deno.writeTextFile(
+    `${T}/config.toml`,
+    [
+      "version = 2",
+      `root = "${T}/root"`,
+      `state = "${T}/state"`,
+      'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
+      "[grpc]",
+      `  address = "${sock}"`,
+      "[ttrpc]",
+      `  address = "${sock}.ttrpc"`,
+      "[debug]",
+      '  address = ""',
+      "[metrics]",
+      '  address = ""',
+      '[plugins."io.containerd.internal.v1.opt"]',
+      `  path = "${T}/opt"`,
+      "",
+    ].join("\n"),
+  );
+  const daemon = new Deno.Command("sh", {
+    args: ["-c", `exec containerd --config ${T}/config.toml >${T}/containerd.log 2>&1`],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  return { sock, daemon };
+}
+
+/**
  * The absolute path of the nsinit launcher a client runs (`$NSINIT_TEST_BIN`, else
  * `dist/nsinit`), or undefined when it has not been built.
  *

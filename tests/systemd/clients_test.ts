@@ -11,7 +11,7 @@ import { run, type RunResult } from "../helpers/run.ts";
 import { hasCommand, isRoot, skipUnless } from "../helpers/skip.ts";
 import { uniqueId } from "../helpers/ids.ts";
 import { exists, waitFor } from "../conformance/harness.ts";
-import { killByCmdline, nsinitBinary, unmountUnder } from "../clients/helpers.ts";
+import { killByCmdline, nsinitBinary, startContainerd, unmountUnder } from "../clients/helpers.ts";
 import { systemdIsInit } from "./helpers.ts";
 
 const BIN = nsinitBinary();
@@ -132,33 +132,7 @@ Deno.test({
   async fn() {
     await using tmp = await makeTempDir("containerd-sd");
     const T = tmp.path;
-    const sock = `${T}/containerd.sock`;
-    await Deno.writeTextFile(
-      `${T}/config.toml`,
-      [
-        "version = 2",
-        `root = "${T}/root"`,
-        `state = "${T}/state"`,
-        'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
-        "[grpc]",
-        `  address = "${sock}"`,
-        "[ttrpc]",
-        `  address = "${sock}.ttrpc"`,
-        "[debug]",
-        '  address = ""',
-        "[metrics]",
-        '  address = ""',
-        '[plugins."io.containerd.internal.v1.opt"]',
-        `  path = "${T}/opt"`,
-        "",
-      ].join("\n"),
-    );
-    const daemon = new Deno.Command("sh", {
-      args: ["-c", `exec containerd --config ${T}/config.toml >${T}/containerd.log 2>&1`],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
+    const { sock, daemon } = await startContainerd(T);
     const ns = uniqueId("nsinit-test");
     const ctr = (args: string[]) =>
       run("ctr", ["-a", sock, "-n", ns, ...args], { timeoutMs: 60_000, cwd: T });
