@@ -37,6 +37,21 @@ export function cgroupDirsNamed(
   return found;
 }
 
+/**
+ * /sys/fs/cgroup is a cgroup2 mount (the unified hierarchy); false also when
+ * /proc/self/mounts cannot be read.
+ */
+export function cgroupV2(): boolean {
+  try {
+    return Deno.readTextFileSync("/proc/self/mounts").split("\n").some((l) => {
+      const [, mnt, type] = l.split(" ");
+      return mnt === "/sys/fs/cgroup" && type === "cgroup2";
+    });
+  } catch {
+    return false;
+  }
+}
+
 /** Whether `pid` is a live process (not a zombie). */
 export function alive(pid: number): boolean {
   try {

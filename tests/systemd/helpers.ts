@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { type Bundle, makeBundle } from "../helpers/bundle.ts";
 import { run } from "../helpers/run.ts";
+import { cgroupV2 } from "../helpers/host.ts";
 
 /** PID 1 is a running systemd (these tests need one; elsewhere they skip). */
 export function systemdIsInit(): boolean {
@@ -15,15 +16,7 @@ export function systemdIsInit(): boolean {
 }
 
 /** /sys/fs/cgroup is a cgroup2 mount (the unified hierarchy). */
-export const V2: boolean = (() => {
-  try {
-    return Deno.readTextFileSync("/proc/self/mounts").split("\n").some((l) =>
-      l.split(" ")[1] === "/sys/fs/cgroup" && l.split(" ")[2] === "cgroup2"
-    );
-  } catch {
-    return false;
-  }
-})();
+export const V2: boolean = cgroupV2();
 
 /**
  * A bundle of two sleeping processes in scope nsinit-test-ID.scope of system.slice, with

@@ -13,6 +13,7 @@ import { makeBundle } from "../helpers/bundle.ts";
 import { uniqueId } from "../helpers/ids.ts";
 import { testRun } from "../helpers/paths.ts";
 import { isRoot, skipUnless } from "../helpers/skip.ts";
+import { cgroupV2 } from "../helpers/host.ts";
 
 testRun();
 
@@ -21,17 +22,7 @@ const ROOT = "/sys/fs/cgroup";
 /** Why this host cannot run these tests, or undefined when it can. */
 function unsupported(): string | undefined {
   if (!isRoot()) return "needs root";
-  let mounts = "";
-  try {
-    mounts = Deno.readTextFileSync("/proc/self/mounts");
-  } catch {
-    return "cannot read /proc/self/mounts";
-  }
-  const v2 = mounts.split("\n").some((l) => {
-    const [, mnt, type] = l.split(" ");
-    return mnt === ROOT && type === "cgroup2";
-  });
-  if (!v2) return `${ROOT} is not cgroup2 (run these tests with scripts/v2vm/run.sh)`;
+  if (!cgroupV2()) return `${ROOT} is not cgroup2 (run these tests with scripts/v2vm/run.sh)`;
   const controllers = Deno.readTextFileSync(`${ROOT}/cgroup.controllers`).split(/\s+/);
   const missing = ["cpu", "memory", "pids"].filter((c) => !controllers.includes(c));
   if (missing.length > 0) return `${ROOT} lacks the controllers ${missing.join(", ")}`;

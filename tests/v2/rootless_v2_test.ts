@@ -20,6 +20,7 @@ import {
 import { uniqueId } from "../helpers/ids.ts";
 import { run, type RunResult } from "../helpers/run.ts";
 import { isRoot, skipUnless } from "../helpers/skip.ts";
+import { cgroupV2 } from "../helpers/host.ts";
 
 testRun();
 
@@ -28,17 +29,7 @@ const USER = { name: "nsinit-test", uid: 1001, gid: 1001, home: "/home/nsinit-te
 
 function unsupported(): string | undefined {
   if (!isRoot()) return "needs root (to delegate a cgroup and switch users)";
-  let mounts = "";
-  try {
-    mounts = Deno.readTextFileSync("/proc/self/mounts");
-  } catch {
-    return "cannot read /proc/self/mounts";
-  }
-  const v2 = mounts.split("\n").some((l) => {
-    const [, mnt, type] = l.split(" ");
-    return mnt === ROOT && type === "cgroup2";
-  });
-  if (!v2) return `${ROOT} is not cgroup2 (run these tests with scripts/v2vm/run.sh)`;
+  if (!cgroupV2()) return `${ROOT} is not cgroup2 (run these tests with scripts/v2vm/run.sh)`;
   if (Deno.env.get("NSINIT_IN_V2VM") !== "1") {
     return "adds a user to /etc/passwd: only in the throwaway VM of scripts/v2vm";
   }
