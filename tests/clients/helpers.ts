@@ -40,8 +40,14 @@ export async function startContainerd(
       "",
     ].join("\n"),
   );
+  // The daemon and its shims make temp dirs (a checkpoint's ctrd-checkpoint*): under T, so the
+  // test's own clean-up removes them.
+  Deno.mkdirSync(`${T}/tmp`, { recursive: true });
   const daemon = new Deno.Command("sh", {
-    args: ["-c", `exec containerd --config ${T}/config.toml >${T}/containerd.log 2>&1`],
+    args: [
+      "-c",
+      `TMPDIR=${T}/tmp exec containerd --config ${T}/config.toml >${T}/containerd.log 2>&1`,
+    ],
     stdin: "null",
     stdout: "null",
     stderr: "null",
