@@ -68,21 +68,24 @@ Deno.test({
       assert.match(missing.stderr, new RegExp(`network device ${host}`));
       assert.deepEqual([...Deno.readDirSync(`${b.dir}/cli-state`)], []);
       // A network namespace joined by path (one the test made): the device goes there, and
-      // stays there after the container (the namespace outlives it).
-      const netns = `nsinit-test-${tag}`;
-      await ip("netns", "add", netns);
+      // stays there after the container (the namespace outlives it). The namespace is bound on
+      // a file in the bundle, not made with `ip netns add`, which leaves a /run/netns mount.
+      const netns = `${b.dir}/netns`;
+      Deno.writeTextFileSync(netns, "");
+      const made = await run("unshare", [`--net=${netns}`, "true"]);
+      assert.equal(made.code, 0, made.stderr);
       try {
         await ip("link", "add", host, "type", "veth", "peer", "name", peer);
         b.config.linux!.namespaces = b.config.linux!.namespaces!.map((n) =>
-          n.type === "network" ? { type: "network", path: `/run/netns/${netns}` } : n
+          n.type === "network" ? { type: "network", path: netns } : n
         );
         const joined = await cliRun(b);
         assert.equal(joined.code, 0, joined.stderr);
         assert.match(joined.stdout, /ctr0(@\S+)?: <[^>]*\bUP\b/);
-        const inside = await run("ip", ["-n", netns, "-o", "link", "show", "ctr0"]);
+        const inside = await run("nsenter", [`--net=${netns}`, "ip", "-o", "link", "show", "ctr0"]);
         assert.equal(inside.code, 0, "the device is in the joined namespace");
       } finally {
-        await run("ip", ["netns", "del", netns]);
+        await run("umount", [netns]);
       }
     } finally {
       await run("ip", ["link", "del", host]);
