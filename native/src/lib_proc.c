@@ -84,26 +84,6 @@ fail:
 	return 0;
 }
 
-/* Splits a NUL-separated list into a NULL-terminated array (malloc'd). */
-static char **split_list(const uint8_t *buf, uint32_t len)
-{
-	uint32_t n = 0;
-	char **out;
-
-	for (uint32_t i = 0; i < len; i++)
-		n += buf[i] == 0;
-	out = calloc(n + 1, sizeof(char *));
-	if (!out)
-		return NULL;
-	n = 0;
-	for (uint32_t i = 0, s = 0; i < len; i++)
-		if (buf[i] == 0) {
-			out[n++] = (char *)buf + s;
-			s = i + 1;
-		}
-	return out;
-}
-
 /*
  * Starts `path` (absolute) with argv/envp as NUL-separated lists, fds[i] as
  * its fd i (every other fd of this process is close-on-exec), in `cwd` if not
@@ -125,8 +105,8 @@ NSI_EXPORT int nsi_proc_spawn(const char *path, const uint8_t *argv_buf, uint32_
 
 	if (nfds < 0 || nfds > 256)
 		return -EINVAL;
-	a.argv = split_list(argv_buf, argv_len);
-	a.envp = split_list(envp_buf, envp_len);
+	a.argv = nsi_split_nul(argv_buf, argv_len);
+	a.envp = nsi_split_nul(envp_buf, envp_len);
 	stack = malloc(stack_size);
 	if (!a.argv || !a.envp || !stack) {
 		rc = -ENOMEM;
