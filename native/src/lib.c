@@ -228,12 +228,10 @@ done:
 	return rc;
 }
 
-int64_t nsi_recv_packet(int32_t fd, uint8_t *buf, uint64_t len, int32_t *fd_out); /* lib_criu.c */
-
 /* Receives one message; a passed fd (SCM_RIGHTS) goes to *fd_out. 0 means EOF. */
 NSI_EXPORT int nsi_recv(int32_t fd, struct nsi_msg *m, int32_t *fd_out)
 {
-	return (int)nsi_recv_packet(fd, (uint8_t *)m, sizeof(*m), fd_out);
+	return (int)nsi_recv_with_fd(fd, m, sizeof(*m), fd_out);
 }
 
 NSI_EXPORT int nsi_send_go(int32_t fd, int32_t pid)
