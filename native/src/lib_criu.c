@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
@@ -45,23 +46,18 @@ NSI_EXPORT int nsi_seqpacket_pair(int32_t *out)
 NSI_EXPORT int nsi_spawn_fds(const char *path, const uint8_t *argv_buf, uint32_t argv_len,
 			     const int32_t *fds, int32_t nfds, int32_t *out)
 {
-	char *argv[64];
-	int nargv = 0, tmp[64], ntmp = 0, rc, null = -1;
+	char *const just_path[] = { (char *)path, NULL };
+	char **argv;
+	int tmp[64], ntmp = 0, rc, null = -1;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
-	sigset_t none, all;
 	pid_t pid;
 
 	if (nfds < 0 || nfds > 64)
 		return -EINVAL;
-	for (uint32_t i = 0, s = 0; i < argv_len && nargv < 63; i++)
-		if (argv_buf[i] == 0) {
-			argv[nargv++] = (char *)argv_buf + s;
-			s = i + 1;
-		}
-	if (nargv == 0)
-		argv[nargv++] = (char *)path;
-	argv[nargv] = NULL;
+	argv = nsi_split_nul(argv_buf, argv_len);
+	if (!argv)
+		return -ENOMEM;
 	/* Sources above the target range first, so no dup2 clobbers another source. */
 	for (int i = 0; i < nfds; i++) {
 		int src = fds[i];
@@ -80,13 +76,8 @@ NSI_EXPORT int nsi_spawn_fds(const char *path, const uint8_t *argv_buf, uint32_t
 	posix_spawn_file_actions_init(&fa);
 	for (int i = 0; i < nfds; i++)
 		posix_spawn_file_actions_adddup2(&fa, tmp[i], i);
-	posix_spawnattr_init(&attr);
-	sigemptyset(&none);
-	sigfillset(&all);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	rc = -posix_spawn(&pid, path, &fa, &attr, argv, environ);
+	nsi_spawnattr_clean(&attr);
+	rc = -posix_spawn(&pid, path, &fa, &attr, argv[0] ? argv : just_path, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	if (rc == 0) {
@@ -104,6 +95,7 @@ done:
 		close(tmp[i]);
 	if (null >= 0)
 		close(null);
+	free(argv);
 	return rc;
 }
 
