@@ -69,7 +69,6 @@ export const HOOK_KINDS = Object.freeze(
     "poststop",
   ] as const,
 );
-const HOOKS = HOOK_KINDS;
 const CAP_SETS = ["bounding", "effective", "inheritable", "permitted", "ambient"] as const;
 const DEVICE_TYPES = new Set(["c", "b", "u", "p"]);
 const DEVICE_CGROUP_TYPES = new Set(["a", "b", "c"]);
@@ -537,7 +536,7 @@ function checkIdmapMounts(
 }
 
 function checkHooks(c: Checker, hooks: Obj, path: string): void {
-  for (const name of HOOKS) {
+  for (const name of HOOK_KINDS) {
     c.optArray(hooks, name, path, (item, p) => {
       const h = c.object(item, p);
       c.absolute(c.need(h, "path", p), join(p, "path"));
