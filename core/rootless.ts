@@ -159,7 +159,7 @@ function userName(uid: number): string | undefined {
 }
 
 /** The facts of this host and caller. */
-export function probeRootlessHost(): RootlessHost {
+function probeRootlessHost(): RootlessHost {
   const uid = Deno.uid() ?? 0, gid = Deno.gid() ?? 0;
   const host: RootlessHost = {
     uid,

@@ -99,7 +99,7 @@ function unreachable(e: unknown): boolean {
  * The cgroup directories of a unit: PID 1's cgroup in each hierarchy (its
  * `init.scope` trimmed, as runc), joined with the unit's slice path.
  */
-export function unitPaths(
+function unitPaths(
   host: CgroupHost,
   unit: SystemdUnit,
   systemdCgroups: Record<string, string>,

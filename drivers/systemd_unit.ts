@@ -30,9 +30,9 @@ export interface SystemdUnit {
 }
 
 /** The scope prefix when `cgroupsPath` is empty (runc uses `runc`; a runtime names its own). */
-export const DEFAULT_SCOPE_PREFIX = "nsinit";
+const DEFAULT_SCOPE_PREFIX = "nsinit";
 /** The slice when none is given. */
-export const DEFAULT_SLICE = "system.slice";
+const DEFAULT_SLICE = "system.slice";
 
 const FIELD = "linux.cgroupsPath";
 const UNIT_CHARS = /^[A-Za-z0-9:_.\\@-]+$/;
@@ -364,7 +364,7 @@ export function deviceProperties(
 // org.systemd.property.<Name> annotations
 
 /** The annotation prefix runc reads unit properties from. */
-export const PROPERTY_ANNOTATION = "org.systemd.property.";
+const PROPERTY_ANNOTATION = "org.systemd.property.";
 
 /**
  * Unit properties from `org.systemd.property.<Name>=<value>` annotations, as runc

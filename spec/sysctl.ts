@@ -30,7 +30,7 @@ const IPC_SYSCTLS = new Set([
 ]);
 
 /** The namespace a sysctl key lives in, or undefined for a machine-wide one. */
-export function sysctlNamespace(key: string): NamespaceType | undefined {
+function sysctlNamespace(key: string): NamespaceType | undefined {
   // `sysctl` accepts both `net.ipv4.ip_forward` and `net/ipv4/ip_forward`.
   const k = key.replaceAll("/", ".");
   if (IPC_SYSCTLS.has(k) || k.startsWith("fs.mqueue.")) return "ipc";
@@ -46,7 +46,7 @@ const PROC_NS: Record<string, string> = { ipc: "ipc", uts: "uts", network: "net"
  * inode as `/proc/self/ns/<type>`). A path that cannot be read is not (joining it fails later,
  * with its own error).
  */
-export function isRuntimeNamespace(type: NamespaceType, path: string): boolean {
+function isRuntimeNamespace(type: NamespaceType, path: string): boolean {
   try {
     const a = Deno.statSync(path);
     const b = Deno.statSync(`/proc/self/ns/${PROC_NS[type] ?? type}`);
