@@ -9,14 +9,7 @@ import { run } from "../helpers/run.ts";
 import { uniqueId } from "../helpers/ids.ts";
 import { hasCommand, skipIf, skipUnless } from "../helpers/skip.ts";
 import { landlockSupport } from "../../sandbox/landlock.ts";
-
-function read(path: string): string {
-  try {
-    return Deno.readTextFileSync(path);
-  } catch {
-    return "";
-  }
-}
+import { read } from "./helpers.ts";
 
 const reason = cannotRunAsTestUser();
 const ignore = skipIf(reason !== undefined, reason ?? "");
