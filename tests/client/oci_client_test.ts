@@ -18,6 +18,7 @@ import {
 import { startV1View } from "../../scripts/bench/host.ts";
 import { hasCommand, isRoot, makeBundle, REPO_ROOT, skipUnless, uniqueId } from "../helpers/mod.ts";
 import { check, cstr, native } from "../../native/ffi.ts";
+import { waitFor } from "../helpers/host.ts";
 
 const enc = new TextEncoder();
 const NSINIT = `${REPO_ROOT}/dist/nsinit`;
@@ -136,19 +137,6 @@ function processesWith(marker: string): number[] {
   return out;
 }
 
-async function waitFor(
-  cond: () => Promise<boolean> | boolean,
-  what: string,
-  ms = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 for (const rt of RUNTIMES) {
   const ignore = skipUnless(root, "the OCI runtime client suite needs root") ||
     skipUnless(rt.missing === undefined, rt.missing ?? "");
@@ -256,6 +244,7 @@ for (const rt of RUNTIMES) {
         await waitFor(
           async () => (await c.state(id)).status === "stopped",
           "the container to stop",
+          10_000,
         );
         await c.delete(id);
         await assert.rejects(c.state(id), OciRuntimeError);
@@ -333,10 +322,14 @@ for (const rt of RUNTIMES) {
         signal: ac.signal,
         started: (p) => runtimePid = p,
       });
-      await waitFor(() => processesWith(marker).length > 0, "the container to run");
+      await waitFor(() => processesWith(marker).length > 0, "the container to run", 10_000);
       ac.abort(new Error("cancelled by the test"));
       await assert.rejects(run, /cancelled by the test/);
-      await waitFor(() => processesWith(marker).length === 0, "the container's processes to go");
+      await waitFor(
+        () => processesWith(marker).length === 0,
+        "the container's processes to go",
+        10_000,
+      );
       assert.ok(runtimePid > 0);
       // the runtime process was our child and has been reaped
       assert.equal(await Deno.readTextFile(`/proc/${runtimePid}/stat`).catch(() => ""), "");
@@ -345,7 +338,11 @@ for (const rt of RUNTIMES) {
       // aborted by a timeout in the middle of create: nothing either
       const t = c.run(b.id, b.dir, { io: new NullIO(), timeout: 1 });
       await assert.rejects(t, (e: Error) => e.name === "TimeoutError");
-      await waitFor(() => processesWith(marker).length === 0, "the container's processes to go");
+      await waitFor(
+        () => processesWith(marker).length === 0,
+        "the container's processes to go",
+        10_000,
+      );
       assert.deepEqual(await c.list(), []);
     },
   });

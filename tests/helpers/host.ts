@@ -62,8 +62,12 @@ export function alive(pid: number): boolean {
 }
 
 /** Polls `cond` every 20 ms until it holds, or fails naming `what` after `ms`. */
-export async function waitFor(cond: () => boolean, what: string, ms = 20_000): Promise<void> {
-  for (const end = Date.now() + ms; !cond();) {
+export async function waitFor(
+  cond: () => boolean | Promise<boolean>,
+  what: string,
+  ms = 20_000,
+): Promise<void> {
+  for (const end = Date.now() + ms; !(await cond());) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }

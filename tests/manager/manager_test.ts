@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { readContainerLog, type RuntimeHandlerConfig, RuntimeManager } from "../../manager/mod.ts";
 import { hasCommand, isRoot, makeBundle, REPO_ROOT, skipUnless } from "../helpers/mod.ts";
+import { waitFor } from "../helpers/host.ts";
 
 const dec = new TextDecoder();
 const enc = new TextEncoder();
@@ -61,19 +62,6 @@ function cgroupPids(initPid: number): number[] {
   return Deno.readTextFileSync(`${dir}/cgroup.procs`).split("\n").filter(Boolean).map(Number);
 }
 
-async function until(
-  cond: () => Promise<boolean> | boolean,
-  what: string,
-  ms = 15_000,
-): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 for (const h of HANDLERS) {
   const ignore = skipUnless(isRoot(), "the runtime manager tests need root") ||
     skipUnless(h.missing === undefined, h.missing ?? "");
@@ -115,9 +103,10 @@ for (const h of HANDLERS) {
       assert.equal(slow.exitCode, -1);
       assert.equal(dec.decode(slow.stderr), "command timed out");
       assert.ok(Date.now() - t0 < 9000);
-      await until(
+      await waitFor(
         () => cgroupPids(created.pid!).length === 1,
         "only the init to remain in the cgroup",
+        15_000,
       );
 
       // exec with a terminal, resized
@@ -191,9 +180,10 @@ for (const h of HANDLERS) {
       await m.createContainer({ id: b.id, bundle: b.dir, handler: h.name });
       await m.startContainer(b.id);
       const path = m.container(b.id).logPath;
-      await until(
+      await waitFor(
         async () => (await Deno.readTextFile(path).catch(() => "")).includes("tick"),
         "log lines",
+        15_000,
       );
       const text = await Deno.readTextFile(path);
       const lines = text.split("\n").filter(Boolean);
@@ -213,9 +203,10 @@ for (const h of HANDLERS) {
       // rotation: move the file away, reopen, and the new file gets the next lines
       await Deno.rename(path, `${path}.1`);
       await m.reopenContainerLog(b.id);
-      await until(
+      await waitFor(
         async () => (await Deno.readTextFile(path).catch(() => "")).includes("stdout F tick"),
         "a reopened log",
+        15_000,
       );
       assert.doesNotMatch(await Deno.readTextFile(path), /abc/);
       await m.stopContainer(b.id, 0);
@@ -253,10 +244,11 @@ for (const h of HANDLERS) {
       assert.match(await read(a.stderr, "err:hello"), /err:hello/);
       w.releaseLock();
       await a.close();
-      await until(
+      await waitFor(
         async () =>
           (await readContainerLog(m.container(b.id).logPath)).stdout.includes("got:hello"),
         "the log",
+        15_000,
       );
       await m.stopContainer(b.id, 0);
       await m.deleteContainer(b.id);
@@ -277,9 +269,10 @@ for (const h of HANDLERS) {
       await b.write();
       await m.createContainer({ id: b.id, bundle: b.dir, handler: h.name });
       await m.startContainer(b.id);
-      await until(
+      await waitFor(
         async () => (await m.updateContainerStatus(b.id)).status === "stopped",
         "the hog to end",
+        15_000,
       );
       const st = m.container(b.id);
       assert.equal(st.exitCode, 137);

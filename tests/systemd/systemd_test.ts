@@ -8,7 +8,7 @@ import { type Bundle, makeBundle } from "../helpers/bundle.ts";
 import { uniqueId } from "../helpers/ids.ts";
 import { nsinitCommand, run, runNsinit, type RunResult } from "../helpers/run.ts";
 import { isRoot, skipUnless } from "../helpers/skip.ts";
-import { cgroupDirsNamed } from "../helpers/host.ts";
+import { cgroupDirsNamed, waitFor } from "../helpers/host.ts";
 import { limitedScopeBundle, show, systemdIsInit, V2 } from "./helpers.ts";
 
 const ignore = skipUnless(isRoot(), "the systemd driver needs root") ||
@@ -43,14 +43,6 @@ function procCgroups(pid: number): string[] {
 
 function initPid(b: Bundle, id: string): number {
   return JSON.parse(Deno.readTextFileSync(`${b.stateRoot}/${id}/state.json`)).initPid;
-}
-
-async function waitFor(cond: () => boolean | Promise<boolean>, ms: number, what: string) {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** The container's memory cgroup directory (v1) or its only directory (v2). */
@@ -174,8 +166,8 @@ Deno.test({
       ok(await cli(["kill", "--all", id, "KILL"]), "kill --all");
       await waitFor(
         async () => JSON.parse((await cli(["state", id])).stdout).status === "stopped",
-        10000,
         "stopped",
+        10000,
       );
     } finally {
       const d = await cli(["delete", "--force", id]);
@@ -184,8 +176,8 @@ Deno.test({
     // delete removes the unit and every cgroup directory
     await waitFor(
       async () => (await show(unit, "LoadState")).LoadState === "not-found",
-      10000,
       "unit gone",
+      10000,
     );
     assert.deepEqual(cgroupDirsNamed(unit), []);
     assert.deepEqual([...Deno.readDirSync(b.stateRoot)], []);
@@ -256,8 +248,8 @@ Deno.test({
       assert.match(text, /"type":"oom"/, `events printed: ${text}`);
       await waitFor(
         async () => JSON.parse((await cli(["state", id])).stdout).status === "stopped",
-        10000,
         "the hog was killed",
+        10000,
       );
     } finally {
       ok(await cli(["delete", "--force", id]), "delete");
@@ -386,11 +378,11 @@ Deno.test({
     // The request systemd took while frozen names a pid that is gone: no unit stays.
     await waitFor(
       async () => (await show(unit, "ActiveState")).ActiveState !== "active",
-      10000,
       "no active unit",
+      10000,
     );
     await run("systemctl", ["reset-failed", unit]);
-    await waitFor(() => cgroupDirsNamed(unit).length === 0, 10000, "no cgroup left");
+    await waitFor(() => cgroupDirsNamed(unit).length === 0, "no cgroup left", 10000);
 
     // 3. A running container, then systemd hangs: delete --force still removes everything.
     ok(await cli(["create", "-b", b.dir, id]), "create");
@@ -409,8 +401,8 @@ Deno.test({
     ok(await run("systemctl", ["stop", unit]), "systemctl stop");
     await waitFor(
       async () => (await show(unit, "LoadState")).LoadState === "not-found",
-      15000,
       "unit gone",
+      15000,
     );
   },
 });
