@@ -23,6 +23,13 @@ function specFor(base: Spec, id: string): Spec {
   return s;
 }
 
+/** Force-deletes every container in `f`'s root, so a failed round leaves none running. */
+async function destroyAll(f: Factory): Promise<void> {
+  for (const id of await f.list().catch(() => [])) {
+    await f.load(id).then((c) => c.destroy({ force: true })).catch(() => {});
+  }
+}
+
 Deno.test({
   name:
     "concurrency (library): two creates of one id: one wins, the other is refused, the winner runs on",
@@ -30,22 +37,27 @@ Deno.test({
   async fn() {
     await using b = await makeBundle({ args: ["sleep", "60"], rootfs: "shared" });
     const f = new Factory({ root: b.stateRoot });
-    for (let i = 0; i < 5; i++) {
-      const id = `${b.id}-${i}`;
-      const opts = { bundle: b.dir, spec: specFor(b.config, id), stdio: quiet };
-      const [x, y] = await Promise.allSettled([f.create(id, opts), f.create(id, opts)]);
-      const won = [x, y].filter((r) => r.status === "fulfilled");
-      const lost = [x, y].filter((r) => r.status === "rejected");
-      assert.equal(won.length, 1);
-      const e = (lost[0] as PromiseRejectedResult).reason;
-      assert.ok(e instanceof ContainerIdError, String(e));
-      assert.match(e.message, /already exists/);
-      const c = (won[0] as PromiseFulfilledResult<Awaited<ReturnType<Factory["create"]>>>).value;
-      assert.equal(await c.status(), "created");
-      assert.equal(await (await f.load(id)).status(), "created");
-      await c.start();
-      assert.equal(await c.status(), "running");
-      await c.destroy({ force: true });
+    try {
+      for (let i = 0; i < 5; i++) {
+        const id = `${b.id}-${i}`;
+        const opts = { bundle: b.dir, spec: specFor(b.config, id), stdio: quiet };
+        const [x, y] = await Promise.allSettled([f.create(id, opts), f.create(id, opts)]);
+        const won = [x, y].filter((r) => r.status === "fulfilled");
+        const lost = [x, y].filter((r) => r.status === "rejected");
+        assert.equal(won.length, 1);
+        const e = (lost[0] as PromiseRejectedResult).reason;
+        assert.ok(e instanceof ContainerIdError, String(e));
+        assert.match(e.message, /already exists/);
+        const c = (won[0] as PromiseFulfilledResult<Awaited<ReturnType<Factory["create"]>>>).value;
+        assert.equal(await c.status(), "created");
+        assert.equal(await (await f.load(id)).status(), "created");
+        await c.start();
+        assert.equal(await c.status(), "running");
+        await c.destroy({ force: true });
+      }
+    } catch (e) {
+      await destroyAll(f); // only on failure: the check below must see what a pass leaves
+      throw e;
     }
     assert.deepEqual(stateEntries(b.stateRoot), []);
   },
@@ -57,19 +69,24 @@ Deno.test({
   async fn() {
     await using b = await makeBundle({ args: ["sleep", "60"], rootfs: "shared" });
     const f = new Factory({ root: b.stateRoot });
-    for (let i = 0; i < 5; i++) {
-      const id = `${b.id}-${i}`;
-      const c = await f.create(id, { bundle: b.dir, spec: specFor(b.config, id), stdio: quiet });
-      const other = await f.load(id); // as another runtime process would
-      const [start, del] = await Promise.all([
-        outcome(other.start()),
-        outcome(c.destroy({ force: true })),
-      ]);
-      assert.equal(del, "ok");
-      // start ran first (then delete killed it) or found the container gone.
-      assert.ok(start === "ok" || start === "ContainerIdError", start);
-      assert.equal(await outcome(f.load(id)), "NotFoundError");
-      assert.equal(await c.status(), "stopped");
+    try {
+      for (let i = 0; i < 5; i++) {
+        const id = `${b.id}-${i}`;
+        const c = await f.create(id, { bundle: b.dir, spec: specFor(b.config, id), stdio: quiet });
+        const other = await f.load(id); // as another runtime process would
+        const [start, del] = await Promise.all([
+          outcome(other.start()),
+          outcome(c.destroy({ force: true })),
+        ]);
+        assert.equal(del, "ok");
+        // start ran first (then delete killed it) or found the container gone.
+        assert.ok(start === "ok" || start === "ContainerIdError", start);
+        assert.equal(await outcome(f.load(id)), "NotFoundError");
+        assert.equal(await c.status(), "stopped");
+      }
+    } catch (e) {
+      await destroyAll(f); // only on failure: the check below must see what a pass leaves
+      throw e;
     }
     assert.deepEqual(stateEntries(b.stateRoot), []);
   },
@@ -81,23 +98,28 @@ Deno.test({
   async fn() {
     await using b = await makeBundle({ args: ["sleep", "60"], rootfs: "shared" });
     const f = new Factory({ root: b.stateRoot });
-    for (let i = 0; i < 5; i++) {
-      const id = `${b.id}-${i}`;
-      const c = await f.run(id, { bundle: b.dir, spec: specFor(b.config, id), stdio: quiet });
-      const other = await f.load(id);
-      const [pause, kill] = await Promise.all([outcome(other.pause()), outcome(c.signal(9))]);
-      assert.equal(kill, "ok");
-      // pause ran first (then the kill thawed it), or found it stopped.
-      assert.ok(pause === "ok" || pause === "StateError", pause);
-      // A liveness bound only (a frozen init with a kill pending would stay "paused" forever).
-      let status = await (await f.load(id)).status();
-      for (let t = 0; t < 200 && status !== "stopped"; t++) {
-        await new Promise((r) => setTimeout(r, 50));
-        status = await (await f.load(id)).status();
+    try {
+      for (let i = 0; i < 5; i++) {
+        const id = `${b.id}-${i}`;
+        const c = await f.run(id, { bundle: b.dir, spec: specFor(b.config, id), stdio: quiet });
+        const other = await f.load(id);
+        const [pause, kill] = await Promise.all([outcome(other.pause()), outcome(c.signal(9))]);
+        assert.equal(kill, "ok");
+        // pause ran first (then the kill thawed it), or found it stopped.
+        assert.ok(pause === "ok" || pause === "StateError", pause);
+        // A liveness bound only (a frozen init with a kill pending would stay "paused" forever).
+        let status = await (await f.load(id)).status();
+        for (let t = 0; t < 200 && status !== "stopped"; t++) {
+          await new Promise((r) => setTimeout(r, 50));
+          status = await (await f.load(id)).status();
+        }
+        assert.equal(status, "stopped", "the killed container did not end");
+        assert.equal((await c.wait()).signal, 9);
+        await c.destroy();
       }
-      assert.equal(status, "stopped", "the killed container did not end");
-      assert.equal((await c.wait()).signal, 9);
-      await c.destroy();
+    } catch (e) {
+      await destroyAll(f); // only on failure: the check below must see what a pass leaves
+      throw e;
     }
     assert.deepEqual(stateEntries(b.stateRoot), []);
   },
