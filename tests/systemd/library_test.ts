@@ -10,6 +10,7 @@ import { makeTempDir } from "../helpers/paths.ts";
 import { run } from "../helpers/run.ts";
 import { isRoot, skipUnless } from "../helpers/skip.ts";
 import { CgroupError } from "../../errors.ts";
+import { exists } from "../../util/fs.ts";
 import { limitedScopeBundle, show, systemdIsInit, V2 } from "./helpers.ts";
 
 const ignore = skipUnless(isRoot(), "the systemd driver needs root") ||
@@ -17,15 +18,6 @@ const ignore = skipUnless(isRoot(), "the systemd driver needs root") ||
     systemdIsInit(),
     "PID 1 is not systemd (scripts/suites/systemd.sh and scripts/sdvm run these tests in one)",
   );
-
-function exists(p: string): boolean {
-  try {
-    Deno.statSync(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 Deno.test({
   name:
