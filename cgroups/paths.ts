@@ -22,6 +22,7 @@
  */
 
 import * as posix from "../util/path.ts";
+import { isDirectory } from "../util/fs.ts";
 import { CgroupError, ConfigError } from "../errors.ts";
 
 /** How the host has mounted cgroups. */
@@ -474,7 +475,7 @@ function refuseHostCgroup(
 export function checkCgroupOwnership(
   host: CgroupHost,
   spec: CgroupPathSpec,
-  exists: (dir: string) => boolean = dirExists,
+  exists: (dir: string) => boolean = isDirectory,
 ): void {
   const paths = resolveCgroupPaths(host, spec);
   for (const { mount, own } of hierarchiesOf(host)) {
@@ -486,14 +487,6 @@ export function checkCgroupOwnership(
       `${JSON.stringify(spec.cgroupsPath ?? spec.id)} resolves to ${dir}, a cgroup that ` +
         `already exists outside the runtime's own cgroup (${own}): it belongs to someone else`,
     );
-  }
-}
-
-function dirExists(dir: string): boolean {
-  try {
-    return Deno.statSync(dir).isDirectory;
-  } catch {
-    return false;
   }
 }
 

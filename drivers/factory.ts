@@ -27,6 +27,7 @@ import { NoCgroupManager } from "./none.ts";
 import { SystemdManager, type UserManager } from "./systemd.ts";
 import { userManagerAddress } from "./systemd_dbus.ts";
 import { CgroupError } from "../errors.ts";
+import { isDirectory } from "../util/fs.ts";
 
 /** Options for {@link createCgroupManager}. */
 export interface CreateCgroupManagerOptions {
@@ -51,11 +52,7 @@ export interface CreateCgroupManagerOptions {
 
 /** Whether the host was booted with systemd (`sd_booted(3)`: `/run/systemd/system` is a directory). */
 function systemdBooted(): boolean {
-  try {
-    return Deno.statSync("/run/systemd/system").isDirectory;
-  } catch {
-    return false;
-  }
+  return isDirectory("/run/systemd/system");
 }
 
 /** Adjusts `host` to a forced mode. */
