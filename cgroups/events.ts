@@ -31,6 +31,7 @@
 import { CgroupError, SyscallError } from "../errors.ts";
 import { check, cstr, native } from "../native/ffi.ts";
 import { parseKeyedFile } from "./stats.ts";
+import { exists } from "../util/fs.ts";
 
 /** A cgroup notification event. */
 export interface CgroupEvent {
@@ -177,15 +178,6 @@ class Poller {
     const lib = native();
     for (const f of this.#fds) lib.nsi_close(f.fd);
     lib.nsi_close(this.#cancel);
-  }
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
   }
 }
 
