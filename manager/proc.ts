@@ -8,16 +8,7 @@
  */
 
 import { native } from "../native/ffi.ts";
-
-function statFields(pid: number): string[] | undefined {
-  try {
-    const text = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    // comm (field 2) may hold spaces and parentheses: split after its last ")"
-    return text.slice(text.lastIndexOf(")") + 2).trim().split(" ");
-  } catch {
-    return undefined;
-  }
-}
+import { procStat } from "../core/state.ts";
 
 /**
  * A process's start time in clock ticks since boot (`/proc/<pid>/stat` field 22), or undefined.
@@ -32,7 +23,8 @@ function statFields(pid: number): string[] | undefined {
  */
 export function processStartTime(pid: number): string | undefined {
   if (!Number.isInteger(pid) || pid <= 0) return undefined;
-  return statFields(pid)?.[19];
+  const st = procStat(pid);
+  return st && String(st.startTime);
 }
 
 /**
@@ -47,7 +39,7 @@ export function processStartTime(pid: number): string | undefined {
  */
 export function processState(pid: number): string | undefined {
   if (!Number.isInteger(pid) || pid <= 0) return undefined;
-  return statFields(pid)?.[0];
+  return procStat(pid)?.state;
 }
 
 /**
@@ -63,9 +55,9 @@ export function processState(pid: number): string | undefined {
  */
 export function isAlive(pid: number | undefined, startTime: string | undefined): boolean {
   if (pid === undefined || !Number.isInteger(pid) || pid <= 0) return false;
-  const f = statFields(pid);
-  if (!f || f[0] === "Z" || f[0] === "X") return false;
-  return startTime === undefined || f[19] === startTime;
+  const st = procStat(pid);
+  if (!st || st.state === "Z" || st.state === "X") return false;
+  return startTime === undefined || String(st.startTime) === startTime;
 }
 
 const POLLIN = 0x1;
