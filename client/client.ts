@@ -8,7 +8,7 @@
  */
 
 import type { LinuxResources, Process } from "../spec/config.ts";
-import { SIGNALS } from "../nsinit/signals.ts";
+import { signalByName } from "../nsinit/signals.ts";
 import { exitCode } from "../native/reaper.ts";
 import type { ConsoleSocket, PidfdSocket } from "./console.ts";
 import type { RuntimeIO } from "./io.ts";
@@ -816,10 +816,7 @@ export function signalNumber(sig: number | string): number {
     const n = Number(sig);
     if (Number.isInteger(n) && n >= 1 && n <= 64) return n;
   } else {
-    const name = sig.toUpperCase().startsWith("SIG")
-      ? sig.toUpperCase()
-      : `SIG${sig.toUpperCase()}`;
-    const n = SIGNALS[name];
+    const n = signalByName(sig);
     if (n !== undefined) return n;
   }
   throw new RangeError(`unknown signal ${JSON.stringify(sig)}`);

@@ -44,6 +44,23 @@ export const SIGNALS: Readonly<Record<string, number>> = Object.freeze({
   SIGSYS: 31,
 });
 
+/**
+ * A signal's number from its name, with or without `SIG`, in any case; undefined if unknown.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { signalByName } from "./signals.ts";
+ * assert.equal(signalByName("term"), 15);
+ * assert.equal(signalByName("SIGKILL"), 9);
+ * assert.equal(signalByName("NOPE"), undefined);
+ * ```
+ */
+export function signalByName(raw: string): number | undefined {
+  const name = raw.toUpperCase();
+  return SIGNALS[name.startsWith("SIG") ? name : "SIG" + name];
+}
+
 /** The highest signal number (SIGRTMAX). */
 const SIGRTMAX = 64;
 
@@ -65,9 +82,7 @@ export function parseSignal(raw: string): number {
     const n = Number(raw);
     if (n <= SIGRTMAX) return n;
   } else {
-    let name = raw.toUpperCase();
-    if (!name.startsWith("SIG")) name = "SIG" + name;
-    const n = SIGNALS[name];
+    const n = signalByName(raw);
     if (n !== undefined) return n;
   }
   throw new UsageError(`unknown signal ${JSON.stringify(raw)}`);
