@@ -8,7 +8,7 @@
  *
  * @example Printing the version
  * ```ts ignore
-import { main } from "./main.ts";
+ * import { main } from "./main.ts";
  * Deno.exit(await main(["--version"]));
  * ```
  *
