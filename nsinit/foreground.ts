@@ -7,11 +7,11 @@
  */
 
 import type { ContainerProcess } from "../core/process.ts";
+import { SIGNALS } from "./signals.ts";
+import { attachTerminal } from "./terminal.ts";
 
 /** What runs in the foreground: a container process, or anything shaped like one. */
 export type ForegroundProcess = Pick<ContainerProcess, "kill" | "terminal" | "exitCode">;
-import { SIGNALS } from "./signals.ts";
-import { attachTerminal } from "./terminal.ts";
 
 /** The signals forwarded to a foreground process. */
 export const FORWARDED_SIGNALS: readonly Deno.Signal[] = [
