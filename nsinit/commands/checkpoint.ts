@@ -14,26 +14,31 @@ import type { GlobalOptions } from "../global.ts";
 import type { CheckpointOptions, ManageCgroupsMode } from "../../criu/options.ts";
 import { progressPrinter } from "../progress.ts";
 
-/** Flags of `nsinit checkpoint` (runc's). */
-export const CHECKPOINT_FLAGS: FlagSpecs = {
+/** The flags checkpoint and restore share, read by {@linkcode commonCriuOptions}. */
+export const CRIU_FLAGS: FlagSpecs = {
   "image-path": { type: "string" },
   "work-path": { type: "string" },
-  "parent-path": { type: "string" },
-  "leave-running": { type: "boolean" },
   "tcp-established": { type: "boolean" },
   "ext-unix-sk": { type: "boolean" },
   "shell-job": { type: "boolean" },
   "lazy-pages": { type: "boolean" },
-  "status-fd": { type: "string" },
-  "page-server": { type: "string" },
   "file-locks": { type: "boolean" },
-  "pre-dump": { type: "boolean" },
   "manage-cgroups-mode": { type: "string" },
   "empty-ns": { type: "string", multiple: true },
   "auto-dedup": { type: "boolean" },
 };
 
-/** The options both commands share, from their flags. */
+/** Flags of `nsinit checkpoint` (runc's). */
+export const CHECKPOINT_FLAGS: FlagSpecs = {
+  ...CRIU_FLAGS,
+  "parent-path": { type: "string" },
+  "leave-running": { type: "boolean" },
+  "status-fd": { type: "string" },
+  "page-server": { type: "string" },
+  "pre-dump": { type: "boolean" },
+};
+
+/** The options both commands share, from their {@linkcode CRIU_FLAGS}. */
 export function commonCriuOptions(
   values: Record<string, unknown>,
   g: GlobalOptions,

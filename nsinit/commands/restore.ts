@@ -25,20 +25,11 @@ import { checkTerminal, consoleSocketSender } from "../terminal.ts";
 import { SignalForwarder, waitForeground } from "../foreground.ts";
 import { writePidFileOrDestroy } from "../launch.ts";
 import { progressPrinter } from "../progress.ts";
-import { CHECKPOINT_FLAGS, commonCriuOptions } from "./checkpoint.ts";
+import { commonCriuOptions, CRIU_FLAGS } from "./checkpoint.ts";
 
 /** Flags of `nsinit restore` (runc's). */
 export const RESTORE_FLAGS: FlagSpecs = {
-  "image-path": CHECKPOINT_FLAGS["image-path"],
-  "work-path": CHECKPOINT_FLAGS["work-path"],
-  "tcp-established": { type: "boolean" },
-  "ext-unix-sk": { type: "boolean" },
-  "shell-job": { type: "boolean" },
-  "file-locks": { type: "boolean" },
-  "manage-cgroups-mode": { type: "string" },
-  "empty-ns": { type: "string", multiple: true },
-  "auto-dedup": { type: "boolean" },
-  "lazy-pages": { type: "boolean" },
+  ...CRIU_FLAGS,
   bundle: { type: "string", short: "b" },
   "console-socket": { type: "string" },
   detach: { type: "boolean", short: "d" },
