@@ -10,6 +10,7 @@
  */
 
 import { dirname, join, resolve } from "../util/path.ts";
+import { mark } from "../util/trace.ts";
 import type { ContainerState } from "../core/state.ts";
 import { writeAtomic } from "../core/state.ts";
 import type { CgroupManager } from "../drivers/driver.ts";
@@ -39,7 +40,6 @@ import {
   requireFeatures,
   statusReady,
   stdioDescriptors,
-  step,
 } from "./session.ts";
 
 /** What a checkpoint needs of a container. */
@@ -82,7 +82,7 @@ export async function checkpointContainer(
   if (opts.preDump || opts.parentPath) features.push("memTrack");
   if (opts.lazyPages) features.push("lazyPages");
   await requireFeatures(binary, opts.preDump ? "PRE_DUMP" : "DUMP", features);
-  await step("checkpoint:prepared");
+  mark("checkpoint:prepared");
 
   const imagePath = resolve(opts.imagePath);
   const lib = native();
@@ -156,7 +156,7 @@ export async function checkpointContainer(
 
     const operation = opts.preDump ? "pre-dump" : "dump";
     using progress = new ProgressTicker(imagePath, operation, opts.onProgress);
-    await step(`checkpoint:${operation}`);
+    mark(`checkpoint:${operation}`);
     const phase = (name: string) => () => progress.phase(name);
     await swrk(binary, {
       type: opts.preDump ? criu_req_type.PRE_DUMP : criu_req_type.DUMP,
@@ -170,7 +170,7 @@ export async function checkpointContainer(
           progress.phase("post-dump");
           // As runc: a marker that the processes are in the images now.
           await Deno.writeTextFile(join(target.dir, CHECKPOINTED), "");
-          await step("checkpoint:post-dump");
+          mark("checkpoint:post-dump");
         },
         "status-ready": async () => {
           progress.phase("status-ready");
@@ -179,7 +179,7 @@ export async function checkpointContainer(
       },
     });
     progress.phase("done");
-    await step("checkpoint:done");
+    mark("checkpoint:done");
   } finally {
     for (const fd of fds) lib.nsi_close(fd);
     if (opts.leaveRunning || opts.preDump) {

@@ -11,6 +11,7 @@
  */
 
 import { join, resolve } from "../util/path.ts";
+import { mark } from "../util/trace.ts";
 import { exists, isDirectory } from "../util/fs.ts";
 import type { NamespaceType, Spec } from "../spec/config.ts";
 import { parseSpec } from "../spec/validate.ts";
@@ -57,7 +58,6 @@ import {
   ProgressTicker,
   requireFeatures,
   statusReady,
-  step,
   validPid,
 } from "./session.ts";
 
@@ -161,7 +161,7 @@ export async function restoreContainer(
       rootless: Deno.uid() !== 0,
     });
     await writeAtomic(join(dir, "state.json"), JSON.stringify(state));
-    await step("restore:state");
+    mark("restore:state");
 
     const imagesFd = openDir(imagePath);
     fds.push(imagesFd);
@@ -172,7 +172,7 @@ export async function restoreContainer(
       `${rootfs} on ${criuRoot}`,
     );
     mounted = true;
-    await step("restore:mounted");
+    mark("restore:mounted");
     const ropts = create(criu_optsSchema, {
       imagesDirFd: imagesFd,
       evasiveDevices: true,
@@ -238,7 +238,7 @@ export async function restoreContainer(
     const base = hookBase(spec, id, bundle);
     let restoredPid = 0;
     using progress = new ProgressTicker(imagePath, "restore", opts.onProgress);
-    await step("restore:criu");
+    mark("restore:criu");
     const resp = await swrk(binary, {
       type: criu_req_type.RESTORE,
       opts: ropts,
@@ -272,7 +272,7 @@ export async function restoreContainer(
           state.initPid = restoredPid;
           state.initStartTime = procStat(restoredPid)?.startTime ?? 0;
           await writeAtomic(join(dir, "state.json"), JSON.stringify(state));
-          await step("restore:post-restore");
+          mark("restore:post-restore");
         },
         "orphan-pts-master": (n) => {
           if (n.fd === undefined) return;
@@ -303,7 +303,7 @@ export async function restoreContainer(
     progress.phase("done");
     await writeAtomic(join(dir, "state.json"), JSON.stringify(state));
     await Deno.remove(marker).catch(() => {});
-    await step("restore:done");
+    mark("restore:done");
     return { state, dir, cgroup: manager, init };
   } catch (e) {
     if (init) await init[Symbol.asyncDispose]().catch(() => {});

@@ -2,7 +2,7 @@
  * What a checkpoint and a restore share: CRIU found and checked before any work,
  * directories opened as raw fds in this process (CRIU opens them through
  * /proc/<our pid>/fd/N), progress from the images' sizes, the pid check every pid
- * from CRIU passes, and the named steps a crash test can stop at.
+ * from CRIU passes.
  *
  * @module
  */
@@ -10,7 +10,6 @@
 import { CriuError } from "../errors.ts";
 import { check, cstr, native } from "../native/ffi.ts";
 import { join, resolve } from "../util/path.ts";
-import { mark } from "../util/trace.ts";
 import { writeAtomic } from "../core/state.ts";
 import {
   create,
@@ -28,37 +27,6 @@ export const MIN_CRIU_VERSION = 31500;
 
 const O_RDONLY = 0;
 const O_DIRECTORY = 0o200000;
-
-/**
- * A hook called at each named step of a checkpoint or restore (`checkpoint:dump`,
- * `restore:post-restore`, ...). The default does nothing; a crash test installs one
- * that kills the runtime at a chosen step, to prove `delete --force` recovers.
- */
-let stepHook: ((step: string) => void | Promise<void>) | undefined;
-
-/**
- * Installs (or with `undefined` removes) the step hook.
- *
- * @example
- * ```ts
- * import { setCriuStepHook } from "./session.ts";
- * const seen: string[] = [];
- * setCriuStepHook((s) => { seen.push(s); });
- * setCriuStepHook(undefined);
- * ```
- */
-export function setCriuStepHook(hook: ((step: string) => void | Promise<void>) | undefined): void {
-  stepHook = hook;
-}
-
-/**
- * Marks a step (see {@link setCriuStepHook}). Each step is also a trace mark (util/trace.ts),
- * so `NSINIT_TRACE` lists it and `NSINIT_CRASH_AT=<step>` SIGKILLs the runtime there.
- */
-export async function step(name: string): Promise<void> {
-  if (stepHook) await stepHook(name);
-  mark(name);
-}
 
 /** Checked CRIU binaries of this process: a CHECK costs ~0.1 s, done once per binary. */
 const checked = new Map<string, Promise<CriuVersion>>();
