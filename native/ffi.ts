@@ -65,11 +65,10 @@ const SYMBOLS = {
   nsi_open: { parameters: ["buffer", "i32", "i32"], result: "i32" },
   // int nsi_dup(int32_t fd)
   nsi_dup: { parameters: ["i32"], result: "i32" },
-  // int64_t nsi_read(int32_t fd, uint8_t *buf, uint64_t len)
-  nsi_read: { parameters: ["i32", "buffer", "u64"], result: "i64", nonblocking: true },
   // int64_t nsi_write(int32_t fd, const uint8_t *buf, uint64_t len)
   nsi_write: { parameters: ["i32", "buffer", "u64"], result: "i64", nonblocking: true },
-  // The same two on this thread, for fds in O_NONBLOCK mode (-EAGAIN: wait in native/poller.ts).
+  // int64_t nsi_read(int32_t fd, uint8_t *buf, uint64_t len) and nsi_write on this thread,
+  // for fds in O_NONBLOCK mode (-EAGAIN: wait in native/poller.ts).
   nsi_read_now: { name: "nsi_read", parameters: ["i32", "buffer", "u64"], result: "i64" },
   nsi_write_now: { name: "nsi_write", parameters: ["i32", "buffer", "u64"], result: "i64" },
   // int nsi_fifo_start(const char *path, int32_t pidfd, char *err, int32_t cap)
