@@ -149,7 +149,7 @@ export async function swrk(binary: string, req: SwrkRequest): Promise<criu_resp>
     const first = create(criu_reqSchema, { type: req.type });
     if (req.opts) first.opts = req.opts;
     if (req.features) first.features = req.features;
-    send(sock, toBinary(criu_reqSchema, first), request);
+    await send(sock, toBinary(criu_reqSchema, first), request);
     const buf = new Uint8Array(MAX_PACKET);
     const fdOut = new Int32Array(1);
     for (;;) {
@@ -199,7 +199,7 @@ export async function swrk(binary: string, req: SwrkRequest): Promise<criu_resp>
           lib.nsi_close(notify.fd);
         }
         const answer = create(criu_reqSchema, { type: criu_req_type.NOTIFY, notifySuccess: ok });
-        send(sock, toBinary(criu_reqSchema, answer), request);
+        await send(sock, toBinary(criu_reqSchema, answer), request);
         continue;
       }
       if (resp.type !== req.type) {
@@ -219,8 +219,8 @@ export async function swrk(binary: string, req: SwrkRequest): Promise<criu_resp>
   }
 }
 
-function send(sock: number, bytes: Uint8Array<ArrayBuffer>, request: string): void {
-  const n = Number(native().nsi_write(sock, bytes, BigInt(bytes.length)));
+async function send(sock: number, bytes: Uint8Array<ArrayBuffer>, request: string): Promise<void> {
+  const n = Number(await native().nsi_write(sock, bytes, BigInt(bytes.length)));
   if (n < 0) throw new CriuError({ request, errno: -n, detail: "sending to criu swrk" });
 }
 
