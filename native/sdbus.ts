@@ -16,7 +16,7 @@
  * @module
  */
 
-import { DbusError, errnoName } from "../errors.ts";
+import { DbusError, describeErrno } from "../errors.ts";
 import { cstr, libsystemd, type Libsystemd } from "./ffi.ts";
 
 /** A D-Bus variant: a value with its own signature. */
@@ -117,19 +117,6 @@ function errnoDbusName(errno: number): string {
   }
 }
 
-const ERRNO_TEXT: Record<number, string> = {
-  2: "no such socket",
-  32: "broken pipe",
-  104: "connection reset by peer",
-  107: "not connected",
-  110: "timed out",
-  111: "connection refused",
-};
-
-function errnoText(errno: number): string {
-  return `${ERRNO_TEXT[errno] ?? errnoName(errno)} (${errnoName(errno)})`;
-}
-
 /** Options for {@link SdBus.connect}. */
 export interface SdBusOptions {
   /** A D-Bus address, e.g. `unix:path=/run/systemd/private`. */
@@ -177,11 +164,11 @@ export class SdBus {
     }
     const out = new BigUint64Array(1);
     let r = lib.sd_bus_new(out);
-    if (r < 0) throw new DbusError(what, errnoDbusName(-r), `sd_bus_new: ${errnoText(-r)}`, -r);
+    if (r < 0) throw new DbusError(what, errnoDbusName(-r), `sd_bus_new: ${describeErrno(-r)}`, -r);
     const bus = Deno.UnsafePointer.create(out[0]!);
     const fail = (step: string, r: number): never => {
       lib.sd_bus_close_unref(bus);
-      throw new DbusError(what, errnoDbusName(-r), `${step}: ${errnoText(-r)}`, -r);
+      throw new DbusError(what, errnoDbusName(-r), `${step}: ${describeErrno(-r)}`, -r);
     };
     r = lib.sd_bus_set_address(bus, cstr(opts.address));
     if (r < 0) fail("sd_bus_set_address", r);
@@ -233,7 +220,7 @@ export class SdBus {
         cstr(iface),
         cstr(member),
       );
-      if (r < 0) throw new DbusError(what, errnoDbusName(-r), errnoText(-r), -r);
+      if (r < 0) throw new DbusError(what, errnoDbusName(-r), describeErrno(-r), -r);
       const m = Deno.UnsafePointer.create(out[0]!);
       let reply: Deno.PointerValue = null;
       try {
@@ -254,7 +241,7 @@ export class SdBus {
           throw new DbusError(
             what,
             name ?? errnoDbusName(-r),
-            text ?? errnoText(-r),
+            text ?? describeErrno(-r),
             -r,
           );
         }
@@ -291,7 +278,7 @@ export class SdBus {
         const bus = this.#live(what);
         out[0] = 0n;
         const r = lib.sd_bus_process(bus, out);
-        if (r < 0) throw new DbusError(what, errnoDbusName(-r), errnoText(-r), -r);
+        if (r < 0) throw new DbusError(what, errnoDbusName(-r), describeErrno(-r), -r);
         if (out[0]) {
           const m = Deno.UnsafePointer.create(out[0]);
           try {
@@ -317,7 +304,7 @@ export class SdBus {
           );
         }
         const w = await lib.sd_bus_wait(bus, BigInt(Math.min(left, 1000)) * 1000n);
-        if (w < 0) throw new DbusError(what, errnoDbusName(-w), errnoText(-w), -w);
+        if (w < 0) throw new DbusError(what, errnoDbusName(-w), describeErrno(-w), -w);
       }
     });
   }
@@ -332,9 +319,9 @@ export class SdBus {
       const bus = this.#live(what);
       const ready = lib.sd_bus_is_ready(bus);
       if (ready > 0) return bus;
-      if (ready < 0) throw new DbusError(what, errnoDbusName(-ready), errnoText(-ready), -ready);
+      if (ready < 0) throw new DbusError(what, errnoDbusName(-ready), describeErrno(-ready), -ready);
       const r = lib.sd_bus_process(bus, null);
-      if (r < 0) throw new DbusError(what, errnoDbusName(-r), errnoText(-r), -r);
+      if (r < 0) throw new DbusError(what, errnoDbusName(-r), describeErrno(-r), -r);
       if (r > 0) continue;
       const left = deadline - Date.now();
       if (left <= 0) {
@@ -346,7 +333,7 @@ export class SdBus {
         );
       }
       const w = await lib.sd_bus_wait(bus, BigInt(Math.min(left, 1000)) * 1000n);
-      if (w < 0) throw new DbusError(what, errnoDbusName(-w), errnoText(-w), -w);
+      if (w < 0) throw new DbusError(what, errnoDbusName(-w), describeErrno(-w), -w);
     }
   }
 
@@ -365,7 +352,7 @@ export class SdBus {
         throw new DbusError(
           what,
           "org.freedesktop.DBus.Error.InvalidArgs",
-          `cannot append ${sig} ${JSON.stringify(String(value))}: ${errnoText(-r)}`,
+          `cannot append ${sig} ${JSON.stringify(String(value))}: ${describeErrno(-r)}`,
           -r,
         );
       }
