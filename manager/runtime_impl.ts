@@ -10,6 +10,7 @@
 
 import type { LinuxResources, Process } from "../spec/config.ts";
 import type { ContainerRecord } from "./store.ts";
+import { writeAtomic } from "../core/state.ts";
 
 /** One runtime handler: how containers that name it are run. */
 export interface RuntimeHandlerConfig {
@@ -240,9 +241,7 @@ export async function writeExitRecord(
   code: number,
 ): Promise<void> {
   await Deno.mkdir(ctx.exitsDir, { recursive: true });
-  const tmp = `${ctx.exitsDir}/.${id}.tmp`;
-  await Deno.writeTextFile(tmp, String(code));
-  await Deno.rename(tmp, exitFilePath(ctx, id));
+  await writeAtomic(exitFilePath(ctx, id), String(code), 0o644);
 }
 
 /** Removes a container's exit file and persist directory. */
