@@ -16,6 +16,7 @@ import { exists, isDirectory } from "../util/fs.ts";
 import type { NamespaceType, Spec } from "../spec/config.ts";
 import { parseSpec } from "../spec/validate.ts";
 import { createCgroupManager } from "../drivers/factory.ts";
+import { parseProcCgroup } from "../cgroups/paths.ts";
 import type { CgroupManager } from "../drivers/driver.ts";
 import { ConfigError, ContainerIdError, CriuError } from "../errors.ts";
 import { check, cstr, native } from "../native/ffi.ts";
@@ -250,7 +251,8 @@ export async function restoreContainer(
         await manager.create();
         if (resources) await manager.set(resources);
         await manager.apply(criuPid);
-        for (const [ctrl, path] of cgroupsOf(criuPid)) {
+        const own = parseProcCgroup(Deno.readTextFileSync(`/proc/${criuPid}/cgroup`));
+        for (const [ctrl, path] of Object.entries(own)) {
           ropts.cgRoot.push(create(cgroup_rootSchema, { ctrl, path }));
         }
         state.cgroup = manager.saved();
@@ -325,17 +327,6 @@ export async function restoreContainer(
     for (const fd of fds) lib.nsi_close(fd);
     lock.release();
   }
-}
-
-/** The cgroup of each hierarchy a process is in (runc's ParseCgroupFile: one entry per controller). */
-function cgroupsOf(pid: number): [string, string][] {
-  const out: [string, string][] = [];
-  for (const line of Deno.readTextFileSync(`/proc/${pid}/cgroup`).split("\n")) {
-    const m = /^\d+:([^:]*):(.*)$/.exec(line);
-    if (!m) continue;
-    for (const ctrl of m[1].split(",")) out.push([ctrl, m[2]]);
-  }
-  return out;
 }
 
 /** What a checkpoint saved beside the images (each part optional: runc's images lack ours). */
