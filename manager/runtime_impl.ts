@@ -199,7 +199,7 @@ export const MAX_EXEC_SYNC_SIZE = 16 * 1024 * 1024;
 export const TIMED_OUT_MESSAGE = "command timed out";
 
 /** The exit file of a container. */
-export function exitFilePath(ctx: HandlerContext, id: string): string {
+function exitFilePath(ctx: HandlerContext, id: string): string {
   return `${ctx.exitsDir}/${id}`;
 }
 

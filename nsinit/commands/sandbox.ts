@@ -45,7 +45,7 @@ function number(values: FlagValues, flag: string): number | undefined {
 }
 
 /** The library options that the flags ask for. */
-export function optionsFromFlags(values: FlagValues): SandboxOptions {
+function optionsFromFlags(values: FlagValues): SandboxOptions {
   const o: SandboxOptions = {};
   const profile = str(values, "profile");
   if (profile) o.profile = profile;
