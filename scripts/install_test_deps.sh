@@ -7,6 +7,7 @@
 #   apt      Debian packages (apt-get update only when the package lists are missing)
 #   deno     deno 2.9.6 on PATH (npm install -g deno@2.9.6 when missing or another version)
 #   user     the unprivileged test user nsinit-test, with /etc/subuid and /etc/subgid ranges
+#   access   the test user can reach the checkout (search bit on the directories above it)
 #   clients  containerd and podman (scripts/install_client_deps.sh), for tests/clients
 #   criu     CRIU 4.1.1 from Debian 13 in a private prefix + a `criu` wrapper on PATH
 #            (scripts/install_criu.sh), for checkpoint/restore
@@ -101,6 +102,25 @@ for kind in uid gid; do
   fi
 done
 say "user: $test_user (uid $(id -u "$test_user"); ${notes[*]})"
+
+# --- access: the rootless tests run the checkout's code as the test user, so every directory
+# above the repository must let that user pass through (a clone in a mktemp -d is 0700). Only
+# the search bit is added, to the directories that lack it; nothing becomes listable.
+if is_root && ! runuser -u "$test_user" -- test -r "$repo/mod.ts"; then
+  opened=()
+  d=$repo
+  while :; do
+    if ! runuser -u "$test_user" -- test -x "$d"; then
+      chmod o+x "$d"
+      opened+=("$d")
+    fi
+    [[ $d == / ]] && break
+    d=$(dirname "$d")
+  done
+  runuser -u "$test_user" -- test -r "$repo/mod.ts" ||
+    die "access: $test_user cannot read $repo/mod.ts (rootless tests would fail)"
+  say "access: o+x on ${opened[*]:-nothing} so $test_user can read the checkout"
+fi
 
 # --- OCI clients (containerd, podman) for tests/clients
 bash "$repo/scripts/install_client_deps.sh"
