@@ -10,6 +10,7 @@ import { exists, isDirectory } from "../util/fs.ts";
 import type { LinuxResources, Process } from "../spec/config.ts";
 import type { CgroupManager } from "../drivers/driver.ts";
 import type { CgroupStats } from "../cgroups/stats.ts";
+import { parseMountInfo } from "../cgroups/paths.ts";
 import { ContainerIdError, type Status } from "../errors.ts";
 import type { ExitStatus } from "../native/reaper.ts";
 import { type ContainerState, lockDir, readState, writeAtomic } from "./state.ts";
@@ -444,6 +445,7 @@ export class Container implements AsyncDisposable {
       mark("delete: cgroup removed", this.id);
       // A restore killed mid-way may have left the rootfs bound here: never recurse into it.
       this.#sys.umountDetach(join(this.#dir, "criu-root"));
+      if (this.#state.criuWorkDir) this.#detachCriuYards(this.#state.criuWorkDir);
       const rdt = this.#state.resctrl;
       for (const d of [rdt?.monitor, rdt?.created ? rdt.dir : undefined]) {
         if (!d) continue;
@@ -463,6 +465,21 @@ export class Container implements AsyncDisposable {
         this.#sys,
       );
     });
+  }
+
+  /** Detaches the cgroup yards a CRIU killed mid-restore left mounted in its work dir. */
+  #detachCriuYards(workDir: string): void {
+    const yards = parseMountInfo(Deno.readTextFileSync("/proc/self/mountinfo"))
+      .map((m) => m.mountPoint)
+      .filter((p) =>
+        p.startsWith(`${workDir}/.criu.cgyard.`) && !p.includes("/", workDir.length + 1)
+      );
+    for (const yard of new Set(yards)) {
+      this.#sys.umountDetach(yard);
+      try {
+        Deno.removeSync(yard);
+      } catch { /* CRIU removed it, or it is not empty: leave it */ }
+    }
   }
 
   async #killEverything(status: Status): Promise<void> {

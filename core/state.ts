@@ -33,6 +33,11 @@ export interface ContainerState {
    * process). Every later command loads the same driver from it.
    */
   cgroup: DriverState;
+  /**
+   * The work directory a restore gave CRIU: CRIU mounts its cgroup yard there
+   * (`.criu.cgyard.*`), and a CRIU killed mid-restore leaves it mounted, so delete detaches it.
+   */
+  criuWorkDir?: string;
   /** The Intel RDT (resctrl) group, and whether the create made it (then delete removes it). */
   resctrl?: { dir: string; created: boolean; monitor?: string };
   /** Whether it was created by an unprivileged user. */

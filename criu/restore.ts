@@ -161,6 +161,7 @@ export async function restoreContainer(
       cgroup: manager.saved(),
       rootless: Deno.uid() !== 0,
     });
+    state.criuWorkDir = opts.workPath ? resolve(opts.workPath) : imagePath;
     await writeAtomic(join(dir, "state.json"), JSON.stringify(state));
     mark("restore:state");
 
