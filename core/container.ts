@@ -291,6 +291,16 @@ export class Container implements AsyncDisposable {
       mark("pause: locked", this.id);
       await this.#cgroup.freeze(true);
       mark("pause: frozen", this.id);
+      // A kill that took the lock just before (or any SIGKILL) may not have been acted on
+      // yet: the init was still alive, so the status above said running. Frozen with the
+      // SIGKILL pending, a cgroup v1 process stays alive until thawed: a paused container
+      // with a kill pending, for ever. It was killed: thaw it so it dies, and refuse the
+      // pause as on a stopped container.
+      if (this.#sys.killPending(this.#state.initPid)) {
+        await this.#cgroup.freeze(false);
+        mark("pause: killed, thawed", this.id);
+        checkTransition(this.id, "stopped", "pause");
+      }
     });
   }
 

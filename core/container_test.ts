@@ -372,6 +372,34 @@ Deno.test("SIGKILL to a paused container thaws it, so the kill is acted on (as r
   assert.equal(await p.status(), "paused");
 });
 
+Deno.test("kill, then pause before the init acted on the SIGKILL: thawed, refused, stopped", async () => {
+  // The flake of "kill while pause" (tests/security/concurrency_library_test.ts): kill took
+  // the lock first and did not thaw (the container was running), but the init had not yet
+  // run to die when pause froze it. A frozen cgroup v1 process with SIGKILL pending lives
+  // until thawed: without the check it stayed "paused" for ever.
+  await using w = await world();
+  const c = await inStatus(w, "running");
+  const pid = c.persisted.initPid;
+  const other = await w.factory.load(c.id);
+  w.sys.lateKills = true;
+  await c.signal(9);
+  assert.ok(w.sys.alive(pid) && w.sys.killPending(pid), "set-up: the kill is pending");
+  assert.equal(await other.status(), "running");
+  w.sys.calls.length = 0;
+  await assert.rejects(() => other.pause(), (e: unknown) => {
+    assert.ok(e instanceof StateError, `${e}`);
+    assert.match(e.message, /stopped/);
+    return true;
+  });
+  assert.deepEqual(w.sys.calls, ["cgroup freeze true", "cgroup freeze false"]);
+  assert.ok(!w.sys.alive(pid), "the init acted on its kill once thawed");
+  assert.equal(await other.status(), "stopped");
+  // Without a kill pending, pause pauses.
+  const p = await inStatus(w, "running");
+  await p.pause();
+  assert.equal(await p.status(), "paused");
+});
+
 Deno.test("start: a failure in the init is reported and the fifo is consumed", async () => {
   await using w = await world();
   const c = await inStatus(w, "created");

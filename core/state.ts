@@ -198,3 +198,31 @@ export function procStat(pid: number): { state: string; startTime: number } | un
   // rest[0] is field 3 (state); field 22 (starttime) is rest[19].
   return { state: rest[0], startTime: Number(rest[19]) };
 }
+
+/**
+ * Whether process `pid` has SIGKILL pending, for the thread group or its main thread
+ * (`ShdPnd`, `SigPnd` in /proc/<pid>/status); false when it is gone (or pid <= 0).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { killPending } from "./state.ts";
+ * assert.equal(killPending(Deno.pid), false);
+ * assert.equal(killPending(0), false);
+ * ```
+ */
+export function killPending(pid: number): boolean {
+  if (!(pid > 0)) return false;
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(`/proc/${pid}/status`);
+  } catch {
+    return false;
+  }
+  const SIGKILL_BIT = 1n << 8n; // signal 9
+  for (const field of ["SigPnd", "ShdPnd"]) {
+    const m = new RegExp(`^${field}:\\s*([0-9a-f]+)$`, "m").exec(text);
+    if (m && (BigInt(`0x${m[1]}`) & SIGKILL_BIT) !== 0n) return true;
+  }
+  return false;
+}

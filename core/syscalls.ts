@@ -16,7 +16,7 @@ import { type Spawned, spawnPlan, type SpawnPlanOptions } from "../native/spawn.
 import { nulList, type PlanBuilder } from "../native/plan.ts";
 import { type ExitStatus, reaper } from "../native/reaper.ts";
 import { SyscallError } from "../errors.ts";
-import { procStat } from "./state.ts";
+import { killPending, procStat } from "./state.ts";
 import { fdReadable, fdWritable, prepareStdio, type StdioOptions } from "./stdio.ts";
 
 /** Process facts from `/proc/<pid>/stat`. */
@@ -65,6 +65,11 @@ export interface Syscalls {
   fifoStart(fifo: string, pidfd: number, id: string): Promise<void>;
   /** `/proc/<pid>/stat` facts; undefined when there is no such process (or pid <= 0). */
   procStat(pid: number): ProcStat | undefined;
+  /**
+   * Whether process `pid` has a SIGKILL pending: it was killed and has not run since (a
+   * process frozen by a cgroup v1 freezer stays so, alive, until thawed). False when gone.
+   */
+  killPending(pid: number): boolean;
   /** Runs a plan through the helper (see `native/spawn.ts`). */
   spawnPlan(plan: PlanBuilder, opts: SpawnPlanOptions): Promise<Spawned>;
   /** Waits for a child (by pidfd) to exit. */
@@ -142,6 +147,7 @@ export const realSyscalls: Syscalls = Object.freeze({
     }
   },
   procStat,
+  killPending,
   spawnPlan,
   waitExit: (pidfd: number) => reaper.wait(pidfd),
   prepareStdio,

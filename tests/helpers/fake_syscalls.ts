@@ -45,6 +45,8 @@ const FATAL = new Set([2, 9, 15]);
 interface FakeProcess {
   startTime: number;
   exited?: ExitStatus;
+  /** A fatal signal it has not acted on yet (see `FakeSyscalls.lateKills`). */
+  pending?: number;
   waiters: ((s: ExitStatus) => void)[];
 }
 
@@ -58,6 +60,12 @@ export class FakeSyscalls implements Syscalls {
   spawnError?: Error;
   /** Throw this from the next `fifoStart`, once. */
   fifoStartError?: Error;
+  /**
+   * A fatal signal does not end the process at once but stays pending, as for a real process
+   * that has not run since it was killed, until a thaw of its fake cgroup lets it run
+   * (`FakeCgroupManager.freeze(false)`) or {@linkcode FakeSyscalls.runPending}.
+   */
+  lateKills = false;
   /** What `runHook` resolves to per hook path (a wait status; default 0, success). */
   readonly hookResults: Map<string, number> = new Map();
   /** The state each hook read on stdin, in order. */
@@ -140,7 +148,22 @@ export class FakeSyscalls implements Syscalls {
     if (!this.alive(pid)) {
       throw new SyscallError({ syscall: "kill", errno: 3, path: `${pid}` });
     }
-    if (FATAL.has(signal)) this.exit(pid, { signal });
+    if (!FATAL.has(signal)) return;
+    if (this.lateKills) this.#procs.get(pid)!.pending ??= signal;
+    else this.exit(pid, { signal });
+  }
+
+  /** Lets fake processes with a pending fatal signal run: they end of it. */
+  runPending(pids: Iterable<number> = this.#procs.keys()): void {
+    for (const pid of pids) {
+      const p = this.#procs.get(pid);
+      if (p?.pending !== undefined && !p.exited) this.exit(pid, { signal: p.pending });
+    }
+  }
+
+  killPending(pid: number): boolean {
+    const p = this.#procs.get(pid);
+    return p !== undefined && !p.exited && p.pending === 9;
   }
 
   close(fd: number): void {
@@ -290,6 +313,8 @@ export class FakeCgroupManager implements CgroupManager {
       return Promise.reject(new CgroupError("freezer", "the fake has no freezer"));
     }
     this.#frozen = frozen;
+    // Thawed processes run, and act on a kill that was pending.
+    if (!frozen) this.#sys.runPending(this.#pids.keys());
     return Promise.resolve();
   }
   frozen(): Promise<boolean> {

@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { ContainerIdError, Factory, StateError } from "../../mod.ts";
 import type { Spec } from "../../spec/config.ts";
 import { makeBundle } from "../helpers/bundle.ts";
-import { isRoot, skipUnless } from "../helpers/skip.ts";
+import { hasCgroup, isRoot, skipUnless } from "../helpers/skip.ts";
+import { killPending } from "../../core/state.ts";
 import { stateEntries } from "./helpers.ts";
 
 const ignore = skipUnless(isRoot(), "real containers need root");
@@ -21,6 +22,19 @@ function specFor(base: Spec, id: string): Spec {
   const s = structuredClone(base);
   s.linux!.cgroupsPath = `nsinit-test-${id}`;
   return s;
+}
+
+/** Removes a cgroup directory once it is empty (a dead process leaves it when reaped). */
+async function removeCgroupDir(dir: string): Promise<void> {
+  for (let i = 0;; i++) {
+    try {
+      return await Deno.remove(dir);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return;
+      if (i === 100) throw e;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
 }
 
 /** Force-deletes every container in `f`'s root, so a failed round leaves none running. */
@@ -120,6 +134,66 @@ Deno.test({
     } catch (e) {
       await destroyAll(f); // only on failure: the check below must see what a pass leaves
       throw e;
+    }
+    assert.deepEqual(stateEntries(b.stateRoot), []);
+  },
+});
+
+Deno.test({
+  name:
+    "concurrency (library): kill, then pause before the init acted on its SIGKILL: the pause is refused and the container ends",
+  ignore: ignore || skipUnless(hasCgroup("freezer"), "needs the cgroup v1 freezer"),
+  async fn() {
+    // The interleaving behind the flake of "kill while pause", made deterministic: kill takes
+    // the lock first, sees a running container (no thaw), and sends SIGKILL; the init has not
+    // run since when pause freezes it. Under load that is a scheduling accident; here the init
+    // sits in a frozen child cgroup of the container's freezer cgroup, so it cannot act on the
+    // kill while the container's own freezer.state still reads THAWED. A frozen v1 process
+    // with SIGKILL pending lives until thawed: the container stayed "paused" for ever.
+    await using b = await makeBundle({ args: ["sleep", "60"], rootfs: "shared" });
+    const f = new Factory({ root: b.stateRoot });
+    const c = await f.run(b.id, { bundle: b.dir, spec: specFor(b.config, b.id), stdio: quiet });
+    const hold = `${c.cgroup.paths().freezer}/hold`;
+    const pid = c.persisted.initPid;
+    const freezer = async (dir: string, state: "FROZEN" | "THAWED") => {
+      await Deno.writeTextFile(`${dir}/freezer.state`, state);
+      for (let i = 0; i < 500; i++) {
+        if ((await Deno.readTextFile(`${dir}/freezer.state`)).trim() === state) return;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      throw new Error(`${dir} never became ${state}`);
+    };
+    let waited = false;
+    try {
+      await Deno.mkdir(hold);
+      await Deno.writeTextFile(`${hold}/cgroup.procs`, String(pid));
+      await freezer(hold, "FROZEN");
+      assert.equal(await c.status(), "running", "set-up: the container itself is not frozen");
+      await c.signal(9);
+      assert.ok(killPending(pid), "set-up: the init is alive with the kill pending");
+      const other = await f.load(b.id); // as another runtime process would
+      await assert.rejects(() => other.pause(), (e: unknown) => {
+        assert.ok(e instanceof StateError, String(e));
+        assert.match(e.message, /stopped/);
+        return true;
+      });
+      await freezer(hold, "THAWED"); // the scheduling accident is over
+      let status = await (await f.load(b.id)).status();
+      for (let t = 0; t < 100 && status !== "stopped"; t++) {
+        await new Promise((r) => setTimeout(r, 50));
+        status = await (await f.load(b.id)).status();
+      }
+      assert.equal(status, "stopped", "the killed container stayed paused with its kill pending");
+      const end = c.wait();
+      waited = true;
+      assert.equal((await end).signal, 9);
+    } finally {
+      await Deno.writeTextFile(`${c.cgroup.paths().freezer}/freezer.state`, "THAWED")
+        .catch(() => {});
+      await Deno.writeTextFile(`${hold}/freezer.state`, "THAWED").catch(() => {});
+      if (!waited) await c.wait();
+      await removeCgroupDir(hold);
+      await c.destroy({ force: true });
     }
     assert.deepEqual(stateEntries(b.stateRoot), []);
   },
