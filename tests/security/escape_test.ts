@@ -1,17 +1,26 @@
 // End-to-end escape attempts, one per class (see docs/security.md). Each test makes the
 // attack happen for real and proves it fails: the container cannot reach the host, or the
-// runtime refuses to start it and the host is unchanged.
+// runtime refuses to start it and the host is unchanged. Every class runs twice (tests/security/
+// modes.ts): as root, and rootless (a user namespace, run by the unprivileged test user
+// nsinit-test), where the attacker is root in the container and the runtime is that user.
 import assert from "node:assert/strict";
 import { Factory } from "../../mod.ts";
 import type { LinuxSeccomp, Spec } from "../../spec/config.ts";
-import { makeBundle } from "../helpers/bundle.ts";
+import type { Bundle } from "../helpers/bundle.ts";
 import { makeTempDir } from "../helpers/paths.ts";
-import { run, runNsinit } from "../helpers/run.ts";
-import { hasCommand, isRoot, skipUnless } from "../helpers/skip.ts";
-import { read, stateEntries } from "./helpers.ts";
+import { uniqueId } from "../helpers/ids.ts";
+import { run } from "../helpers/run.ts";
+import { hasCommand, skipUnless } from "../helpers/skip.ts";
+import { testUser } from "../helpers/user.ts";
+import { parseSubIds } from "../../core/rootless.ts";
+import { ownCgroup, read, stateEntries } from "./helpers.ts";
+import { type Mode, MODES } from "./modes.ts";
 
-const ignore = skipUnless(isRoot(), "real containers need root");
-const needsCc = ignore || skipUnless(hasCommand("cc"), "needs a C compiler for the probe");
+const noCc = skipUnless(hasCommand("cc"), "needs a C compiler for the probe");
+const noSetcap = skipUnless(
+  hasCommand("setcap"),
+  "needs setcap (libcap2-bin) for file capabilities",
+);
 
 /** Compiles testdata/NAME.c statically into `dir`/NAME. */
 async function compile(name: string, dir: string): Promise<void> {
@@ -25,27 +34,67 @@ async function compile(name: string, dir: string): Promise<void> {
   assert.equal(r.code, 0, r.stderr);
 }
 
-Deno.test({
-  name:
-    "escape: masked paths are never bound from a /dev/null replaced by a symlink (CVE-2025-31133)",
-  ignore,
-  async fn() {
+/** Registers `fn` as one test per mode: `escape (root): NAME`, `escape (rootless): NAME`. */
+function escapeTest(
+  name: string,
+  fn: (m: Mode) => Promise<void>,
+  opts: { ignore?: boolean } = {},
+): void {
+  for (const m of MODES) {
+    Deno.test({
+      name: `escape (${m.name}): ${name}`,
+      ignore: m.ignore || (opts.ignore ?? false),
+      fn: () => fn(m),
+    });
+  }
+}
+
+/**
+ * Maps container ids 1 and up to the test user's subordinate range (rootless), so the container
+ * has users other than root, as a root container has.
+ */
+function mapSubIds(m: Mode, b: Bundle): void {
+  if (m.name !== "rootless") return;
+  const u = testUser()!;
+  const sub = parseSubIds(Deno.readTextFileSync("/etc/subuid"), u.name, u.uid)[0];
+  const subg = parseSubIds(Deno.readTextFileSync("/etc/subgid"), u.name, u.uid)[0];
+  assert.ok(sub && subg, "the test user has /etc/subuid and /etc/subgid ranges");
+  b.config.linux!.uidMappings = [
+    { containerID: 0, hostID: u.uid, size: 1 },
+    { containerID: 1, hostID: sub.start, size: sub.count },
+  ];
+  b.config.linux!.gidMappings = [
+    { containerID: 0, hostID: u.gid, size: 1 },
+    { containerID: 1, hostID: subg.start, size: subg.count },
+  ];
+}
+
+/** The container's run, to its end: the CLI's `run` as the mode's user. */
+function runToEnd(m: Mode, b: Bundle) {
+  return m.nsinit(b, ["run", "--bundle", b.dir, b.id]);
+}
+
+escapeTest(
+  "masked paths are never bound from a /dev/null replaced by a symlink (CVE-2025-31133)",
+  async (m) => {
     await using hooks = await makeTempDir("escape-hook");
-    await using b = await makeBundle({ args: ["cat", "/proc/kcore"] });
+    await using b = await m.bundle(["cat", "/proc/kcore"]);
     // A createContainer hook runs in the container's mount namespace before pivot_root, as
     // a process sharing the container's /dev could: it swaps /dev/null for a symlink to a
     // host-wide procfs file. A runtime masking by path would bind core_pattern over
-    // /proc/kcore, writable.
+    // /proc/kcore, writable. (Rootless, /dev/null is a bind of the host's, as no device can be
+    // made in a user namespace: the hook detaches it first.)
     const hook = `${hooks.path}/swap.sh`;
     await Deno.writeTextFile(
       hook,
-      `#!/bin/sh\nrm -f ${b.rootfs}/dev/null && ln -s /proc/sys/kernel/core_pattern ${b.rootfs}/dev/null\n`,
+      `#!/bin/sh\numount -l ${b.rootfs}/dev/null 2>/dev/null\n` +
+        `rm -f ${b.rootfs}/dev/null && ln -s /proc/sys/kernel/core_pattern ${b.rootfs}/dev/null\n`,
       { mode: 0o755 },
     );
     b.config.hooks = { createContainer: [{ path: hook }] };
     assert.ok(b.config.linux!.maskedPaths!.includes("/proc/kcore"));
     await b.write();
-    const r = await runNsinit(["--root", b.stateRoot, "run", "--bundle", b.dir, b.id]);
+    const r = await runToEnd(m, b);
     const corePattern = read("/proc/sys/kernel/core_pattern");
     assert.ok(!r.stdout.includes(corePattern.trim()) || corePattern.trim() === "", r.stdout);
     assert.notEqual(r.code, 0, `the container ran: ${r.stdout}`);
@@ -55,19 +104,22 @@ Deno.test({
     );
     assert.deepEqual(stateEntries(b.stateRoot), [], "no state left");
   },
-});
+);
 
-Deno.test({
-  name: "escape: a procfs write covered by a mount is refused, not redirected (CVE-2025-52881)",
-  ignore,
-  async fn() {
+escapeTest(
+  "a procfs write covered by a mount is refused, not redirected (CVE-2025-52881)",
+  async (m) => {
     await using dir = await makeTempDir("escape-proc");
     const target = `${dir.path}/target`;
     await Deno.writeTextFile(target, "untouched\n");
-    await using b = await makeBundle({ args: ["true"] });
+    // The runtime's user may write it: only the runtime's check can keep it unchanged.
+    await m.own(target);
+    await using b = await m.bundle(["true"]);
     // The sysctl's file in the container's /proc is covered by a bind mount of a host file:
-    // a write by path lands in the host file.
-    assert.ok(b.config.linux!.namespaces!.some((n) => n.type === "network" && !n.path));
+    // a write by path lands in the host file. (net.* needs the container's own network
+    // namespace, which runc's rootless spec does not have.)
+    const ns = b.config.linux!.namespaces!;
+    if (!ns.some((n) => n.type === "network")) ns.push({ type: "network" });
     b.config.mounts!.push({
       destination: "/proc/sys/net/ipv4/ip_forward",
       type: "bind",
@@ -76,32 +128,31 @@ Deno.test({
     });
     b.config.linux!.sysctl = { "net.ipv4.ip_forward": "1" };
     await b.write();
-    const r = await runNsinit(["--root", b.stateRoot, "run", "--bundle", b.dir, b.id]);
+    const r = await runToEnd(m, b);
     assert.equal(read(target), "untouched\n", "the write was redirected to a host file");
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /set sysctl net\.ipv4\.ip_forward.*: .*a mount covers it/, r.stderr);
     assert.deepEqual(stateEntries(b.stateRoot), [], "no state left");
   },
-});
+);
 
-Deno.test({
-  name:
-    "escape: no console is bound from a path, and /dev/ptmx must be the pty multiplexer (CVE-2025-52565)",
-  ignore,
-  async fn() {
-    await using b = await makeBundle({
-      args: ["sh", "-c", "grep -c ' /dev/console ' /proc/self/mountinfo; true"],
-    });
-    const r = await runNsinit(["--root", b.stateRoot, "run", "--bundle", b.dir, b.id]);
+escapeTest(
+  "no console is bound from a path, and /dev/ptmx must be the pty multiplexer (CVE-2025-52565)",
+  async (m) => {
+    await using b = await m.bundle([
+      "sh",
+      "-c",
+      "grep -c ' /dev/console ' /proc/self/mountinfo; true",
+    ]);
+    const r = await runToEnd(m, b);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, "0\n", "nsinit binds nothing over /dev/console");
   },
-});
+);
 
-Deno.test({
-  name: "escape: writes to /proc/sys, /sys, /sys/fs/cgroup and /proc/sysrq-trigger fail",
-  ignore,
-  async fn() {
+escapeTest(
+  "writes to /proc/sys, /sys, /sys/fs/cgroup and /proc/sysrq-trigger fail",
+  async (m) => {
     const script = [
       "echo 1 > /proc/sys/vm/drop_caches",
       "echo 1 > /proc/sys/kernel/sysrq",
@@ -111,54 +162,122 @@ Deno.test({
       "mkdir /sys/fs/cgroup/memory/escape",
       "echo x > /proc/kcore",
     ].map((cmd) => `(${cmd}) 2>/dev/null && echo "wrote: ${cmd}" || echo "refused"`).join("; ");
-    await using b = await makeBundle({ args: ["sh", "-c", script] });
+    await using b = await m.bundle(["sh", "-c", script]);
     const before = read("/proc/sys/kernel/sysrq");
-    const r = await runNsinit(["--root", b.stateRoot, "run", "--bundle", b.dir, b.id]);
+    const r = await runToEnd(m, b);
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trim().split("\n");
     assert.equal(lines.length, 7, r.stdout);
     assert.deepEqual(lines.filter((l) => l !== "refused"), []);
     assert.equal(read("/proc/sys/kernel/sysrq"), before);
   },
-});
+);
 
-Deno.test({
-  name: "escape: devices outside the allow-list can be made but not opened",
-  ignore,
-  async fn() {
-    // The first disk (8:0) or, without one, a device the default list does not allow.
-    const script = [
-      "mknod /tmp/disk b 8 0 2>/dev/null; head -c 1 /tmp/disk >/dev/null 2>&1 && echo disk=open || echo disk=denied",
-      "mknod /tmp/mem c 1 1 2>/dev/null; head -c 1 /tmp/mem >/dev/null 2>&1 && echo mem=open || echo mem=denied",
-      "mknod /tmp/kmsg c 1 11 2>/dev/null; head -c 1 /tmp/kmsg >/dev/null 2>&1 && echo kmsg=open || echo kmsg=denied",
-      "head -c 1 /dev/null && echo null=open",
-    ].join("; ");
-    await using b = await makeBundle({ args: ["sh", "-c", script] });
-    b.config.mounts!.push({
-      destination: "/tmp",
-      type: "tmpfs",
-      source: "tmpfs",
-      options: ["nosuid", "mode=1777"],
-    });
-    // Even with CAP_MKNOD, the device cgroup decides what may be opened.
-    for (const set of ["bounding", "effective", "permitted"] as const) {
-      b.config.process!.capabilities![set] = [
-        ...(b.config.process!.capabilities![set] ?? []),
-        "CAP_MKNOD",
-      ];
+escapeTest(
+  "no cgroup the runtime's user may write is writable from the container (CVE-2023-25809)",
+  async (m) => {
+    // A cgroup on the host that the runtime's user may write, as a cgroup delegated to a
+    // user is (rootless: the CVE's case, where /sys/fs/cgroup was bound read-write). The
+    // container tries every directory it sees under /sys/fs/cgroup: a new child cgroup, and
+    // its own pid into cgroup.procs and tasks.
+    const own = ownCgroup("pids");
+    const mark = uniqueId("resc-mark");
+    const deleg = `/sys/fs/cgroup/pids${own === "/" ? "" : own}/${uniqueId("nsinit-test-deleg")}`;
+    await Deno.mkdir(deleg);
+    try {
+      for (const f of ["", "/cgroup.procs", "/tasks", "/pids.max"]) {
+        await Deno.chown(`${deleg}${f}`, m.uid, m.gid);
+      }
+      const script = [
+        "n=0",
+        "for d in $(find /sys/fs/cgroup -type d 2>/dev/null); do n=$((n+1))",
+        `mkdir "$d/${mark}" 2>/dev/null && echo "mkdir $d"`,
+        'for f in cgroup.procs tasks pids.max; do [ -f "$d/$f" ] && (echo $$ > "$d/$f") 2>/dev/null && echo "wrote $d/$f"; done',
+        "done",
+        'echo "dirs $n"',
+      ].join("; ");
+      await using b = await m.bundle(["sh", "-c", script]);
+      const r = await runToEnd(m, b);
+      assert.deepEqual(r.stdout.trim().split("\n").filter((l) => !l.startsWith("dirs ")), []);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^dirs [1-9]/m, "the container saw no /sys/fs/cgroup at all");
+      const children = [...Deno.readDirSync(deleg)].filter((e) => e.isDirectory);
+      assert.deepEqual(children, [], "a cgroup was made in the user's cgroup");
+      assert.equal(read(`${deleg}/cgroup.procs`), "", "a process joined the user's cgroup");
+    } finally {
+      await Deno.remove(`${deleg}/${mark}`).catch(() => {});
+      await Deno.remove(deleg);
     }
-    await b.write();
-    const r = await runNsinit(["--root", b.stateRoot, "run", "--bundle", b.dir, b.id]);
-    assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout, "disk=denied\nmem=denied\nkmsg=denied\nnull=open\n");
   },
+);
+
+escapeTest("devices outside the allow-list can be made but not opened", async (m) => {
+  // The first disk (8:0) or, without one, a device the default list does not allow. (Rootless:
+  // no device can be made in a user namespace, CAP_MKNOD or not, and only the host's harmless
+  // devices are bound in /dev.)
+  const script = [
+    "mknod /tmp/disk b 8 0 2>/dev/null; head -c 1 /tmp/disk >/dev/null 2>&1 && echo disk=open || echo disk=denied",
+    "mknod /tmp/mem c 1 1 2>/dev/null; head -c 1 /tmp/mem >/dev/null 2>&1 && echo mem=open || echo mem=denied",
+    "mknod /tmp/kmsg c 1 11 2>/dev/null; head -c 1 /tmp/kmsg >/dev/null 2>&1 && echo kmsg=open || echo kmsg=denied",
+    "head -c 1 /dev/null && echo null=open",
+  ].join("; ");
+  await using b = await m.bundle(["sh", "-c", script]);
+  b.config.mounts!.push({
+    destination: "/tmp",
+    type: "tmpfs",
+    source: "tmpfs",
+    options: ["nosuid", "mode=1777"],
+  });
+  // Even with CAP_MKNOD, the device cgroup decides what may be opened.
+  for (const set of ["bounding", "effective", "permitted"] as const) {
+    b.config.process!.capabilities![set] = [
+      ...(b.config.process!.capabilities![set] ?? []),
+      "CAP_MKNOD",
+    ];
+  }
+  await b.write();
+  const r = await runToEnd(m, b);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, "disk=denied\nmem=denied\nkmsg=denied\nnull=open\n");
 });
 
-Deno.test({
-  name:
-    "escape: during exec, no process in the container reaches the helper's exe, fds or cwd (CVE-2019-5736, CVE-2024-21626)",
-  ignore,
-  async fn() {
+/** A running container and execs into it: root through the library, rootless the CLI. */
+interface Running extends AsyncDisposable {
+  exec(args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
+}
+
+async function startDetached(m: Mode, b: Bundle): Promise<Running> {
+  if (m.name === "root") {
+    const factory = new Factory({ root: b.stateRoot });
+    const c = await factory.run(b.id, {
+      bundle: b.dir,
+      spec: b.config,
+      stdio: { stdin: "null", stdout: "null", stderr: "null" },
+    });
+    return {
+      async exec(args) {
+        const p = await c.exec({ ...b.config.process!, args }, {
+          stdio: { stdin: "null", stdout: "piped", stderr: "piped" },
+        });
+        return await p.output();
+      },
+      [Symbol.asyncDispose]: () => c.destroy({ force: true }),
+    };
+  }
+  const r = await m.nsinit(b, ["run", "--detach", "--bundle", b.dir, b.id], { pipeGraceMs: 200 });
+  assert.equal(r.code, 0, r.stderr);
+  return {
+    exec: (args) => m.nsinit(b, ["exec", b.id, ...args]),
+    async [Symbol.asyncDispose]() {
+      const d = await m.nsinit(b, ["delete", "--force", b.id]);
+      assert.equal(d.code, 0, d.stderr);
+    },
+  };
+}
+
+escapeTest(
+  "during exec, no process in the container reaches the helper's exe, fds or cwd (CVE-2019-5736, CVE-2024-21626)",
+  async (m) => {
     // The init scans every process it can see, all the time, and reports any exe, cwd or
     // fd that leads outside the container (the helper runs from a memfd; the runtime's fds
     // and cwd are host paths).
@@ -170,41 +289,27 @@ Deno.test({
       '*) echo "$l -> $t" >> /leaks ;;',
       "esac; done; done; done",
     ].join(" ");
-    await using b = await makeBundle({ args: ["sh", "-c", scan] });
-    b.config.root!.readonly = false;
-    await b.write();
-    const factory = new Factory({ root: b.stateRoot });
-    const c = await factory.run(b.id, {
-      bundle: b.dir,
-      spec: b.config,
-      stdio: { stdin: "null", stdout: "null", stderr: "null" },
-    });
-    try {
-      for (let i = 0; i < 20; i++) {
-        const p = await c.exec(
-          {
-            ...b.config.process!,
-            args: ["sh", "-c", "ls -l /proc/self/fd; readlink /proc/self/cwd"],
-          },
-          { stdio: { stdin: "null", stdout: "piped", stderr: "piped" } },
-        );
-        const out = await p.output();
+    await using b = await m.bundle(["sh", "-c", scan], { writable: true });
+    {
+      await using c = await startDetached(m, b);
+      // Rootless, each exec is a CLI process (a Deno start): fewer rounds.
+      for (let i = 0; i < (m.name === "root" ? 20 : 8); i++) {
+        const out = await c.exec(["sh", "-c", "ls -l /proc/self/fd; readlink /proc/self/cwd"]);
         assert.equal(out.code, 0, out.stderr);
         // The exec'd process itself: cwd is the container's, and only its stdio is open
         // (plus the fd ls opened to read the directory).
         const lines = out.stdout.trim().split("\n");
         assert.equal(lines.at(-1), "/", `exec cwd: ${out.stdout}`);
         const fds = lines.filter((l) => / -> /.test(l)).map((l) => l.split(" -> ")[1]);
+        assert.ok(fds.length >= 3, `no fds listed: ${out.stdout}`);
         for (const t of fds) {
           assert.match(t, /^(pipe:|\/dev\/null|\/proc\/\d+\/fd)/, `exec fd: ${t}`);
         }
       }
-    } finally {
-      await c.destroy({ force: true });
     }
     assert.equal(read(`${b.rootfs}/leaks`), "", "the init saw a path outside the container");
   },
-});
+);
 
 /** containerd's default seccomp profile (moby's policy), as `ctr run --seccomp` writes it. */
 function containerdDefaultSeccomp(): LinuxSeccomp {
@@ -212,19 +317,17 @@ function containerdDefaultSeccomp(): LinuxSeccomp {
   return (JSON.parse(Deno.readTextFileSync(file)) as Spec).linux!.seccomp!;
 }
 
-Deno.test({
-  name:
-    "escape: keyctl, unshare(CLONE_NEWUSER), mount and bpf fail under containerd's default seccomp profile",
-  ignore: needsCc,
-  async fn() {
-    await using b = await makeBundle({ args: ["/probe"] });
+escapeTest(
+  "keyctl, unshare(CLONE_NEWUSER), mount and bpf fail under containerd's default seccomp profile",
+  async (m) => {
+    await using b = await m.bundle(["/probe"]);
     await compile("probe", b.rootfs);
     const spec: Spec = b.config;
     spec.process!.noNewPrivileges = false; // real profiles run without it, as containerd's do
     const seccomp = containerdDefaultSeccomp();
     spec.linux!.seccomp = seccomp;
     await b.write();
-    const r = await runNsinit(["--root", b.stateRoot, "run", "--bundle", b.dir, b.id]);
+    const r = await runToEnd(m, b);
     assert.equal(r.code, 0, r.stderr);
     const results = Object.fromEntries(
       r.stdout.trim().split("\n").map((l) => {
@@ -242,34 +345,97 @@ Deno.test({
       );
     }
   },
-});
+  { ignore: noCc },
+);
 
-Deno.test({
-  name: "escape: a container sharing the host's pid namespace cannot ptrace the runtime",
-  ignore: needsCc,
-  async fn() {
-    // This test process is the runtime (the library runs the container). Without a pid
-    // namespace the container sees it; without CAP_SYS_PTRACE (and with fewer capabilities
-    // than the runtime) the kernel refuses to trace it.
-    await using b = await makeBundle({ args: ["/probe", String(Deno.pid)] });
+escapeTest(
+  "a container sharing the host's pid namespace cannot ptrace the runtime",
+  async (m) => {
+    // Without a pid namespace the container sees the runtime: its init's parent (the helper
+    // clones with CLONE_PARENT). As root the runtime is this test process (the library); rootless
+    // it is the `nsinit run` process of the test user, whom the container's root is on the host:
+    // the kernel refuses because the container's user namespace holds no capability over it.
+    const script = 'echo "runtime $PPID $(cat /proc/$PPID/comm)"; exec /probe $PPID';
+    await using b = await m.bundle(["sh", "-c", script]);
     await compile("probe", b.rootfs);
     b.config.linux!.namespaces = b.config.linux!.namespaces!.filter((n) => n.type !== "pid");
+    if (m.name === "rootless") {
+      // A user namespace cannot mount a procfs of a pid namespace it does not own: bind the
+      // host's, as runc's rootless containers without a pid namespace do.
+      b.config.mounts = b.config.mounts!.map((mt) =>
+        mt.destination === "/proc"
+          ? {
+            destination: "/proc",
+            type: "bind",
+            source: "/proc",
+            options: ["rbind", "nosuid", "noexec", "nodev"],
+          }
+          : mt
+      );
+    }
     const caps = b.config.process!.capabilities!;
     assert.ok(!(caps.bounding ?? []).includes("CAP_SYS_PTRACE"));
-    const factory = new Factory({ root: b.stateRoot });
-    const c = await factory.run(b.id, {
-      bundle: b.dir,
-      spec: b.config,
-      stdio: { stdin: "null", stdout: "piped", stderr: "piped" },
-    });
+    await b.write();
     let out;
-    try {
-      out = await c.init!.output();
-    } finally {
-      await c.destroy({ force: true });
+    if (m.name === "root") {
+      const factory = new Factory({ root: b.stateRoot });
+      const c = await factory.run(b.id, {
+        bundle: b.dir,
+        spec: b.config,
+        stdio: { stdin: "null", stdout: "piped", stderr: "piped" },
+      });
+      try {
+        out = await c.init!.output();
+      } finally {
+        await c.destroy({ force: true });
+      }
+    } else {
+      out = await runToEnd(m, b);
     }
     assert.equal(out.code, 0, out.stderr);
+    const runtime = out.stdout.split("\n").find((l) => l.startsWith("runtime "))?.split(" ");
+    assert.ok(runtime, out.stdout);
+    if (m.name === "root") assert.equal(runtime[1], String(Deno.pid), out.stdout);
+    assert.equal(runtime[2], "deno", `the probe's target is not the runtime: ${out.stdout}`);
     const line = out.stdout.split("\n").find((l) => l.startsWith("ptrace "));
     assert.equal(line, "ptrace -1 1", `the container traced the runtime: ${out.stdout}`);
   },
-});
+  { ignore: noCc },
+);
+
+escapeTest(
+  "a process of a non-root user gains no capability from a file's inheritable ones (CVE-2022-29162)",
+  async (m) => {
+    // runc before 1.1.2 gave processes a non-empty inheritable set: a non-root user in the
+    // container who ran a program with inheritable file capabilities got them. The program
+    // here: busybox with cap_net_bind_service+ei, run as `cat` by uid 1000.
+    const script = "/capbin/cat /proc/self/status | grep -E '^Cap(Inh|Prm|Eff)'";
+    const runAs1000 = async (inheritable?: string[]) => {
+      await using b = await m.bundle(["sh", "-c", script]);
+      await Deno.mkdir(`${b.rootfs}/capbin`);
+      await Deno.copyFile(`${b.rootfs}/bin/busybox`, `${b.rootfs}/capbin/busybox`);
+      await Deno.symlink("busybox", `${b.rootfs}/capbin/cat`);
+      const sc = await run("setcap", ["cap_net_bind_service+ei", `${b.rootfs}/capbin/busybox`]);
+      assert.equal(sc.code, 0, sc.stderr);
+      mapSubIds(m, b);
+      const p = b.config.process!;
+      p.user = { uid: 1000, gid: 1000 };
+      p.noNewPrivileges = false; // as Docker and containerd run by default: file caps count
+      if (inheritable) p.capabilities!.inheritable = inheritable;
+      await b.write();
+      const r = await runToEnd(m, b);
+      assert.equal(r.code, 0, r.stderr);
+      return Object.fromEntries(r.stdout.trim().split("\n").map((l) => l.split(/:\s+/)));
+    };
+    const caps = await runAs1000();
+    assert.deepEqual(caps, {
+      CapInh: "0000000000000000",
+      CapPrm: "0000000000000000",
+      CapEff: "0000000000000000",
+    }, "the file's inheritable capabilities were granted");
+    // The probe can see a gain: with an inheritable set asked for in the config, it is there.
+    const asked = await runAs1000(["CAP_NET_BIND_SERVICE"]);
+    assert.equal(asked.CapEff, "0000000000000400", JSON.stringify(asked));
+  },
+  { ignore: noSetcap },
+);

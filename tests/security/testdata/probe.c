@@ -25,6 +25,13 @@ int main(int argc, char **argv)
 {
 	union bpf_attr attr;
 
+	/*
+	 * First: a successful unshare(CLONE_NEWUSER) below would move the probe into a new user
+	 * namespace, where it holds no capability over anything outside, and the ptrace would
+	 * fail whatever the container may do.
+	 */
+	if (argc > 1)
+		report("ptrace", syscall(SYS_ptrace, PTRACE_SEIZE, atoi(argv[1]), 0, 0));
 	/* KEYCTL_JOIN_SESSION_KEYRING: a new keyring shared with no one. */
 	report("keyctl", syscall(SYS_keyctl, 1, "probe", 0, 0, 0));
 	report("unshare-user", syscall(SYS_unshare, CLONE_NEWUSER));
@@ -35,7 +42,5 @@ int main(int argc, char **argv)
 	attr.value_size = 4;
 	attr.max_entries = 1;
 	report("bpf", syscall(SYS_bpf, BPF_MAP_CREATE, &attr, sizeof(attr)));
-	if (argc > 1)
-		report("ptrace", syscall(SYS_ptrace, PTRACE_SEIZE, atoi(argv[1]), 0, 0));
 	return 0;
 }
