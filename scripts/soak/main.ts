@@ -4,7 +4,7 @@
  * (`cli.ts`), while the runtime's file descriptors, memory and threads are measured.
  *
  *   deno task soak [--mode both|library|cli] [--duration SECONDS] [--containers N]
- *                  [--drain-every SECONDS] [--cli-drain-every SECONDS] [--out FILE]
+ *                  [--drain-every SECONDS] [--cli-drain-every SECONDS] [--out FILE] [--rootless]
  *
  * Defaults: both modes, one after the other, 600 s each, 100 containers, a drain point every
  * 30 s (CLI: 60 s; a drain waits for every cycle in flight, and a CLI cycle of a few commands
@@ -18,6 +18,12 @@
  *   the largest command in flight per interval (peak RSS, fds, threads).
  * Prints the curve (a line per drain point), writes the whole report as JSON to `--out`
  * (default .cache/soak/report.json) and exits 1 on failure. Needs root.
+ *
+ * `--rootless`: the same churn by the unprivileged test user `nsinit-test`
+ * (scripts/install_test_deps.sh) with runc's rootless spec: the library process and every CLI
+ * command are that user's, the containers have a user namespace and, on a host that delegates no
+ * cgroup to the user (this one), no cgroup, so the exec cycle skips pause and resume. What is left
+ * is counted by root, as above.
  *
  * @module
  */
@@ -36,6 +42,7 @@ import {
   type Verdict,
 } from "./measure.ts";
 import { sleep } from "./shared.ts";
+import { asUser, cannotRunAsTestUser, testUser, warmDenoCache } from "../../tests/helpers/user.ts";
 
 const { values: o } = parseArgs({
   options: {
@@ -45,12 +52,15 @@ const { values: o } = parseArgs({
     "drain-every": { type: "string", default: "30" },
     "cli-drain-every": { type: "string", default: "60" },
     out: { type: "string", default: `${REPO_ROOT}/.cache/soak/report.json` },
+    rootless: { type: "boolean", default: false },
   },
 });
 
 /** What one mode found. */
 interface ModeReport {
   mode: "library" | "cli";
+  /** Run by the unprivileged test user with rootless containers. */
+  rootless: boolean;
   ok: boolean;
   seconds: number;
   cycles: number;
@@ -73,6 +83,16 @@ if (Deno.uid() !== 0) {
   console.error("soak: needs root (it runs real containers)");
   Deno.exit(2);
 }
+const rootless = o.rootless!;
+const user = rootless ? testUser() : undefined;
+if (rootless) {
+  const why = cannotRunAsTestUser();
+  if (why) {
+    console.error(`soak: --rootless: ${why}`);
+    Deno.exit(2);
+  }
+  await warmDenoCache(user!);
+}
 
 const marker = `soak-${Deno.pid}-${Date.now().toString(36)}`;
 const dir = `/tmp/nsinit-test-${marker}`;
@@ -81,7 +101,7 @@ const rootfs = await rootfsPath();
 
 /** A bundle on the shared rootfs (read-only) running `args`. */
 function bundle(name: string, args: string[]): string {
-  const spec = defaultSpec();
+  const spec = defaultSpec(rootless ? { rootless: true, uid: user!.uid, gid: user!.gid } : {});
   spec.process!.terminal = false;
   spec.process!.args = args;
   spec.process!.env = [
@@ -94,6 +114,13 @@ function bundle(name: string, args: string[]): string {
   Deno.mkdirSync(b);
   Deno.writeTextFileSync(`${b}/config.json`, JSON.stringify(spec, null, 2));
   return b;
+}
+
+/** A directory the runtime's user writes (rootless: the test user's). */
+function ownDir(path: string): string {
+  Deno.mkdirSync(path, { recursive: true });
+  if (user) Deno.chownSync(path, user.uid, user.gid);
+  return path;
 }
 
 async function leftoversScript(snapshot: string): Promise<string[]> {
@@ -110,7 +137,7 @@ async function leftoversScript(snapshot: string): Promise<string[]> {
 
 async function runMode(mode: "library" | "cli"): Promise<ModeReport> {
   const prefix = `${marker}-${mode === "library" ? "l" : "c"}`;
-  const root = `${dir}/state-${mode}`;
+  const root = ownDir(`${dir}/state-${mode}`);
   const common = [
     "--root",
     root,
@@ -124,6 +151,7 @@ async function runMode(mode: "library" | "cli"): Promise<ModeReport> {
     prefix,
     "--marker",
     marker,
+    ...(rootless ? ["--rootless"] : []),
   ];
   const args = mode === "library"
     ? [
@@ -146,7 +174,7 @@ async function runMode(mode: "library" | "cli"): Promise<ModeReport> {
       "--sleep",
       bundle(`sleep-${mode}`, ["sleep", "3600"]),
       "--logs",
-      (Deno.mkdirSync(`${dir}/logs`, { recursive: true }), `${dir}/logs`),
+      ownDir(`${dir}/logs`),
       ...common,
     ];
   const snapshot = `${dir}/leftovers-${mode}.snapshot`;
@@ -156,12 +184,14 @@ async function runMode(mode: "library" | "cli"): Promise<ModeReport> {
   }).output();
 
   console.log(
-    `soak ${mode}: ${o.containers} containers for ${o.duration} s, a drain point every ${
-      mode === "library" ? o["drain-every"] : o["cli-drain-every"]
-    } s`,
+    `soak ${mode}${rootless ? " (rootless, as " + user!.name + ")" : ""}: ${o.containers} ` +
+      `containers for ${o.duration} s, a drain point every ${
+        mode === "library" ? o["drain-every"] : o["cli-drain-every"]
+      } s`,
   );
   const report: ModeReport = {
     mode,
+    rootless,
     ok: false,
     seconds: 0,
     cycles: 0,
@@ -174,8 +204,11 @@ async function runMode(mode: "library" | "cli"): Promise<ModeReport> {
     leftoversScript: [],
     problems: [],
   };
-  const child = new Deno.Command(Deno.execPath(), {
-    args,
+  const [cmd, cmdArgs] = user
+    ? asUser(user, Deno.execPath(), args, { NSINIT_SOAK: marker })
+    : [Deno.execPath(), args];
+  const child = new Deno.Command(cmd, {
+    args: cmdArgs,
     stdout: "piped",
     stderr: "inherit",
     env: { NSINIT_SOAK: marker },

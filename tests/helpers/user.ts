@@ -60,8 +60,44 @@ export function cannotRunAsTestUser(): string | undefined {
 }
 
 /**
- * Runs `cmd args...` as the test user with a clean environment: `HOME`, `USER`,
- * `PATH` (the caller's), plus `env`.
+ * The command line that runs `cmd args...` as `user` with a clean environment: `HOME`, `USER`,
+ * `PATH` (the caller's), Deno's cache of the user, the repository's native helper, the test run
+ * marker, plus `env`. For callers that spawn it themselves (streaming its output).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { asUser } from "./user.ts";
+ * const [cmd, args] = asUser({ name: "u", uid: 1, gid: 1, home: "/h" }, "id", ["-u"]);
+ * assert.equal(cmd, "runuser");
+ * assert.deepEqual(args.slice(0, 5), ["-u", "u", "--", "env", "-i"]);
+ * assert.deepEqual(args.slice(-2), ["id", "-u"]);
+ * ```
+ */
+export function asUser(
+  user: TestUser,
+  cmd: string,
+  args: string[],
+  env: Record<string, string> = {},
+): [string, string[]] {
+  const all: Record<string, string> = {
+    HOME: user.home,
+    USER: user.name,
+    LOGNAME: user.name,
+    PATH: Deno.env.get("PATH") ?? "/usr/local/bin:/usr/bin:/bin",
+    // Deno's cache of the test user (the runtime loads no remote modules).
+    DENO_DIR: `${user.home}/.cache/deno`,
+    // The native helper the repository built (the test user cannot build into dist/).
+    NSINIT_LIBDIR: Deno.env.get("NSINIT_LIBDIR") ?? `${REPO_ROOT}/dist/lib`,
+    NSINIT_TEST_RUN: testRun(),
+    ...env,
+  };
+  const pairs = Object.entries(all).map(([k, v]) => `${k}=${v}`);
+  return ["runuser", ["-u", user.name, "--", "env", "-i", ...pairs, cmd, ...args]];
+}
+
+/**
+ * Runs `cmd args...` as the test user with a clean environment (see {@linkcode asUser}).
  *
  * @example
  * ```ts ignore
@@ -75,23 +111,8 @@ export function runAs(
   args: string[],
   opts: RunOptions = {},
 ): Promise<RunResult> {
-  const env: Record<string, string> = {
-    HOME: user.home,
-    USER: user.name,
-    LOGNAME: user.name,
-    PATH: Deno.env.get("PATH") ?? "/usr/local/bin:/usr/bin:/bin",
-    // Deno's cache of the test user (the runtime loads no remote modules).
-    DENO_DIR: `${user.home}/.cache/deno`,
-    // The native helper the repository built (the test user cannot build into dist/).
-    NSINIT_LIBDIR: Deno.env.get("NSINIT_LIBDIR") ?? `${REPO_ROOT}/dist/lib`,
-    NSINIT_TEST_RUN: testRun(),
-    ...opts.env,
-  };
-  const pairs = Object.entries(env).map(([k, v]) => `${k}=${v}`);
-  return run("runuser", ["-u", user.name, "--", "env", "-i", ...pairs, cmd, ...args], {
-    ...opts,
-    env: {},
-  });
+  const [runuser, full] = asUser(user, cmd, args, opts.env);
+  return run(runuser, full, { ...opts, env: {} });
 }
 
 let warmed: Promise<void> | undefined;

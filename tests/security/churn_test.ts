@@ -1,13 +1,15 @@
 // Churn: the soak of scripts/soak/ shortened for CI (`deno task soak` runs it for 10 minutes
-// from the library and 10 from the CLI), and the stall it found: container streams that each
-// held a thread of Deno's blocking pool.
+// from the library and 10 from the CLI), as root and rootless (`--rootless`: the runtime is the
+// unprivileged test user's), and the stall it found: container streams that each held a thread
+// of Deno's blocking pool.
 import assert from "node:assert/strict";
 import { Factory } from "../../mod.ts";
 import type { ContainerProcess } from "../../core/process.ts";
 import { poller } from "../../native/poller.ts";
 import { makeBundle } from "../helpers/bundle.ts";
 import { REPO_ROOT } from "../helpers/paths.ts";
-import { isRoot, skipUnless } from "../helpers/skip.ts";
+import { isRoot, skipIf, skipUnless } from "../helpers/skip.ts";
+import { cannotRunAsTestUser } from "../helpers/user.ts";
 import { stateEntries } from "./helpers.ts";
 
 const ignore = skipUnless(isRoot(), "real containers need root");
@@ -83,42 +85,54 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name:
-    "churn: 100 containers at once for 30 s from the library and from the CLI (deno task soak, shortened)",
-  ignore,
-  async fn() {
-    const out = `${REPO_ROOT}/.cache/soak/ci-report.json`;
-    const r = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        `${REPO_ROOT}/scripts/soak/main.ts`,
-        "--duration",
-        "30",
-        "--containers",
-        "100",
-        "--drain-every",
-        "5",
-        "--cli-drain-every",
-        "15",
-        "--out",
-        out,
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const text = new TextDecoder().decode(r.stdout) + new TextDecoder().decode(r.stderr);
-    console.log(text.trim().split("\n").filter((l) => !l.includes("error:")).slice(-30).join("\n"));
-    assert.equal(r.code, 0, text.slice(-4000));
-    const report = JSON.parse(await Deno.readTextFile(out));
-    for (const m of report.reports) {
-      assert.ok(m.ok, `${m.mode}: ${m.problems.join("; ")}`);
-      assert.ok(m.cycles >= 100, `${m.mode}: only ${m.cycles} container cycles`);
-      // The library is judged at its drain points; the CLI per verb (a CLI drain waits for
-      // every cycle in flight, which takes long with 100 Deno processes on two cores).
-      const drains = m.mode === "library" ? 3 : 2;
-      assert.ok(m.drains.length >= drains, `${m.mode}: only ${m.drains.length} drain points`);
-    }
-  },
-});
+for (const rootless of [false, true]) {
+  const who = rootless ? "rootless, as the unprivileged test user" : "root";
+  const why = rootless ? cannotRunAsTestUser() : undefined;
+  Deno.test({
+    name:
+      `churn (${who}): 100 containers at once for 30 s from the library and from the CLI (deno task soak${
+        rootless ? " --rootless" : ""
+      }, shortened)`,
+    ignore: ignore || skipIf(why !== undefined, why ?? ""),
+    async fn() {
+      const out = `${REPO_ROOT}/.cache/soak/ci-report${rootless ? "-rootless" : ""}.json`;
+      const r = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          `${REPO_ROOT}/scripts/soak/main.ts`,
+          "--duration",
+          "30",
+          "--containers",
+          "100",
+          "--drain-every",
+          "5",
+          "--cli-drain-every",
+          "15",
+          "--out",
+          out,
+          ...(rootless ? ["--rootless"] : []),
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const text = new TextDecoder().decode(r.stdout) + new TextDecoder().decode(r.stderr);
+      console.log(
+        text.trim().split("\n").filter((l) => !l.includes("error:")).slice(-30).join("\n"),
+      );
+      assert.equal(r.code, 0, text.slice(-4000));
+      const report = JSON.parse(await Deno.readTextFile(out));
+      assert.equal(report.reports.length, 2, "both modes ran");
+      for (const m of report.reports) {
+        assert.equal(m.rootless, rootless, `${m.mode}: run as the wrong user`);
+        assert.ok(m.ok, `${m.mode}: ${m.problems.join("; ")}`);
+        assert.ok(m.cycles >= 100, `${m.mode}: only ${m.cycles} container cycles`);
+        // The library is judged at its drain points; the CLI per verb (a CLI drain waits for
+        // every cycle in flight, which takes long with 100 Deno processes on two cores).
+        const drains = m.mode === "library" ? 3 : 2;
+        assert.ok(m.drains.length >= drains, `${m.mode}: only ${m.drains.length} drain points`);
+        assert.ok(m.verdicts.length > 0, `${m.mode}: nothing measured`);
+      }
+    },
+  });
+}
