@@ -192,6 +192,11 @@ Deno.test({
     assert.equal(seen.memoryMax, String(64 * 1024 * 1024));
     assert.deepEqual(seen.processes, [seen.pid]);
     assert.equal(seen.exec, "0");
+    // The container's cgroup, writable by the user on the host, is read-only inside.
+    const writes = seen.cgroupWrites as string[];
+    assert.deepEqual(writes.filter((l) => !l.startsWith("opts=")), [], writes.join("; "));
+    assert.ok(writes.some((l) => l.split(",").includes("opts=ro")), writes.join("; "));
+    assert.equal(seen.pidsMaxAfter, "20");
     assert.equal(seen.cgroupGone, true);
     assert.equal(seen.hogExit, 137);
     assert.equal(seen.sandboxHogExit, 137);

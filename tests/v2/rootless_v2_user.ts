@@ -34,6 +34,23 @@ try {
     stdio: { stdin: "null", stdout: "piped" },
   });
   out.exec = (await ex.output()).stdout.trim();
+  // CVE-2023-25809: the container's cgroup lies in the user's delegated subtree, which the user
+  // may write on the host; in the container it must be read-only (escape_test.ts runs the
+  // other classes rootless on a host without a delegated cgroup).
+  const esc = await c.exec({
+    args: [
+      "sh",
+      "-c",
+      "mkdir /sys/fs/cgroup/escape 2>/dev/null && echo mkdir; " +
+      "(echo 1 > /sys/fs/cgroup/pids.max) 2>/dev/null && echo wrote; " +
+      "(echo $$ > /sys/fs/cgroup/cgroup.procs) 2>/dev/null && echo joined; " +
+      "grep ' /sys/fs/cgroup ' /proc/self/mountinfo | cut -d' ' -f6 | sed 's/^/opts=/'",
+    ],
+    cwd: "/",
+    user: { uid: 0, gid: 0 },
+  }, { stdio: { stdin: "null", stdout: "piped" } });
+  out.cgroupWrites = (await esc.output()).stdout.trim().split("\n");
+  out.pidsMaxAfter = text(`${dir}/pids.max`);
 } finally {
   await c.destroy({ force: true });
 }
