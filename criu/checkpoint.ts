@@ -34,11 +34,11 @@ import {
   cgMode,
   commonOpts,
   type CriuFeature,
+  LazyReady,
   makeDir,
   prepareCriu,
   ProgressTicker,
   requireFeatures,
-  statusReady,
   stdioDescriptors,
 } from "./session.ts";
 
@@ -76,12 +76,25 @@ export async function checkpointContainer(
     }
     ps = { address: m[1].replace(/^\[(.*)\]$/, "$1"), port: Number(m[2]) };
   }
-  // The state root remembers a passed CRIU check (see prepareCriu).
-  const { binary } = await prepareCriu(opts.criu, dirname(target.dir));
-  const features: CriuFeature[] = [];
-  if (opts.preDump || opts.parentPath) features.push("memTrack");
-  if (opts.lazyPages) features.push("lazyPages");
-  await requireFeatures(binary, opts.preDump ? "PRE_DUMP" : "DUMP", features);
+  if (opts.lazyPages && !opts.preDump && !ps) {
+    throw new RangeError(
+      "lazy-pages: a checkpoint serves the pages from page-server ADDRESS:PORT; none given",
+    );
+  }
+  // Before any work: a status fd that is not open for writing is refused.
+  const lazy = new LazyReady(opts);
+  let binary: string;
+  try {
+    // The state root remembers a passed CRIU check (see prepareCriu).
+    ({ binary } = await prepareCriu(opts.criu, dirname(target.dir)));
+    const features: CriuFeature[] = [];
+    if (opts.preDump || opts.parentPath) features.push("memTrack");
+    if (opts.lazyPages) features.push("lazyPages");
+    await requireFeatures(binary, opts.preDump ? "PRE_DUMP" : "DUMP", features);
+  } catch (e) {
+    lazy.close();
+    throw e;
+  }
   mark("checkpoint:prepared");
 
   const imagePath = resolve(opts.imagePath);
@@ -129,7 +142,6 @@ export async function checkpointContainer(
       ropts.trackMem = true;
     }
     if (opts.preDump) ropts.trackMem = true;
-    const onStatusReady = statusReady(ropts, opts);
 
     if (!opts.preDump) {
       const maskedFiles = (state.config.linux?.maskedPaths ?? []).filter((p) => {
@@ -174,13 +186,14 @@ export async function checkpointContainer(
         },
         "status-ready": async () => {
           progress.phase("status-ready");
-          await onStatusReady();
+          await lazy.ready();
         },
       },
     });
     progress.phase("done");
     mark("checkpoint:done");
   } finally {
+    lazy.close();
     for (const fd of fds) lib.nsi_close(fd);
     if (opts.leaveRunning || opts.preDump) {
       await Deno.remove(join(target.dir, CHECKPOINTED)).catch(() => {});

@@ -37,10 +37,13 @@ export interface CriuCommonOptions {
   emptyNs?: string[];
   /** Deduplicate pages against the parent images (`--auto-dedup`). */
   autoDedup?: boolean;
-  /** Lazy migration: pages are served on demand (`--lazy-pages`). */
+  /**
+   * Lazy migration (`--lazy-pages`). A checkpoint dumps everything but the memory, then serves
+   * the pages from `pageServer` (which it listens on) until a restore has fetched them all, and
+   * only then resolves (the container is stopped then). A restore takes its pages from a
+   * `criu lazy-pages` daemon whose work directory is the images directory.
+   */
   lazyPages?: boolean;
-  /** An fd to write `\0` to when the lazy-pages server is ready (`--status-fd`); closed after. */
-  statusFd?: number;
   /**
    * How CRIU locks the network during the operation: CRIU's default is `iptables` (it runs
    * iptables-restore); `nftables`, or `skip` for containers without a network to protect.
@@ -59,8 +62,23 @@ export interface CheckpointOptions extends CriuCommonOptions {
   preDump?: boolean;
   /** Images of an earlier pre-dump, relative to imagePath or absolute (`--parent-path`). */
   parentPath?: string;
-  /** Send pages to a page server, `ADDRESS:PORT` (`--page-server`). */
+  /**
+   * `ADDRESS:PORT` (`--page-server`): without `lazyPages`, the page server (`criu page-server`)
+   * the pages are sent to instead of `imagePath`; with `lazyPages`, where this checkpoint serves
+   * them to `criu lazy-pages`.
+   */
   pageServer?: string;
+  /**
+   * With `lazyPages`: a raw fd of this process (runc's `--status-fd`) that gets one `\0` byte
+   * when the pages can be fetched, and is closed then (or when the checkpoint ends). It must be
+   * open for writing: checked before any work.
+   */
+  statusFd?: number;
+  /**
+   * With `lazyPages`: called once when the pages can be fetched (CRIU's `status-ready`): the
+   * moment to start `criu lazy-pages` and the restore, while this checkpoint still runs.
+   */
+  onLazyPagesReady?: () => void | Promise<void>;
 }
 
 /** Options for {@link Factory.restore}. */

@@ -58,7 +58,6 @@ import {
   prepareCriu,
   ProgressTicker,
   requireFeatures,
-  statusReady,
   validPid,
 } from "./session.ts";
 
@@ -231,7 +230,6 @@ export async function restoreContainer(
     descriptors.forEach((d, i) => {
       if (d.includes("pipe:")) ropts.inheritFd.push(create(inherit_fdSchema, { key: d, fd: i }));
     });
-    const onStatusReady = statusReady(ropts, opts);
 
     const resources = pidsAsVersioned(
       spec.ociVersion,
@@ -282,10 +280,7 @@ export async function restoreContainer(
           if (opts.onPty) opts.onPty(n.fd);
           else ptyFd = n.fd;
         },
-        "status-ready": async () => {
-          progress.phase("status-ready");
-          await onStatusReady();
-        },
+        "status-ready": () => progress.phase("status-ready"),
       },
     });
     // The answer's pid must be the one post-restore named; never 0 or -1.
