@@ -11,6 +11,7 @@ import type { Spec } from "../spec/config.ts";
 import { DEFAULT_DEVICES } from "../core/init_plan.ts";
 import { join } from "../util/path.ts";
 import type { CgroupView } from "../drivers/driver.ts";
+import { ConfigError } from "../errors.ts";
 
 /** runc's `--manage-cgroups-mode` values. */
 export type ManageCgroupsMode = "soft" | "full" | "strict" | "ignore";
@@ -93,9 +94,16 @@ export interface RestoreOptions extends CriuCommonOptions {
   onPty?: (fd: number) => void;
   /** Accepted for runc compatibility; CRIU restores the mount namespace itself. */
   noPivot?: boolean;
-  /** The LSM profile to restore into (`--lsm-profile`, e.g. `apparmor:NAME`). */
+  /**
+   * The LSM profile the restored processes get instead of the one in the images
+   * (`--lsm-profile`): `apparmor:PROFILE` or `selinux:LABEL`, CRIU's format. Refused up front
+   * when the host does not run that LSM.
+   */
   lsmProfile?: string;
-  /** The SELinux mount context (`--lsm-mount-context`). */
+  /**
+   * The SELinux context CRIU mounts the restored mounts with (`--lsm-mount-context`), e.g.
+   * `system_u:object_r:container_file_t:s0:c82,c137`. Refused up front without SELinux.
+   */
   lsmMountContext?: string;
   /** Use the systemd cgroup driver. */
   systemdCgroup?: boolean;
@@ -221,4 +229,54 @@ export function emptyNsMask(names: string[] = []): number {
     mask |= 0x40000000;
   }
   return mask >>> 0;
+}
+
+/**
+ * Checks `lsmProfile` and `lsmMountContext` of a restore against the host's LSMs before any
+ * work: the profile must be `apparmor:PROFILE` or `selinux:LABEL` (a RangeError otherwise), and
+ * the LSM it names must be enabled, as SELinux must be for a mount context (a ConfigError naming
+ * the option otherwise: CRIU would fail later with a less clear error).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkLsmOptions } from "./options.ts";
+ * const none = { apparmor: false, selinux: false };
+ * checkLsmOptions({}, none);
+ * assert.throws(() => checkLsmOptions({ lsmProfile: "unconfined" }, none), RangeError);
+ * assert.throws(
+ *   () => checkLsmOptions({ lsmProfile: "apparmor:p" }, none),
+ *   { message: 'restore options: lsm-profile: "apparmor:p" needs AppArmor, which is not enabled on this host' },
+ * );
+ * checkLsmOptions({ lsmProfile: "apparmor:p" }, { apparmor: true, selinux: false });
+ * ```
+ */
+export function checkLsmOptions(
+  opts: { lsmProfile?: string; lsmMountContext?: string },
+  host: { apparmor: boolean; selinux: boolean },
+): void {
+  const names = { apparmor: "AppArmor", selinux: "SELinux" } as const;
+  if (opts.lsmProfile !== undefined && opts.lsmProfile !== "") {
+    const m = /^(apparmor|selinux):(.+)$/.exec(opts.lsmProfile);
+    if (!m) {
+      throw new RangeError(
+        `lsm-profile: "${opts.lsmProfile}" is not apparmor:PROFILE or selinux:LABEL`,
+      );
+    }
+    const lsm = m[1] as "apparmor" | "selinux";
+    if (!host[lsm]) {
+      throw new ConfigError(
+        "restore options",
+        "lsm-profile",
+        `"${opts.lsmProfile}" needs ${names[lsm]}, which is not enabled on this host`,
+      );
+    }
+  }
+  if (opts.lsmMountContext !== undefined && opts.lsmMountContext !== "" && !host.selinux) {
+    throw new ConfigError(
+      "restore options",
+      "lsm-mount-context",
+      `"${opts.lsmMountContext}" needs SELinux, which is not enabled on this host`,
+    );
+  }
 }

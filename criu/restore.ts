@@ -34,6 +34,7 @@ import { effectiveResources, pidsAsVersioned } from "../core/devices.ts";
 import { hookBase, runHooks } from "../core/hooks.ts";
 import { ContainerProcess } from "../core/process.ts";
 import { prepareStdio } from "../core/stdio.ts";
+import { type HostFeatures, probeHostFeatures } from "../core/host_features.ts";
 import {
   cgroup_rootSchema,
   create,
@@ -45,6 +46,7 @@ import {
 } from "./proto.ts";
 import { swrk } from "./swrk.ts";
 import {
+  checkLsmOptions,
   emptyNsMask,
   externalMounts,
   externalNsKey,
@@ -78,17 +80,22 @@ export const CRIU_ROOT = "criu-root";
 
 const O_RDONLY = 0;
 
-/** Restores a container into `<root>/<id>` from `opts.imagePath`. Leaves nothing on failure. */
+/**
+ * Restores a container into `<root>/<id>` from `opts.imagePath`. Leaves nothing on failure.
+ * `host` is what the host offers (probed by default; tests inject it).
+ */
 export async function restoreContainer(
   root: string,
   id: string,
   opts: RestoreOptions,
+  host: Pick<HostFeatures, "apparmor" | "selinux"> = probeHostFeatures(),
 ): Promise<Restored> {
   validateId(id);
   if (!opts.imagePath) throw new TypeError("restore: imagePath is required");
   const imagePath = resolve(opts.imagePath);
   const mode = cgMode(opts.manageCgroupsMode);
   const emptyNs = emptyNsMask(opts.emptyNs);
+  checkLsmOptions(opts, host);
   if (!isDirectory(imagePath)) {
     throw new ConfigError(
       imagePath,
