@@ -13,6 +13,7 @@ import { dirname, join, resolve } from "../util/path.ts";
 import { mark } from "../util/trace.ts";
 import type { ContainerState } from "../core/state.ts";
 import { writeAtomic } from "../core/state.ts";
+import { CriuError } from "../errors.ts";
 import type { CgroupManager } from "../drivers/driver.ts";
 import { native } from "../native/ffi.ts";
 import {
@@ -65,6 +66,15 @@ export async function checkpointContainer(
 ): Promise<void> {
   const { state, cgroup } = target;
   const pid = state.initPid;
+  // As runc: CRIU dumps only as root (it needs CAP_SYS_ADMIN and more in the initial user
+  // namespace); asking it anyway would fail with its capability check instead of the reason.
+  if (state.rootless || Deno.uid() !== 0) {
+    throw new CriuError({
+      request: opts.preDump ? "PRE_DUMP" : "DUMP",
+      detail: `cannot checkpoint a rootless container ("${state.id}"): CRIU needs root; ` +
+        "the container is left as it was",
+    });
+  }
   if (!opts.imagePath) throw new TypeError("checkpoint: imagePath is required");
   const mode = cgMode(opts.manageCgroupsMode);
   const emptyNs = emptyNsMask(opts.emptyNs);

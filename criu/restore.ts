@@ -91,6 +91,13 @@ export async function restoreContainer(
   host: Pick<HostFeatures, "apparmor" | "selinux"> = probeHostFeatures(),
 ): Promise<Restored> {
   validateId(id);
+  // As runc: CRIU restores only as root; an unprivileged caller would make a rootless container.
+  if (Deno.uid() !== 0) {
+    throw new CriuError({
+      request: "RESTORE",
+      detail: `cannot restore a rootless container ("${id}"): CRIU needs root`,
+    });
+  }
   if (!opts.imagePath) throw new TypeError("restore: imagePath is required");
   const imagePath = resolve(opts.imagePath);
   const mode = cgMode(opts.manageCgroupsMode);
