@@ -736,8 +736,12 @@ async function benchCheckpoint(
   log(`checkpoint/restore: ${rts.join(", ")}, ${N.warmup} + ${N.checkpoint} rounds`);
   const samples: Record<string, { checkpoint: number[]; restore: number[] }> = {};
   for (const rt of rts) samples[rt] = { checkpoint: [], restore: [] };
+  // A runtime whose checkpoint or restore fails with this criu (runc 1.1 on cgroup v2, say) is
+  // reported with its error and left out of the later rounds, not the end of the benchmark.
+  const failed: Partial<Record<RuntimeName, string>> = {};
   for (let i = 0; i < N.warmup + N.checkpoint; i++) {
     for (const rt of rotate(rts, i)) {
+      if (failed[rt]) continue;
       checkAbort();
       const p = prefix[rt]!;
       const id = `ck-${i}`;
@@ -759,6 +763,12 @@ async function benchCheckpoint(
           samples[rt].checkpoint.push(c);
           samples[rt].restore.push(r);
         }
+      } catch (e) {
+        const criuLog = await lastCriuError(img);
+        failed[rt] = `${(e as Error).message.split("\n")[0]}${
+          criuLog ? ` (CRIU's log: ${criuLog})` : ""
+        }`;
+        log(`  ${rt} failed, left out: ${failed[rt]}`);
       } finally {
         await timeOk([...p, "delete", "--force", id]).catch(() => 0);
         await Deno.remove(img, { recursive: true }).catch(() => {});
@@ -766,7 +776,9 @@ async function benchCheckpoint(
     }
   }
   const out: BenchResults["checkpoint"] = {};
+  if (Object.keys(failed).length > 0) out.failed = failed;
   for (const rt of rts) {
+    if (failed[rt]) continue;
     out[rt] = {
       checkpoint: summarize(samples[rt].checkpoint),
       restore: summarize(samples[rt].restore),
@@ -774,13 +786,23 @@ async function benchCheckpoint(
   }
   log(
     `  median ms: ${
-      rts.map((rt) =>
+      rts.filter((rt) => !failed[rt]).map((rt) =>
         `${rt} checkpoint ${out[rt]!.checkpoint.median}, restore ${out[rt]!.restore.median}`
       )
         .join("; ")
     }`,
   );
   return out;
+}
+
+/** The last line of CRIU's dump or restore log in `img` that says Error, if any. */
+async function lastCriuError(img: string): Promise<string | undefined> {
+  for (const name of ["restore.log", "dump.log"]) {
+    const text = await Deno.readTextFile(`${img}/${name}`).catch(() => "");
+    const line = text.split("\n").filter((l) => /Error/.test(l)).pop();
+    if (line) return `${name}: ${line.trim()}`;
+  }
+  return undefined;
 }
 
 const VM_LABEL = "the cgroup v2 VM";

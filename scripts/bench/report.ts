@@ -334,18 +334,29 @@ export function renderReport(r: BenchResults, others: BenchResults[] = []): stri
   L.push("");
   const ck = r.checkpoint;
   const ckRts = RUNTIMES.filter((rt) => ck?.[rt]);
-  if (ck && ckRts.length > 0) {
+  const ckFailed = RUNTIMES.filter((rt) => ck?.failed?.[rt]);
+  if (ck && ckRts.length + ckFailed.length > 0) {
     L.push("## Checkpoint and restore with CRIU (the same `criu` for every runtime)");
     L.push("");
-    L.push(row(["step (median / p90 ms)", ...ckRts.map((rt) => label(r, rt))]));
-    L.push(row(["---", ...ckRts.map(() => "---:")]));
-    for (const step of ["checkpoint", "restore"] as const) {
-      L.push(row([
-        step === "restore" ? "`restore --detach`" : "`checkpoint`",
-        ...ckRts.map((rt) => `${fmt(ck[rt]![step].median)} / ${fmt(ck[rt]![step].p90)}`),
-      ]));
+    if (ckRts.length > 0) {
+      L.push(row(["step (median / p90 ms)", ...ckRts.map((rt) => label(r, rt))]));
+      L.push(row(["---", ...ckRts.map(() => "---:")]));
+      for (const step of ["checkpoint", "restore"] as const) {
+        L.push(row([
+          step === "restore" ? "`restore --detach`" : "`checkpoint`",
+          ...ckRts.map((rt) => `${fmt(ck[rt]![step].median)} / ${fmt(ck[rt]![step].p90)}`),
+        ]));
+      }
+      L.push("");
     }
-    L.push("");
+    for (const rt of ckFailed) {
+      L.push(
+        `${label(r, rt)} could not checkpoint and restore here, so it has no figures: ${
+          ck.failed![rt]
+        }`,
+      );
+      L.push("");
+    }
   }
   if (r.systemdRun) {
     const sd = r.systemdRun;

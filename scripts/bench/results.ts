@@ -82,7 +82,10 @@ export interface BenchResults {
    * `checkpoint` and `restore -d` of one running `sleep` container through the CLI, runc and
    * nsinit with the same criu (absent: no criu on PATH, or an older results file).
    */
-  checkpoint?: Partial<Record<RuntimeName, { checkpoint: Summary; restore: Summary }>>;
+  checkpoint?: Partial<Record<RuntimeName, { checkpoint: Summary; restore: Summary }>> & {
+    /** A runtime whose checkpoint or restore failed here, and its error (then it has no figures). */
+    failed?: Partial<Record<RuntimeName, string>>;
+  };
   /**
    * `run` of `/bin/true` with the systemd cgroup driver (`--systemd-cgroup`, a transient scope
    * per container), runc and nsinit interleaved; `where` says which systemd (absent: it could
