@@ -566,15 +566,28 @@ function renderCauses(L: string[], r: BenchResults): void {
           `one at a time (the two tables above) were ${grew.join(", ")}.`,
       );
     } else if (t.goal.startsWith("peak RSS") && r.emptyDenoKiB !== undefined) {
+      const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
+      const m = r.memoryMakeup;
       L.push(
-        `- ${t.goal}: an empty \`deno run\` peaks at ${(r.emptyDenoKiB / 1024).toFixed(1)} MiB` +
-          Object.entries(r.cliRssKiB ?? {}).map(([k, v]) =>
-            `, ${k} at ${(v / 1024).toFixed(1)} MiB`
-          )
-            .join("") +
-          ` and a \`run\` at ${((r.memoryKiB.nsinit ?? 0) / 1024).toFixed(1)} MiB: loading ` +
-          "the CLI's code (V8's heap and compiled code) and then running a container (the " +
-          "native library, the threads that run its off-loop calls) add to Deno's own.",
+        `- ${t.goal}: an empty \`deno run\` peaks at ${mib(r.emptyDenoKiB)}` +
+          Object.entries(r.cliRssKiB ?? {}).map(([k, v]) => `, ${k} at ${mib(v)}`).join("") +
+          ` and a \`run\` at ${mib(r.memoryKiB.nsinit ?? 0)}` +
+          (m
+            ? ". At the exit (`/proc/self/status`), of what a `run` holds beyond a bare " +
+              "`deno run`, " +
+              `${mib(m.run.fileKiB - m.denoRun.fileKiB)} is pages of the deno executable ` +
+              `itself (\`RssFile\` ${mib(m.run.fileKiB)} against ${mib(m.denoRun.fileKiB)}): ` +
+              "the code of the Deno runtime's parts a container run uses (FFI, processes, file " +
+              "system ops, the thread pool), shared with every Deno process and clean, which " +
+              "nsinit cannot avoid touching while it uses them; and " +
+              `${mib(m.run.anonKiB - m.denoRun.anonKiB)} is its own (\`RssAnon\` ` +
+              `${mib(m.run.anonKiB)} against ${mib(m.denoRun.anonKiB)}): V8's heap and ` +
+              `compiled code for nsinit's modules, and the stacks of ${m.run.threads} threads ` +
+              `against ${m.denoRun.threads} (Deno's pool threads that run the file system ` +
+              "calls and the native library's off-loop calls)."
+            : ": loading the CLI's code (V8's heap and compiled code) and then running a " +
+              "container (the native library, the threads that run its off-loop calls) add " +
+              "to Deno's own."),
       );
     }
   }
