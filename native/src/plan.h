@@ -52,7 +52,10 @@
 	X(NSI_C_UNSHARE, 65, "u")       /* flags */ \
 	X(NSI_C_ROOTFS, 66, "s")        /* path: bind the rootfs onto itself, remember it */ \
 	X(NSI_C_MOUNT, 67, "sssusuu")   /* src, dst, fstype, flags, data, create (0 none, \
-	                                   1 dir, 2 file), inroot */ \
+	                                   1 dir, 2 file), inroot: in the root, a bind is \
+	                                   open_tree'd, a filesystem fsmount'ed, then moved \
+	                                   onto dst resolved once; REMOUNT, PROPAGATE and \
+	                                   SETATTR on that dst act on the mount's fd */ \
 	X(NSI_C_REMOUNT, 68, "suu")     /* dst, flags, inroot: MS_REMOUNT|MS_BIND|flags */ \
 	X(NSI_C_PROPAGATE, 69, "suu")   /* dst, flags, inroot */ \
 	X(NSI_C_SETATTR, 70, "suuu")    /* dst, set, clr, inroot: mount_setattr recursive */ \
