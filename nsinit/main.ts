@@ -20,7 +20,7 @@ import { parseGlobal } from "./global.ts";
 import { print, writeAllSync } from "./log.ts";
 import { UsageError } from "./flags.ts";
 import { VERSION } from "./version.ts";
-import { mark, setTraceSink, stderrTraceSink } from "../util/trace.ts";
+import { mark, setTraceSink, stderrTraceSink, traceMemory } from "../util/trace.ts";
 
 /** What a command module exports. */
 export interface CommandModule {
@@ -249,9 +249,11 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
-  if (Deno.env.get("NSINIT_TRACE")) setTraceSink(stderrTraceSink());
+  const tracing = Boolean(Deno.env.get("NSINIT_TRACE"));
+  if (tracing) setTraceSink(stderrTraceSink());
   mark("cli: main module loaded");
   const code = await main(Deno.args);
   mark("cli: exit");
+  if (tracing) traceMemory();
   Deno.exit(code);
 }

@@ -63,9 +63,15 @@ import {
   type RuntimeName,
 } from "./bench/results.ts";
 import { round, summarize, type Summary } from "./bench/stats.ts";
-import { cliPhases, LibraryPhases, type PhaseRow, PhaseSamples } from "./bench/phases.ts";
+import {
+  cliMemory,
+  cliPhases,
+  LibraryPhases,
+  type PhaseRow,
+  PhaseSamples,
+} from "./bench/phases.ts";
 import type { Spec } from "../spec/config.ts";
-import { setTraceSink } from "../util/trace.ts";
+import { type MemoryUse, memoryUse, setTraceSink } from "../util/trace.ts";
 import { benchSandbox } from "./bench/sandbox.ts";
 import { benchSystemdRun } from "./bench/systemd.ts";
 
@@ -528,7 +534,21 @@ async function main(): Promise<BenchResults> {
 
     // Where the time goes: nsinit's phase marks.
     log(`phases: CLI and library, ${N.phases} rounds`);
-    const phases = await measurePhases(factory, bundle, nextCgroup);
+    const { memory: runMemory, ...phases } = await measurePhases(factory, bundle, nextCgroup);
+    // What the resident memory is made of: nsinit's traced runs above, and a bare Deno.
+    const statusScript = `${work}/status.ts`;
+    await Deno.writeTextFile(
+      statusScript,
+      'Deno.stdout.writeSync(new TextEncoder().encode(Deno.readTextFileSync("/proc/self/status")));\n',
+    );
+    const denoMemory: MemoryUse[] = [];
+    for (let i = 0; i < N.memory; i++) {
+      const out = await sh(denoRun[0], [...denoRun.slice(1), statusScript]);
+      if (out.code === 0) denoMemory.push(memoryUse(out.stdout));
+    }
+    const memoryMakeup = runMemory.length > 0 && denoMemory.length > 0
+      ? { run: medianMemory(runMemory), denoRun: medianMemory(denoMemory) }
+      : undefined;
 
     // Parts of the work, alone.
     log("parts of nsinit's work");
@@ -623,6 +643,7 @@ async function main(): Promise<BenchResults> {
       phases,
       emptyDenoKiB,
       cliRssKiB,
+      ...(memoryMakeup ? { memoryMakeup } : {}),
       lifecycleEmptyDeno,
       libraryMemory: libMemory,
       ...(checkpoint ? { checkpoint } : {}),
@@ -634,6 +655,16 @@ async function main(): Promise<BenchResults> {
   }
 }
 
+/** The median of each field of `samples`. */
+function medianMemory(samples: MemoryUse[]): MemoryUse {
+  const med = (f: (m: MemoryUse) => number) => summarize(samples.map(f)).median;
+  return {
+    anonKiB: med((m) => m.anonKiB),
+    fileKiB: med((m) => m.fileKiB),
+    threads: med((m) => m.threads),
+  };
+}
+
 /**
  * nsinit's phases (see scripts/bench/phases.ts): `dist/nsinit run` and each lifecycle step
  * with `NSINIT_TRACE=1`, and library runs with a trace sink, one at a time and all at once.
@@ -642,7 +673,7 @@ async function measurePhases(
   factory: Factory,
   bundle: BenchBundle,
   nextCgroup: () => string,
-): Promise<NonNullable<BenchResults["phases"]>> {
+): Promise<NonNullable<BenchResults["phases"]> & { memory: MemoryUse[] }> {
   const p = [nsinitBin, "--root", roots.nsinit];
   const env = { NSINIT_TRACE: "1" };
   const traced = async (argv: string[], opts: { stderr?: "piped" | "null" } = {}) => {
@@ -654,8 +685,14 @@ async function measurePhases(
       env,
     });
     if (t.code !== 0) throw new Error(`${argv.join(" ")} exited with ${t.code}`);
-    return cliPhases(await Deno.readTextFile(file), t.ms);
+    const stderr = await Deno.readTextFile(file);
+    if (argv.includes("run")) {
+      const m = cliMemory(stderr);
+      if (m) runMemory.push(m);
+    }
+    return cliPhases(stderr, t.ms);
   };
+  const runMemory: MemoryUse[] = [];
   const run = new PhaseSamples();
   const steps: Partial<Record<LifecycleStep, PhaseSamples>> = {};
   for (const s of LIFECYCLE_STEPS) steps[s] = new PhaseSamples();
@@ -708,6 +745,7 @@ async function measurePhases(
       ),
     );
     return {
+      memory: runMemory,
       cliRun: run.rows(),
       lifecycle: Object.fromEntries(
         LIFECYCLE_STEPS.map((s) => [s, steps[s]!.rows()]),

@@ -85,6 +85,10 @@ export function sampleResults(overrides: Partial<BenchResults> = {}): BenchResul
     startup: { "`/bin/true`": s(1.2), [EMPTY_DENO_RUN]: s(22) },
     components: { "spec validation": s(0.1) },
     emptyDenoKiB: 40000,
+    memoryMakeup: {
+      run: { anonKiB: 13672, fileKiB: 34312, threads: 14 },
+      denoRun: { anonKiB: 8676, fileKiB: 19960, threads: 6 },
+    },
     libraryMemory: { running: 100, rssBeforeKiB: 60000, rssAfterKiB: 120000, perContainerKiB: 600 },
     phases: {
       cliRun: [

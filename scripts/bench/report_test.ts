@@ -21,6 +21,8 @@ Deno.test("renderReport has the machine, the targets, the tables and the crun no
       "| nsinit library, concurrent (`Promise.all`) | 100 | 1000.0 |",
       "| crun* | 2.9 MiB |",
       "1.10 ms by median",
+      "14.0 MiB is pages of the deno executable itself (`RssFile` 33.5 MiB against 19.5 MiB)",
+      "4.9 MiB is its own (`RssAnon` 13.4 MiB against 8.5 MiB)",
     ]
   ) {
     assert.ok(md.includes(needle), `missing: ${needle}`);
