@@ -52,6 +52,11 @@ export interface ExecOptions {
   preserveFds?: number[];
   /** Receives the pty master instead of the process keeping it (runc's --console-socket). */
   onPty?: (fd: number) => void;
+  /**
+   * Called with a pidfd of the new process before exec returns (runc's `--pidfd-socket`).
+   * The fd stays the process's: send or dup it, never close it. A throw kills the process.
+   */
+  onPidfd?: (pidfd: number) => void;
 }
 
 const SIGKILL = 9;
@@ -373,13 +378,20 @@ export class Container implements AsyncDisposable {
       }
       stdio.closeChildEnds();
       mark("exec: process spawned", this.id);
-      return new ContainerProcess(
+      const p = new ContainerProcess(
         spawned.pid,
         spawned.pidfd,
         stdio.parent(),
         opts.onPty ? undefined : spawned.ptyFd,
         this.#sys,
       );
+      try {
+        opts.onPidfd?.(spawned.pidfd);
+      } catch (e) {
+        await p[Symbol.asyncDispose]();
+        throw e;
+      }
+      return p;
     });
   }
 

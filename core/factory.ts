@@ -82,6 +82,12 @@ export interface CreateOptions {
   systemdCgroup?: boolean;
   /** Receives the pty master of a `process.terminal` init (else the init process keeps it). */
   onPty?: (fd: number) => void;
+  /**
+   * Called with a pidfd of the init once it exists, before create returns (runc's
+   * `--pidfd-socket`). The fd stays the container's: the callback sends or dups it, never
+   * closes it. A throw fails the create, which then leaves nothing behind.
+   */
+  onPidfd?: (pidfd: number) => void;
   /** A Landlock ruleset the init applies just before exec (see sandbox/landlock.ts). */
   landlock?: LandlockPlan;
   /**
@@ -351,6 +357,7 @@ export class Factory {
         opts.onPty ? undefined : spawned.ptyFd,
         this.#sys,
       );
+      opts.onPidfd?.(spawned.pidfd);
       const st = this.#sys.procStat(spawned.pid);
       state.initPid = spawned.pid;
       state.cgroup = cgroup.saved();

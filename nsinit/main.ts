@@ -42,8 +42,8 @@ export interface CommandEntry {
 export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
   create: {
     summary: "create a container",
-    usage: "create [--bundle DIR] [--pid-file F] [--console-socket S] [--preserve-fds N] " +
-      "[--no-pivot] [--no-new-keyring] <container-id>",
+    usage: "create [--bundle DIR] [--pid-file F] [--console-socket S] [--pidfd-socket S] " +
+      "[--preserve-fds N] [--no-pivot] [--no-new-keyring] <container-id>",
     load: () => import("./commands/create.ts"),
   },
   start: {
@@ -60,7 +60,8 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
     summary: "execute new process inside the container",
     usage: "exec [--process FILE] [--tty] [--cwd DIR] [--env K=V]... [--user UID[:GID]] " +
       "[--additional-gids GID]... [--cap CAP]... [--no-new-privs] [--detach] [--pid-file F] " +
-      "[--console-socket S] [--preserve-fds N] <container-id> <command> [args...]",
+      "[--console-socket S] [--pidfd-socket S] [--preserve-fds N] <container-id> <command> " +
+      "[args...]",
     load: () => import("./commands/exec.ts"),
   },
   kill: {
