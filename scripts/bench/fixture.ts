@@ -73,8 +73,14 @@ export function sampleResults(overrides: Partial<BenchResults> = {}): BenchResul
     library: { run: s(2), createStart: s(2.5) },
     floor: { helper: s(1.6), unshare: s(4) },
     batch: {
-      librarySequential: { n: 100, totalMs: 200, perSecond: 500 },
-      libraryConcurrent: { n: 100, totalMs: 100, perSecond: 1000 },
+      librarySequential: { n: 100, totalMs: 200, perSecond: 500, loopCpuMs: 120 },
+      libraryConcurrent: {
+        n: 100,
+        totalMs: 100,
+        perSecond: 1000,
+        loopCpuMs: 80,
+        processCpuMs: 150,
+      },
       cliSequential: {
         runc: { n: 100, totalMs: 2240, perSecond: 44.6 },
         crun: { n: 100, totalMs: 940, perSecond: 106.4 },

@@ -561,9 +561,26 @@ function renderCauses(L: string[], r: BenchResults): void {
         .sort((a, b) => b.by - a.by)
         .slice(0, 3)
         .map((x) => `${x.phase} (+${fmt(x.by)} ms)`);
+      const { libraryConcurrent: conc, librarySequential: seq } = r.batch;
+      const cores = r.machine.cores;
       L.push(
         `- ${t.goal}: with all of them at once, the phases that grew most per container over ` +
-          `one at a time (the two tables above) were ${grew.join(", ")}.`,
+          `one at a time (the two tables above) were ${grew.join(", ")}.` +
+          (conc.loopCpuMs !== undefined && conc.processCpuMs !== undefined
+            ? ` Those phases wait for one another's work, not for the kernel alone: all of ` +
+              "nsinit's JavaScript runs on Deno's one event-loop thread, which was busy " +
+              `${fmt(conc.loopCpuMs)} ms of the batch's ${fmt(conc.totalMs)} ms ` +
+              `(${fmt(conc.loopCpuMs / conc.n)} ms per container; ` +
+              (seq.loopCpuMs !== undefined
+                ? `${fmt(seq.loopCpuMs / seq.n)} ms one after another), `
+                : "), ") +
+              `and the process's threads together used ${fmt(conc.processCpuMs)} ms of CPU ` +
+              `on ${cores} cores (the containers' own set-up in their processes comes on top). ` +
+              "The loop's share is nsinit's to shrink (less JavaScript per container). Besides " +
+              "it, every container's cgroup directories, limits and moves take the kernel's " +
+              "one global cgroup lock (`cgroup_mutex`) one at a time, and a move holds it " +
+              "while it waits for an RCU grace period."
+            : ""),
       );
     } else if (t.goal.startsWith("peak RSS") && r.emptyDenoKiB !== undefined) {
       const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;

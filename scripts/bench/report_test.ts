@@ -29,6 +29,22 @@ Deno.test("renderReport has the machine, the targets, the tables and the crun no
   }
 });
 
+Deno.test("an unmet concurrency target names the event loop's CPU time", () => {
+  const base = sampleResults();
+  const md = renderReport(sampleResults({
+    batch: {
+      ...base.batch,
+      libraryConcurrent: { n: 100, totalMs: 180, perSecond: 555, loopCpuMs: 90, processCpuMs: 160 },
+    },
+  }));
+  assert.ok(
+    md.includes(
+      "which was busy 90.0 ms of the batch's 180 ms (0.90 ms per container; 1.20 ms one after another)",
+    ),
+    md,
+  );
+});
+
 Deno.test("renderReport without crun compares with runc only", () => {
   const base = sampleResults();
   const md = renderReport(sampleResults({

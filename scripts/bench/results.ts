@@ -43,6 +43,13 @@ export interface BatchResult {
   totalMs: number;
   /** Containers per second. */
   perSecond: number;
+  /**
+   * CPU time of the benchmark process's main thread during the batch, ms: the event loop,
+   * on which all JavaScript runs (library batches only; absent in older results).
+   */
+  loopCpuMs?: number;
+  /** CPU time of all of the benchmark process's threads during the batch, ms. */
+  processCpuMs?: number;
 }
 
 /** Everything one benchmark run measured. */
