@@ -104,6 +104,8 @@ const SYMBOLS = {
   nsi_unix_recv_fd: { parameters: ["i32", "buffer"], result: "i32" },
   // int nsi_unix_connect(const char *path, int32_t seqpacket)
   nsi_unix_connect: { parameters: ["buffer", "i32"], result: "i32" },
+  // int nsi_unix_send_fd(int32_t sock, const uint8_t *buf, uint32_t len, int32_t fd)
+  nsi_unix_send_fd: { parameters: ["i32", "buffer", "u32", "i32"], result: "i32" },
   // int nsi_shutdown_write(int32_t fd)
   nsi_shutdown_write: { parameters: ["i32"], result: "i32" },
   // int nsi_fchown(int32_t fd, int32_t uid, int32_t gid)
