@@ -16,7 +16,8 @@ import type { ExitStatus } from "../native/reaper.ts";
 import { type ContainerState, lockDir, readState, writeAtomic } from "./state.ts";
 import { mark } from "../util/trace.ts";
 import { ContainerProcess } from "./process.ts";
-import { type HookState, runHooksWarn } from "./hooks.ts";
+import { hookBase, type HookState, runHooksWarn } from "./hooks.ts";
+import { seccompAgentSender } from "./seccomp_notify.ts";
 import type { StdioOptions } from "./stdio.ts";
 import { realSyscalls, type Syscalls } from "./syscalls.ts";
 import { checkTransition } from "./transitions.ts";
@@ -371,6 +372,16 @@ export class Container implements AsyncDisposable {
           place: (pid) => this.#cgroup.apply(pid),
           until: "exec",
           ...(opts.onPty ? { onPty: opts.onPty } : {}),
+          ...(compiled?.listenerPath
+            ? {
+              onSeccomp: seccompAgentSender(
+                compiled.listenerPath,
+                hookBase(this.#state.config, this.id, this.#state.bundle),
+                this.#sys,
+                { initPid: this.#state.initPid, metadata: seccomp?.listenerMetadata },
+              ),
+            }
+            : {}),
         });
       } catch (e) {
         stdio.abort();

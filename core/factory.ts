@@ -9,6 +9,7 @@ import { isAbsolute, join, resolve } from "../util/path.ts";
 import { isDirectory } from "../util/fs.ts";
 import type { LinuxSeccomp, NamespaceType, Spec } from "../spec/config.ts";
 import type { CompiledSeccomp } from "../seccomp/compile.ts";
+import { seccompAgentSender } from "./seccomp_notify.ts";
 import { createCgroupManager, loadCgroupManager } from "../drivers/factory.ts";
 import type { CgroupConfig, CgroupManager, DriverName, DriverState } from "../drivers/driver.ts";
 import {
@@ -334,6 +335,13 @@ export class Factory {
         },
         until: waitForStart ? "ready" : "exec",
         ...(opts.onPty ? { onPty: opts.onPty } : {}),
+        ...(seccomp?.listenerPath
+          ? {
+            onSeccomp: seccompAgentSender(seccomp.listenerPath, base, this.#sys, {
+              metadata: spec.linux?.seccomp?.listenerMetadata,
+            }),
+          }
+          : {}),
         onBarrier: async (pid) => {
           await runHooks("prestart", hooks, { ...base, status: "creating", pid }, this.#sys);
           await runHooks("createRuntime", hooks, { ...base, status: "creating", pid }, this.#sys);

@@ -74,7 +74,9 @@
 	X(NSI_C_CAPS, 83, "uuuu")       /* effective, permitted, inheritable, ambient */ \
 	X(NSI_C_UMASK, 84, "u")         /* mask */ \
 	X(NSI_C_NNP, 85, "")            /* PR_SET_NO_NEW_PRIVS */ \
-	X(NSI_C_SECCOMP, 86, "bu")      /* bpf (struct sock_filter[]), flags */ \
+	X(NSI_C_SECCOMP, 86, "bu")      /* bpf (struct sock_filter[]), flags; with \
+	                                   SECCOMP_FILTER_FLAG_NEW_LISTENER the listener fd \
+	                                   is sent out (NSI_MSG_SECCOMP), then wait for GO */ \
 	X(NSI_C_CHDIR, 87, "s")         /* path */ \
 	X(NSI_C_TERMINAL, 88, "uuuu")   /* rows, cols, uid, gid: pty in the container, master \
 	                                   sent out, slave becomes stdio and controlling tty */ \
@@ -119,6 +121,7 @@ enum nsi_msg_type {
 	NSI_MSG_PTY = 4,   /* child -> runtime: pty master attached as SCM_RIGHTS */
 	NSI_MSG_GO = 5,    /* runtime -> child: continue (pid: the child's pid in the runtime's view) */
 	NSI_MSG_BARRIER = 6, /* child -> runtime: at a barrier, waiting for GO */
+	NSI_MSG_SECCOMP = 7, /* child -> runtime: seccomp notify listener as SCM_RIGHTS; waits for GO */
 };
 
 struct nsi_msg {
