@@ -109,6 +109,7 @@ Deno.test({
     await b.write();
     await using agent = await startAgent(tmp.path, socket, EROFS, 1);
     const r = await runNsinit(["--root", b.stateRoot, "run", "--bundle", b.dir, b.id]);
+    await runNsinit(["--root", b.stateRoot, "delete", "--force", b.id]); // if run left it
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /rc=1\nabsent\n/);
     assert.match(r.stdout + r.stderr, /Read-only file system/);
@@ -213,19 +214,24 @@ Deno.test({
     const socket = `${tmp.path}/nobody.sock`;
     b.config.linux!.seccomp = notifyProfile(socket);
     await b.write();
-    for (const cmd of ["create", "run"]) {
-      const r = await runNsinit(["--root", b.stateRoot, cmd, "--bundle", b.dir, b.id]);
-      assert.notEqual(r.code, 0);
-      assert.match(
-        r.stderr,
-        new RegExp(
-          "send the seccomp notify listener to the agent at linux\\.seccomp\\.listenerPath: " +
-            `connect ${socket.replaceAll(".", "\\.")}: no such file or directory \\(ENOENT\\)`,
-        ),
-      );
-      const st = await Deno.readDir(b.stateRoot)[Symbol.asyncIterator]().next().catch(() => null);
-      assert.ok(!st || st.done, "no state left");
-      assert.deepEqual(cgroupDirsNamed(b.config.linux!.cgroupsPath!, 4), [], "no cgroup left");
+    try {
+      for (const cmd of ["create", "run"]) {
+        const r = await runNsinit(["--root", b.stateRoot, cmd, "--bundle", b.dir, b.id]);
+        assert.notEqual(r.code, 0);
+        assert.match(
+          r.stderr,
+          new RegExp(
+            "send the seccomp notify listener to the agent at linux\\.seccomp\\.listenerPath: " +
+              `connect ${socket.replaceAll(".", "\\.")}: no such file or directory \\(ENOENT\\)`,
+          ),
+        );
+        const st = await Deno.readDir(b.stateRoot)[Symbol.asyncIterator]().next().catch(() => null);
+        assert.ok(!st || st.done, "no state left");
+        assert.deepEqual(cgroupDirsNamed(b.config.linux!.cgroupsPath!, 4), [], "no cgroup left");
+      }
+    } finally {
+      // Only when the test fails: what a wrongly successful create made.
+      await runNsinit(["--root", b.stateRoot, "delete", "--force", b.id]);
     }
   },
 });
@@ -240,6 +246,7 @@ Deno.test({
     b.config.linux!.seccomp = profile;
     await b.write();
     const r = await runNsinit(["--root", b.stateRoot, "run", "--bundle", b.dir, b.id]);
+    await runNsinit(["--root", b.stateRoot, "delete", "--force", b.id]); // if run left it
     assert.notEqual(r.code, 0);
     assert.match(
       r.stderr,
