@@ -2,7 +2,8 @@
 // restore") does it: `checkpoint --lazy-pages --page-server ADDR:PORT` dumps all but the memory,
 // says it is ready (one \0 on `--status-fd` from the CLI, `onLazyPagesReady` from the library)
 // and serves the pages until the destination is done; `criu lazy-pages` feeds a
-// `restore --lazy-pages` from it. Bad lazy flags are refused before any work.
+// `restore --lazy-pages` from it (or, without a page server, from the images themselves). Bad
+// lazy flags are refused before any work.
 import assert from "node:assert/strict";
 import { Factory } from "../../mod.ts";
 import { uniqueId } from "../helpers/ids.ts";
@@ -254,6 +255,100 @@ Deno.test({
       await waitFor(() => readCounter(b) > at, "the counter to go on");
     } finally {
       await n(["delete", "--force", b.id]);
+    }
+    assertNothingLeft(b, b.id);
+  },
+});
+
+/** `criu lazy-pages` serving the pages of the images in `img` themselves (no page server). */
+function localLazyPagesDaemon(img: string) {
+  return startCriuDaemon(criu, "lazy-pages", img, ["lazy-pages", "--images-dir", img]);
+}
+
+/** How many pages `criu lazy-pages` copied in through userfaultfd (from its log). */
+function uffdPages(img: string): number {
+  const log = Deno.readTextFileSync(`${img}/lazy-pages.log`);
+  return [...log.matchAll(/UFFD transferred pages: \((\d+)\/\d+\)/g)]
+    .reduce((n, m) => n + Number(m[1]), 0);
+}
+
+Deno.test({
+  name: "lazy-pages: cli restore --lazy-pages from a local criu lazy-pages counts on",
+  ignore: ignoreLazy,
+  async fn() {
+    await using b = await ckptBundle({
+      id: uniqueId("criu2-lazyloc"),
+      args: COUNTER_ARGS,
+      readonlyRoot: false,
+    });
+    const n = (args: string[]) => runNsinit(["--root", b.stateRoot, ...args], { pipeGraceMs: 200 });
+    const img = `${b.dir}/img`;
+    const run = await n(["run", "-d", "--bundle", b.dir, b.id]);
+    assert.equal(run.code, 0, run.stderr);
+    try {
+      await waitFor(() => readCounter(b) >= 3, "the counter to start");
+      const c = await n(["checkpoint", "--image-path", img, b.id]);
+      assert.equal(c.code, 0, c.stderr);
+    } finally {
+      await n(["delete", "--force", b.id]);
+    }
+    const at = readCounter(b);
+    await using lazy = await localLazyPagesDaemon(img);
+    const r = await n([
+      "restore",
+      "-d",
+      "--lazy-pages",
+      "--image-path",
+      img,
+      "--bundle",
+      b.dir,
+      b.id,
+    ]);
+    try {
+      assert.equal(r.code, 0, r.stderr);
+      await waitFor(() => readCounter(b) >= at + 5, "the lazily restored counter to go on");
+      const now = readCounter(b);
+      assert.ok(now < at + 200, `counter ${at} -> ${now}: restarted, not resumed`);
+      // The memory came through userfaultfd, and the daemon ends when it has sent it all.
+      await waitFor(() => !lazy.alive(), "criu lazy-pages to end after the last page");
+      assert.ok(uffdPages(img) > 0, "no page went through userfaultfd");
+      const ps = await n(["ps", "--format", "json", b.id]);
+      assert.equal(ps.code, 0, ps.stderr);
+    } finally {
+      await n(["delete", "--force", b.id]);
+    }
+    assertNothingLeft(b, b.id);
+  },
+});
+
+Deno.test({
+  name: "lazy-pages: library restore({ lazyPages }) from a local criu lazy-pages counts on",
+  ignore: ignoreLazy,
+  async fn() {
+    await using b = await ckptBundle({
+      id: uniqueId("criu2-lazyloclib"),
+      args: COUNTER_ARGS,
+      readonlyRoot: false,
+    });
+    const f = new Factory({ root: b.stateRoot });
+    const img = `${b.dir}/img`;
+    {
+      await using c = await f.run(b.id, { bundle: b.dir, stdio: quiet });
+      await waitFor(() => readCounter(b) >= 3, "the counter to start");
+      await c.checkpoint({ ...CRIU_NET, imagePath: img });
+      await c.destroy();
+    }
+    const at = readCounter(b);
+    await using lazy = await localLazyPagesDaemon(img);
+    const r = await f.restore(b.id, { ...CRIU_NET, imagePath: img, lazyPages: true, stdio: quiet });
+    try {
+      assert.equal(await r.status(), "running");
+      await waitFor(() => readCounter(b) >= at + 5, "the lazily restored counter to go on");
+      assert.ok(readCounter(b) < at + 200, "restarted, not resumed");
+      await waitFor(() => !lazy.alive(), "criu lazy-pages to end after the last page");
+      assert.ok(uffdPages(img) > 0, "no page went through userfaultfd");
+    } finally {
+      await r.destroy({ force: true });
     }
     assertNothingLeft(b, b.id);
   },
