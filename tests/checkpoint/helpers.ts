@@ -234,6 +234,27 @@ export async function startCriuDaemon(
   };
 }
 
+/** CRIU's lazy page server sizes a pipe to this with F_SETPIPE_SZ (measured with strace). */
+const CRIU_LAZY_PIPE_SIZE = 3354624;
+
+/**
+ * Why CRIU's lazy page server cannot size its pipe here, if that is the case: F_SETPIPE_SZ above
+ * fs.pipe-max-size needs CAP_SYS_RESOURCE; without it CRIU 4.1.1 goes on with a bad fd and fails
+ * with `page-pipe: splice: -1: Bad file descriptor` when the first page is asked for.
+ */
+function pipeSizeHint(): string {
+  try {
+    const max = Number(Deno.readTextFileSync("/proc/sys/fs/pipe-max-size").trim());
+    const eff = /^CapEff:\s*([0-9a-f]+)/m.exec(Deno.readTextFileSync("/proc/self/status"))?.[1];
+    const sysResource = eff !== undefined && (BigInt(`0x${eff}`) & (1n << 24n)) !== 0n;
+    if (sysResource || max >= CRIU_LAZY_PIPE_SIZE) return "";
+    return `; CRIU sizes its pipe to ${CRIU_LAZY_PIPE_SIZE} bytes, which needs CAP_SYS_RESOURCE ` +
+      `(root lacks it here) or fs.pipe-max-size >= ${CRIU_LAZY_PIPE_SIZE} (here ${max})`;
+  } catch {
+    return "";
+  }
+}
+
 /**
  * Whether CRIU itself completes a lazy migration on this host, without nsinit: `criu dump
  * --lazy-pages` of a `setsid sleep 2`, `criu lazy-pages`, and `criu restore --lazy-pages` in a new
@@ -344,7 +365,8 @@ export async function probeLazyMigration(criu: string): Promise<string | undefin
     await Promise.race([restore.status, new Promise((r) => setTimeout(r, 5_000))]);
     if (code === 0) return undefined;
     return `CRIU's own lazy migration fails on this host (criu dump --lazy-pages of a sleep, ` +
-      `restored with criu lazy-pages): ${firstError("dump.log") || `dump exit ${code}`}`;
+      `restored with criu lazy-pages): ${firstError("dump.log") || `dump exit ${code}`}` +
+      pipeSizeHint();
   } finally {
     for (const c of children) {
       try {

@@ -37,8 +37,10 @@ function hasLazyPages(): boolean {
 }
 const ignoreLazy = ignoreCriu ||
   skipUnless(hasLazyPages(), "CRIU says no: criu check --feature uffd-noncoop (userfaultfd)");
-// CRIU 4.1.1 on the development VM passes the feature check, yet its own lazy transfer fails
-// (page-pipe splice EBADF, with runc too): the full migrations say so and skip there.
+// CRIU's lazy page server sizes a pipe beyond fs.pipe-max-size, which needs CAP_SYS_RESOURCE;
+// root on the development VM lacks it, and CRIU 4.1.1 then fails on the first page asked for
+// (page-pipe splice EBADF; runc and plain criu alike). The full migrations probe CRIU alone and
+// skip with its error there (they pass with fs.pipe-max-size raised to 4 MiB).
 const migrationBroken = ignoreLazy ? undefined : await probeLazyMigration(criu);
 const ignoreMigration = ignoreLazy ||
   skipUnless(migrationBroken === undefined, migrationBroken ?? "");
