@@ -293,6 +293,17 @@ export async function removeCgroupDir(
   timeoutMs = 2000,
   ops: DirOps = realDirOps,
 ): Promise<void> {
+  // Mostly a leaf whose processes are gone: one rmdir does it, without listing its ~30
+  // control files first (0.2-0.5 ms of the event loop per container, measured). One with
+  // cgroups below it refuses (EBUSY; ENOTEMPTY for a plain directory): empty it first.
+  try {
+    await ops.rmdir(dir);
+    return;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return;
+    const code = errorCode(e);
+    if (code !== "EBUSY" && code !== "ENOTEMPTY") throw toSyscallError(e, "rmdir", dir);
+  }
   let entries: Deno.DirEntry[];
   try {
     entries = [];

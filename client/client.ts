@@ -237,7 +237,12 @@ export interface CheckpointOpts extends CallOptions {
 }
 
 /** Options of {@link OciRuntimeClient.restore}: go-runc's `RestoreOpts`. */
-export interface RestoreOpts extends Omit<CheckpointOpts, "leaveRunning" | "preDump"> {
+/**
+ * Options of `restore`: a checkpoint's, less those only `checkpoint` has (runc's restore has no
+ * `--status-fd`: the lazy-pages readiness is the checkpointing side's).
+ */
+export interface RestoreOpts
+  extends Omit<CheckpointOpts, "leaveRunning" | "preDump" | "statusFile"> {
   /** The restored container's stdio. */
   io?: RuntimeIO;
   /** `--detach`: return once restored; otherwise resolve to its exit status. */
@@ -600,11 +605,6 @@ export class OciRuntimeClient {
    */
   async restore(id: string, bundle: string, opts: RestoreOpts = {}): Promise<number> {
     const args = ["restore", ...criuArgs(opts)];
-    const extraFiles: number[] = [];
-    if (opts.statusFile !== undefined) {
-      extraFiles.push(opts.statusFile);
-      args.push("--status-fd", "3");
-    }
     if (opts.detach) args.push("--detach");
     if (opts.pidFile) args.push("--pid-file", absolute(opts.pidFile));
     if (opts.consoleSocket) args.push("--console-socket", opts.consoleSocket.path);
@@ -613,7 +613,6 @@ export class OciRuntimeClient {
     if (opts.extraArgs) args.push(...opts.extraArgs);
     const r = await this.#run([...args, "--bundle", bundle, id], {
       ...opts,
-      extraFiles,
       onCancel: () => this.#forceDelete(id),
       statusIsResult: true,
     });

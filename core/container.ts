@@ -16,7 +16,8 @@ import type { ExitStatus } from "../native/reaper.ts";
 import { type ContainerState, lockDir, readState, writeAtomic } from "./state.ts";
 import { mark } from "../util/trace.ts";
 import { ContainerProcess } from "./process.ts";
-import { type HookState, runHooksWarn } from "./hooks.ts";
+import { hookBase, type HookState, runHooksWarn } from "./hooks.ts";
+import { seccompAgentSender } from "./seccomp_notify.ts";
 import type { StdioOptions } from "./stdio.ts";
 import { realSyscalls, type Syscalls } from "./syscalls.ts";
 import { checkTransition } from "./transitions.ts";
@@ -52,6 +53,11 @@ export interface ExecOptions {
   preserveFds?: number[];
   /** Receives the pty master instead of the process keeping it (runc's --console-socket). */
   onPty?: (fd: number) => void;
+  /**
+   * Called with a pidfd of the new process before exec returns (runc's `--pidfd-socket`).
+   * The fd stays the process's: send or dup it, never close it. A throw kills the process.
+   */
+  onPidfd?: (pidfd: number) => void;
 }
 
 const SIGKILL = 9;
@@ -376,6 +382,16 @@ export class Container implements AsyncDisposable {
           place: (pid) => this.#cgroup.apply(pid),
           until: "exec",
           ...(opts.onPty ? { onPty: opts.onPty } : {}),
+          ...(compiled?.listenerPath
+            ? {
+              onSeccomp: seccompAgentSender(
+                compiled.listenerPath,
+                hookBase(this.#state.config, this.id, this.#state.bundle),
+                this.#sys,
+                { initPid: this.#state.initPid, metadata: seccomp?.listenerMetadata },
+              ),
+            }
+            : {}),
         });
       } catch (e) {
         stdio.abort();
@@ -383,13 +399,20 @@ export class Container implements AsyncDisposable {
       }
       stdio.closeChildEnds();
       mark("exec: process spawned", this.id);
-      return new ContainerProcess(
+      const p = new ContainerProcess(
         spawned.pid,
         spawned.pidfd,
         stdio.parent(),
         opts.onPty ? undefined : spawned.ptyFd,
         this.#sys,
       );
+      try {
+        opts.onPidfd?.(spawned.pidfd);
+      } catch (e) {
+        await p[Symbol.asyncDispose]();
+        throw e;
+      }
+      return p;
     });
   }
 

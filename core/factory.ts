@@ -9,6 +9,7 @@ import { isAbsolute, join, resolve } from "../util/path.ts";
 import { isDirectory } from "../util/fs.ts";
 import type { LinuxSeccomp, NamespaceType, Spec } from "../spec/config.ts";
 import type { CompiledSeccomp } from "../seccomp/compile.ts";
+import { seccompAgentSender } from "./seccomp_notify.ts";
 import { createCgroupManager, loadCgroupManager } from "../drivers/factory.ts";
 import type { CgroupConfig, CgroupManager, DriverName, DriverState } from "../drivers/driver.ts";
 import {
@@ -82,6 +83,12 @@ export interface CreateOptions {
   systemdCgroup?: boolean;
   /** Receives the pty master of a `process.terminal` init (else the init process keeps it). */
   onPty?: (fd: number) => void;
+  /**
+   * Called with a pidfd of the init once it exists, before create returns (runc's
+   * `--pidfd-socket`). The fd stays the container's: the callback sends or dups it, never
+   * closes it. A throw fails the create, which then leaves nothing behind.
+   */
+  onPidfd?: (pidfd: number) => void;
   /** A Landlock ruleset the init applies just before exec (see sandbox/landlock.ts). */
   landlock?: LandlockPlan;
   /**
@@ -328,6 +335,13 @@ export class Factory {
         },
         until: waitForStart ? "ready" : "exec",
         ...(opts.onPty ? { onPty: opts.onPty } : {}),
+        ...(seccomp?.listenerPath
+          ? {
+            onSeccomp: seccompAgentSender(seccomp.listenerPath, base, this.#sys, {
+              metadata: spec.linux?.seccomp?.listenerMetadata,
+            }),
+          }
+          : {}),
         onBarrier: async (pid) => {
           await runHooks("prestart", hooks, { ...base, status: "creating", pid }, this.#sys);
           await runHooks("createRuntime", hooks, { ...base, status: "creating", pid }, this.#sys);
@@ -351,6 +365,7 @@ export class Factory {
         opts.onPty ? undefined : spawned.ptyFd,
         this.#sys,
       );
+      opts.onPidfd?.(spawned.pidfd);
       const st = this.#sys.procStat(spawned.pid);
       state.initPid = spawned.pid;
       state.cgroup = cgroup.saved();

@@ -495,6 +495,13 @@ function processSteps(plan: PlanBuilder, proc: Process, opts: {
   }
   plan.add(Op.C_FINDEXEC, `find the executable ${proc.args![0]}`, proc.args![0], envPath(proc.env));
   plan.add(Op.C_CLOSEFDS, "close the runtime's file descriptors", 3 + opts.preserveFds);
+  // A notify filter's listener goes out over the sync socket, which a created container's
+  // init no longer has once it waits on the exec fifo: then the filter is loaded before
+  // READY, as runc loads it (so the fifo, startContainer hooks and Landlock run under it).
+  const notify = opts.seccomp !== undefined &&
+    (opts.seccomp.flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) !== 0;
+  const early = notify && opts.fifo;
+  if (early) addSeccomp(plan, opts.seccomp!, true);
   if (opts.fifo) {
     plan.add(Op.C_READY, "report ready");
     plan.add(Op.C_FIFOWAIT, "wait for start on the exec fifo");
@@ -503,11 +510,27 @@ function processSteps(plan: PlanBuilder, proc: Process, opts: {
     addHookSteps(plan, "startContainer", opts.hooks.startContainer, opts.hooks.createdState);
   }
   if (opts.landlock) addLandlock(plan, opts.landlock);
-  if (opts.seccomp) {
-    plan.add(Op.C_SECCOMP, "load the seccomp filter", opts.seccomp.bpf, opts.seccomp.flags);
-  }
+  if (opts.seccomp && !early) addSeccomp(plan, opts.seccomp, notify);
   if (opts.reaperInit) plan.add(Op.C_INIT, "fork the command under a signal-forwarding pid 1");
   plan.add(Op.C_EXEC, `exec ${proc.args![0]}`, nulList(proc.args!), nulList(proc.env ?? []));
+}
+
+/** `SECCOMP_FILTER_FLAG_NEW_LISTENER` (seccomp/compile.ts sets it for `SCMP_ACT_NOTIFY`). */
+const SECCOMP_FILTER_FLAG_NEW_LISTENER = 8;
+
+function addSeccomp(
+  plan: PlanBuilder,
+  seccomp: { bpf: Uint8Array; flags: number },
+  notify: boolean,
+): void {
+  plan.add(
+    Op.C_SECCOMP,
+    notify
+      ? "load the seccomp filter and hand its notify listener to linux.seccomp.listenerPath"
+      : "load the seccomp filter",
+    seccomp.bpf,
+    seccomp.flags,
+  );
 }
 
 function addLandlock(plan: PlanBuilder, ll: LandlockPlan): void {

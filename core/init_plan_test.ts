@@ -408,3 +408,23 @@ Deno.test("sandbox plan pieces: Landlock before seccomp and exec, a pid 1 in fro
     /process\.noNewPrivileges: must be true for a Landlock ruleset/,
   );
 });
+
+Deno.test("a notify filter is loaded before the init waits on the exec fifo, else last", () => {
+  const spec = defaultSpec();
+  const bpf = new Uint8Array(8);
+  const tail = (flags: number, fifoPath?: string) => {
+    const names = rows(buildInitPlan(spec, {
+      bundle: "/b",
+      host: HOST,
+      seccomp: { bpf, flags },
+      ...(fifoPath ? { fifoPath } : {}),
+    })).map((r) => r[0]);
+    return names.slice(names.indexOf("C_CLOSEFDS") + 1);
+  };
+  // Its listener goes out over the sync socket, which the init no longer has at start.
+  assert.deepEqual(tail(4 | 8, "/s/exec.fifo"), ["C_SECCOMP", "C_READY", "C_FIFOWAIT", "C_EXEC"]);
+  // Without a listener the filter stays the last step before execve.
+  assert.deepEqual(tail(4, "/s/exec.fifo"), ["C_READY", "C_FIFOWAIT", "C_SECCOMP", "C_EXEC"]);
+  // Without a fifo (a library run) the init still reports to the runtime until exec.
+  assert.deepEqual(tail(4 | 8), ["C_SECCOMP", "C_EXEC"]);
+});

@@ -90,6 +90,11 @@ export interface Syscalls {
     input: Uint8Array,
     timeoutMs: number,
   ): Promise<number>;
+  /**
+   * Connects to the unix stream socket at `path`, sends `data` with `fd` in SCM_RIGHTS
+   * in one message, and closes the connection (a seccomp agent's `listenerPath`).
+   */
+  sendFd(path: string, data: Uint8Array, fd: number): void;
 }
 
 const ESRCH = 3;
@@ -169,6 +174,15 @@ export const realSyscalls: Syscalls = Object.freeze({
       input.length,
       timeoutMs,
     );
+  },
+  sendFd(path: string, data: Uint8Array, fd: number): void {
+    const lib = native();
+    const sock = check(lib.nsi_unix_connect(cstr(path), 0), "connect", path);
+    try {
+      check(lib.nsi_unix_send_fd(sock, data, data.length, fd), "sendmsg", path);
+    } finally {
+      lib.nsi_close(sock);
+    }
   },
   terminal(ptyFd: number): Terminal {
     const lib = native();

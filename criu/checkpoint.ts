@@ -13,6 +13,7 @@ import { dirname, join, resolve } from "../util/path.ts";
 import { mark } from "../util/trace.ts";
 import type { ContainerState } from "../core/state.ts";
 import { writeAtomic } from "../core/state.ts";
+import { CriuError } from "../errors.ts";
 import type { CgroupManager } from "../drivers/driver.ts";
 import { native } from "../native/ffi.ts";
 import {
@@ -34,11 +35,11 @@ import {
   cgMode,
   commonOpts,
   type CriuFeature,
+  LazyReady,
   makeDir,
   prepareCriu,
   ProgressTicker,
   requireFeatures,
-  statusReady,
   stdioDescriptors,
 } from "./session.ts";
 
@@ -65,6 +66,15 @@ export async function checkpointContainer(
 ): Promise<void> {
   const { state, cgroup } = target;
   const pid = state.initPid;
+  // As runc: CRIU dumps only as root (it needs CAP_SYS_ADMIN and more in the initial user
+  // namespace); asking it anyway would fail with its capability check instead of the reason.
+  if (state.rootless || Deno.uid() !== 0) {
+    throw new CriuError({
+      request: opts.preDump ? "PRE_DUMP" : "DUMP",
+      detail: `cannot checkpoint a rootless container ("${state.id}"): CRIU needs root; ` +
+        "the container is left as it was",
+    });
+  }
   if (!opts.imagePath) throw new TypeError("checkpoint: imagePath is required");
   const mode = cgMode(opts.manageCgroupsMode);
   const emptyNs = emptyNsMask(opts.emptyNs);
@@ -76,12 +86,25 @@ export async function checkpointContainer(
     }
     ps = { address: m[1].replace(/^\[(.*)\]$/, "$1"), port: Number(m[2]) };
   }
-  // The state root remembers a passed CRIU check (see prepareCriu).
-  const { binary } = await prepareCriu(opts.criu, dirname(target.dir));
-  const features: CriuFeature[] = [];
-  if (opts.preDump || opts.parentPath) features.push("memTrack");
-  if (opts.lazyPages) features.push("lazyPages");
-  await requireFeatures(binary, opts.preDump ? "PRE_DUMP" : "DUMP", features);
+  if (opts.lazyPages && !opts.preDump && !ps) {
+    throw new RangeError(
+      "lazy-pages: a checkpoint serves the pages from page-server ADDRESS:PORT; none given",
+    );
+  }
+  // Before any work: a status fd that is not open for writing is refused.
+  const lazy = new LazyReady(opts);
+  let binary: string;
+  try {
+    // The state root remembers a passed CRIU check (see prepareCriu).
+    ({ binary } = await prepareCriu(opts.criu, dirname(target.dir)));
+    const features: CriuFeature[] = [];
+    if (opts.preDump || opts.parentPath) features.push("memTrack");
+    if (opts.lazyPages) features.push("lazyPages");
+    await requireFeatures(binary, opts.preDump ? "PRE_DUMP" : "DUMP", features);
+  } catch (e) {
+    lazy.close();
+    throw e;
+  }
   mark("checkpoint:prepared");
 
   const imagePath = resolve(opts.imagePath);
@@ -129,7 +152,6 @@ export async function checkpointContainer(
       ropts.trackMem = true;
     }
     if (opts.preDump) ropts.trackMem = true;
-    const onStatusReady = statusReady(ropts, opts);
 
     if (!opts.preDump) {
       const maskedFiles = (state.config.linux?.maskedPaths ?? []).filter((p) => {
@@ -174,13 +196,14 @@ export async function checkpointContainer(
         },
         "status-ready": async () => {
           progress.phase("status-ready");
-          await onStatusReady();
+          await lazy.ready();
         },
       },
     });
     progress.phase("done");
     mark("checkpoint:done");
   } finally {
+    lazy.close();
     for (const fd of fds) lib.nsi_close(fd);
     if (opts.leaveRunning || opts.preDump) {
       await Deno.remove(join(target.dir, CHECKPOINTED)).catch(() => {});

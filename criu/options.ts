@@ -11,6 +11,7 @@ import type { Spec } from "../spec/config.ts";
 import { DEFAULT_DEVICES } from "../core/init_plan.ts";
 import { join } from "../util/path.ts";
 import type { CgroupView } from "../drivers/driver.ts";
+import { ConfigError } from "../errors.ts";
 
 /** runc's `--manage-cgroups-mode` values. */
 export type ManageCgroupsMode = "soft" | "full" | "strict" | "ignore";
@@ -37,10 +38,13 @@ export interface CriuCommonOptions {
   emptyNs?: string[];
   /** Deduplicate pages against the parent images (`--auto-dedup`). */
   autoDedup?: boolean;
-  /** Lazy migration: pages are served on demand (`--lazy-pages`). */
+  /**
+   * Lazy migration (`--lazy-pages`). A checkpoint dumps everything but the memory, then serves
+   * the pages from `pageServer` (which it listens on) until a restore has fetched them all, and
+   * only then resolves (the container is stopped then). A restore takes its pages from a
+   * `criu lazy-pages` daemon whose work directory is the images directory.
+   */
   lazyPages?: boolean;
-  /** An fd to write `\0` to when the lazy-pages server is ready (`--status-fd`); closed after. */
-  statusFd?: number;
   /**
    * How CRIU locks the network during the operation: CRIU's default is `iptables` (it runs
    * iptables-restore); `nftables`, or `skip` for containers without a network to protect.
@@ -59,8 +63,23 @@ export interface CheckpointOptions extends CriuCommonOptions {
   preDump?: boolean;
   /** Images of an earlier pre-dump, relative to imagePath or absolute (`--parent-path`). */
   parentPath?: string;
-  /** Send pages to a page server, `ADDRESS:PORT` (`--page-server`). */
+  /**
+   * `ADDRESS:PORT` (`--page-server`): without `lazyPages`, the page server (`criu page-server`)
+   * the pages are sent to instead of `imagePath`; with `lazyPages`, where this checkpoint serves
+   * them to `criu lazy-pages`.
+   */
   pageServer?: string;
+  /**
+   * With `lazyPages`: a raw fd of this process (runc's `--status-fd`) that gets one `\0` byte
+   * when the pages can be fetched, and is closed then (or when the checkpoint ends). It must be
+   * open for writing: checked before any work.
+   */
+  statusFd?: number;
+  /**
+   * With `lazyPages`: called once when the pages can be fetched (CRIU's `status-ready`): the
+   * moment to start `criu lazy-pages` and the restore, while this checkpoint still runs.
+   */
+  onLazyPagesReady?: () => void | Promise<void>;
 }
 
 /** Options for {@link Factory.restore}. */
@@ -75,9 +94,16 @@ export interface RestoreOptions extends CriuCommonOptions {
   onPty?: (fd: number) => void;
   /** Accepted for runc compatibility; CRIU restores the mount namespace itself. */
   noPivot?: boolean;
-  /** The LSM profile to restore into (`--lsm-profile`, e.g. `apparmor:NAME`). */
+  /**
+   * The LSM profile the restored processes get instead of the one in the images
+   * (`--lsm-profile`): `apparmor:PROFILE` or `selinux:LABEL`, CRIU's format. Refused up front
+   * when the host does not run that LSM.
+   */
   lsmProfile?: string;
-  /** The SELinux mount context (`--lsm-mount-context`). */
+  /**
+   * The SELinux context CRIU mounts the restored mounts with (`--lsm-mount-context`), e.g.
+   * `system_u:object_r:container_file_t:s0:c82,c137`. Refused up front without SELinux.
+   */
   lsmMountContext?: string;
   /** Use the systemd cgroup driver. */
   systemdCgroup?: boolean;
@@ -203,4 +229,54 @@ export function emptyNsMask(names: string[] = []): number {
     mask |= 0x40000000;
   }
   return mask >>> 0;
+}
+
+/**
+ * Checks `lsmProfile` and `lsmMountContext` of a restore against the host's LSMs before any
+ * work: the profile must be `apparmor:PROFILE` or `selinux:LABEL` (a RangeError otherwise), and
+ * the LSM it names must be enabled, as SELinux must be for a mount context (a ConfigError naming
+ * the option otherwise: CRIU would fail later with a less clear error).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkLsmOptions } from "./options.ts";
+ * const none = { apparmor: false, selinux: false };
+ * checkLsmOptions({}, none);
+ * assert.throws(() => checkLsmOptions({ lsmProfile: "unconfined" }, none), RangeError);
+ * assert.throws(
+ *   () => checkLsmOptions({ lsmProfile: "apparmor:p" }, none),
+ *   { message: 'restore options: lsm-profile: "apparmor:p" needs AppArmor, which is not enabled on this host' },
+ * );
+ * checkLsmOptions({ lsmProfile: "apparmor:p" }, { apparmor: true, selinux: false });
+ * ```
+ */
+export function checkLsmOptions(
+  opts: { lsmProfile?: string; lsmMountContext?: string },
+  host: { apparmor: boolean; selinux: boolean },
+): void {
+  const names = { apparmor: "AppArmor", selinux: "SELinux" } as const;
+  if (opts.lsmProfile !== undefined && opts.lsmProfile !== "") {
+    const m = /^(apparmor|selinux):(.+)$/.exec(opts.lsmProfile);
+    if (!m) {
+      throw new RangeError(
+        `lsm-profile: "${opts.lsmProfile}" is not apparmor:PROFILE or selinux:LABEL`,
+      );
+    }
+    const lsm = m[1] as "apparmor" | "selinux";
+    if (!host[lsm]) {
+      throw new ConfigError(
+        "restore options",
+        "lsm-profile",
+        `"${opts.lsmProfile}" needs ${names[lsm]}, which is not enabled on this host`,
+      );
+    }
+  }
+  if (opts.lsmMountContext !== undefined && opts.lsmMountContext !== "" && !host.selinux) {
+    throw new ConfigError(
+      "restore options",
+      "lsm-mount-context",
+      `"${opts.lsmMountContext}" needs SELinux, which is not enabled on this host`,
+    );
+  }
 }

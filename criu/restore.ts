@@ -34,6 +34,7 @@ import { effectiveResources, pidsAsVersioned } from "../core/devices.ts";
 import { hookBase, runHooks } from "../core/hooks.ts";
 import { ContainerProcess } from "../core/process.ts";
 import { prepareStdio } from "../core/stdio.ts";
+import { type HostFeatures, probeHostFeatures } from "../core/host_features.ts";
 import {
   cgroup_rootSchema,
   create,
@@ -45,6 +46,7 @@ import {
 } from "./proto.ts";
 import { swrk } from "./swrk.ts";
 import {
+  checkLsmOptions,
   emptyNsMask,
   externalMounts,
   externalNsKey,
@@ -58,7 +60,6 @@ import {
   prepareCriu,
   ProgressTicker,
   requireFeatures,
-  statusReady,
   validPid,
 } from "./session.ts";
 
@@ -79,17 +80,29 @@ export const CRIU_ROOT = "criu-root";
 
 const O_RDONLY = 0;
 
-/** Restores a container into `<root>/<id>` from `opts.imagePath`. Leaves nothing on failure. */
+/**
+ * Restores a container into `<root>/<id>` from `opts.imagePath`. Leaves nothing on failure.
+ * `host` is what the host offers (probed by default; tests inject it).
+ */
 export async function restoreContainer(
   root: string,
   id: string,
   opts: RestoreOptions,
+  host: Pick<HostFeatures, "apparmor" | "selinux"> = probeHostFeatures(),
 ): Promise<Restored> {
   validateId(id);
+  // As runc: CRIU restores only as root; an unprivileged caller would make a rootless container.
+  if (Deno.uid() !== 0) {
+    throw new CriuError({
+      request: "RESTORE",
+      detail: `cannot restore a rootless container ("${id}"): CRIU needs root`,
+    });
+  }
   if (!opts.imagePath) throw new TypeError("restore: imagePath is required");
   const imagePath = resolve(opts.imagePath);
   const mode = cgMode(opts.manageCgroupsMode);
   const emptyNs = emptyNsMask(opts.emptyNs);
+  checkLsmOptions(opts, host);
   if (!isDirectory(imagePath)) {
     throw new ConfigError(
       imagePath,
@@ -231,7 +244,6 @@ export async function restoreContainer(
     descriptors.forEach((d, i) => {
       if (d.includes("pipe:")) ropts.inheritFd.push(create(inherit_fdSchema, { key: d, fd: i }));
     });
-    const onStatusReady = statusReady(ropts, opts);
 
     const resources = pidsAsVersioned(
       spec.ociVersion,
@@ -282,10 +294,7 @@ export async function restoreContainer(
           if (opts.onPty) opts.onPty(n.fd);
           else ptyFd = n.fd;
         },
-        "status-ready": async () => {
-          progress.phase("status-ready");
-          await onStatusReady();
-        },
+        "status-ready": () => progress.phase("status-ready"),
       },
     });
     // The answer's pid must be the one post-restore named; never 0 or -1.

@@ -253,20 +253,77 @@ export function commonOpts(
 }
 
 /**
- * With lazy pages, CRIU tells on `statusFd` when its page server is ready: sets that
- * option and returns what the "status-ready" notification does (as runc: a \0 says
- * the lazy-pages server is ready; then the fd is done).
+ * Checks that `fd` is an fd of this process open for writing (runc's `--status-fd` check),
+ * from /proc/self/fdinfo: a RangeError naming the fd otherwise.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkStatusFd } from "./session.ts";
+ * assert.throws(() => checkStatusFd(-1), RangeError);
+ * assert.throws(() => checkStatusFd(987654), /fd 987654 is not open/);
+ * ```
  */
-export function statusReady(ropts: criu_opts, opts: CriuCommonOptions): () => Promise<void> {
-  let statusFd = opts.statusFd;
-  if (opts.lazyPages && statusFd !== undefined && statusFd >= 0) ropts.statusFd = statusFd;
-  return async () => {
-    if (statusFd !== undefined && statusFd >= 0) {
-      await native().nsi_write(statusFd, new Uint8Array(1), 1n);
-      native().nsi_close(statusFd);
-      statusFd = undefined;
+export function checkStatusFd(fd: number): void {
+  if (!Number.isInteger(fd) || fd < 0) {
+    throw new RangeError(`status-fd: ${fd} is not a file descriptor number`);
+  }
+  let info: string;
+  try {
+    info = Deno.readTextFileSync(`/proc/self/fdinfo/${fd}`);
+  } catch {
+    throw new RangeError(`status-fd: fd ${fd} is not open in this process`);
+  }
+  const flags = parseInt(/^flags:\s*([0-7]+)/m.exec(info)?.[1] ?? "0", 8);
+  if ((flags & 3) === 0) throw new RangeError(`status-fd: fd ${fd} is not open for writing`);
+}
+
+/**
+ * What a lazy checkpoint does when CRIU's page server is ready (the `status-ready`
+ * notification, as runc handles it for CRIU 3.15+): one `\0` on `statusFd` (then closed) and
+ * `onLazyPagesReady`. The status fd belongs to the checkpoint: `close()` closes it if the
+ * checkpoint ended before it was ready, so a reader sees the end instead of waiting.
+ */
+export class LazyReady {
+  #fd?: number;
+  #callback?: () => void | Promise<void>;
+
+  /** Takes the status fd (checked) and the callback of a checkpoint's options. */
+  constructor(
+    opts: { lazyPages?: boolean; statusFd?: number; onLazyPagesReady?: () => void | Promise<void> },
+  ) {
+    if (!opts.lazyPages) return;
+    if (opts.statusFd !== undefined) {
+      checkStatusFd(opts.statusFd);
+      this.#fd = opts.statusFd;
     }
-  };
+    if (opts.onLazyPagesReady) this.#callback = opts.onLazyPagesReady;
+  }
+
+  /** CRIU's page server is ready: tell the status fd and the callback (each once). */
+  async ready(): Promise<void> {
+    if (this.#fd !== undefined) {
+      const fd = this.#fd;
+      this.#fd = undefined;
+      try {
+        const n = Number(await native().nsi_write(fd, new Uint8Array(1), 1n));
+        if (n < 0) {
+          throw new CriuError({ request: "DUMP", errno: -n, detail: `writing to status-fd ${fd}` });
+        }
+      } finally {
+        native().nsi_close(fd);
+      }
+    }
+    const cb = this.#callback;
+    this.#callback = undefined;
+    if (cb) await cb();
+  }
+
+  /** Closes the status fd if readiness never came. */
+  close(): void {
+    if (this.#fd !== undefined) native().nsi_close(this.#fd);
+    this.#fd = undefined;
+  }
 }
 
 /**

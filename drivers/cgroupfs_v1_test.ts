@@ -362,3 +362,24 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: `cgroupfs v1: destroy removes cgroups made below the container's too${suffix}`,
+  ignore,
+  async fn() {
+    const m = createCgroupManager({ id: uniqueName() }) as CgroupfsV1Manager;
+    const before = unifiedSubtree();
+    try {
+      await m.create();
+      // As a container's own process may make them: rmdir of the container's cgroup then
+      // fails with EBUSY until they are gone.
+      const dirs = [...new Set(Object.values(m.paths()))];
+      for (const d of dirs) Deno.mkdirSync(`${d}/sub/deeper`, { recursive: true });
+      await m.destroy();
+      for (const d of dirs) assert.ok(!exists(d), `${d} remains`);
+    } finally {
+      await m.destroy();
+      restoreUnifiedSubtree(before);
+    }
+  },
+});

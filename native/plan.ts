@@ -107,7 +107,7 @@ const KINDS_BY_CODE: ReadonlyMap<number, string> = new Map(
 );
 
 /** Message types on the sync socket (`enum nsi_msg_type`). */
-export const Msg = { PID: 1, READY: 2, ERROR: 3, PTY: 4, GO: 5, BARRIER: 6 } as const;
+export const Msg = { PID: 1, READY: 2, ERROR: 3, PTY: 4, GO: 5, BARRIER: 6, SECCOMP: 7 } as const;
 
 /** `struct nsi_msg` (one message on the sync socket): each field's C type and offset. */
 export const MSG_FIELDS = {

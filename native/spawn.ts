@@ -70,6 +70,12 @@ export interface SpawnPlanOptions {
   onPty?: (fd: number) => void;
   /** Runs when the child reaches a barrier (runtime-side hooks); it continues afterwards. */
   onBarrier?: (pid: number) => Promise<void>;
+  /**
+   * Receives the seccomp notify listener the child loaded its filter with
+   * (`SECCOMP_FILTER_FLAG_NEW_LISTENER`); the child goes on once it resolves. The fd is
+   * closed afterwards: keep a dup. Without it such a child is refused.
+   */
+  onSeccomp?: (listenerFd: number, pid: number) => Promise<void>;
 }
 
 /**
@@ -110,6 +116,20 @@ export async function spawnPlan(plan: PlanBuilder, opts: SpawnPlanOptions): Prom
       if (m.type === Msg.PTY) {
         ptyFd = fdOut[0];
         opts.onPty?.(ptyFd);
+        continue;
+      }
+      if (m.type === Msg.SECCOMP) {
+        const fd = fdOut[0];
+        try {
+          if (fd < 0) throw new SyscallError({ syscall: "receive seccomp listener", errno: 9 });
+          if (!opts.onSeccomp) {
+            throw new SyscallError({ syscall: "seccomp notify", errno: 22, detail: "the runtime did not ask for a listener" });
+          }
+          await opts.onSeccomp(fd, pid);
+        } finally {
+          if (fd >= 0) lib.nsi_close(fd);
+        }
+        check(lib.nsi_send_go(syncFd, pid), "send go");
         continue;
       }
       if (m.type === Msg.BARRIER) {

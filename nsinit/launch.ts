@@ -15,12 +15,14 @@ import { bool, checkArgs, type FlagSpecs, parseFlags, str, uint } from "./flags.
 import type { GlobalOptions } from "./global.ts";
 import { checkTerminal, consoleSocketSender } from "./terminal.ts";
 import { SignalForwarder, waitForeground } from "./foreground.ts";
+import { PidfdSocketSender } from "./pidfd_socket.ts";
 import { mark } from "../util/trace.ts";
 
 /** Flags of `nsinit create`. */
 export const CREATE_FLAGS: FlagSpecs = {
   bundle: { type: "string", short: "b" },
   "console-socket": { type: "string" },
+  "pidfd-socket": { type: "string" },
   "pid-file": { type: "string" },
   "preserve-fds": { type: "string" },
   "no-pivot": { type: "boolean" },
@@ -112,6 +114,9 @@ export async function launch(
     systemdCgroup: g.systemdCgroup,
   };
   if (terminal && consoleSocket) opts.onPty = consoleSocketSender(consoleSocket);
+  const pidfdPath = str(values, "pidfd-socket");
+  using pidfdSocket = pidfdPath ? PidfdSocketSender.connect(pidfdPath, "standard") : undefined;
+  if (pidfdSocket) opts.onPidfd = (fd) => pidfdSocket.send(fd);
 
   const factory = new Factory({ root: g.root, onWarning: (m) => g.logger.warn(m) });
   g.logger.debug(`${mode} ${id}: bundle ${bundle}, ${extra} extra fd(s)`);

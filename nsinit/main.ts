@@ -20,7 +20,7 @@ import { parseGlobal } from "./global.ts";
 import { print, writeAllSync } from "./log.ts";
 import { UsageError } from "./flags.ts";
 import { VERSION } from "./version.ts";
-import { mark, setTraceSink, stderrTraceSink } from "../util/trace.ts";
+import { mark, setTraceSink, stderrTraceSink, traceMemory } from "../util/trace.ts";
 
 /** What a command module exports. */
 export interface CommandModule {
@@ -42,8 +42,8 @@ export interface CommandEntry {
 export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
   create: {
     summary: "create a container",
-    usage: "create [--bundle DIR] [--pid-file F] [--console-socket S] [--preserve-fds N] " +
-      "[--no-pivot] [--no-new-keyring] <container-id>",
+    usage: "create [--bundle DIR] [--pid-file F] [--console-socket S] [--pidfd-socket S] " +
+      "[--preserve-fds N] [--no-pivot] [--no-new-keyring] <container-id>",
     load: () => import("./commands/create.ts"),
   },
   start: {
@@ -60,7 +60,8 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
     summary: "execute new process inside the container",
     usage: "exec [--process FILE] [--tty] [--cwd DIR] [--env K=V]... [--user UID[:GID]] " +
       "[--additional-gids GID]... [--cap CAP]... [--no-new-privs] [--detach] [--pid-file F] " +
-      "[--console-socket S] [--preserve-fds N] <container-id> <command> [args...]",
+      "[--console-socket S] [--pidfd-socket S] [--preserve-fds N] <container-id> <command> " +
+      "[args...]",
     load: () => import("./commands/exec.ts"),
   },
   kill: {
@@ -248,9 +249,11 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
-  if (Deno.env.get("NSINIT_TRACE")) setTraceSink(stderrTraceSink());
+  const tracing = Boolean(Deno.env.get("NSINIT_TRACE"));
+  if (tracing) setTraceSink(stderrTraceSink());
   mark("cli: main module loaded");
   const code = await main(Deno.args);
   mark("cli: exit");
+  if (tracing) traceMemory();
   Deno.exit(code);
 }

@@ -40,6 +40,7 @@ import {
 import {
   cgroupMove,
   closeFloor,
+  cpuMs,
   floorPlan,
   floorSpawn,
   libraryCreateStart,
@@ -63,9 +64,15 @@ import {
   type RuntimeName,
 } from "./bench/results.ts";
 import { round, summarize, type Summary } from "./bench/stats.ts";
-import { cliPhases, LibraryPhases, type PhaseRow, PhaseSamples } from "./bench/phases.ts";
+import {
+  cliMemory,
+  cliPhases,
+  LibraryPhases,
+  type PhaseRow,
+  PhaseSamples,
+} from "./bench/phases.ts";
 import type { Spec } from "../spec/config.ts";
-import { setTraceSink } from "../util/trace.ts";
+import { type MemoryUse, memoryUse, setTraceSink } from "../util/trace.ts";
 import { benchSandbox } from "./bench/sandbox.ts";
 import { benchSystemdRun } from "./bench/systemd.ts";
 
@@ -461,13 +468,21 @@ async function main(): Promise<BenchResults> {
       perSecond: round(n / (totalMs / 1000), 1),
     });
     log(`batches of ${N.batch}`);
+    // With the CPU the process's threads used meanwhile: all JavaScript runs on the main one.
+    const cpuOf = (b: BatchResult, loop0: number, all0: number): BatchResult => ({
+      ...b,
+      loopCpuMs: cpuMs("loop") - loop0,
+      processCpuMs: cpuMs("all") - all0,
+    });
+    let [loop0, all0] = [cpuMs("loop"), cpuMs("all")];
     let t0 = performance.now();
     for (let i = 0; i < N.batch; i++) {
       checkAbort();
       await libraryRun(factory, `seq-${i}`, bundle.dir, withCgroup(bundle.spec, nextCgroup()));
     }
-    const librarySequential = batchOf(N.batch, performance.now() - t0);
+    const librarySequential = cpuOf(batchOf(N.batch, performance.now() - t0), loop0, all0);
     checkAbort();
+    [loop0, all0] = [cpuMs("loop"), cpuMs("all")];
     t0 = performance.now();
     await Promise.all(
       Array.from(
@@ -476,7 +491,7 @@ async function main(): Promise<BenchResults> {
           libraryRun(factory, `conc-${i}`, bundle.dir, withCgroup(bundle.spec, nextCgroup())),
       ),
     );
-    const libraryConcurrent = batchOf(N.batch, performance.now() - t0);
+    const libraryConcurrent = cpuOf(batchOf(N.batch, performance.now() - t0), loop0, all0);
     const cliSequential: BenchResults["batch"]["cliSequential"] = {};
     for (const rt of runtimes) {
       t0 = performance.now();
@@ -528,7 +543,21 @@ async function main(): Promise<BenchResults> {
 
     // Where the time goes: nsinit's phase marks.
     log(`phases: CLI and library, ${N.phases} rounds`);
-    const phases = await measurePhases(factory, bundle, nextCgroup);
+    const { memory: runMemory, ...phases } = await measurePhases(factory, bundle, nextCgroup);
+    // What the resident memory is made of: nsinit's traced runs above, and a bare Deno.
+    const statusScript = `${work}/status.ts`;
+    await Deno.writeTextFile(
+      statusScript,
+      'Deno.stdout.writeSync(new TextEncoder().encode(Deno.readTextFileSync("/proc/self/status")));\n',
+    );
+    const denoMemory: MemoryUse[] = [];
+    for (let i = 0; i < N.memory; i++) {
+      const out = await sh(denoRun[0], [...denoRun.slice(1), statusScript]);
+      if (out.code === 0) denoMemory.push(memoryUse(out.stdout));
+    }
+    const memoryMakeup = runMemory.length > 0 && denoMemory.length > 0
+      ? { run: medianMemory(runMemory), denoRun: medianMemory(denoMemory) }
+      : undefined;
 
     // Parts of the work, alone.
     log("parts of nsinit's work");
@@ -623,6 +652,7 @@ async function main(): Promise<BenchResults> {
       phases,
       emptyDenoKiB,
       cliRssKiB,
+      ...(memoryMakeup ? { memoryMakeup } : {}),
       lifecycleEmptyDeno,
       libraryMemory: libMemory,
       ...(checkpoint ? { checkpoint } : {}),
@@ -634,6 +664,16 @@ async function main(): Promise<BenchResults> {
   }
 }
 
+/** The median of each field of `samples`. */
+function medianMemory(samples: MemoryUse[]): MemoryUse {
+  const med = (f: (m: MemoryUse) => number) => summarize(samples.map(f)).median;
+  return {
+    anonKiB: med((m) => m.anonKiB),
+    fileKiB: med((m) => m.fileKiB),
+    threads: med((m) => m.threads),
+  };
+}
+
 /**
  * nsinit's phases (see scripts/bench/phases.ts): `dist/nsinit run` and each lifecycle step
  * with `NSINIT_TRACE=1`, and library runs with a trace sink, one at a time and all at once.
@@ -642,7 +682,7 @@ async function measurePhases(
   factory: Factory,
   bundle: BenchBundle,
   nextCgroup: () => string,
-): Promise<NonNullable<BenchResults["phases"]>> {
+): Promise<NonNullable<BenchResults["phases"]> & { memory: MemoryUse[] }> {
   const p = [nsinitBin, "--root", roots.nsinit];
   const env = { NSINIT_TRACE: "1" };
   const traced = async (argv: string[], opts: { stderr?: "piped" | "null" } = {}) => {
@@ -654,8 +694,14 @@ async function measurePhases(
       env,
     });
     if (t.code !== 0) throw new Error(`${argv.join(" ")} exited with ${t.code}`);
-    return cliPhases(await Deno.readTextFile(file), t.ms);
+    const stderr = await Deno.readTextFile(file);
+    if (argv.includes("run")) {
+      const m = cliMemory(stderr);
+      if (m) runMemory.push(m);
+    }
+    return cliPhases(stderr, t.ms);
   };
+  const runMemory: MemoryUse[] = [];
   const run = new PhaseSamples();
   const steps: Partial<Record<LifecycleStep, PhaseSamples>> = {};
   for (const s of LIFECYCLE_STEPS) steps[s] = new PhaseSamples();
@@ -708,6 +754,7 @@ async function measurePhases(
       ),
     );
     return {
+      memory: runMemory,
       cliRun: run.rows(),
       lifecycle: Object.fromEntries(
         LIFECYCLE_STEPS.map((s) => [s, steps[s]!.rows()]),

@@ -47,6 +47,13 @@ installed_version() {
   "$wrapper" --version 2>/dev/null | awk '/^Version:/ {print $2}'
 }
 
+# CRIU's default network lock for a container with its own network namespace runs
+# iptables-restore: without it every such dump fails ("execvp(iptables-restore) failed").
+if ! command -v iptables-restore >/dev/null && [[ $(id -u) == 0 ]]; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends iptables \
+    </dev/null >/dev/null 2>&1 || die "apt-get install iptables failed (CRIU's network lock needs it)"
+fi
+
 if [[ $(installed_version) == "$version" && -f $prefix/usr/include/criu/rpc.proto ]] &&
   [[ $(cat "$wrapper") == "$(wrapper_text)" ]]; then
   say "criu $version present ($wrapper -> $prefix)"

@@ -40,14 +40,27 @@ export const SECCOMP_FILTER_FLAGS: Readonly<Record<string, number>> = Object.fre
   SECCOMP_FILTER_FLAG_TSYNC: 1,
   SECCOMP_FILTER_FLAG_LOG: 2,
   SECCOMP_FILTER_FLAG_SPEC_ALLOW: 4,
+  SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: 32,
 });
 
-/** Flags the kernel defines that nsinit does not support (yet). */
+/** `SECCOMP_FILTER_FLAG_NEW_LISTENER`: set by nsinit itself when a rule uses `SCMP_ACT_NOTIFY`. */
+export const SECCOMP_FILTER_FLAG_NEW_LISTENER = 8;
+/** `SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV` (Linux 5.19): only with a notify listener. */
+const SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV = 32;
+
+/** Flags the kernel defines that nsinit does not take from `linux.seccomp.flags`, and why. */
 const UNSUPPORTED_FLAGS: Record<string, string> = {
-  SECCOMP_FILTER_FLAG_NEW_LISTENER: "seccomp notify is not supported yet",
-  SECCOMP_FILTER_FLAG_TSYNC_ESRCH: "it is only meaningful with seccomp notify",
-  SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: "it is only meaningful with seccomp notify",
+  SECCOMP_FILTER_FLAG_NEW_LISTENER:
+    "nsinit sets it itself when a rule's action is SCMP_ACT_NOTIFY (with linux.seccomp.listenerPath)",
+  SECCOMP_FILTER_FLAG_TSYNC_ESRCH: "the container's process is single-threaded when it is loaded",
 };
+
+/**
+ * The syscall the container's process makes after loading a notify filter and before the
+ * runtime has handed the listener to the agent (it sends the listener out with it): a
+ * notify rule for it could never be answered (as runc refuses `write`, which its init uses).
+ */
+const NOTIFY_FORBIDDEN = ["sendmsg"];
 
 /** The `SCMP_CMP_*` operators nsinit compiles, with libseccomp's values. */
 export const SECCOMP_OPERATORS: Readonly<Record<LinuxSeccompOperator, number>> = Object.freeze({
@@ -72,7 +85,7 @@ const EPERM = 1;
  * import assert from "node:assert/strict";
  * import { SECCOMP_ACTIONS } from "./compile.ts";
  * assert.equal(SECCOMP_ACTIONS.SCMP_ACT_ERRNO(38), 0x00050026);
- * assert.ok(!("SCMP_ACT_NOTIFY" in SECCOMP_ACTIONS));
+ * assert.equal(SECCOMP_ACTIONS.SCMP_ACT_NOTIFY(), 0x7fc00000);
  * ```
  */
 export const SECCOMP_ACTIONS: Readonly<Record<string, (errnoRet?: number) => number>> = Object
@@ -85,12 +98,11 @@ export const SECCOMP_ACTIONS: Readonly<Record<string, (errnoRet?: number) => num
     SCMP_ACT_TRACE: (errnoRet?: number) => actTrace(errnoRet ?? EPERM),
     SCMP_ACT_ALLOW: () => SCMP_ACT.ALLOW,
     SCMP_ACT_LOG: () => SCMP_ACT.LOG,
+    SCMP_ACT_NOTIFY: () => SCMP_ACT.NOTIFY,
   });
 
 /** Actions the spec defines that nsinit refuses, and why. */
-const UNSUPPORTED_ACTIONS: Record<string, string> = {
-  SCMP_ACT_NOTIFY: "seccomp notify is not supported yet",
-};
+const UNSUPPORTED_ACTIONS: Record<string, string> = {};
 const MAX_U64 = (1n << 64n) - 1n;
 
 /** Options of {@linkcode compileSeccomp}. */
@@ -110,8 +122,13 @@ export interface CompileSeccompOptions extends LibseccompOptions {
 export interface CompiledSeccomp {
   /** The `struct sock_filter[]` program, 8 bytes per instruction, native byte order. */
   bpf: Uint8Array;
-  /** `SECCOMP_FILTER_FLAG_*` bits to pass to `seccomp(SECCOMP_SET_MODE_FILTER, ...)`. */
+  /**
+   * `SECCOMP_FILTER_FLAG_*` bits to pass to `seccomp(SECCOMP_SET_MODE_FILTER, ...)`; with
+   * `SECCOMP_FILTER_FLAG_NEW_LISTENER` when a rule uses `SCMP_ACT_NOTIFY`.
+   */
   flags: number;
+  /** A rule uses `SCMP_ACT_NOTIFY`: the listener goes to this path (`listenerPath`). */
+  listenerPath?: string;
   /** Things ignored as runc ignores them, e.g. syscall names libseccomp does not know. */
   warnings: string[];
 }
@@ -142,9 +159,14 @@ interface Rule {
  * Note that runc treats a profile with no `defaultAction` and no `syscalls` as "no seccomp";
  * callers should check that before calling this, which requires `defaultAction`.
  *
+ * - `SCMP_ACT_NOTIFY` (seccomp user notification) needs `listenerPath`, and is refused as
+ *   the default action and for `sendmsg` (with which the process hands the listener out);
+ *   the filter then gets `SECCOMP_FILTER_FLAG_NEW_LISTENER`. `listenerPath` without a
+ *   notify rule is ignored, as the runtime spec says.
+ *
  * Throws {@linkcode ConfigError} naming the JSON path of a bad field (unknown action, arch,
- * flag or operator, argument index over 5, `SCMP_ACT_NOTIFY` or `listenerPath`, which are not
- * supported yet), and {@linkcode LibraryLoadError} if libseccomp cannot be loaded.
+ * flag or operator, argument index over 5, a notify rule without `listenerPath`), and
+ * {@linkcode LibraryLoadError} if libseccomp cannot be loaded.
  *
  * @example Failing mkdir with EPERM, allowing everything else
  * ```ts
@@ -173,10 +195,7 @@ export function compileSeccomp(
   if (typeof seccomp !== "object" || seccomp === null) fail(base, "must be an object");
 
   // Everything that needs no libseccomp is checked first.
-  if (seccomp.listenerPath !== undefined && seccomp.listenerPath !== "") {
-    fail(`${base}.listenerPath`, "seccomp notify is not supported yet");
-  }
-  const flags = parseFlags(seccomp.flags, `${base}.flags`, fail);
+  let flags = parseFlags(seccomp.flags, `${base}.flags`, fail);
   if (seccomp.defaultErrnoRet !== undefined) {
     checkErrnoRet(seccomp.defaultErrnoRet, `${base}.defaultErrnoRet`, fail);
   }
@@ -186,6 +205,10 @@ export function compileSeccomp(
     `${base}.defaultAction`,
     fail,
   );
+  if (defaultAction === SCMP_ACT.NOTIFY) {
+    // Every syscall of the process would wait for the agent, sending it the listener too.
+    fail(`${base}.defaultAction`, "SCMP_ACT_NOTIFY cannot be the default action");
+  }
   const archNames = seccomp.architectures ?? [];
   if (!Array.isArray(archNames)) fail(`${base}.architectures`, "must be an array");
   const syscalls = seccomp.syscalls ?? [];
@@ -214,13 +237,42 @@ export function compileSeccomp(
       seen.add(cond.arg);
       return cond;
     });
+    if (action === SCMP_ACT.NOTIFY) {
+      if (typeof seccomp.listenerPath !== "string" || seccomp.listenerPath === "") {
+        fail(
+          `${base}.listenerPath`,
+          `is required: ${field}.action is SCMP_ACT_NOTIFY (the seccomp agent's unix socket)`,
+        );
+      }
+      const bad = call.names.find((n) => NOTIFY_FORBIDDEN.includes(n));
+      if (bad) {
+        fail(
+          `${field}.action`,
+          `SCMP_ACT_NOTIFY cannot be used for ${bad}: the container's process sends the ` +
+            `notify listener out with ${bad} before the agent has it`,
+        );
+      }
+    }
     pending.push({ field, action, args: conds, splitArgs });
     names.push(call.names);
   });
+  const notify = pending.some((r) => r.action === SCMP_ACT.NOTIFY);
+  if (notify) {
+    if (flags & SECCOMP_FILTER_FLAGS.SECCOMP_FILTER_FLAG_TSYNC) {
+      fail(
+        `${base}.flags`,
+        "SECCOMP_FILTER_FLAG_TSYNC cannot be combined with SCMP_ACT_NOTIFY (the kernel refuses it)",
+      );
+    }
+    flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
+  } else if (flags & SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV) {
+    fail(`${base}.flags`, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV needs a SCMP_ACT_NOTIFY rule");
+  }
 
   // The filter is loaded before execve: one that denies execve leaves the process unable to
   // start, or to report why (every later syscall, exit_group included, may be denied too).
-  const allows = (a: number) => a === SCMP_ACT.ALLOW || a === SCMP_ACT.LOG;
+  // (A notify rule counts: the agent may let the call go on.)
+  const allows = (a: number) => a === SCMP_ACT.ALLOW || a === SCMP_ACT.LOG || a === SCMP_ACT.NOTIFY;
   const execRules = pending.filter((_, i) =>
     names[i].some((n) => n === "execve" || n === "execveat")
   );
@@ -281,7 +333,10 @@ export function compileSeccomp(
         }
       });
     });
-    return { bpf: filter.exportBpf(), flags, warnings };
+    const bpf = filter.exportBpf();
+    return notify
+      ? { bpf, flags, listenerPath: seccomp.listenerPath!, warnings }
+      : { bpf, flags, warnings };
   } finally {
     filter.close();
   }

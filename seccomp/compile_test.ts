@@ -112,9 +112,51 @@ Deno.test("compileSeccomp: flags", () => {
   expectConfigError(
     { ...base, flags: ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_NEW_LISTENER"] },
     "linux.seccomp.flags[1]",
-    /notify is not supported yet/,
+    /nsinit sets it itself when a rule's action is SCMP_ACT_NOTIFY/,
   );
   expectConfigError({ ...base, flags: ["SECCOMP_FILTER_FLAG_BOGUS"] }, "linux.seccomp.flags[0]");
+});
+
+Deno.test("compileSeccomp: SCMP_ACT_NOTIFY asks for a listener, with runc's limits", () => {
+  const notify: LinuxSeccomp = {
+    defaultAction: "SCMP_ACT_ALLOW",
+    listenerPath: "/run/agent.sock",
+    syscalls: [{ names: ["mkdir", "mkdirat"], action: "SCMP_ACT_NOTIFY" }],
+  };
+  const c = compileSeccomp(notify);
+  assert.equal(c.flags, 4 | 8, "SPEC_ALLOW (runc's default) and NEW_LISTENER");
+  assert.equal(c.listenerPath, "/run/agent.sock");
+  const rets = new Set(instructions(c.bpf).filter((i) => i[0] === 0x06).map((i) => i[3]));
+  assert.ok(rets.has(0x7fc00000), "the program returns SECCOMP_RET_USER_NOTIF");
+  // listenerPath without a notify rule is ignored (runtime spec), and no listener asked for
+  const plain = compileSeccomp({ defaultAction: "SCMP_ACT_ALLOW", listenerPath: "/x" });
+  assert.equal(plain.flags, 4);
+  assert.equal(plain.listenerPath, undefined);
+  assert.equal(
+    compileSeccomp({ ...notify, flags: ["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"] }).flags,
+    32 | 8,
+  );
+  expectConfigError(
+    { defaultAction: "SCMP_ACT_ALLOW", flags: ["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"] },
+    "linux.seccomp.flags",
+    /needs a SCMP_ACT_NOTIFY rule/,
+  );
+  expectConfigError(
+    { ...notify, flags: ["SECCOMP_FILTER_FLAG_TSYNC"] },
+    "linux.seccomp.flags",
+    /TSYNC cannot be combined with SCMP_ACT_NOTIFY/,
+  );
+  expectConfigError(
+    { ...notify, syscalls: [{ names: ["getpid", "sendmsg"], action: "SCMP_ACT_NOTIFY" }] },
+    "linux.seccomp.syscalls[0].action",
+    /cannot be used for sendmsg/,
+  );
+  expectConfigError({ ...notify, listenerPath: "" }, "linux.seccomp.listenerPath", /is required/);
+  expectConfigError(
+    { ...notify, defaultAction: "SCMP_ACT_NOTIFY" },
+    "linux.seccomp.defaultAction",
+    /cannot be the default action/,
+  );
 });
 
 Deno.test("compileSeccomp: a rule with the default action is skipped", () => {
@@ -214,16 +256,15 @@ Deno.test("compileSeccomp: bad input names the field", () => {
     "linux.seccomp.architectures[0]",
   );
   expectConfigError({ syscalls: [] }, "linux.seccomp.defaultAction", /is required/);
-  expectConfigError({ defaultAction: "SCMP_ACT_NOTIFY" }, "linux.seccomp.defaultAction", /notify/);
   expectConfigError(
-    withCalls(call({}), call({ action: "SCMP_ACT_NOTIFY" })),
-    "linux.seccomp.syscalls[1].action",
-    /seccomp notify is not supported yet/,
+    { defaultAction: "SCMP_ACT_NOTIFY" },
+    "linux.seccomp.defaultAction",
+    /SCMP_ACT_NOTIFY cannot be the default action/,
   );
   expectConfigError(
-    { defaultAction: "SCMP_ACT_ALLOW", listenerPath: "/run/seccomp.sock" },
+    withCalls(call({}), call({ action: "SCMP_ACT_NOTIFY" })),
     "linux.seccomp.listenerPath",
-    /seccomp notify is not supported yet/,
+    /is required: linux\.seccomp\.syscalls\[1\]\.action is SCMP_ACT_NOTIFY/,
   );
   // The file and the path prefix come from the options.
   assert.throws(

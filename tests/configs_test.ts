@@ -431,3 +431,109 @@ Deno.test({
     assert.match(outs.nsinit, /^ok\nSeccomp:\s+2\n/);
   },
 });
+
+Deno.test({
+  name:
+    "configs: new filesystems (tmpfs, mqueue) get the flags, data and propagation runc gives them",
+  ignore,
+  async fn() {
+    // nsinit makes them with fsopen/fsconfig/fsmount and sets propagation on the mount's fd;
+    // runc with mount(2) and a second mount(2) by path. The result must be the same.
+    await using b = await makeBundle({ id: uniqueId("mnt-fs") });
+    const mounts = [
+      {
+        destination: "/t1",
+        type: "tmpfs",
+        source: "tmpfs",
+        options: ["nosuid", "nodev", "noexec", "ro", "mode=750", "size=8192k", "uid=12", "gid=34"],
+      },
+      { destination: "/t2", type: "tmpfs", source: "tmpfs", options: ["strictatime", "rshared"] },
+      { destination: "/t3", type: "tmpfs", source: "tmpfs", options: ["noatime", "nr_inodes=100"] },
+      {
+        destination: "/t4",
+        type: "tmpfs",
+        source: "tmpfs",
+        options: ["sync", "dirsync", "private"],
+      },
+      { destination: "/mq2", type: "mqueue", source: "mqueue", options: ["nosuid", "nodev"] },
+    ];
+    b.config.mounts!.push(...mounts);
+    // Mount point, per-mount options, propagation (without the peer group numbers), fstype,
+    // superblock options but its ro/rw: runc mounts a tmpfs read-write and then makes the
+    // mount read-only, where mount(2) with MS_RDONLY (and fsconfig "ro") makes the superblock
+    // read-only too, as nsinit always did.
+    const script = mounts.map((m) =>
+      `grep ' ${m.destination} ' /proc/self/mountinfo | sed 's/:[0-9]*//g' | ` +
+      `awk '{ s = ""; for (i = 7; $i != "-"; i++) s = s $i " "; ` +
+      `o = $(i + 3); sub(/^r[ow],?/, "", o); print $5, $6, "[" s "]", $(i + 1), o }'`
+    ).join("; ");
+    b.config.process!.args = ["sh", "-c", script];
+    await b.write();
+    const runc = await runWith("runc", b);
+    const nsinit = await runWith("nsinit", b);
+    assert.equal(runc.code, 0, runc.stderr);
+    assert.equal(nsinit.code, 0, nsinit.stderr);
+    assert.equal(nsinit.stdout.trim().split("\n").length, mounts.length, nsinit.stdout);
+    assert.equal(nsinit.stdout, runc.stdout);
+  },
+});
+
+Deno.test({
+  name:
+    "configs: a filesystem option fsconfig cannot take (over 255 bytes) is mounted with mount(2); a later step on it is refused",
+  ignore: ignore || skipUnless(
+    Deno.readTextFileSync("/proc/filesystems").includes("\toverlay\n"),
+    "no overlay file system in this kernel",
+  ),
+  async fn() {
+    await using dir = await makeTempDir("mnt-ovl");
+    const lower = `${dir.path}/${"l".repeat(250)}`;
+    await Deno.mkdir(lower);
+    await Deno.mkdir(`${dir.path}/upper`);
+    await Deno.mkdir(`${dir.path}/work`);
+    await Deno.writeTextFile(`${lower}/file`, "from the lower layer\n");
+    await using b = await makeBundle({ id: uniqueId("mnt-ovl"), args: ["cat", "/ovl/file"] });
+    const overlay = {
+      destination: "/ovl",
+      type: "overlay",
+      source: "overlay",
+      options: [`lowerdir=${lower}`, `upperdir=${dir.path}/upper`, `workdir=${dir.path}/work`],
+    };
+    b.config.mounts!.push(overlay);
+    await b.write();
+    const ok = await runWith("nsinit", b);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(ok.stdout, "from the lower layer\n");
+
+    // Propagation would be set by a second step: with no fd for the mount it must not resolve
+    // /ovl again, so it refuses, naming why.
+    overlay.options.push("rslave");
+    await b.write();
+    const refused = await runWith("nsinit", b);
+    assert.notEqual(refused.code, 0, refused.stdout);
+    assert.match(
+      refused.stderr,
+      /\/ovl was mounted with mount\(2\).*would resolve it a second time/,
+    );
+    assertNoState(b);
+  },
+});
+
+Deno.test({
+  name: "configs: a filesystem option the kernel refuses is named in the error",
+  ignore,
+  async fn() {
+    await using b = await makeBundle({ id: uniqueId("mnt-bad") });
+    b.config.mounts!.push({
+      destination: "/t",
+      type: "tmpfs",
+      source: "tmpfs",
+      options: ["mode=nonsense"],
+    });
+    await b.write();
+    const r = await runWith("nsinit", b);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /mount tmpfs on \/t \(tmpfs\): .*mode/, r.stderr);
+    assertNoState(b);
+  },
+});

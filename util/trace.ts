@@ -60,6 +60,45 @@ export function mark(label: string, id?: string): void {
   if (crashPoint() === label) Deno.kill(Deno.pid, "SIGKILL");
 }
 
+/** Resident memory of this process from `/proc/self/status`, KiB, and its thread count. */
+export interface MemoryUse {
+  /** `RssAnon`: heap, stacks, V8's heap and code: this process's own. */
+  anonKiB: number;
+  /** `RssFile`: pages of mapped files (the deno executable's code), shared and clean. */
+  fileKiB: number;
+  /** `Threads`. */
+  threads: number;
+}
+
+/**
+ * Parses the `RssAnon`, `RssFile` and `Threads` lines of a `/proc/<pid>/status` text.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { memoryUse } from "./trace.ts";
+ * const status = "RssAnon:\t   13672 kB\nRssFile:\t   34312 kB\nThreads:\t14\n";
+ * assert.deepEqual(memoryUse(status), { anonKiB: 13672, fileKiB: 34312, threads: 14 });
+ * ```
+ */
+export function memoryUse(status: string): MemoryUse {
+  const field = (name: string) => Number(new RegExp(`^${name}:\\s*(\\d+)`, "m").exec(status)?.[1]);
+  return { anonKiB: field("RssAnon"), fileKiB: field("RssFile"), threads: field("Threads") };
+}
+
+/**
+ * Writes `nsinit-memory <RssAnon KiB> <RssFile KiB> <threads>` of this process to stderr:
+ * the CLI's last trace line (with `NSINIT_TRACE`), so that the benchmark can say what its
+ * resident memory is made of.
+ */
+export function traceMemory(): void {
+  try {
+    const m = memoryUse(Deno.readTextFileSync("/proc/self/status"));
+    const line = `nsinit-memory ${m.anonKiB} ${m.fileKiB} ${m.threads}\n`;
+    Deno.stderr.writeSync(new TextEncoder().encode(line));
+  } catch { /* no /proc: nothing to say */ }
+}
+
 /** A sink that writes `nsinit-trace <ms> <label>` lines to stderr (the CLI's). */
 export function stderrTraceSink(): TraceSink {
   const enc = new TextEncoder();

@@ -266,7 +266,9 @@ static void op_seccomp(const struct nsi_rec *r, const struct nsi_rec *next)
 	struct exec_args x = { 0 };
 	uint32_t blen;
 	const uint8_t *b = rec_bytes(r, 0, &blen);
+	unsigned flags = (unsigned)rec_u64(r, 1);
 	sigset_t none;
+	int listener;
 
 	prog.len = (unsigned short)(blen / sizeof(struct sock_filter));
 	prog.filter = (struct sock_filter *)b;
@@ -278,8 +280,16 @@ static void op_seccomp(const struct nsi_rec *r, const struct nsi_rec *next)
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 	}
-	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned)rec_u64(r, 1), &prog) < 0)
+	listener = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+	if (listener < 0)
 		nsi_fail(errno, "seccomp");
+	if (flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) {
+		/* The notify listener is the runtime's to hand to the seccomp agent; this
+		 * process keeps no copy, and goes on once the agent has it. */
+		send_msg(NSI_MSG_SECCOMP, listener);
+		close(listener);
+		wait_go();
+	}
 	if (x.path) {
 		g_cur_index++;
 		g_cur_op = NSI_C_EXEC;

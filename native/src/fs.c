@@ -4,7 +4,9 @@
  *
  * Before pivot_root every destination is resolved inside the rootfs with
  * openat2(RESOLVE_IN_ROOT), so a symlink in the image cannot point a mount
- * outside it; the mount then targets the resolved fd through /proc/self/fd.
+ * outside it. The mount is made detached (open_tree for a bind, fsopen/fsmount
+ * for a filesystem), with its flags, and moved onto the resolved fd; later
+ * steps on the same destination act on the mount's own fd (see remember()).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -13,6 +15,7 @@
 #include <linux/openat2.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -223,33 +226,40 @@ static int resolve(const char *dst, int inroot, int create, char *buf, size_t si
  * is the symlink-exchange race of CVE-2021-30465: a container sharing a volume swaps a
  * directory for a symlink between the two, and the second step lands elsewhere.
  */
-#define MAX_MADE 512
-static struct {
+static struct made {
 	char *dst;
 	int fd;
-} g_made[MAX_MADE];
-static int g_nmade;
+} *g_made;
+static int g_nmade, g_maxmade;
 
+/* mfd < 0: a mount made by mount(2) on the resolved fd, with no fd of its own. */
 static void remember(const char *dst, int mfd)
 {
 	for (int i = 0; i < g_nmade; i++)
 		if (strcmp(g_made[i].dst, dst) == 0) {
-			close(g_made[i].fd);
+			if (g_made[i].fd >= 0)
+				close(g_made[i].fd);
 			g_made[i].fd = mfd;
 			return;
 		}
-	if (g_nmade == MAX_MADE || !(g_made[g_nmade].dst = strdup(dst))) {
-		close(mfd);
-		return; /* later steps fall back to resolving the path */
+	if (g_nmade == g_maxmade) {
+		struct made *m = realloc(g_made, sizeof(*m) * (size_t)(g_maxmade + 64));
+		if (!m)
+			nsi_fail(ENOMEM, "remember the mount on %s", dst);
+		g_made = m;
+		g_maxmade += 64;
 	}
+	if (!(g_made[g_nmade].dst = strdup(dst)))
+		nsi_fail(ENOMEM, "remember the mount on %s", dst);
 	g_made[g_nmade++].fd = mfd;
 }
 
+/* The fd of the mount made at dst; -1: none made there; -2: made by mount(2), no fd. */
 static int made_fd(const char *dst)
 {
 	for (int i = g_nmade - 1; i >= 0; i--)
 		if (strcmp(g_made[i].dst, dst) == 0)
-			return g_made[i].fd;
+			return g_made[i].fd >= 0 ? g_made[i].fd : -2;
 	return -1;
 }
 
@@ -365,6 +375,101 @@ fail:
 	return -1;
 }
 
+/* Sets one mount option of a filesystem context: "key" (a flag) or "key=value". */
+static int fs_option(int fs, char *opt)
+{
+	char *eq = strchr(opt, '=');
+
+	if (!*opt)
+		return 0;
+	if (!eq)
+		return (int)syscall(SYS_fsconfig, fs, FSCONFIG_SET_FLAG, opt, NULL, 0);
+	*eq = 0;
+	return (int)syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, opt, eq + 1, 0);
+}
+
+/*
+ * A new filesystem as a detached mount (fsopen, fsconfig, fsmount): the per-mount flags
+ * are set before it is attached anywhere. Returns the mount fd, or -errno with the
+ * kernel's own message (read from the context) in `why`. -ENOSYS: no fsopen(2) here;
+ * -E2BIG: an option value longer than fsconfig(2) takes (255 bytes), mount(2) can.
+ * The data string is split at commas outside double quotes (an SELinux context
+ * "s0:c1,c2" keeps its comma), as mount(2) splits it.
+ */
+static int new_fs(const char *src, const char *fstype, unsigned long flags, const char *data,
+		  char *why, size_t whysize)
+{
+	static const struct {
+		unsigned long flag;
+		const char *name;
+	} sb_flags[] = {{MS_RDONLY, "ro"}, {MS_SYNCHRONOUS, "sync"}, {MS_DIRSYNC, "dirsync"},
+			{MS_LAZYTIME, "lazytime"}, {MS_MANDLOCK, "mand"}};
+	char opts[4096];
+	struct mount_attr attr;
+	int fs, mfd, err;
+	size_t len = data ? strlen(data) : 0, start = 0, value = 0;
+	int quoted = 0;
+
+	*why = 0;
+	if (len >= sizeof(opts) || (src && strlen(src) > 255))
+		return -E2BIG;
+	memcpy(opts, data ? data : "", len + 1);
+	for (size_t i = 0; i <= len; i++) {
+		if (opts[i] == '"')
+			quoted = !quoted;
+		if (opts[i] == '=' && value <= start)
+			value = i + 1;
+		if (opts[i] != 0 && (opts[i] != ',' || quoted))
+			continue;
+		if (i - (value > start ? value : start) > 255)
+			return -E2BIG;
+		start = i + 1;
+	}
+	fs = (int)syscall(SYS_fsopen, fstype, FSOPEN_CLOEXEC);
+	if (fs < 0)
+		return -errno;
+	if (src && *src && syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "source", src, 0) < 0)
+		goto fail;
+	/* Superblock flags, as mount(2) takes them from the same MS_* bits. */
+	for (size_t i = 0; i < sizeof(sb_flags) / sizeof(sb_flags[0]); i++)
+		if ((flags & sb_flags[i].flag) &&
+		    syscall(SYS_fsconfig, fs, FSCONFIG_SET_FLAG, sb_flags[i].name, NULL, 0) < 0)
+			goto fail;
+	quoted = 0;
+	start = 0;
+	for (size_t i = 0; i <= len; i++) {
+		if (opts[i] == '"')
+			quoted = !quoted;
+		if (opts[i] != 0 && (opts[i] != ',' || quoted))
+			continue;
+		opts[i] = 0;
+		if (fs_option(fs, opts + start) < 0)
+			goto fail;
+		start = i + 1;
+	}
+	if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		goto fail;
+	to_attr(flags, &attr);
+	mfd = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, attr.attr_set);
+	if (mfd < 0)
+		goto fail;
+	close(fs);
+	return mfd;
+fail:
+	err = errno;
+	{
+		/* The kernel's explanation ("e tmpfs: Bad value for 'mode'"), if it left one. */
+		ssize_t n = read(fs, why, whysize - 1);
+		why[n > 0 ? n : 0] = 0;
+		if (n > 0 && why[n - 1] == '\n')
+			why[n - 1] = 0;
+		if (n > 2 && why[1] == ' ')
+			memmove(why, why + 2, strlen(why + 2) + 1);
+	}
+	close(fs);
+	return -err;
+}
+
 void fs_mount(const char *src, const char *dst, const char *fstype, unsigned long flags,
 	      const char *data, int create, int inroot)
 {
@@ -383,8 +488,27 @@ void fs_mount(const char *src, const char *dst, const char *fstype, unsigned lon
 			if (flags & ~(unsigned long)(MS_BIND | MS_REC | MS_REMOUNT))
 				remount_target(target, dst, flags);
 		}
+	} else if (fd >= 0) {
+		char why[256];
+		int mfd = new_fs(src, fstype, flags, data, why, sizeof(why));
+
+		if (mfd >= 0) {
+			if (syscall(SYS_move_mount, mfd, "", fd, "",
+				    MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+				nsi_fail(errno, "mount %s on %s (%s): move_mount", src, dst, fstype);
+			remember(dst, mfd);
+		} else if (mfd == -ENOSYS || mfd == -E2BIG) {
+			/* The kernel refuses the new API (or fsconfig(2) cannot take a value this
+			 * long): one mount(2) on the resolved fd, flags applied as it is mounted.
+			 * No fd refers to what it made, so a later step on this destination
+			 * fails instead of resolving the path again (see mount_at). */
+			if (mount(src, target, fstype, flags, data && *data ? data : NULL) < 0)
+				nsi_fail(errno, "mount %s on %s (%s)", src, dst, fstype);
+			remember(dst, -1);
+		} else {
+			nsi_fail(-mfd, "mount %s on %s (%s)%s%s", src, dst, fstype, *why ? ": " : "", why);
+		}
 	} else {
-		/* One syscall on the resolved fd: the flags apply as it is mounted. */
 		if (mount(src, target, fstype, flags, data && *data ? data : NULL) < 0)
 			nsi_fail(errno, "mount %s on %s (%s)", src, dst, fstype);
 	}
@@ -405,6 +529,11 @@ static int mount_at(const char *dst, int inroot, char *target, size_t size, int 
 	int mfd = inroot ? made_fd(dst) : -1;
 
 	*owned = 0;
+	if (mfd == -2)
+		nsi_fail(EOPNOTSUPP,
+			 "%s was mounted with mount(2) (the kernel refused fsopen, or an option is "
+			 "too long for fsconfig): a later step would resolve it a second time",
+			 dst);
 	if (mfd >= 0) {
 		snprintf(target, size, "/proc/self/fd/%d", mfd);
 		return mfd;
@@ -458,7 +587,7 @@ void fs_move_mount(int tree, const char *dst, int create)
 	if (syscall(SYS_move_mount, tree, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
 		nsi_fail(errno, "move_mount onto %s", dst);
 	close(fd);
-	close(tree);
+	remember(dst, tree); /* its flags are set next, on this fd */
 }
 
 /*

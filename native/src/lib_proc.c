@@ -245,6 +245,15 @@ NSI_EXPORT int nsi_unix_connect(const char *path, int32_t seqpacket)
 	return s;
 }
 
+/*
+ * Sends buf with fd in SCM_RIGHTS over a connected unix socket (runc's
+ * --pidfd-socket and a seccomp agent's listenerPath: one message, one fd).
+ */
+NSI_EXPORT int nsi_unix_send_fd(int32_t sock, const uint8_t *buf, uint32_t len, int32_t fd)
+{
+	return nsi_send_with_fd(sock, buf, len, fd);
+}
+
 /* shutdown(2) of the writing side: the peer reads EOF (an attach client's stdin ended). */
 NSI_EXPORT int nsi_shutdown_write(int32_t fd)
 {

@@ -52,7 +52,10 @@
 	X(NSI_C_UNSHARE, 65, "u")       /* flags */ \
 	X(NSI_C_ROOTFS, 66, "s")        /* path: bind the rootfs onto itself, remember it */ \
 	X(NSI_C_MOUNT, 67, "sssusuu")   /* src, dst, fstype, flags, data, create (0 none, \
-	                                   1 dir, 2 file), inroot */ \
+	                                   1 dir, 2 file), inroot: in the root, a bind is \
+	                                   open_tree'd, a filesystem fsmount'ed, then moved \
+	                                   onto dst resolved once; REMOUNT, PROPAGATE and \
+	                                   SETATTR on that dst act on the mount's fd */ \
 	X(NSI_C_REMOUNT, 68, "suu")     /* dst, flags, inroot: MS_REMOUNT|MS_BIND|flags */ \
 	X(NSI_C_PROPAGATE, 69, "suu")   /* dst, flags, inroot */ \
 	X(NSI_C_SETATTR, 70, "suuu")    /* dst, set, clr, inroot: mount_setattr recursive */ \
@@ -71,7 +74,9 @@
 	X(NSI_C_CAPS, 83, "uuuu")       /* effective, permitted, inheritable, ambient */ \
 	X(NSI_C_UMASK, 84, "u")         /* mask */ \
 	X(NSI_C_NNP, 85, "")            /* PR_SET_NO_NEW_PRIVS */ \
-	X(NSI_C_SECCOMP, 86, "bu")      /* bpf (struct sock_filter[]), flags */ \
+	X(NSI_C_SECCOMP, 86, "bu")      /* bpf (struct sock_filter[]), flags; with \
+	                                   SECCOMP_FILTER_FLAG_NEW_LISTENER the listener fd \
+	                                   is sent out (NSI_MSG_SECCOMP), then wait for GO */ \
 	X(NSI_C_CHDIR, 87, "s")         /* path */ \
 	X(NSI_C_TERMINAL, 88, "uuuu")   /* rows, cols, uid, gid: pty in the container, master \
 	                                   sent out, slave becomes stdio and controlling tty */ \
@@ -116,6 +121,7 @@ enum nsi_msg_type {
 	NSI_MSG_PTY = 4,   /* child -> runtime: pty master attached as SCM_RIGHTS */
 	NSI_MSG_GO = 5,    /* runtime -> child: continue (pid: the child's pid in the runtime's view) */
 	NSI_MSG_BARRIER = 6, /* child -> runtime: at a barrier, waiting for GO */
+	NSI_MSG_SECCOMP = 7, /* child -> runtime: seccomp notify listener as SCM_RIGHTS; waits for GO */
 };
 
 struct nsi_msg {

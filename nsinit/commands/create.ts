@@ -1,6 +1,6 @@
 /**
- * `nsinit create [--bundle DIR] [--pid-file F] [--console-socket S] [--preserve-fds N]
- * [--no-pivot] [--no-new-keyring] ID`: sets up a container whose init waits for `start`.
+ * `nsinit create [--bundle DIR] [--pid-file F] [--console-socket S] [--pidfd-socket S]
+ * [--preserve-fds N] [--no-pivot] [--no-new-keyring] ID`: sets up a container whose init waits for `start`.
  *
  * @module
  */

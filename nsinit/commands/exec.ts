@@ -27,6 +27,7 @@ import type { GlobalOptions } from "../global.ts";
 import { writePidFile } from "../launch.ts";
 import { checkTerminal, consoleSocketSender } from "../terminal.ts";
 import { SignalForwarder, waitForeground } from "../foreground.ts";
+import { PidfdSocketSender } from "../pidfd_socket.ts";
 
 const FLAGS = {
   process: { type: "string", short: "p" },
@@ -42,6 +43,7 @@ const FLAGS = {
   detach: { type: "boolean", short: "d" },
   "pid-file": { type: "string" },
   "console-socket": { type: "string" },
+  "pidfd-socket": { type: "string" },
   "preserve-fds": { type: "string" },
 } as const;
 
@@ -65,6 +67,9 @@ export async function run(args: string[], g: GlobalOptions): Promise<number> {
   const n = uint(values, "preserve-fds");
   const opts: ExecOptions = { preserveFds: Array.from({ length: n }, (_, i) => 3 + i) };
   if (proc.terminal && consoleSocket) opts.onPty = consoleSocketSender(consoleSocket);
+  const pidfdPath = str(values, "pidfd-socket");
+  using pidfdSocket = pidfdPath ? PidfdSocketSender.connect(pidfdPath, "setns") : undefined;
+  if (pidfdSocket) opts.onPidfd = (fd) => pidfdSocket.send(fd);
 
   using forwarder = detach
     ? undefined

@@ -32,7 +32,7 @@ Deno.test("features: what nsinit implements, in the OCI features shape", () => {
     rdma: true,
   });
   assert.deepEqual(f.linux.seccomp.archs, ["SCMP_ARCH_X32", "SCMP_ARCH_X86", "SCMP_ARCH_X86_64"]);
-  assert.ok(!f.linux.seccomp.actions?.includes("SCMP_ACT_NOTIFY"));
+  assert.ok(f.linux.seccomp.actions?.includes("SCMP_ACT_NOTIFY"));
   // Implemented (applied where the host has them, refused naming the field where not).
   assert.equal(f.linux.apparmor.enabled, true);
   assert.equal(f.linux.selinux.enabled, true);
@@ -98,9 +98,15 @@ Deno.test({
   const s = system.linux.seccomp;
   assert.ok(s.knownFlags!.length > 0 && s.supportedFlags!.every((x) => s.knownFlags!.includes(x)));
   for (const action of s.actions!) {
+    const notify = action === "SCMP_ACT_NOTIFY";
+    // The kernel refuses TSYNC with a listener; WAIT_KILLABLE_RECV means nothing without one.
+    const flags = s.supportedFlags!.filter((f) =>
+      f !== (notify ? "SECCOMP_FILTER_FLAG_TSYNC" : "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV")
+    );
     compileSeccomp({
       defaultAction: action === "SCMP_ACT_ALLOW" ? "SCMP_ACT_ERRNO" : "SCMP_ACT_ALLOW",
-      flags: s.supportedFlags! as LinuxSeccomp["flags"],
+      flags: flags as LinuxSeccomp["flags"],
+      ...(notify ? { listenerPath: "/run/agent.sock" } : {}),
       syscalls: s.operators!.map((op) => ({
         names: ["getpid"],
         action: action as LinuxSeccompAction,
@@ -111,6 +117,6 @@ Deno.test({
   // And what it leaves out is refused by name.
   assert.throws(
     () => compileSeccomp({ defaultAction: "SCMP_ACT_NOTIFY" }),
-    /seccomp notify is not supported/,
+    /SCMP_ACT_NOTIFY cannot be the default action/,
   );
 });

@@ -73,8 +73,14 @@ export function sampleResults(overrides: Partial<BenchResults> = {}): BenchResul
     library: { run: s(2), createStart: s(2.5) },
     floor: { helper: s(1.6), unshare: s(4) },
     batch: {
-      librarySequential: { n: 100, totalMs: 200, perSecond: 500 },
-      libraryConcurrent: { n: 100, totalMs: 100, perSecond: 1000 },
+      librarySequential: { n: 100, totalMs: 200, perSecond: 500, loopCpuMs: 120 },
+      libraryConcurrent: {
+        n: 100,
+        totalMs: 100,
+        perSecond: 1000,
+        loopCpuMs: 80,
+        processCpuMs: 150,
+      },
       cliSequential: {
         runc: { n: 100, totalMs: 2240, perSecond: 44.6 },
         crun: { n: 100, totalMs: 940, perSecond: 106.4 },
@@ -85,6 +91,10 @@ export function sampleResults(overrides: Partial<BenchResults> = {}): BenchResul
     startup: { "`/bin/true`": s(1.2), [EMPTY_DENO_RUN]: s(22) },
     components: { "spec validation": s(0.1) },
     emptyDenoKiB: 40000,
+    memoryMakeup: {
+      run: { anonKiB: 13672, fileKiB: 34312, threads: 14 },
+      denoRun: { anonKiB: 8676, fileKiB: 19960, threads: 6 },
+    },
     libraryMemory: { running: 100, rssBeforeKiB: 60000, rssAfterKiB: 120000, perContainerKiB: 600 },
     phases: {
       cliRun: [

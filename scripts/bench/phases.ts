@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { TraceSink } from "../../util/trace.ts";
+import type { MemoryUse, TraceSink } from "../../util/trace.ts";
 import { summarize, type Summary } from "./stats.ts";
 
 /** One phase, in the order it happens, with its duration over the runs. */
@@ -56,6 +56,24 @@ export function cliPhases(stderr: string, totalMs?: number): [string, number][] 
   }
   if (totalMs !== undefined && out.length > 0) out.push([OUTSIDE, Math.max(0, totalMs - last)]);
   return out;
+}
+
+/**
+ * The `nsinit-memory <anon KiB> <file KiB> <threads>` line a traced CLI writes at its exit
+ * (`util/trace.ts`), if any.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { cliMemory } from "./phases.ts";
+ * const err = "nsinit-trace 5.500 cli: exit\nnsinit-memory 13672 34312 14\n";
+ * assert.deepEqual(cliMemory(err), { anonKiB: 13672, fileKiB: 34312, threads: 14 });
+ * assert.equal(cliMemory("nsinit-trace 5.500 cli: exit\n"), undefined);
+ * ```
+ */
+export function cliMemory(stderr: string): MemoryUse | undefined {
+  const m = /^nsinit-memory (\d+) (\d+) (\d+)$/m.exec(stderr);
+  return m ? { anonKiB: Number(m[1]), fileKiB: Number(m[2]), threads: Number(m[3]) } : undefined;
 }
 
 /**

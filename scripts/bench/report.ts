@@ -493,6 +493,7 @@ function renderCauses(L: string[], r: BenchResults): void {
   const empty = r.lifecycleEmptyDeno?.median ?? r.startup[EMPTY_DENO_RUN]?.median;
   const isLoad = (x: string) => x.startsWith("cli: main.js") || x === "cli: command module loaded";
   const isOutside = (x: string) => x.startsWith("outside the marks");
+  const idle = Object.entries(r.components).find(([k]) => k.includes("without one"))?.[1];
   L.push("## Targets not met: where the difference is");
   L.push("");
   for (const t of missed) {
@@ -500,26 +501,46 @@ function renderCauses(L: string[], r: BenchResults): void {
       const runc = r.cliRun.runc?.median ?? 0;
       const load = phaseSum(p.cliRun, isLoad);
       const work = phaseSum(p.cliRun, (x) => !isLoad(x) && !isOutside(x));
+      const placed = phaseSum(p.cliRun, (x) => x.startsWith("create: child placed"));
+      const floor = idle ? empty + idle.median : empty;
       L.push(
-        `- ${t.goal}: an empty \`deno run\` alone takes ${fmt(empty)} ms against runc's whole ` +
-          `\`run\` of ${fmt(runc)} ms (Deno's runtime start, which a CLI run by Deno cannot ` +
-          "avoid: `deno compile` cannot work on these machines, see scripts/build.ts). On top " +
-          `of it nsinit loads its code (${fmt(load)} ms: main.js and the command's chunks) and ` +
-          `does the container's work (${fmt(work)} ms by its marks; the table above names each ` +
-          "part).",
+        `- ${t.goal}: out of reach for a CLI that Deno runs. An empty \`deno run\` takes ` +
+          `${fmt(empty)} ms against runc's whole \`run\` of ${fmt(runc)} ms (Deno's runtime ` +
+          "start, which nsinit cannot avoid: `deno compile` cannot work on these machines, see " +
+          "scripts/build.ts)" +
+          (idle
+            ? `, and the init's first move into its v1 cgroups waits for the kernel's RCU grace ` +
+              `period (${fmt(idle.median)} ms: the \`cgroup.procs\` move after an idle spell, ` +
+              "above), which runc pays as well (`strace -f -T runc run` on this host, " +
+              "2026-11-30: its first `cgroup.procs` write blocked 9.8-15.8 ms in 6 runs, " +
+              "nsinit's 10.3-14.1 ms; only cgroup v2's `CLONE_INTO_CGROUP` avoids it, which " +
+              "nsinit uses there). Those two alone make " +
+              `${fmt(floor)} ms. Beyond them nsinit loads its code (${fmt(load)} ms: main.js ` +
+              `and the command's chunks) and does the rest of the container's work ` +
+              `(${fmt(work - placed)} ms by its marks, besides ${fmt(placed)} ms placing the ` +
+              "child in its cgroups; the table above names each part)."
+            : `. On top of it nsinit loads its code (${fmt(load)} ms: main.js and the ` +
+              `command's chunks) and does the container's work (${fmt(work)} ms by its marks; ` +
+              "the table above names each part)."),
       );
     } else if (t.goal.startsWith("CLI `nsinit ") && empty !== undefined) {
       const side = r.lifecycleEmptyDeno?.median ?? empty;
       const step = /`nsinit (\w+)`/.exec(t.goal)?.[1] as keyof typeof p.lifecycle;
       const rows = p.lifecycle[step];
       if (!rows) continue;
+      const main = phaseSum(rows, (x) => x.startsWith("cli: main.js"));
+      const chunks = phaseSum(rows, (x) => x === "cli: command module loaded");
       L.push(
-        `- ${t.goal}: over an empty \`deno run\` (${
-          fmt(side)
-        } ms, side by side), nsinit ${step} spends ` +
-          `${fmt(phaseSum(rows, isLoad))} ms loading its code and ` +
-          `${fmt(phaseSum(rows, (x) => !isLoad(x) && !isOutside(x)))} ms in the command ` +
-          "itself (by its marks: the table above).",
+        `- ${t.goal}: over an empty \`deno run\` (${fmt(side)} ms, side by side), nsinit ` +
+          `${step} loads main.js (${fmt(main)} ms) and the command's chunks (${fmt(chunks)} ms), ` +
+          `then runs the command (${
+            fmt(phaseSum(rows, (x) => !isLoad(x) && !isOutside(x)))
+          } ms by its marks). ` +
+          "All of it is nsinit's JavaScript in a fresh process, none of it Deno's: V8 takes the " +
+          "modules from Deno's code cache but compiles each function on its first call, so the " +
+          "command's work runs cold. It shrinks only by loading and running less: these " +
+          "commands' chunks still hold code they never run (the systemd driver with sd-bus, " +
+          "~50 kB, measured at ~1 ms of loading; resource translation, stats, events).",
       );
     } else if (t.goal.startsWith("library `create`")) {
       const setup = phaseSum(p.library, (x) => x.startsWith("create: child set up"));
@@ -540,20 +561,50 @@ function renderCauses(L: string[], r: BenchResults): void {
         .sort((a, b) => b.by - a.by)
         .slice(0, 3)
         .map((x) => `${x.phase} (+${fmt(x.by)} ms)`);
+      const { libraryConcurrent: conc, librarySequential: seq } = r.batch;
+      const cores = r.machine.cores;
       L.push(
         `- ${t.goal}: with all of them at once, the phases that grew most per container over ` +
-          `one at a time (the two tables above) were ${grew.join(", ")}.`,
+          `one at a time (the two tables above) were ${grew.join(", ")}.` +
+          (conc.loopCpuMs !== undefined && conc.processCpuMs !== undefined
+            ? ` Those phases wait for one another's work, not for the kernel alone: all of ` +
+              "nsinit's JavaScript runs on Deno's one event-loop thread, which was busy " +
+              `${fmt(conc.loopCpuMs)} ms of the batch's ${fmt(conc.totalMs)} ms ` +
+              `(${fmt(conc.loopCpuMs / conc.n)} ms per container; ` +
+              (seq.loopCpuMs !== undefined
+                ? `${fmt(seq.loopCpuMs / seq.n)} ms one after another), `
+                : "), ") +
+              `and the process's threads together used ${fmt(conc.processCpuMs)} ms of CPU ` +
+              `on ${cores} cores (the containers' own set-up in their processes comes on top). ` +
+              "The loop's share is nsinit's to shrink (less JavaScript per container). Besides " +
+              "it, every container's cgroup directories, limits and moves take the kernel's " +
+              "one global cgroup lock (`cgroup_mutex`) one at a time, and a move holds it " +
+              "while it waits for an RCU grace period."
+            : ""),
       );
     } else if (t.goal.startsWith("peak RSS") && r.emptyDenoKiB !== undefined) {
+      const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
+      const m = r.memoryMakeup;
       L.push(
-        `- ${t.goal}: an empty \`deno run\` peaks at ${(r.emptyDenoKiB / 1024).toFixed(1)} MiB` +
-          Object.entries(r.cliRssKiB ?? {}).map(([k, v]) =>
-            `, ${k} at ${(v / 1024).toFixed(1)} MiB`
-          )
-            .join("") +
-          ` and a \`run\` at ${((r.memoryKiB.nsinit ?? 0) / 1024).toFixed(1)} MiB: loading ` +
-          "the CLI's code (V8's heap and compiled code) and then running a container (the " +
-          "native library, the threads that run its off-loop calls) add to Deno's own.",
+        `- ${t.goal}: an empty \`deno run\` peaks at ${mib(r.emptyDenoKiB)}` +
+          Object.entries(r.cliRssKiB ?? {}).map(([k, v]) => `, ${k} at ${mib(v)}`).join("") +
+          ` and a \`run\` at ${mib(r.memoryKiB.nsinit ?? 0)}` +
+          (m
+            ? ". At the exit (`/proc/self/status`), of what a `run` holds beyond a bare " +
+              "`deno run`, " +
+              `${mib(m.run.fileKiB - m.denoRun.fileKiB)} is pages of the deno executable ` +
+              `itself (\`RssFile\` ${mib(m.run.fileKiB)} against ${mib(m.denoRun.fileKiB)}): ` +
+              "the code of the Deno runtime's parts a container run uses (FFI, processes, file " +
+              "system ops, the thread pool), shared with every Deno process and clean, which " +
+              "nsinit cannot avoid touching while it uses them; and " +
+              `${mib(m.run.anonKiB - m.denoRun.anonKiB)} is its own (\`RssAnon\` ` +
+              `${mib(m.run.anonKiB)} against ${mib(m.denoRun.anonKiB)}): V8's heap and ` +
+              `compiled code for nsinit's modules, and the stacks of ${m.run.threads} threads ` +
+              `against ${m.denoRun.threads} (Deno's pool threads that run the file system ` +
+              "calls and the native library's off-loop calls)."
+            : ": loading the CLI's code (V8's heap and compiled code) and then running a " +
+              "container (the native library, the threads that run its off-loop calls) add " +
+              "to Deno's own."),
       );
     }
   }

@@ -21,10 +21,28 @@ Deno.test("renderReport has the machine, the targets, the tables and the crun no
       "| nsinit library, concurrent (`Promise.all`) | 100 | 1000.0 |",
       "| crun* | 2.9 MiB |",
       "1.10 ms by median",
+      "14.0 MiB is pages of the deno executable itself (`RssFile` 33.5 MiB against 19.5 MiB)",
+      "4.9 MiB is its own (`RssAnon` 13.4 MiB against 8.5 MiB)",
     ]
   ) {
     assert.ok(md.includes(needle), `missing: ${needle}`);
   }
+});
+
+Deno.test("an unmet concurrency target names the event loop's CPU time", () => {
+  const base = sampleResults();
+  const md = renderReport(sampleResults({
+    batch: {
+      ...base.batch,
+      libraryConcurrent: { n: 100, totalMs: 180, perSecond: 555, loopCpuMs: 90, processCpuMs: 160 },
+    },
+  }));
+  assert.ok(
+    md.includes(
+      "which was busy 90.0 ms of the batch's 180 ms (0.90 ms per container; 1.20 ms one after another)",
+    ),
+    md,
+  );
 });
 
 Deno.test("renderReport without crun compares with runc only", () => {

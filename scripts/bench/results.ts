@@ -6,6 +6,7 @@
 
 import type { SandboxBench } from "./sandbox.ts";
 import type { PhaseRow } from "./phases.ts";
+import type { MemoryUse } from "../../util/trace.ts";
 import type { Summary } from "./stats.ts";
 import { ratio, round } from "./stats.ts";
 
@@ -42,6 +43,13 @@ export interface BatchResult {
   totalMs: number;
   /** Containers per second. */
   perSecond: number;
+  /**
+   * CPU time of the benchmark process's main thread during the batch, ms: the event loop,
+   * on which all JavaScript runs (library batches only; absent in older results).
+   */
+  loopCpuMs?: number;
+  /** CPU time of all of the benchmark process's threads during the batch, ms. */
+  processCpuMs?: number;
 }
 
 /** Everything one benchmark run measured. */
@@ -135,6 +143,12 @@ export interface BenchResults {
   lifecycleEmptyDeno?: Summary;
   /** Peak RSS of nsinit commands that start no container (e.g. `--version`, `list`), KiB. */
   cliRssKiB?: Record<string, number>;
+  /**
+   * What the resident memory is made of at the exit (medians of `/proc/self/status`'s
+   * `RssAnon`, `RssFile`, `Threads`): of a traced `dist/nsinit run`, and of a `deno run`
+   * (the launcher's flags) of a file that only reads them (absent in older results).
+   */
+  memoryMakeup?: { run: MemoryUse; denoRun: MemoryUse };
   /**
    * The benchmark process's RSS before and after it started `running` containers (`sleep`)
    * from the library and kept them, and the difference per container, KiB.

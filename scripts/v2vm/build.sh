@@ -72,11 +72,23 @@ if [[ -n $criu_prefix ]]; then
   gnu_tar=$(readlink -f "$(command -v tar)")
   mapfile -t tar_libs < <(ldd "$gnu_tar" | awk '/=> \//{print $3}')
 fi
-# Modules for virtio-9p, and the socket-diag and nf_tables modules CRIU's check needs, in load
-# order (dependencies first), without duplicates.
+# CRIU locks a container's network namespace during a dump with iptables-restore (its default
+# network lock): the host's iptables (xtables-nft-multi), its libraries and extensions go in too,
+# or every dump of a container with its own network namespace fails in the VM.
+xtables="" xtables_libs=() xtables_ext=""
+if [[ -n $criu_prefix ]] && p=$(command -v xtables-nft-multi 2>/dev/null); then
+  xtables=$(readlink -f "$p")
+  mapfile -t xtables_libs < <(ldd "$xtables" | awk '/=> \//{print $3}')
+  for d in /usr/lib/x86_64-linux-gnu/xtables /lib/x86_64-linux-gnu/xtables; do
+    [[ -d $d ]] && xtables_ext=$(readlink -f "$d") && break
+  done
+fi
+# Modules for virtio-9p, and the socket-diag and nf_tables modules CRIU's check and network lock
+# need, in load order (dependencies first), without duplicates.
 criu_modules=()
 [[ -z $criu_prefix ]] ||
-  criu_modules=(unix_diag inet_diag tcp_diag udp_diag netlink_diag af_packet_diag nf_tables veth tun)
+  criu_modules=(unix_diag inet_diag tcp_diag udp_diag netlink_diag af_packet_diag nf_tables
+    nft_compat xt_mark veth tun)
 mapfile -t modules < <(for m in virtio_pci 9pnet_virtio 9p "${criu_modules[@]}"; do
   modprobe --show-depends -S "$kver" "$m" 2>/dev/null || true
 done | awk '$1 == "insmod" && !seen[$2]++ {print $2}')
@@ -86,7 +98,8 @@ stamp=$(
   {
     sha256sum "${BASH_SOURCE[0]}" "$deno_bin" "$busybox" "${deno_libs[@]}" ${seccomp_lib:+"$seccomp_lib"} \
       "${modules[@]}" "${extra_bins[@]}" "${extra_libs[@]}" \
-      ${criu_prefix:+"$criu_prefix/usr/sbin/criu" "$criu_wrapper" "$gnu_tar"} "${tar_libs[@]}"
+      ${criu_prefix:+"$criu_prefix/usr/sbin/criu" "$criu_wrapper" "$gnu_tar"} "${tar_libs[@]}" \
+      ${xtables:+"$xtables"} "${xtables_libs[@]}"
     echo "$kernel"
   } | sha256sum | cut -d' ' -f1
 )
@@ -129,10 +142,21 @@ if [[ -n $criu_prefix ]]; then
   cp "$criu_wrapper" "$tree$criu_wrapper"
   mkdir -p "$tree/usr/local/bin"
   cp "$gnu_tar" "$tree/usr/local/bin/tar"
-  for lib in "${tar_libs[@]}"; do
+  for lib in "${tar_libs[@]}" "${xtables_libs[@]}"; do
     [[ -e $tree/lib/x86_64-linux-gnu/$(basename "$lib") ]] ||
       cp "$(readlink -f "$lib")" "$tree/lib/x86_64-linux-gnu/$(basename "$lib")"
   done
+  if [[ -n $xtables ]]; then
+    mkdir -p "$tree/usr/sbin"
+    cp "$xtables" "$tree/usr/sbin/xtables-nft-multi"
+    for n in iptables iptables-restore iptables-save ip6tables ip6tables-restore ip6tables-save; do
+      ln -sf xtables-nft-multi "$tree/usr/sbin/$n"
+    done
+    [[ -z $xtables_ext ]] || {
+      mkdir -p "$tree$xtables_ext"
+      cp -a "$xtables_ext/." "$tree$xtables_ext/"
+    }
+  fi
 fi
 n=0
 for m in "${modules[@]}"; do

@@ -1,10 +1,14 @@
 // A stand-in for `criu swrk 3` that answers VERSION and CHECK like CRIU 4.1.1 and, for
 // RESTORE, sends the pid that $FAKE_CRIU_PID says where $FAKE_CRIU_WHERE says
 // (`setup-namespaces`, `post-restore`, or `answer`): the runtime must refuse a pid of
-// -1 or 0 before anything could signal it. Run through fake_criu.sh.
+// -1 or 0 before anything could signal it. With $FAKE_CRIU_RECORD, a RESTORE's options that
+// tests check (the LSM ones, lazy pages) are written there as JSON; $FAKE_CRIU_WHERE=`fail`
+// then answers the RESTORE with failure. Run through fake_criu.sh.
 import { native } from "../../native/ffi.ts";
+import { isFieldSet } from "npm:@bufbuild/protobuf@2.17.0";
 import {
   create,
+  criu_optsSchema,
   criu_req_type,
   criu_reqSchema,
   criu_respSchema,
@@ -46,6 +50,20 @@ switch (req.type) {
     await send({ type: req.type, success: true });
     break;
   case criu_req_type.RESTORE: {
+    const record = Deno.env.get("FAKE_CRIU_RECORD");
+    if (record) {
+      // Only the fields the request carries (proto2: an unset string reads as "").
+      const o = req.opts ?? create(criu_optsSchema, {});
+      const out: Record<string, unknown> = {};
+      for (const f of ["lsmProfile", "lsmMountContext", "lazyPages"] as const) {
+        if (isFieldSet(o, criu_optsSchema.field[f])) out[f] = o[f];
+      }
+      Deno.writeTextFileSync(record, JSON.stringify(out));
+    }
+    if (where === "fail") {
+      await send({ type: req.type, success: false, crErrno: 1, crErrmsg: "fake criu: refused" });
+      break;
+    }
     let ok = true;
     if (where !== "answer") {
       await send({ type: criu_req_type.NOTIFY, success: true, notify: { script: where, pid } });

@@ -152,8 +152,11 @@ export function cgroupDirsNamed(name: string): string[] {
   return dirsNamed(name, 6);
 }
 
-/** Asserts that container `id` of bundle `b` left no state directory, cgroup or mount. */
-export function assertNothingLeft(b: Bundle, id: string): void {
+/**
+ * Asserts that container `id` of bundle `b` left no state directory, cgroup or mount; its cgroup
+ * is `cgroupsPath` (default the bundle's).
+ */
+export function assertNothingLeft(b: Bundle, id: string, cgroupsPath?: string): void {
   const dir = `${b.stateRoot}/${id}`;
   let present = true;
   try {
@@ -163,6 +166,216 @@ export function assertNothingLeft(b: Bundle, id: string): void {
   }
   assert.equal(present, false, `state directory ${dir} is left`);
   assert.deepEqual(mountsUnder(b.stateRoot), [], "mounts left under the state root");
-  const cg = b.config.linux?.cgroupsPath;
+  const cg = cgroupsPath ?? b.config.linux?.cgroupsPath;
   if (cg) assert.deepEqual(cgroupDirsNamed(cg.split("/").pop()!), [], "cgroups left");
+}
+
+/**
+ * A TCP port on 127.0.0.1 that nothing listens on right now (the kernel picks it; another
+ * process could take it before the caller binds it, which a test then reports as CRIU's error).
+ */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** A CRIU daemon a test started (`criu page-server` or `criu lazy-pages`); disposing ends it. */
+export interface CriuDaemon extends AsyncDisposable {
+  /** Its pid (from CRIU's `--pidfile`). */
+  pid: number;
+  /** Whether it still runs. */
+  alive(): boolean;
+}
+
+function isCriu(pid: number): boolean {
+  try {
+    return Deno.readTextFileSync(`/proc/${pid}/cmdline`).includes("criu");
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Starts `criu <args> -d --pidfile <dir>/<name>.pid` in `dir`: CRIU daemonizes once its socket
+ * listens, so the daemon is ready when this returns. Disposing sends SIGKILL to that pid (only
+ * while /proc says it is still a criu) and waits until it is gone.
+ */
+export async function startCriuDaemon(
+  criu: string,
+  name: string,
+  dir: string,
+  args: string[],
+): Promise<CriuDaemon> {
+  const pidfile = `${dir}/${name}.pid`;
+  const out = await new Deno.Command(criu, {
+    args: [...args, "-d", "--pidfile", pidfile, "-v4", "-o", `${name}.log`],
+    cwd: dir,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.ok(
+    out.success,
+    `criu ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}` +
+      new TextDecoder().decode(out.stdout),
+  );
+  const pid = Number(Deno.readTextFileSync(pidfile).trim());
+  assert.ok(Number.isInteger(pid) && pid > 0, `bad pid in ${pidfile}`);
+  const alive = () => isCriu(pid);
+  return {
+    pid,
+    alive,
+    async [Symbol.asyncDispose]() {
+      if (alive()) Deno.kill(pid, "SIGKILL");
+      await waitFor(() => !alive(), `criu ${name} (${pid}) to end`);
+    },
+  };
+}
+
+/** CRIU's lazy page server sizes a pipe to this with F_SETPIPE_SZ (measured with strace). */
+const CRIU_LAZY_PIPE_SIZE = 3354624;
+
+/**
+ * Why CRIU's lazy page server cannot size its pipe here, if that is the case: F_SETPIPE_SZ above
+ * fs.pipe-max-size needs CAP_SYS_RESOURCE; without it CRIU 4.1.1 goes on with a bad fd and fails
+ * with `page-pipe: splice: -1: Bad file descriptor` when the first page is asked for.
+ */
+function pipeSizeHint(): string {
+  try {
+    const max = Number(Deno.readTextFileSync("/proc/sys/fs/pipe-max-size").trim());
+    const eff = /^CapEff:\s*([0-9a-f]+)/m.exec(Deno.readTextFileSync("/proc/self/status"))?.[1];
+    const sysResource = eff !== undefined && (BigInt(`0x${eff}`) & (1n << 24n)) !== 0n;
+    if (sysResource || max >= CRIU_LAZY_PIPE_SIZE) return "";
+    return `; CRIU sizes its pipe to ${CRIU_LAZY_PIPE_SIZE} bytes, which needs CAP_SYS_RESOURCE ` +
+      `(root lacks it here) or fs.pipe-max-size >= ${CRIU_LAZY_PIPE_SIZE} (here ${max})`;
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * Whether CRIU itself completes a lazy migration on this host, without nsinit: `criu dump
+ * --lazy-pages` of a `setsid sleep 2`, `criu lazy-pages`, and `criu restore --lazy-pages` in a new
+ * pid namespace (the original still holds its pid). Returns undefined when the dump finished its
+ * transfer, else why not (CRIU's first error). Every process it starts is ended by pid; its
+ * directory is removed. Takes ~3 s.
+ */
+export async function probeLazyMigration(criu: string): Promise<string | undefined> {
+  const dir = await Deno.makeTempDir({ prefix: "nsinit-test-criu2-lazyprobe-" });
+  const port = freePort();
+  const children: Deno.ChildProcess[] = [];
+  const spawn = (cmd: string, args: string[]) => {
+    const c = new Deno.Command(cmd, {
+      args,
+      cwd: dir,
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    })
+      .spawn();
+    children.push(c);
+    return c;
+  };
+  const firstError = (log: string) => {
+    try {
+      return Deno.readTextFileSync(`${dir}/${log}`).split("\n")
+        .filter((l) => /Error/.test(l) && !/RLIMIT_NOFILE/.test(l))
+        .map((l) => l.replace(/^\(\s*[\d.]+\)\s*/, "")).slice(0, 2).join(" | ");
+    } catch {
+      return "";
+    }
+  };
+  let lazyPid = 0;
+  try {
+    const task = spawn("setsid", ["sleep", "2"]);
+    await new Promise((r) => setTimeout(r, 100));
+    const dump = spawn(criu, [
+      "dump",
+      "-t",
+      String(task.pid),
+      "--lazy-pages",
+      "--address",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "-D",
+      dir,
+      "-v4",
+      "-o",
+      "dump.log",
+    ]);
+    const ready = () => {
+      try {
+        return Deno.readTextFileSync(`${dir}/dump.log`).includes("status-ready");
+      } catch {
+        return false;
+      }
+    };
+    const dumpEnd = dump.status.then((s) => s.code);
+    for (const end = Date.now() + 10_000; !ready() && Date.now() < end;) {
+      if (await Promise.race([dumpEnd, new Promise((r) => setTimeout(() => r(-1), 50))]) !== -1) {
+        return `criu dump --lazy-pages fails here: ${firstError("dump.log")}`;
+      }
+    }
+    if (!ready()) return "criu dump --lazy-pages never got ready (dump.log)";
+    const lazy = await new Deno.Command(criu, {
+      args: [
+        "lazy-pages",
+        "--page-server",
+        "--address",
+        "127.0.0.1",
+        "--port",
+        String(port),
+        "-D",
+        dir,
+        "-d",
+        "--pidfile",
+        `${dir}/lazy.pid`,
+        "-v4",
+        "-o",
+        "lazy-pages.log",
+      ],
+      cwd: dir,
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    if (!lazy.success) return `criu lazy-pages fails here: ${firstError("lazy-pages.log")}`;
+    lazyPid = Number(Deno.readTextFileSync(`${dir}/lazy.pid`).trim());
+    const restore = spawn("unshare", [
+      "--pid",
+      "--fork",
+      "--mount-proc",
+      "--kill-child",
+      criu,
+      "restore",
+      "--lazy-pages",
+      "-D",
+      dir,
+      "-v4",
+      "-o",
+      "restore.log",
+    ]);
+    const code = await Promise.race([
+      dumpEnd,
+      new Promise<number>((r) => setTimeout(() => r(-1), 15_000)),
+    ]);
+    await Promise.race([restore.status, new Promise((r) => setTimeout(r, 5_000))]);
+    if (code === 0) return undefined;
+    return `CRIU's own lazy migration fails on this host (criu dump --lazy-pages of a sleep, ` +
+      `restored with criu lazy-pages): ${firstError("dump.log") || `dump exit ${code}`}` +
+      pipeSizeHint();
+  } finally {
+    for (const c of children) {
+      try {
+        c.kill("SIGKILL");
+      } catch { /* already ended */ }
+      await c.status;
+    }
+    if (lazyPid > 0 && isCriu(lazyPid)) Deno.kill(lazyPid, "SIGKILL");
+    await waitFor(() => lazyPid <= 0 || !isCriu(lazyPid), "criu lazy-pages to end");
+    await Deno.remove(dir, { recursive: true });
+  }
 }

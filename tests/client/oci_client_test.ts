@@ -17,8 +17,8 @@ import {
 } from "../../client/mod.ts";
 import { startV1View } from "../../scripts/bench/host.ts";
 import { hasCommand, isRoot, makeBundle, REPO_ROOT, skipUnless, uniqueId } from "../helpers/mod.ts";
-import { check, cstr, native } from "../../native/ffi.ts";
-import { waitFor } from "../helpers/host.ts";
+import { check, native } from "../../native/ffi.ts";
+import { cgroupDirsNamed, waitFor } from "../helpers/host.ts";
 
 const enc = new TextEncoder();
 const NSINIT = `${REPO_ROOT}/dist/nsinit`;
@@ -398,29 +398,127 @@ Deno.test({
   },
 });
 
+/** The pid a pidfd refers to (its `Pid:` line in /proc/self/fdinfo), or -1 once it has exited. */
+function pidfdPid(fd: number): number {
+  const m = /^Pid:\s*(-?\d+)$/m.exec(Deno.readTextFileSync(`/proc/self/fdinfo/${fd}`));
+  assert.ok(m, `fd ${fd} is not a pidfd`);
+  return Number(m[1]);
+}
+
+/** Waits until the process behind a pidfd has exited (the pidfd polls readable). */
+async function pidfdExited(fd: number, ms = 10_000): Promise<void> {
+  const set = new Int32Array([fd, 1, /* POLLIN */ 0]);
+  const n = await native().nsi_ev_poll(new Uint8Array(set.buffer), 1, ms);
+  assert.equal(n, 1, `the process behind pidfd ${fd} did not exit within ${ms} ms`);
+}
+
 Deno.test({
-  name: "oci client: --pidfd-socket is passed where a runtime has it, and the pidfd is received",
-  ignore: skipUnless(root, "needs root"),
+  name: "oci client (nsinit): --pidfd-socket sends pidfds of the init and of an exec'd process",
+  ignore: skipUnless(root, "needs root") ||
+    skipUnless(hasCommand(NSINIT), "dist/nsinit is not built (deno task build)"),
   sanitizeResources: false,
   async fn() {
-    // None of runc 1.1.5, crun 1.8.1 and nsinit has --pidfd-socket (runc 1.2 added it): the
-    // receiving end is tested with a pidfd sent the way runc sends it (SCM_RIGHTS).
-    await using sock = await PidfdSocket.temp();
-    const child = new Deno.Command("sleep", { args: ["1000"] }).spawn();
+    await using b = await makeBundle({ args: ["sleep", "1000"] });
+    const c = new OciRuntimeClient({ command: NSINIT, root: b.stateRoot });
+    const fds: number[] = [];
     try {
-      const pidfd = check(native().nsi_pidfd_open(child.pid), "pidfd_open");
-      const received = sock.receivePidfd({ timeout: 5000 });
-      check(native().nsi_send_fd(cstr(sock.path), pidfd, cstr("pidfd")), "send fd");
-      native().nsi_close(pidfd);
-      const fd = await received;
-      assert.equal(check(native().nsi_pidfd_signal(fd, 9), "pidfd_send_signal"), 0);
-      native().nsi_close(fd);
-      assert.equal((await child.status).signal, "SIGKILL");
+      // create: the init's pidfd arrives before create returns
+      await using sock = await PidfdSocket.temp();
+      const received = sock.receivePidfd({ timeout: 10_000 });
+      received.catch(() => {}); // awaited below: a failure there, not an unhandled rejection
+      await c.create(b.id, b.dir, { io: new NullIO(), pidfdSocket: sock });
+      const initFd = await received;
+      fds.push(initFd);
+      const init = (await c.state(b.id)).pid;
+      assert.ok(init > 0);
+      assert.equal(pidfdPid(initFd), init);
+      await c.start(b.id);
+
+      // exec: a pidfd of the exec'd process, which really reaches it
+      await using esock = await PidfdSocket.temp();
+      const execReceived = esock.receivePidfd({ timeout: 10_000 });
+      execReceived.catch(() => {});
+      await c.exec(b.id, {
+        args: ["sleep", "999"],
+        cwd: "/",
+        user: { uid: 0, gid: 0 },
+        env: ["PATH=/bin:/usr/bin"],
+      }, { io: new NullIO(), detach: true, pidfdSocket: esock, pidFile: `${b.dir}/exec.pid` });
+      const execFd = await execReceived;
+      fds.push(execFd);
+      const execPid = Number(await Deno.readTextFile(`${b.dir}/exec.pid`));
+      assert.equal(pidfdPid(execFd), execPid);
+      assert.notEqual(execPid, init);
+      assert.equal(check(native().nsi_pidfd_signal(execFd, 9), "pidfd_send_signal"), 0);
+      await pidfdExited(execFd);
+      assert.equal((await c.state(b.id)).status, "running", "only the exec'd process died");
+
+      // and the init's pidfd kills the container
+      assert.equal(check(native().nsi_pidfd_signal(initFd, 9), "pidfd_send_signal"), 0);
+      await pidfdExited(initFd);
+      await waitFor(async () => (await c.state(b.id)).status === "stopped", "container stopped");
+      await c.delete(b.id);
     } finally {
-      try {
-        child.kill("SIGKILL");
-      } catch { /* done */ }
+      for (const fd of fds) native().nsi_close(fd);
+      await c.delete(b.id, { force: true }).catch(() => {});
     }
+  },
+});
+
+Deno.test({
+  name:
+    "oci client (nsinit): an unreachable --pidfd-socket fails create, run and exec, leaving nothing",
+  ignore: skipUnless(root, "needs root") ||
+    skipUnless(hasCommand(NSINIT), "dist/nsinit is not built (deno task build)"),
+  sanitizeResources: false,
+  async fn() {
+    await using b = await makeBundle({ args: ["sleep", "1000"] });
+    const c = new OciRuntimeClient({ command: NSINIT, root: b.stateRoot });
+    const bad = { path: `${b.dir}/no-such-dir/pidfd.sock` };
+    try {
+      for (const mode of ["create", "run"] as const) {
+        const op = mode === "create"
+          ? c.create(b.id, b.dir, { io: new NullIO(), pidfdSocket: bad })
+          : c.run(b.id, b.dir, { io: new NullIO(), pidfdSocket: bad, detach: true });
+        await assert.rejects(op, (e: Error) => {
+          assert.ok(e instanceof OciRuntimeError, String(e));
+          assert.match(
+            e.message,
+            /--pidfd-socket: connect .*no-such-dir\/pidfd\.sock: no such file.*ENOENT/,
+          );
+          return true;
+        });
+        assert.deepEqual(await c.list(), [], "no container left");
+        assert.equal(
+          await Deno.stat(`${b.stateRoot}/${b.id}`).then(() => true, () => false),
+          false,
+          "no state directory left",
+        );
+        assert.deepEqual(cgroupDirsNamed(b.config.linux!.cgroupsPath!, 4), [], "no cgroup left");
+      }
+      // exec: the container stays as it was, and no process is added to it
+      await c.create(b.id, b.dir, { io: new NullIO() });
+      await c.start(b.id);
+      const before = await c.ps(b.id);
+      await assert.rejects(
+        c.exec(b.id, { args: ["sleep", "998"], cwd: "/", user: { uid: 0, gid: 0 } }, {
+          io: new NullIO(),
+          detach: true,
+          pidfdSocket: bad,
+        }),
+        /--pidfd-socket: connect .*no-such-dir\/pidfd\.sock: no such file.*ENOENT/,
+      );
+      assert.deepEqual(await c.ps(b.id), before, "no process added");
+    } finally {
+      await c.delete(b.id, { force: true }).catch(() => {});
+    }
+  },
+});
+
+Deno.test({
+  name: "oci client: runc 1.1.5 and crun 1.8.1 have no --pidfd-socket (the nsinit test covers it)",
+  ignore: skipUnless(hasCommand("runc") || hasCommand("crun"), "neither runc nor crun installed"),
+  async fn() {
     for (const rt of ["runc", "crun"]) {
       if (!hasCommand(rt)) continue;
       const help = await new Deno.Command(rt, {
@@ -431,7 +529,7 @@ Deno.test({
       assert.doesNotMatch(
         new TextDecoder().decode(help.stdout),
         /pidfd-socket/,
-        `${rt} now has --pidfd-socket`,
+        `${rt} now has --pidfd-socket: run the pidfd tests against it too`,
       );
     }
   },

@@ -245,6 +245,10 @@ export class FakeSyscalls implements Syscalls {
   terminal(_ptyFd: number): Terminal {
     throw new Error("the fake has no terminals");
   }
+
+  sendFd(path: string, data: Uint8Array, fd: number): void {
+    this.calls.push(`sendFd ${path} fd=${fd} ${new TextDecoder().decode(data)}`);
+  }
 }
 
 /**

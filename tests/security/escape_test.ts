@@ -10,7 +10,8 @@ import type { Bundle } from "../helpers/bundle.ts";
 import { makeTempDir } from "../helpers/paths.ts";
 import { uniqueId } from "../helpers/ids.ts";
 import { run } from "../helpers/run.ts";
-import { hasCommand, skipUnless } from "../helpers/skip.ts";
+import { makeBundle } from "../helpers/bundle.ts";
+import { hasCommand, isRoot, skipUnless } from "../helpers/skip.ts";
 import { testUser } from "../helpers/user.ts";
 import { parseSubIds } from "../../core/rootless.ts";
 import { ownCgroup, read, stateEntries } from "./helpers.ts";
@@ -439,3 +440,133 @@ escapeTest(
   },
   { ignore: noSetcap },
 );
+
+// The runtime's helpers under attack during exec: root only (the runtime is this test process,
+// through the library; the third test's container is rootless, its runtime root).
+const ignore = skipUnless(isRoot(), "real containers need root");
+const needsCc = ignore || noCc;
+
+/** Helpers the probe must have attacked before the test stops exec'ing. */
+const HELPERS_WANTED = 10;
+
+/**
+ * Runs `/helper_probe MODE /done RUNTIME` as the container's init and execs `true` into it
+ * until the probe has attacked HELPERS_WANTED helpers (at most 400 execs: it is a race the
+ * probe wins only when it is scheduled in time), then stops the probe and returns what it
+ * printed (testdata/helper_probe.c).
+ */
+async function probeHelpers(
+  mode: "next" | "scan",
+  change: (spec: Spec) => void,
+  rootless = false,
+): Promise<{ helpers: number; attempts: number; leaks: string[]; execs: number; out: string }> {
+  await using b = await makeBundle({
+    rootless,
+    id: uniqueId("mnt-helper"),
+    args: ["/helper_probe", mode, "/done", String(Deno.pid)],
+  });
+  await compile("helper_probe", b.rootfs);
+  change(b.config);
+  const factory = new Factory({ root: b.stateRoot });
+  const c = await factory.run(b.id, {
+    bundle: b.dir,
+    spec: b.config,
+    stdio: { stdin: "null", stdout: "piped", stderr: "piped" },
+  });
+  // Read while it runs: the test watches the count, and a probe that found something writes
+  // a lot.
+  let stdout = "";
+  const decoder = new TextDecoder();
+  const reading = (async () => {
+    for await (const chunk of c.init!.stdout!) stdout += decoder.decode(chunk, { stream: true });
+  })();
+  const stderr = new Response(c.init!.stderr).text();
+  const caught = () => stdout.split("\n").filter((l) => l.startsWith("helper ")).length;
+  let execs = 0, code;
+  try {
+    for (; execs < 400 && caught() < HELPERS_WANTED; execs++) {
+      const p = await c.exec(
+        { ...b.config.process!, args: ["true"] },
+        { stdio: { stdin: "null", stdout: "null", stderr: "null" } },
+      );
+      assert.equal(await p.exitCode(), 0);
+    }
+    await Deno.writeTextFile(`${b.rootfs}/done`, "");
+    await reading;
+    code = await c.init!.exitCode();
+  } finally {
+    await c.destroy({ force: true });
+  }
+  assert.equal(code, 0, await stderr);
+  const count = (k: string) => Number(stdout.match(new RegExp(`^${k} (\\d+)$`, "m"))?.[1]);
+  return {
+    helpers: count("helpers"),
+    attempts: count("attempts"),
+    leaks: stdout.split("\n").filter((l) => l.startsWith("leak ")),
+    execs,
+    out: stdout,
+  };
+}
+
+Deno.test({
+  name:
+    "escape: during exec, a container process cannot ptrace the process the runtime clones into it, nor open its /proc mem, exe, cwd, root, environ or fds",
+  ignore: needsCc,
+  async fn() {
+    // The container has its own pid namespace: the runtime's helper is not in it, but the
+    // process it clones for the exec is, from clone(2) until it execs the command. The probe
+    // attacks each new pid from the moment it exists; that process is non-dumpable (the
+    // helper made itself so before anything) and its mm belongs to the host's user namespace.
+    const r = await probeHelpers("next", () => {});
+    assert.deepEqual(r.leaks, [], r.out);
+    assert.ok(r.helpers >= HELPERS_WANTED && r.attempts > 0, `too few helpers caught:\n${r.out}`);
+    console.log(
+      `helper probe (own pid namespace): ${r.helpers} helpers, ${r.attempts} attempts, ${r.execs} execs`,
+    );
+  },
+});
+
+Deno.test({
+  name:
+    "escape: during exec, a container in the host's pid namespace cannot ptrace the runtime's helper nor open its /proc mem, exe, cwd, root, environ or fds",
+  ignore: needsCc,
+  async fn() {
+    // No pid namespace of its own: the helper (nsinit-init) and the process it clones are
+    // both visible, with the container's uid (root). Non-dumpable, and the container lacks
+    // CAP_SYS_PTRACE: every attack is refused.
+    const r = await probeHelpers("scan", (spec) => {
+      spec.linux!.namespaces = spec.linux!.namespaces!.filter((n) => n.type !== "pid");
+      assert.ok(!(spec.process!.capabilities!.bounding ?? []).includes("CAP_SYS_PTRACE"));
+    });
+    assert.deepEqual(r.leaks, [], r.out);
+    assert.ok(r.helpers >= HELPERS_WANTED && r.attempts > 0, `too few helpers caught:\n${r.out}`);
+    console.log(
+      `helper probe (host pid namespace): ${r.helpers} helpers, ${r.attempts} attempts, ${r.execs} execs`,
+    );
+  },
+});
+
+Deno.test({
+  name:
+    "escape: during exec, a container holding CAP_SYS_PTRACE in its own user namespace cannot ptrace the process the runtime clones into it",
+  ignore: needsCc,
+  async fn() {
+    // Root of its user namespace with every capability there, CAP_SYS_PTRACE included, and
+    // the same host uid as the runtime: the capability check passes (the cloned process's
+    // credentials are in the container's user namespace), so only non-dumpability stands
+    // between it and the runtime's sync socket. A non-dumpable process's mm belongs to the
+    // user namespace it was exec'd in (the host's), where the container has nothing.
+    const r = await probeHelpers("next", (spec) => {
+      assert.ok(spec.linux!.namespaces!.some((n) => n.type === "user"));
+      const caps = spec.process!.capabilities!;
+      for (const set of ["bounding", "effective", "permitted"] as const) {
+        caps[set] = [...new Set([...(caps[set] ?? []), "CAP_SYS_PTRACE"])];
+      }
+    }, true);
+    assert.deepEqual(r.leaks, [], r.out);
+    assert.ok(r.helpers >= HELPERS_WANTED && r.attempts > 0, `too few helpers caught:\n${r.out}`);
+    console.log(
+      `helper probe (user namespace, CAP_SYS_PTRACE): ${r.helpers} helpers, ${r.attempts} attempts, ${r.execs} execs`,
+    );
+  },
+});
