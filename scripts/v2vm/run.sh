@@ -35,7 +35,7 @@ say() { echo "v2vm: $*" >&2; }
 # fail TEXT: records one failure and exits 1.
 fail() {
   say "$1"
-  deno run --allow-write scripts/summary.ts record --out "$out" --source "$source_name" \
+  deno run --allow-read --allow-write scripts/summary.ts record --out "$out" --source "$source_name" \
     --failed 1 --failure "$source_name: $1" ||
     printf '{"source":"%s","passed":0,"failed":1,"skipped":0}\n' "$source_name" >"$out"
   exit 1

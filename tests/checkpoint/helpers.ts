@@ -235,7 +235,28 @@ export async function startCriuDaemon(
 }
 
 /** CRIU's lazy page server sizes a pipe to this with F_SETPIPE_SZ (measured with strace). */
-const CRIU_LAZY_PIPE_SIZE = 3354624;
+export const CRIU_LAZY_PIPE_SIZE = 3354624;
+
+/**
+ * Raises fs.pipe-max-size to {@linkcode CRIU_LAZY_PIPE_SIZE} when it is lower and this process
+ * (root) lacks CAP_SYS_RESOURCE, so that CRIU's lazy page server can size its pipe, and puts the
+ * old value back when the test process ends (the `unload` event; a SIGKILLed run leaves it
+ * raised, which only lets pipes grow larger). Returns the value it replaced, if it did.
+ */
+export function raisePipeMaxForCriu(): string | undefined {
+  const file = "/proc/sys/fs/pipe-max-size";
+  try {
+    const before = Deno.readTextFileSync(file).trim();
+    if (Deno.uid() !== 0 || Number(before) >= CRIU_LAZY_PIPE_SIZE || pipeSizeHint() === "") {
+      return undefined;
+    }
+    Deno.writeTextFileSync(file, String(CRIU_LAZY_PIPE_SIZE));
+    globalThis.addEventListener("unload", () => Deno.writeTextFileSync(file, before));
+    return before;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * Why CRIU's lazy page server cannot size its pipe here, if that is the case: F_SETPIPE_SZ above

@@ -18,6 +18,7 @@ import {
   freePort,
   ignoreCriu,
   probeLazyMigration,
+  raisePipeMaxForCriu,
   readCounter,
   startCriuDaemon,
   waitFor,
@@ -39,8 +40,10 @@ const ignoreLazy = ignoreCriu ||
   skipUnless(hasLazyPages(), "CRIU says no: criu check --feature uffd-noncoop (userfaultfd)");
 // CRIU's lazy page server sizes a pipe beyond fs.pipe-max-size, which needs CAP_SYS_RESOURCE;
 // root on the development VM lacks it, and CRIU 4.1.1 then fails on the first page asked for
-// (page-pipe splice EBADF; runc and plain criu alike). The full migrations probe CRIU alone and
-// skip with its error there (they pass with fs.pipe-max-size raised to 4 MiB).
+// (page-pipe splice EBADF; runc and plain criu alike). So the sysctl is raised for this run and
+// put back at its end. The full migrations still probe CRIU alone first and skip with its error
+// where it cannot migrate even so.
+if (!ignoreLazy) raisePipeMaxForCriu();
 const migrationBroken = ignoreLazy ? undefined : await probeLazyMigration(criu);
 const ignoreMigration = ignoreLazy ||
   skipUnless(migrationBroken === undefined, migrationBroken ?? "");
