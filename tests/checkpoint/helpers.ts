@@ -14,6 +14,7 @@ import { cgroupDirsNamed as dirsNamed, waitFor } from "../helpers/host.ts";
 
 export { waitFor };
 import { type Bundle, type BundleOptions, makeBundle } from "../helpers/bundle.ts";
+import { runNsinit, type RunResult } from "../helpers/run.ts";
 
 /**
  * Options every checkpoint and restore of the tests gets. CRIU locks the network with
@@ -71,6 +72,35 @@ export function readCounter(b: Bundle): number {
     return Number(Deno.readTextFileSync(`${b.rootfs}/tmp/n`).trim()) || 0;
   } catch {
     return 0;
+  }
+}
+
+/** `nsinit ARGS` against one bundle's state root (`--root`), its output captured. */
+export type Nsinit = (args: string[]) => Promise<RunResult>;
+
+/** Runs `nsinit --root <b.stateRoot> ARGS` (see runNsinit). */
+export function nsinitIn(b: Bundle): Nsinit {
+  return (args) => runNsinit(["--root", b.stateRoot, ...args], { pipeGraceMs: 200 });
+}
+
+/** Starts the container of `b` with `nsinit run -d` and asserts that it started. */
+export async function runDetached(b: Bundle, n: Nsinit): Promise<void> {
+  const run = await n(["run", "-d", "--bundle", b.dir, b.id]);
+  assert.equal(run.code, 0, run.stderr);
+}
+
+/**
+ * Runs the counter container of `b` (see runDetached), lets it count to 3 and checkpoints it with
+ * `nsinit checkpoint --image-path img`, which deletes it (`delete --force` ends it anyway).
+ */
+export async function checkpointCounter(b: Bundle, n: Nsinit, img: string): Promise<void> {
+  await runDetached(b, n);
+  try {
+    await waitFor(() => readCounter(b) >= 3, "the counter to start");
+    const c = await n(["checkpoint", "--image-path", img, b.id]);
+    assert.equal(c.code, 0, c.stderr);
+  } finally {
+    await n(["delete", "--force", b.id]);
   }
 }
 
@@ -234,6 +264,22 @@ export async function startCriuDaemon(
   };
 }
 
+/**
+ * Starts `criu lazy-pages` for the images in `dir` (see startCriuDaemon): it fetches the pages from
+ * the lazy page server of a checkpoint on 127.0.0.1:`port`, or without a port serves the pages of
+ * the images themselves.
+ */
+export function startLazyPagesDaemon(
+  criu: string,
+  dir: string,
+  port?: number,
+): Promise<CriuDaemon> {
+  const server = port === undefined
+    ? []
+    : ["--page-server", "--address", "127.0.0.1", "--port", String(port)];
+  return startCriuDaemon(criu, "lazy-pages", dir, ["lazy-pages", ...server, "--images-dir", dir]);
+}
+
 /** CRIU's lazy page server sizes a pipe to this with F_SETPIPE_SZ (measured with strace). */
 export const CRIU_LAZY_PIPE_SIZE = 3354624;
 
@@ -308,7 +354,7 @@ export async function probeLazyMigration(criu: string): Promise<string | undefin
       return "";
     }
   };
-  let lazyPid = 0;
+  let lazy: CriuDaemon | undefined;
   try {
     const task = spawn("setsid", ["sleep", "2"]);
     await new Promise((r) => setTimeout(r, 100));
@@ -341,30 +387,11 @@ export async function probeLazyMigration(criu: string): Promise<string | undefin
       }
     }
     if (!ready()) return "criu dump --lazy-pages never got ready (dump.log)";
-    const lazy = await new Deno.Command(criu, {
-      args: [
-        "lazy-pages",
-        "--page-server",
-        "--address",
-        "127.0.0.1",
-        "--port",
-        String(port),
-        "-D",
-        dir,
-        "-d",
-        "--pidfile",
-        `${dir}/lazy.pid`,
-        "-v4",
-        "-o",
-        "lazy-pages.log",
-      ],
-      cwd: dir,
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    if (!lazy.success) return `criu lazy-pages fails here: ${firstError("lazy-pages.log")}`;
-    lazyPid = Number(Deno.readTextFileSync(`${dir}/lazy.pid`).trim());
+    try {
+      lazy = await startLazyPagesDaemon(criu, dir, port);
+    } catch {
+      return `criu lazy-pages fails here: ${firstError("lazy-pages.log")}`;
+    }
     const restore = spawn("unshare", [
       "--pid",
       "--fork",
@@ -395,8 +422,7 @@ export async function probeLazyMigration(criu: string): Promise<string | undefin
       } catch { /* already ended */ }
       await c.status;
     }
-    if (lazyPid > 0 && isCriu(lazyPid)) Deno.kill(lazyPid, "SIGKILL");
-    await waitFor(() => lazyPid <= 0 || !isCriu(lazyPid), "criu lazy-pages to end");
+    await lazy?.[Symbol.asyncDispose]();
     await Deno.remove(dir, { recursive: true });
   }
 }

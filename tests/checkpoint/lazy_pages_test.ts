@@ -5,22 +5,28 @@
 // `restore --lazy-pages` from it (or, without a page server, from the images themselves). Bad
 // lazy flags are refused before any work.
 import assert from "node:assert/strict";
-import { Factory } from "../../mod.ts";
+import { type CriuProgress, Factory } from "../../mod.ts";
+import type { Bundle } from "../helpers/bundle.ts";
 import { uniqueId } from "../helpers/ids.ts";
-import { nsinitCommand, runNsinit } from "../helpers/run.ts";
+import { nsinitCommand } from "../helpers/run.ts";
 import { skipUnless } from "../helpers/skip.ts";
 import {
   assertNothingLeft,
+  checkpointCounter,
   ckptBundle,
   COUNTER_ARGS,
   CRIU_NET,
   criuBinary,
+  type CriuDaemon,
   freePort,
   ignoreCriu,
+  type Nsinit,
+  nsinitIn,
   probeLazyMigration,
   raisePipeMaxForCriu,
   readCounter,
-  startCriuDaemon,
+  runDetached,
+  startLazyPagesDaemon,
   waitFor,
 } from "./helpers.ts";
 
@@ -113,43 +119,148 @@ async function makeFifo(path: string): Promise<Deno.FsFile> {
   return await Deno.open(path, { read: true, write: true });
 }
 
+/** A bundle of the counter (COUNTER_ARGS) with a unique id from `name`. */
+function counterBundle(name: string): Promise<Bundle> {
+  return ckptBundle({ id: uniqueId(name), args: COUNTER_ARGS, readonlyRoot: false });
+}
+
+/**
+ * The source of a CLI lazy migration: the counter container of `b` (`nsinit run -d`), and
+ * `nsinit checkpoint --lazy-pages --page-server 127.0.0.1:PORT --status-fd 5 --image-path IMG`
+ * serving its pages, returned once it said it is ready (\0 on the status fd). Disposing ends a
+ * checkpoint still serving (see endCheckpoint) and deletes the container.
+ */
+async function cliLazySource(b: Bundle, n: Nsinit, img: string, port: number) {
+  await runDetached(b, n);
+  await using stack = new AsyncDisposableStack();
+  stack.defer(async () => void await n(["delete", "--force", b.id]));
+  const status = stack.use(await makeFifo(`${b.dir}/status`));
+  let ckpt: Deno.ChildProcess | undefined;
+  stack.defer(async () => {
+    if (ckpt) await endCheckpoint(ckpt, port);
+  });
+  await waitFor(() => readCounter(b) >= 3, "the counter to start");
+  const p = ckpt = checkpointWithFd5(`${b.dir}/status`, [
+    "--root",
+    b.stateRoot,
+    "checkpoint",
+    "--lazy-pages",
+    "--page-server",
+    `127.0.0.1:${port}`,
+    "--status-fd",
+    "5",
+    "--image-path",
+    img,
+    b.id,
+  ]);
+  assert.equal(await readByte(status), 0, "no \\0 on --status-fd");
+  const cleanup = stack.move();
+  return {
+    /** The checkpoint's process. */
+    process: p,
+    /** Waits for the checkpoint to end: its exit code and output. */
+    async finished(): Promise<{ code: number; output: string }> {
+      const done = await finished(p);
+      ckpt = undefined;
+      return done;
+    },
+    [Symbol.asyncDispose]: () => cleanup.disposeAsync(),
+  };
+}
+
+/**
+ * The source of a library lazy migration: the counter container of `b` run by `f`, and its
+ * `checkpoint({ lazyPages, pageServer: "127.0.0.1:PORT", imagePath })` serving its pages, returned
+ * once onLazyPagesReady was called (a checkpoint that fails first, or 30 s without the call, fail
+ * the test instead of leaving it waiting). Disposing ends a checkpoint still serving (hanging up
+ * on its page server ends CRIU's page server, then the checkpoint) and destroys the container.
+ */
+async function librarySource(
+  b: Bundle,
+  f: Factory,
+  img: string,
+  port: number,
+  onProgress?: (p: CriuProgress) => void,
+) {
+  await using stack = new AsyncDisposableStack();
+  const c = await f.run(b.id, { bundle: b.dir, stdio: quiet });
+  stack.defer(() => c.destroy({ force: true }));
+  let serving = true;
+  let calls = 0;
+  const ready = Promise.withResolvers<void>();
+  await waitFor(() => readCounter(b) >= 3, "the counter to start");
+  const dumped = c.checkpoint({
+    ...CRIU_NET,
+    imagePath: img,
+    lazyPages: true,
+    pageServer: `127.0.0.1:${port}`,
+    onProgress,
+    onLazyPagesReady: () => {
+      calls++;
+      ready.resolve();
+    },
+  });
+  stack.defer(async () => {
+    if (!serving) return;
+    await hangUp(port).catch(() => {});
+    await dumped.catch(() => {});
+  });
+  assert.notEqual(
+    await Promise.race([ready.promise, dumped, sleep(30_000)]),
+    "timeout",
+    "onLazyPagesReady was not called in 30 s",
+  );
+  const cleanup = stack.move();
+  return {
+    /** The container. */
+    container: c,
+    /** How often onLazyPagesReady was called. */
+    get readyCalls(): number {
+      return calls;
+    },
+    /** Waits for the checkpoint to end (it rejects when the checkpoint failed). */
+    async finished(): Promise<void> {
+      await dumped;
+      serving = false;
+    },
+    [Symbol.asyncDispose]: () => cleanup.disposeAsync(),
+  };
+}
+
+/** Asserts that the restored counter of `b` goes on from `at` (counted on, not started again). */
+async function assertCountsOn(b: Bundle, at: number): Promise<void> {
+  await waitFor(() => readCounter(b) >= at + 5, "the lazily restored counter to go on");
+  const now = readCounter(b);
+  assert.ok(now < at + 200, `counter ${at} -> ${now}: restarted, not resumed`);
+}
+
+/** Asserts that `criu lazy-pages` sent the memory in `img` through userfaultfd and then ended. */
+async function assertPagesSentLazily(lazy: CriuDaemon, img: string): Promise<void> {
+  await waitFor(() => !lazy.alive(), "criu lazy-pages to end after the last page");
+  assert.ok(uffdPages(img) > 0, "no page went through userfaultfd");
+}
+
+/** How many pages `criu lazy-pages` copied in through userfaultfd (from its log). */
+function uffdPages(img: string): number {
+  const log = Deno.readTextFileSync(`${img}/lazy-pages.log`);
+  return [...log.matchAll(/UFFD transferred pages: \((\d+)\/\d+\)/g)]
+    .reduce((n, m) => n + Number(m[1]), 0);
+}
+
 Deno.test({
   name: "lazy-pages: cli checkpoint --status-fd gets \\0 when ready; it serves until the end",
   ignore: ignoreLazy,
   async fn() {
-    await using b = await ckptBundle({
-      id: uniqueId("criu2-ready"),
-      args: COUNTER_ARGS,
-      readonlyRoot: false,
-    });
-    const root = b.stateRoot;
-    const n = (args: string[]) => runNsinit(["--root", root, ...args], { pipeGraceMs: 200 });
+    await using b = await counterBundle("criu2-ready");
+    const n = nsinitIn(b);
     const img = `${b.dir}/img`;
     const port = freePort();
-    const run = await n(["run", "-d", "--bundle", b.dir, b.id]);
-    assert.equal(run.code, 0, run.stderr);
-    using status = await makeFifo(`${b.dir}/status`);
-    let ckpt: Deno.ChildProcess | undefined;
-    try {
-      await waitFor(() => readCounter(b) >= 3, "the counter to start");
-      ckpt = checkpointWithFd5(`${b.dir}/status`, [
-        "--root",
-        root,
-        "checkpoint",
-        "--lazy-pages",
-        "--page-server",
-        `127.0.0.1:${port}`,
-        "--status-fd",
-        "5",
-        "--image-path",
-        img,
-        b.id,
-      ]);
-      assert.equal(await readByte(status), 0, "no \\0 on --status-fd");
+    {
+      await using src = await cliLazySource(b, n, img, port);
       assert.ok(Deno.statSync(`${img}/inventory.img`).isFile, "no images when ready");
       // Ready means serving: the checkpoint waits for the destination, the container is held.
       const early = await Promise.race([
-        ckpt.status.then(() => "ended"),
+        src.process.status.then(() => "ended"),
         new Promise((r) => setTimeout(() => r("serving"), 500)),
       ]);
       assert.equal(early, "serving", "the checkpoint ended before any destination came");
@@ -157,14 +268,10 @@ Deno.test({
       await new Promise((r) => setTimeout(r, 300));
       assert.equal(readCounter(b), held, "the container ran on while its pages were served");
       await hangUp(port);
-      const done = await finished(ckpt);
-      ckpt = undefined;
+      const done = await src.finished();
       assert.equal(done.code, 0, done.output);
       // As a plain checkpoint: the processes are in the images, the container is deleted.
       assert.notEqual((await n(["state", b.id])).code, 0, "the container is still there");
-    } finally {
-      if (ckpt) await endCheckpoint(ckpt, port);
-      await n(["delete", "--force", b.id]);
     }
     assertNothingLeft(b, b.id);
   },
@@ -174,45 +281,21 @@ Deno.test({
   name: "lazy-pages: library checkpoint calls onLazyPagesReady, then serves until the end",
   ignore: ignoreLazy,
   async fn() {
-    await using b = await ckptBundle({
-      id: uniqueId("criu2-readylib"),
-      args: COUNTER_ARGS,
-      readonlyRoot: false,
-    });
+    await using b = await counterBundle("criu2-readylib");
     const f = new Factory({ root: b.stateRoot });
-    const c = await f.run(b.id, { bundle: b.dir, stdio: quiet });
     const img = `${b.dir}/img`;
     const port = freePort();
-    try {
-      await waitFor(() => readCounter(b) >= 3, "the counter to start");
-      const phases: string[] = [];
-      let calls = 0;
-      const ready = Promise.withResolvers<void>();
-      const dumped = c.checkpoint({
-        ...CRIU_NET,
-        imagePath: img,
-        lazyPages: true,
-        pageServer: `127.0.0.1:${port}`,
-        onProgress: (p) => phases.push(p.phase),
-        onLazyPagesReady: () => {
-          calls++;
-          ready.resolve();
-        },
-      });
-      // A failed dump fails the test instead of leaving it waiting for readiness.
-      const first = await Promise.race([ready.promise, dumped, sleep(30_000)]);
-      if (calls === 0) await hangUp(port).catch(() => {}); // ends the dump: nothing waits
-      assert.notEqual(first, "timeout", "onLazyPagesReady was not called in 30 s");
-      assert.equal(calls, 1, "onLazyPagesReady was not called");
+    const phases: string[] = [];
+    {
+      await using src = await librarySource(b, f, img, port, (p) => phases.push(p.phase));
+      assert.equal(src.readyCalls, 1, "onLazyPagesReady was not called");
       assert.ok(phases.includes("post-dump") && !phases.includes("done"), phases.join(","));
       assert.ok(Deno.statSync(`${img}/inventory.img`).isFile, "no images when ready");
       await hangUp(port);
-      await dumped;
-      assert.equal(calls, 1);
+      await src.finished();
+      assert.equal(src.readyCalls, 1);
       assert.equal(phases.at(-1), "done");
-      assert.equal(await c.status(), "stopped");
-    } finally {
-      await c.destroy({ force: true });
+      assert.equal(await src.container.status(), "stopped");
     }
     assertNothingLeft(b, b.id);
   },
@@ -222,14 +305,9 @@ Deno.test({
   name: "lazy-pages: a bad --status-fd or no --page-server is refused before any work",
   ignore: ignoreCriu,
   async fn() {
-    await using b = await ckptBundle({
-      id: uniqueId("criu2-lazybad"),
-      args: COUNTER_ARGS,
-      readonlyRoot: false,
-    });
-    const n = (args: string[]) => runNsinit(["--root", b.stateRoot, ...args], { pipeGraceMs: 200 });
-    const run = await n(["run", "-d", "--bundle", b.dir, b.id]);
-    assert.equal(run.code, 0, run.stderr);
+    await using b = await counterBundle("criu2-lazybad");
+    const n = nsinitIn(b);
+    await runDetached(b, n);
     try {
       const img = `${b.dir}/img`;
       const lazy = ["checkpoint", "--lazy-pages", "--image-path", img];
@@ -265,40 +343,16 @@ Deno.test({
   },
 });
 
-/** `criu lazy-pages` serving the pages of the images in `img` themselves (no page server). */
-function localLazyPagesDaemon(img: string) {
-  return startCriuDaemon(criu, "lazy-pages", img, ["lazy-pages", "--images-dir", img]);
-}
-
-/** How many pages `criu lazy-pages` copied in through userfaultfd (from its log). */
-function uffdPages(img: string): number {
-  const log = Deno.readTextFileSync(`${img}/lazy-pages.log`);
-  return [...log.matchAll(/UFFD transferred pages: \((\d+)\/\d+\)/g)]
-    .reduce((n, m) => n + Number(m[1]), 0);
-}
-
 Deno.test({
   name: "lazy-pages: cli restore --lazy-pages from a local criu lazy-pages counts on",
   ignore: ignoreLazy,
   async fn() {
-    await using b = await ckptBundle({
-      id: uniqueId("criu2-lazyloc"),
-      args: COUNTER_ARGS,
-      readonlyRoot: false,
-    });
-    const n = (args: string[]) => runNsinit(["--root", b.stateRoot, ...args], { pipeGraceMs: 200 });
+    await using b = await counterBundle("criu2-lazyloc");
+    const n = nsinitIn(b);
     const img = `${b.dir}/img`;
-    const run = await n(["run", "-d", "--bundle", b.dir, b.id]);
-    assert.equal(run.code, 0, run.stderr);
-    try {
-      await waitFor(() => readCounter(b) >= 3, "the counter to start");
-      const c = await n(["checkpoint", "--image-path", img, b.id]);
-      assert.equal(c.code, 0, c.stderr);
-    } finally {
-      await n(["delete", "--force", b.id]);
-    }
+    await checkpointCounter(b, n, img);
     const at = readCounter(b);
-    await using lazy = await localLazyPagesDaemon(img);
+    await using lazy = await startLazyPagesDaemon(criu, img);
     const r = await n([
       "restore",
       "-d",
@@ -311,12 +365,9 @@ Deno.test({
     ]);
     try {
       assert.equal(r.code, 0, r.stderr);
-      await waitFor(() => readCounter(b) >= at + 5, "the lazily restored counter to go on");
-      const now = readCounter(b);
-      assert.ok(now < at + 200, `counter ${at} -> ${now}: restarted, not resumed`);
+      await assertCountsOn(b, at);
       // The memory came through userfaultfd, and the daemon ends when it has sent it all.
-      await waitFor(() => !lazy.alive(), "criu lazy-pages to end after the last page");
-      assert.ok(uffdPages(img) > 0, "no page went through userfaultfd");
+      await assertPagesSentLazily(lazy, img);
       const ps = await n(["ps", "--format", "json", b.id]);
       assert.equal(ps.code, 0, ps.stderr);
     } finally {
@@ -330,11 +381,7 @@ Deno.test({
   name: "lazy-pages: library restore({ lazyPages }) from a local criu lazy-pages counts on",
   ignore: ignoreLazy,
   async fn() {
-    await using b = await ckptBundle({
-      id: uniqueId("criu2-lazyloclib"),
-      args: COUNTER_ARGS,
-      readonlyRoot: false,
-    });
+    await using b = await counterBundle("criu2-lazyloclib");
     const f = new Factory({ root: b.stateRoot });
     const img = `${b.dir}/img`;
     {
@@ -344,14 +391,12 @@ Deno.test({
       await c.destroy();
     }
     const at = readCounter(b);
-    await using lazy = await localLazyPagesDaemon(img);
+    await using lazy = await startLazyPagesDaemon(criu, img);
     const r = await f.restore(b.id, { ...CRIU_NET, imagePath: img, lazyPages: true, stdio: quiet });
     try {
       assert.equal(await r.status(), "running");
-      await waitFor(() => readCounter(b) >= at + 5, "the lazily restored counter to go on");
-      assert.ok(readCounter(b) < at + 200, "restarted, not resumed");
-      await waitFor(() => !lazy.alive(), "criu lazy-pages to end after the last page");
-      assert.ok(uffdPages(img) > 0, "no page went through userfaultfd");
+      await assertCountsOn(b, at);
+      await assertPagesSentLazily(lazy, img);
     } finally {
       await r.destroy({ force: true });
     }
@@ -359,60 +404,23 @@ Deno.test({
   },
 });
 
-/** Starts `criu lazy-pages` for `img`, fetching from the checkpoint's page server on `port`. */
-function lazyPagesDaemon(img: string, port: number) {
-  return startCriuDaemon(criu, "lazy-pages", img, [
-    "lazy-pages",
-    "--page-server",
-    "--address",
-    "127.0.0.1",
-    "--port",
-    String(port),
-    "--images-dir",
-    img,
-  ]);
-}
-
 Deno.test({
   name: "lazy-pages: cli migration: restore --lazy-pages from criu lazy-pages counts on",
   ignore: ignoreMigration,
   async fn() {
-    await using b = await ckptBundle({
-      id: uniqueId("criu2-lazy"),
-      args: COUNTER_ARGS,
-      readonlyRoot: false,
-    });
-    const root = b.stateRoot;
-    const n = (args: string[]) => runNsinit(["--root", root, ...args], { pipeGraceMs: 200 });
+    await using b = await counterBundle("criu2-lazy");
+    const n = nsinitIn(b);
     const img = `${b.dir}/img`;
     const newId = uniqueId("criu2-lazy-r");
     const port = freePort();
-    const run = await n(["run", "-d", "--bundle", b.dir, b.id]);
-    assert.equal(run.code, 0, run.stderr);
-    using status = await makeFifo(`${b.dir}/status`);
-    let ckpt: Deno.ChildProcess | undefined;
-    try {
-      await waitFor(() => readCounter(b) >= 3, "the counter to start");
-      ckpt = checkpointWithFd5(`${b.dir}/status`, [
-        "--root",
-        root,
-        "checkpoint",
-        "--lazy-pages",
-        "--page-server",
-        `127.0.0.1:${port}`,
-        "--status-fd",
-        "5",
-        "--image-path",
-        img,
-        b.id,
-      ]);
-      assert.equal(await readByte(status), 0, "no \\0 on --status-fd");
+    {
+      await using src = await cliLazySource(b, n, img, port);
       const at = readCounter(b);
       // The restored copy is another container (the original exists until its last page is
       // sent): its own id and cgroup.
       b.config.linux!.cgroupsPath = cgroupsPathFor(newId);
       await b.write();
-      await using _lazy = await lazyPagesDaemon(img, port);
+      await using _lazy = await startLazyPagesDaemon(criu, img, port);
       const r = await n([
         "restore",
         "-d",
@@ -426,20 +434,14 @@ Deno.test({
       try {
         assert.equal(r.code, 0, r.stderr);
         // Every page fetched: the source ends, and its checkpoint deletes the original.
-        const done = await finished(ckpt);
-        ckpt = undefined;
+        const done = await src.finished();
         assert.equal(done.code, 0, done.output);
         assert.notEqual((await n(["state", b.id])).code, 0, "the original is still there");
         assert.equal(JSON.parse((await n(["state", newId])).stdout).status, "running");
-        await waitFor(() => readCounter(b) >= at + 5, "the lazily restored counter to go on");
-        const now = readCounter(b);
-        assert.ok(now < at + 200, `counter ${at} -> ${now}: restarted, not resumed`);
+        await assertCountsOn(b, at);
       } finally {
         await n(["delete", "--force", newId]);
       }
-    } finally {
-      if (ckpt) await endCheckpoint(ckpt, port);
-      await n(["delete", "--force", b.id]);
     }
     assertNothingLeft(b, newId, cgroupsPathFor(newId));
     assertNothingLeft(b, b.id, cgroupsPathFor(b.id));
@@ -450,36 +452,17 @@ Deno.test({
   name: "lazy-pages: library migration: restore({ lazyPages }) from criu lazy-pages counts on",
   ignore: ignoreMigration,
   async fn() {
-    await using b = await ckptBundle({
-      id: uniqueId("criu2-lazylib"),
-      args: COUNTER_ARGS,
-      readonlyRoot: false,
-    });
+    await using b = await counterBundle("criu2-lazylib");
     const f = new Factory({ root: b.stateRoot });
-    const c = await f.run(b.id, { bundle: b.dir, stdio: quiet });
     const img = `${b.dir}/img`;
     const newId = uniqueId("criu2-lazylib-r");
     const port = freePort();
-    let dumped: Promise<void> | undefined;
-    try {
-      await waitFor(() => readCounter(b) >= 3, "the counter to start");
-      const ready = Promise.withResolvers<void>();
-      dumped = c.checkpoint({
-        ...CRIU_NET,
-        imagePath: img,
-        lazyPages: true,
-        pageServer: `127.0.0.1:${port}`,
-        onLazyPagesReady: () => ready.resolve(),
-      });
-      assert.notEqual(
-        await Promise.race([ready.promise, dumped, sleep(30_000)]),
-        "timeout",
-        "onLazyPagesReady was not called in 30 s",
-      );
+    {
+      await using src = await librarySource(b, f, img, port);
       const at = readCounter(b);
       const spec = structuredClone(b.config);
       spec.linux!.cgroupsPath = cgroupsPathFor(newId);
-      await using _lazy = await lazyPagesDaemon(img, port);
+      await using _lazy = await startLazyPagesDaemon(criu, img, port);
       const r = await f.restore(newId, {
         ...CRIU_NET,
         imagePath: img,
@@ -488,23 +471,13 @@ Deno.test({
         stdio: quiet,
       });
       try {
-        await dumped;
-        dumped = undefined;
-        assert.equal(await c.status(), "stopped");
+        await src.finished();
+        assert.equal(await src.container.status(), "stopped");
         assert.equal(await r.status(), "running");
-        await waitFor(() => readCounter(b) >= at + 5, "the lazily restored counter to go on");
-        const now = readCounter(b);
-        assert.ok(now < at + 200, `counter ${at} -> ${now}: restarted, not resumed`);
+        await assertCountsOn(b, at);
       } finally {
         await r.destroy({ force: true });
       }
-    } finally {
-      if (dumped) {
-        // A failed migration: hanging up ends CRIU's page server, then the checkpoint.
-        await hangUp(port).catch(() => {});
-        await dumped.catch(() => {});
-      }
-      await c.destroy({ force: true }).catch(() => {});
     }
     assertNothingLeft(b, newId, cgroupsPathFor(newId));
     assertNothingLeft(b, b.id);
