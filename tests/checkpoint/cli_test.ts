@@ -6,15 +6,23 @@ import assert from "node:assert/strict";
 import { makeBundle } from "../helpers/bundle.ts";
 import { consoleSocket } from "../helpers/console_socket.ts";
 import { mountsUnder } from "../helpers/paths.ts";
-import { nsinitCommand, runNsinit } from "../helpers/run.ts";
-import { assertNothingLeft, COUNTER_ARGS, ignoreCriu, readCounter, waitFor } from "./helpers.ts";
+import { nsinitCommand } from "../helpers/run.ts";
+import {
+  assertNothingLeft,
+  COUNTER_ARGS,
+  ignoreCriu,
+  nsinitIn,
+  readCounter,
+  runDetached,
+  waitFor,
+} from "./helpers.ts";
 
 Deno.test({
   name: "cli: checkpoint, then restore -d --pid-file: an ordinary running container again",
   ignore: ignoreCriu,
   async fn() {
     await using b = await makeBundle({ args: COUNTER_ARGS, readonlyRoot: false });
-    const n = (args: string[]) => runNsinit(["--root", b.stateRoot, ...args], { pipeGraceMs: 200 });
+    const n = nsinitIn(b);
     const ok = (r: { code: number; stderr: string }, what: string) =>
       assert.equal(r.code, 0, `${what}: ${r.stderr}`);
     ok(await n(["run", "-d", "--bundle", b.dir, b.id]), "run -d");
@@ -68,7 +76,7 @@ Deno.test({
   async fn() {
     const ticker = "i=0; while :; do i=$((i+1)); echo tick $i; sleep 0.2; done";
     await using b = await makeBundle({ args: ["sh", "-c", ticker], terminal: true });
-    const n = (args: string[]) => runNsinit(["--root", b.stateRoot, ...args], { pipeGraceMs: 200 });
+    const n = nsinitIn(b);
     let last = 0;
     {
       await using first = await consoleSocket(`${b.dir}/c1.sock`);
@@ -117,8 +125,8 @@ Deno.test({
   ignore: ignoreCriu,
   async fn() {
     await using b = await makeBundle({ args: COUNTER_ARGS, readonlyRoot: false });
-    const n = (args: string[]) => runNsinit(["--root", b.stateRoot, ...args], { pipeGraceMs: 200 });
-    assert.equal((await n(["run", "-d", "--bundle", b.dir, b.id])).code, 0);
+    const n = nsinitIn(b);
+    await runDetached(b, n);
     try {
       const img = `${b.dir}/img`;
       const cases: [string[], RegExp][] = [
@@ -163,7 +171,7 @@ Deno.test({
   ignore: ignoreCriu,
   async fn() {
     await using b = await makeBundle({ args: COUNTER_ARGS, readonlyRoot: false });
-    const n = (args: string[]) => runNsinit(["--root", b.stateRoot, ...args], { pipeGraceMs: 200 });
+    const n = nsinitIn(b);
     const missing = await n([
       "restore",
       "-d",
@@ -198,8 +206,8 @@ for (const phase of ["checkpoint", "restore"] as const) {
     async fn() {
       await using b = await makeBundle({ args: COUNTER_ARGS, readonlyRoot: false });
       const root = b.stateRoot;
-      const n = (args: string[]) => runNsinit(["--root", root, ...args], { pipeGraceMs: 200 });
-      assert.equal((await n(["run", "-d", "--bundle", b.dir, b.id])).code, 0);
+      const n = nsinitIn(b);
+      await runDetached(b, n);
       await waitFor(() => readCounter(b) >= 2, "the counter to start");
       const img = `${b.dir}/img`;
       if (phase === "restore") {

@@ -8,9 +8,16 @@ import { restoreContainer } from "../../criu/restore.ts";
 import { probeHostFeatures } from "../../core/host_features.ts";
 import { makeBundle } from "../helpers/bundle.ts";
 import { uniqueId } from "../helpers/ids.ts";
-import { runNsinit } from "../helpers/run.ts";
 import { isRoot, skipUnless } from "../helpers/skip.ts";
-import { assertNothingLeft, COUNTER_ARGS, ignoreCriu, readCounter, waitFor } from "./helpers.ts";
+import {
+  assertNothingLeft,
+  checkpointCounter,
+  COUNTER_ARGS,
+  ignoreCriu,
+  nsinitIn,
+  readCounter,
+  waitFor,
+} from "./helpers.ts";
 
 const fake = new URL("./fake_criu.sh", import.meta.url).pathname;
 
@@ -72,17 +79,9 @@ Deno.test({
       args: COUNTER_ARGS,
       readonlyRoot: false,
     });
-    const n = (args: string[]) => runNsinit(["--root", b.stateRoot, ...args], { pipeGraceMs: 200 });
-    const run = await n(["run", "-d", "--bundle", b.dir, b.id]);
-    assert.equal(run.code, 0, run.stderr);
+    const n = nsinitIn(b);
     const img = `${b.dir}/img`;
-    try {
-      await waitFor(() => readCounter(b) >= 3, "the counter to start");
-      const c = await n(["checkpoint", "--image-path", img, b.id]);
-      assert.equal(c.code, 0, c.stderr);
-    } finally {
-      await n(["delete", "--force", b.id]);
-    }
+    await checkpointCounter(b, n, img);
     const at = readCounter(b);
     const restore = ["restore", "-d", "--image-path", img, "--bundle", b.dir];
     const cases: [string[], RegExp][] = [

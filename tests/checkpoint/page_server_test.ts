@@ -3,7 +3,6 @@
 // count on. runc's checkpoint.bats ("checkpoint --page-server") is the model.
 import assert from "node:assert/strict";
 import { uniqueId } from "../helpers/ids.ts";
-import { runNsinit } from "../helpers/run.ts";
 import {
   assertNothingLeft,
   ckptBundle,
@@ -12,7 +11,9 @@ import {
   freePort,
   ignoreCriu,
   imagePages,
+  nsinitIn,
   readCounter,
+  runDetached,
   startCriuDaemon,
   waitFor,
 } from "./helpers.ts";
@@ -34,7 +35,7 @@ Deno.test({
       args: COUNTER_ARGS,
       readonlyRoot: false,
     });
-    const n = (args: string[]) => runNsinit(["--root", b.stateRoot, ...args], { pipeGraceMs: 200 });
+    const n = nsinitIn(b);
     const local = `${b.dir}/img`, remote = `${b.dir}/remote`;
     await Deno.mkdir(remote);
     const port = freePort();
@@ -47,8 +48,7 @@ Deno.test({
       "--port",
       String(port),
     ]);
-    const run = await n(["run", "-d", "--bundle", b.dir, b.id]);
-    assert.equal(run.code, 0, run.stderr);
+    await runDetached(b, n);
     try {
       await waitFor(() => readCounter(b) >= 3, "the counter to start");
       const c = await n([
