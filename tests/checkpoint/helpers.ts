@@ -89,6 +89,22 @@ export async function runDetached(b: Bundle, n: Nsinit): Promise<void> {
   assert.equal(run.code, 0, run.stderr);
 }
 
+/** Asserts that each `nsinit ARGS` of `cases` exits 1 with stderr matching its pattern. */
+export async function assertRefused(n: Nsinit, cases: [string[], RegExp][]): Promise<void> {
+  for (const [args, want] of cases) {
+    const r = await n(args);
+    assert.equal(r.code, 1, `${args.join(" ")}: exit ${r.code}`);
+    assert.match(r.stderr, want, args.join(" "));
+  }
+}
+
+/** Asserts that the counter container of `b` still runs and counts on (nothing happened to it). */
+export async function assertStillCounting(b: Bundle, n: Nsinit): Promise<void> {
+  assert.equal(JSON.parse((await n(["state", b.id])).stdout).status, "running");
+  const at = readCounter(b);
+  await waitFor(() => readCounter(b) > at, "the counter to go on");
+}
+
 /**
  * Runs the counter container of `b` (see runDetached), lets it count to 3 and checkpoints it with
  * `nsinit checkpoint --image-path img`, which deletes it (`delete --force` ends it anyway).

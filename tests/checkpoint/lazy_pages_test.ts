@@ -12,6 +12,8 @@ import { nsinitCommand } from "../helpers/run.ts";
 import { skipUnless } from "../helpers/skip.ts";
 import {
   assertNothingLeft,
+  assertRefused,
+  assertStillCounting,
   checkpointCounter,
   ckptBundle,
   COUNTER_ARGS,
@@ -323,19 +325,13 @@ Deno.test({
         ],
         [[...lazy, b.id], /lazy-pages: .*page-server ADDRESS:PORT/],
       ];
-      for (const [args, want] of cases) {
-        const r = await n(args);
-        assert.equal(r.code, 1, `${args.join(" ")}: exit ${r.code}`);
-        assert.match(r.stderr, want, args.join(" "));
-      }
+      await assertRefused(n, cases);
       assert.throws(
         () => Deno.statSync(img),
         Deno.errors.NotFound,
         "the images directory was made",
       );
-      assert.equal(JSON.parse((await n(["state", b.id])).stdout).status, "running");
-      const at = readCounter(b);
-      await waitFor(() => readCounter(b) > at, "the counter to go on");
+      await assertStillCounting(b, n);
     } finally {
       await n(["delete", "--force", b.id]);
     }
