@@ -16,7 +16,15 @@ import {
   PipeIO,
 } from "../../client/mod.ts";
 import { startV1View } from "../../scripts/bench/host.ts";
-import { hasCommand, isRoot, makeBundle, REPO_ROOT, skipUnless, uniqueId } from "../helpers/mod.ts";
+import {
+  type Bundle,
+  hasCommand,
+  isRoot,
+  makeBundle,
+  REPO_ROOT,
+  skipUnless,
+  uniqueId,
+} from "../helpers/mod.ts";
 import { check, native } from "../../native/ffi.ts";
 import { cgroupDirsNamed, waitFor } from "../helpers/host.ts";
 
@@ -398,6 +406,15 @@ Deno.test({
   },
 });
 
+/** The pidfd tests drive dist/nsinit (runc and crun have no --pidfd-socket) as root. */
+const ignorePidfdTests = skipUnless(root, "needs root") ||
+  skipUnless(hasCommand(NSINIT), "dist/nsinit is not built (deno task build)");
+
+/** A client of dist/nsinit with its state under the bundle's state root. */
+function nsinitClient(b: Bundle): OciRuntimeClient {
+  return new OciRuntimeClient({ command: NSINIT, root: b.stateRoot });
+}
+
 /** The pid a pidfd refers to (its `Pid:` line in /proc/self/fdinfo), or -1 once it has exited. */
 function pidfdPid(fd: number): number {
   const m = /^Pid:\s*(-?\d+)$/m.exec(Deno.readTextFileSync(`/proc/self/fdinfo/${fd}`));
@@ -414,12 +431,11 @@ async function pidfdExited(fd: number, ms = 10_000): Promise<void> {
 
 Deno.test({
   name: "oci client (nsinit): --pidfd-socket sends pidfds of the init and of an exec'd process",
-  ignore: skipUnless(root, "needs root") ||
-    skipUnless(hasCommand(NSINIT), "dist/nsinit is not built (deno task build)"),
+  ignore: ignorePidfdTests,
   sanitizeResources: false,
   async fn() {
     await using b = await makeBundle({ args: ["sleep", "1000"] });
-    const c = new OciRuntimeClient({ command: NSINIT, root: b.stateRoot });
+    const c = nsinitClient(b);
     const fds: number[] = [];
     try {
       // create: the init's pidfd arrives before create returns
@@ -468,12 +484,11 @@ Deno.test({
 Deno.test({
   name:
     "oci client (nsinit): an unreachable --pidfd-socket fails create, run and exec, leaving nothing",
-  ignore: skipUnless(root, "needs root") ||
-    skipUnless(hasCommand(NSINIT), "dist/nsinit is not built (deno task build)"),
+  ignore: ignorePidfdTests,
   sanitizeResources: false,
   async fn() {
     await using b = await makeBundle({ args: ["sleep", "1000"] });
-    const c = new OciRuntimeClient({ command: NSINIT, root: b.stateRoot });
+    const c = nsinitClient(b);
     const bad = { path: `${b.dir}/no-such-dir/pidfd.sock` };
     try {
       for (const mode of ["create", "run"] as const) {
