@@ -4,8 +4,13 @@
 import assert from "node:assert/strict";
 import { makeBundle } from "./helpers/bundle.ts";
 import { skipIf } from "./helpers/skip.ts";
-import { cannotRunAsTestUser, runAs, runNsinitAs, testUser } from "./helpers/user.ts";
-import { parseSubIds } from "../core/rootless.ts";
+import {
+  cannotRunAsTestUser,
+  mapTestUserSubIds,
+  runAs,
+  runNsinitAs,
+  testUser,
+} from "./helpers/user.ts";
 
 const reason = cannotRunAsTestUser();
 const ignore = skipIf(reason !== undefined, reason ?? "");
@@ -92,22 +97,12 @@ Deno.test({
   name: "rootless: a subuid range mapped through newuidmap/newgidmap",
   ignore,
   async fn() {
-    const sub = parseSubIds(Deno.readTextFileSync("/etc/subuid"), user.name, user.uid)[0];
-    const subg = parseSubIds(Deno.readTextFileSync("/etc/subgid"), user.name, user.uid)[0];
-    assert.ok(sub && subg, "the test user has /etc/subuid and /etc/subgid ranges");
     await using b = await rootlessBundle([
       "sh",
       "-c",
       "cat /proc/self/uid_map; touch /owned && chown 1:2 /owned && echo done",
     ], { writable: true });
-    b.config.linux!.uidMappings = [
-      { containerID: 0, hostID: user.uid, size: 1 },
-      { containerID: 1, hostID: sub.start, size: sub.count },
-    ];
-    b.config.linux!.gidMappings = [
-      { containerID: 0, hostID: user.gid, size: 1 },
-      { containerID: 1, hostID: subg.start, size: subg.count },
-    ];
+    const { uids: sub, gids: subg } = mapTestUserSubIds(b.config, user);
     const caps = b.config.process!.capabilities!;
     for (const set of [caps.bounding!, caps.effective!, caps.permitted!]) set.push("CAP_CHOWN");
     await b.write();

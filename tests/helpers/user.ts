@@ -6,6 +6,9 @@
  * @module
  */
 
+import assert from "node:assert/strict";
+import { parseSubIds, type SubIdRange } from "../../core/rootless.ts";
+import type { Spec } from "../../spec/config.ts";
 import { nsinitCommand, run, type RunOptions, type RunResult } from "./run.ts";
 import { REPO_ROOT, testRun } from "./paths.ts";
 
@@ -18,6 +21,29 @@ export interface TestUser {
   gid: number;
   /** Its home directory. */
   home: string;
+}
+
+/**
+ * Maps container uid and gid 0 to user `u` and 1 and up to its first subordinate ranges in
+ * /etc/subuid and /etc/subgid (asserting it has both), as newuidmap/newgidmap allow a rootless
+ * container; returns the ranges.
+ */
+export function mapTestUserSubIds(
+  config: Spec,
+  u: TestUser,
+): { uids: SubIdRange; gids: SubIdRange } {
+  const uids = parseSubIds(Deno.readTextFileSync("/etc/subuid"), u.name, u.uid)[0];
+  const gids = parseSubIds(Deno.readTextFileSync("/etc/subgid"), u.name, u.uid)[0];
+  assert.ok(uids && gids, "the test user has /etc/subuid and /etc/subgid ranges");
+  config.linux!.uidMappings = [
+    { containerID: 0, hostID: u.uid, size: 1 },
+    { containerID: 1, hostID: uids.start, size: uids.count },
+  ];
+  config.linux!.gidMappings = [
+    { containerID: 0, hostID: u.gid, size: 1 },
+    { containerID: 1, hostID: gids.start, size: gids.count },
+  ];
+  return { uids, gids };
 }
 
 /** The test user's name. */

@@ -12,8 +12,7 @@ import { uniqueId } from "../helpers/ids.ts";
 import { run } from "../helpers/run.ts";
 import { makeBundle } from "../helpers/bundle.ts";
 import { hasCommand, isRoot, skipUnless } from "../helpers/skip.ts";
-import { testUser } from "../helpers/user.ts";
-import { parseSubIds } from "../../core/rootless.ts";
+import { mapTestUserSubIds, testUser } from "../helpers/user.ts";
 import { ownCgroup, read, stateEntries } from "./helpers.ts";
 import { type Mode, MODES } from "./modes.ts";
 
@@ -56,18 +55,7 @@ function escapeTest(
  */
 function mapSubIds(m: Mode, b: Bundle): void {
   if (m.name !== "rootless") return;
-  const u = testUser()!;
-  const sub = parseSubIds(Deno.readTextFileSync("/etc/subuid"), u.name, u.uid)[0];
-  const subg = parseSubIds(Deno.readTextFileSync("/etc/subgid"), u.name, u.uid)[0];
-  assert.ok(sub && subg, "the test user has /etc/subuid and /etc/subgid ranges");
-  b.config.linux!.uidMappings = [
-    { containerID: 0, hostID: u.uid, size: 1 },
-    { containerID: 1, hostID: sub.start, size: sub.count },
-  ];
-  b.config.linux!.gidMappings = [
-    { containerID: 0, hostID: u.gid, size: 1 },
-    { containerID: 1, hostID: subg.start, size: subg.count },
-  ];
+  mapTestUserSubIds(b.config, testUser()!);
 }
 
 /** The container's run, to its end: the CLI's `run` as the mode's user. */
