@@ -229,6 +229,11 @@ async function librarySource(
   };
 }
 
+/** `nsinit restore -d --lazy-pages` of the images in `img` as container `id` of bundle `b`. */
+function restoreLazily(n: Nsinit, b: Bundle, img: string, id: string) {
+  return n(["restore", "-d", "--lazy-pages", "--image-path", img, "--bundle", b.dir, id]);
+}
+
 /** Asserts that the restored counter of `b` goes on from `at` (counted on, not started again). */
 async function assertCountsOn(b: Bundle, at: number): Promise<void> {
   await waitFor(() => readCounter(b) >= at + 5, "the lazily restored counter to go on");
@@ -349,16 +354,7 @@ Deno.test({
     await checkpointCounter(b, n, img);
     const at = readCounter(b);
     await using lazy = await startLazyPagesDaemon(criu, img);
-    const r = await n([
-      "restore",
-      "-d",
-      "--lazy-pages",
-      "--image-path",
-      img,
-      "--bundle",
-      b.dir,
-      b.id,
-    ]);
+    const r = await restoreLazily(n, b, img, b.id);
     try {
       assert.equal(r.code, 0, r.stderr);
       await assertCountsOn(b, at);
@@ -417,16 +413,7 @@ Deno.test({
       b.config.linux!.cgroupsPath = cgroupsPathFor(newId);
       await b.write();
       await using _lazy = await startLazyPagesDaemon(criu, img, port);
-      const r = await n([
-        "restore",
-        "-d",
-        "--lazy-pages",
-        "--image-path",
-        img,
-        "--bundle",
-        b.dir,
-        newId,
-      ]);
+      const r = await restoreLazily(n, b, img, newId);
       try {
         assert.equal(r.code, 0, r.stderr);
         // Every page fetched: the source ends, and its checkpoint deletes the original.
