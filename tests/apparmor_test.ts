@@ -1,8 +1,10 @@
 /**
  * AppArmor for real: `process.apparmorProfile` confines a container's init and an exec'd
- * process, and a profile that is not loaded fails create clearly, leaving nothing. The
- * development and CI hosts run no LSM, so this runs in the cgroup v2 VM, whose Debian kernel
- * enables AppArmor (`bash scripts/suites/apparmor_vm.sh`); elsewhere it skips with the reason.
+ * process (its own profile, else the container's), a profile that is not loaded fails create
+ * clearly, leaving nothing, and a CRIU restore with `lsmProfile: "apparmor:NAME"` runs the
+ * restored container under NAME. The development and CI hosts run no LSM, so this runs in the
+ * cgroup v2 VM, whose Debian kernel enables AppArmor (`bash scripts/suites/apparmor_vm.sh`);
+ * elsewhere it skips with the reason.
  *
  * Each test loads a small profile with apparmor_parser (everything allowed except reading
  * /etc/hostname, which the busybox rootfs has) and removes it again (`apparmor_parser -R`).
@@ -16,6 +18,15 @@ import type { Process } from "../spec/config.ts";
 import { type Bundle, makeBundle, uniqueId } from "./helpers/mod.ts";
 import { cgroupDirsNamed } from "./helpers/host.ts";
 import { isRoot, skipUnless } from "./helpers/skip.ts";
+import {
+  assertNothingLeft,
+  ckptBundle,
+  COUNTER_ARGS,
+  CRIU_NET,
+  ignoreCriu,
+  readCounter,
+  waitFor,
+} from "./checkpoint/helpers.ts";
 
 const PARSER = "/sbin/apparmor_parser";
 const PROFILES = "/sys/kernel/security/apparmor/profiles";
@@ -187,6 +198,34 @@ Deno.test({
 });
 
 Deno.test({
+  name: "apparmor: exec without a profile runs under the container's process.apparmorProfile",
+  ignore,
+  async fn() {
+    const profile = uniqueId("aa-profile");
+    await using _p = await loadProfile(profile);
+    await using b = await makeBundle({ id: uniqueId("aa-inherit"), args: ["sleep", "300"] });
+    b.config.process!.apparmorProfile = profile;
+    const hostname = Deno.readTextFileSync(`${b.rootfs}${DENIED}`).trim();
+    const c = await new Factory({ root: b.stateRoot }).run(b.id, {
+      bundle: b.dir,
+      spec: b.config,
+      stdio: { stdin: "null", stdout: "null", stderr: "null" },
+    });
+    try {
+      const p = await c.exec(
+        { args: ["sh", "-c", PROBE], cwd: "/", user: { uid: 0, gid: 0 } },
+        { stdio: { stdin: "null", stdout: "piped", stderr: "piped" } },
+      );
+      const out = await p.output();
+      assert.equal(out.code, 0, out.stderr);
+      assertProbe(out, profile, hostname);
+    } finally {
+      await c.destroy({ force: true });
+    }
+  },
+});
+
+Deno.test({
   name: "apparmor: a profile that is not loaded fails create, naming process.apparmorProfile, " +
     "and leaves nothing",
   ignore,
@@ -207,3 +246,53 @@ Deno.test({
     assert.deepEqual(cgroupDirsNamed(b.config.linux!.cgroupsPath!, 4), [], "no cgroup left");
   },
 });
+
+Deno.test({
+  name: "apparmor: restore --lsm-profile apparmor:NAME runs the restored container under NAME",
+  ignore: ignore || ignoreCriu,
+  async fn() {
+    // CRIU rewrites the profile a process had when it was dumped (one dumped unconfined stays
+    // so): the container runs under one profile, and is restored under another.
+    const dumped = uniqueId("aa-profile");
+    const restored = uniqueId("aa-profile");
+    await using _d = await loadProfile(dumped);
+    await using _r = await loadProfile(restored);
+    await using b = await ckptBundle({
+      id: uniqueId("aa-criu"),
+      args: COUNTER_ARGS,
+      readonlyRoot: false,
+    });
+    b.config.process!.apparmorProfile = dumped;
+    await b.write();
+    const quiet = { stdin: "null", stdout: "null", stderr: "null" } as const;
+    const f = new Factory({ root: b.stateRoot });
+    const c = await f.run(b.id, { bundle: b.dir, stdio: quiet });
+    try {
+      await waitFor(() => readCounter(b) >= 3, "the counter to start");
+      assert.equal(label(c.init!.pid), `${dumped} (enforce)`);
+      await c.checkpoint({ ...CRIU_NET, imagePath: `${b.dir}/img` });
+    } finally {
+      await c.destroy({ force: true });
+    }
+    const at = readCounter(b);
+    const r = await f.restore(b.id, {
+      ...CRIU_NET,
+      imagePath: `${b.dir}/img`,
+      stdio: quiet,
+      lsmProfile: `apparmor:${restored}`,
+    });
+    try {
+      assert.equal(label(r.init!.pid), `${restored} (enforce)`);
+      await waitFor(() => readCounter(b) >= at + 3, "the restored counter to go on");
+    } finally {
+      await r.destroy({ force: true });
+    }
+    assertNothingLeft(b, b.id);
+  },
+});
+
+/** A process's AppArmor label, read from the host. */
+function label(pid: number): string | undefined {
+  assert.ok(pid > 0, `pid ${pid}`);
+  return read(`/proc/${pid}/attr/current`)?.replace(/\0$/, "");
+}
