@@ -6,5 +6,5 @@
  * @module
  */
 
-export { create, fromBinary, toBinary } from "npm:@bufbuild/protobuf@2.17.0";
+export { create, fromBinary, isFieldSet, toBinary } from "npm:@bufbuild/protobuf@2.17.0";
 export * from "./rpc_pb.ts";

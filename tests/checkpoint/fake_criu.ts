@@ -5,7 +5,6 @@
 // tests check (the LSM ones, lazy pages) are written there as JSON; $FAKE_CRIU_WHERE=`fail`
 // then answers the RESTORE with failure. Run through fake_criu.sh.
 import { native } from "../../native/ffi.ts";
-import { isFieldSet } from "npm:@bufbuild/protobuf@2.17.0";
 import {
   create,
   criu_optsSchema,
@@ -13,6 +12,7 @@ import {
   criu_reqSchema,
   criu_respSchema,
   fromBinary,
+  isFieldSet,
   toBinary,
 } from "../../criu/proto.ts";
 
