@@ -354,11 +354,15 @@ export class Container implements AsyncDisposable {
       checkTransition(this.id, await this.status(), "exec");
       mark("exec: locked", this.id);
       // Loaded here: the other verbs (a CLI `state`, `kill` ...) never pay for them.
-      const [{ validateProcess }, { buildExecPlan }] = await Promise.all([
+      const [{ validateProcess }, { buildExecPlan }, { execProcessLabel }] = await Promise.all([
         import("../spec/validate.ts"),
         import("./init_plan.ts"),
+        import("./host_features.ts"),
       ]);
       const proc = validateProcess(process);
+      // An exec'd process runs under the container's AppArmor profile (or SELinux label)
+      // unless it names its own, as runc's do: exec must not leave the confinement.
+      const execLabel = execProcessLabel(proc, this.#state.config.process);
       const seccomp = this.#state.config.linux?.seccomp;
       const compiled = seccomp
         ? (await import("../seccomp/compile.ts")).compileSeccomp(seccomp, { requireExecve: true })
@@ -373,6 +377,7 @@ export class Container implements AsyncDisposable {
         ...(this.#state.config.linux?.memoryPolicy
           ? { memoryPolicy: this.#state.config.linux.memoryPolicy }
           : {}),
+        ...(execLabel ? { execLabel } : {}),
       });
       const stdio = this.#sys.prepareStdio(opts.stdio);
       let spawned;

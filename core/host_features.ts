@@ -84,6 +84,16 @@ export function checkHostFeatures(spec: Spec, host: HostFeatures): string[] {
   return warnings;
 }
 
+/** A write that sets the label a process execs into, and the config field it comes from. */
+export interface ExecLabel {
+  /** The procfs file, e.g. `/proc/self/attr/apparmor/exec`. */
+  path: string;
+  /** What is written, e.g. `exec <profile>`. */
+  value: string;
+  /** The field, named by the plan step (a profile that is not loaded fails there). */
+  field: string;
+}
+
 /**
  * The procfs file and value that set the label the process execs into (the
  * init writes it just before execve): AppArmor's `exec <profile>`, or an SELinux
@@ -100,18 +110,61 @@ export function checkHostFeatures(spec: Spec, host: HostFeatures): string[] {
 export function execLabelWrite(
   proc: NonNullable<Spec["process"]>,
   host: HostFeatures,
-): { path: string; value: string } | undefined {
+): ExecLabel | undefined {
   if (proc.apparmorProfile && host.apparmor) {
     // Newer kernels have AppArmor's own attr directory; the generic file works on all.
     const path = exists("/proc/self/attr/apparmor/exec")
       ? "/proc/self/attr/apparmor/exec"
       : "/proc/self/attr/exec";
-    return { path, value: `exec ${proc.apparmorProfile}` };
+    return { path, value: `exec ${proc.apparmorProfile}`, field: "process.apparmorProfile" };
   }
   if (proc.selinuxLabel && host.selinux) {
-    return { path: "/proc/self/attr/exec", value: proc.selinuxLabel };
+    return {
+      path: "/proc/self/attr/exec",
+      value: proc.selinuxLabel,
+      field: "process.selinuxLabel",
+    };
   }
   return undefined;
+}
+
+/**
+ * The label an exec'd process execs into: its own `apparmorProfile` (or `selinuxLabel`), else
+ * the container's, as runc's exec does. A profile without AppArmor is refused, naming the field;
+ * an SELinux label without SELinux is ignored (as at create).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { execProcessLabel } from "./host_features.ts";
+ * const base = { cwd: "/", user: { uid: 0, gid: 0 } };
+ * const aa = { apparmor: true, selinux: false };
+ * assert.equal(execProcessLabel(base, { ...base, apparmorProfile: "c" }, aa)?.value, "exec c");
+ * assert.equal(execProcessLabel({ ...base, apparmorProfile: "e" }, { ...base, apparmorProfile: "c" }, aa)?.value, "exec e");
+ * assert.equal(execProcessLabel(base, base, aa), undefined);
+ * assert.throws(() => execProcessLabel({ ...base, apparmorProfile: "e" }, base, { apparmor: false, selinux: false }),
+ *   { message: "exec: process.apparmorProfile: AppArmor is not enabled on this host" });
+ * ```
+ */
+export function execProcessLabel(
+  proc: NonNullable<Spec["process"]>,
+  container: Spec["process"],
+  host: HostFeatures = probeHostFeatures(),
+): ExecLabel | undefined {
+  const apparmorProfile = proc.apparmorProfile || container?.apparmorProfile;
+  const selinuxLabel = proc.selinuxLabel || container?.selinuxLabel;
+  if (apparmorProfile && !host.apparmor) {
+    throw new ConfigError(
+      "exec",
+      "process.apparmorProfile",
+      "AppArmor is not enabled on this host",
+    );
+  }
+  return execLabelWrite({
+    ...proc,
+    ...(apparmorProfile ? { apparmorProfile } : {}),
+    ...(selinuxLabel ? { selinuxLabel } : {}),
+  }, host);
 }
 
 /**

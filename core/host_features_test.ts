@@ -48,7 +48,9 @@ Deno.test("host features: labels become plan steps when the host has the LSM", (
   const w = execLabelWrite(s.process!, all)!;
   assert.equal(w.value, "exec nsinit-test");
   const plan = buildInitPlan(s, { bundle: "/b", execLabel: w, mountLabel: "system_u:object_r:c" });
-  const i = plan.steps.indexOf("set the exec label exec nsinit-test");
+  const i = plan.steps.indexOf(
+    "set the exec label for process.apparmorProfile (exec nsinit-test)",
+  );
   assert.ok(i > 0 && i < plan.steps.length - 1);
   assert.equal(
     execLabelWrite({ cwd: "/", user: { uid: 0, gid: 0 }, selinuxLabel: "l" }, all)?.path,

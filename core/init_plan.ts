@@ -118,7 +118,7 @@ export interface InitPlanOptions {
   /** Hooks the init takes part in (see core/hooks.ts). */
   hooks?: InitHooks;
   /** The LSM label to exec into: a procfs file and value (see host_features.ts). */
-  execLabel?: { path: string; value: string };
+  execLabel?: { path: string; value: string; field?: string };
   /** SELinux label for the file systems mounted in the container. */
   mountLabel?: string;
   /**
@@ -382,7 +382,7 @@ function processSteps(plan: PlanBuilder, proc: Process, opts: {
   terminal: boolean;
   setgroups: boolean;
   hooks?: InitHooks;
-  execLabel?: { path: string; value: string };
+  execLabel?: { path: string; value: string; field?: string };
   landlock?: LandlockPlan;
   reaperInit?: boolean;
   memoryPolicy?: LinuxMemoryPolicy;
@@ -488,7 +488,9 @@ function processSteps(plan: PlanBuilder, proc: Process, opts: {
   if (opts.execLabel) {
     plan.add(
       Op.C_WRITE,
-      `set the exec label ${opts.execLabel.value}`,
+      `set the exec label ${
+        opts.execLabel.field ? `for ${opts.execLabel.field} ` : ""
+      }(${opts.execLabel.value})`,
       opts.execLabel.path,
       opts.execLabel.value,
     );
@@ -1007,6 +1009,8 @@ export interface ExecPlanOptions {
   chroot?: string;
   /** The container's NUMA memory policy (`linux.memoryPolicy`). */
   memoryPolicy?: LinuxMemoryPolicy;
+  /** The LSM label to exec into: a procfs file and value (see host_features.ts). */
+  execLabel?: { path: string; value: string; field?: string };
 }
 
 /**
@@ -1056,6 +1060,7 @@ export function buildExecPlan(proc: Process, opts: ExecPlanOptions): PlanBuilder
     setgroups: opts.setgroupsDenied !== true,
     ...(opts.memoryPolicy ? { memoryPolicy: opts.memoryPolicy } : {}),
     ...(affinity.final ? { affinity: affinity.final } : {}),
+    ...(opts.execLabel ? { execLabel: opts.execLabel } : {}),
   });
   return plan;
 }

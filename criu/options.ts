@@ -97,7 +97,8 @@ export interface RestoreOptions extends CriuCommonOptions {
   /**
    * The LSM profile the restored processes get instead of the one in the images
    * (`--lsm-profile`): `apparmor:PROFILE` or `selinux:LABEL`, CRIU's format. Refused up front
-   * when the host does not run that LSM.
+   * when the host does not run that LSM. CRIU replaces a dumped AppArmor profile: a process
+   * dumped unconfined is restored unconfined.
    */
   lsmProfile?: string;
   /**

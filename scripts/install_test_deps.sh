@@ -22,9 +22,11 @@ export DEBIAN_FRONTEND=noninteractive
 deno_version=2.9.6
 test_user=nsinit-test
 # systemd (its binary and libsystemd0's sd-bus) for the systemd driver's tests in namespaces
-# (scripts/systemd_ns.sh); installing the package does not make it PID 1.
+# (scripts/systemd_ns.sh); installing the package does not make it PID 1. apparmor for its
+# apparmor_parser, which scripts/v2vm/build.sh packs into the VM (whose kernel runs AppArmor:
+# tests/apparmor_test.ts loads a profile there); on a host without AppArmor it loads nothing.
 packages=(busybox-static runc uidmap libseccomp-dev gcc make procps util-linux iproute2 bubblewrap
-  systemd libsystemd0)
+  systemd libsystemd0 apparmor)
 
 say() { echo "install_test_deps: $*"; }
 die() {

@@ -19,8 +19,9 @@
 # 5. scripts/suites/*.sh                    extra result sources: static checks (check, lint,
 #                                           fmt, doc --lint mod.ts), a quick benchmark run (it
 #                                           must keep working; nothing is asserted of its numbers)
-#                                           the cgroup v2 VM and the checkpoint tests in it
-#                                           (criu_vm, ~6 min); not in
+#                                           the cgroup v2 VM, the checkpoint tests in it
+#                                           (criu_vm, ~6 min) and AppArmor in it
+#                                           (apparmor_vm, ~1.5 min); not in
 #                                           a run with arguments
 # 6. scripts/leftovers.sh check             anything left behind counts as one failure
 # 7. scripts/summary.ts sum                 the last line: `N passed, M failed[, K skipped]`

@@ -9,6 +9,7 @@
  */
 
 import { Factory } from "../../core/factory.ts";
+import { probeHostFeatures } from "../../core/host_features.ts";
 import type { ExecOptions } from "../../core/container.ts";
 import type { Process } from "../../spec/config.ts";
 import { MAX_ID, parseJson64, validateProcess } from "../../spec/validate.ts";
@@ -54,12 +55,14 @@ export async function run(args: string[], g: GlobalOptions): Promise<number> {
   if (str(values, "process-label")) {
     throw new UsageError("--process-label: SELinux is not available on this host");
   }
-  if (str(values, "apparmor")) {
+  const apparmor = str(values, "apparmor");
+  if (apparmor && !probeHostFeatures().apparmor) {
     throw new UsageError("--apparmor: AppArmor is not enabled on this host");
   }
   const [id, ...command] = positionals;
   const container = await new Factory({ root: g.root }).load(id);
   const proc = await buildProcess(values, command, container.persisted.config.process);
+  if (apparmor) proc.apparmorProfile = apparmor;
 
   const detach = bool(values, "detach");
   const consoleSocket = str(values, "console-socket");

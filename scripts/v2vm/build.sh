@@ -8,7 +8,9 @@
 # 2. Builds .cache/v2vm/initramfs.cpio (uncompressed: unpacking is faster than inflating under
 #    software emulation) holding busybox, the deno binary and the glibc libraries ldd lists for
 #    it, libseccomp.so.2 (the seccomp module dlopens it), the kernel modules for virtio-9p, CRIU
-#    (scripts/install_criu.sh's prefix and wrapper, when installed), and the /init below. The native helper (dist/lib) and the test rootfs (.cache/rootfs) are not
+#    (scripts/install_criu.sh's prefix and wrapper, when installed), AppArmor's apparmor_parser
+#    with its configuration (Debian's apparmor package, when installed: the VM's kernel runs
+#    AppArmor, and tests/apparmor_test.ts loads a profile there), and the /init below. The native helper (dist/lib) and the test rootfs (.cache/rootfs) are not
 #    packed: the VM mounts the repository from the host over virtio-9p at the same path.
 # 3. Writes .cache/v2vm/kernel (the path of the vmlinuz to boot) and a stamp: the initramfs is
 #    rebuilt only when this script, deno, busybox, the libraries or the kernel changed.
@@ -83,6 +85,17 @@ if [[ -n $criu_prefix ]] && p=$(command -v xtables-nft-multi 2>/dev/null); then
     [[ -d $d ]] && xtables_ext=$(readlink -f "$d") && break
   done
 fi
+# AppArmor's policy compiler, when the host has Debian's apparmor package
+# (scripts/install_test_deps.sh installs it): the binary, its libraries, parser.conf and the feature
+# set it pins for profiles without an abi rule, at the same paths.
+aa_parser="" aa_libs=() aa_files=()
+if p=$(command -v apparmor_parser 2>/dev/null || ls /sbin/apparmor_parser 2>/dev/null); then
+  aa_parser=$(readlink -f "$p")
+  mapfile -t aa_libs < <(ldd "$aa_parser" | awk '/=> \//{print $3}')
+  for f in /etc/apparmor/parser.conf /usr/share/apparmor-features/features; do
+    [[ -f $f ]] && aa_files+=("$f")
+  done
+fi
 # Modules for virtio-9p, and the socket-diag and nf_tables modules CRIU's check and network lock
 # need, in load order (dependencies first), without duplicates.
 criu_modules=()
@@ -99,7 +112,8 @@ stamp=$(
     sha256sum "${BASH_SOURCE[0]}" "$deno_bin" "$busybox" "${deno_libs[@]}" ${seccomp_lib:+"$seccomp_lib"} \
       "${modules[@]}" "${extra_bins[@]}" "${extra_libs[@]}" \
       ${criu_prefix:+"$criu_prefix/usr/sbin/criu" "$criu_wrapper" "$gnu_tar"} "${tar_libs[@]}" \
-      ${xtables:+"$xtables"} "${xtables_libs[@]}"
+      ${xtables:+"$xtables"} "${xtables_libs[@]}" ${aa_parser:+"$aa_parser"} "${aa_libs[@]}" \
+      "${aa_files[@]}"
     echo "$kernel"
   } | sha256sum | cut -d' ' -f1
 )
@@ -158,6 +172,17 @@ if [[ -n $criu_prefix ]]; then
     }
   fi
 fi
+if [[ -n $aa_parser ]]; then
+  cp "$aa_parser" "$tree/sbin/apparmor_parser"
+  for lib in "${aa_libs[@]}"; do
+    [[ -e $tree/lib/x86_64-linux-gnu/$(basename "$lib") ]] ||
+      cp "$(readlink -f "$lib")" "$tree/lib/x86_64-linux-gnu/$(basename "$lib")"
+  done
+  for f in "${aa_files[@]}"; do
+    mkdir -p "$tree$(dirname "$f")"
+    cp "$f" "$tree$f"
+  done
+fi
 n=0
 for m in "${modules[@]}"; do
   n=$((n + 1))
@@ -203,6 +228,9 @@ for c in $(cat /sys/fs/cgroup/cgroup.controllers); do
   echo "+$c" >/sys/fs/cgroup/cgroup.subtree_control || echo "v2vm-init: cannot enable $c"
 done
 mount -t bpf bpf /sys/fs/bpf 2>/dev/null
+# securityfs: AppArmor's policy interface (apparmor_parser loads profiles through it).
+grep -q ' /sys/kernel/security ' /proc/mounts ||
+  mount -t securityfs securityfs /sys/kernel/security 2>/dev/null
 hostname v2vm
 ip link set lo up 2>/dev/null # CRIU's kernel checks connect over loopback
 for m in /modules/*.ko; do insmod "$m" || fail "insmod $m"; done
