@@ -409,6 +409,8 @@ void nsi_child(const struct nsi_rec *recs, int n)
 		g_cur_index = i;
 		g_cur_op = r->op;
 		nsi_crash_point(i);
+		if (r->op == NSI_C_SECCOMP || r->op == NSI_C_EXEC)
+			nsi_hold_before_exec();
 		switch (r->op) {
 		case NSI_C_SETSID:
 			if (setsid() < 0)

@@ -30,6 +30,7 @@
 #include <linux/openat2.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "init.h"
@@ -49,9 +50,35 @@ static int g_crash_ack[2] = { -1, -1 };  /* agent -> child: "the runtime is dead
  * a new pid namespace cannot, so a small agent outside (forked by the helper) does it for
  * the child when asked over a pipe.
  */
+static long g_hold_ms;
+
+/*
+ * A debug knob for the helper-probe escape tests: NSINIT_HOLD_BEFORE_EXEC_MS=<ms> makes the
+ * process the helper clones wait that long (once) before it loads its seccomp filter and
+ * execs, still the helper, so that a test's attacker in the container reliably finds it
+ * there instead of winning a race only now and then (tests/security/escape_test.ts).
+ */
+void nsi_hold_before_exec(void)
+{
+	struct timespec ts;
+
+	if (g_hold_ms <= 0)
+		return;
+	ts.tv_sec = g_hold_ms / 1000;
+	ts.tv_nsec = (g_hold_ms % 1000) * 1000000L;
+	g_hold_ms = 0;
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+		/* the rest of it */
+	}
+}
+
 static void crash_setup(void)
 {
 	const char *at = getenv("NSINIT_CRASH_AT");
+	const char *hold = getenv("NSINIT_HOLD_BEFORE_EXEC_MS");
+
+	if (hold)
+		g_hold_ms = strtol(hold, NULL, 10) > 1000 ? 1000 : strtol(hold, NULL, 10);
 
 	if (!at || strncmp(at, "helper:", 7) != 0)
 		return;

@@ -439,9 +439,9 @@ const HELPERS_WANTED = 10;
 
 /**
  * Runs `/helper_probe MODE /done RUNTIME` as the container's init and execs `true` into it
- * until the probe has attacked HELPERS_WANTED helpers (at most 400 execs: it is a race the
- * probe wins only when it is scheduled in time), then stops the probe and returns what it
- * printed (testdata/helper_probe.c).
+ * until the probe has attacked HELPERS_WANTED helpers (at most 400 execs; each exec'd process
+ * holds before its execve, NSINIT_HOLD_BEFORE_EXEC_MS, so that the probe finds it), then stops
+ * the probe and returns what it printed (testdata/helper_probe.c).
  */
 async function probeHelpers(
   mode: "next" | "scan",
@@ -472,12 +472,20 @@ async function probeHelpers(
   const caught = () => stdout.split("\n").filter((l) => l.startsWith("helper ")).length;
   let execs = 0, code;
   try {
-    for (; execs < 400 && caught() < HELPERS_WANTED; execs++) {
-      const p = await c.exec(
-        { ...b.config.process!, args: ["true"] },
-        { stdio: { stdin: "null", stdout: "null", stderr: "null" } },
-      );
-      assert.equal(await p.exitCode(), 0);
+    // The helper's exec'd process holds 30 ms before its filter and execve (a debug knob of
+    // the helper, read from this process's environment): without it the probe wins the race
+    // only now and then, and on a quiet machine too rarely for the count.
+    Deno.env.set("NSINIT_HOLD_BEFORE_EXEC_MS", "30");
+    try {
+      for (; execs < 400 && caught() < HELPERS_WANTED; execs++) {
+        const p = await c.exec(
+          { ...b.config.process!, args: ["true"] },
+          { stdio: { stdin: "null", stdout: "null", stderr: "null" } },
+        );
+        assert.equal(await p.exitCode(), 0);
+      }
+    } finally {
+      Deno.env.delete("NSINIT_HOLD_BEFORE_EXEC_MS");
     }
     await Deno.writeTextFile(`${b.rootfs}/done`, "");
     await reading;
