@@ -3,7 +3,10 @@
 import assert from "node:assert/strict";
 import { hasCommand, skipIf, skipUnless } from "./helpers/skip.ts";
 import { cannotRunAsTestUser, runAs, runNsinitAs, testUser } from "./helpers/user.ts";
-import { makeTempDir } from "./helpers/paths.ts";
+import { makeTempDir, removeDefaultRootAtExit } from "./helpers/paths.ts";
+
+// Root's sandboxes here use the default state root; it goes when the run ends.
+removeDefaultRootAtExit();
 import { nsinitCommand, runNsinit } from "./helpers/run.ts";
 import { uniqueId } from "./helpers/ids.ts";
 import { runSandbox, spawnSandbox } from "../sandbox/mod.ts";

@@ -139,3 +139,21 @@ export async function makeTempDir(label = "dir"): Promise<TempDir> {
   await createTestDir(path);
   return { path, [Symbol.asyncDispose]: () => removeTestDir(path) };
 }
+
+/**
+ * Root's sandboxes keep their state under the default root (/run/nsinit, as runc's under
+ * /run/runc), which the first one makes. A test file that runs them calls this at load: when
+ * the directory did not exist then, it is removed at the end of the test process if it is
+ * empty again (a non-empty one is left for the leftover check to report).
+ */
+export function removeDefaultRootAtExit(root = "/run/nsinit"): void {
+  try {
+    Deno.statSync(root);
+    return;
+  } catch { /* it does not exist yet: this process may make it */ }
+  globalThis.addEventListener("unload", () => {
+    try {
+      Deno.removeSync(root);
+    } catch { /* never made, or not empty */ }
+  });
+}

@@ -15,7 +15,10 @@ import { resolveSandbox, runSandbox } from "../../sandbox/run.ts";
 import { sandboxSpec } from "../../sandbox/spec.ts";
 import { validateSpec } from "../../spec/validate.ts";
 import { buildInitPlan } from "../../core/init_plan.ts";
-import { makeTempDir, mountsUnder } from "../helpers/paths.ts";
+import { makeTempDir, mountsUnder, removeDefaultRootAtExit } from "../helpers/paths.ts";
+
+// Root's sandboxes here use the default state root; it goes when the run ends.
+removeDefaultRootAtExit();
 import { runNsinit } from "../helpers/run.ts";
 import { isRoot, skipUnless } from "../helpers/skip.ts";
 import { checkClear, INTERNAL, mutate, Rng } from "./fuzz.ts";
