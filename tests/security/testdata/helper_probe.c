@@ -187,12 +187,34 @@ int main(int argc, char **argv)
 	while (access(argv[2], F_OK) < 0) {
 		if (strcmp(argv[1], "next") == 0) {
 			/* The next pid of this namespace: attack it from its first instant. One
-			 * that came and went while this probe was not running is skipped. */
+			 * that came and went while this probe was not running is skipped, and so
+			 * is one that is not there yet while a later one is: then the namespace's
+			 * processes are scanned for a helper, so that a pid this probe never saw
+			 * being made cannot stall it. */
 			char last[32];
 			if (kill(next, 0) < 0 && errno == ESRCH) {
-				if (read_small("/proc/sys/kernel/ns_last_pid", last, sizeof(last)) > 0 &&
-				    atoi(last) >= next)
+				int last_pid = read_small("/proc/sys/kernel/ns_last_pid", last,
+							  sizeof(last)) > 0 ? atoi(last) : -1;
+				if (last_pid >= next) {
 					next++;
+				} else {
+					DIR *d = opendir("/proc");
+					struct dirent *e;
+					char comm[64];
+
+					while (d && (e = readdir(d))) {
+						int pid = atoi(e->d_name);
+						if (pid <= 1 || (pid < 65536 && seen[pid]) ||
+						    comm_of(pid, comm, sizeof(comm)) < 0 ||
+						    !helper_comm(comm))
+							continue;
+						siege(pid);
+						if (pid >= next)
+							next = pid + 1;
+					}
+					if (d)
+						closedir(d);
+				}
 				continue;
 			}
 			siege(next++);
