@@ -60,15 +60,18 @@ export function bwrapArgv(cwd: string, home: string | undefined, cmd: string[]):
   return [...argv, ...cmd];
 }
 
-/** Measures the sandbox start-up; `bwrap` absent: only nsinit's rows. */
-export async function benchSandbox(opts: {
+/** What the sandbox rows are measured with. */
+interface SandboxBenchOptions {
   nsinitBin: string;
   cwd: string;
   warmup: number;
   rounds: number;
   bwrap: string | undefined;
   checkAbort: () => void;
-}): Promise<SandboxBench> {
+}
+
+/** Measures the sandbox start-up; `bwrap` absent: only nsinit's rows. */
+export async function benchSandbox(opts: SandboxBenchOptions): Promise<SandboxBench> {
   // The sandboxes keep their state under the default root, which the first one makes when
   // there is none: the benchmark removes it again at the end if it made it (and it is empty).
   const root = defaultRoot();
@@ -80,14 +83,7 @@ export async function benchSandbox(opts: {
   }
 }
 
-async function measureSandbox(opts: {
-  nsinitBin: string;
-  cwd: string;
-  warmup: number;
-  rounds: number;
-  bwrap: string | undefined;
-  checkAbort: () => void;
-}): Promise<SandboxBench> {
+async function measureSandbox(opts: SandboxBenchOptions): Promise<SandboxBench> {
   const home = Deno.env.get("HOME");
   const bw = opts.bwrap ? bwrapArgv(opts.cwd, home, ["/bin/true"]) : undefined;
   const cli = { nsinit: [] as number[], bwrap: [] as number[] };

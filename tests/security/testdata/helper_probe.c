@@ -177,6 +177,32 @@ static void siege(int pid)
 	}
 }
 
+/*
+ * Attacks every helper among this namespace's processes (with parent > 0: only the children
+ * of that pid; with 0: any not attacked before but pid 1) and returns the highest pid attacked.
+ */
+static int scan(int parent)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	char comm[64];
+	int top = 0;
+
+	while (d && (e = readdir(d))) {
+		int pid = atoi(e->d_name);
+		if (pid <= 1 || (parent > 0 && ppid_of(pid) != parent) ||
+		    (parent == 0 && pid < 65536 && seen[pid]) ||
+		    comm_of(pid, comm, sizeof(comm)) < 0 || !helper_comm(comm))
+			continue;
+		siege(pid);
+		if (pid > top)
+			top = pid;
+	}
+	if (d)
+		closedir(d);
+	return top;
+}
+
 int main(int argc, char **argv)
 {
 	int next = getpid() + 1;
@@ -198,40 +224,15 @@ int main(int argc, char **argv)
 				if (last_pid >= next) {
 					next++;
 				} else {
-					DIR *d = opendir("/proc");
-					struct dirent *e;
-					char comm[64];
-
-					while (d && (e = readdir(d))) {
-						int pid = atoi(e->d_name);
-						if (pid <= 1 || (pid < 65536 && seen[pid]) ||
-						    comm_of(pid, comm, sizeof(comm)) < 0 ||
-						    !helper_comm(comm))
-							continue;
-						siege(pid);
-						if (pid >= next)
-							next = pid + 1;
-					}
-					if (d)
-						closedir(d);
+					int top = scan(0);
+					if (top >= next)
+						next = top + 1;
 				}
 				continue;
 			}
 			siege(next++);
-		} else {
-			DIR *d = opendir("/proc");
-			struct dirent *e;
-			char comm[64];
-
-			while (d && (e = readdir(d))) {
-				int pid = atoi(e->d_name);
-				if (pid <= 0 || argc != 4 || ppid_of(pid) != atoi(argv[3]) ||
-				    comm_of(pid, comm, sizeof(comm)) < 0 || !helper_comm(comm))
-					continue;
-				siege(pid);
-			}
-			if (d)
-				closedir(d);
+		} else if (argc == 4) {
+			scan(atoi(argv[3]));
 		}
 	}
 	printf("helpers %ld\nattempts %ld\nleaks %ld\n", helpers, attempts, leaks);
