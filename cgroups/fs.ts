@@ -118,10 +118,21 @@ export async function writeCgroupFile(dir: string, file: string, value: string):
  */
 export async function joinCgroup(dir: string, pid: number): Promise<void> {
   const path = `${dir}/cgroup.procs`;
+  // An FsFile's write, not Deno.writeTextFile: both run on Deno's blocking pool, but the
+  // first writeFile/writeTextFile of a process loads Deno's web streams (it checks for a
+  // ReadableStream argument), ~3.5 ms of a CLI create measured.
+  let f: Deno.FsFile;
   try {
-    await Deno.writeTextFile(path, String(pid), { create: false });
+    f = Deno.openSync(path, { write: true });
+  } catch (e) {
+    throw toSyscallError(e, "open", path);
+  }
+  try {
+    await f.write(new TextEncoder().encode(String(pid)));
   } catch (e) {
     throw toSyscallError(e, "write", path);
+  } finally {
+    f.close();
   }
 }
 

@@ -112,9 +112,16 @@ export interface CgroupDriverOptions {
 /** How a {@link Factory} makes cgroup managers (`drivers/factory.ts` unless replaced). */
 export interface CgroupDrivers {
   /** A manager for a new container (`onWarning` gets what the driver cannot do but survives). */
-  create(config: CgroupConfig, opts?: CgroupDriverOptions): CgroupManager;
+  create(
+    config: CgroupConfig,
+    opts?: CgroupDriverOptions,
+  ): CgroupManager | Promise<CgroupManager>;
   /** The manager a container's state names. */
-  load(config: CgroupConfig, saved: DriverState, opts?: CgroupDriverOptions): CgroupManager;
+  load(
+    config: CgroupConfig,
+    saved: DriverState,
+    opts?: CgroupDriverOptions,
+  ): CgroupManager | Promise<CgroupManager>;
 }
 
 /** Options for {@link Factory}. */
@@ -221,7 +228,7 @@ export class Factory {
     let prepared: Promise<void> | undefined;
     let rdt: ResctrlGroup | undefined;
     try {
-      cgroup = this.#cgroups.create({
+      cgroup = await this.#cgroups.create({
         ...cgroupConfig(id, spec, rootless),
         ...(opts.cgroupDriver
           ? { driver: opts.cgroupDriver }
@@ -467,7 +474,7 @@ export class Factory {
       if (e instanceof SyntaxError) return this.#orphan(id, dir);
       throw e;
     }
-    const cgroup = this.#cgroups.load(
+    const cgroup = await this.#cgroups.load(
       cgroupConfig(state.id, state.config, state.rootless),
       state.cgroup,
       { onWarning: this.#warn },
@@ -476,7 +483,7 @@ export class Factory {
   }
 
   /** A directory with no state.json (a create that crashed early): only deletable. */
-  #orphan(id: string, dir: string): Container {
+  async #orphan(id: string, dir: string): Promise<Container> {
     const state: ContainerState = {
       id,
       bundle: "",
@@ -493,7 +500,7 @@ export class Factory {
     return new Container(
       state,
       dir,
-      this.#cgroups.load({ id }, state.cgroup, { onWarning: this.#warn }),
+      await this.#cgroups.load({ id }, state.cgroup, { onWarning: this.#warn }),
       {
         onWarning: this.#warn,
         syscalls: this.#sys,

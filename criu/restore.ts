@@ -151,7 +151,7 @@ export async function restoreContainer(
   const marker = join(dir, "exec.fifo");
   try {
     check(lib.nsi_mkfifo(cstr(marker), 0o600), "mkfifo", marker);
-    cgroup = createCgroupManager({
+    cgroup = await createCgroupManager({
       id,
       rootless: Deno.uid() !== 0,
       ...(spec.linux?.cgroupsPath !== undefined ? { cgroupsPath: spec.linux.cgroupsPath } : {}),

@@ -15,12 +15,12 @@ import type {
   DriverCapabilities,
   DriverState,
 } from "./driver.ts";
-import { type CgroupEvent, type PressureLevel, watchEventsV1 } from "../cgroups/events.ts";
+import type { CgroupEvent, PressureLevel } from "../cgroups/events.ts";
 import { signalThroughFreezer } from "./signal_all.ts";
 import { CgroupError } from "../errors.ts";
 import { type CgroupHost, resolveCgroupPaths } from "../cgroups/paths.ts";
-import { type CgroupHostFiles, translateResources } from "../cgroups/resources.ts";
-import { type CgroupStats, readStatsV1 } from "../cgroups/stats.ts";
+import type { CgroupHostFiles } from "../cgroups/resources.ts";
+import type { CgroupStats } from "../cgroups/stats.ts";
 import {
   applyWrites,
   type DirOps,
@@ -292,6 +292,8 @@ export class CgroupfsV1Manager implements CgroupManager {
       const cur = await readCgroupFile(this.#paths.memory, "memory.limit_in_bytes");
       if (cur !== undefined) currentMemoryLimit = Number(cur);
     }
+    // Imported here: only the verbs that set limits (create, run, update) load it.
+    const { translateResources } = await import("../cgroups/resources.ts");
     const writes = translateResources(
       resources,
       files,
@@ -350,6 +352,7 @@ export class CgroupfsV1Manager implements CgroupManager {
   async stats(): Promise<CgroupStats> {
     const paths = { ...this.#paths };
     delete paths[""];
+    const { readStatsV1 } = await import("../cgroups/stats.ts");
     return await readStatsV1(paths, this.#paths[""] ? { unified: this.#paths[""] } : {});
   }
 
@@ -365,7 +368,7 @@ export class CgroupfsV1Manager implements CgroupManager {
   ): AsyncIterable<CgroupEvent> {
     const dir = this.#paths.memory;
     if (dir === undefined) return noMemoryController();
-    return watchEventsV1(dir, opts);
+    return watchV1(dir, opts);
   }
 
   /** Whether any of the container's cgroup directories exists. */
@@ -401,6 +404,15 @@ async function copyCpusetFromParent(dir: string): Promise<void> {
 }
 
 // deno-lint-ignore require-yield
+/** `watchEventsV1`, imported on first iteration (only `events` uses it). */
+async function* watchV1(
+  dir: string,
+  opts: { pressure?: PressureLevel; signal?: AbortSignal },
+): AsyncGenerator<CgroupEvent, void, undefined> {
+  const { watchEventsV1 } = await import("../cgroups/events.ts");
+  yield* watchEventsV1(dir, opts);
+}
+
 async function* noMemoryController(): AsyncGenerator<CgroupEvent, void, undefined> {
   throw new CgroupError(
     "memory",

@@ -87,7 +87,7 @@ async function withContainer(
   fn: (m: CgroupManager, child: Deno.ChildProcess) => Promise<void>,
 ): Promise<void> {
   const before = unifiedSubtree();
-  const m = createCgroupManager({ id: "unused", cgroupsPath });
+  const m = await createCgroupManager({ id: "unused", cgroupsPath });
   const child = new Deno.Command(cmd[0]!, {
     args: cmd.slice(1),
     stdin: "null",
@@ -323,7 +323,7 @@ Deno.test({
   name: `cgroupfs v1: a manager that never applied destroys and kills nothing${suffix}`,
   ignore,
   async fn() {
-    const m = createCgroupManager({ id: uniqueName() });
+    const m = await createCgroupManager({ id: uniqueName() });
     assert.equal(await m.exists(), false);
     await m.killAll(SIGKILL);
     await m.destroy();
@@ -337,7 +337,10 @@ Deno.test({
   ignore,
   async fn() {
     const top = uniqueName();
-    const first = createCgroupManager({ id: "x", cgroupsPath: `${top}/c` }) as CgroupfsV1Manager;
+    const first = (await createCgroupManager({
+      id: "x",
+      cgroupsPath: `${top}/c`,
+    })) as CgroupfsV1Manager;
     const before = unifiedSubtree();
     const child = new Deno.Command("sleep", { args: ["60"], stdin: "null" }).spawn();
     let created: string[] = [];
@@ -346,7 +349,7 @@ Deno.test({
       created = first.createdDirs();
       Deno.kill(child.pid, "SIGKILL");
       await child.status;
-      const second = loadCgroupManager({ id: "x", cgroupsPath: `${top}/c` }, first.saved());
+      const second = await loadCgroupManager({ id: "x", cgroupsPath: `${top}/c` }, first.saved());
       assert.ok(await second.exists());
       await second.destroy();
       for (const d of created) assert.ok(!exists(d), `${d} remains`);
@@ -367,7 +370,7 @@ Deno.test({
   name: `cgroupfs v1: destroy removes cgroups made below the container's too${suffix}`,
   ignore,
   async fn() {
-    const m = createCgroupManager({ id: uniqueName() }) as CgroupfsV1Manager;
+    const m = (await createCgroupManager({ id: uniqueName() })) as CgroupfsV1Manager;
     const before = unifiedSubtree();
     try {
       await m.create();

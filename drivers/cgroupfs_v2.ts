@@ -12,17 +12,12 @@
 
 import type { LinuxResources } from "../spec/config.ts";
 import type { CgroupManager, CgroupView, DriverCapabilities, DriverState } from "./driver.ts";
-import { type CgroupEvent, type PressureLevel, watchEventsV2 } from "../cgroups/events.ts";
+import type { CgroupEvent, PressureLevel } from "../cgroups/events.ts";
 import { signalThroughFreezer } from "./signal_all.ts";
 import { CgroupError } from "../errors.ts";
 import { resolveCgroupPaths } from "../cgroups/paths.ts";
-import { translateResources } from "../cgroups/resources.ts";
-import {
-  attachDeviceFilter,
-  type DeviceFilterProgram,
-  deviceFilterProgram,
-} from "../cgroups/devicefilter.ts";
-import { type CgroupStats, readStatsV2 } from "../cgroups/stats.ts";
+import type { DeviceFilterProgram } from "../cgroups/devicefilter.ts";
+import type { CgroupStats } from "../cgroups/stats.ts";
 import {
   applyWrites,
   type DirOps,
@@ -96,7 +91,7 @@ export class CgroupfsV2Manager implements CgroupManager {
   readonly #freezeTimeoutMs: number;
   readonly #removeTimeoutMs: number;
   readonly #ops: DirOps;
-  readonly #attachDeviceFilter: (dir: string, program: DeviceFilterProgram) => void;
+  readonly #attachDeviceFilter?: (dir: string, program: DeviceFilterProgram) => void;
   readonly #rootless: boolean;
   #cloneTarget = false;
 
@@ -111,7 +106,7 @@ export class CgroupfsV2Manager implements CgroupManager {
     this.#freezeTimeoutMs = opts.freezeTimeoutMs ?? DEFAULT_FREEZE_TIMEOUT_MS;
     this.#removeTimeoutMs = opts.removeTimeoutMs ?? 2000;
     this.#ops = opts.dirOps ?? realDirOps;
-    this.#attachDeviceFilter = opts.attachDeviceFilter ?? attachDeviceFilter;
+    if (opts.attachDeviceFilter) this.#attachDeviceFilter = opts.attachDeviceFilter;
     this.#rootless = opts.config.rootless === true;
   }
 
@@ -201,8 +196,13 @@ export class CgroupfsV2Manager implements CgroupManager {
       ),
     );
     const { devices, ...others } = resources;
+    // Imported here: only the verbs that set limits (create, run, update) load them.
+    const [{ translateResources }, filter] = await Promise.all([
+      import("../cgroups/resources.ts"),
+      devices && devices.length > 0 ? import("../cgroups/devicefilter.ts") : undefined,
+    ]);
     // Validates the rules (CgroupError on linux.resources.devices[i]) before any write.
-    const program = devices && devices.length > 0 ? deviceFilterProgram(devices) : undefined;
+    const program = filter && devices ? filter.deviceFilterProgram(devices) : undefined;
     const writes = translateResources(others, {
       versionOf: (c) => (c === "cgroup" || controllers.has(c) ? 2 : undefined),
       has: (_c, file) => names.has(file),
@@ -217,14 +217,19 @@ export class CgroupfsV2Manager implements CgroupManager {
         );
       }
     }
-    if (program) this.#setDevices(program);
+    if (program && filter) {
+      this.#setDevices(program, this.#attachDeviceFilter ?? filter.attachDeviceFilter);
+    }
     await applyWrites(writes, () => this.#dir);
   }
 
-  #setDevices(program: DeviceFilterProgram): void {
+  #setDevices(
+    program: DeviceFilterProgram,
+    attach: (dir: string, program: DeviceFilterProgram) => void,
+  ): void {
     const { defaultAllow, exceptions } = program.ruleSet;
     try {
-      this.#attachDeviceFilter(this.#dir, program);
+      attach(this.#dir, program);
     } catch (e) {
       // As runc: nothing is lost when the program would allow everything, and a process in a
       // user namespace (rootless) can neither load programs nor reach devices the host denies it.
@@ -273,6 +278,7 @@ export class CgroupfsV2Manager implements CgroupManager {
 
   /** Resource usage in runc's shape. */
   async stats(): Promise<CgroupStats> {
+    const { readStatsV2 } = await import("../cgroups/stats.ts");
     return await readStatsV2(this.#dir);
   }
 
@@ -285,7 +291,7 @@ export class CgroupfsV2Manager implements CgroupManager {
   events(
     opts: { pressure?: PressureLevel; signal?: AbortSignal } = {},
   ): AsyncIterable<CgroupEvent> {
-    return watchEventsV2(this.#dir, opts);
+    return watchV2(this.#dir, opts);
   }
 
   /** Whether the cgroup directory exists. */
@@ -304,4 +310,13 @@ export class CgroupfsV2Manager implements CgroupManager {
     );
     this.#created = [];
   }
+}
+
+/** `watchEventsV2`, imported on first iteration (only `events` uses it). */
+async function* watchV2(
+  dir: string,
+  opts: { pressure?: PressureLevel; signal?: AbortSignal },
+): AsyncGenerator<CgroupEvent, void, undefined> {
+  const { watchEventsV2 } = await import("../cgroups/events.ts");
+  yield* watchEventsV2(dir, opts);
 }

@@ -5,6 +5,10 @@
  * host: v1, hybrid, v2), {@link loadCgroupManager} re-creates the one a container's
  * state names.
  *
+ * The systemd driver (with sd-bus and the unit translation) is imported when it is
+ * asked for, so a command on a cgroupfs container never loads it: making a manager is
+ * asynchronous for that reason, whichever the driver.
+ *
  * To add a driver: add its name to `DriverName` in `driver.ts`, its constructor to
  * `DRIVERS` here, and run the contract suite on it (`tests/helpers/driver_contract.ts`).
  *
@@ -24,8 +28,7 @@ import type { DirOps } from "../cgroups/fs.ts";
 import { CgroupfsV1Manager } from "./cgroupfs_v1.ts";
 import { CgroupfsV2Manager } from "./cgroupfs_v2.ts";
 import { NoCgroupManager } from "./none.ts";
-import { SystemdManager, type UserManager } from "./systemd.ts";
-import { userManagerAddress } from "./systemd_dbus.ts";
+import type { UserManager } from "./systemd.ts";
 import { CgroupError } from "../errors.ts";
 import { isDirectory } from "../util/fs.ts";
 
@@ -99,11 +102,11 @@ function delegated(paths: Record<string, string>, uid: number | null): boolean {
  * and its cgroup `/user.slice/user-<uid>.slice/user@<uid>.service` owned by the user
  * (systemd delegates it). Otherwise the reason there is none.
  */
-export function findUserManager(
+export async function findUserManager(
   host: CgroupHost,
   uid: number | null,
   runtimeDir?: string,
-): { manager: UserManager } | { reason: string } {
+): Promise<{ manager: UserManager } | { reason: string }> {
   if (uid === null || uid === 0) return { reason: "root uses the system's manager" };
   if (host.mode !== "v2" || !host.unified) {
     return {
@@ -113,6 +116,7 @@ export function findUserManager(
   if (host.unified.root !== "/") {
     return { reason: "this cgroup2 mount is not the host's root (a cgroup namespace)" };
   }
+  const { userManagerAddress } = await import("./systemd_dbus.ts");
   const at = userManagerAddress({ uid, ...(runtimeDir !== undefined ? { runtimeDir } : {}) });
   if (!at) {
     return {
@@ -149,8 +153,14 @@ export interface DriverContext {
   userRuntimeDir?: string;
 }
 
-/** Makes a manager of one driver. Nothing may be created before `create()`/`apply()`. */
-export type DriverConstructor = (config: CgroupConfig, ctx: DriverContext) => CgroupManager;
+/**
+ * Makes a manager of one driver. Nothing may be created before `create()`/`apply()`. A
+ * driver whose code is large and rarely used may import it here (hence the promise).
+ */
+export type DriverConstructor = (
+  config: CgroupConfig,
+  ctx: DriverContext,
+) => CgroupManager | Promise<CgroupManager>;
 
 /** The layout a container sees on a host mode, when nothing is bound. */
 function hostLayout(ctx: DriverContext): "v1" | "v2" | "none" {
@@ -180,11 +190,11 @@ export const DRIVERS: Readonly<Record<DriverName, DriverConstructor>> = Object.f
     return host.mode === "v2" ? new CgroupfsV2Manager(common) : new CgroupfsV1Manager(common);
   },
   none: (_config, ctx) => new NoCgroupManager({ layout: ctx.saved ? "none" : hostLayout(ctx) }),
-  systemd: (config, ctx) => {
+  systemd: async (config, ctx) => {
     let userManager: UserManager | undefined;
     if (!ctx.saved && (config.rootless || (ctx.uid !== null && ctx.uid !== 0))) {
       // Unprivileged, as runc: the user's own manager.
-      const found = findUserManager(ctx.host(), ctx.uid, ctx.userRuntimeDir);
+      const found = await findUserManager(ctx.host(), ctx.uid, ctx.userRuntimeDir);
       if ("reason" in found) {
         throw new CgroupError(
           "--systemd-cgroup",
@@ -199,6 +209,7 @@ export const DRIVERS: Readonly<Record<DriverName, DriverConstructor>> = Object.f
         "systemd is not running on this host (no /run/systemd/system): cannot use the systemd cgroup driver",
       );
     }
+    const { SystemdManager } = await import("./systemd.ts");
     return new SystemdManager({
       config,
       host: ctx.host(),
@@ -249,16 +260,16 @@ function context(opts: CreateCgroupManagerOptions, saved?: DriverState): DriverC
  * import { createCgroupManager } from "./factory.ts";
  * const root = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${root}/cgroup.controllers`, "cpu memory\n");
- * const m = createCgroupManager({ id: "c1" }, { root });
+ * const m = await createCgroupManager({ id: "c1" }, { root });
  * assert.equal(m.driver, "cgroupfs");
  * assert.deepEqual(m.view(), { layout: "v2", mounts: { "": `${root}/c1` } });
  * await Deno.remove(root, { recursive: true });
  * ```
  */
-export function createCgroupManager(
+export async function createCgroupManager(
   config: CgroupConfig,
   opts: CreateCgroupManagerOptions = {},
-): CgroupManager {
+): Promise<CgroupManager> {
   const ctx = context(opts);
   let name = config.driver;
   if (name === undefined) {
@@ -270,9 +281,9 @@ export function createCgroupManager(
       name = "none";
       const found = ctx.uid === 0
         ? undefined
-        : findUserManager(ctx.host(), ctx.uid, ctx.userRuntimeDir);
+        : await findUserManager(ctx.host(), ctx.uid, ctx.userRuntimeDir);
       if (found && "manager" in found) {
-        const m = DRIVERS.systemd({ ...config, driver: "systemd" }, ctx);
+        const m = await DRIVERS.systemd({ ...config, driver: "systemd" }, ctx);
         if (!saidUserManager && ctx.warn) {
           saidUserManager = true;
           ctx.warn(
@@ -284,7 +295,7 @@ export function createCgroupManager(
       }
     }
   }
-  return DRIVERS[name](config, ctx);
+  return await DRIVERS[name](config, ctx);
 }
 
 /**
@@ -296,21 +307,21 @@ export function createCgroupManager(
  * ```ts
  * import assert from "node:assert/strict";
  * import { loadCgroupManager } from "./factory.ts";
- * const m = loadCgroupManager({ id: "c1" }, { driver: "none", paths: {} });
+ * const m = await loadCgroupManager({ id: "c1" }, { driver: "none", paths: {} });
  * assert.equal(m.driver, "none");
- * assert.throws(() => loadCgroupManager({ id: "c1" }, { driver: "zzz" as "none", paths: {} }), /unknown cgroup driver "zzz"/);
+ * await assert.rejects(loadCgroupManager({ id: "c1" }, { driver: "zzz" as "none", paths: {} }), /unknown cgroup driver "zzz"/);
  * ```
  */
-export function loadCgroupManager(
+export async function loadCgroupManager(
   config: CgroupConfig,
   saved: DriverState,
   opts: CreateCgroupManagerOptions = {},
-): CgroupManager {
+): Promise<CgroupManager> {
   const make = Object.hasOwn(DRIVERS, saved.driver) ? DRIVERS[saved.driver] : undefined;
   if (!make) {
     throw new Error(
       `container "${config.id}": the state names an unknown cgroup driver "${saved.driver}"`,
     );
   }
-  return make({ ...config, driver: saved.driver }, context(opts, saved));
+  return await make({ ...config, driver: saved.driver }, context(opts, saved));
 }

@@ -8,7 +8,7 @@
  * import { createCgroupManager } from "./mod.ts";
  * const root = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${root}/cgroup.controllers`, "memory\n");
- * assert.equal(createCgroupManager({ id: "c1" }, { root }).view().layout, "v2");
+ * assert.equal((await createCgroupManager({ id: "c1" }, { root })).view().layout, "v2");
  * await Deno.remove(root, { recursive: true });
  * ```
  *

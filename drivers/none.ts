@@ -9,8 +9,7 @@ import type { LinuxResources } from "../spec/config.ts";
 import type { CgroupManager, CgroupView, DriverCapabilities, DriverState } from "./driver.ts";
 import type { CgroupEvent } from "../cgroups/events.ts";
 import { CgroupError } from "../errors.ts";
-import { firstResourceField } from "../cgroups/resources.ts";
-import { type CgroupStats, emptyStats } from "../cgroups/stats.ts";
+import type { CgroupStats } from "../cgroups/stats.ts";
 
 const NO_CGROUP = "the container runs without cgroups (rootless, no cgroup delegation)";
 
@@ -77,12 +76,10 @@ export class NoCgroupManager implements CgroupManager {
   }
 
   /** Accepts empty resources; throws `CgroupError` naming the first field that asks for something. */
-  set(resources: LinuxResources): Promise<void> {
+  async set(resources: LinuxResources): Promise<void> {
+    const { firstResourceField } = await import("../cgroups/resources.ts");
     const field = firstResourceField(resources);
-    if (field !== undefined) {
-      return Promise.reject(new CgroupError(field, `cannot be applied: ${NO_CGROUP}`));
-    }
-    return Promise.resolve();
+    if (field !== undefined) throw new CgroupError(field, `cannot be applied: ${NO_CGROUP}`);
   }
 
   /** Cannot freeze without a cgroup. */
@@ -108,8 +105,9 @@ export class NoCgroupManager implements CgroupManager {
   }
 
   /** All zeros. */
-  stats(): Promise<CgroupStats> {
-    return Promise.resolve(emptyStats());
+  async stats(): Promise<CgroupStats> {
+    const { emptyStats } = await import("../cgroups/stats.ts");
+    return emptyStats();
   }
 
   /** No events ever. */

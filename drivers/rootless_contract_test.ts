@@ -13,18 +13,18 @@ import { driverContract } from "../tests/helpers/driver_contract.ts";
 import { uniqueId } from "../tests/helpers/ids.ts";
 import { createCgroupManager, loadCgroupManager } from "./factory.ts";
 
-function why(): string | undefined {
+async function why(): Promise<string | undefined> {
   if (Deno.uid() === 0) {
     return "runs as an unprivileged user (tests/v2/rootless_v2_test.ts starts it)";
   }
   if (Deno.env.get("NSINIT_DELEGATED_CGROUP") !== "1") {
     return "needs a cgroup v2 subtree delegated to this user (tests/v2/rootless_v2_test.ts)";
   }
-  const probe = createCgroupManager({ id: uniqueId("probe"), rootless: true });
+  const probe = await createCgroupManager({ id: uniqueId("probe"), rootless: true });
   if (probe.driver !== "cgroupfs") return `no delegated cgroup found (driver ${probe.driver})`;
   return undefined;
 }
-const skip = why();
+const skip = await why();
 
 driverContract({
   name: "rootless: cgroupfs in a delegated cgroup v2 subtree",

@@ -272,7 +272,7 @@ export async function spawnSandbox(
   const id = `sandbox-${Deno.pid}-${Date.now().toString(36)}-${(seq++).toString(36)}`;
   const limits = limitNames(r);
   if (limits.length && host.uid !== 0) {
-    const probe = createCgroupManager({ id, rootless: true });
+    const probe = await createCgroupManager({ id, rootless: true });
     if (probe.driver === "none") {
       throw new ConfigError(
         "sandbox",

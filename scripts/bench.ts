@@ -22,6 +22,7 @@ import { buildInitPlan } from "../core/init_plan.ts";
 import { procStat, writeAtomic } from "../core/state.ts";
 import { validateSpec } from "../spec/validate.ts";
 import { renderChart } from "./bench/chart.ts";
+import { LAUNCHER_DENO_FLAGS } from "./build.ts";
 import {
   type BenchBundle,
   cgroupScopes,
@@ -279,16 +280,7 @@ async function main(): Promise<BenchResults> {
     const nodeImports = `${work}/node_imports.ts`;
     await Deno.writeTextFile(empty, "");
     await Deno.writeTextFile(nodeImports, 'import "node:path";\nimport "node:util";\n');
-    const denoRun = [
-      Deno.execPath(),
-      "run",
-      "-A",
-      "--no-config",
-      "--no-check",
-      "--no-lock",
-      "--quiet",
-      "--no-prompt",
-    ];
+    const denoRun = [Deno.execPath(), ...LAUNCHER_DENO_FLAGS];
     const startupCases: [string, string[]][] = [
       ["`/bin/true` (the Deno.Command spawn alone)", ["/bin/true"]],
       [EMPTY_DENO_RUN, [...denoRun, empty]],

@@ -77,9 +77,9 @@ export interface ContractSubject {
   /** Why the suite cannot run here; the test is then reported as skipped with this reason. */
   skip?: string;
   /** A manager for a fresh container (nothing created yet), below the test's own cgroup. */
-  make(): CgroupManager;
+  make(): CgroupManager | Promise<CgroupManager>;
   /** A manager re-made from saved state, as `Factory.load` does (`loadCgroupManager`). */
-  reload(saved: DriverState): CgroupManager;
+  reload(saved: DriverState): CgroupManager | Promise<CgroupManager>;
   /** The capabilities the driver declares; the cases check them and follow them. */
   capabilities: DriverCapabilities;
   /** The layout `view()` reports. */
@@ -139,7 +139,7 @@ async function withManager(
   s: ContractSubject,
   fn: (m: CgroupManager, start: () => Sleeper) => Promise<void>,
 ): Promise<void> {
-  const m = s.make();
+  const m = await s.make();
   const sleepers: Sleeper[] = [];
   try {
     await fn(m, () => {
@@ -180,14 +180,14 @@ export function driverContract(s: ContractSubject): void {
     name: `driver contract: ${s.name}`,
     ignore: skipUnless(s.skip === undefined, `driver contract: ${s.name}: ${s.skip}`),
     async fn(t) {
-      await t.step("declares the capabilities it has", () => {
-        const m = s.make();
+      await t.step("declares the capabilities it has", async () => {
+        const m = await s.make();
         assert.deepEqual({ ...m.capabilities }, caps);
         assert.equal(m.view().layout, s.layout);
       });
 
       await t.step("nothing exists before create/apply; destroying then is harmless", async () => {
-        const m = s.make();
+        const m = await s.make();
         assert.equal(await m.exists(), false);
         if (caps.processes) {
           assert.deepEqual(await m.pids(), []);
@@ -224,7 +224,7 @@ export function driverContract(s: ContractSubject): void {
       );
 
       await t.step("apply refuses a pid <= 0", async () => {
-        const m = s.make();
+        const m = await s.make();
         try {
           await assert.rejects(() => m.apply(0), RangeError);
           await assert.rejects(() => m.apply(-1), RangeError);
@@ -340,7 +340,7 @@ export function driverContract(s: ContractSubject): void {
             await place(s, m, p.pid, s.limit?.resources);
             const saved = JSON.parse(JSON.stringify(m.saved())) as DriverState;
             assert.equal(saved.driver, m.driver);
-            const again = s.reload(saved);
+            const again = await s.reload(saved);
             assert.equal(again.driver, m.driver);
             assert.deepEqual(again.paths(), m.paths());
             assert.equal(await again.exists(), caps.processes);

@@ -58,7 +58,7 @@ async function withSleeper(
   fn: (m: CgroupManager, child: Deno.ChildProcess, dir: string) => Promise<void>,
 ): Promise<void> {
   const id = uniqueId("v2");
-  const m = createCgroupManager({ id, cgroupsPath: `nsinit-test-${id}` });
+  const m = await createCgroupManager({ id, cgroupsPath: `nsinit-test-${id}` });
   assert.equal(m.view().layout, "v2");
   const child = new Deno.Command("sleep", { args: ["1000"], stdin: "null", stdout: "null" })
     .spawn();
