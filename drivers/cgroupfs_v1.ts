@@ -403,7 +403,6 @@ async function copyCpusetFromParent(dir: string): Promise<void> {
   }
 }
 
-// deno-lint-ignore require-yield
 /** `watchEventsV1`, imported on first iteration (only `events` uses it). */
 async function* watchV1(
   dir: string,
@@ -413,6 +412,7 @@ async function* watchV1(
   yield* watchEventsV1(dir, opts);
 }
 
+// deno-lint-ignore require-yield
 async function* noMemoryController(): AsyncGenerator<CgroupEvent, void, undefined> {
   throw new CgroupError(
     "memory",

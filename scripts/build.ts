@@ -162,9 +162,10 @@ export function bundleCli(): void {
 
 /** Writes the launcher (atomically). */
 function writeLauncher(): void {
+  const flags = LAUNCHER_DENO_FLAGS.join(" ");
   const launcher = `#!/bin/sh
 # nsinit launcher, written by "deno task build": runs the bundled CLI (dist/cli).
-NSINIT_LIBDIR="\${NSINIT_LIBDIR:-${DIST}/lib}" exec "${Deno.execPath()}" ${LAUNCHER_DENO_FLAGS.join(" ")} "${CLI_ENTRY}" "$@"
+NSINIT_LIBDIR="\${NSINIT_LIBDIR:-${DIST}/lib}" exec "${Deno.execPath()}" ${flags} "${CLI_ENTRY}" "$@"
 `;
   Deno.writeTextFileSync(`${LAUNCHER}.tmp-${Deno.pid}`, launcher, { mode: 0o755 });
   Deno.renameSync(`${LAUNCHER}.tmp-${Deno.pid}`, LAUNCHER);
