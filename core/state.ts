@@ -166,7 +166,9 @@ export async function readState(path: string): Promise<ContainerState> {
  * runtime never leaves one behind.
  */
 export async function lockDir(dir: string): Promise<Disposable & { release(): void }> {
-  const f = await Deno.open(dir, { read: true });
+  // Opening cannot block for long; only the lock may wait (for another command), so only it
+  // goes through Deno's thread pool.
+  const f = Deno.openSync(dir, { read: true });
   try {
     await f.lock(true);
   } catch (e) {

@@ -185,14 +185,19 @@ export function configureNative(opts: { libDir?: string }): void {
 function load(): { lib: Lib; dir: string } {
   if (loaded) return loaded;
   const tried: string[] = [];
-  const candidates: string[] = [];
-  if (configuredDir) candidates.push(configuredDir);
   const env = Deno.env.get("NSINIT_LIBDIR");
-  if (env) candidates.push(env);
-  candidates.push(defaultLibDir());
-  for (const dir of candidates) {
+  // The default directory is worked out only when it is reached (a URL, ~0.3 ms the first
+  // time in a process): the CLI's launcher always names the directory.
+  const candidates: (() => { dir: string; isDefault: boolean })[] = [];
+  if (configuredDir) {
+    const dir = configuredDir;
+    candidates.push(() => ({ dir, isDefault: false }));
+  }
+  if (env) candidates.push(() => ({ dir: env, isDefault: false }));
+  candidates.push(() => ({ dir: defaultLibDir(), isDefault: !configuredDir && !env }));
+  for (const candidate of candidates) {
+    const { dir, isDefault } = candidate();
     const so = `${dir}/libnsinit.so`;
-    const isDefault = dir === defaultLibDir() && !configuredDir && !env;
     if (!exists(so) || !exists(`${dir}/nsinit-init`) || (isDefault && staleBuild(dir))) {
       if (isDefault) {
         try {
