@@ -396,15 +396,17 @@ void nsi_set_affinity(const uint8_t *mask, uint32_t len)
 static void identity_map(int self, const char *name, char *out, size_t size)
 {
 	char buf[16384], *line, *save = NULL;
-	size_t used = 0;
+	size_t used = 0, got = 0;
 	ssize_t len;
 	int fd = nsi_open_proc(self, name, O_RDONLY);
 
-	len = read(fd, buf, sizeof(buf) - 1);
-	if (len <= 0)
+	/* procfs hands out a page per read: read to the end. */
+	while ((len = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0)
+		got += (size_t)len;
+	if (len < 0 || got == 0 || got == sizeof(buf) - 1)
 		nsi_fail(len < 0 ? errno : EINVAL, "lock mounts: read /proc/self/%s", name);
 	close(fd);
-	buf[len] = 0;
+	buf[got] = 0;
 	out[0] = 0;
 	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		unsigned long in, host, count;
