@@ -47,7 +47,9 @@
 	X(NSI_H_CGROUP, 12, "s")        /* cgroup v2 dir: clone3 straight into it (CLONE_INTO_CGROUP); \
 	                                   where the kernel refuses, clone without it and say so \
 	                                   in the PID message (err: the errno) */ \
-	X(NSI_H_JOINOWNER, 13, "s")     /* path of a namespace: setns into the user namespace \
+	X(NSI_H_DUMPABLE, 13, "")       /* clone the child dumpable (an unprivileged id-map \
+	                                   writer needs /proc/<child> to be its own) */ \
+	X(NSI_H_JOINOWNER, 14, "s")     /* path of a namespace: setns into the user namespace \
 	                                   owning it (NS_GET_USERNS), in order with H_JOIN */ \
 	/* child stage */ \
 	X(NSI_C_SETSID, 64, "")         /* setsid */ \
