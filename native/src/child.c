@@ -475,6 +475,7 @@ static void op_lock_mounts(void)
 	while (waitpid(w, &status, 0) < 0)
 		if (errno != EINTR)
 			nsi_fail(errno, "lock mounts: wait for the id map writer");
+	nsi_hold_at_lock();
 	if (prctl(PR_SET_DUMPABLE, was, 0, 0, 0) < 0)
 		nsi_fail(errno, "lock mounts: prctl PR_SET_DUMPABLE");
 	/* Its SIGCHLD (blocked here) must not reach the container's program after exec. */

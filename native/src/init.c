@@ -44,7 +44,7 @@ static pid_t g_helper_pid;
 static int g_crash_pipe[2] = { -1, -1 }; /* child -> agent: "at the step" */
 static int g_crash_ack[2] = { -1, -1 };  /* agent -> child: "the runtime is dead" */
 
-static long g_hold_ms, g_hold_start_ms;
+static long g_hold_ms, g_hold_start_ms, g_hold_lock_ms;
 
 static void hold(long *ms)
 {
@@ -82,6 +82,15 @@ void nsi_hold_at_start(void)
 	hold(&g_hold_start_ms);
 }
 
+/*
+ * And for the second window of a rootless init: NSINIT_HOLD_AT_LOCK_MS=<ms> makes it wait that
+ * long while it is dumpable for its map writer in C_LOCKMOUNTS (child.c op_lock_mounts).
+ */
+void nsi_hold_at_lock(void)
+{
+	hold(&g_hold_lock_ms);
+}
+
 static long hold_ms(const char *name)
 {
 	const char *v = getenv(name);
@@ -104,6 +113,7 @@ static void crash_setup(void)
 
 	g_hold_ms = hold_ms("NSINIT_HOLD_BEFORE_EXEC_MS");
 	g_hold_start_ms = hold_ms("NSINIT_HOLD_AT_START_MS");
+	g_hold_lock_ms = hold_ms("NSINIT_HOLD_AT_LOCK_MS");
 
 	if (!at || strncmp(at, "helper:", 7) != 0)
 		return;

@@ -30,6 +30,7 @@ __attribute__((noreturn, format(printf, 2, 3))) void nsi_fail(int err, const cha
 void nsi_crash_point(int index);
 void nsi_hold_before_exec(void);
 void nsi_hold_at_start(void);
+void nsi_hold_at_lock(void);
 
 /* Writes value to an existing file (procfs, sysfs) in one write, or fails the plan. */
 void nsi_write_file(const char *path, const char *value);
