@@ -616,6 +616,17 @@ export function buildInitPlan(spec: Spec, opts: InitPlanOptions): PlanBuilder {
     plan.add(Op.H_CGROUP, `clone into the cgroup ${opts.cloneInto}`, opts.cloneInto);
   }
   plan.add(Op.H_CLONE, "clone", ns.create & ~(CloneFlag.NEWTIME | CloneFlag.NEWCGROUP));
+  // The child's id maps are written from outside after clone. The kernel lets an unprivileged
+  // writer (a rootless runtime, or newuidmap/newgidmap for one) open /proc/<child>/uid_map only
+  // if /proc/<child> is its own, which it is only while the child is dumpable; root writes the
+  // maps with its capabilities. A dumpable init is open to the ptrace rules, under which a
+  // root container that sees it (sharing its pid namespace) holds every capability in a user
+  // namespace root owns: so the window is opened only for a writer who needs it, and closed
+  // by the child's first steps below (docs/security.md).
+  const dumpableWindow = newUserns && opts.rootless !== undefined;
+  if (dumpableWindow) {
+    plan.add(Op.H_DUMPABLE, "clone the init dumpable (the id maps' writer is unprivileged)");
+  }
   let setgroupsDenied = false;
   if (newUserns) {
     checkMapped(proc, linux);
@@ -624,6 +635,21 @@ export function buildInitPlan(spec: Spec, opts: InitPlanOptions): PlanBuilder {
   if (opts.fifoPath) plan.add(Op.H_FIFO, "open the exec fifo", opts.fifoPath);
 
   plan.add(Op.C_SETSID, "create a session");
+  if (proc.oomScoreAdj !== undefined) {
+    // While the child's ids are still the runtime's: /proc/self belongs to the runtime's user
+    // (the child is dumpable, rootless) or to root of the runtime's user namespace (it is not),
+    // and the container's mapped root may not write it.
+    plan.add(
+      Op.C_WRITE,
+      "set oom_score_adj (process.oomScoreAdj)",
+      "/proc/self/oom_score_adj",
+      String(proc.oomScoreAdj),
+    );
+  }
+  if (dumpableWindow) {
+    // From here on, nothing may trace the init or open its /proc files.
+    plan.add(Op.C_DUMPABLE, "make the init non-dumpable again", 0);
+  }
   if (opts.loopback && (ns.create & CloneFlag.NEWNET)) {
     plan.add(Op.C_LOOPBACK, "bring up lo in the new network namespace");
   }
@@ -636,20 +662,6 @@ export function buildInitPlan(spec: Spec, opts: InitPlanOptions): PlanBuilder {
   }
   if (!opts.noNewKeyring) {
     plan.add(Op.C_KEYRING, "join a new session keyring", `_ses.${opts.id ?? "nsinit"}`);
-  }
-  if (proc.oomScoreAdj !== undefined) {
-    plan.add(
-      Op.C_WRITE,
-      "set oom_score_adj (process.oomScoreAdj)",
-      "/proc/self/oom_score_adj",
-      String(proc.oomScoreAdj),
-    );
-  }
-  if (newUserns) {
-    // The helper cloned the child dumpable so the maps could be written (the kernel checks
-    // /proc/<child> ownership), and /proc/self stays the child's own (not the host root's)
-    // for the oom_score_adj write above; from here on, nothing may trace or open it.
-    plan.add(Op.C_DUMPABLE, "make the init non-dumpable again", 0);
   }
   if (ns.create & CloneFlag.NEWCGROUP) {
     plan.add(Op.C_UNSHARE, "create the cgroup namespace", CloneFlag.NEWCGROUP);
@@ -683,6 +695,12 @@ export function buildInitPlan(spec: Spec, opts: InitPlanOptions): PlanBuilder {
       plan.add(Op.C_REMOUNT, "make the rootfs read-only", "/", MS_RDONLY, 0);
     }
   }
+  if (nestsUserNamespace(spec, opts)) {
+    plan.add(
+      Op.C_LOCKMOUNTS,
+      "lock the mounts: nest a user namespace (identity maps) and a mount namespace",
+    );
+  }
   if (linux.personality) {
     const persona = linux.personality.domain === "LINUX32" ? 0x0008 : 0x0000;
     plan.add(Op.C_PERSONALITY, `set personality ${linux.personality.domain}`, persona);
@@ -700,6 +718,46 @@ export function buildInitPlan(spec: Spec, opts: InitPlanOptions): PlanBuilder {
     ...(linux.memoryPolicy ? { memoryPolicy: linux.memoryPolicy } : {}),
   });
   return plan;
+}
+
+/**
+ * Whether the init locks its mounts (`C_LOCKMOUNTS`): a rootless container with a user and a
+ * mount namespace of its own, after every mount, mask and read-only path is in place, unshares
+ * a user namespace nested in the container's, with a mount namespace. The kernel locks every
+ * mount (MNT_LOCKED, and its flags) that a mount namespace copied into a less privileged user
+ * namespace receives (mount_namespaces(7)), so nothing in the container, CAP_SYS_ADMIN or not,
+ * unmounts the read-only cover of /sys/fs/cgroup over the host's hierarchies, a masked path or
+ * a read-only path, or remounts them writable (as bubblewrap does). Only for a process that
+ * may hold CAP_SYS_ADMIN (in any of its capability sets): without it in the bounding set no
+ * process of the container can gain it in the container's user namespace, so none can unmount
+ * or remount anything there (a user namespace it makes below receives the mounts locked, as
+ * above), and the container keeps one user namespace, which tools that join a rootless
+ * container's namespaces by pid need (`slirp4netns <pid>`, `nsenter -t <pid> -a`: in the nested
+ * one they hold no capability over the container's network, ipc, uts, pid and cgroup
+ * namespaces). Not for:
+ * - a root-run container: one user namespace (CRIU cannot checkpoint nested ones), and its
+ *   mounts are the root caller's to grant;
+ * - `noPivot` or an initial ramfs (chroot: the kernel refuses a new user namespace to a
+ *   chrooted process);
+ * - a container without a procfs at /proc: the nested namespace's maps are written through
+ *   /proc/<init>.
+ * Exec'd processes then join the nested namespaces (the state's `nestedUserns`).
+ */
+export function nestsUserNamespace(
+  spec: Spec,
+  opts: Pick<InitPlanOptions, "rootless" | "noPivot" | "host" | "bundle">,
+): boolean {
+  if (!opts.rootless || opts.noPivot) return false;
+  const caps = spec.process?.capabilities ?? {};
+  const sets = [caps.bounding, caps.effective, caps.permitted, caps.inheritable, caps.ambient];
+  if (!sets.some((set) => set?.includes("CAP_SYS_ADMIN"))) return false;
+  const ns = namespaceFlags(spec.linux?.namespaces);
+  if (!(ns.create & CloneFlag.NEWUSER) || !(ns.create & CloneFlag.NEWNS)) return false;
+  const proc = (spec.mounts ?? []).some((m) =>
+    m.destination.replace(/\/+$/, "") === "/proc" &&
+    (m.type === "proc" || (m.source ?? "").replace(/\/+$/, "") === "/proc")
+  );
+  return proc && !(opts.host ?? HOST_FACTS).onInitialRamfs(rootfsPath(spec, opts.bundle));
 }
 
 /** Refuses a process user whose ids the new user namespace's maps do not hold (EINVAL later). */
@@ -1003,6 +1061,12 @@ export interface ExecPlanOptions {
   seccomp?: { bpf: Uint8Array; flags: number };
   /** Whether the container has its own user namespace. */
   userns?: boolean;
+  /**
+   * The init nested a user namespace to lock its mounts ({@link nestsUserNamespace}):
+   * `/proc/<init>/ns/user` is the nested one, and the container's other namespaces belong to
+   * its parent.
+   */
+  nestedUserns?: boolean;
   /** setgroups(2) is denied in the container's user namespace (rootless, single gid). */
   setgroupsDenied?: boolean;
   /** The container's rootfs, to chroot into when it has no mount namespace. */
@@ -1029,7 +1093,23 @@ export interface ExecPlanOptions {
  */
 export function buildExecPlan(proc: Process, opts: ExecPlanOptions): PlanBuilder {
   const plan = new PlanBuilder();
-  const types = [...opts.namespaces].sort((a, b) => JOIN_ORDER.indexOf(a) - JOIN_ORDER.indexOf(b));
+  let types = [...opts.namespaces].sort((a, b) => JOIN_ORDER.indexOf(a) - JOIN_ORDER.indexOf(b));
+  if (opts.nestedUserns && types.includes("user")) {
+    // The init's user namespace is nested in the container's, which owns the other
+    // namespaces: setns(2) into those needs CAP_SYS_ADMIN over their owner, which the nested
+    // namespace has not. So: the owner first, the others, then the nested user namespace and
+    // the mount namespace it owns (the exec'd process sees the same locked mounts as the init).
+    const owned = types.filter((t) => t !== "user" && t !== "mount");
+    if (owned.length) {
+      const path = `/proc/${opts.initPid}/ns/${NS_FILE[owned[0]]}`;
+      plan.add(
+        Op.H_JOINOWNER,
+        `join the user namespace owning ${path} (the container's; the init's is nested in it)`,
+        path,
+      );
+    }
+    types = [...owned, ...types.filter((t) => t === "user" || t === "mount")];
+  }
   for (const t of types) {
     const path = `/proc/${opts.initPid}/ns/${NS_FILE[t]}`;
     plan.add(Op.H_JOIN, `join the ${t} namespace ${path}`, path, NS_FLAG[t]);

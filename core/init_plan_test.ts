@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { buildExecPlan, buildInitPlan, onInitialRamfs, type PlanHostFacts } from "./init_plan.ts";
+import {
+  buildExecPlan,
+  buildInitPlan,
+  nestsUserNamespace,
+  onInitialRamfs,
+  type PlanHostFacts,
+} from "./init_plan.ts";
 import { defaultSpec } from "../spec/default.ts";
 import { CloneFlag, decodePlan, type OpName, type PlanBuilder } from "../native/plan.ts";
 import {
@@ -207,12 +213,20 @@ Deno.test("init plan with a new user namespace: maps, root first, devices bound,
     ["H_GIDMAP", "0 1000 1\n"],
     ["H_FIFO", "/f"],
   ]);
-  // The child becomes root of its namespace before it creates any file; it was cloned
-  // dumpable (so the maps could be written) and stops being so once /proc/self is done with.
+  // The child becomes root of its namespace before it creates any file. A root runtime
+  // writes the maps with its capabilities: the child is never dumpable (no H_DUMPABLE, no
+  // C_DUMPABLE), so no process that shares its pid namespace can trace it.
   assert.deepEqual(rs.slice(4, 6), [["C_SETSID"], ["C_USER", 0, 0, 0, []]]);
   const names = rs.map((r) => r[0]);
-  assert.ok(names.indexOf("C_DUMPABLE") > names.indexOf("C_USER"));
-  assert.ok(names.indexOf("C_DUMPABLE") < names.indexOf("C_ROOTFS"));
+  assert.ok(!names.includes("H_DUMPABLE") && !names.includes("C_DUMPABLE"));
+  // oom_score_adj is written while the child's ids are still the runtime's (after C_USER,
+  // /proc/self, root's, would refuse the container's mapped root: EACCES).
+  spec.process!.oomScoreAdj = 500;
+  assert.deepEqual(rows(buildInitPlan(spec, { bundle: "/b", host: HOST })).slice(3, 6), [
+    ["C_SETSID"],
+    ["C_WRITE", "/proc/self/oom_score_adj", "500"],
+    ["C_USER", 0, 0, 0, []],
+  ]);
   // No mknod in a user namespace: the host's nodes are bound onto files.
   assert.deepEqual(only(rs, "C_MKNOD"), []);
   assert.deepEqual(
@@ -357,19 +371,33 @@ Deno.test("init plan with a cgroup to clone into: the helper opens it before any
 Deno.test("rootless init plan: own id written after setgroups deny, ranges through newuidmap", () => {
   const spec = defaultSpec({ rootless: true, uid: 1000, gid: 1000 });
   const direct = { uid: { kind: "write" as const }, gid: { kind: "write" as const } };
+  spec.process!.oomScoreAdj = 500;
   let rs = rows(buildInitPlan(spec, { bundle: "/b", host: HOST, rootless: direct }));
-  assert.deepEqual(rs.slice(1, 4), [
+  // An unprivileged writer opens /proc/<child>/uid_map only if /proc/<child> is its own: the
+  // child is cloned dumpable (H_DUMPABLE), and makes itself non-dumpable again as soon as it
+  // has written its own /proc/self/oom_score_adj (its /proc/self is the user's until then).
+  assert.deepEqual(rs.slice(1, 5), [
+    ["H_DUMPABLE"],
     ["H_UIDMAP", "0 1000 1\n"],
     ["H_SETGROUPS", "deny"],
     ["H_GIDMAP", "0 1000 1\n"],
   ]);
+  assert.deepEqual(rs.slice(5, 8), [
+    ["C_SETSID"],
+    ["C_WRITE", "/proc/self/oom_score_adj", "500"],
+    ["C_DUMPABLE", 0],
+  ]);
+  assert.equal(only(rs, "C_DUMPABLE").length, 1);
   // setgroups(2) is denied: no process step calls it.
   assert.ok(only(rs, "C_USER").every((r) => r[3] === 0));
 
   spec.linux!.uidMappings!.push({ containerID: 1, hostID: 100000, size: 65536 });
   const tool = { uid: { kind: "tool" as const, tool: "/usr/bin/newuidmap" }, gid: direct.gid };
   rs = rows(buildInitPlan(spec, { bundle: "/b", host: HOST, rootless: tool }));
-  assert.deepEqual(rs[1], ["H_MAPCMD", "/usr/bin/newuidmap", "0 1000 1 1 100000 65536"]);
+  assert.deepEqual(rs.slice(1, 3), [
+    ["H_DUMPABLE"],
+    ["H_MAPCMD", "/usr/bin/newuidmap", "0 1000 1 1 100000 65536"],
+  ]);
 
   // Extra groups cannot be set once setgroups is denied: refused, naming the field.
   spec.process!.user.additionalGids = [0];
@@ -383,6 +411,85 @@ Deno.test("rootless init plan: own id written after setgroups deny, ranges throu
     () => buildInitPlan(spec, { bundle: "/b", host: HOST, rootless: direct }),
     /process\.user\.uid: 70000 is not mapped in the container's user namespace \(linux\.uidMappings covers 0-0, 1-65536\)/,
   );
+});
+
+Deno.test("rootless init plan: the mounts are locked after every mount, mask and read-only path, before the process steps", () => {
+  const spec = defaultSpec({ rootless: true, uid: 1000, gid: 1000 });
+  spec.root!.readonly = true;
+  const direct = { uid: { kind: "write" as const }, gid: { kind: "write" as const } };
+  const names = (opts: Parameters<typeof buildInitPlan>[1]) =>
+    rows(buildInitPlan(spec, opts)).map((r) => r[0]);
+  // runc's rootless capabilities (no CAP_SYS_ADMIN): nothing in the container can unmount, so
+  // no lock, and one user namespace for the tools that join it by pid.
+  assert.ok(!names({ bundle: "/b", host: HOST, rootless: direct }).includes("C_LOCKMOUNTS"));
+  const bounding = structuredClone(spec);
+  bounding.process!.capabilities!.bounding!.push("CAP_SYS_ADMIN");
+  assert.equal(nestsUserNamespace(bounding, { bundle: "/b", host: HOST, rootless: direct }), true);
+  spec.process!.capabilities!.ambient = ["CAP_SYS_ADMIN"];
+  const ops = names({ bundle: "/b", host: HOST, rootless: direct });
+  const lock = ops.indexOf("C_LOCKMOUNTS");
+  assert.ok(lock > 0, "no lock step");
+  assert.equal(ops.lastIndexOf("C_LOCKMOUNTS"), lock, "locked twice");
+  for (const before of ["C_MOUNT", "C_PIVOT", "C_MASK", "C_READONLY", "C_REMOUNT", "C_DUMPABLE"]) {
+    assert.ok(ops.lastIndexOf(before as OpName) < lock, `${before} after the lock`);
+  }
+  for (const after of ["C_BOUNDING", "C_USER", "C_CAPS", "C_SECCOMP", "C_EXEC"]) {
+    if (!ops.includes(after as OpName)) continue;
+    assert.ok(ops.lastIndexOf(after as OpName) > lock, `${after} before the lock`);
+  }
+  // The last C_USER (the process's) comes after it; the first (root in the namespace) before.
+  assert.ok(ops.indexOf("C_USER") < lock);
+
+  // Not for: a root-run container, --no-pivot or an initial ramfs (chroot), no /proc.
+  assert.ok(!names({ bundle: "/b", host: HOST }).includes("C_LOCKMOUNTS"));
+  assert.ok(
+    !names({ bundle: "/b", host: HOST, rootless: direct, noPivot: true }).includes("C_LOCKMOUNTS"),
+  );
+  const ramfs = { ...HOST, onInitialRamfs: () => true };
+  assert.ok(!names({ bundle: "/b", host: ramfs, rootless: direct }).includes("C_LOCKMOUNTS"));
+  const noProc = structuredClone(spec);
+  noProc.mounts = noProc.mounts!.filter((m) => m.destination !== "/proc");
+  assert.equal(nestsUserNamespace(noProc, { bundle: "/b", host: HOST, rootless: direct }), false);
+  // /proc bound from the host (no pid namespace) still counts.
+  const bound = structuredClone(spec);
+  bound.mounts = bound.mounts!.map((m) =>
+    m.destination === "/proc"
+      ? { destination: "/proc", type: "bind", source: "/proc", options: ["rbind"] }
+      : m
+  );
+  assert.equal(nestsUserNamespace(bound, { bundle: "/b", host: HOST, rootless: direct }), true);
+  // A user namespace joined by path is not the container's own: nothing to nest.
+  const joined = structuredClone(spec);
+  joined.linux!.namespaces = joined.linux!.namespaces!.map((n) =>
+    n.type === "user" ? { type: "user", path: "/proc/7/ns/user" } : n
+  );
+  assert.equal(nestsUserNamespace(joined, { bundle: "/b", host: HOST, rootless: direct }), false);
+});
+
+Deno.test("exec plan of a container with a nested user namespace: its owner first, then the others, the nested one and the mount namespace", () => {
+  const plan = buildExecPlan({ args: ["true"], cwd: "/", user: { uid: 0, gid: 0 } }, {
+    initPid: 7,
+    namespaces: ["mount", "pid", "user", "network", "ipc"],
+    nestedUserns: true,
+  });
+  assert.deepEqual(rows(plan).slice(0, 6), [
+    ["H_JOINOWNER", "/proc/7/ns/ipc"],
+    ["H_JOIN", "/proc/7/ns/ipc", CloneFlag.NEWIPC],
+    ["H_JOIN", "/proc/7/ns/net", CloneFlag.NEWNET],
+    ["H_JOIN", "/proc/7/ns/pid", CloneFlag.NEWPID],
+    ["H_JOIN", "/proc/7/ns/user", CloneFlag.NEWUSER],
+    ["H_JOIN", "/proc/7/ns/mnt", CloneFlag.NEWNS],
+  ]);
+  // Only user and mount namespaces: nothing belongs to the parent.
+  const only2 = buildExecPlan({ args: ["true"], cwd: "/", user: { uid: 0, gid: 0 } }, {
+    initPid: 7,
+    namespaces: ["mount", "user"],
+    nestedUserns: true,
+  });
+  assert.deepEqual(rows(only2).slice(0, 2), [
+    ["H_JOIN", "/proc/7/ns/user", CloneFlag.NEWUSER],
+    ["H_JOIN", "/proc/7/ns/mnt", CloneFlag.NEWNS],
+  ]);
 });
 
 Deno.test("sandbox plan pieces: Landlock before seccomp and exec, a pid 1 in front, lo up", () => {

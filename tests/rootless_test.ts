@@ -40,6 +40,9 @@ Deno.test({
   ignore,
   async fn() {
     await using b = await rootlessBundle(["sleep", "1000"]);
+    // Its own network namespace too, as a rootless container that slirp4netns serves has.
+    b.config.linux!.namespaces!.push({ type: "network" });
+    await b.write();
     const env = b.env;
     const create = await runNsinitAs(user, ["create", "--bundle", b.dir, b.id], { env });
     assert.equal(create.code, 0, create.stderr);
@@ -70,8 +73,28 @@ Deno.test({
       assert.equal(exec.code, 0, exec.stderr);
       const [uid, map, setgroups] = exec.stdout.trim().split("\n").map((l) => l.trim());
       assert.equal(uid, "0");
+      // One user namespace (runc's rootless capabilities hold no CAP_SYS_ADMIN: no nested one
+      // to lock the mounts, docs/security.md): container root is the user.
       assert.deepEqual(map.split(/\s+/), ["0", String(user.uid), "1"]);
       assert.equal(setgroups, "deny");
+      // A tool that joins the container by pid, as `slirp4netns <pid>` and `nsenter -t <pid>`
+      // do (its user namespace first, then the others): it gets in.
+      const own = b.config.linux!.namespaces!.filter((n) => !n.path).map((n) => n.type);
+      for (const t of ["network", "uts", "ipc", "pid"]) assert.ok(own.includes(t as never), t);
+      const joined = await runAs(user, "nsenter", [
+        "-t",
+        String(state.pid),
+        "--user",
+        "--preserve-credentials",
+        "--net",
+        "--uts",
+        "--ipc",
+        "--pid",
+        "--",
+        "cat",
+        "/proc/sys/kernel/hostname",
+      ]);
+      assert.equal(joined.code, 0, `nsenter into the rootless container: ${joined.stderr}`);
 
       const pause = await runNsinitAs(user, ["pause", b.id], { env });
       assert.equal(pause.code, 1);
@@ -94,14 +117,30 @@ Deno.test({
 });
 
 Deno.test({
+  name: "rootless: process.oomScoreAdj, with the single id map the runtime writes itself",
+  ignore,
+  async fn() {
+    await using b = await rootlessBundle(["cat", "/proc/self/oom_score_adj"]);
+    // Written by the init itself while it is still dumpable (its /proc/self the user's).
+    b.config.process!.oomScoreAdj = 300;
+    await b.write();
+    const r = await runNsinitAs(user, ["run", "--bundle", b.dir, b.id], { env: b.env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), "300");
+  },
+});
+
+Deno.test({
   name: "rootless: a subuid range mapped through newuidmap/newgidmap",
   ignore,
   async fn() {
     await using b = await rootlessBundle([
       "sh",
       "-c",
-      "cat /proc/self/uid_map; touch /owned && chown 1:2 /owned && echo done",
+      "cat /proc/self/uid_map; echo oom=$(cat /proc/self/oom_score_adj); touch /owned && chown 1:2 /owned && echo done",
     ], { writable: true });
+    // Written by the init itself while it is still dumpable (its /proc/self the user's).
+    b.config.process!.oomScoreAdj = 300;
     const { uids: sub, gids: subg } = mapTestUserSubIds(b.config, user);
     const caps = b.config.process!.capabilities!;
     for (const set of [caps.bounding!, caps.effective!, caps.permitted!]) set.push("CAP_CHOWN");
@@ -109,6 +148,7 @@ Deno.test({
     const r = await runNsinitAs(user, ["run", "--bundle", b.dir, b.id], { env: b.env });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`^\\s*1\\s+${sub.start}\\s+${sub.count}$`, "m"));
+    assert.match(r.stdout, /^oom=300$/m);
     assert.match(r.stdout, /done/);
     // Container uid 1 is the first id of the range on the host.
     const st = Deno.statSync(`${b.rootfs}/owned`);
