@@ -49,8 +49,12 @@ import {
 export interface CgroupfsOptions {
   /** The container's cgroup configuration. */
   config: CgroupConfig;
-  /** The host layout, from `readCgroupHost()` or `describeCgroupRoot()`. */
-  host: CgroupHost;
+  /**
+   * The host layout, from `readCgroupHost()` or `describeCgroupRoot()`; a function when it
+   * may not be needed: a manager with saved `paths` reads it only when a verb needs it
+   * (`state`, `start` and a plain `kill` never do: the paths say where the freezer is).
+   */
+  host: CgroupHost | (() => CgroupHost);
   /** Directories an earlier `apply()` created (from saved state), so `destroy()` removes them too. */
   created?: string[];
   /** Paths saved from an earlier manager (state), instead of resolving them again from this process's own cgroup. */
@@ -108,9 +112,10 @@ export class CgroupfsV1Manager implements CgroupManager {
   /** The driver's name in the state. */
   readonly driver = "cgroupfs" as const;
   readonly #config: CgroupConfig;
-  readonly #host: CgroupHost;
+  readonly #readHost: () => CgroupHost;
+  #hostRead?: CgroupHost;
   #paths: Record<string, string>;
-  #hierarchies: Hierarchy[];
+  #hierarchiesMade?: Hierarchy[];
   #created: string[];
   #ready = false;
   readonly #freezeTimeoutMs: number;
@@ -119,30 +124,49 @@ export class CgroupfsV1Manager implements CgroupManager {
 
   /** Makes a manager; nothing is created until `apply()`. */
   constructor(opts: CgroupfsV1Options) {
-    if (opts.host.mode === "v2") {
-      throw new RangeError("CgroupfsV1Manager needs a v1 or hybrid host");
-    }
+    const host = opts.host;
+    this.#readHost = typeof host === "function" ? host : () => host;
     this.#config = opts.config;
-    this.#host = opts.host;
-    this.#paths = opts.paths ?? resolveCgroupPaths(opts.host, opts.config);
-    this.#hierarchies = opts.host.v1.map((m) => ({
-      version: 1 as const,
-      mountPoint: m.mountPoint,
-      controllers: m.controllers,
-      dir: this.#paths[m.controllers[0]!]!,
-    }));
-    if (opts.host.unified && this.#paths[""] !== undefined) {
-      this.#hierarchies.push({
-        version: 2,
-        mountPoint: opts.host.unified.mountPoint,
-        controllers: opts.host.unifiedControllers,
-        dir: this.#paths[""],
-      });
-    }
+    // Given the layout, or without saved paths (which need it now), it is checked at once.
+    if (typeof host !== "function" || !opts.paths) void this.#host;
+    this.#paths = opts.paths ?? resolveCgroupPaths(this.#host, opts.config);
     this.#created = [...(opts.created ?? [])];
     this.#freezeTimeoutMs = opts.freezeTimeoutMs ?? DEFAULT_FREEZE_TIMEOUT_MS;
     this.#removeTimeoutMs = opts.removeTimeoutMs ?? 2000;
     this.#ops = opts.dirOps ?? realDirOps;
+  }
+
+  /** The host's layout, read on first use. */
+  get #host(): CgroupHost {
+    if (this.#hostRead === undefined) {
+      const host = this.#readHost();
+      if (host.mode === "v2") throw new RangeError("CgroupfsV1Manager needs a v1 or hybrid host");
+      this.#hostRead = host;
+    }
+    return this.#hostRead;
+  }
+
+  /** The hierarchies the container has a directory in (from the host's layout, on first use). */
+  get #hierarchies(): Hierarchy[] {
+    if (this.#hierarchiesMade === undefined) {
+      const host = this.#host;
+      const made: Hierarchy[] = host.v1.map((m) => ({
+        version: 1 as const,
+        mountPoint: m.mountPoint,
+        controllers: m.controllers,
+        dir: this.#paths[m.controllers[0]!]!,
+      }));
+      if (host.unified && this.#paths[""] !== undefined) {
+        made.push({
+          version: 2,
+          mountPoint: host.unified.mountPoint,
+          controllers: host.unifiedControllers,
+          dir: this.#paths[""],
+        });
+      }
+      this.#hierarchiesMade = made;
+    }
+    return this.#hierarchiesMade;
   }
 
   /** Controller name (`""` for the unified tree) to directory. */
@@ -233,7 +257,7 @@ export class CgroupfsV1Manager implements CgroupManager {
 
   #skip(skipped: Hierarchy[]): void {
     if (skipped.length === 0) return;
-    this.#hierarchies = this.#hierarchies.filter((h) => !skipped.includes(h));
+    this.#hierarchiesMade = this.#hierarchies.filter((h) => !skipped.includes(h));
     for (const [k, dir] of Object.entries(this.#paths)) {
       if (skipped.some((h) => h.dir === dir)) delete this.#paths[k];
     }

@@ -15,7 +15,7 @@ import type { CgroupManager, CgroupView, DriverCapabilities, DriverState } from 
 import type { CgroupEvent, PressureLevel } from "../cgroups/events.ts";
 import { signalThroughFreezer } from "./signal_all.ts";
 import { CgroupError } from "../errors.ts";
-import { resolveCgroupPaths } from "../cgroups/paths.ts";
+import { type CgroupHost, resolveCgroupPaths } from "../cgroups/paths.ts";
 import type { DeviceFilterProgram } from "../cgroups/devicefilter.ts";
 import type { CgroupStats } from "../cgroups/stats.ts";
 import {
@@ -84,7 +84,8 @@ export class CgroupfsV2Manager implements CgroupManager {
     deviceRules: true,
     events: true,
   });
-  readonly #mountPoint: string;
+  readonly #readHost: () => CgroupHost;
+  #mountPointRead?: string;
   readonly #dir: string;
   #created: string[];
   #ready = false;
@@ -97,17 +98,29 @@ export class CgroupfsV2Manager implements CgroupManager {
 
   /** Makes a manager; nothing is created until `apply()`. */
   constructor(opts: CgroupfsV2Options) {
-    if (opts.host.mode !== "v2" || !opts.host.unified) {
-      throw new RangeError("CgroupfsV2Manager needs a pure cgroup v2 host");
-    }
-    this.#mountPoint = opts.host.unified.mountPoint;
-    this.#dir = opts.paths?.[""] ?? resolveCgroupPaths(opts.host, opts.config)[""]!;
+    const host = opts.host;
+    this.#readHost = typeof host === "function" ? host : () => host;
+    // Given the layout, or without saved paths (which need it now), it is checked at once.
+    if (typeof host !== "function" || !opts.paths?.[""]) void this.#mountPoint;
+    this.#dir = opts.paths?.[""] ?? resolveCgroupPaths(this.#readHost(), opts.config)[""]!;
     this.#created = [...(opts.created ?? [])];
     this.#freezeTimeoutMs = opts.freezeTimeoutMs ?? DEFAULT_FREEZE_TIMEOUT_MS;
     this.#removeTimeoutMs = opts.removeTimeoutMs ?? 2000;
     this.#ops = opts.dirOps ?? realDirOps;
     if (opts.attachDeviceFilter) this.#attachDeviceFilter = opts.attachDeviceFilter;
     this.#rootless = opts.config.rootless === true;
+  }
+
+  /** The cgroup2 mount point, from the host's layout (read on first use). */
+  get #mountPoint(): string {
+    if (this.#mountPointRead === undefined) {
+      const host = this.#readHost();
+      if (host.mode !== "v2" || !host.unified) {
+        throw new RangeError("CgroupfsV2Manager needs a pure cgroup v2 host");
+      }
+      this.#mountPointRead = host.unified.mountPoint;
+    }
+    return this.#mountPointRead;
   }
 
   /** The container's directory: the init can be cloned straight into it. */

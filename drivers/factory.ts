@@ -177,16 +177,26 @@ function hostLayout(ctx: DriverContext): "v1" | "v2" | "none" {
  */
 export const DRIVERS: Readonly<Record<DriverName, DriverConstructor>> = Object.freeze({
   cgroupfs: (config, ctx) => {
+    // A later command's manager has its paths: the host's layout (mountinfo, the process's
+    // own cgroups) is read only if a verb needs it; the paths say v2 (the unified tree
+    // alone) or v1/hybrid (a directory per hierarchy).
+    if (ctx.saved) {
+      const saved = ctx.saved;
+      const keys = Object.keys(saved.paths);
+      const v2 = keys.length > 0 ? keys.every((k) => k === "") : ctx.host().mode === "v2";
+      const common = {
+        config,
+        host: ctx.host,
+        ...(saved.created ? { created: saved.created } : {}),
+        paths: saved.paths,
+        ...(ctx.dirOps ? { dirOps: ctx.dirOps } : {}),
+      };
+      return v2 ? new CgroupfsV2Manager(common) : new CgroupfsV1Manager(common);
+    }
     const host = ctx.host();
     // A new container's cgroup is one made for it (or handed over below the runtime's own).
-    if (!ctx.saved) checkCgroupOwnership(host, config);
-    const common = {
-      config,
-      host,
-      ...(ctx.saved?.created ? { created: ctx.saved.created } : {}),
-      ...(ctx.saved ? { paths: ctx.saved.paths } : {}),
-      ...(ctx.dirOps ? { dirOps: ctx.dirOps } : {}),
-    };
+    checkCgroupOwnership(host, config);
+    const common = { config, host, ...(ctx.dirOps ? { dirOps: ctx.dirOps } : {}) };
     return host.mode === "v2" ? new CgroupfsV2Manager(common) : new CgroupfsV1Manager(common);
   },
   none: (_config, ctx) => new NoCgroupManager({ layout: ctx.saved ? "none" : hostLayout(ctx) }),
