@@ -542,8 +542,9 @@ function renderCauses(L: string[], r: BenchResults): void {
           "(~165 kB in 15-16 files for these commands: core, the cgroupfs drivers and the FFI " +
           "binding; the systemd driver, resource translation, device filters, stats and events " +
           "are imported only by the verbs that use them) and running each function a first " +
-          "time in a new V8 (measured in one process: reading the host's cgroup layout 1.5 ms " +
-          "the first time, 0.25 ms after; loading a container 1-2 ms, then 0.4 ms), besides " +
+          "time in a new V8 (measured in one process: reading the host's cgroup layout, which of " +
+          "these only delete still needs, 1.0-1.3 ms the first time, 0.3 ms after; a " +
+          "container's status 0.8 ms, then 0.15 ms), besides " +
           "the native library's dlopen (~0.7 ms) and ~0.2 ms per symbol bound (Deno compiles a " +
           "trampoline for each).",
       );
