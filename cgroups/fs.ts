@@ -166,6 +166,38 @@ export async function listDir(dir: string): Promise<Set<string>> {
   return names;
 }
 
+/** {@link listCgroupOnce}'s listings, by key; bounded (oldest dropped first). */
+const listings = new Map<string, Set<string>>();
+
+/**
+ * The names in a cgroup directory that exists (made by the caller): the kernel gives every
+ * cgroup of one kind the same control files (a v1 hierarchy's non-root cgroups; a v2
+ * cgroup's depend on its parent's `cgroup.subtree_control`), so one listing per `key`
+ * (naming that kind) serves every container of the process. A directory that does not
+ * exist lists empty and is not remembered. The set is shared: never change it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { listCgroupOnce } from "./fs.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/pids.max`, "");
+ * assert.ok((await listCgroupOnce(dir, `example ${dir}`)).has("pids.max"));
+ * await Deno.remove(`${dir}/pids.max`);
+ * assert.ok((await listCgroupOnce(dir, `example ${dir}`)).has("pids.max")); // remembered
+ * await Deno.remove(dir);
+ * ```
+ */
+export async function listCgroupOnce(dir: string, key: string): Promise<Set<string>> {
+  const hit = listings.get(key);
+  if (hit) return hit;
+  const names = await listDir(dir);
+  if (names.size === 0) return names;
+  if (listings.size >= 64) listings.delete(listings.keys().next().value!);
+  listings.set(key, names);
+  return names;
+}
+
 /**
  * Whether `path` exists (as anything).
  *
@@ -244,6 +276,22 @@ export async function makeDirs(
     throw new RangeError(`${dir} is not below ${top}`);
   }
   const made: string[] = [];
+  // Mostly only the leaf is missing: one mkdir, not one per level (each level that exists
+  // was an AlreadyExists error). Anything else goes level by level, as it always did.
+  if (dir !== top) {
+    let leaf = false;
+    try {
+      await ops.mkdir(dir);
+      leaf = true;
+    } catch (e) {
+      if (e instanceof Deno.errors.AlreadyExists) return made;
+    }
+    if (leaf) {
+      made.push(dir);
+      if (onCreate) await onCreate(dir);
+      return made;
+    }
+  }
   let current = top;
   for (const part of dir.slice(top.length).split("/").filter((p) => p !== "")) {
     current = `${current}/${part}`;

@@ -168,13 +168,14 @@ function hostLayout(ctx: DriverContext): "v1" | "v2" | "none" {
 export const DRIVERS: Readonly<Record<DriverName, DriverConstructor>> = Object.freeze({
   cgroupfs: (config, ctx) => {
     const host = ctx.host();
+    const paths = ctx.saved ? ctx.saved.paths : resolveCgroupPaths(host, config);
     // A new container's cgroup is one made for it (or handed over below the runtime's own).
-    if (!ctx.saved) checkCgroupOwnership(host, config);
+    if (!ctx.saved) checkCgroupOwnership(host, config, undefined, paths);
     const common = {
       config,
       host,
       ...(ctx.saved?.created ? { created: ctx.saved.created } : {}),
-      ...(ctx.saved ? { paths: ctx.saved.paths } : {}),
+      paths,
       ...(ctx.dirOps ? { dirOps: ctx.dirOps } : {}),
     };
     return host.mode === "v2" ? new CgroupfsV2Manager(common) : new CgroupfsV1Manager(common);
