@@ -208,17 +208,21 @@ export class Factory {
     const refusal = newUserns ? userNamespacesRefusal() : undefined;
     if (refusal) throw new ConfigError("config.json", "linux.namespaces", refusal);
     const maps = rootless && newUserns ? rootlessMaps(spec) : undefined;
-    await Deno.mkdir(this.root, { recursive: true, mode: 0o700 }).catch((e) => {
-      throw stateRootError(this.root, e);
-    });
     const dir = join(this.root, id);
-    try {
-      await Deno.mkdir(dir, { mode: 0o711 });
-    } catch (e) {
-      if (e instanceof Deno.errors.AlreadyExists) {
-        throw new ContainerIdError(id, "container with given ID already exists");
+    // Synchronous: a directory in the state root is a short local call (a trip to Deno's
+    // thread pool costs more). The root exists but for the first container: one mkdir.
+    if (!mkdirNew(id, dir)) {
+      // No root yet, or something else: the full way, whose errors name it.
+      try {
+        Deno.mkdirSync(this.root, { recursive: true, mode: 0o700 });
+      } catch (e) {
+        throw stateRootError(this.root, e);
       }
-      throw stateRootError(this.root, e);
+      try {
+        if (!mkdirNew(id, dir)) Deno.mkdirSync(dir, { mode: 0o711 });
+      } catch (e) {
+        throw stateRootError(this.root, e);
+      }
     }
     const lock = await lockDir(dir);
     mark("create: host checked, state directory made and locked", id);
@@ -381,7 +385,9 @@ export class Factory {
       await writeAtomic(join(dir, "state.json"), JSON.stringify(state));
       mark("create: state written", id);
       if (!waitForStart) {
-        await Deno.remove(fifo).catch(() => {});
+        try {
+          Deno.removeSync(fifo);
+        } catch { /* gone */ }
         await runHooksWarn(
           "poststart",
           hooks,
@@ -519,6 +525,22 @@ export class Factory {
       throw e;
     }
     return ids.sort();
+  }
+}
+
+/**
+ * Makes a container's state directory: true when made, false when that failed otherwise than
+ * because it exists (a `ContainerIdError`, as runc says it).
+ */
+function mkdirNew(id: string, dir: string): boolean {
+  try {
+    Deno.mkdirSync(dir, { mode: 0o711 });
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.AlreadyExists) {
+      throw new ContainerIdError(id, "container with given ID already exists");
+    }
+    return false;
   }
 }
 

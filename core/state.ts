@@ -166,7 +166,8 @@ export async function readState(path: string): Promise<ContainerState> {
  * runtime never leaves one behind.
  */
 export async function lockDir(dir: string): Promise<Disposable & { release(): void }> {
-  const f = await Deno.open(dir, { read: true });
+  // Opened synchronously (a local directory; the pool's trip costs more); the lock may wait.
+  const f = Deno.openSync(dir, { read: true });
   try {
     await f.lock(true);
   } catch (e) {
