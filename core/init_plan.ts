@@ -616,6 +616,17 @@ export function buildInitPlan(spec: Spec, opts: InitPlanOptions): PlanBuilder {
     plan.add(Op.H_CGROUP, `clone into the cgroup ${opts.cloneInto}`, opts.cloneInto);
   }
   plan.add(Op.H_CLONE, "clone", ns.create & ~(CloneFlag.NEWTIME | CloneFlag.NEWCGROUP));
+  // The child's id maps are written from outside after clone. The kernel lets an unprivileged
+  // writer (a rootless runtime, or newuidmap/newgidmap for one) open /proc/<child>/uid_map only
+  // if /proc/<child> is its own, which it is only while the child is dumpable; root writes the
+  // maps with its capabilities. A dumpable init is open to the ptrace rules, under which a
+  // root container that sees it (sharing its pid namespace) holds every capability in a user
+  // namespace root owns: so the window is opened only for a writer who needs it, and closed
+  // by the child's first steps below (docs/security.md).
+  const dumpableWindow = newUserns && opts.rootless !== undefined;
+  if (dumpableWindow) {
+    plan.add(Op.H_DUMPABLE, "clone the init dumpable (the id maps' writer is unprivileged)");
+  }
   let setgroupsDenied = false;
   if (newUserns) {
     checkMapped(proc, linux);
@@ -624,6 +635,21 @@ export function buildInitPlan(spec: Spec, opts: InitPlanOptions): PlanBuilder {
   if (opts.fifoPath) plan.add(Op.H_FIFO, "open the exec fifo", opts.fifoPath);
 
   plan.add(Op.C_SETSID, "create a session");
+  if (proc.oomScoreAdj !== undefined) {
+    // While the child's ids are still the runtime's: /proc/self belongs to the runtime's user
+    // (the child is dumpable, rootless) or to root of the runtime's user namespace (it is not),
+    // and the container's mapped root may not write it.
+    plan.add(
+      Op.C_WRITE,
+      "set oom_score_adj (process.oomScoreAdj)",
+      "/proc/self/oom_score_adj",
+      String(proc.oomScoreAdj),
+    );
+  }
+  if (dumpableWindow) {
+    // From here on, nothing may trace the init or open its /proc files.
+    plan.add(Op.C_DUMPABLE, "make the init non-dumpable again", 0);
+  }
   if (opts.loopback && (ns.create & CloneFlag.NEWNET)) {
     plan.add(Op.C_LOOPBACK, "bring up lo in the new network namespace");
   }
@@ -636,20 +662,6 @@ export function buildInitPlan(spec: Spec, opts: InitPlanOptions): PlanBuilder {
   }
   if (!opts.noNewKeyring) {
     plan.add(Op.C_KEYRING, "join a new session keyring", `_ses.${opts.id ?? "nsinit"}`);
-  }
-  if (proc.oomScoreAdj !== undefined) {
-    plan.add(
-      Op.C_WRITE,
-      "set oom_score_adj (process.oomScoreAdj)",
-      "/proc/self/oom_score_adj",
-      String(proc.oomScoreAdj),
-    );
-  }
-  if (newUserns) {
-    // The helper cloned the child dumpable so the maps could be written (the kernel checks
-    // /proc/<child> ownership), and /proc/self stays the child's own (not the host root's)
-    // for the oom_score_adj write above; from here on, nothing may trace or open it.
-    plan.add(Op.C_DUMPABLE, "make the init non-dumpable again", 0);
   }
   if (ns.create & CloneFlag.NEWCGROUP) {
     plan.add(Op.C_UNSHARE, "create the cgroup namespace", CloneFlag.NEWCGROUP);

@@ -207,12 +207,20 @@ Deno.test("init plan with a new user namespace: maps, root first, devices bound,
     ["H_GIDMAP", "0 1000 1\n"],
     ["H_FIFO", "/f"],
   ]);
-  // The child becomes root of its namespace before it creates any file; it was cloned
-  // dumpable (so the maps could be written) and stops being so once /proc/self is done with.
+  // The child becomes root of its namespace before it creates any file. A root runtime
+  // writes the maps with its capabilities: the child is never dumpable (no H_DUMPABLE, no
+  // C_DUMPABLE), so no process that shares its pid namespace can trace it.
   assert.deepEqual(rs.slice(4, 6), [["C_SETSID"], ["C_USER", 0, 0, 0, []]]);
   const names = rs.map((r) => r[0]);
-  assert.ok(names.indexOf("C_DUMPABLE") > names.indexOf("C_USER"));
-  assert.ok(names.indexOf("C_DUMPABLE") < names.indexOf("C_ROOTFS"));
+  assert.ok(!names.includes("H_DUMPABLE") && !names.includes("C_DUMPABLE"));
+  // oom_score_adj is written while the child's ids are still the runtime's (after C_USER,
+  // /proc/self, root's, would refuse the container's mapped root: EACCES).
+  spec.process!.oomScoreAdj = 500;
+  assert.deepEqual(rows(buildInitPlan(spec, { bundle: "/b", host: HOST })).slice(3, 6), [
+    ["C_SETSID"],
+    ["C_WRITE", "/proc/self/oom_score_adj", "500"],
+    ["C_USER", 0, 0, 0, []],
+  ]);
   // No mknod in a user namespace: the host's nodes are bound onto files.
   assert.deepEqual(only(rs, "C_MKNOD"), []);
   assert.deepEqual(
@@ -357,19 +365,33 @@ Deno.test("init plan with a cgroup to clone into: the helper opens it before any
 Deno.test("rootless init plan: own id written after setgroups deny, ranges through newuidmap", () => {
   const spec = defaultSpec({ rootless: true, uid: 1000, gid: 1000 });
   const direct = { uid: { kind: "write" as const }, gid: { kind: "write" as const } };
+  spec.process!.oomScoreAdj = 500;
   let rs = rows(buildInitPlan(spec, { bundle: "/b", host: HOST, rootless: direct }));
-  assert.deepEqual(rs.slice(1, 4), [
+  // An unprivileged writer opens /proc/<child>/uid_map only if /proc/<child> is its own: the
+  // child is cloned dumpable (H_DUMPABLE), and makes itself non-dumpable again as soon as it
+  // has written its own /proc/self/oom_score_adj (its /proc/self is the user's until then).
+  assert.deepEqual(rs.slice(1, 5), [
+    ["H_DUMPABLE"],
     ["H_UIDMAP", "0 1000 1\n"],
     ["H_SETGROUPS", "deny"],
     ["H_GIDMAP", "0 1000 1\n"],
   ]);
+  assert.deepEqual(rs.slice(5, 8), [
+    ["C_SETSID"],
+    ["C_WRITE", "/proc/self/oom_score_adj", "500"],
+    ["C_DUMPABLE", 0],
+  ]);
+  assert.equal(only(rs, "C_DUMPABLE").length, 1);
   // setgroups(2) is denied: no process step calls it.
   assert.ok(only(rs, "C_USER").every((r) => r[3] === 0));
 
   spec.linux!.uidMappings!.push({ containerID: 1, hostID: 100000, size: 65536 });
   const tool = { uid: { kind: "tool" as const, tool: "/usr/bin/newuidmap" }, gid: direct.gid };
   rs = rows(buildInitPlan(spec, { bundle: "/b", host: HOST, rootless: tool }));
-  assert.deepEqual(rs[1], ["H_MAPCMD", "/usr/bin/newuidmap", "0 1000 1 1 100000 65536"]);
+  assert.deepEqual(rs.slice(1, 3), [
+    ["H_DUMPABLE"],
+    ["H_MAPCMD", "/usr/bin/newuidmap", "0 1000 1 1 100000 65536"],
+  ]);
 
   // Extra groups cannot be set once setgroups is denied: refused, naming the field.
   spec.process!.user.additionalGids = [0];

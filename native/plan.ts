@@ -23,6 +23,7 @@ export const OPS = {
   H_NETDEV: [10, "sss"],
   H_IDMOUNT: [11, "sssuu"],
   H_CGROUP: [12, "s"],
+  H_DUMPABLE: [13, ""],
   C_SETSID: [64, ""],
   C_UNSHARE: [65, "u"],
   C_ROOTFS: [66, "s"],

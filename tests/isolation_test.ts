@@ -164,9 +164,12 @@ Deno.test({
       args: [
         "sh",
         "-c",
-        "echo uidmap=$(cat /proc/self/uid_map | tr -s ' '); echo id=$(id -u):$(id -g); echo owner=$(stat -c %u /bin/busybox); echo null=$(stat -c %t:%T /dev/null)",
+        "echo uidmap=$(cat /proc/self/uid_map | tr -s ' '); echo id=$(id -u):$(id -g); echo owner=$(stat -c %u /bin/busybox); echo null=$(stat -c %t:%T /dev/null); echo oom=$(cat /proc/self/oom_score_adj)",
       ],
     });
+    // Written by the init itself, which (a root runtime writing its maps) is never dumpable:
+    // /proc/self is root's until its exec.
+    b.config.process!.oomScoreAdj = 500;
     const linux = b.config.linux!;
     linux.namespaces!.push({ type: "user" });
     linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
@@ -178,6 +181,7 @@ Deno.test({
     assert.equal(f.id, "0:0");
     assert.equal(f.owner, "65534"); // host root is not mapped
     assert.equal(f.null, "1:3"); // bound from the host
+    assert.equal(f.oom, "500");
     assert.equal(out.code, 0);
   },
 });

@@ -94,14 +94,30 @@ Deno.test({
 });
 
 Deno.test({
+  name: "rootless: process.oomScoreAdj, with the single id map the runtime writes itself",
+  ignore,
+  async fn() {
+    await using b = await rootlessBundle(["cat", "/proc/self/oom_score_adj"]);
+    // Written by the init itself while it is still dumpable (its /proc/self the user's).
+    b.config.process!.oomScoreAdj = 300;
+    await b.write();
+    const r = await runNsinitAs(user, ["run", "--bundle", b.dir, b.id], { env: b.env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), "300");
+  },
+});
+
+Deno.test({
   name: "rootless: a subuid range mapped through newuidmap/newgidmap",
   ignore,
   async fn() {
     await using b = await rootlessBundle([
       "sh",
       "-c",
-      "cat /proc/self/uid_map; touch /owned && chown 1:2 /owned && echo done",
+      "cat /proc/self/uid_map; echo oom=$(cat /proc/self/oom_score_adj); touch /owned && chown 1:2 /owned && echo done",
     ], { writable: true });
+    // Written by the init itself while it is still dumpable (its /proc/self the user's).
+    b.config.process!.oomScoreAdj = 300;
     const { uids: sub, gids: subg } = mapTestUserSubIds(b.config, user);
     const caps = b.config.process!.capabilities!;
     for (const set of [caps.bounding!, caps.effective!, caps.permitted!]) set.push("CAP_CHOWN");
@@ -109,6 +125,7 @@ Deno.test({
     const r = await runNsinitAs(user, ["run", "--bundle", b.dir, b.id], { env: b.env });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`^\\s*1\\s+${sub.start}\\s+${sub.count}$`, "m"));
+    assert.match(r.stdout, /^oom=300$/m);
     assert.match(r.stdout, /done/);
     // Container uid 1 is the first id of the range on the host.
     const st = Deno.statSync(`${b.rootfs}/owned`);

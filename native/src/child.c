@@ -399,6 +399,7 @@ void nsi_child(const struct nsi_rec *recs, int n)
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	umask(0);
 	wait_go();
+	nsi_hold_at_start();
 	for (int i = 0; i < n; i++) {
 		const struct nsi_rec *r = &recs[i];
 		uint32_t blen;

@@ -42,15 +42,21 @@ static pid_t g_helper_pid;
 static int g_crash_pipe[2] = { -1, -1 }; /* child -> agent: "at the step" */
 static int g_crash_ack[2] = { -1, -1 };  /* agent -> child: "the runtime is dead" */
 
-/*
- * A debug knob for crash tests: NSINIT_CRASH_AT=helper:<N> makes the runtime die by SIGKILL
- * just before plan step N runs, so a test can stop the runtime at every step and prove
- * `nsinit delete --force` recovers (tests/security/crash_steps_test.ts). The library's own
- * steps use util/trace.ts marks. The helper signals the runtime through a pidfd; a child in
- * a new pid namespace cannot, so a small agent outside (forked by the helper) does it for
- * the child when asked over a pipe.
- */
-static long g_hold_ms;
+static long g_hold_ms, g_hold_start_ms;
+
+static void hold(long *ms)
+{
+	struct timespec ts;
+
+	if (*ms <= 0)
+		return;
+	ts.tv_sec = *ms / 1000;
+	ts.tv_nsec = (*ms % 1000) * 1000000L;
+	*ms = 0;
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+		/* the rest of it */
+	}
+}
 
 /*
  * A debug knob for the helper-probe escape tests: NSINIT_HOLD_BEFORE_EXEC_MS=<ms> makes the
@@ -60,25 +66,42 @@ static long g_hold_ms;
  */
 void nsi_hold_before_exec(void)
 {
-	struct timespec ts;
-
-	if (g_hold_ms <= 0)
-		return;
-	ts.tv_sec = g_hold_ms / 1000;
-	ts.tv_nsec = (g_hold_ms % 1000) * 1000000L;
-	g_hold_ms = 0;
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
-		/* the rest of it */
-	}
+	hold(&g_hold_ms);
 }
 
+/*
+ * The same for the start of the child: NSINIT_HOLD_AT_START_MS=<ms> makes it wait that long
+ * once it has its GO (its id maps are written, it is in its cgroups), before its first plan
+ * step: where a new user namespace's init used to be dumpable for every runtime
+ * (tests/security/dumpable_window_test.ts).
+ */
+void nsi_hold_at_start(void)
+{
+	hold(&g_hold_start_ms);
+}
+
+static long hold_ms(const char *name)
+{
+	const char *v = getenv(name);
+	long ms = v ? strtol(v, NULL, 10) : 0;
+
+	return ms > 1000 ? 1000 : ms;
+}
+
+/*
+ * A debug knob for crash tests: NSINIT_CRASH_AT=helper:<N> makes the runtime die by SIGKILL
+ * just before plan step N runs, so a test can stop the runtime at every step and prove
+ * `nsinit delete --force` recovers (tests/security/crash_steps_test.ts). The library's own
+ * steps use util/trace.ts marks. The helper signals the runtime through a pidfd; a child in
+ * a new pid namespace cannot, so a small agent outside (forked by the helper) does it for
+ * the child when asked over a pipe.
+ */
 static void crash_setup(void)
 {
 	const char *at = getenv("NSINIT_CRASH_AT");
-	const char *hold = getenv("NSINIT_HOLD_BEFORE_EXEC_MS");
 
-	if (hold)
-		g_hold_ms = strtol(hold, NULL, 10) > 1000 ? 1000 : strtol(hold, NULL, 10);
+	g_hold_ms = hold_ms("NSINIT_HOLD_BEFORE_EXEC_MS");
+	g_hold_start_ms = hold_ms("NSINIT_HOLD_AT_START_MS");
 
 	if (!at || strncmp(at, "helper:", 7) != 0)
 		return;
@@ -375,7 +398,7 @@ int main(int argc, char **argv)
 	uint64_t clone_flags = 0;
 	const char *uidmap = NULL, *gidmap = NULL, *setgroups = NULL;
 	int n, nfds, planfd, joinfd[16], njoin = 0, nlfd = -1, netnsfd[16], nnet = 0;
-	int cgroupfd = -1, not_placed = 0;
+	int cgroupfd = -1, not_placed = 0, dumpable = 0;
 	struct clone_args ca;
 	struct nsi_msg m;
 	long pid;
@@ -464,6 +487,9 @@ int main(int argc, char **argv)
 			}
 			nnet++;
 			break;
+		case NSI_H_DUMPABLE:
+			dumpable = 1;
+			break;
 		case NSI_H_TIMENS:
 		case NSI_H_MAPCMD:
 			break; /* handled below, after joins / after clone */
@@ -504,10 +530,9 @@ int main(int argc, char **argv)
 		ca.flags |= CLONE_INTO_CGROUP;
 		ca.cgroup = (uint64_t)cgroupfd;
 	}
-	/* The kernel (and newuidmap) let an unprivileged writer set a new user
-	 * namespace's maps only if /proc/<child> is its own, which a non-dumpable
-	 * child's is not: clone dumpable; the plan's first child step undoes it. */
-	if ((clone_flags & CLONE_NEWUSER) && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+	/* Only when the plan says so (an unprivileged writer of the child's id maps):
+	 * dumpable, /proc/<child> is the writer's own; a C_DUMPABLE step undoes it. */
+	if (dumpable && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
 		nsi_fail(errno, "prctl PR_SET_DUMPABLE");
 	pid = syscall(SYS_clone3, &ca, sizeof(ca));
 	if (pid < 0 && cgroupfd >= 0 &&
@@ -526,7 +551,7 @@ int main(int argc, char **argv)
 		nsi_child(recs, n);
 	g_child = (pid_t)pid;
 	crash_agent();
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+	if (dumpable && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		nsi_fail(errno, "prctl PR_SET_DUMPABLE");
 
 	for (int i = 0; i < n && recs[i].op < 64; i++) {

@@ -29,6 +29,7 @@ __attribute__((noreturn, format(printf, 2, 3))) void nsi_fail(int err, const cha
 /* NSINIT_CRASH_AT=helper:<N>: SIGKILL the runtime before plan step N (crash tests). */
 void nsi_crash_point(int index);
 void nsi_hold_before_exec(void);
+void nsi_hold_at_start(void);
 
 /* Writes value to an existing file (procfs, sysfs) in one write, or fails the plan. */
 void nsi_write_file(const char *path, const char *value);

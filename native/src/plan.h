@@ -47,6 +47,8 @@
 	X(NSI_H_CGROUP, 12, "s")        /* cgroup v2 dir: clone3 straight into it (CLONE_INTO_CGROUP); \
 	                                   where the kernel refuses, clone without it and say so \
 	                                   in the PID message (err: the errno) */ \
+	X(NSI_H_DUMPABLE, 13, "")       /* clone the child dumpable (an unprivileged id-map \
+	                                   writer needs /proc/<child> to be its own) */ \
 	/* child stage */ \
 	X(NSI_C_SETSID, 64, "")         /* setsid */ \
 	X(NSI_C_UNSHARE, 65, "u")       /* flags */ \

