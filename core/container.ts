@@ -375,6 +375,7 @@ export class Container implements AsyncDisposable {
         preserveFds: opts.preserveFds?.length ?? 0,
         ...(compiled ? { seccomp: compiled } : {}),
         setgroupsDenied: this.#setgroupsDenied(),
+        ...(this.#state.nestedUserns ? { nestedUserns: true } : {}),
         ...(this.#state.namespaces.includes("mount") ? {} : { chroot: this.#state.rootfs }),
         ...(this.#state.config.linux?.memoryPolicy
           ? { memoryPolicy: this.#state.config.linux.memoryPolicy }

@@ -177,7 +177,7 @@ export class Factory {
     validateId(id);
     const [
       { validateSpec },
-      { buildInitPlan, rootfsPath },
+      { buildInitPlan, nestsUserNamespace, rootfsPath },
       {
         checkHostFeatures,
         execLabelWrite,
@@ -296,6 +296,9 @@ export class Factory {
         ...(opts.reaperInit ? { reaperInit: true } : {}),
         ...(opts.loopback ? { loopback: true } : {}),
       });
+      if (nestsUserNamespace(spec, { bundle, noPivot: opts.noPivot === true, rootless: maps })) {
+        state.nestedUserns = true;
+      }
       mark("create: cgroup manager made, plan built", id);
       stdio = this.#sys.prepareStdio(opts.stdio);
       const resources = pidsAsVersioned(

@@ -695,6 +695,12 @@ export function buildInitPlan(spec: Spec, opts: InitPlanOptions): PlanBuilder {
       plan.add(Op.C_REMOUNT, "make the rootfs read-only", "/", MS_RDONLY, 0);
     }
   }
+  if (nestsUserNamespace(spec, opts)) {
+    plan.add(
+      Op.C_LOCKMOUNTS,
+      "lock the mounts: nest a user namespace (identity maps) and a mount namespace",
+    );
+  }
   if (linux.personality) {
     const persona = linux.personality.domain === "LINUX32" ? 0x0008 : 0x0000;
     plan.add(Op.C_PERSONALITY, `set personality ${linux.personality.domain}`, persona);
@@ -712,6 +718,36 @@ export function buildInitPlan(spec: Spec, opts: InitPlanOptions): PlanBuilder {
     ...(linux.memoryPolicy ? { memoryPolicy: linux.memoryPolicy } : {}),
   });
   return plan;
+}
+
+/**
+ * Whether the init locks its mounts (`C_LOCKMOUNTS`): a rootless container with a user and a
+ * mount namespace of its own, after every mount, mask and read-only path is in place, unshares
+ * a user namespace nested in the container's, with a mount namespace. The kernel locks every
+ * mount (MNT_LOCKED, and its flags) that a mount namespace copied into a less privileged user
+ * namespace receives (mount_namespaces(7)), so nothing in the container, CAP_SYS_ADMIN or not,
+ * unmounts the read-only cover of /sys/fs/cgroup over the host's hierarchies, a masked path or
+ * a read-only path, or remounts them writable (as bubblewrap does). Not for:
+ * - a root-run container: one user namespace (CRIU cannot checkpoint nested ones), and its
+ *   mounts are the root caller's to grant;
+ * - `noPivot` or an initial ramfs (chroot: the kernel refuses a new user namespace to a
+ *   chrooted process);
+ * - a container without a procfs at /proc: the nested namespace's maps are written through
+ *   /proc/<init>.
+ * Exec'd processes then join the nested namespaces (the state's `nestedUserns`).
+ */
+export function nestsUserNamespace(
+  spec: Spec,
+  opts: Pick<InitPlanOptions, "rootless" | "noPivot" | "host" | "bundle">,
+): boolean {
+  if (!opts.rootless || opts.noPivot) return false;
+  const ns = namespaceFlags(spec.linux?.namespaces);
+  if (!(ns.create & CloneFlag.NEWUSER) || !(ns.create & CloneFlag.NEWNS)) return false;
+  const proc = (spec.mounts ?? []).some((m) =>
+    m.destination.replace(/\/+$/, "") === "/proc" &&
+    (m.type === "proc" || (m.source ?? "").replace(/\/+$/, "") === "/proc")
+  );
+  return proc && !(opts.host ?? HOST_FACTS).onInitialRamfs(rootfsPath(spec, opts.bundle));
 }
 
 /** Refuses a process user whose ids the new user namespace's maps do not hold (EINVAL later). */
@@ -1015,6 +1051,12 @@ export interface ExecPlanOptions {
   seccomp?: { bpf: Uint8Array; flags: number };
   /** Whether the container has its own user namespace. */
   userns?: boolean;
+  /**
+   * The init nested a user namespace to lock its mounts ({@link nestsUserNamespace}):
+   * `/proc/<init>/ns/user` is the nested one, and the container's other namespaces belong to
+   * its parent.
+   */
+  nestedUserns?: boolean;
   /** setgroups(2) is denied in the container's user namespace (rootless, single gid). */
   setgroupsDenied?: boolean;
   /** The container's rootfs, to chroot into when it has no mount namespace. */
@@ -1041,7 +1083,23 @@ export interface ExecPlanOptions {
  */
 export function buildExecPlan(proc: Process, opts: ExecPlanOptions): PlanBuilder {
   const plan = new PlanBuilder();
-  const types = [...opts.namespaces].sort((a, b) => JOIN_ORDER.indexOf(a) - JOIN_ORDER.indexOf(b));
+  let types = [...opts.namespaces].sort((a, b) => JOIN_ORDER.indexOf(a) - JOIN_ORDER.indexOf(b));
+  if (opts.nestedUserns && types.includes("user")) {
+    // The init's user namespace is nested in the container's, which owns the other
+    // namespaces: setns(2) into those needs CAP_SYS_ADMIN over their owner, which the nested
+    // namespace has not. So: the owner first, the others, then the nested user namespace and
+    // the mount namespace it owns (the exec'd process sees the same locked mounts as the init).
+    const owned = types.filter((t) => t !== "user" && t !== "mount");
+    if (owned.length) {
+      const path = `/proc/${opts.initPid}/ns/${NS_FILE[owned[0]]}`;
+      plan.add(
+        Op.H_JOINOWNER,
+        `join the user namespace owning ${path} (the container's; the init's is nested in it)`,
+        path,
+      );
+    }
+    types = [...owned, ...types.filter((t) => t === "user" || t === "mount")];
+  }
   for (const t of types) {
     const path = `/proc/${opts.initPid}/ns/${NS_FILE[t]}`;
     plan.add(Op.H_JOIN, `join the ${t} namespace ${path}`, path, NS_FLAG[t]);

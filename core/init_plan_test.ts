@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { buildExecPlan, buildInitPlan, onInitialRamfs, type PlanHostFacts } from "./init_plan.ts";
+import {
+  buildExecPlan,
+  buildInitPlan,
+  nestsUserNamespace,
+  onInitialRamfs,
+  type PlanHostFacts,
+} from "./init_plan.ts";
 import { defaultSpec } from "../spec/default.ts";
 import { CloneFlag, decodePlan, type OpName, type PlanBuilder } from "../native/plan.ts";
 import {
@@ -405,6 +411,78 @@ Deno.test("rootless init plan: own id written after setgroups deny, ranges throu
     () => buildInitPlan(spec, { bundle: "/b", host: HOST, rootless: direct }),
     /process\.user\.uid: 70000 is not mapped in the container's user namespace \(linux\.uidMappings covers 0-0, 1-65536\)/,
   );
+});
+
+Deno.test("rootless init plan: the mounts are locked after every mount, mask and read-only path, before the process steps", () => {
+  const spec = defaultSpec({ rootless: true, uid: 1000, gid: 1000 });
+  spec.root!.readonly = true;
+  const direct = { uid: { kind: "write" as const }, gid: { kind: "write" as const } };
+  const names = (opts: Parameters<typeof buildInitPlan>[1]) =>
+    rows(buildInitPlan(spec, opts)).map((r) => r[0]);
+  const ops = names({ bundle: "/b", host: HOST, rootless: direct });
+  const lock = ops.indexOf("C_LOCKMOUNTS");
+  assert.ok(lock > 0, "no lock step");
+  assert.equal(ops.lastIndexOf("C_LOCKMOUNTS"), lock, "locked twice");
+  for (const before of ["C_MOUNT", "C_PIVOT", "C_MASK", "C_READONLY", "C_REMOUNT", "C_DUMPABLE"]) {
+    assert.ok(ops.lastIndexOf(before as OpName) < lock, `${before} after the lock`);
+  }
+  for (const after of ["C_BOUNDING", "C_USER", "C_CAPS", "C_SECCOMP", "C_EXEC"]) {
+    if (!ops.includes(after as OpName)) continue;
+    assert.ok(ops.lastIndexOf(after as OpName) > lock, `${after} before the lock`);
+  }
+  // The last C_USER (the process's) comes after it; the first (root in the namespace) before.
+  assert.ok(ops.indexOf("C_USER") < lock);
+
+  // Not for: a root-run container, --no-pivot or an initial ramfs (chroot), no /proc.
+  assert.ok(!names({ bundle: "/b", host: HOST }).includes("C_LOCKMOUNTS"));
+  assert.ok(
+    !names({ bundle: "/b", host: HOST, rootless: direct, noPivot: true }).includes("C_LOCKMOUNTS"),
+  );
+  const ramfs = { ...HOST, onInitialRamfs: () => true };
+  assert.ok(!names({ bundle: "/b", host: ramfs, rootless: direct }).includes("C_LOCKMOUNTS"));
+  const noProc = structuredClone(spec);
+  noProc.mounts = noProc.mounts!.filter((m) => m.destination !== "/proc");
+  assert.equal(nestsUserNamespace(noProc, { bundle: "/b", host: HOST, rootless: direct }), false);
+  // /proc bound from the host (no pid namespace) still counts.
+  const bound = structuredClone(spec);
+  bound.mounts = bound.mounts!.map((m) =>
+    m.destination === "/proc"
+      ? { destination: "/proc", type: "bind", source: "/proc", options: ["rbind"] }
+      : m
+  );
+  assert.equal(nestsUserNamespace(bound, { bundle: "/b", host: HOST, rootless: direct }), true);
+  // A user namespace joined by path is not the container's own: nothing to nest.
+  const joined = structuredClone(spec);
+  joined.linux!.namespaces = joined.linux!.namespaces!.map((n) =>
+    n.type === "user" ? { type: "user", path: "/proc/7/ns/user" } : n
+  );
+  assert.equal(nestsUserNamespace(joined, { bundle: "/b", host: HOST, rootless: direct }), false);
+});
+
+Deno.test("exec plan of a container with a nested user namespace: its owner first, then the others, the nested one and the mount namespace", () => {
+  const plan = buildExecPlan({ args: ["true"], cwd: "/", user: { uid: 0, gid: 0 } }, {
+    initPid: 7,
+    namespaces: ["mount", "pid", "user", "network", "ipc"],
+    nestedUserns: true,
+  });
+  assert.deepEqual(rows(plan).slice(0, 6), [
+    ["H_JOINOWNER", "/proc/7/ns/ipc"],
+    ["H_JOIN", "/proc/7/ns/ipc", CloneFlag.NEWIPC],
+    ["H_JOIN", "/proc/7/ns/net", CloneFlag.NEWNET],
+    ["H_JOIN", "/proc/7/ns/pid", CloneFlag.NEWPID],
+    ["H_JOIN", "/proc/7/ns/user", CloneFlag.NEWUSER],
+    ["H_JOIN", "/proc/7/ns/mnt", CloneFlag.NEWNS],
+  ]);
+  // Only user and mount namespaces: nothing belongs to the parent.
+  const only2 = buildExecPlan({ args: ["true"], cwd: "/", user: { uid: 0, gid: 0 } }, {
+    initPid: 7,
+    namespaces: ["mount", "user"],
+    nestedUserns: true,
+  });
+  assert.deepEqual(rows(only2).slice(0, 2), [
+    ["H_JOIN", "/proc/7/ns/user", CloneFlag.NEWUSER],
+    ["H_JOIN", "/proc/7/ns/mnt", CloneFlag.NEWNS],
+  ]);
 });
 
 Deno.test("sandbox plan pieces: Landlock before seccomp and exec, a pid 1 in front, lo up", () => {

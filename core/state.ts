@@ -42,6 +42,12 @@ export interface ContainerState {
   resctrl?: { dir: string; created: boolean; monitor?: string };
   /** Whether it was created by an unprivileged user. */
   rootless: boolean;
+  /**
+   * The init nested a user namespace (and a mount namespace) to lock its mounts
+   * (`nestsUserNamespace` in core/init_plan.ts): exec joins the container's namespaces from
+   * the nested one's parent. Absent: one user namespace (root-run, or older states).
+   */
+  nestedUserns?: boolean;
   /** Owner (runc prints the user name; empty when unknown). */
   owner: string;
 }

@@ -24,6 +24,7 @@ export const OPS = {
   H_IDMOUNT: [11, "sssuu"],
   H_CGROUP: [12, "s"],
   H_DUMPABLE: [13, ""],
+  H_JOINOWNER: [14, "s"],
   C_SETSID: [64, ""],
   C_UNSHARE: [65, "u"],
   C_ROOTFS: [66, "s"],
@@ -69,6 +70,7 @@ export const OPS = {
   C_INIT: [107, ""],
   C_LOOPBACK: [108, ""],
   C_MOVEMOUNT: [109, "usu"],
+  C_LOCKMOUNTS: [110, ""],
 } as const;
 
 /** An op's name (plan.h's, without `NSI_`). */

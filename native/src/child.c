@@ -27,6 +27,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -390,6 +391,104 @@ void nsi_set_affinity(const uint8_t *mask, uint32_t len)
 	op_affinity(mask, len);
 }
 
+/* The container's id map as read from /proc/self/<name> ("in out count" lines), turned into
+ * an identity over the same inside ranges ("in in count"), for a user namespace nested in it. */
+static void identity_map(int self, const char *name, char *out, size_t size)
+{
+	char buf[16384], *line, *save = NULL;
+	size_t used = 0, got = 0;
+	ssize_t len;
+	int fd = nsi_open_proc(self, name, O_RDONLY);
+
+	/* procfs hands out a page per read: read to the end. */
+	while ((len = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0)
+		got += (size_t)len;
+	if (len < 0 || got == 0 || got == sizeof(buf) - 1)
+		nsi_fail(len < 0 ? errno : EINVAL, "lock mounts: read /proc/self/%s", name);
+	close(fd);
+	buf[got] = 0;
+	out[0] = 0;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		unsigned long in, host, count;
+		if (sscanf(line, "%lu %lu %lu", &in, &host, &count) != 3)
+			nsi_fail(EINVAL, "lock mounts: /proc/self/%s: bad line \"%s\"", name, line);
+		used += (size_t)snprintf(out + used, size - used, "%lu %lu %lu\n", in, in, count);
+		if (used >= size)
+			nsi_fail(E2BIG, "lock mounts: /proc/self/%s is too long", name);
+	}
+}
+
+/*
+ * Locks every mount the container sees, flags included, as bubblewrap does: the kernel marks
+ * the mounts MNT_LOCKED when it copies a mount namespace into one owned by a less privileged
+ * user namespace (mount_namespaces(7)), so this process unshares a user namespace nested in
+ * the container's together with a mount namespace. Then no capability in the container
+ * unmounts, moves or remounts (read-write, suid, exec...) what the runtime mounted.
+ * The nested namespace's maps (an identity over the container's ranges) can only be written
+ * by a process of the parent user namespace with CAP_SETUID/CAP_SETGID there (user_namespaces
+ * (7)), which this one no longer is after unshare: a child forked before does it, and exits.
+ * It opens /proc/<us>/uid_map while we are dumpable: a non-dumpable process's /proc files
+ * belong to the host's root, which the container cannot open.
+ */
+static void op_lock_mounts(void)
+{
+	static char uidmap[16384], gidmap[16384];
+	int self, go[2], status, was, e;
+	sigset_t chld;
+	pid_t w;
+	char c;
+
+	self = nsi_open_proc(-1, "/proc/self", O_PATH | O_DIRECTORY);
+	identity_map(self, "uid_map", uidmap, sizeof(uidmap));
+	identity_map(self, "gid_map", gidmap, sizeof(gidmap));
+	was = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+	if (was < 0 || pipe2(go, O_CLOEXEC) < 0)
+		nsi_fail(errno, "lock mounts: prctl PR_GET_DUMPABLE, pipe");
+	w = fork();
+	if (w < 0)
+		nsi_fail(errno, "lock mounts: fork the id map writer");
+	if (w == 0) {
+		/* No go (EOF): unshare failed, and the init reports it. */
+		close(go[1]);
+		if (read(go[0], &c, 1) != 1)
+			_exit(0);
+		for (int i = 0; i < 2; i++) {
+			const char *name = i ? "gid_map" : "uid_map", *map = i ? gidmap : uidmap;
+			int fd = nsi_open_proc(self, name, O_WRONLY | O_NOFOLLOW);
+			if (write(fd, map, strlen(map)) != (ssize_t)strlen(map))
+				nsi_fail(errno, "lock mounts: write the nested user namespace's %s \"%s\"", name,
+					 map);
+			close(fd);
+		}
+		_exit(0);
+	}
+	close(go[0]);
+	if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0) {
+		e = errno;
+		close(go[1]);
+		waitpid(w, NULL, 0);
+		nsi_fail(e, "lock mounts: unshare(CLONE_NEWUSER|CLONE_NEWNS)");
+	}
+	if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0 || write(go[1], "g", 1) != 1)
+		nsi_fail(errno, "lock mounts: let the id map writer go");
+	close(go[1]);
+	while (waitpid(w, &status, 0) < 0)
+		if (errno != EINTR)
+			nsi_fail(errno, "lock mounts: wait for the id map writer");
+	nsi_hold_at_lock();
+	if (prctl(PR_SET_DUMPABLE, was, 0, 0, 0) < 0)
+		nsi_fail(errno, "lock mounts: prctl PR_SET_DUMPABLE");
+	/* Its SIGCHLD (blocked here) must not reach the container's program after exec. */
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigtimedwait(&chld, NULL, &(struct timespec){ 0, 0 });
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 1)
+		_exit(1); /* it reported what failed */
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		nsi_fail(ECHILD, "lock mounts: the id map writer ended with status 0x%x", status);
+	close(self);
+}
+
 void nsi_child(const struct nsi_rec *recs, int n)
 {
 	sigset_t all;
@@ -568,6 +667,9 @@ void nsi_child(const struct nsi_rec *recs, int n)
 			g_idmount[k] = -1;
 			break;
 		}
+		case NSI_C_LOCKMOUNTS:
+			op_lock_mounts();
+			break;
 		case NSI_C_AFFINITY:
 			b = rec_bytes(r, 0, &blen);
 			op_affinity(b, blen);

@@ -27,6 +27,8 @@
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <linux/magic.h>
+#include <linux/nsfs.h>
+#include <sys/ioctl.h>
 #include <linux/openat2.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -42,7 +44,7 @@ static pid_t g_helper_pid;
 static int g_crash_pipe[2] = { -1, -1 }; /* child -> agent: "at the step" */
 static int g_crash_ack[2] = { -1, -1 };  /* agent -> child: "the runtime is dead" */
 
-static long g_hold_ms, g_hold_start_ms;
+static long g_hold_ms, g_hold_start_ms, g_hold_lock_ms;
 
 static void hold(long *ms)
 {
@@ -80,6 +82,15 @@ void nsi_hold_at_start(void)
 	hold(&g_hold_start_ms);
 }
 
+/*
+ * And for the second window of a rootless init: NSINIT_HOLD_AT_LOCK_MS=<ms> makes it wait that
+ * long while it is dumpable for its map writer in C_LOCKMOUNTS (child.c op_lock_mounts).
+ */
+void nsi_hold_at_lock(void)
+{
+	hold(&g_hold_lock_ms);
+}
+
 static long hold_ms(const char *name)
 {
 	const char *v = getenv(name);
@@ -102,6 +113,7 @@ static void crash_setup(void)
 
 	g_hold_ms = hold_ms("NSINIT_HOLD_BEFORE_EXEC_MS");
 	g_hold_start_ms = hold_ms("NSINIT_HOLD_AT_START_MS");
+	g_hold_lock_ms = hold_ms("NSINIT_HOLD_AT_LOCK_MS");
 
 	if (!at || strncmp(at, "helper:", 7) != 0)
 		return;
@@ -313,42 +325,49 @@ static int parse_plan(const uint8_t *buf, size_t size, struct nsi_rec **out)
 }
 
 /*
- * Opens a file under /proc for writing through a verified procfs: /proc must be a procfs
- * mount (not a directory or symlink of the image), and the walk below it may cross no
- * mount point, leave /proc, or follow a magic link. A procfs file that something was
- * bind-mounted over, or a /proc replaced by another filesystem, is refused instead of
- * written (the class of CVE-2025-52881: procfs writes redirected elsewhere).
+ * Opens a file under /proc through a verified procfs: /proc must be a procfs mount (not a
+ * directory or symlink of the image), and the walk below it (or below `dir`, a procfs
+ * directory opened this way) may cross no mount point, leave it, or follow a magic link.
+ * A procfs file that something was bind-mounted over, or a /proc replaced by another
+ * filesystem, is refused instead of written (the class of CVE-2025-52881: procfs writes
+ * redirected elsewhere). `path` is relative to `dir`, or absolute under /proc for dir < 0.
  */
-static int open_proc(const char *path)
+int nsi_open_proc(int dir, const char *path, int flags)
 {
 	struct open_how how;
 	struct statfs sfs;
-	int proc, fd, saved;
+	const char *rel = path;
+	int proc = dir, fd, saved;
 
-	proc = open("/proc", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (proc < 0)
-		nsi_fail(errno, "open /proc (to write %s)", path);
-	if (fstatfs(proc, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC)
-		nsi_fail(EXDEV, "write %s: /proc is not a procfs mount", path);
+	if (dir < 0) {
+		proc = open("/proc", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (proc < 0)
+			nsi_fail(errno, "open /proc (to open %s)", path);
+		if (fstatfs(proc, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC)
+			nsi_fail(EXDEV, "open %s: /proc is not a procfs mount", path);
+		rel = path + strlen("/proc/");
+	}
 	memset(&how, 0, sizeof(how));
-	how.flags = O_WRONLY | O_NOFOLLOW | O_CLOEXEC;
+	how.flags = (uint64_t)flags | O_CLOEXEC;
 	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS;
-	fd = (int)syscall(SYS_openat2, proc, path + strlen("/proc/"), &how, sizeof(how));
+	fd = (int)syscall(SYS_openat2, proc, rel, &how, sizeof(how));
 	saved = errno;
-	close(proc);
+	if (proc != dir)
+		close(proc);
 	if (fd < 0) {
 		if (saved == EXDEV)
-			nsi_fail(saved, "write %s: a mount covers it (refusing to write through it)", path);
+			nsi_fail(saved, "open %s: a mount covers it (refusing to write through it)", path);
 		nsi_fail(saved, "open %s", path);
 	}
 	if (fstatfs(fd, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC)
-		nsi_fail(EXDEV, "write %s: not a procfs file", path);
+		nsi_fail(EXDEV, "open %s: not a procfs file", path);
 	return fd;
 }
 
 void nsi_write_file(const char *path, const char *value)
 {
-	int fd = strncmp(path, "/proc/", 6) == 0 ? open_proc(path) : open(path, O_WRONLY | O_CLOEXEC);
+	int fd = strncmp(path, "/proc/", 6) == 0 ? nsi_open_proc(-1, path, O_WRONLY | O_NOFOLLOW)
+						 : open(path, O_WRONLY | O_CLOEXEC);
 	size_t len = strlen(value);
 
 	if (fd < 0)
@@ -439,6 +458,21 @@ int main(int argc, char **argv)
 				nsi_fail(errno, "open %s", rec_str(r, 0));
 			njoin++;
 			break;
+		case NSI_H_JOINOWNER: {
+			/* The user namespace owning a namespace (NS_GET_USERNS), opened now like a join. */
+			int ns;
+			if (njoin == 16)
+				nsi_fail(E2BIG, "too many namespaces to join");
+			ns = open(rec_str(r, 0), O_RDONLY | O_CLOEXEC);
+			if (ns < 0)
+				nsi_fail(errno, "open %s", rec_str(r, 0));
+			joinfd[njoin] = ioctl(ns, NS_GET_USERNS);
+			if (joinfd[njoin] < 0)
+				nsi_fail(errno, "ioctl NS_GET_USERNS %s", rec_str(r, 0));
+			close(ns);
+			njoin++;
+			break;
+		}
 		case NSI_H_CGROUP:
 			/* Opened before any setns: the path is the runtime's. */
 			cgroupfd = open(rec_str(r, 0), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -497,14 +531,17 @@ int main(int argc, char **argv)
 			nsi_fail(EINVAL, "plan: unknown op %u", r->op);
 		}
 	}
-	/* Join in plan order (TypeScript puts the user namespace first). */
+	/* Join in plan order (TypeScript orders them: the user namespace first, or the one owning
+	 * the other namespaces first when the init nested its own; see buildExecPlan). */
 	for (int i = 0, j = 0; i < n && recs[i].op < 64; i++) {
-		if (recs[i].op != NSI_H_JOIN)
+		int owner = recs[i].op == NSI_H_JOINOWNER;
+		if (recs[i].op != NSI_H_JOIN && !owner)
 			continue;
 		g_cur_index = i;
 		g_cur_op = recs[i].op;
-		if (setns(joinfd[j], (int)rec_u64(&recs[i], 1)) < 0)
-			nsi_fail(errno, "setns %s", rec_str(&recs[i], 0));
+		if (setns(joinfd[j], owner ? CLONE_NEWUSER : (int)rec_u64(&recs[i], 1)) < 0)
+			nsi_fail(errno, "setns %s%s", owner ? "the user namespace owning " : "",
+				 rec_str(&recs[i], 0));
 		close(joinfd[j++]);
 	}
 	for (int i = 0; i < n && recs[i].op < 64; i++) {

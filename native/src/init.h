@@ -30,9 +30,13 @@ __attribute__((noreturn, format(printf, 2, 3))) void nsi_fail(int err, const cha
 void nsi_crash_point(int index);
 void nsi_hold_before_exec(void);
 void nsi_hold_at_start(void);
+void nsi_hold_at_lock(void);
 
 /* Writes value to an existing file (procfs, sysfs) in one write, or fails the plan. */
 void nsi_write_file(const char *path, const char *value);
+/* Opens path below a verified procfs: relative to dir (a procfs directory it returned), or an
+ * absolute /proc path for dir < 0; no mount crossed, no magic link. Fails the plan. */
+int nsi_open_proc(int dir, const char *path, int flags);
 
 /* Argument accessors: they fail the plan if the record is malformed. */
 const char *rec_str(const struct nsi_rec *r, int i);

@@ -49,6 +49,8 @@
 	                                   in the PID message (err: the errno) */ \
 	X(NSI_H_DUMPABLE, 13, "")       /* clone the child dumpable (an unprivileged id-map \
 	                                   writer needs /proc/<child> to be its own) */ \
+	X(NSI_H_JOINOWNER, 14, "s")     /* path of a namespace: setns into the user namespace \
+	                                   owning it (NS_GET_USERNS), in order with H_JOIN */ \
 	/* child stage */ \
 	X(NSI_C_SETSID, 64, "")         /* setsid */ \
 	X(NSI_C_UNSHARE, 65, "u")       /* flags */ \
@@ -107,7 +109,10 @@
 	                                   reaping pid 1, the child goes on with the plan */ \
 	X(NSI_C_LOOPBACK, 108, "")      /* bring up "lo" in a new network namespace */ \
 	X(NSI_C_MOVEMOUNT, 109, "usu")  /* index of the H_IDMOUNT mount, dst, create (1 dir, \
-	                                   2 file): move_mount it there (in root) */
+	                                   2 file): move_mount it there (in root) */ \
+	X(NSI_C_LOCKMOUNTS, 110, "")    /* unshare a user namespace (identity maps over the \
+	                                   container's, written by a forked child) and a mount \
+	                                   namespace: every mount becomes locked (MNT_LOCKED) */
 
 enum nsi_op {
 #define NSI_OP_ENUM(name, number, args) name = number,

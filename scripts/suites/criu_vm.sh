@@ -5,8 +5,8 @@
 # installed (scripts/install_criu.sh; scripts/v2vm/build.sh packs it into the VM); without it the
 # tests skip themselves. Results: "vm criu" in criu_vm.json. Time: about 6 minutes (boot ~20 s,
 # CRIU under software emulation; 362 s measured), within its 900 s timeout.
-# In the VM the test containers keep the VM's network namespace: CRIU fails to dump a new one
-# on that kernel ("-22 reported by netlink: Invalid argument"); the CI kernel covers that part.
+# The test containers have their own network namespace there too: the VM carries iproute2's `ip`,
+# iptables (nft and legacy) and the nf_conntrack_netlink module, which CRIU's dump of one needs.
 set -uo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$repo" || exit 1

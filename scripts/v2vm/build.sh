@@ -77,10 +77,24 @@ fi
 # CRIU locks a container's network namespace during a dump with iptables-restore (its default
 # network lock): the host's iptables (xtables-nft-multi), its libraries and extensions go in too,
 # or every dump of a container with its own network namespace fails in the VM.
+# CRIU dumps a network namespace's addresses, routes and rules with iproute2's `ip` (busybox's lacks
+# `ip route save`): without it every such dump fails in the VM ("ip: invalid argument 'save'").
+iproute="" iproute_libs=()
+if [[ -n $criu_prefix ]] && p=$(command -v ip 2>/dev/null) && [[ $(readlink -f "$p") != */busybox* ]]; then
+  iproute=$(readlink -f "$p")
+  mapfile -t iproute_libs < <(ldd "$iproute" | awk '/=> \//{print $3}')
+fi
 xtables="" xtables_libs=() xtables_ext=""
+# CRIU 4 also saves the legacy tables (`iptables-legacy-save`) when the host has them: the legacy
+# binary (xtables-legacy-multi, same package) goes in too.
+xtables_legacy=""
 if [[ -n $criu_prefix ]] && p=$(command -v xtables-nft-multi 2>/dev/null); then
   xtables=$(readlink -f "$p")
   mapfile -t xtables_libs < <(ldd "$xtables" | awk '/=> \//{print $3}')
+  if p=$(command -v xtables-legacy-multi 2>/dev/null); then
+    xtables_legacy=$(readlink -f "$p")
+    mapfile -t -O "${#xtables_libs[@]}" xtables_libs < <(ldd "$xtables_legacy" | awk '/=> \//{print $3}')
+  fi
   for d in /usr/lib/x86_64-linux-gnu/xtables /lib/x86_64-linux-gnu/xtables; do
     [[ -d $d ]] && xtables_ext=$(readlink -f "$d") && break
   done
@@ -101,7 +115,7 @@ fi
 criu_modules=()
 [[ -z $criu_prefix ]] ||
   criu_modules=(unix_diag inet_diag tcp_diag udp_diag netlink_diag af_packet_diag nf_tables
-    nft_compat xt_mark veth tun)
+    nft_compat xt_mark veth tun nf_conntrack_netlink)
 mapfile -t modules < <(for m in virtio_pci 9pnet_virtio 9p "${criu_modules[@]}"; do
   modprobe --show-depends -S "$kver" "$m" 2>/dev/null || true
 done | awk '$1 == "insmod" && !seen[$2]++ {print $2}')
@@ -112,7 +126,7 @@ stamp=$(
     sha256sum "${BASH_SOURCE[0]}" "$deno_bin" "$busybox" "${deno_libs[@]}" ${seccomp_lib:+"$seccomp_lib"} \
       "${modules[@]}" "${extra_bins[@]}" "${extra_libs[@]}" \
       ${criu_prefix:+"$criu_prefix/usr/sbin/criu" "$criu_wrapper" "$gnu_tar"} "${tar_libs[@]}" \
-      ${xtables:+"$xtables"} "${xtables_libs[@]}" ${aa_parser:+"$aa_parser"} "${aa_libs[@]}" \
+      ${xtables:+"$xtables"} ${xtables_legacy:+"$xtables_legacy"} "${xtables_libs[@]}" ${iproute:+"$iproute"} "${iproute_libs[@]}" ${aa_parser:+"$aa_parser"} "${aa_libs[@]}" \
       "${aa_files[@]}"
     echo "$kernel"
   } | sha256sum | cut -d' ' -f1
@@ -156,16 +170,26 @@ if [[ -n $criu_prefix ]]; then
   cp "$criu_wrapper" "$tree$criu_wrapper"
   mkdir -p "$tree/usr/local/bin"
   cp "$gnu_tar" "$tree/usr/local/bin/tar"
-  for lib in "${tar_libs[@]}" "${xtables_libs[@]}"; do
+  for lib in "${tar_libs[@]}" "${xtables_libs[@]}" "${iproute_libs[@]}"; do
     [[ -e $tree/lib/x86_64-linux-gnu/$(basename "$lib") ]] ||
       cp "$(readlink -f "$lib")" "$tree/lib/x86_64-linux-gnu/$(basename "$lib")"
   done
+  # First in the VM's PATH, ahead of busybox's applet in /bin.
+  [[ -z $iproute ]] || cp "$iproute" "$tree/usr/local/sbin/ip"
   if [[ -n $xtables ]]; then
     mkdir -p "$tree/usr/sbin"
     cp "$xtables" "$tree/usr/sbin/xtables-nft-multi"
     for n in iptables iptables-restore iptables-save ip6tables ip6tables-restore ip6tables-save; do
       ln -sf xtables-nft-multi "$tree/usr/sbin/$n"
     done
+    if [[ -n $xtables_legacy ]]; then
+      cp "$xtables_legacy" "$tree/usr/sbin/xtables-legacy-multi"
+      for n in iptables ip6tables; do
+        for s in "" -restore -save; do
+          ln -sf xtables-legacy-multi "$tree/usr/sbin/$n-legacy$s"
+        done
+      done
+    fi
     [[ -z $xtables_ext ]] || {
       mkdir -p "$tree$xtables_ext"
       cp -a "$xtables_ext/." "$tree$xtables_ext/"

@@ -18,24 +18,17 @@ import { runNsinit, type RunResult } from "../helpers/run.ts";
 
 /**
  * Options every checkpoint and restore of the tests gets. CRIU locks the network with
- * iptables-restore and saves a network namespace with iproute2's `ip` by default; where they
- * are missing (the test VM has busybox only), the lock is skipped and the network namespace is
- * created empty on restore (`--empty-ns network`): the test containers have only a loopback.
+ * iptables-restore and saves a network namespace with iproute2's `ip` by default; where
+ * iptables is missing, the lock is skipped. (The cgroup v2 VM carries both, and the
+ * nf_conntrack_netlink module CRIU's dump of a network namespace needs: scripts/v2vm/build.sh.)
  */
-export const CRIU_NET: { networkLock?: "skip" } =
-  hasCommand("iptables-restore") && !Deno.env.get("NSINIT_IN_V2VM") ? {} : { networkLock: "skip" };
+export const CRIU_NET: { networkLock?: "skip" } = hasCommand("iptables-restore")
+  ? {}
+  : { networkLock: "skip" };
 
-/**
- * A bundle for a checkpoint test (see makeBundle). In the cgroup v2 VM the container keeps the
- * VM's network namespace: CRIU fails to dump a new one on that kernel (scripts/criu_vm.sh).
- */
-export async function ckptBundle(opts: BundleOptions = {}): Promise<Bundle> {
-  const b = await makeBundle(opts);
-  if (Deno.env.get("NSINIT_IN_V2VM")) {
-    b.config.linux!.namespaces = b.config.linux!.namespaces!.filter((n) => n.type !== "network");
-    await b.write();
-  }
-  return b;
+/** A bundle for a checkpoint test (see makeBundle): its own network namespace, as runc's spec. */
+export function ckptBundle(opts: BundleOptions = {}): Promise<Bundle> {
+  return makeBundle(opts);
 }
 
 /** The criu binary, or undefined when there is none (scripts/install_criu.sh installs it). */

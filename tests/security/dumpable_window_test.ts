@@ -18,7 +18,8 @@
 // the window too (the third test proves it with the window open).
 //
 // The hold knob NSINIT_HOLD_AT_START_MS makes each victim wait after its GO, before its first
-// step, so that the probe (testdata/helper_probe.c) finds every one there.
+// step, so that the probe (testdata/helper_probe.c) finds every one there; NSINIT_HOLD_AT_LOCK_MS
+// the same in a rootless init's second dumpable window, while it locks its mounts.
 import assert from "node:assert/strict";
 import { Factory } from "../../mod.ts";
 import type { Spec } from "../../spec/config.ts";
@@ -263,7 +264,9 @@ Deno.test({
     // the same user, one with its single map written by the runtime, the next with ranges
     // written by newuidmap/newgidmap, each holding at its start. A /proc/<pid> owned by A's
     // root (the user) shows the victim was dumpable while attacked; the kernel refuses every
-    // attack all the same: A's user namespace holds no capability in the victim's.
+    // attack all the same: A's user namespace holds no capability in the victim's. Then the
+    // same for the second window, while each victim locks its mounts (NSINIT_HOLD_AT_LOCK_MS):
+    // its init is in its nested user namespace then, dumpable for its map writer.
     const user = testUser()!;
     await using dir = await makeTempDir("dumpwin-rl");
     const secret = await hostSecret(dir.path);
@@ -307,7 +310,7 @@ Deno.test({
       runNsinitAs(user, ["--root", state, ...args], { env });
     const started = await nsinit(["run", "-d", "--bundle", a.dir, a.id]);
     assert.equal(started.code, 0, started.stderr);
-    let victims = 0, out = "";
+    let victims = 0, out = "", lockWindow = 0;
     const caught = () => {
       out = (() => {
         try {
@@ -330,6 +333,18 @@ Deno.test({
         await nsinit(["delete", "--force", id]);
         assert.equal(r.code, 0, r.stderr);
       }
+      // The second window: a rootless init is dumpable again while it locks its mounts (its
+      // map writer opens /proc/<init>/uid_map; C_LOCKMOUNTS). Victims now hold only there.
+      const before = caught();
+      for (let i = 0; i < MAX_VICTIMS && caught() - before < WANTED; i++, victims++) {
+        b.config = i % 2 === 0 ? single : ranges;
+        await b.write();
+        const id = uniqueId("dumpwin-rl");
+        const r = await nsinit(["run", "--bundle", b.dir, id], { NSINIT_HOLD_AT_LOCK_MS: "500" });
+        await nsinit(["delete", "--force", id]);
+        assert.equal(r.code, 0, r.stderr);
+      }
+      lockWindow = caught() - before;
       await Deno.writeTextFile(`${a.rootfs}/done`, "");
       // The probe prints its totals once it sees /done.
       for (let i = 0; i < 100 && (caught(), !/^leaks \d+$/m.test(out)); i++) {
@@ -340,6 +355,8 @@ Deno.test({
     }
     const r = { ...parseProbe(out), victims, secret: secret.text };
     check(r, "dumpable window (rootless sibling)", dumpableInits(r));
+    assert.ok(lockWindow >= WANTED, `too few inits caught while locking their mounts:\n${out}`);
+    console.log(`dumpable window (rootless sibling, locking the mounts): ${lockWindow} caught`);
 
     // The window is open all the same: the same probe run by the user outside any container
     // (who may ptrace the runtime itself too) attaches to the victims. This is what the

@@ -566,3 +566,110 @@ Deno.test({
     );
   },
 });
+
+// Rootless only: a root caller who grants CAP_SYS_ADMIN to a container it runs in the host's user
+// namespace gets what it asked for (docs/security.md); a rootless container's mounts are locked.
+const rootlessMode = MODES.find((m) => m.name === "rootless")!;
+
+Deno.test({
+  name:
+    "escape (rootless): with CAP_SYS_ADMIN, the container cannot unmount or remount the /sys/fs/cgroup cover, masked or read-only paths, nor write a cgroup delegated to the user",
+  ignore: rootlessMode.ignore,
+  async fn() {
+    const m = rootlessMode;
+    // Rootless without a network namespace, /sys is an rbind of the host's: the host's cgroup
+    // hierarchies are below the container's read-only cover of /sys/fs/cgroup. A cgroup the
+    // user may write (delegated, as in CVE-2023-25809) is planted in the pids hierarchy: with
+    // the cover gone, the container could make a child cgroup there or move into it.
+    const own = ownCgroup("pids");
+    const mark = uniqueId("lockmnt-mark");
+    const name = uniqueId("nsinit-test-lockmnt");
+    const inside = `/sys/fs/cgroup/pids${own === "/" ? "" : own}/${name}`;
+    const deleg = inside; // the same path on the host
+    await Deno.mkdir(deleg);
+    try {
+      for (const f of ["", "/cgroup.procs", "/tasks", "/pids.max"]) {
+        await Deno.chown(`${deleg}${f}`, m.uid, m.gid);
+      }
+      const attempts = [
+        "umount /sys/fs/cgroup",
+        "umount -l /sys/fs/cgroup",
+        "mount -o remount,bind,rw /sys/fs/cgroup",
+        "mount -o remount,rw /sys/fs/cgroup",
+        "unshare -m sh -c 'umount /sys/fs/cgroup && mkdir $D/$M'",
+        "umount /proc/keys",
+        "umount -l /proc/keys",
+        "umount /sys/firmware",
+        "umount -l /sys/firmware",
+        "mount -o remount,bind,rw /sys/firmware",
+        "umount /proc/sys",
+        "umount -l /proc/sys",
+        "mount -o remount,bind,rw /proc/sys",
+        "mount -o remount,bind,rw /sys",
+        "mount -o remount,bind,rw /",
+        "mkdir $D/$M",
+        "echo $$ > $D/cgroup.procs",
+        "echo $$ > $D/tasks",
+        "echo 1000 > $D/pids.max",
+      ];
+      const script = [
+        `D=${inside}; M=${mark}`,
+        // The probe holds CAP_SYS_ADMIN where it is: it can mount (a tmpfs of its own).
+        "mount -t tmpfs probe /tmp && echo can-mount && umount /tmp",
+        ...attempts.map((a) => `(${a}) 2>/dev/null && echo "did: ${a.replaceAll('"', "'")}"`),
+        "grep -E ' (/sys/fs/cgroup|/proc/keys|/sys/firmware|/proc/sys|/sys) ' /proc/self/mountinfo | " +
+        "cut -d' ' -f5,6 | cut -d, -f1",
+        "true",
+      ].join("; ");
+      await using b = await m.bundle(["sh", "-c", script]);
+      const caps = b.config.process!.capabilities!;
+      for (const set of ["bounding", "effective", "permitted"] as const) {
+        caps[set] = [...new Set([...(caps[set] ?? []), "CAP_SYS_ADMIN"])];
+      }
+      assert.ok(!b.config.linux!.namespaces!.some((n) => n.type === "network"));
+      await b.write();
+      const r = await m.nsinit(b, ["run", "--bundle", b.dir, b.id]);
+      assert.equal(r.code, 0, r.stderr);
+      const lines = r.stdout.trim().split("\n");
+      assert.ok(lines.includes("can-mount"), `the probe could not mount at all: ${r.stdout}`);
+      assert.deepEqual(lines.filter((l) => l.startsWith("did: ")), [], r.stdout);
+      // Every cover is still there and read-only (the last mount at a point is the visible one).
+      const top = new Map(
+        lines.filter((l) => l.startsWith("/")).map((l) => l.split(" ") as [string, string]),
+      );
+      assert.equal(top.get("/sys/fs/cgroup"), "ro", r.stdout);
+      assert.equal(top.get("/proc/sys"), "ro", r.stdout);
+      assert.equal(top.get("/sys"), "ro", r.stdout);
+      assert.equal(top.get("/sys/firmware"), "ro", r.stdout);
+      assert.ok(top.has("/proc/keys"), r.stdout);
+      // The host's cgroup is unchanged.
+      const children = [...Deno.readDirSync(deleg)].filter((e) => e.isDirectory);
+      assert.deepEqual(children, [], "a cgroup was made in the user's cgroup");
+      assert.equal(read(`${deleg}/cgroup.procs`), "", "a process joined the user's cgroup");
+      assert.equal(read(`${deleg}/pids.max`).trim(), "max", "the user's cgroup limit was changed");
+
+      // A process exec'd into the running container is in the same locked mounts.
+      b.config.process!.args = ["sleep", "1000"];
+      await b.write();
+      const d = await m.nsinit(b, ["run", "--detach", "--bundle", b.dir, b.id], {
+        pipeGraceMs: 200,
+      });
+      assert.equal(d.code, 0, d.stderr);
+      try {
+        const e = await m.nsinit(b, ["exec", b.id, "sh", "-c", script]);
+        assert.equal(e.code, 0, e.stderr);
+        const out = e.stdout.trim().split("\n");
+        assert.ok(out.includes("can-mount"), `the exec'd probe could not mount: ${e.stdout}`);
+        assert.deepEqual(out.filter((l) => l.startsWith("did: ")), [], e.stdout);
+      } finally {
+        const del = await m.nsinit(b, ["delete", "--force", b.id]);
+        assert.equal(del.code, 0, del.stderr);
+      }
+      assert.deepEqual([...Deno.readDirSync(deleg)].filter((e) => e.isDirectory), []);
+      assert.equal(read(`${deleg}/cgroup.procs`), "");
+    } finally {
+      await Deno.remove(`${deleg}/${mark}`).catch(() => {});
+      await Deno.remove(deleg);
+    }
+  },
+});

@@ -55,6 +55,13 @@ export interface RaceOptions {
   script: string;
   /** Rootless: both containers from runc's rootless spec, owned by this user. */
   owner?: { uid: number; gid: number };
+  /**
+   * A createContainer hook's `sh -c` script, given the victim's rootfs: it runs in the victim's
+   * mount namespace after every mount and before pivot_root (and before a rootless init locks
+   * its mounts in a nested namespace, whose copy turns shared mounts into slaves), and its
+   * output joins the victim's.
+   */
+  hook?: (rootfs: string) => string;
 }
 
 /**
@@ -110,6 +117,11 @@ export async function prepareRace(opts: RaceOptions): Promise<RaceSetup & AsyncD
       { destination: "/mnt", type: "bind", source: vol.path, options: ["rbind", "rw"] },
       await opts.mount(vol.path),
     );
+    if (opts.hook) {
+      victim.config.hooks = {
+        createContainer: [{ path: "/bin/sh", args: ["sh", "-c", opts.hook(victim.rootfs)] }],
+      };
+    }
     await victim.write();
     return {
       vol: vol.path,

@@ -50,10 +50,17 @@ async function race(
   mount: (vol: string) => Promise<Mount>,
   script: string,
   judge: (stdout: string) => string[],
+  hook?: (rootfs: string) => string,
 ): Promise<RaceResult> {
   const runs = RUNS[m.name];
   const user = m.name === "rootless" ? testUser()! : undefined;
-  await using setup = await prepareRace({ prefix, mount, script, owner: user });
+  await using setup = await prepareRace({
+    prefix,
+    mount,
+    script,
+    owner: user,
+    ...(hook ? { hook } : {}),
+  });
   let r: RaceRun;
   if (!user) {
     r = await runRace(setup, runs);
@@ -152,6 +159,19 @@ for (const m of MODES) {
         `grep -- ' - tmpfs .*size=${size}' /proc/self/mountinfo | sed 's/^/tmpfs=/'`,
         `grep ' - sysfs ' /proc/self/mountinfo | sed 's/^/sys=/'`,
       ].join("; ");
+      // Rootless, the init then locks its mounts in a nested mount namespace, whose copy turns
+      // shared mounts into slaves of the first one, which dies with its last process: inside,
+      // every mount is private. Where the propagation went is read before that, by a
+      // createContainer hook in the container's first mount namespace (before pivot_root: the
+      // container's /sys is <rootfs>/sys there).
+      const rootless = m.name === "rootless";
+      const hook = rootless
+        ? (rootfs: string) =>
+          [
+            `grep -- ' - tmpfs .*size=${size}' /proc/self/mountinfo | sed 's/^/pretmpfs=/'`,
+            `grep ' ${rootfs}/sys .* - sysfs ' /proc/self/mountinfo | sed 's/^/presys=/'`,
+          ].join("; ")
+        : undefined;
       const r = await race(
         m,
         "mnt-race",
@@ -172,10 +192,24 @@ for (const m of MODES) {
             if (!["nosuid", "nodev", "noexec"].every((o) => t.opts.includes(o))) {
               found.push("tmpfsWeakened");
             }
-            if (!t.optional.some((f) => f.startsWith("shared:"))) found.push("notShared");
+            if (!rootless && !t.optional.some((f) => f.startsWith("shared:"))) {
+              found.push("notShared");
+            }
+          }
+          if (rootless) {
+            const pre = mountinfo(stdout, "pretmpfs");
+            if (pre.length === 0) found.push("missing");
+            for (const t of pre) {
+              if (!t.optional.some((f) => f.startsWith("shared:"))) found.push("notShared");
+            }
+            if (mountinfo(stdout, "presys").length === 0) found.push("missing");
+            for (const s of mountinfo(stdout, "presys")) {
+              if (s.optional.some((f) => f.startsWith("shared:"))) found.push("sysShared");
+            }
           }
           return found;
         },
+        hook,
       );
       const n = (k: string) => r.counts[k] ?? 0;
       console.log(
