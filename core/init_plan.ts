@@ -727,7 +727,14 @@ export function buildInitPlan(spec: Spec, opts: InitPlanOptions): PlanBuilder {
  * mount (MNT_LOCKED, and its flags) that a mount namespace copied into a less privileged user
  * namespace receives (mount_namespaces(7)), so nothing in the container, CAP_SYS_ADMIN or not,
  * unmounts the read-only cover of /sys/fs/cgroup over the host's hierarchies, a masked path or
- * a read-only path, or remounts them writable (as bubblewrap does). Not for:
+ * a read-only path, or remounts them writable (as bubblewrap does). Only for a process that
+ * may hold CAP_SYS_ADMIN (in any of its capability sets): without it in the bounding set no
+ * process of the container can gain it in the container's user namespace, so none can unmount
+ * or remount anything there (a user namespace it makes below receives the mounts locked, as
+ * above), and the container keeps one user namespace, which tools that join a rootless
+ * container's namespaces by pid need (`slirp4netns <pid>`, `nsenter -t <pid> -a`: in the nested
+ * one they hold no capability over the container's network, ipc, uts, pid and cgroup
+ * namespaces). Not for:
  * - a root-run container: one user namespace (CRIU cannot checkpoint nested ones), and its
  *   mounts are the root caller's to grant;
  * - `noPivot` or an initial ramfs (chroot: the kernel refuses a new user namespace to a
@@ -741,6 +748,9 @@ export function nestsUserNamespace(
   opts: Pick<InitPlanOptions, "rootless" | "noPivot" | "host" | "bundle">,
 ): boolean {
   if (!opts.rootless || opts.noPivot) return false;
+  const caps = spec.process?.capabilities ?? {};
+  const sets = [caps.bounding, caps.effective, caps.permitted, caps.inheritable, caps.ambient];
+  if (!sets.some((set) => set?.includes("CAP_SYS_ADMIN"))) return false;
   const ns = namespaceFlags(spec.linux?.namespaces);
   if (!(ns.create & CloneFlag.NEWUSER) || !(ns.create & CloneFlag.NEWNS)) return false;
   const proc = (spec.mounts ?? []).some((m) =>

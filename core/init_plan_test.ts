@@ -419,6 +419,13 @@ Deno.test("rootless init plan: the mounts are locked after every mount, mask and
   const direct = { uid: { kind: "write" as const }, gid: { kind: "write" as const } };
   const names = (opts: Parameters<typeof buildInitPlan>[1]) =>
     rows(buildInitPlan(spec, opts)).map((r) => r[0]);
+  // runc's rootless capabilities (no CAP_SYS_ADMIN): nothing in the container can unmount, so
+  // no lock, and one user namespace for the tools that join it by pid.
+  assert.ok(!names({ bundle: "/b", host: HOST, rootless: direct }).includes("C_LOCKMOUNTS"));
+  const bounding = structuredClone(spec);
+  bounding.process!.capabilities!.bounding!.push("CAP_SYS_ADMIN");
+  assert.equal(nestsUserNamespace(bounding, { bundle: "/b", host: HOST, rootless: direct }), true);
+  spec.process!.capabilities!.ambient = ["CAP_SYS_ADMIN"];
   const ops = names({ bundle: "/b", host: HOST, rootless: direct });
   const lock = ops.indexOf("C_LOCKMOUNTS");
   assert.ok(lock > 0, "no lock step");

@@ -305,6 +305,15 @@ Deno.test({
     const single = structuredClone(b.config);
     const ranges = structuredClone(b.config);
     mapTestUserSubIds(ranges, user);
+    // Only a container that may hold CAP_SYS_ADMIN locks its mounts (nestsUserNamespace).
+    const [lockSingle, lockRanges] = [single, ranges].map((c) => {
+      const l = structuredClone(c);
+      const caps = l.process!.capabilities!;
+      for (const set of [caps.bounding!, caps.effective!, caps.permitted!]) {
+        set.push("CAP_SYS_ADMIN");
+      }
+      return l;
+    });
     const state = `${dir.path}/state`;
     const nsinit = (args: string[], env: Record<string, string> = {}) =>
       runNsinitAs(user, ["--root", state, ...args], { env });
@@ -337,7 +346,7 @@ Deno.test({
       // map writer opens /proc/<init>/uid_map; C_LOCKMOUNTS). Victims now hold only there.
       const before = caught();
       for (let i = 0; i < MAX_VICTIMS && caught() - before < WANTED; i++, victims++) {
-        b.config = i % 2 === 0 ? single : ranges;
+        b.config = i % 2 === 0 ? lockSingle : lockRanges;
         await b.write();
         const id = uniqueId("dumpwin-rl");
         const r = await nsinit(["run", "--bundle", b.dir, id], { NSINIT_HOLD_AT_LOCK_MS: "500" });
