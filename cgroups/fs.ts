@@ -8,6 +8,7 @@
  */
 
 import { CgroupError, errnoName, SyscallError } from "../errors.ts";
+import { ensureNative, native } from "../native/ffi.ts";
 import type { CgroupWrite } from "./resources.ts";
 
 const encoder = new TextEncoder();
@@ -15,6 +16,7 @@ const encoder = new TextEncoder();
 /** Errno numbers by name, built from errors.ts's table. */
 const ERRNO_BY_NAME: Record<string, number> = {};
 for (let n = 1; n < 150; n++) ERRNO_BY_NAME[errnoName(n)] = n;
+const ENOENT = 2, EBUSY = 16, ENOTEMPTY = 39;
 
 /**
  * The `code` (e.g. `EBUSY`) of a Deno filesystem error, if it has one.
@@ -100,6 +102,124 @@ export async function writeCgroupFile(dir: string, file: string, value: string):
   }
 }
 
+/** One operation of a {@link cgroupFiles} batch. */
+export type CgroupFileOp =
+  | { op: "mkdir" | "rmdir"; path: string }
+  | { op: "write"; path: string; value: string }
+  | { op: "fill"; path: string; from: string };
+
+/** How one operation of a {@link cgroupFiles} batch ended. */
+export interface CgroupFileResult {
+  /** 0 when it was done (or, for `fill`, had nothing to do), else the errno it failed with. */
+  errno: number;
+  /**
+   * Where it failed: `open`, `write`, `short` (a short write: `written` bytes), `read` (of
+   * the path), `read from` (a fill's source), `dir` (mkdir or rmdir); `""` when it did not
+   * fail, and `skipped` when an earlier failure ended a `stop` batch before it.
+   */
+  stage: "" | "open" | "write" | "short" | "read" | "read from" | "dir" | "skipped";
+  /** Bytes written by a short write. */
+  written?: number;
+}
+
+const STAGES: CgroupFileResult["stage"][] = [
+  "",
+  "open",
+  "write",
+  "short",
+  "read",
+  "read from",
+  "dir",
+];
+const OP_CODES = { mkdir: 0x64, rmdir: 0x72, write: 0x77, fill: 0x66 } as const;
+
+/**
+ * Runs cgroup file operations in order with one native call off the event loop
+ * (`native/src/lib_cgfiles.c`): mkdir (mode 0777 less the umask) and rmdir; `write`, one
+ * write(2) of `value` to an existing file (as {@link writeCgroupFile}); `fill`, which
+ * writes the trimmed content of `from` to `path` when `path` holds only whitespace and
+ * `from` does not (a path or `from` that does not exist is left alone). A batch of a
+ * container's files costs one trip to a worker thread instead of one per file (or a
+ * kernel wait on the event loop per synchronous write). With `stop`, the first failure
+ * ends the batch. Never throws for a failed operation: each result says how it ended.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { cgroupFiles } from "./fs.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/from`, " 0-1\n");
+ * await Deno.writeTextFile(`${dir}/cpus`, "\n");
+ * const r = await cgroupFiles([
+ *   { op: "mkdir", path: `${dir}/a` },
+ *   { op: "fill", path: `${dir}/cpus`, from: `${dir}/from` },
+ *   { op: "write", path: `${dir}/missing`, value: "1" },
+ * ]);
+ * assert.deepEqual(r.map((x) => x.stage), ["", "", "open"]);
+ * assert.equal(Deno.readTextFileSync(`${dir}/cpus`), "0-1");
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function cgroupFiles(
+  ops: CgroupFileOp[],
+  opts: { stop?: boolean } = {},
+): Promise<CgroupFileResult[]> {
+  if (ops.length === 0) return [];
+  const parts: Uint8Array[] = [];
+  let len = 0;
+  for (const o of ops) {
+    const arg = o.op === "write" ? o.value : o.op === "fill" ? o.from : "";
+    if (o.path.includes("\0") || arg.includes("\0")) {
+      throw new TypeError(`cgroup file operation with a NUL byte: ${JSON.stringify(o)}`);
+    }
+    const path = encoder.encode(o.path), a = encoder.encode(arg);
+    const rec = new Uint8Array(path.length + a.length + 3);
+    rec[0] = OP_CODES[o.op];
+    rec.set(path, 1);
+    rec.set(a, path.length + 2);
+    parts.push(rec);
+    len += rec.length;
+  }
+  const list = new Uint8Array(len);
+  let off = 0;
+  for (const p of parts) {
+    list.set(p, off);
+    off += p.length;
+  }
+  const res = new Int32Array(ops.length * 2);
+  await ensureNative();
+  const ran = await native().nsi_cg_files(
+    list,
+    list.length,
+    new Uint8Array(res.buffer),
+    ops.length,
+    opts.stop ? 1 : 0,
+  );
+  if (ran < 0) throw new SyscallError({ syscall: "cgroup file batch", errno: -ran });
+  return ops.map((_, i): CgroupFileResult => {
+    if (i >= ran) return { errno: 0, stage: "skipped" };
+    const stage = STAGES[res[2 * i + 1]] ?? "";
+    if (stage === "short") return { errno: 5, stage, written: res[2 * i] };
+    return { errno: stage === "" ? 0 : -res[2 * i], stage };
+  });
+}
+
+/**
+ * The error {@link writeCgroupFile} throws, from the result of a batch's `write` of `value`
+ * to `path`.
+ */
+export function writeError(r: CgroupFileResult, path: string, value: string): SyscallError {
+  if (r.stage === "short") {
+    return new SyscallError({
+      syscall: "write",
+      errno: 5,
+      path,
+      detail: `short write (${r.written} of ${encoder.encode(value).length})`,
+    });
+  }
+  return new SyscallError({ syscall: r.stage === "open" ? "open" : "write", errno: r.errno, path });
+}
+
 /**
  * Moves process `pid` into the cgroup `dir` (a `cgroup.procs` write), off the event
  * loop: the kernel may wait for an RCU grace period before it takes the lock for it
@@ -174,6 +294,38 @@ export async function listDir(dir: string): Promise<Set<string>> {
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) throw toSyscallError(e, "readdir", dir);
   }
+  return names;
+}
+
+/** {@link listCgroupOnce}'s listings, by key; bounded (oldest dropped first). */
+const listings = new Map<string, Set<string>>();
+
+/**
+ * The names in a cgroup directory that exists (made by the caller): the kernel gives every
+ * cgroup of one kind the same control files (a v1 hierarchy's non-root cgroups; a v2
+ * cgroup's depend on its parent's `cgroup.subtree_control`), so one listing per `key`
+ * (naming that kind) serves every container of the process. A directory that does not
+ * exist lists empty and is not remembered. The set is shared: never change it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { listCgroupOnce } from "./fs.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/pids.max`, "");
+ * assert.ok((await listCgroupOnce(dir, `example ${dir}`)).has("pids.max"));
+ * await Deno.remove(`${dir}/pids.max`);
+ * assert.ok((await listCgroupOnce(dir, `example ${dir}`)).has("pids.max")); // remembered
+ * await Deno.remove(dir);
+ * ```
+ */
+export async function listCgroupOnce(dir: string, key: string): Promise<Set<string>> {
+  const hit = listings.get(key);
+  if (hit) return hit;
+  const names = await listDir(dir);
+  if (names.size === 0) return names;
+  if (listings.size >= 64) listings.delete(listings.keys().next().value!);
+  listings.set(key, names);
   return names;
 }
 
@@ -255,6 +407,22 @@ export async function makeDirs(
     throw new RangeError(`${dir} is not below ${top}`);
   }
   const made: string[] = [];
+  // Mostly only the leaf is missing: one mkdir, not one per level (each level that exists
+  // was an AlreadyExists error). Anything else goes level by level, as it always did.
+  if (dir !== top) {
+    let leaf = false;
+    try {
+      await ops.mkdir(dir);
+      leaf = true;
+    } catch (e) {
+      if (e instanceof Deno.errors.AlreadyExists) return made;
+    }
+    if (leaf) {
+      made.push(dir);
+      if (onCreate) await onCreate(dir);
+      return made;
+    }
+  }
   let current = top;
   for (const part of dir.slice(top.length).split("/").filter((p) => p !== "")) {
     current = `${current}/${part}`;
@@ -464,21 +632,24 @@ export async function applyWrites(
   writes: CgroupWrite[],
   dirOf: (controller: string) => string,
 ): Promise<void> {
-  for (const w of writes) {
-    const dir = dirOf(w.controller);
-    try {
-      await writeCgroupFile(dir, w.file, w.value);
-    } catch (e) {
-      const msg = e instanceof Error ? e.message : String(e);
-      throw new CgroupError(
-        w.field,
-        `writing ${JSON.stringify(w.value)} to ${dir}/${w.file}: ${msg}`,
-        {
-          cause: e,
-        },
-      );
-    }
-  }
+  // All in one batch off the event loop (a dozen synchronous writes of device rules each
+  // took the kernel's cgroup locks on it), stopping at the first failure.
+  const dirs = writes.map((w) => dirOf(w.controller));
+  const results = await cgroupFiles(
+    writes.map((w, i) => ({ op: "write", path: `${dirs[i]}/${w.file}`, value: w.value })),
+    { stop: true },
+  );
+  const i = results.findIndex((r) => r.stage !== "" && r.stage !== "skipped");
+  if (i < 0) return;
+  const w = writes[i];
+  const e = writeError(results[i], `${dirs[i]}/${w.file}`, w.value);
+  throw new CgroupError(
+    w.field,
+    `writing ${JSON.stringify(w.value)} to ${dirs[i]}/${w.file}: ${e.message}`,
+    {
+      cause: e,
+    },
+  );
 }
 
 /**
@@ -507,10 +678,17 @@ export async function removeCgroupDirs(
 ): Promise<void> {
   let first: unknown;
   const depth = (p: string) => p.split("/").length;
+  let todo = [...new Set(leaves)].filter((leaf) => !mountPoints.has(leaf));
+  if (ops === realDirOps && todo.length > 0) {
+    // Mostly every leaf goes with one rmdir: all of them in one batch off the event loop;
+    // what is busy, not empty or failing takes the way below.
+    const res = await cgroupFiles(todo.map((path) => ({ op: "rmdir", path })));
+    todo = todo.filter((_, i) => res[i].errno !== 0 && res[i].errno !== ENOENT);
+  }
   // The leaves of different hierarchies at once (each rmdir may sleep in the kernel),
   // deepest first within a hierarchy (removeCgroupDir goes bottom-up itself).
   await Promise.all(
-    [...new Set(leaves)].filter((leaf) => !mountPoints.has(leaf)).map(async (leaf) => {
+    todo.map(async (leaf) => {
       try {
         await removeCgroupDir(leaf, timeoutMs, ops);
       } catch (e) {
@@ -528,7 +706,13 @@ export async function removeCgroupDirs(
     byDepth.set(depth(dir), [...(byDepth.get(depth(dir)) ?? []), dir]);
   }
   for (const level of [...byDepth.keys()].sort((a, b) => b - a)) {
-    await Promise.all(byDepth.get(level)!.map(async (dir) => {
+    let dirs = byDepth.get(level)!;
+    if (ops === realDirOps) {
+      // In one batch; what fails otherwise than as expected is tried again below, for the error.
+      const res = await cgroupFiles(dirs.map((path) => ({ op: "rmdir", path })));
+      dirs = dirs.filter((_, i) => ![0, ENOENT, EBUSY, ENOTEMPTY].includes(res[i].errno));
+    }
+    await Promise.all(dirs.map(async (dir) => {
       try {
         await ops.rmdir(dir);
       } catch (e) {

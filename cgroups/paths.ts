@@ -235,7 +235,9 @@ export function modeOf(mounts: CgroupMount[]): CgroupMode {
 
 /**
  * Describes the host's cgroup layout from `/proc/<pid>/mountinfo`, `/proc/<pid>/cgroup`
- * and the unified root's `cgroup.controllers`.
+ * and the unified root's `cgroup.controllers`. For this process (no `readFile`, `pid`
+ * self) the mounts and the unified controllers are read on the first call only; its own
+ * cgroup on every call.
  *
  * @example Reading a fixed host
  * ```ts
@@ -254,9 +256,14 @@ export function modeOf(mounts: CgroupMount[]): CgroupMode {
 export function readCgroupHost(opts: ReadHostOptions = {}): CgroupHost {
   const read = opts.readFile ?? defaultReader;
   const proc = `/proc/${opts.pid ?? "self"}`;
+  // This process's own mounts are read once (the host's cgroup hierarchies are mounted at
+  // boot and stay), its own cgroup every time: it may be moved (0.1 ms of the event loop
+  // per container for mountinfo, measured; /proc/self/cgroup is a few lines).
+  const own = () => parseProcCgroup(read(`${proc}/cgroup`));
+  const self = opts.readFile === undefined && (opts.pid ?? "self") === "self";
+  if (self && ownLayout) return withOwn(ownLayout, own());
   const mounts = cgroupMounts(parseMountInfo(read(`${proc}/mountinfo`)));
   const mode = modeOf(mounts);
-  const own = parseProcCgroup(read(`${proc}/cgroup`));
   const unified = mounts.find((m) => m.version === 2);
   let unifiedControllers: string[] = [];
   if (unified) {
@@ -267,13 +274,29 @@ export function readCgroupHost(opts: ReadHostOptions = {}): CgroupHost {
       unifiedControllers = [];
     }
   }
-  const host: CgroupHost = {
+  const layout: Omit<CgroupHost, "own"> = {
     mode,
     v1: mode === "v2" ? [] : mounts.filter((m) => m.version === 1),
     unifiedControllers,
+  };
+  if (unified) layout.unified = unified;
+  if (self) ownLayout = layout;
+  return withOwn(layout, own());
+}
+
+/** This process's cgroup mounts, once read (see {@link readCgroupHost}). */
+let ownLayout: Omit<CgroupHost, "own"> | undefined;
+
+/** A host of `layout` (copied: callers may change theirs) with `own`. */
+function withOwn(layout: Omit<CgroupHost, "own">, own: Record<string, string>): CgroupHost {
+  const copy = (m: CgroupMount): CgroupMount => ({ ...m, controllers: [...m.controllers] });
+  const host: CgroupHost = {
+    mode: layout.mode,
+    v1: layout.v1.map(copy),
+    unifiedControllers: [...layout.unifiedControllers],
     own,
   };
-  if (unified) host.unified = unified;
+  if (layout.unified) host.unified = copy(layout.unified);
   return host;
 }
 
@@ -450,7 +473,8 @@ function refuseHostCgroup(
  * limits, device rules and `delete --force`'s kill would all reach its processes. An
  * existing cgroup below the runtime's own one counts as handed over by the caller (two
  * containers sharing a relative `cgroupsPath`, as runc allows). On v2, where relative paths
- * nest beside the runtime's own cgroup (runc's fs2), this refuses a shared cgroup.
+ * nest beside the runtime's own cgroup (runc's fs2), this refuses a shared cgroup. `paths`:
+ * the spec's resolved paths, when the caller has them already.
  *
  * @example An existing cgroup outside the runtime's own is refused
  * ```ts
@@ -476,8 +500,8 @@ export function checkCgroupOwnership(
   host: CgroupHost,
   spec: CgroupPathSpec,
   exists: (dir: string) => boolean = isDirectory,
+  paths: Record<string, string> = resolveCgroupPaths(host, spec),
 ): void {
-  const paths = resolveCgroupPaths(host, spec);
   for (const { mount, own } of hierarchiesOf(host)) {
     const dir = mount.version === 2 ? paths[""] : paths[mount.controllers[0]!];
     if (dir === undefined || dir.startsWith(`${own}/`) || !exists(dir)) continue;

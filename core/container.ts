@@ -239,7 +239,9 @@ export class Container implements AsyncDisposable {
         mark("start: init released", this.id);
       } finally {
         this.#sys.close(pidfd);
-        await Deno.remove(this.#fifo).catch(() => {});
+        try {
+          Deno.removeSync(this.#fifo);
+        } catch { /* gone */ }
       }
       mark("start: fifo removed", this.id);
       await runHooksWarn(
@@ -492,9 +494,11 @@ export class Container implements AsyncDisposable {
           Deno.removeSync(d);
         } catch { /* already gone */ }
       }
-      await Deno.remove(this.#dir, { recursive: true }).catch((e) => {
+      try {
+        Deno.removeSync(this.#dir, { recursive: true }); // a few local files: no pool trip
+      } catch (e) {
         if (!(e instanceof Deno.errors.NotFound)) throw e;
-      });
+      }
       mark("delete: state removed", this.id);
       await runHooksWarn(
         "poststop",

@@ -38,6 +38,30 @@ export function probeHostFeatures(): HostFeatures {
   return f;
 }
 
+/** What a host without any of these features has (all a spec that asks for none needs). */
+export const NO_HOST_FEATURES: Readonly<HostFeatures> = Object.freeze({
+  apparmor: false,
+  selinux: false,
+});
+
+/**
+ * Whether `spec` asks for anything {@link HostFeatures} decides (a label, Intel RDT): one
+ * that does not is created alike on every host, and needs no probe.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { hostFeaturesMatter } from "./host_features.ts";
+ * assert.equal(hostFeaturesMatter({ ociVersion: "1.3.0" }), false);
+ * assert.equal(hostFeaturesMatter({ ociVersion: "1.3.0", linux: { intelRdt: {} } }), true);
+ * ```
+ */
+export function hostFeaturesMatter(spec: Spec): boolean {
+  const p = spec.process;
+  return !!(p?.apparmorProfile || p?.selinuxLabel || spec.linux?.mountLabel ||
+    spec.linux?.intelRdt);
+}
+
 /**
  * Refuses what the host cannot apply, naming the field, and returns warnings for
  * what is skipped instead: SELinux labels on a host without SELinux are ignored

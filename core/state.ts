@@ -172,8 +172,7 @@ export async function readState(path: string): Promise<ContainerState> {
  * runtime never leaves one behind.
  */
 export async function lockDir(dir: string): Promise<Disposable & { release(): void }> {
-  // Opening cannot block for long; only the lock may wait (for another command), so only it
-  // goes through Deno's thread pool.
+  // Opened synchronously (a local directory; the pool's trip costs more); the lock may wait.
   const f = Deno.openSync(dir, { read: true });
   try {
     await f.lock(true);

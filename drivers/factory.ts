@@ -194,9 +194,10 @@ export const DRIVERS: Readonly<Record<DriverName, DriverConstructor>> = Object.f
       return v2 ? new CgroupfsV2Manager(common) : new CgroupfsV1Manager(common);
     }
     const host = ctx.host();
+    const paths = resolveCgroupPaths(host, config);
     // A new container's cgroup is one made for it (or handed over below the runtime's own).
-    checkCgroupOwnership(host, config);
-    const common = { config, host, ...(ctx.dirOps ? { dirOps: ctx.dirOps } : {}) };
+    checkCgroupOwnership(host, config, undefined, paths);
+    const common = { config, host, paths, ...(ctx.dirOps ? { dirOps: ctx.dirOps } : {}) };
     return host.mode === "v2" ? new CgroupfsV2Manager(common) : new CgroupfsV1Manager(common);
   },
   none: (_config, ctx) => new NoCgroupManager({ layout: ctx.saved ? "none" : hostLayout(ctx) }),

@@ -29,6 +29,7 @@ export const NATIVE_SOURCES: readonly string[] = Object.freeze([
   "landlock.c",
   "lib.c",
   "lib_bpf.c",
+  "lib_cgfiles.c",
   "lib_criu.c",
   "lib_events.c",
   "lib_landlock.c",

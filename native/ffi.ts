@@ -113,6 +113,11 @@ const SYMBOLS = {
   // int nsi_set_nonblock(int32_t fd, int32_t on)
   nsi_set_nonblock: { parameters: ["i32", "i32"], result: "i32" },
 
+  // cgroup files in batches (lib_cgfiles.c)
+  // int nsi_cg_files(const uint8_t *list, uint32_t len, int32_t *res /* n x {status, stage} */,
+  //                  int32_t n, int32_t stop)
+  nsi_cg_files: { parameters: ["buffer", "u32", "buffer", "i32", "i32"], result: "i32", nonblocking: true },
+
   // cgroup notifications (lib_events.c)
   // int nsi_cg_event_register(const char *cgroup_dir, const char *control_file, const char *args)
   nsi_cg_event_register: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },

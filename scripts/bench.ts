@@ -47,6 +47,7 @@ import {
   libraryCreateStart,
   libraryMemory,
   libraryRun,
+  machineBusyMs,
   peakRssKiB,
   timeCommand,
   timeOk,
@@ -460,21 +461,28 @@ async function main(): Promise<BenchResults> {
       perSecond: round(n / (totalMs / 1000), 1),
     });
     log(`batches of ${N.batch}`);
-    // With the CPU the process's threads used meanwhile: all JavaScript runs on the main one.
-    const cpuOf = (b: BatchResult, loop0: number, all0: number): BatchResult => ({
-      ...b,
-      loopCpuMs: cpuMs("loop") - loop0,
-      processCpuMs: cpuMs("all") - all0,
-    });
-    let [loop0, all0] = [cpuMs("loop"), cpuMs("all")];
+    // With the CPU the process's threads used meanwhile (all JavaScript runs on the main
+    // one), what the containers' processes used, and how busy the machine was.
+    const cpuNow = () => [cpuMs("loop"), cpuMs("all"), cpuMs("children"), machineBusyMs()];
+    const cpuOf = (b: BatchResult, [loop0, all0, kids0, busy0]: number[]): BatchResult => {
+      const [loop, all, kids, busy] = cpuNow();
+      return {
+        ...b,
+        loopCpuMs: loop - loop0,
+        processCpuMs: all - all0,
+        childrenCpuMs: kids - kids0,
+        machineBusyMs: busy - busy0,
+      };
+    };
+    let cpu0 = cpuNow();
     let t0 = performance.now();
     for (let i = 0; i < N.batch; i++) {
       checkAbort();
       await libraryRun(factory, `seq-${i}`, bundle.dir, withCgroup(bundle.spec, nextCgroup()));
     }
-    const librarySequential = cpuOf(batchOf(N.batch, performance.now() - t0), loop0, all0);
+    const librarySequential = cpuOf(batchOf(N.batch, performance.now() - t0), cpu0);
     checkAbort();
-    [loop0, all0] = [cpuMs("loop"), cpuMs("all")];
+    cpu0 = cpuNow();
     t0 = performance.now();
     await Promise.all(
       Array.from(
@@ -483,7 +491,7 @@ async function main(): Promise<BenchResults> {
           libraryRun(factory, `conc-${i}`, bundle.dir, withCgroup(bundle.spec, nextCgroup())),
       ),
     );
-    const libraryConcurrent = cpuOf(batchOf(N.batch, performance.now() - t0), loop0, all0);
+    const libraryConcurrent = cpuOf(batchOf(N.batch, performance.now() - t0), cpu0);
     const cliSequential: BenchResults["batch"]["cliSequential"] = {};
     for (const rt of runtimes) {
       t0 = performance.now();

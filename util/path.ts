@@ -6,6 +6,9 @@
  * @module
  */
 
+/** What {@link normalize} changes: `//`, a `.` or `..` component, a trailing `/`. */
+const UNNORMAL = /\/\/|(^|\/)\.\.?(\/|$)|\/$/;
+
 /**
  * Normalizes a path: collapses `//`, `.` and `..` (`..` at the root stays at the root).
  *
@@ -19,6 +22,7 @@
  * ```
  */
 export function normalize(p: string): string {
+  if (p !== "" && !UNNORMAL.test(p)) return p; // most paths are normal already
   const abs = p.startsWith("/");
   const out: string[] = [];
   for (const part of p.split("/")) {

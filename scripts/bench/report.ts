@@ -7,6 +7,7 @@
 
 import type { Panel } from "./chart.ts";
 import {
+  type BatchResult,
   type BenchResults,
   EMPTY_DENO_RUN,
   evaluateTargets,
@@ -581,11 +582,13 @@ function renderCauses(L: string[], r: BenchResults): void {
                 ? `${fmt(seq.loopCpuMs / seq.n)} ms one after another), `
                 : "), ") +
               `and the process's threads together used ${fmt(conc.processCpuMs)} ms of CPU ` +
-              `on ${cores} cores (the containers' own set-up in their processes comes on top). ` +
-              "The loop's share is nsinit's to shrink (less JavaScript per container). Besides " +
-              "it, every container's cgroup directories, limits and moves take the kernel's " +
-              "one global cgroup lock (`cgroup_mutex`) one at a time, and a move holds it " +
-              "while it waits for an RCU grace period."
+              (conc.childrenCpuMs !== undefined && conc.machineBusyMs !== undefined
+                ? cpuBound(conc, cores)
+                : `on ${cores} cores (the containers' own set-up in their processes comes on ` +
+                  "top). The loop's share is nsinit's to shrink (less JavaScript per " +
+                  "container). Besides it, every container's cgroup directories, limits and " +
+                  "moves take the kernel's one global cgroup lock (`cgroup_mutex`) one at a " +
+                  "time, and a move holds it while it waits for an RCU grace period.")
             : ""),
       );
     } else if (t.goal.startsWith("peak RSS") && r.emptyDenoKiB !== undefined) {
@@ -615,6 +618,34 @@ function renderCauses(L: string[], r: BenchResults): void {
     }
   }
   L.push("");
+}
+
+/**
+ * The rest of the concurrency target's explanation, from the batch's CPU figures: whether the
+ * machine's cores were saturated (then only less work per container helps) or not (then the
+ * batch waited too: the kernel's cgroup lock).
+ */
+function cpuBound(conc: BatchResult, cores: number): string {
+  const kids = conc.childrenCpuMs ?? 0, busy = conc.machineBusyMs ?? 0;
+  const proc = conc.processCpuMs ?? 0;
+  const capacity = cores * conc.totalMs;
+  const share = capacity > 0 ? Math.round((busy / capacity) * 100) : 0;
+  const rest = Math.max(0, busy - proc - kids);
+  return `(${fmt(proc / conc.n)} ms per container), and the containers' own processes ` +
+    "(nsinit's helper and each init: the set-up in the child, the exec, the exit) " +
+    `${fmt(kids)} ms. The machine's ${cores} cores were busy ${fmt(busy)} ms of the ` +
+    `${fmt(capacity)} ms they had during the batch (${share}%)` +
+    (share >= 85
+      ? ": the batch is bound by CPU, and goes no faster than all of its work spread over " +
+        `the cores. Besides nsinit's process and the containers', ${fmt(rest)} ms went to ` +
+        "the kernel's own threads (namespaces and cgroups torn down after each exit) and any " +
+        "other process on the machine (the load average is in the machine table). Only less " +
+        "work per container (nsinit's JavaScript, its threads', the child's set-up) makes it " +
+        "faster."
+      : ": the cores were not saturated, so the containers also waited for one another: " +
+        "every container's cgroup directories, limits and moves take the kernel's one " +
+        "global cgroup lock (`cgroup_mutex`) one at a time, and a move holds it while it " +
+        "waits for an RCU grace period.");
 }
 
 /** Where nsinit's time goes: the phase tables. */

@@ -45,6 +45,35 @@ Deno.test("an unmet concurrency target names the event loop's CPU time", () => {
   );
 });
 
+Deno.test("an unmet concurrency target says whether the machine's cores were saturated", () => {
+  const base = sampleResults();
+  const batch = (busy: number) => ({
+    ...base.batch,
+    libraryConcurrent: {
+      n: 100,
+      totalMs: 200,
+      perSecond: 500,
+      loopCpuMs: 90,
+      processCpuMs: 160,
+      childrenCpuMs: 150,
+      machineBusyMs: busy,
+    },
+  });
+  const bound = renderReport(sampleResults({ batch: batch(380) }));
+  assert.ok(
+    bound.includes(
+      "used 160 ms of CPU (1.60 ms per container), and the containers' own processes",
+    ),
+    bound,
+  );
+  assert.ok(bound.includes("were busy 380 ms of the 400 ms they had during the batch (95%)"));
+  assert.ok(bound.includes("the batch is bound by CPU"), bound);
+  assert.ok(bound.includes("70.0 ms went to the kernel's own threads"), bound);
+  const waited = renderReport(sampleResults({ batch: batch(200) }));
+  assert.ok(waited.includes("(50%): the cores were not saturated"), waited);
+  assert.ok(waited.includes("`cgroup_mutex`"), waited);
+});
+
 Deno.test("renderReport without crun compares with runc only", () => {
   const base = sampleResults();
   const md = renderReport(sampleResults({

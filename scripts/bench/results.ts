@@ -50,6 +50,13 @@ export interface BatchResult {
   loopCpuMs?: number;
   /** CPU time of all of the benchmark process's threads during the batch, ms. */
   processCpuMs?: number;
+  /**
+   * CPU time of the processes the benchmark process reaped during the batch (the containers'
+   * inits and nsinit's helpers), ms.
+   */
+  childrenCpuMs?: number;
+  /** How long the machine's CPUs were busy during the batch, all of them together, ms. */
+  machineBusyMs?: number;
 }
 
 /** Everything one benchmark run measured. */
