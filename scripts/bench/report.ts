@@ -279,6 +279,13 @@ export function renderReport(r: BenchResults, others: BenchResults[] = []): stri
       "the launcher's flags, which the 5 ms targets compare with.",
   );
   L.push(
+    "- Each library batch of containers also records CPU time: of Deno's event-loop thread " +
+      "(`/proc/self/task/<pid>/stat`), of all of the benchmark process's threads, of the " +
+      "processes it reaped during the batch (the containers' inits and nsinit's helpers: " +
+      "`/proc/self/stat`'s cutime and cstime), and how long the machine's CPUs were busy (`/proc/stat`), which the " +
+      "concurrency targets' explanations quote.",
+  );
+  L.push(
     "- Peak RSS is `/usr/bin/time -f %M` of one `run` (the largest of the runtime process and " +
       "the children it waited for), median of the runs.",
   );
