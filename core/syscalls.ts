@@ -13,7 +13,8 @@
 
 import { check, cstr, ensureNative, native } from "../native/ffi.ts";
 import { type Spawned, spawnPlan, type SpawnPlanOptions } from "../native/spawn.ts";
-import { nulList, type PlanBuilder } from "../native/plan.ts";
+import type { PlanBuilder } from "../native/plan.ts";
+import { nulList } from "../native/wire.ts";
 import { type ExitStatus, reaper } from "../native/reaper.ts";
 import { SyscallError } from "../errors.ts";
 import { killPending, procStat } from "./state.ts";

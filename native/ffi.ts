@@ -17,7 +17,7 @@
 import { SyscallError } from "../errors.ts";
 import { buildNative, defaultLibDir, localSources, sourcesDir } from "./build.ts";
 import { exists } from "../util/fs.ts";
-import { MSG_SIZE } from "./plan.ts";
+import { MSG_SIZE } from "./wire.ts";
 
 const SYMBOLS = {
   // int nsi_spawn(const char *helper, const uint8_t *plan, uint32_t len,

@@ -5,6 +5,10 @@
  * @module
  */
 
+// The sync socket's messages and the NUL-list encoding live in wire.ts, which the verbs that
+// only signal or delete load without this module's op tables; re-exported for plan users.
+export { Msg, MSG_FIELDS, MSG_SIZE, nulList } from "./wire.ts";
+
 /**
  * The ops, as `NSI_OPS` in plan.h defines them: name, number and argument kinds, one
  * letter per argument in order (`u` an integer, u64; `s` a string; `b` bytes). A test
@@ -108,22 +112,6 @@ export const Op: { readonly [N in OpName]: (typeof OPS)[N][0] } = Object.freeze(
 const KINDS_BY_CODE: ReadonlyMap<number, string> = new Map(
   Object.values(OPS).map(([code, kinds]) => [code, kinds]),
 );
-
-/** Message types on the sync socket (`enum nsi_msg_type`). */
-export const Msg = { PID: 1, READY: 2, ERROR: 3, PTY: 4, GO: 5, BARRIER: 6, SECCOMP: 7 } as const;
-
-/** `struct nsi_msg` (one message on the sync socket): each field's C type and offset. */
-export const MSG_FIELDS = {
-  type: { c: "uint32_t", offset: 0 },
-  err: { c: "int32_t", offset: 4 },
-  op_index: { c: "int32_t", offset: 8 },
-  op: { c: "uint32_t", offset: 12 },
-  pid: { c: "int64_t", offset: 16 },
-  text: { c: "char[480]", offset: 24 },
-} as const;
-
-/** Size in bytes of `struct nsi_msg` (also checked against the library on load). */
-export const MSG_SIZE = 504;
 
 /** clone(2) namespace flags. */
 export const CloneFlag = {
@@ -259,22 +247,6 @@ function pad4(n: number): number {
   return (n + 3) & ~3;
 }
 
-/** Joins strings as NUL-terminated entries (argv/envp for C_EXEC). */
-export function nulList(items: string[]): Uint8Array {
-  const parts = items.map((s) => {
-    if (s.includes("\0")) throw new TypeError(`argument contains a NUL byte: ${JSON.stringify(s)}`);
-    return enc.encode(s);
-  });
-  let len = 0;
-  for (const p of parts) len += p.length + 1;
-  const out = new Uint8Array(len);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length + 1;
-  }
-  return out;
-}
 
 /** Packs gids as u32 little-endian. */
 export function u32List(items: number[]): Uint8Array {

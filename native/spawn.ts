@@ -7,7 +7,8 @@
 
 import { SyscallError } from "../errors.ts";
 import { check, helperPath, native } from "./ffi.ts";
-import { Msg, MSG_FIELDS, MSG_SIZE, type PlanBuilder } from "./plan.ts";
+import type { PlanBuilder } from "./plan.ts";
+import { Msg, MSG_FIELDS, MSG_SIZE } from "./wire.ts";
 
 /** A decoded `struct nsi_msg`. */
 export interface NsiMessage {
