@@ -548,7 +548,8 @@ function renderCauses(L: string[], r: BenchResults): void {
           "runs V8 with `--no-lazy`, so Deno's code cache holds every function's bytecode and " +
           "no call compiles one; what stays is reading that cache for main.js and the chunks " +
           "(~165 kB in 15-16 files for these commands: core, the cgroupfs drivers and the FFI " +
-          "binding; the systemd driver, resource translation, device filters, stats and events " +
+          "binding; the systemd driver, resource translation, device filters, stats, events and " +
+          "the spawn plan's op tables (native/plan.ts) " +
           "are imported only by the verbs that use them) and running each function a first " +
           "time in a new V8 (measured in one process: reading the host's cgroup layout, which of " +
           "these only delete still needs, 1.0-1.3 ms the first time, 0.3 ms after; a " +
