@@ -658,6 +658,11 @@ export async function applyWrites(
  * `created`, deepest first, each only if it is empty (another container may share
  * it). Tries everything, then throws the first failure as a `CgroupError`.
  *
+ * `mountPoints` may be a function, called only if a leaf does not go with the first
+ * batch of rmdirs (a mount point is refused with EBUSY there) or a created parent is not
+ * a leaf: a driver that knows its directories from saved state then reads the host's
+ * layout only when something is unusual.
+ *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
@@ -672,18 +677,22 @@ export async function applyWrites(
 export async function removeCgroupDirs(
   leaves: string[],
   created: string[],
-  mountPoints: Set<string>,
+  mountPoints: Set<string> | (() => Set<string>),
   timeoutMs = 2000,
   ops: DirOps = realDirOps,
 ): Promise<void> {
   let first: unknown;
   const depth = (p: string) => p.split("/").length;
-  let todo = [...new Set(leaves)].filter((leaf) => !mountPoints.has(leaf));
+  let mounts = typeof mountPoints === "function" ? undefined : mountPoints;
+  const isMount = (dir: string) => (mounts ??= (mountPoints as () => Set<string>)()).has(dir);
+  let todo = [...new Set(leaves)];
+  if (mounts !== undefined || ops !== realDirOps) todo = todo.filter((leaf) => !isMount(leaf));
   if (ops === realDirOps && todo.length > 0) {
     // Mostly every leaf goes with one rmdir: all of them in one batch off the event loop;
     // what is busy, not empty or failing takes the way below.
     const res = await cgroupFiles(todo.map((path) => ({ op: "rmdir", path })));
     todo = todo.filter((_, i) => res[i].errno !== 0 && res[i].errno !== ENOENT);
+    todo = todo.filter((leaf) => !isMount(leaf));
   }
   // The leaves of different hierarchies at once (each rmdir may sleep in the kernel),
   // deepest first within a hierarchy (removeCgroupDir goes bottom-up itself).
@@ -702,7 +711,7 @@ export async function removeCgroupDirs(
   const leafSet = new Set(leaves);
   const byDepth = new Map<number, string[]>();
   for (const dir of new Set(created)) {
-    if (leafSet.has(dir) || mountPoints.has(dir)) continue;
+    if (leafSet.has(dir) || isMount(dir)) continue;
     byDepth.set(depth(dir), [...(byDepth.get(depth(dir)) ?? []), dir]);
   }
   for (const level of [...byDepth.keys()].sort((a, b) => b - a)) {

@@ -484,10 +484,13 @@ export class CgroupfsV1Manager implements CgroupManager {
 
   /** Removes the container's directories and the intermediate ones `apply()` made. */
   async destroy(): Promise<void> {
+    // A later command's saved paths name every directory: the host's layout (which of them
+    // are mount points, never removed) is read only if one does not go with one rmdir.
+    const layoutKnown = this.#hostRead !== undefined;
     await removeCgroupDirs(
-      this.#hierarchies.map((h) => h.dir),
+      layoutKnown ? this.#hierarchies.map((h) => h.dir) : [...new Set(Object.values(this.#paths))],
       this.#created,
-      new Set(this.#hierarchies.map((h) => h.mountPoint)),
+      () => new Set(this.#hierarchies.map((h) => h.mountPoint)),
       this.#removeTimeoutMs,
       this.#ops,
     );

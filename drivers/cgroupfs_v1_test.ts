@@ -10,7 +10,7 @@ import { testRun } from "../tests/helpers/paths.ts";
 import { CgroupError } from "../errors.ts";
 import { readCgroupHost } from "../cgroups/paths.ts";
 import { createCgroupManager, loadCgroupManager } from "./factory.ts";
-import type { CgroupfsV1Manager } from "./cgroupfs_v1.ts";
+import { CgroupfsV1Manager } from "./cgroupfs_v1.ts";
 import type { CgroupManager } from "./driver.ts";
 
 // Processes these tests start carry the run marker scripts/leftovers.sh looks for.
@@ -382,6 +382,50 @@ Deno.test({
       for (const d of dirs) assert.ok(!exists(d), `${d} remains`);
     } finally {
       await m.destroy();
+      restoreUnifiedSubtree(before);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    `cgroupfs v1: a later command's destroy reads the host's layout only when a leaf does not go${suffix}`,
+  ignore,
+  async fn() {
+    const before = unifiedSubtree();
+    const first = (await createCgroupManager({
+      id: "unused",
+      cgroupsPath: uniqueName(),
+    })) as CgroupfsV1Manager;
+    let reads = 0;
+    const later = (paths: Record<string, string>, created: string[]) =>
+      new CgroupfsV1Manager({
+        config: { id: "unused" },
+        host: () => {
+          reads++;
+          return host!;
+        },
+        paths,
+        created,
+        removeTimeoutMs: 100,
+      });
+    try {
+      await first.create();
+      const dirs = [...new Set(Object.values(first.paths()))];
+      assert.ok(dirs.length > 1 && dirs.every(exists));
+      // From the saved state, as `nsinit delete` loads it: every directory goes, unread.
+      const saved = first.saved();
+      await later(saved.paths!, saved.created!).destroy();
+      assert.equal(reads, 0);
+      assert.deepEqual(dirs.filter(exists), []);
+      // A saved path that is a hierarchy's mount point is refused by rmdir (EBUSY): then
+      // the layout is read, which says so, and it is left alone, not retried until timeout.
+      const cpu = host!.v1.find((h) => h.controllers.includes("cpu"))!;
+      await later({ cpu: cpu.mountPoint }, []).destroy();
+      assert.equal(reads, 1);
+      assert.ok(exists(`${cpu.mountPoint}/cgroup.procs`));
+    } finally {
+      await first.destroy();
       restoreUnifiedSubtree(before);
     }
   },

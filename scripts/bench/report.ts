@@ -551,11 +551,12 @@ function renderCauses(L: string[], r: BenchResults): void {
           "binding; the systemd driver, resource translation, device filters, stats, events and " +
           "the spawn plan's op tables (native/plan.ts) " +
           "are imported only by the verbs that use them) and running each function a first " +
-          "time in a new V8 (measured in one process: reading the host's cgroup layout, which of " +
-          "these only delete still needs, 1.0-1.3 ms the first time, 0.3 ms after; a " +
-          "container's status 0.8 ms, then 0.15 ms), besides " +
-          "the native library's dlopen (~0.7 ms) and ~0.2 ms per symbol bound (Deno compiles a " +
-          "trampoline for each).",
+          "time in a new V8 (measured in one process: a container's status 0.8 ms, then " +
+          "0.15 ms; none of these commands reads the host's cgroup layout any more, delete " +
+          "only when a saved directory does not go with its rmdir), besides " +
+          "the first `Deno.dlopen` of a process (~1.1 ms, the same for libc as for " +
+          "libnsinit: Deno's FFI set-up, not the library) and ~0.2 ms per symbol bound (Deno " +
+          "compiles a trampoline for each).",
       );
     } else if (t.goal.startsWith("library `create`")) {
       const setup = phaseSum(p.library, (x) => x.startsWith("create: child set up"));
