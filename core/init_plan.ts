@@ -37,6 +37,7 @@ import { ConfigError } from "../errors.ts";
 import { withMountLabel } from "./host_features.ts";
 import { CloneFlag, nulList, Op, PlanBuilder, u32List } from "../native/plan.ts";
 import { mapToolArgs, type RootlessMaps } from "./rootless.ts";
+import { cstr, native } from "../native/ffi.ts";
 
 /** clone flag of each namespace type. */
 export const NS_FLAG: Record<NamespaceType, number> = {
@@ -159,6 +160,18 @@ export interface PlanHostFacts {
   exists?(path: string): boolean;
   /** A host device node with these numbers, to bind in a user namespace. */
   deviceNode?(type: "c" | "b", major: number, minor: number): string | undefined;
+  /**
+   * The identity (nsfs inode) of the user namespace owning the namespace file at `path`
+   * (`owner`, NS_GET_USERNS) or of the parent of the user namespace at `path` (`parent`,
+   * NS_GET_PARENT); undefined when it cannot be told (no such file, the initial namespace) and
+   * for a parent that is the runtime's own user namespace (nothing nested to get past).
+   */
+  namespaceOwner?(path: string, which: "owner" | "parent"): string | undefined;
+  /**
+   * Whether setgroups(2) is denied in a joined user namespace: known for `/proc/<pid>/ns/user`
+   * (that process's `/proc/<pid>/setgroups`), else undefined.
+   */
+  setgroupsDenied?(userNsPath: string): boolean | undefined;
 }
 
 /** This host's facts: /proc/self/mountinfo and stat(2). */
@@ -192,6 +205,26 @@ export const HOST_FACTS: PlanHostFacts = {
       } catch { /* vanished */ }
     }
     return undefined;
+  },
+  namespaceOwner: (path, which) => {
+    const ino = native().nsi_ns_owner(cstr(path), which === "parent" ? 1 : 0);
+    if (ino < 0) return undefined;
+    // A user namespace whose parent is the runtime's own is not nested for a join.
+    if (
+      which === "parent" && BigInt(ino) === BigInt(Deno.statSync("/proc/self/ns/user").ino ?? -1)
+    ) {
+      return undefined;
+    }
+    return String(ino);
+  },
+  setgroupsDenied: (path) => {
+    const pid = /^\/proc\/(\d+)\/ns\/user$/.exec(path)?.[1];
+    if (!pid) return undefined;
+    try {
+      return Deno.readTextFileSync(`/proc/${pid}/setgroups`).trim() === "deny";
+    } catch {
+      return undefined;
+    }
   },
 };
 let rootIsInitialRamfs: boolean | undefined;
@@ -600,9 +633,7 @@ export function buildInitPlan(spec: Spec, opts: InitPlanOptions): PlanBuilder {
       o.idmapRecursive ? 1 : 0,
     );
   }
-  for (const j of ns.join) {
-    plan.add(Op.H_JOIN, `join the ${j.type} namespace ${j.path}`, j.path!, NS_FLAG[j.type]);
-  }
+  addPathJoins(plan, ns.join, opts.host ?? HOST_FACTS);
   if (ns.create & CloneFlag.NEWTIME) {
     const off = linux.timeOffsets ?? {};
     const text = Object.entries(off).map(([clock, o]) =>
@@ -631,6 +662,12 @@ export function buildInitPlan(spec: Spec, opts: InitPlanOptions): PlanBuilder {
   if (newUserns) {
     checkMapped(proc, linux);
     setgroupsDenied = addIdMaps(plan, linux, opts.rootless);
+  }
+  const joinedUser = ns.join.find((j) => j.type === "user");
+  if (joinedUser && (opts.host ?? HOST_FACTS).setgroupsDenied?.(joinedUser.path!) === true) {
+    // A joined user namespace that denies setgroups(2) (a rootless container's, with one gid
+    // mapped): the process keeps the groups it has, as in a new one that denies it.
+    setgroupsDenied = true;
   }
   if (opts.fifoPath) plan.add(Op.H_FIFO, "open the exec fifo", opts.fifoPath);
 
@@ -758,6 +795,44 @@ export function nestsUserNamespace(
     (m.type === "proc" || (m.source ?? "").replace(/\/+$/, "") === "/proc")
   );
   return proc && !(opts.host ?? HOST_FACTS).onInitialRamfs(rootfsPath(spec, opts.bundle));
+}
+
+/**
+ * The joins of namespaces given by path, in {@link JOIN_ORDER}: the user namespace first, whose
+ * capabilities the others' setns(2) needs. Unless the joined user namespace is nested and its
+ * parent owns joined namespaces, as a rootless container that locks its mounts has
+ * ({@link nestsUserNamespace}: a pod's container joining such a container's
+ * `/proc/<pid>/ns/{user,net,ipc,uts}`): the nested one holds no capability over them. Then, as
+ * `exec` does ({@link buildExecPlan}): the parent (`H_JOINOWNER`), the namespaces it owns, the
+ * given user namespace, and the rest (mount last). Decided from the namespaces' owners
+ * (NS_GET_USERNS, NS_GET_PARENT); without them (a host fact that cannot tell) the order is
+ * the usual one.
+ */
+function addPathJoins(plan: PlanBuilder, join: LinuxNamespace[], host: PlanHostFacts): void {
+  let order = join;
+  let owner: LinuxNamespace | undefined;
+  const user = join.find((j) => j.type === "user");
+  if (user && join.length > 1 && host.namespaceOwner) {
+    const parent = host.namespaceOwner(user.path!, "parent");
+    const others = join.filter((j) => j !== user && j.type !== "mount");
+    const byParent = parent === undefined
+      ? []
+      : others.filter((j) => host.namespaceOwner!(j.path!, "owner") === parent);
+    if (byParent.length) {
+      owner = byParent[0];
+      order = [...byParent, user, ...join.filter((j) => j !== user && !byParent.includes(j))];
+    }
+  }
+  if (owner) {
+    plan.add(
+      Op.H_JOINOWNER,
+      `join the user namespace owning ${owner.path} (the parent of ${user!.path}, nested)`,
+      owner.path!,
+    );
+  }
+  for (const j of order) {
+    plan.add(Op.H_JOIN, `join the ${j.type} namespace ${j.path}`, j.path!, NS_FLAG[j.type]);
+  }
 }
 
 /** Refuses a process user whose ids the new user namespace's maps do not hold (EINVAL later). */
@@ -1124,13 +1199,15 @@ export function buildExecPlan(proc: Process, opts: ExecPlanOptions): PlanBuilder
       listMask(affinity.initial),
     );
   }
+  if (proc.oomScoreAdj !== undefined) {
+    // By the helper at its start, before it makes itself non-dumpable (the clone inherits
+    // it): a non-dumpable process's /proc/self is root's, which a rootless caller may not write.
+    plan.add(Op.H_OOMSCOREADJ, "set oom_score_adj", String(proc.oomScoreAdj));
+  }
   plan.add(Op.H_CLONE, "clone", 0);
   // Every exec'd process leads its own session, as runc's do: it must not share the runtime
   // caller's process group (conmon kills the exec's group when an execSync times out).
   plan.add(Op.C_SETSID, "create a session");
-  if (proc.oomScoreAdj !== undefined) {
-    plan.add(Op.C_WRITE, "set oom_score_adj", "/proc/self/oom_score_adj", String(proc.oomScoreAdj));
-  }
   if (opts.chroot) plan.add(Op.C_CHROOT, `chroot into the rootfs ${opts.chroot}`, opts.chroot);
   processSteps(plan, proc, {
     seccomp: opts.seccomp,

@@ -70,6 +70,23 @@ Deno.test("exec plan: joins the user namespace first and the mount namespace las
   assert.ok(plan.length > 4);
 });
 
+Deno.test("exec plan with oomScoreAdj: the helper writes its own, before the clone (it is non-dumpable after its start)", () => {
+  const plan = buildExecPlan({
+    args: ["true"],
+    cwd: "/",
+    user: { uid: 0, gid: 0 },
+    oomScoreAdj: 400,
+  }, {
+    initPid: 7,
+    namespaces: ["user", "mount"],
+  });
+  const rs = rows(plan);
+  const i = rs.findIndex((r) => r[0] === "H_OOMSCOREADJ");
+  assert.deepEqual(rs[i], ["H_OOMSCOREADJ", "400"]);
+  assert.ok(i < rs.findIndex((r) => r[0] === "H_CLONE"));
+  assert.ok(!rs.some((r) => r[0] === "C_WRITE" && r[1] === "/proc/self/oom_score_adj"));
+});
+
 // --- The plans, record by record: what nsinit-init runs for each kind of spec. ---
 
 type Arg = number | bigint | string | string[] | number[] | Uint8Array;
@@ -313,6 +330,70 @@ Deno.test("init plan with joined namespaces: setns in the helper, user first and
   assert.deepEqual(rs[6], ["C_KEYRING", "_ses.nsinit"]);
   // A joined mount namespace still gets the rootfs set up in it.
   assert.ok(at(rs, "C_ROOTFS") > 0 && at(rs, "C_PIVOT") > at(rs, "C_ROOTFS"));
+});
+
+Deno.test("init plan joining a nested user namespace by path (a pod of a rootless container that locks its mounts): its parent first, the namespaces it owns, then the given one", () => {
+  const spec = defaultSpec();
+  spec.linux!.namespaces = [
+    { type: "mount" },
+    { type: "pid" },
+    { type: "user", path: "/proc/7/ns/user" },
+    { type: "network", path: "/proc/7/ns/net" },
+    { type: "ipc", path: "/proc/7/ns/ipc" },
+    { type: "uts", path: "/proc/7/ns/uts" },
+    { type: "cgroup", path: "/proc/9/ns/cgroup" },
+  ];
+  // The container's user namespace is "P"; /proc/7/ns/user is "U", nested in it. The cgroup
+  // namespace joined belongs to U itself.
+  const owners: Record<string, string> = {
+    "/proc/7/ns/net": "P",
+    "/proc/7/ns/ipc": "P",
+    "/proc/7/ns/uts": "P",
+    "/proc/9/ns/cgroup": "U",
+  };
+  const asked: string[] = [];
+  const nested: PlanHostFacts = {
+    ...HOST,
+    namespaceOwner: (path, which) => {
+      asked.push(`${which} ${path}`);
+      return which === "parent" ? (path === "/proc/7/ns/user" ? "P" : undefined) : owners[path];
+    },
+    setgroupsDenied: (path) => path === "/proc/7/ns/user",
+  };
+  const rs = rows(buildInitPlan(spec, { bundle: "/b", host: nested }));
+  assert.deepEqual(rs.slice(0, 7), [
+    ["H_JOINOWNER", "/proc/7/ns/ipc"],
+    ["H_JOIN", "/proc/7/ns/ipc", CloneFlag.NEWIPC],
+    ["H_JOIN", "/proc/7/ns/uts", CloneFlag.NEWUTS],
+    ["H_JOIN", "/proc/7/ns/net", CloneFlag.NEWNET],
+    ["H_JOIN", "/proc/7/ns/user", CloneFlag.NEWUSER],
+    ["H_JOIN", "/proc/9/ns/cgroup", CloneFlag.NEWCGROUP],
+    ["H_CLONE", CloneFlag.NEWNS | CloneFlag.NEWPID],
+  ]);
+  assert.ok(asked.includes("parent /proc/7/ns/user"), asked.join());
+  // The joined namespace denies setgroups: the process keeps its groups (no setgroups call).
+  const user = rs.find((r) => r[0] === "C_USER")!;
+  assert.equal(user[3], 0);
+
+  // Not nested (the joined namespaces belong to the given user namespace): the usual order,
+  // as root-run and without the facts.
+  const flat: PlanHostFacts = {
+    ...HOST,
+    namespaceOwner: (path, which) =>
+      which === "parent" ? "init" : path.startsWith("/proc/7/") ? "P" : "U",
+  };
+  const order = [
+    ["H_JOIN", "/proc/7/ns/user", CloneFlag.NEWUSER],
+    ["H_JOIN", "/proc/7/ns/ipc", CloneFlag.NEWIPC],
+    ["H_JOIN", "/proc/7/ns/uts", CloneFlag.NEWUTS],
+    ["H_JOIN", "/proc/7/ns/net", CloneFlag.NEWNET],
+    ["H_JOIN", "/proc/9/ns/cgroup", CloneFlag.NEWCGROUP],
+  ];
+  for (const host of [flat, HOST]) {
+    const plain = rows(buildInitPlan(spec, { bundle: "/b", host }));
+    assert.deepEqual(plain.slice(0, 5), order);
+    assert.equal(plain.find((r) => r[0] === "C_USER")![3], 1);
+  }
 });
 
 Deno.test("init plan of masked and read-only paths: after pivot, in order, before the root goes read-only", () => {

@@ -84,6 +84,8 @@ const SYMBOLS = {
   nsi_send_fd: { parameters: ["buffer", "i32", "buffer"], result: "i32" },
   // int nsi_set_winsize(int32_t fd, int32_t rows, int32_t cols)
   nsi_set_winsize: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  // int64_t nsi_ns_owner(const char *path, int32_t parent): the owning user namespace's inode
+  nsi_ns_owner: { parameters: ["buffer", "i32"], result: "i64" },
   // int nsi_mkfifo(const char *path, int32_t mode)
   nsi_mkfifo: { parameters: ["buffer", "i32"], result: "i32" },
   // int nsi_sizeof_msg(void)

@@ -29,6 +29,7 @@ export const OPS = {
   H_CGROUP: [12, "s"],
   H_DUMPABLE: [13, ""],
   H_JOINOWNER: [14, "s"],
+  H_OOMSCOREADJ: [15, "s"],
   C_SETSID: [64, ""],
   C_UNSHARE: [65, "u"],
   C_ROOTFS: [66, "s"],

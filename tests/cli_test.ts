@@ -176,13 +176,15 @@ Deno.test({
         await Deno.writeTextFile(
           procFile,
           JSON.stringify({
-            args: ["sh", "-c", "echo from-file"],
+            args: ["sh", "-c", "echo from-file $(cat /proc/self/oom_score_adj)"],
             cwd: "/",
             user: { uid: 0, gid: 0 },
+            // Written by the exec helper for its clone (as rootless exec needs, rootless_test.ts).
+            oomScoreAdj: 250,
           }),
         );
         const exFile = await cli(["exec", "--process", procFile, id]);
-        assert.equal(exFile.stdout, "from-file\n", exFile.stderr);
+        assert.equal(exFile.stdout, "from-file 250\n", exFile.stderr);
         assertFails(
           await cli(["exec", id, "/no/such/binary"]),
           /no\/such\/binary/,

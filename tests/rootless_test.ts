@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { makeBundle } from "./helpers/bundle.ts";
 import { skipIf } from "./helpers/skip.ts";
+import { uniqueId } from "./helpers/ids.ts";
 import {
   cannotRunAsTestUser,
   mapTestUserSubIds,
@@ -16,8 +17,9 @@ const reason = cannotRunAsTestUser();
 const ignore = skipIf(reason !== undefined, reason ?? "");
 const user = testUser()!;
 
-async function rootlessBundle(args: string[], opts: { writable?: boolean } = {}) {
+async function rootlessBundle(args: string[], opts: { writable?: boolean; id?: string } = {}) {
   const b = await makeBundle({
+    ...(opts.id ? { id: opts.id } : {}),
     args,
     rootless: true,
     owner: { uid: user.uid, gid: user.gid },
@@ -127,6 +129,124 @@ Deno.test({
     const r = await runNsinitAs(user, ["run", "--bundle", b.dir, b.id], { env: b.env });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.trim(), "300");
+  },
+});
+
+Deno.test({
+  name: "rootless: exec with process.oomScoreAdj (the exec helper is non-dumpable)",
+  ignore,
+  async fn() {
+    await using b = await rootlessBundle(["sleep", "1000"], { id: uniqueId("podjoin-oom") });
+    await b.write();
+    const env = b.env;
+    const run = await runNsinitAs(user, ["run", "--detach", "--bundle", b.dir, b.id], {
+      env,
+      pipeGraceMs: 200,
+    });
+    assert.equal(run.code, 0, run.stderr);
+    try {
+      const p = `${b.dir}/process.json`;
+      await Deno.writeTextFile(
+        p,
+        JSON.stringify({
+          ...b.config.process,
+          args: ["cat", "/proc/self/oom_score_adj"],
+          terminal: false,
+          oomScoreAdj: 400,
+        }),
+      );
+      await Deno.chown(p, user.uid, user.gid);
+      const e = await runNsinitAs(user, ["exec", "--process", p, b.id], { env });
+      assert.equal(e.code, 0, e.stderr);
+      assert.equal(e.stdout.trim(), "400");
+    } finally {
+      const del = await runNsinitAs(user, ["delete", "--force", b.id], { env });
+      assert.equal(del.code, 0, del.stderr);
+    }
+  },
+});
+
+/** Runs `a` detached, then `b` (which joins `a` by path) to completion; returns b's output. */
+async function podJoin(nested: boolean) {
+  const kind = nested ? "nested" : "flat";
+  await using a = await rootlessBundle(["sleep", "1000"], { id: uniqueId(`podjoin-a-${kind}`) });
+  a.config.hostname = `pod-${kind}`;
+  for (const t of ["network", "ipc", "uts"] as const) {
+    if (!a.config.linux!.namespaces!.some((n) => n.type === t)) {
+      a.config.linux!.namespaces!.push({ type: t });
+    }
+  }
+  if (nested) {
+    // With CAP_SYS_ADMIN the init locks its mounts in a nested user namespace: /proc/<pid>/ns/user
+    // is that one, and the network, ipc and uts namespaces belong to its parent.
+    const caps = a.config.process!.capabilities!;
+    for (const set of ["bounding", "effective", "permitted"] as const) {
+      caps[set] = [...new Set([...(caps[set] ?? []), "CAP_SYS_ADMIN"])];
+    }
+  }
+  await a.write();
+  const env = a.env;
+  const run = await runNsinitAs(user, ["run", "--detach", "--bundle", a.dir, a.id], {
+    env,
+    pipeGraceMs: 200,
+  });
+  assert.equal(run.code, 0, run.stderr);
+  try {
+    const st = await runNsinitAs(user, ["state", a.id], { env });
+    const { pid } = JSON.parse(st.stdout);
+    const nestedNow = JSON.parse(Deno.readTextFileSync(`${a.xdg}/nsinit/${a.id}/state.json`))
+      .nestedUserns === true;
+    assert.equal(nestedNow, nested, "the first container nests (or not) as the test means");
+    await using b = await rootlessBundle([
+      "sh",
+      "-c",
+      "cat /proc/sys/kernel/hostname; for n in net ipc uts user; do readlink /proc/self/ns/$n; done",
+    ], { id: uniqueId(`podjoin-b-${kind}`) });
+    const linux = b.config.linux!;
+    // As a pod's container joins the pause container: its user, network, ipc and uts namespaces.
+    linux.namespaces = linux.namespaces!.filter((n) =>
+      !["user", "network", "ipc", "uts"].includes(n.type)
+    );
+    for (const [t, f] of [["user", "user"], ["network", "net"], ["ipc", "ipc"], ["uts", "uts"]]) {
+      linux.namespaces.push({ type: t as "user", path: `/proc/${pid}/ns/${f}` });
+    }
+    delete linux.uidMappings;
+    delete linux.gidMappings;
+    delete b.config.hostname;
+    if (nested) {
+      // In the nested user namespace nothing may mount an mqueue of the joined ipc namespace,
+      // which its parent owns (docs/security.md): a pod's container there binds none.
+      b.config.mounts = b.config.mounts!.filter((m) => m.type !== "mqueue");
+    }
+    await b.write();
+    const r = await runNsinitAs(user, ["run", "--bundle", b.dir, b.id], { env: b.env });
+    const want = ["net", "ipc", "uts", "user"].map((f) =>
+      Deno.readLinkSync(`/proc/${pid}/ns/${f}`)
+    );
+    return { r, want, hostname: a.config.hostname };
+  } finally {
+    const del = await runNsinitAs(user, ["delete", "--force", a.id], { env });
+    assert.equal(del.code, 0, del.stderr);
+  }
+}
+
+Deno.test({
+  name: "rootless pod: a container joins a nesting container's namespaces by path",
+  ignore,
+  async fn() {
+    const { r, want, hostname } = await podJoin(true);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split("\n"), [hostname, ...want]);
+  },
+});
+
+Deno.test({
+  name: "rootless pod: a container joins a non-nesting container's namespaces by path",
+  ignore,
+  async fn() {
+    const { r, want, hostname } = await podJoin(false);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split("\n"), [hostname, ...want]);
   },
 });
 

@@ -429,9 +429,7 @@ int main(int argc, char **argv)
 	planfd = nfds + 1;
 	if (fcntl(g_sync, F_SETFD, FD_CLOEXEC) < 0 || fcntl(planfd, F_SETFD, FD_CLOEXEC) < 0)
 		return 2;
-	/* No process in the container may open /proc/<us>/exe (CVE-2019-5736). */
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-		nsi_fail(errno, "prctl PR_SET_DUMPABLE");
+	/* The plan is read in the runtime's namespaces, before anything joins or sees us. */
 	if (fstat(planfd, &st) < 0)
 		nsi_fail(errno, "fstat plan");
 	plan = malloc(st.st_size ? st.st_size : 1);
@@ -439,6 +437,18 @@ int main(int argc, char **argv)
 		nsi_fail(errno ? errno : EIO, "read plan");
 	close(planfd);
 	n = parse_plan(plan, st.st_size, &recs);
+	/* While we are still dumpable, /proc/self is the caller's own: an unprivileged caller may
+	 * write our oom_score_adj, which the clone inherits (non-dumpable, /proc/self is root's). */
+	for (int i = 0; i < n && recs[i].op < 64; i++) {
+		if (recs[i].op != NSI_H_OOMSCOREADJ)
+			continue;
+		g_cur_index = i;
+		g_cur_op = recs[i].op;
+		nsi_write_file("/proc/self/oom_score_adj", rec_str(&recs[i], 0));
+	}
+	/* No process in the container may open /proc/<us>/exe (CVE-2019-5736). */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		nsi_fail(errno, "prctl PR_SET_DUMPABLE");
 	crash_setup();
 
 	for (int i = 0; i < n && recs[i].op < 64; i++) {
@@ -526,7 +536,8 @@ int main(int argc, char **argv)
 			break;
 		case NSI_H_TIMENS:
 		case NSI_H_MAPCMD:
-			break; /* handled below, after joins / after clone */
+		case NSI_H_OOMSCOREADJ:
+			break; /* handled below, after joins / after clone; at the start */
 		default:
 			nsi_fail(EINVAL, "plan: unknown op %u", r->op);
 		}

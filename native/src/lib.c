@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <linux/nsfs.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
@@ -243,6 +244,29 @@ NSI_EXPORT int nsi_send_go(int32_t fd, int32_t pid)
 	m.op_index = -1;
 	m.pid = pid;
 	return send(fd, &m, sizeof(m), MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+/*
+ * The inode of the user namespace that owns the namespace file at path (NS_GET_USERNS), or,
+ * with parent set, of the parent of the user namespace at path (NS_GET_PARENT); -errno.
+ * TypeScript compares them to order joins (a nested user namespace, core/init_plan.ts).
+ */
+NSI_EXPORT int64_t nsi_ns_owner(const char *path, int32_t parent)
+{
+	struct stat st;
+	int64_t ret;
+	int ns = open(path, O_RDONLY | O_CLOEXEC), owner;
+
+	if (ns < 0)
+		return -errno;
+	owner = ioctl(ns, parent ? NS_GET_PARENT : NS_GET_USERNS);
+	ret = owner < 0 ? -errno : 0;
+	close(ns);
+	if (owner < 0)
+		return ret;
+	ret = fstat(owner, &st) < 0 ? -errno : (int64_t)st.st_ino;
+	close(owner);
+	return ret;
 }
 
 NSI_EXPORT int nsi_close(int32_t fd)

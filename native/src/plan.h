@@ -51,6 +51,8 @@
 	                                   writer needs /proc/<child> to be its own) */ \
 	X(NSI_H_JOINOWNER, 14, "s")     /* path of a namespace: setns into the user namespace \
 	                                   owning it (NS_GET_USERNS), in order with H_JOIN */ \
+	X(NSI_H_OOMSCOREADJ, 15, "s")   /* value: the helper's own oom_score_adj, written before \
+	                                   it makes itself non-dumpable (the clone inherits it) */ \
 	/* child stage */ \
 	X(NSI_C_SETSID, 64, "")         /* setsid */ \
 	X(NSI_C_UNSHARE, 65, "u")       /* flags */ \
