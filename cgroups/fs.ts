@@ -10,6 +10,7 @@
 import { CgroupError, errnoName, SyscallError } from "../errors.ts";
 import { ensureNative, native } from "../native/ffi.ts";
 import type { CgroupWrite } from "./resources.ts";
+import { concatBytes } from "../util/bytes.ts";
 
 const encoder = new TextEncoder();
 
@@ -166,7 +167,6 @@ export async function cgroupFiles(
 ): Promise<CgroupFileResult[]> {
   if (ops.length === 0) return [];
   const parts: Uint8Array[] = [];
-  let len = 0;
   for (const o of ops) {
     const arg = o.op === "write" ? o.value : o.op === "fill" ? o.from : "";
     if (o.path.includes("\0") || arg.includes("\0")) {
@@ -178,14 +178,8 @@ export async function cgroupFiles(
     rec.set(path, 1);
     rec.set(a, path.length + 2);
     parts.push(rec);
-    len += rec.length;
   }
-  const list = new Uint8Array(len);
-  let off = 0;
-  for (const p of parts) {
-    list.set(p, off);
-    off += p.length;
-  }
+  const list = concatBytes(parts);
   const res = new Int32Array(ops.length * 2);
   await ensureNative();
   const ran = await native().nsi_cg_files(

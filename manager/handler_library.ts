@@ -16,6 +16,7 @@ import type { Container } from "../core/container.ts";
 import { Factory } from "../core/factory.ts";
 import type { ContainerProcess } from "../core/process.ts";
 import type { LinuxResources, Process } from "../spec/config.ts";
+import { concatBytes } from "../util/bytes.ts";
 import { KubernetesLogWriter } from "./k8s_log.ts";
 import { isAlive, waitForExit } from "./proc.ts";
 import {
@@ -385,11 +386,5 @@ async function readCapped(s?: ReadableStream<Uint8Array>): Promise<Uint8Array> {
     parts.push(keep.slice());
     size += keep.length;
   }
-  const out = new Uint8Array(size);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
