@@ -242,7 +242,7 @@ export async function joinCgroup(dir: string, pid: number): Promise<void> {
     throw toSyscallError(e, "open", path);
   }
   try {
-    await f.write(new TextEncoder().encode(String(pid)));
+    await f.write(encoder.encode(String(pid)));
   } catch (e) {
     throw toSyscallError(e, "write", path);
   } finally {

@@ -356,11 +356,13 @@ export class Container implements AsyncDisposable {
       checkTransition(this.id, await this.status(), "exec");
       mark("exec: locked", this.id);
       // Loaded here: the other verbs (a CLI `state`, `kill` ...) never pay for them.
-      const [{ validateProcess }, { buildExecPlan }, { execProcessLabel }] = await Promise.all([
+      const [validate, plans, labels] = await Promise.all([
         import("../spec/validate.ts"),
         import("./init_plan.ts"),
         import("./host_features.ts"),
       ]);
+      const { validateProcess } = validate, { buildExecPlan, HOST_FACTS } = plans;
+      const { execProcessLabel } = labels;
       const proc = validateProcess(process);
       // An exec'd process runs under the container's AppArmor profile (or SELinux label)
       // unless it names its own, as runc's do: exec must not leave the confinement.
@@ -374,7 +376,9 @@ export class Container implements AsyncDisposable {
         namespaces: this.#state.namespaces,
         preserveFds: opts.preserveFds?.length ?? 0,
         ...(compiled ? { seccomp: compiled } : {}),
-        setgroupsDenied: this.#setgroupsDenied(),
+        // As a config's joined user namespace is read (init_plan.ts's host facts).
+        setgroupsDenied: this.#state.namespaces.includes("user") &&
+          HOST_FACTS.setgroupsDenied?.(`/proc/${this.#state.initPid}/ns/user`) === true,
         ...(this.#state.nestedUserns ? { nestedUserns: true } : {}),
         ...(this.#state.namespaces.includes("mount") ? {} : { chroot: this.#state.rootfs }),
         ...(this.#state.config.linux?.memoryPolicy
@@ -422,16 +426,6 @@ export class Container implements AsyncDisposable {
       }
       return p;
     });
-  }
-
-  /** Whether the container's user namespace denies setgroups(2) (rootless, single gid map). */
-  #setgroupsDenied(): boolean {
-    if (!this.#state.namespaces.includes("user")) return false;
-    try {
-      return Deno.readTextFileSync(`/proc/${this.#state.initPid}/setgroups`).trim() === "deny";
-    } catch {
-      return false;
-    }
   }
 
   /**
