@@ -7,7 +7,7 @@
 import { bool, parseFlags, str, UsageError } from "./flags.ts";
 import { type LogFormat, Logger } from "./log.ts";
 
-import { defaultRoot } from "../core/rootless.ts";
+import { defaultRoot } from "../core/state_root.ts";
 
 /** Where state lives by default for root (runc uses /run/runc); see `defaultRoot()`. */
 export const DEFAULT_ROOT = "/run/nsinit";

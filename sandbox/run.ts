@@ -10,7 +10,7 @@ import { Factory } from "../core/factory.ts";
 import type { Container } from "../core/container.ts";
 import type { ContainerProcess } from "../core/process.ts";
 import type { StdioOptions } from "../core/stdio.ts";
-import { defaultRoot } from "../core/rootless.ts";
+import { defaultRoot } from "../core/state_root.ts";
 import { createCgroupManager } from "../drivers/factory.ts";
 import { CgroupError, ConfigError } from "../errors.ts";
 import { isDirectory } from "../util/fs.ts";

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { defaultRoot } from "../../core/rootless.ts";
+import { defaultRoot } from "../../core/state_root.ts";
 import { runSandbox } from "../../sandbox/run.ts";
 import { HOME_SECRETS } from "../../sandbox/spec.ts";
 import { summarize, type Summary } from "./stats.ts";
