@@ -8,10 +8,12 @@
  *
  * It installs runc, crun and GNU time from Debian if missing, builds dist/ if missing or stale,
  * makes one busybox bundle for every runtime, and measures, interleaving runtimes run by run:
- * `run` of /bin/true through each CLI; the create/start/state/kill/delete cycle; the library
- * from this process; batches of containers; peak RSS; start-up costs; and the floor (a
- * namespaced spawn with no runtime work). Everything it creates (containers, cgroups, state
- * roots, the bundle) is removed at the end, also after an error or Ctrl-C.
+ * `run` of /bin/true through each CLI, beside the CLI floor (scripts/bench/floor_cli.ts: a
+ * `deno run` that does only the clone and exec, and the cgroups); the
+ * create/start/state/kill/delete cycle; the library from this process; batches of
+ * containers; peak RSS; start-up costs; and the floor (a namespaced spawn with no runtime
+ * work). Everything it creates (containers, cgroups, state roots, the bundle) is removed at
+ * the end, also after an error or Ctrl-C.
  *
  * @module
  */
