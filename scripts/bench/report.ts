@@ -729,7 +729,7 @@ function runAboveFloor(
   ];
   if (f.cgroups) {
     parts.push(
-      `${fmt(top - exec)} ms is the cgroups (made, the child placed, removed after the exit)` +
+      `${fmt(top - exec)} ms is the cgroups: made, the child placed, removed after the exit` +
         (v1 && idle
           ? ` (a v1 \`cgroup.procs\` move after an idle spell, timed alone in the parts of ` +
             `the work above, waits ${fmt(idle.median)} ms for the kernel's RCU grace period, ` +
@@ -785,8 +785,9 @@ function rssAboveFloor(r: BenchResults, emptyKiB: number): string {
     ` against an empty \`deno run\`'s ${mib(emptyKiB)}: ${q}x, ` +
     (q > 1.2
       ? "over the 1.2x goal before any of nsinit's code runs, so no CLI that Deno runs can " +
-        "meet it here. That floor is Deno's: the pages of the deno executable that its FFI, " +
-        "process and thread machinery touch, and the threads the native calls run on. "
+        "meet it here. That floor is Deno's (its own code is one small file): the pages of " +
+        "the deno executable that its FFI, process and thread machinery touch, and the " +
+        "threads the native calls run on. "
       : "within the 1.2x goal: the floor leaves room, and what is above it is nsinit's. ") +
     (nsinit === undefined
       ? ""

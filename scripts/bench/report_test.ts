@@ -150,7 +150,7 @@ Deno.test("the run target is explained by the measured CLI floor, part by part",
       "5.00 ms is loading libnsinit through Deno's FFI and spawning the child",
       "take 1.60 ms in a warm process (the helper floor above), so 3.40 ms is a fresh " +
       "process's FFI set-up",
-      "3.00 ms is the cgroups (made, the child placed, removed after the exit) (a v1 " +
+      "3.00 ms is the cgroups: made, the child placed, removed after the exit (a v1 " +
       "`cgroup.procs` move after an idle spell, timed alone in the parts of the work above, " +
       "waits 8.60 ms for the kernel's RCU grace period",
       "nsinit's `run` takes 30.0 ms, 1.00 ms above that floor",
