@@ -13,7 +13,7 @@ import type { CgroupStats } from "../cgroups/stats.ts";
 import { parseMountInfo } from "../cgroups/paths.ts";
 import { ContainerIdError, type Status } from "../errors.ts";
 import type { ExitStatus } from "../native/reaper.ts";
-import { type ContainerState, lockDir, readState, writeAtomic } from "./state.ts";
+import { type ContainerState, lockDir, markedNotStarted, readState, writeAtomic } from "./state.ts";
 import { mark } from "../util/trace.ts";
 import { ContainerProcess } from "./process.ts";
 import { hookBase, type HookState, runHooksWarn } from "./hooks.ts";
@@ -140,13 +140,18 @@ export class Container implements AsyncDisposable {
       st.state !== "X";
   }
 
+  /** Not started: an exec fifo (`create`) or the directory's mark (`run`, see NOT_STARTED_MODE). */
+  #notStarted(): boolean {
+    return markedNotStarted(this.#dir) || exists(this.#fifo);
+  }
+
   /** The current status, derived from the init process, the exec fifo and the freezer. */
   async status(): Promise<Status> {
-    if (this.#state.initPid <= 0) return exists(this.#fifo) ? "creating" : "stopped";
+    if (this.#state.initPid <= 0) return this.#notStarted() ? "creating" : "stopped";
     if (!this.#initAlive()) return "stopped";
     // Frozen first, as runc: a paused created container is paused, not created.
     if (await this.#cgroup.frozen().catch(() => false)) return "paused";
-    if (exists(this.#fifo)) return "created";
+    if (this.#notStarted()) return "created";
     return "running";
   }
 
