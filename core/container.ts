@@ -15,9 +15,8 @@ import { ContainerIdError, type Status } from "../errors.ts";
 import type { ExitStatus } from "../native/reaper.ts";
 import { type ContainerState, lockDir, markedNotStarted, readState, writeAtomic } from "./state.ts";
 import { mark } from "../util/trace.ts";
-import { ContainerProcess } from "./process.ts";
+import type { ContainerProcess } from "./process.ts";
 import { hookBase, type HookState, runHooksWarn } from "./hooks.ts";
-import { seccompAgentSender } from "./seccomp_notify.ts";
 import type { StdioOptions } from "./stdio.ts";
 import { realSyscalls, type Syscalls } from "./syscalls.ts";
 import { checkTransition } from "./transitions.ts";
@@ -361,11 +360,14 @@ export class Container implements AsyncDisposable {
       checkTransition(this.id, await this.status(), "exec");
       mark("exec: locked", this.id);
       // Loaded here: the other verbs (a CLI `state`, `kill` ...) never pay for them.
-      const [validate, plans, labels] = await Promise.all([
-        import("../spec/validate.ts"),
-        import("./init_plan.ts"),
-        import("./host_features.ts"),
-      ]);
+      const [validate, plans, labels, { ContainerProcess }, { seccompAgentSender }] = await Promise
+        .all([
+          import("../spec/validate.ts"),
+          import("./init_plan.ts"),
+          import("./host_features.ts"),
+          import("./process.ts"),
+          import("./seccomp_notify.ts"),
+        ]);
       const { validateProcess } = validate, { buildExecPlan, HOST_FACTS } = plans;
       const { execProcessLabel } = labels;
       const proc = validateProcess(process);
@@ -391,6 +393,7 @@ export class Container implements AsyncDisposable {
           : {}),
         ...(execLabel ? { execLabel } : {}),
       });
+      await this.#sys.ready({ spawn: true });
       const stdio = this.#sys.prepareStdio(opts.stdio);
       let spawned;
       try {

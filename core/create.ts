@@ -80,7 +80,7 @@ export async function createContainer(
       resctrlGroup,
     },
   ] = await createDeps();
-  await f.sys.ready();
+  await f.sys.ready({ spawn: true });
   mark("create: native library loaded", id);
   const bundle = resolve(opts.bundle);
   const spec = opts.spec ? validateSpec(structuredClone(opts.spec)) : await readBundleSpec(bundle);
