@@ -37,7 +37,8 @@ export type {
 export type { StdioMode, StdioOptions } from "./core/stdio.ts";
 export { type ContainerState, validateId } from "./core/state.ts";
 export type { ExitStatus } from "./native/reaper.ts";
-export { configureLibsystemd, configureNative } from "./native/ffi.ts";
+export { configureNative } from "./native/ffi.ts";
+export { configureLibsystemd } from "./native/ffi_systemd.ts";
 export {
   CgroupError,
   ConfigError,

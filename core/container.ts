@@ -13,11 +13,10 @@ import type { CgroupStats } from "../cgroups/stats.ts";
 import { parseMountInfo } from "../cgroups/paths.ts";
 import { ContainerIdError, type Status } from "../errors.ts";
 import type { ExitStatus } from "../native/reaper.ts";
-import { type ContainerState, lockDir, readState, writeAtomic } from "./state.ts";
+import { type ContainerState, lockDir, markedNotStarted, readState, writeAtomic } from "./state.ts";
 import { mark } from "../util/trace.ts";
-import { ContainerProcess } from "./process.ts";
+import type { ContainerProcess } from "./process.ts";
 import { hookBase, type HookState, runHooksWarn } from "./hooks.ts";
-import { seccompAgentSender } from "./seccomp_notify.ts";
 import type { StdioOptions } from "./stdio.ts";
 import { realSyscalls, type Syscalls } from "./syscalls.ts";
 import { checkTransition } from "./transitions.ts";
@@ -140,13 +139,18 @@ export class Container implements AsyncDisposable {
       st.state !== "X";
   }
 
+  /** Not started: an exec fifo (`create`) or the directory's mark (`run`, see NOT_STARTED_MODE). */
+  #notStarted(): boolean {
+    return markedNotStarted(this.#dir) || exists(this.#fifo);
+  }
+
   /** The current status, derived from the init process, the exec fifo and the freezer. */
   async status(): Promise<Status> {
-    if (this.#state.initPid <= 0) return exists(this.#fifo) ? "creating" : "stopped";
+    if (this.#state.initPid <= 0) return this.#notStarted() ? "creating" : "stopped";
     if (!this.#initAlive()) return "stopped";
     // Frozen first, as runc: a paused created container is paused, not created.
     if (await this.#cgroup.frozen().catch(() => false)) return "paused";
-    if (exists(this.#fifo)) return "created";
+    if (this.#notStarted()) return "created";
     return "running";
   }
 
@@ -356,11 +360,14 @@ export class Container implements AsyncDisposable {
       checkTransition(this.id, await this.status(), "exec");
       mark("exec: locked", this.id);
       // Loaded here: the other verbs (a CLI `state`, `kill` ...) never pay for them.
-      const [validate, plans, labels] = await Promise.all([
-        import("../spec/validate.ts"),
-        import("./init_plan.ts"),
-        import("./host_features.ts"),
-      ]);
+      const [validate, plans, labels, { ContainerProcess }, { seccompAgentSender }] = await Promise
+        .all([
+          import("../spec/validate.ts"),
+          import("./init_plan.ts"),
+          import("./host_features.ts"),
+          import("./process.ts"),
+          import("./seccomp_notify.ts"),
+        ]);
       const { validateProcess } = validate, { buildExecPlan, HOST_FACTS } = plans;
       const { execProcessLabel } = labels;
       const proc = validateProcess(process);
@@ -386,6 +393,7 @@ export class Container implements AsyncDisposable {
           : {}),
         ...(execLabel ? { execLabel } : {}),
       });
+      await this.#sys.ready({ spawn: true });
       const stdio = this.#sys.prepareStdio(opts.stdio);
       let spawned;
       try {

@@ -16,6 +16,7 @@ import type { DriverCapabilities } from "../drivers/driver.ts";
 import { FakeCgroupDrivers, FakeSyscalls } from "../tests/helpers/fake_syscalls.ts";
 import { makeTempDir, type TempDir } from "../tests/helpers/paths.ts";
 import { uniqueId } from "../tests/helpers/ids.ts";
+import { exists } from "../util/fs.ts";
 
 const SIGUSR1 = 10;
 
@@ -398,6 +399,63 @@ Deno.test("kill, then pause before the init acted on the SIGKILL: thawed, refuse
   const p = await inStatus(w, "running");
   await p.pause();
   assert.equal(await p.status(), "paused");
+});
+
+Deno.test("run: no exec fifo; the directory is marked not started until the init has exec'd", async () => {
+  await using w = await world();
+  const dir = `${w.factory.root}/r1`;
+  let during: { marked: boolean; fifo: boolean } | undefined;
+  const c = await w.factory.run("r1", {
+    bundle: w.bundle,
+    spec: spec(),
+    // Called once the init exists, before create has written its pid and returned.
+    onPidfd: () => {
+      during = {
+        marked: (Deno.statSync(dir).mode! & 0o1000) !== 0,
+        fifo: exists(`${dir}/exec.fifo`),
+      };
+    },
+  });
+  assert.deepEqual(during, { marked: true, fifo: false });
+  assert.ok(!w.sys.calls.some((l) => l.startsWith("mkfifo")));
+  assert.equal(Deno.statSync(dir).mode! & 0o7777, 0o711 & ~Deno.umask());
+  assert.equal(await c.status(), "running");
+  await c.destroy({ force: true });
+});
+
+Deno.test("a run's marked directory is creating, then created, as a create's fifo says", async () => {
+  await using w = await world();
+  const id = uniqueId("unit");
+  const dir = `${w.factory.root}/${id}`;
+  await Deno.mkdir(dir, { recursive: true });
+  Deno.chmodSync(dir, 0o1711);
+  const pid = w.sys.spawn();
+  const state: ContainerState = {
+    id,
+    bundle: w.bundle,
+    rootfs: `${w.bundle}/rootfs`,
+    initPid: 0,
+    initStartTime: 0,
+    created: new Date().toISOString(),
+    config: spec(),
+    namespaces: ["pid", "mount"],
+    cgroup: { driver: "none", paths: {} },
+    rootless: false,
+    owner: "",
+  };
+  // A directory without state.json yet (a crash right after it was made), then the first state.
+  assert.equal(await (await w.factory.load(id)).status(), "creating");
+  await Deno.writeTextFile(`${dir}/state.json`, JSON.stringify(state));
+  assert.equal(await (await w.factory.load(id)).status(), "creating");
+  state.initPid = pid;
+  state.initStartTime = w.sys.procStat(pid)!.startTime;
+  await Deno.writeTextFile(`${dir}/state.json`, JSON.stringify(state));
+  assert.equal(await (await w.factory.load(id)).status(), "created");
+  Deno.chmodSync(dir, 0o711);
+  assert.equal(await (await w.factory.load(id)).status(), "running");
+  const c = await w.factory.load(id);
+  await c.destroy({ force: true });
+  assert.equal(exists(dir), false);
 });
 
 Deno.test("start: a failure in the init is reported and the fifo is consumed", async () => {

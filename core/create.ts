@@ -16,7 +16,15 @@ import { mark } from "../util/trace.ts";
 import type { InitHooks } from "./init_plan.ts";
 import { hookBase, runHooks, runHooksWarn, splitStateJson } from "./hooks.ts";
 import type { ResctrlGroup } from "./host_features.ts";
-import { lockDir, newState, validateId, writeAtomic } from "./state.ts";
+import {
+  lockDir,
+  markedNotStarted,
+  markNotStarted,
+  newState,
+  validateId,
+  writeAtomic,
+  writeNew,
+} from "./state.ts";
 import { Container } from "./container.ts";
 import { rootlessMaps, userNamespacesRefusal } from "./rootless.ts";
 import { stateRootError } from "./state_root.ts";
@@ -72,7 +80,7 @@ export async function createContainer(
       resctrlGroup,
     },
   ] = await createDeps();
-  await f.sys.ready();
+  await f.sys.ready({ spawn: true });
   mark("create: native library loaded", id);
   const bundle = resolve(opts.bundle);
   const spec = opts.spec ? validateSpec(structuredClone(opts.spec)) : await readBundleSpec(bundle);
@@ -105,6 +113,19 @@ export async function createContainer(
       if (!mkdirNew(id, dir)) Deno.mkdirSync(dir, { mode: 0o711 });
     } catch (e) {
       throw stateRootError(f.root, e);
+    }
+  }
+  // A run's directory is marked "not started" (NOT_STARTED_MODE in state.ts) where a
+  // create makes its exec fifo (below): from here on, a crash leaves a "creating"
+  // container that `delete --force` cleans up. A file system that keeps no such bit gets
+  // the fifo.
+  let fifoMarks = waitForStart;
+  if (!waitForStart) {
+    try {
+      markNotStarted(dir, true);
+      fifoMarks = !markedNotStarted(dir);
+    } catch {
+      fifoMarks = true;
     }
   }
   const lock = await lockDir(dir);
@@ -152,11 +173,13 @@ export async function createContainer(
       rdt = resctrlGroup(host.resctrl, id, spec.linux.intelRdt);
     }
     const fifo = join(dir, "exec.fifo");
-    // The fifo exists from the start: a crash before the state is complete leaves
-    // a "creating" container that `delete --force` cleans up.
-    f.sys.mkfifo(fifo, 0o622);
-    // The umask trimmed it: an init that switched to another user must still open it.
-    Deno.chmodSync(fifo, 0o622);
+    if (fifoMarks) {
+      // The fifo exists from the start: a crash before the state is complete leaves
+      // a "creating" container that `delete --force` cleans up.
+      f.sys.mkfifo(fifo, 0o622);
+      // The umask trimmed it: an init that switched to another user must still open it.
+      Deno.chmodSync(fifo, 0o622);
+    }
 
     const { limitsBeforePid, deviceRules } = cgroup.capabilities;
     // On cgroup v2 the init is born in its cgroup (made and limited before the spawn).
@@ -205,7 +228,8 @@ export async function createContainer(
           ...(rdt.monitor ? { monitor: rdt.monitor } : {}),
         };
       }
-      await writeAtomic(join(dir, "state.json"), JSON.stringify(state));
+      // The directory is new: state.json is written in place (see writeNew).
+      await writeNew(join(dir, "state.json"), JSON.stringify(state));
       if (limitsBeforePid) {
         await manager.create();
         if (resources) await manager.set(resources);
@@ -271,8 +295,10 @@ export async function createContainer(
     await writeAtomic(join(dir, "state.json"), JSON.stringify(state));
     mark("create: state written", id);
     if (!waitForStart) {
+      // Started: "running" from here (a create's start removes its fifo instead).
       try {
-        Deno.removeSync(fifo);
+        if (fifoMarks) Deno.removeSync(fifo);
+        else markNotStarted(dir, false);
       } catch { /* gone */ }
       await runHooksWarn(
         "poststart",

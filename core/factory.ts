@@ -188,7 +188,7 @@ export class Factory {
    */
   async restore(id: string, opts: RestoreOptions): Promise<Container> {
     validateId(id);
-    await this.#sys.ready();
+    await this.#sys.ready({ spawn: true });
     const { restoreContainer } = await import("../criu/restore.ts");
     const r = await restoreContainer(this.root, id, opts);
     return new Container(r.state, r.dir, r.cgroup, {

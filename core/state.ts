@@ -136,6 +136,67 @@ export function writeAtomic(path: string, data: string | Uint8Array, mode = 0o60
   return Promise.resolve();
 }
 
+/**
+ * The mode bit (`S_ISVTX`, the sticky bit) a container directory made by `Factory.run` carries
+ * until its init has exec'd: there it stands for the exec fifo that `Factory.create` makes
+ * (`exec.fifo`, which the init of `create` waits on), so that the status is the same
+ * ("creating", then "created", also for what a crashed `run` leaves) without a file made
+ * and removed per container (see {@link writeNew} for what a file costs on /run here).
+ */
+export const NOT_STARTED_MODE = 0o1000;
+
+/**
+ * Sets or clears {@link NOT_STARTED_MODE} on a container directory, keeping its other mode
+ * bits (made with the umask's). `Deno.mkdirSync` drops the bit: hence a chmod.
+ */
+export function markNotStarted(dir: string, on: boolean): void {
+  const mode = (Deno.statSync(dir).mode ?? 0o711) & 0o7777;
+  Deno.chmodSync(dir, on ? mode | NOT_STARTED_MODE : mode & ~NOT_STARTED_MODE);
+}
+
+/** Whether a container directory carries {@link NOT_STARTED_MODE}; false when it is gone. */
+export function markedNotStarted(dir: string): boolean {
+  try {
+    return ((Deno.statSync(dir).mode ?? 0) & NOT_STARTED_MODE) !== 0;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Writes a file that must not exist yet (`O_CREAT | O_EXCL`) in place, without
+ * {@link writeAtomic}'s temp file and rename: for a container's first state.json, whose
+ * directory the caller has just made. A reader that comes while it is written sees no file,
+ * an empty one or a partial one, which all load as a container that is only deletable, as
+ * the directory without a state.json before it does. On failure the file is removed.
+ * One file made instead of two: on an ext4 without a journal (this project's hosts' /run)
+ * each new inode first steps over every inode freed in the last minutes, so with containers
+ * made and deleted back to back every file created costs more than its syscalls.
+ */
+export function writeNew(path: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  let f: Deno.FsFile;
+  try {
+    f = Deno.openSync(path, { write: true, createNew: true, mode });
+  } catch (e) {
+    return Promise.reject(e);
+  }
+  try {
+    try {
+      let off = 0;
+      while (off < bytes.length) off += f.writeSync(bytes.subarray(off));
+    } finally {
+      f.close();
+    }
+  } catch (e) {
+    try {
+      Deno.removeSync(path);
+    } catch { /* gone */ }
+    return Promise.reject(e);
+  }
+  return Promise.resolve();
+}
+
 /** The fields state.json had before it recorded the driver (`cgroupPaths`, `cgroupCreated`, `systemd`). */
 interface LegacyState {
   cgroupPaths?: Record<string, string>;

@@ -12,13 +12,13 @@
  */
 
 import { check, cstr, ensureNative, native } from "../native/ffi.ts";
-import { type Spawned, spawnPlan, type SpawnPlanOptions } from "../native/spawn.ts";
+import type { Spawned, SpawnPlanOptions } from "../native/spawn.ts";
 import type { PlanBuilder } from "../native/plan.ts";
 import { nulList } from "../native/wire.ts";
-import { type ExitStatus, reaper } from "../native/reaper.ts";
+import type { ExitStatus } from "../native/reaper.ts";
 import { SyscallError } from "../errors.ts";
 import { killPending, procStat } from "./state.ts";
-import { fdReadable, fdWritable, prepareStdio, type StdioOptions } from "./stdio.ts";
+import type { prepareStdio, StdioOptions } from "./stdio.ts";
 
 /** Process facts from `/proc/<pid>/stat`. */
 export interface ProcStat {
@@ -45,8 +45,13 @@ export interface Terminal {
  * Every native call core makes. Failures throw `SyscallError` naming the call.
  */
 export interface Syscalls {
-  /** Makes the native library ready (built and loaded); before any other call. */
-  ready(): Promise<void>;
+  /**
+   * Makes the native library ready (built and loaded); before any other call. With
+   * `spawn`, also what starts processes, which {@link Syscalls.prepareStdio} and
+   * {@link Syscalls.terminal} need: a create, an exec and a restore ask for it, the verbs
+   * that only act on a container (state, kill, start, delete) do not load it.
+   */
+  ready(opts?: { spawn?: boolean }): Promise<void>;
   /** mkfifo(3) with `mode`. */
   mkfifo(path: string, mode: number): void;
   /** pidfd_open(2) for a live pid; `pid` <= 0 is refused. The caller closes the fd. */
@@ -100,6 +105,14 @@ export interface Syscalls {
 
 const ESRCH = 3;
 
+/** The stdio module, once a `ready({ spawn: true })` has loaded it. */
+let stdioModule: typeof import("./stdio.ts") | undefined;
+
+function stdio(call: string): typeof import("./stdio.ts") {
+  if (!stdioModule) throw new Error(`${call}: call ready({ spawn: true }) first`);
+  return stdioModule;
+}
+
 /**
  * The real calls, through `native/` (`Deno.dlopen` of libnsinit).
  *
@@ -112,7 +125,10 @@ const ESRCH = 3;
  * ```
  */
 export const realSyscalls: Syscalls = Object.freeze({
-  ready: ensureNative,
+  async ready(opts?: { spawn?: boolean }): Promise<void> {
+    await ensureNative();
+    if (opts?.spawn) stdioModule ??= await import("./stdio.ts");
+  },
   mkfifo(path: string, mode: number): void {
     check(native().nsi_mkfifo(cstr(path), mode), "mkfifo", path);
   },
@@ -171,9 +187,13 @@ export const realSyscalls: Syscalls = Object.freeze({
   },
   procStat,
   killPending,
-  spawnPlan,
-  waitExit: (pidfd: number) => reaper.wait(pidfd),
-  prepareStdio,
+  async spawnPlan(plan: PlanBuilder, opts: SpawnPlanOptions): Promise<Spawned> {
+    return await (await import("../native/spawn.ts")).spawnPlan(plan, opts);
+  },
+  async waitExit(pidfd: number): Promise<ExitStatus> {
+    return await (await import("../native/reaper.ts")).reaper.wait(pidfd);
+  },
+  prepareStdio: (opts?: StdioOptions): PreparedStdio => stdio("prepareStdio").prepareStdio(opts),
   async runHook(
     path: string,
     argv: string[],
@@ -203,6 +223,7 @@ export const realSyscalls: Syscalls = Object.freeze({
     }
   },
   terminal(ptyFd: number): Terminal {
+    const { fdReadable, fdWritable } = stdio("terminal");
     const lib = native();
     const dup = lib.nsi_dup(ptyFd);
     return {

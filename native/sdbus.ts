@@ -17,7 +17,8 @@
  */
 
 import { DbusError, describeErrno } from "../errors.ts";
-import { cstr, libsystemd, type Libsystemd } from "./ffi.ts";
+import { cstr } from "./ffi.ts";
+import { libsystemd, type Libsystemd } from "./ffi_systemd.ts";
 
 /** A D-Bus variant: a value with its own signature. */
 export class Variant {

@@ -248,12 +248,25 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (import.meta.main) {
+let started = false;
+
+/**
+ * Runs the CLI on `Deno.args` and exits with its status; with `NSINIT_TRACE` set, writes
+ * the phase marks and the memory at the exit to stderr. Once per process (the bundle's
+ * entry, nsinit/cli.ts, calls it; so does this module when run itself). No top-level
+ * await: a chunk that the bundle's entry loads may import from it (scripts/chunks.ts).
+ */
+export function runCli(): void {
+  if (started) return;
+  started = true;
   const tracing = Boolean(Deno.env.get("NSINIT_TRACE"));
   if (tracing) setTraceSink(stderrTraceSink());
   mark("cli: main module loaded");
-  const code = await main(Deno.args);
-  mark("cli: exit");
-  if (tracing) traceMemory();
-  Deno.exit(code);
+  main(Deno.args).then((code) => {
+    mark("cli: exit");
+    if (tracing) traceMemory();
+    Deno.exit(code);
+  });
 }
+
+if (import.meta.main) runCli();

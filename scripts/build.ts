@@ -1,7 +1,8 @@
 /**
  * `deno task build`: compiles the native helper into dist/lib, bundles the CLI into
- * dist/cli (one file per entry point: `main.js` and a chunk per subcommand, so a command
- * loads only the code it uses), and writes the `dist/nsinit` launcher that OCI clients can
+ * dist/cli (`main.js`, which imports the `core` chunk: the command line and the verbs a
+ * shim runs per container; the code only other commands use in chunks loaded when they
+ * run, see scripts/chunks.ts), and writes the `dist/nsinit` launcher that OCI clients can
  * be pointed at.
  *
  * `deno compile` cannot work on these machines (it downloads denort), so the launcher runs
@@ -32,7 +33,7 @@ const SOURCE_DIRS = [
   "util",
   "criu",
 ];
-const SOURCE_FILES = ["errors.ts", "mod.ts", "deno.json", "scripts/build.ts"];
+const SOURCE_FILES = ["errors.ts", "mod.ts", "deno.json", "scripts/build.ts", "scripts/chunks.ts"];
 
 /**
  * The `deno run` flags the launcher runs the bundle with (the benchmark's empty `deno run`
@@ -100,14 +101,16 @@ function newestSource(): number {
  *   unprefetched('load: () => import("./state-AB12.js")'),
  *   'load: () => import(String("./state-AB12.js"))',
  * );
+ * assert.equal(unprefetched("import('./run-X1.js')"), 'import(String("./run-X1.js"))');
  * ```
  */
 export function unprefetched(js: string): string {
-  return js.replace(/\bimport\(("\.\/[^"]+\.js")\)/g, "import(String($1))");
+  return js.replace(/\bimport\((["'])(\.\/[^"']+\.js)\1\)/g, 'import(String("$2"))');
 }
 
 /**
- * Bundles nsinit/main.ts into dist/cli. Chunk names carry a hash of their content, so
+ * Bundles nsinit/cli.ts into dist/cli (`deno bundle`, then scripts/chunks.ts regroups the
+ * chunks). Chunk names carry a hash of their content, so
  * the new chunks are moved in beside the old ones and main.js is renamed over last: a
  * command running meanwhile loads one build or the other, never half of each. Chunks no
  * longer referenced are removed once they are a minute old.
@@ -115,27 +118,38 @@ export function unprefetched(js: string): string {
 export function bundleCli(): void {
   const out = `${DIST}/cli`;
   const tmp = `${DIST}/cli.tmp-${Deno.pid}-${Date.now()}`;
-  try {
-    const r = new Deno.Command(Deno.execPath(), {
-      args: [
-        "bundle",
-        "--quiet",
-        "--platform",
-        "deno",
-        "--code-splitting",
-        "--no-lock",
-        "--config",
-        `${ROOT}/deno.json`,
-        "--outdir",
-        tmp,
-        `${ROOT}/nsinit/main.ts`,
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).outputSync();
+  const raw = `${tmp}.raw`;
+  const run = (what: string, args: string[]) => {
+    const r = new Deno.Command(Deno.execPath(), { args, stdout: "piped", stderr: "piped" })
+      .outputSync();
     if (!r.success) {
-      throw new Error(`deno bundle failed: ${new TextDecoder().decode(r.stderr).trim()}`);
+      throw new Error(`${what} failed: ${new TextDecoder().decode(r.stderr).trim()}`);
     }
+  };
+  try {
+    run("deno bundle", [
+      "bundle",
+      "--quiet",
+      "--platform",
+      "deno",
+      "--code-splitting",
+      "--no-lock",
+      "--config",
+      `${ROOT}/deno.json`,
+      "--outdir",
+      raw,
+      `${ROOT}/nsinit/cli.ts`,
+    ]);
+    // Fewer, larger chunks: the entry and the per-container verbs in one (scripts/chunks.ts).
+    run("regrouping the chunks", [
+      "run",
+      "-A",
+      "--no-lock",
+      "--no-config",
+      `${ROOT}/scripts/chunks.ts`,
+      raw,
+      tmp,
+    ]);
     Deno.mkdirSync(out, { recursive: true });
     const fresh = new Set<string>();
     for (const e of Deno.readDirSync(tmp)) {
@@ -154,9 +168,11 @@ export function bundleCli(): void {
       }
     }
   } finally {
-    try {
-      Deno.removeSync(tmp, { recursive: true });
-    } catch { /* moved */ }
+    for (const dir of [tmp, raw]) {
+      try {
+        Deno.removeSync(dir, { recursive: true });
+      } catch { /* moved, or never made */ }
+    }
   }
 }
 

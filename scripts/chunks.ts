@@ -1,0 +1,179 @@
+/**
+ * The second step of `deno task build`'s CLI bundle (see `bundleCli` in build.ts): regroups
+ * the chunks `deno bundle --code-splitting` made into fewer files, with rollup.
+ *
+ * `deno bundle` (esbuild) makes a chunk for every set of entry points (each subcommand, and
+ * each module imported dynamically) that shares code, so `nsinit kill` read 13-18 files.
+ * Deno pays for each file a module load of its own (~0.1 ms here, besides the code), and for
+ * each level of imports a round trip, measured: the same 124 kB of `kill`'s code imports in
+ * 2.85 ms from one file against 4.16 ms from 13 (median of 15). So everything the entry
+ * point and the verbs that act on a container (`state`, `kill`, `start`, `delete`) import
+ * becomes one chunk, `core`, which the entry imports; what `create` and `run` add to it
+ * (the create path, the spec validator, the plan builder, the spawn) a second one, `create`
+ * (19 files -> 3 for a `run`); what only some configs, hosts or other commands need (the
+ * systemd driver, seccomp's compiler, CRIU, the sandbox ...) stays in chunks of its own,
+ * loaded when they run. rollup, unlike a concatenation, renames what two chunks both
+ * declare.
+ *
+ * Usage: `deno run -A scripts/chunks.ts RAW_DIR OUT_DIR` (RAW_DIR: `deno bundle`'s output of
+ * nsinit/cli.ts, whose `cli.js` runs the CLI when imported); OUT_DIR gets `main.js` and the
+ * chunks.
+ *
+ * @module
+ */
+
+/** The pinned rollup (npm). */
+const ROLLUP = "npm:rollup@4.28.1";
+
+/** The entry point's file in `deno bundle`'s output (nsinit/cli.ts). */
+export const RAW_ENTRY = "cli.js";
+
+/** The subcommands whose code goes into the core chunk: the verbs a shim runs per container. */
+export const CORE_COMMANDS: readonly string[] = ["start", "state", "kill", "delete"];
+
+/** The subcommands whose code goes into the create chunk (besides what core has). */
+export const CREATE_COMMANDS: readonly string[] = ["create", "run"];
+
+/**
+ * The modules a create imports when it runs (dynamic imports in the bundle) that go into the
+ * create chunk: what every create uses, and what most configs ask for (resources, device
+ * rules). What only some hosts or configs need stays apart: the systemd driver, seccomp's
+ * compiler (libseccomp), CRIU.
+ */
+export const CREATE_MODULES: readonly string[] = [
+  "create",
+  "validate",
+  "init_plan",
+  "host_features",
+  "spawn",
+  "stdio",
+  "reaper",
+  "process",
+  "seccomp_notify",
+  "resources",
+  "devicefilter",
+];
+
+const STATIC_IMPORT =
+  /^(?:import|export)\s[^;]*?\sfrom\s*["']\.\/([^"']+)["'];|^import\s*["']\.\/([^"']+)["'];/gm;
+const DYNAMIC_IMPORT = /\bimport\(["']\.\/(([a-z_]+)-[A-Z0-9]+\.js)["']\)/g;
+
+/** What {@link groups} puts together. */
+export interface Groups {
+  /** The entry's static imports, the core commands and theirs. */
+  core: Set<string>;
+  /** The create commands, the {@link CREATE_MODULES} they import, and theirs (not in core). */
+  create: Set<string>;
+}
+
+/**
+ * The chunk files of `raw` (deno bundle's output) that go into the core and the create
+ * chunks.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { groups } from "./chunks.ts";
+ * const files: Record<string, string> = {
+ *   "cli.js": 'import { a } from "./chunk-A.js";\nconst c = { kill: () => import("./kill-K.js"), run: () => import("./run-R.js") };',
+ *   "chunk-A.js": "export { a };",
+ *   "kill-K.js": 'import {\n  b\n} from "./chunk-B.js";',
+ *   "chunk-B.js": 'export { b };\nconst p = () => import("./plan-P.js");',
+ *   "plan-P.js": "export {};",
+ *   "run-R.js": 'import { b } from "./chunk-B.js";\nimport { c } from "./chunk-C.js";\nimport("./spawn-S.js"); import("./systemd-D.js");',
+ *   "chunk-C.js": "export { c };",
+ *   "spawn-S.js": "export {};",
+ *   "systemd-D.js": "export {};",
+ * };
+ * const g = groups((f) => files[f], {
+ *   core: ["kill"],
+ *   create: ["run"],
+ *   createModules: ["spawn", "plan"],
+ * });
+ * assert.deepEqual([...g.core].sort(), ["chunk-A.js", "chunk-B.js", "kill-K.js"]);
+ * assert.deepEqual([...g.create].sort(), ["chunk-C.js", "plan-P.js", "run-R.js", "spawn-S.js"]);
+ * ```
+ */
+export function groups(
+  read: (file: string) => string,
+  opts: {
+    core?: readonly string[];
+    create?: readonly string[];
+    createModules?: readonly string[];
+  } = {},
+): Groups {
+  const main = read(RAW_ENTRY);
+  const commandFile = (command: string) => {
+    const m = new RegExp(`import\\(["']\\./(${command}-[A-Z0-9]+\\.js)["']\\)`).exec(main);
+    if (!m) {
+      throw new Error(`the bundle's ${RAW_ENTRY} imports no chunk for the ${command} command`);
+    }
+    return m[1];
+  };
+  const collect = (roots: string[], skip: Set<string>, follow: ReadonlySet<string>) => {
+    const found = new Set<string>();
+    const visit = (file: string) => {
+      if (found.has(file) || skip.has(file)) return;
+      found.add(file);
+      const js = read(file);
+      for (const m of js.matchAll(STATIC_IMPORT)) visit(m[1] ?? m[2]);
+      for (const m of js.matchAll(DYNAMIC_IMPORT)) if (follow.has(m[2])) visit(m[1]);
+    };
+    roots.forEach(visit);
+    return found;
+  };
+  const core = collect(
+    [RAW_ENTRY, ...(opts.core ?? CORE_COMMANDS).map(commandFile)],
+    new Set(),
+    new Set(),
+  );
+  core.delete(RAW_ENTRY);
+  // A create's modules are imported from core's code too (Factory.create imports create.ts).
+  const createModules = new Set(opts.createModules ?? CREATE_MODULES);
+  const fromCore = [...core].flatMap((f) =>
+    [...read(f).matchAll(DYNAMIC_IMPORT)].filter((m) => createModules.has(m[2])).map((m) => m[1])
+  );
+  const create = collect(
+    [...(opts.create ?? CREATE_COMMANDS).map(commandFile), ...fromCore],
+    new Set([...core, RAW_ENTRY]),
+    createModules,
+  );
+  return { core, create };
+}
+
+/** Regroups `raw`'s chunks into `out` (see the module's documentation). */
+export async function regroup(raw: string, out: string): Promise<void> {
+  const { core, create } = groups((f) => Deno.readTextFileSync(`${raw}/${f}`));
+  const { rollup } = await import(ROLLUP);
+  const bundle = await rollup({
+    input: `${raw}/${RAW_ENTRY}`,
+    // The entry exports nothing anyone imports: rollup may put shared code in it.
+    preserveEntrySignatures: false,
+    onwarn: (w: { message: string }) => {
+      throw new Error(`rollup: ${w.message}`);
+    },
+  });
+  try {
+    await bundle.write({
+      dir: out,
+      format: "es",
+      entryFileNames: "main.js",
+      chunkFileNames: "[name]-[hash].js",
+      manualChunks: (id: string) => {
+        const file = id.slice(id.lastIndexOf("/") + 1);
+        return core.has(file) ? "core" : create.has(file) ? "create" : undefined;
+      },
+    });
+  } finally {
+    await bundle.close();
+  }
+}
+
+if (import.meta.main) {
+  const [raw, out] = Deno.args;
+  if (!raw || !out) {
+    console.error("usage: chunks.ts RAW_DIR OUT_DIR");
+    Deno.exit(2);
+  }
+  await regroup(raw, out);
+}
