@@ -10,9 +10,11 @@
  * makes one busybox bundle for every runtime, and measures, interleaving runtimes run by run:
  * `run` of /bin/true through each CLI, beside the CLI floor (scripts/bench/floor_cli.ts: a
  * `deno run` that does only the clone and exec, and the cgroups); the
- * create/start/state/kill/delete cycle; the library from this process; batches of
- * containers; peak RSS; start-up costs; and the floor (a namespaced spawn with no runtime
- * work). Everything it creates (containers, cgroups, state roots, the bundle) is removed at
+ * create/start/state/kill/delete cycle, beside the verb floors (scripts/bench/floor_verbs.js:
+ * each verb's least work as a `deno run`, on a container nsinit created); the library from
+ * this process, beside the floor ladder (a namespaced spawn with no runtime work; the spec's
+ * whole init plan; that plan with the cgroups: scripts/bench/floor_lib.ts); batches of
+ * containers; peak RSS; start-up costs. Everything it creates (containers, cgroups, state roots, the bundle) is removed at
  * the end, also after an error or Ctrl-C.
  *
  * @module
@@ -57,6 +59,7 @@ import {
   unshareArgv,
   withCgroup,
 } from "./bench/measure.ts";
+import { initPlanCgroupsSpawn, initPlanFloor, initPlanSpawn } from "./bench/floor_lib.ts";
 import { chartFooter, chartPanels, renderReport } from "./bench/report.ts";
 import {
   type BatchResult,
@@ -372,11 +375,56 @@ async function main(): Promise<BenchResults> {
     // An empty `deno run` in every round too: the 5 ms targets compare with it, and only
     // figures taken side by side survive a machine whose load changes.
     const lcEmpty: number[] = [];
+    // The verb floors (scripts/bench/floor_verbs.js: only the files, checks and calls each
+    // verb needs, none of nsinit's code), with the launcher's flags, each verb on a container
+    // nsinit created in the state that verb needs: a second container per round, in the same
+    // rotation as the runtimes.
+    const verbFloorJs = `${REPO_ROOT}/scripts/bench/floor_verbs.js`;
+    const verbFloor = prefix.nsinit
+      ? {
+        start: [] as number[],
+        state: [] as number[],
+        kill: [] as number[],
+        delete: [] as number[],
+      }
+      : undefined;
+    const floorVerb = (args: string[], opts: { stdout?: "piped" } = {}) =>
+      timeCommand([...denoRun, verbFloorJs, args[0], roots.nsinit, ...args.slice(1)], {
+        env: floorEnv,
+        ...opts,
+      }).then((t) => {
+        if (t.code !== 0) throw new Error(`floor_verbs ${args.join(" ")}: ${t.stderr.trim()}`);
+        return t;
+      });
+    type LcItem = RuntimeName | "verbFloor";
+    const lcItems: LcItem[] = [...runtimes, ...(verbFloor ? ["verbFloor" as const] : [])];
     for (let i = 0; i < N.warmup + N.lifecycle; i++) {
       const e = await timeOk([...denoRun, empty]);
       if (i >= N.warmup) lcEmpty.push(e);
-      for (const rt of rotate(runtimes, i)) {
+      for (const rt of rotate(lcItems, i)) {
         checkAbort();
+        if (rt === "verbFloor") {
+          const id = `lf-${i}`;
+          await timeOk([...prefix.nsinit!, "create", "--bundle", bundle.lifecycleDir, id], {
+            stderr: "null",
+          });
+          const start = (await floorVerb(["start", id])).ms;
+          const st = await floorVerb(["state", id], { stdout: "piped" });
+          const state = JSON.parse(st.stdout);
+          if (state.status !== "running" || !(state.pid > 0)) {
+            throw new Error(`floor_verbs state ${id}: ${st.stdout}`);
+          }
+          const kill = (await floorVerb(["kill", id, "9"])).ms;
+          waitExit(state.pid);
+          const del = (await floorVerb(["delete", id])).ms;
+          if (i >= N.warmup) {
+            verbFloor!.start.push(start);
+            verbFloor!.state.push(st.ms);
+            verbFloor!.kill.push(kill);
+            verbFloor!.delete.push(del);
+          }
+          continue;
+        }
         const p = prefix[rt]!;
         const id = `lc-${i}`;
         const t: Record<LcKey, number> = {
@@ -418,6 +466,14 @@ async function main(): Promise<BenchResults> {
       }
     }
     const lifecycleEmptyDeno = summarize(lcEmpty);
+    const verbFloors: BenchResults["verbFloor"] = verbFloor
+      ? {
+        start: summarize(verbFloor.start),
+        state: summarize(verbFloor.state),
+        kill: summarize(verbFloor.kill),
+        delete: summarize(verbFloor.delete),
+      }
+      : undefined;
     const lifecycle: BenchResults["lifecycle"] = {};
     for (const rt of runtimes) {
       const s = lcSamples[rt]!;
@@ -428,7 +484,12 @@ async function main(): Promise<BenchResults> {
     log(
       `  total median ms: ${
         runtimes.map((rt) => `${rt} ${lifecycle[rt]!.total.median}`).join(", ")
-      }`,
+      }` +
+        (verbFloors
+          ? `; verb floors start ${verbFloors.start.median}, state ${verbFloors.state.median}, ` +
+            `kill ${verbFloors.kill.median}, delete ${verbFloors.delete.median}, empty deno ` +
+            `run ${lifecycleEmptyDeno.median}`
+          : ""),
     );
 
     // Checkpoint and restore, interleaved, with the same criu (the first on PATH).
@@ -457,11 +518,16 @@ async function main(): Promise<BenchResults> {
     const factory = new Factory({ root: roots.library });
     const plan = floorPlan(bundle.spec.linux?.namespaces);
     const unshare = unshareArgv(bundle.spec.linux?.namespaces, bundle.rootfs);
+    // The floor ladder (scripts/bench/floor_lib.ts): the clone + exec, the spec's whole init
+    // plan, and that plan with the container's cgroups.
+    const initPlan = initPlanFloor(bundle.spec, bundle.dir);
     const lib = {
       run: [] as number[],
       createStart: [] as number[],
       helper: [] as number[],
       unshare: [] as number[],
+      initPlan: [] as number[],
+      initPlanCgroups: [] as number[],
     };
     let seq = 0;
     const nextCgroup = () => `${tag}-l${seq++}`;
@@ -476,6 +542,11 @@ async function main(): Promise<BenchResults> {
           libraryCreateStart(factory, `cs-${i}`, bundle.dir, withCgroup(bundle.spec, nextCgroup())),
       ],
       ["helper", () => floorSpawn(plan)],
+      ["initPlan", () => initPlanSpawn(initPlan)],
+      [
+        "initPlanCgroups",
+        () => initPlanCgroupsSpawn(bundle.spec, bundle.dir, initPlan, nextCgroup()),
+      ],
       ["unshare", () => timeOk(unshare)],
     ];
     for (let i = 0; i < N.warmup * 5 + N.library; i++) {
@@ -486,9 +557,14 @@ async function main(): Promise<BenchResults> {
       }
     }
     const library = { run: summarize(lib.run), createStart: summarize(lib.createStart) };
-    const floor = { helper: summarize(lib.helper), unshare: summarize(lib.unshare) };
+    const floor = {
+      helper: summarize(lib.helper),
+      unshare: summarize(lib.unshare),
+      initPlan: summarize(lib.initPlan),
+      initPlanCgroups: summarize(lib.initPlanCgroups),
+    };
     log(
-      `  median ms: library run ${library.run.median}, create+start ${library.createStart.median}, floor ${floor.helper.median}, unshare ${floor.unshare.median}`,
+      `  median ms: library run ${library.run.median}, create+start ${library.createStart.median}, floor ${floor.helper.median}, init plan ${floor.initPlan.median}, with cgroups ${floor.initPlanCgroups.median}, unshare ${floor.unshare.median}`,
     );
 
     // Batches.
@@ -702,6 +778,7 @@ async function main(): Promise<BenchResults> {
       cliRssKiB,
       ...(memoryMakeup ? { memoryMakeup } : {}),
       lifecycleEmptyDeno,
+      ...(verbFloors ? { verbFloor: verbFloors } : {}),
       libraryMemory: libMemory,
       ...(checkpoint ? { checkpoint } : {}),
       ...(systemdRun ? { systemdRun } : {}),

@@ -56,18 +56,26 @@ async function removeDirs(dirs: string[]): Promise<void> {
   }
 }
 
-/** Runs the floor for `bundle`, with cgroups named `cgroup` if given. */
-export async function floorCli(bundle: string, cgroup?: string): Promise<void> {
-  const spec = JSON.parse(Deno.readTextFileSync(`${bundle}/config.json`));
-  const namespaces = spec.linux?.namespaces;
-  // The container's stdio is the runtime's own, as `runc run`'s is.
-  const fds: [number, number, number] = [0, 1, 2];
-  if (cgroup === undefined) {
-    await floorSpawn(floorPlan(namespaces), { fds });
-    return;
-  }
-  const { dirs, cloneInto } = floorCgroupDirs(cgroup);
+/** The floor's cgroups for one container: made, then how to place a child and remove them. */
+export interface FloorCgroups {
+  /** On cgroup v2: the directory to clone the child into (no placing then). */
+  cloneInto?: string;
+  /** On v1: writes the child's pid to every directory's `cgroup.procs`. */
+  place?: (pid: number) => Promise<void>;
+  /** Removes every directory made (call after the child's exit). */
+  remove(): Promise<void>;
+}
+
+/**
+ * Makes the floor's cgroups named `name` (see {@link floorCgroupDirs}): one directory per
+ * hierarchy (v1: `cpuset.cpus` and `cpuset.mems` copied from the parent, without which the
+ * kernel refuses a process), or the one v2 directory to clone into. What it made is removed
+ * when it fails.
+ */
+export async function makeFloorCgroups(name: string): Promise<FloorCgroups> {
+  const { dirs, cloneInto } = floorCgroupDirs(name);
   const made: string[] = [];
+  const remove = () => removeDirs([...made].reverse());
   try {
     for (const dir of dirs) {
       Deno.mkdirSync(dir);
@@ -79,13 +87,36 @@ export async function floorCli(bundle: string, cgroup?: string): Promise<void> {
         }
       }
     }
-    const place = cloneInto ? undefined : (pid: number) => {
-      for (const dir of dirs) Deno.writeTextFileSync(`${dir}/cgroup.procs`, String(pid));
-      return Promise.resolve();
-    };
-    await floorSpawn(floorPlan(namespaces, cloneInto), { fds, ...(place ? { place } : {}) });
+  } catch (e) {
+    await remove();
+    throw e;
+  }
+  if (cloneInto) return { cloneInto, remove };
+  const place = (pid: number) => {
+    for (const dir of dirs) Deno.writeTextFileSync(`${dir}/cgroup.procs`, String(pid));
+    return Promise.resolve();
+  };
+  return { place, remove };
+}
+
+/** Runs the floor for `bundle`, with cgroups named `cgroup` if given. */
+export async function floorCli(bundle: string, cgroup?: string): Promise<void> {
+  const spec = JSON.parse(Deno.readTextFileSync(`${bundle}/config.json`));
+  const namespaces = spec.linux?.namespaces;
+  // The container's stdio is the runtime's own, as `runc run`'s is.
+  const fds: [number, number, number] = [0, 1, 2];
+  if (cgroup === undefined) {
+    await floorSpawn(floorPlan(namespaces), { fds });
+    return;
+  }
+  const cg = await makeFloorCgroups(cgroup);
+  try {
+    await floorSpawn(floorPlan(namespaces, cg.cloneInto), {
+      fds,
+      ...(cg.place ? { place: cg.place } : {}),
+    });
   } finally {
-    await removeDirs(made.reverse());
+    await cg.remove();
   }
 }
 

@@ -22,6 +22,8 @@ export interface Timed {
   code: number;
   /** Standard error ("" when it was not collected). */
   stderr: string;
+  /** Standard output ("" unless `stdout: "piped"`). */
+  stdout: string;
 }
 
 /**
@@ -40,19 +42,24 @@ export interface Timed {
  */
 export async function timeCommand(
   argv: string[],
-  opts: { stderr?: "piped" | "null"; env?: Record<string, string> } = {},
+  opts: { stderr?: "piped" | "null"; stdout?: "piped" | "null"; env?: Record<string, string> } = {},
 ): Promise<Timed> {
   const cmd = new Deno.Command(argv[0], {
     args: argv.slice(1),
     stdin: "null",
-    stdout: "null",
+    stdout: opts.stdout ?? "null",
     stderr: opts.stderr ?? "piped",
     ...(opts.env ? { env: opts.env } : {}),
   });
   const t0 = performance.now();
   const out = await cmd.output();
   const ms = performance.now() - t0;
-  return { ms, code: out.code, stderr: opts.stderr === "null" ? "" : dec.decode(out.stderr) };
+  return {
+    ms,
+    code: out.code,
+    stderr: opts.stderr === "null" ? "" : dec.decode(out.stderr),
+    stdout: opts.stdout === "piped" ? dec.decode(out.stdout) : "",
+  };
 }
 
 /** Like {@link timeCommand}, but throws when the command fails. */

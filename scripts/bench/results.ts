@@ -128,10 +128,23 @@ export interface BenchResults {
     execKiB?: number;
     cgroupsKiB?: number;
   };
+  /**
+   * The verb floors (scripts/bench/floor_verbs.js, with the launcher's flags and
+   * `NSINIT_LIBDIR`): the least a Deno program does for `start`, `state`, `kill` (KILL) and
+   * `delete` of a container nsinit created, each on a second container per lifecycle round,
+   * in the same rotation as the runtimes. Wall ms. Absent in older results.
+   */
+  verbFloor?: Record<"start" | "state" | "kill" | "delete", Summary>;
   /** From one long-lived Deno process: `run`+wait+destroy and create+start+wait+destroy. */
   library: { run: Summary; createStart: Summary };
-  /** Namespaced spawns of `/bin/true` with no runtime work. */
-  floor: { helper: Summary; unshare: Summary };
+  /**
+   * Namespaced spawns of `/bin/true` with no runtime work, from the library's loop: `helper`
+   * clones and execs; `initPlan` runs the bench spec's whole init plan (core/init_plan.ts:
+   * mounts, pivot_root, masks, /dev) through the helper; `initPlanCgroups` also makes the
+   * container's cgroups, places the child (v2: clones into it) and removes them after the
+   * exit (the last two absent in older results).
+   */
+  floor: { helper: Summary; unshare: Summary; initPlan?: Summary; initPlanCgroups?: Summary };
   /** Batches of containers. */
   batch: {
     librarySequential: BatchResult;
