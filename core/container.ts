@@ -134,6 +134,8 @@ export class Container implements AsyncDisposable {
 
   /** Whether the recorded init is still the same live process (pid reuse is detected by start time). */
   #initAlive(): boolean {
+    // This process reaped it: gone, without reading /proc (and throwing) to learn it.
+    if (this.#init?.reaped && this.#init.pid === this.#state.initPid) return false;
     const st = this.#sys.procStat(this.#state.initPid);
     return st !== undefined && st.startTime === this.#state.initStartTime && st.state !== "Z" &&
       st.state !== "X";
@@ -486,9 +488,12 @@ export class Container implements AsyncDisposable {
       mark("delete: processes ended", this.id);
       await this.#cgroup.destroy();
       mark("delete: cgroup removed", this.id);
-      // A restore killed mid-way may have left the rootfs bound here: never recurse into it.
-      this.#sys.umountDetach(join(this.#dir, "criu-root"));
-      if (this.#state.criuWorkDir) this.#detachCriuYards(this.#state.criuWorkDir);
+      if (this.#state.criuWorkDir) {
+        // A restore killed mid-way may have left the rootfs bound here: never recurse into it.
+        // (A restore records its work directory in the state before it binds the rootfs.)
+        this.#sys.umountDetach(join(this.#dir, "criu-root"));
+        this.#detachCriuYards(this.#state.criuWorkDir);
+      }
       const rdt = this.#state.resctrl;
       for (const d of [rdt?.monitor, rdt?.created ? rdt.dir : undefined]) {
         if (!d) continue;
