@@ -8,10 +8,12 @@
  *
  * It installs runc, crun and GNU time from Debian if missing, builds dist/ if missing or stale,
  * makes one busybox bundle for every runtime, and measures, interleaving runtimes run by run:
- * `run` of /bin/true through each CLI; the create/start/state/kill/delete cycle; the library
- * from this process; batches of containers; peak RSS; start-up costs; and the floor (a
- * namespaced spawn with no runtime work). Everything it creates (containers, cgroups, state
- * roots, the bundle) is removed at the end, also after an error or Ctrl-C.
+ * `run` of /bin/true through each CLI, beside the CLI floor (scripts/bench/floor_cli.ts: a
+ * `deno run` that does only the clone and exec, and the cgroups); the
+ * create/start/state/kill/delete cycle; the library from this process; batches of
+ * containers; peak RSS; start-up costs; and the floor (a namespaced spawn with no runtime
+ * work). Everything it creates (containers, cgroups, state roots, the bundle) is removed at
+ * the end, also after an error or Ctrl-C.
  *
  * @module
  */
@@ -27,6 +29,7 @@ import {
   type BenchBundle,
   cgroupScopes,
   ensureBuild,
+  ensureFloorCli,
   ensurePackages,
   machineInfo,
   makeBenchBundle,
@@ -302,20 +305,54 @@ async function main(): Promise<BenchResults> {
     for (const [k, v] of startupSamples) startup[k] = summarize(v);
     const spawnOverhead = startup[startupCases[0][0]];
 
-    // CLI run, interleaved.
-    log(`CLI run: ${runtimes.join(", ")} interleaved, ${N.warmup} + ${N.cliRun} rounds`);
-    const cliSamples: Partial<Record<RuntimeName, number[]>> = {};
-    for (const rt of runtimes) cliSamples[rt] = [];
+    // CLI run, interleaved, with the CLI floor (a `deno run` doing only the clone and exec,
+    // then also the cgroups) and an empty `deno run` in the same rotation.
+    const floorJs = await ensureFloorCli(log);
+    const floorRun = (i: number, cgroup: boolean) => [
+      ...denoRun,
+      floorJs!,
+      bundle.dir,
+      ...(cgroup ? ["--cgroup", `${tag}-f${i}`] : []),
+    ];
+    const floorEnv = { NSINIT_LIBDIR: `${REPO_ROOT}/dist/lib` };
+    type CliItem = RuntimeName | "floorExec" | "floorCgroups" | "emptyDeno";
+    const cliItems: CliItem[] = [
+      ...runtimes,
+      ...(floorJs ? ["floorExec", "floorCgroups", "emptyDeno"] as const : []),
+    ];
+    log(`CLI run: ${cliItems.join(", ")} interleaved, ${N.warmup} + ${N.cliRun} rounds`);
+    const cliSamples = Object.fromEntries(cliItems.map((k) => [k, [] as number[]])) as Record<
+      CliItem,
+      number[]
+    >;
     for (let i = 0; i < N.warmup + N.cliRun; i++) {
-      for (const rt of rotate(runtimes, i)) {
+      for (const item of rotate(cliItems, i)) {
         checkAbort();
-        const ms = await timeOk([...prefix[rt]!, "run", "--bundle", bundle.dir, `run-${i}`]);
-        if (i >= N.warmup) cliSamples[rt]!.push(ms);
+        const ms = item === "emptyDeno"
+          ? await timeOk([...denoRun, empty])
+          : item === "floorExec" || item === "floorCgroups"
+          ? await timeOk(floorRun(i, item === "floorCgroups"), { env: floorEnv })
+          : await timeOk([...prefix[item]!, "run", "--bundle", bundle.dir, `run-${i}`]);
+        if (i >= N.warmup) cliSamples[item].push(ms);
       }
     }
     const cliRun: BenchResults["cliRun"] = {};
-    for (const rt of runtimes) cliRun[rt] = summarize(cliSamples[rt]!);
-    log(`  median ms: ${runtimes.map((rt) => `${rt} ${cliRun[rt]!.median}`).join(", ")}`);
+    for (const rt of runtimes) cliRun[rt] = summarize(cliSamples[rt]);
+    let cliFloor: BenchResults["cliFloor"];
+    if (floorJs) {
+      cliFloor = {
+        exec: summarize(cliSamples.floorExec),
+        cgroups: summarize(cliSamples.floorCgroups),
+        emptyDeno: summarize(cliSamples.emptyDeno),
+      };
+    }
+    log(
+      `  median ms: ${runtimes.map((rt) => `${rt} ${cliRun[rt]!.median}`).join(", ")}` +
+        (cliFloor
+          ? `, CLI floor ${cliFloor.exec.median} (with cgroups ${cliFloor.cgroups!.median}), ` +
+            `empty deno run ${cliFloor.emptyDeno.median}`
+          : ""),
+    );
 
     // Lifecycle, interleaved.
     log(`CLI lifecycle: ${N.warmup} + ${N.lifecycle} rounds`);
@@ -522,6 +559,16 @@ async function main(): Promise<BenchResults> {
     const emptyRss: number[] = [];
     for (let i = 0; i < N.memory; i++) emptyRss.push(await peakRssKiB([...denoRun, empty]));
     const emptyDenoKiB = summarize(emptyRss).median;
+    if (cliFloor) {
+      const exec: number[] = [], cg: number[] = [];
+      for (let i = 0; i < N.memory; i++) {
+        checkAbort();
+        exec.push(await peakRssKiB(floorRun(i, false), { env: floorEnv }));
+        cg.push(await peakRssKiB(floorRun(1_000_000 + i, true), { env: floorEnv }));
+      }
+      cliFloor.execKiB = summarize(exec).median;
+      cliFloor.cgroupsKiB = summarize(cg).median;
+    }
     const cliRssKiB: Record<string, number> = {};
     for (const args of [["--version"], ["--root", roots.nsinit, "list"]]) {
       const kib: number[] = [];
@@ -641,6 +688,7 @@ async function main(): Promise<BenchResults> {
       },
       spawnOverhead,
       cliRun,
+      ...(cliFloor ? { cliFloor } : {}),
       lifecycle,
       library,
       floor,
@@ -870,6 +918,7 @@ async function readResults(path: string): Promise<BenchResults | undefined> {
 async function runInVm(): Promise<BenchResults> {
   const out = `.cache/bench/${quick ? "quick-" : ""}v2vm.json`;
   await Deno.remove(`${REPO_ROOT}/${out}`).catch(() => {});
+  await ensureFloorCli(log); // the VM cannot bundle it
   log(`running the benchmark in the cgroup v2 VM (scripts/v2vm/run.sh --exec), results in ${out}`);
   const r = await new Deno.Command("bash", {
     args: [

@@ -70,6 +70,13 @@ export function sampleResults(overrides: Partial<BenchResults> = {}): BenchResul
     spawnOverhead: s(1.2),
     cliRun: { runc: s(22.4), crun: s(9.4), nsinit: s(30) },
     lifecycle: { runc: lc(1), crun: lc(0.5), nsinit: lc(2) },
+    cliFloor: {
+      exec: s(26),
+      cgroups: s(29),
+      emptyDeno: s(21),
+      execKiB: 45000,
+      cgroupsKiB: 46080,
+    },
     library: { run: s(2), createStart: s(2.5) },
     floor: { helper: s(1.6), unshare: s(4) },
     batch: {

@@ -10,6 +10,9 @@ import { defaultSpec } from "../../spec/default.ts";
 import type { Spec } from "../../spec/config.ts";
 import { rootfsPath } from "../../tests/helpers/rootfs.ts";
 import { ensureBuild as ensureDist } from "../build.ts";
+import { cgroupScopes } from "./cgroup_scopes.ts";
+
+export { type CgroupScope, cgroupScopes } from "./cgroup_scopes.ts";
 
 /** The repository root (absolute, no trailing slash). */
 export const REPO_ROOT: string = decodeURIComponent(new URL("../..", import.meta.url).pathname)
@@ -140,6 +143,43 @@ export function ensureBuild(log: (msg: string) => void): Promise<boolean> {
   return Promise.resolve(built);
 }
 
+/** Where the benchmark keeps the CLI floor's bundle (scripts/bench/floor_cli.ts). */
+export const FLOOR_CLI_JS = `${REPO_ROOT}/.cache/bench/floor_cli.js`;
+
+/**
+ * Bundles scripts/bench/floor_cli.ts into one file, {@link FLOOR_CLI_JS}, as `deno task build`
+ * bundles the CLI (`deno bundle --platform deno`), so that a `deno run` of it type-checks
+ * nothing. In the cgroup v2 VM, which cannot bundle (esbuild comes from npm), it uses the
+ * bundle the host made before the boot. Returns the file, or undefined when there is none.
+ */
+export async function ensureFloorCli(log: (msg: string) => void): Promise<string | undefined> {
+  if (Deno.env.get("NSINIT_IN_V2VM")) {
+    if (exists(FLOOR_CLI_JS)) return FLOOR_CLI_JS;
+    log(`no ${FLOOR_CLI_JS} in the VM (the host bundles it before the boot): no CLI floor`);
+    return undefined;
+  }
+  const tmp = `${FLOOR_CLI_JS}.tmp-${Deno.pid}`;
+  await Deno.mkdir(FLOOR_CLI_JS.slice(0, FLOOR_CLI_JS.lastIndexOf("/")), { recursive: true });
+  const r = await sh(Deno.execPath(), [
+    "bundle",
+    "--quiet",
+    "--platform",
+    "deno",
+    "--no-lock",
+    "--config",
+    `${REPO_ROOT}/deno.json`,
+    "--output",
+    tmp,
+    `${REPO_ROOT}/scripts/bench/floor_cli.ts`,
+  ]);
+  if (r.code !== 0) {
+    await Deno.remove(tmp).catch(() => {});
+    throw new Error(`deno bundle scripts/bench/floor_cli.ts failed: ${r.stderr.trim()}`);
+  }
+  await Deno.rename(tmp, FLOOR_CLI_JS);
+  return FLOOR_CLI_JS;
+}
+
 /** The bundle every runtime runs. */
 export interface BenchBundle {
   /** The bundle directory, with `config.json` (runs `/bin/true`) and `rootfs/`. */
@@ -243,55 +283,6 @@ export async function versionOf(cmd: string[]): Promise<string> {
   } catch {
     return "not installed";
   }
-}
-
-/** One cgroup hierarchy and this process's own directory in it. */
-export interface CgroupScope {
-  /** Where the hierarchy is mounted. */
-  mountPoint: string;
-  /** This process's cgroup directory in it (absolute). */
-  own: string;
-}
-
-/**
- * This process's cgroup directory in every hierarchy mounted under /sys/fs/cgroup.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { cgroupScopes } from "./host.ts";
- * for (const s of cgroupScopes()) assert.ok(s.own.startsWith(s.mountPoint));
- * ```
- */
-export function cgroupScopes(): CgroupScope[] {
-  const unescape = (s: string) =>
-    s.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
-  const mounts: { mountPoint: string; root: string; fstype: string; super: string }[] = [];
-  for (const line of Deno.readTextFileSync("/proc/self/mountinfo").split("\n")) {
-    if (!line) continue;
-    const [pre, post] = line.split(" - ");
-    const f = pre.split(" ");
-    const [fstype, , superOpts] = post.split(" ");
-    if (fstype !== "cgroup" && fstype !== "cgroup2") continue;
-    mounts.push({ mountPoint: unescape(f[4]), root: unescape(f[3]), fstype, super: superOpts });
-  }
-  const scopes: CgroupScope[] = [];
-  for (const line of Deno.readTextFileSync("/proc/self/cgroup").split("\n")) {
-    if (!line) continue;
-    const first = line.indexOf(":");
-    const second = line.indexOf(":", first + 1);
-    const ctrls = line.slice(first + 1, second);
-    const path = line.slice(second + 1);
-    const m = mounts.find((m) =>
-      ctrls === ""
-        ? m.fstype === "cgroup2"
-        : m.fstype === "cgroup" && ctrls.split(",").every((c) => m.super.split(",").includes(c))
-    );
-    if (!m || !m.mountPoint.startsWith("/sys/fs/cgroup")) continue;
-    const rel = path.startsWith(m.root) ? path.slice(m.root.length) : path;
-    scopes.push({ mountPoint: m.mountPoint, own: `${m.mountPoint}${rel}`.replace(/\/+$/, "") });
-  }
-  return scopes;
 }
 
 /**

@@ -52,7 +52,13 @@ Deno.test("makeBenchBundle writes both configs over one private rootfs", async (
 Deno.test("cgroupScopes and removeBenchCgroups find and remove only the prefix's directories", async () => {
   const scopes = cgroupScopes();
   assert.ok(scopes.length > 0);
-  for (const s of scopes) assert.ok(s.own.startsWith(s.mountPoint), s.own);
+  for (const s of scopes) {
+    assert.ok(s.own.startsWith(s.mountPoint), s.own);
+    // The own directory exists (a cgroup below a hierarchy mounted at its root, as the
+    // memory one here, once lost the slash between the mount point and the path).
+    assert.ok(Deno.statSync(s.own).isDirectory, s.own);
+    assert.ok(Deno.statSync(`${s.own}/cgroup.procs`).isFile, s.own);
+  }
   await assert.rejects(() => removeBenchCgroups(""), RangeError);
   await assert.rejects(() => removeBenchCgroups("../x"), RangeError);
   const prefix = `nsinit-bench-test-${Deno.pid}`;

@@ -1,18 +1,16 @@
 /**
  * Timed operations of the benchmark: runtime commands, library calls, and the floor (a
- * namespaced spawn of `/bin/true` through nsinit's native helper with no runtime work).
+ * namespaced spawn of `/bin/true` through nsinit's native helper with no runtime work; it
+ * lives in floor.ts, which the CLI floor's bundle imports, and is re-exported here).
  *
  * @module
  */
 
 import type { Spec } from "../../spec/config.ts";
 import type { Factory } from "../../core/factory.ts";
-import { namespaceFlags } from "../../core/init_plan.ts";
-import { CloneFlag, nulList, Op, PlanBuilder } from "../../native/plan.ts";
-import { spawnPlan } from "../../native/spawn.ts";
-import { check, cstr, native } from "../../native/ffi.ts";
-import { reaper } from "../../native/reaper.ts";
 import type { LibraryPhases } from "./phases.ts";
+
+export { closeFloor, floorPlan, floorSpawn } from "./floor.ts";
 
 const dec = new TextDecoder();
 
@@ -69,13 +67,20 @@ export async function timeOk(
   return t.ms;
 }
 
-/** Peak RSS in KiB of `argv` (and its waited-for children), from `/usr/bin/time -f %M`. */
-export async function peakRssKiB(argv: string[]): Promise<number> {
+/**
+ * Peak RSS in KiB of `argv` (and its waited-for children), from `/usr/bin/time -f %M`;
+ * `env`: variables added to the environment.
+ */
+export async function peakRssKiB(
+  argv: string[],
+  opts: { env?: Record<string, string> } = {},
+): Promise<number> {
   const out = await new Deno.Command("/usr/bin/time", {
     args: ["-f", "%M", ...argv],
     stdin: "null",
     stdout: "null",
     stderr: "piped",
+    ...(opts.env ? { env: opts.env } : {}),
   }).output();
   const lines = dec.decode(out.stderr).trim().split("\n");
   const kib = Number(lines[lines.length - 1]);
@@ -169,55 +174,6 @@ export async function libraryCreateStart(
   const ms = performance.now() - t0;
   if (status.code !== 0) throw new Error(`container ${id} exited with ${JSON.stringify(status)}`);
   return ms;
-}
-
-/**
- * The plan of the floor: clone into the spec's namespaces and exec `/bin/true` (the host's),
- * nothing else: no cgroups, no mounts, no state.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { floorPlan } from "./measure.ts";
- * const plan = floorPlan([{ type: "pid" }, { type: "mount" }]);
- * assert.equal(plan.steps.length, 2);
- * assert.equal(plan.steps[1], "exec /bin/true");
- * ```
- */
-export function floorPlan(namespaces: NonNullable<Spec["linux"]>["namespaces"]): PlanBuilder {
-  const ns = namespaceFlags(namespaces);
-  const plan = new PlanBuilder();
-  plan.add(Op.H_CLONE, "clone", ns.create & ~(CloneFlag.NEWTIME | CloneFlag.NEWCGROUP));
-  if (ns.create & CloneFlag.NEWCGROUP) {
-    plan.add(Op.C_UNSHARE, "create the cgroup namespace", CloneFlag.NEWCGROUP);
-  }
-  plan.add(Op.C_EXEC, "exec /bin/true", nulList(["/bin/true"]), nulList([]));
-  return plan;
-}
-
-let devNull = -1;
-
-/** The floor: spawns {@link floorPlan} through nsinit's helper and waits for the exit; ms. */
-export async function floorSpawn(plan: PlanBuilder): Promise<number> {
-  const lib = native();
-  if (devNull < 0) devNull = check(lib.nsi_open(cstr("/dev/null"), 2, 0), "open", "/dev/null");
-  const t0 = performance.now();
-  const s = await spawnPlan(plan, { fds: [devNull, devNull, devNull], until: "exec" });
-  let status;
-  try {
-    status = await reaper.wait(s.pidfd);
-  } finally {
-    lib.nsi_close(s.pidfd);
-  }
-  const ms = performance.now() - t0;
-  if (status.code !== 0) throw new Error(`floor spawn exited with ${JSON.stringify(status)}`);
-  return ms;
-}
-
-/** Closes what {@link floorSpawn} keeps open between calls. */
-export function closeFloor(): void {
-  if (devNull >= 0) native().nsi_close(devNull);
-  devNull = -1;
 }
 
 /** `unshare` arguments for the spec's namespaces, then `chroot ROOTFS /bin/true`. */

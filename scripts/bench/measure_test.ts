@@ -10,7 +10,8 @@ import {
   withCgroup,
 } from "./measure.ts";
 import { benchSpec } from "./host.ts";
-import { Op } from "../../native/plan.ts";
+import { CloneFlag, nulList, Op, PlanBuilder } from "../../native/plan.ts";
+import { namespaceFlags, NS_FLAG } from "../../core/init_plan.ts";
 
 Deno.test("timeCommand times and reports failures; timeOk throws on them", async () => {
   const ok = await timeCommand(["true"]);
@@ -33,6 +34,31 @@ Deno.test("floorPlan is a clone into the spec's namespaces and an exec, nothing 
   const withCg = floorPlan([{ type: "pid" }, { type: "cgroup" }]);
   assert.deepEqual(withCg.steps, ["clone", "create the cgroup namespace", "exec /bin/true"]);
   assert.equal(Op.H_CLONE, 1);
+  const into = floorPlan([{ type: "pid" }], "/sys/fs/cgroup/x");
+  assert.deepEqual(into.steps, [
+    "clone into the cgroup /sys/fs/cgroup/x",
+    "clone",
+    "exec /bin/true",
+  ]);
+});
+
+Deno.test("floorPlan's clone flags are core/init_plan.ts's for every namespace type", () => {
+  const all = Object.keys(NS_FLAG) as (keyof typeof NS_FLAG)[];
+  for (const type of all) {
+    const flags = new Uint8Array(floorPlan([{ type }]).encode());
+    const expected = new PlanBuilder();
+    const create = namespaceFlags([{ type }]).create;
+    expected.add(Op.H_CLONE, "clone", create & ~(CloneFlag.NEWTIME | CloneFlag.NEWCGROUP));
+    if (create & CloneFlag.NEWCGROUP) {
+      expected.add(Op.C_UNSHARE, "create the cgroup namespace", CloneFlag.NEWCGROUP);
+    }
+    expected.add(Op.C_EXEC, "exec /bin/true", nulList(["/bin/true"]), nulList([]));
+    assert.deepEqual(flags, new Uint8Array(expected.encode()), type);
+  }
+  assert.deepEqual(
+    floorPlan([{ type: "pid", path: "/proc/1/ns/pid" }]).encode(),
+    floorPlan([]).encode(),
+  );
 });
 
 Deno.test("unshareArgv maps namespaces to unshare's options", () => {

@@ -110,3 +110,95 @@ Deno.test("renderReport of two machines: a target column each, and the other's o
   assert.ok(md.includes("### Machine"));
   assert.ok(md.includes("| kernel (`uname -r`) | 6.1.0 |"));
 });
+
+/** The fixture with the v1 `cgroup.procs` move after an idle spell among the parts. */
+function withIdleMove(overrides: Parameters<typeof sampleResults>[0] = {}) {
+  const idle = { n: 10, median: 8.6, p90: 10, min: 8, max: 12, mean: 8.8 };
+  return sampleResults({
+    components: { "v1 `cgroup.procs` move of a new process, after 50 ms without one": idle },
+    ...overrides,
+  });
+}
+
+Deno.test("the CLI floor has rows in the run and memory tables, and bars in the chart", () => {
+  const r = withIdleMove();
+  const md = renderReport(r);
+  for (
+    const needle of [
+      "| CLI floor: `deno run` of clone + exec | 26.0 | 31.2 | 1.154x | 0.077x |",
+      "| CLI floor: `deno run` of clone + exec + cgroups | 29.0 | 34.8 | 1.034x | 0.069x |",
+      "| an empty `deno run` (the launcher's flags), in the same rounds | 21.0 |",
+      "| CLI floor: `deno run` of clone + exec | 43.9 MiB |",
+      "| CLI floor: `deno run` of clone + exec + cgroups | 45.0 MiB |",
+      "- The CLI floor: the least a runtime that Deno runs must do",
+    ]
+  ) {
+    assert.ok(md.includes(needle), `missing: ${needle}`);
+  }
+  const [one, , mem] = chartPanels(r);
+  assert.equal(one.bars.find((b) => b.label === "CLI floor: + cgroups")?.value, 29);
+  assert.equal(mem.bars.find((b) => b.label === "CLI floor: clone+exec")?.value, 45000 / 1024);
+});
+
+Deno.test("the run target is explained by the measured CLI floor, part by part", () => {
+  const md = renderReport(withIdleMove());
+  for (
+    const needle of [
+      "takes 29.0 ms (26.0 ms without the cgroups): more than runc's whole `run` (22.4 ms, " +
+      "the same rounds), so no CLI that Deno runs can be as fast here",
+      "Of the floor's 29.0 ms, 21.0 ms is Deno's own start and exit",
+      "5.00 ms is loading libnsinit through Deno's FFI and spawning the child",
+      "take 1.60 ms in a warm process (the helper floor above), so 3.40 ms is a fresh " +
+      "process's FFI set-up",
+      "3.00 ms is the cgroups: made, the child placed, removed after the exit (a v1 " +
+      "`cgroup.procs` move after an idle spell, timed alone in the parts of the work above, " +
+      "waits 8.60 ms for the kernel's RCU grace period",
+      "nsinit's `run` takes 30.0 ms, 1.00 ms above that floor",
+      "loading its code (20.0 ms: main.js and the command's chunks",
+    ]
+  ) {
+    assert.ok(md.includes(needle), `missing: ${needle}`);
+  }
+  assert.ok(!md.includes("An empty `deno run` takes"), "the estimate without a floor is gone");
+});
+
+Deno.test("the run target's floor text follows the machine and the figures", () => {
+  const v2 = withIdleMove({
+    cliRun: { runc: sampleResults().cliRun.runc!, nsinit: sampleResults().cliRun.nsinit! },
+  });
+  v2.machine = { ...v2.machine, cgroups: "v2" };
+  const md = renderReport(v2);
+  assert.ok(md.includes("(on cgroup v2 the child is cloned into its cgroup, with no move)"), md);
+  assert.ok(!md.includes("RCU grace period, which runc pays"), md);
+  const base = sampleResults();
+  const fast = renderReport(
+    withIdleMove({ cliRun: { ...base.cliRun, runc: { ...base.cliRun.runc!, median: 29.5 } } }),
+  );
+  assert.ok(
+    fast.includes(
+      "against runc's whole `run` of 29.5 ms (the same rounds): here the floor itself is not slower than runc",
+    ),
+    fast,
+  );
+  const old = renderReport(withIdleMove({ cliFloor: undefined }));
+  assert.ok(old.includes("An empty `deno run` takes 22.0 ms against runc's whole `run`"), old);
+  assert.ok(!old.includes("CLI floor"), old);
+});
+
+Deno.test("the peak RSS target is explained by the CLI floor's peak", () => {
+  const within = renderReport(sampleResults());
+  assert.ok(
+    within.includes(
+      "a Deno program that only runs the container (the CLI floor) peaks at 43.9 MiB (45.0 MiB " +
+        "with the cgroups) against an empty `deno run`'s 39.1 MiB: 1.152x, within the 1.2x goal",
+    ),
+    within,
+  );
+  assert.ok(within.includes("nsinit's `run` is 3.8 MiB above that floor"), within);
+  const over = renderReport(sampleResults({ emptyDenoKiB: 36000 }));
+  assert.ok(
+    over.includes("1.28x, over the 1.2x goal before any of nsinit's code runs"),
+    over,
+  );
+  assert.ok(over.includes("In detail: an empty `deno run` peaks at 35.2 MiB"), over);
+});

@@ -113,6 +113,21 @@ export interface BenchResults {
   cliRun: Partial<Record<RuntimeName, Summary>>;
   /** create, start, state, kill, delete per runtime; `total` sums them; `exitWait` is after kill. */
   lifecycle: Partial<Record<RuntimeName, Record<LifecycleStep | "total" | "exitWait", Summary>>>;
+  /**
+   * The CLI floor (scripts/bench/floor_cli.ts bundled into one file, run as `deno run` with
+   * the launcher's flags and `NSINIT_LIBDIR`): `exec` only loads libnsinit, clones into the
+   * spec's namespaces and execs `/bin/true`; `cgroups` also makes the container's cgroups,
+   * places the child in them and removes them. Wall ms, interleaved with the runtimes' `run`
+   * rounds, with `emptyDeno`, an empty `deno run` (the same flags), in the same rotation; peak
+   * RSS of each, KiB (median). Absent in older results, or when it could not run.
+   */
+  cliFloor?: {
+    exec: Summary;
+    cgroups?: Summary;
+    emptyDeno: Summary;
+    execKiB?: number;
+    cgroupsKiB?: number;
+  };
   /** From one long-lived Deno process: `run`+wait+destroy and create+start+wait+destroy. */
   library: { run: Summary; createStart: Summary };
   /** Namespaced spawns of `/bin/true` with no runtime work. */
