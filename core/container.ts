@@ -143,7 +143,8 @@ export class Container implements AsyncDisposable {
 
   /** Not started: an exec fifo (`create`) or the directory's mark (`run`, see NOT_STARTED_MODE). */
   #notStarted(): boolean {
-    return markedNotStarted(this.#dir) || exists(this.#fifo);
+    // The fifo first: a created container (what a shim's `start` finds) has one.
+    return exists(this.#fifo) || markedNotStarted(this.#dir);
   }
 
   /** The current status, derived from the init process, the exec fifo and the freezer. */
