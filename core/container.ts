@@ -174,10 +174,11 @@ export class Container implements AsyncDisposable {
     return s;
   }
 
-  async #locked<T>(fn: () => Promise<T>): Promise<T> {
+  async #locked<T>(fn: () => Promise<T>, opts: { native?: boolean } = {}): Promise<T> {
     // Every verb that changes something may call the native library: loaded here, not
-    // by Factory.load, so `state` and `list` never pay for it.
-    await this.#sys.ready();
+    // by Factory.load, so `state` and `list` never pay for it; `destroy` loads it only when
+    // it signals or unmounts (a stopped container's cgroups go with plain rmdirs).
+    if (opts.native !== false) await this.#sys.ready();
     let lock;
     try {
       lock = await lockDir(this.#dir);
@@ -484,6 +485,7 @@ export class Container implements AsyncDisposable {
       const status = await this.status();
       checkTransition(this.id, status, opts.force ? "delete --force" : "delete");
       mark("delete: locked", this.id);
+      if (status !== "stopped" || opts.force || this.#state.criuWorkDir) await this.#sys.ready();
       if (status !== "stopped" || opts.force) await this.#killEverything(status);
       if (this.#init) await this.#init.status.catch(() => {});
       mark("delete: processes ended", this.id);
@@ -515,7 +517,7 @@ export class Container implements AsyncDisposable {
         this.#warn,
         this.#sys,
       );
-    });
+    }, { native: false });
   }
 
   /** Detaches the cgroup yards a CRIU killed mid-restore left mounted in its work dir. */
