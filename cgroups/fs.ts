@@ -8,9 +8,8 @@
  */
 
 import { CgroupError, errnoName, SyscallError } from "../errors.ts";
-import { ensureNative, native } from "../native/ffi.ts";
+import { ensureNative, native, nativeLoaded } from "../native/ffi.ts";
 import type { CgroupWrite } from "./resources.ts";
-import { concatBytes } from "../util/bytes.ts";
 
 const encoder = new TextEncoder();
 
@@ -166,20 +165,29 @@ export async function cgroupFiles(
   opts: { stop?: boolean } = {},
 ): Promise<CgroupFileResult[]> {
   if (ops.length === 0) return [];
-  const parts: Uint8Array[] = [];
+  // Only rmdirs, in a process that has not loaded the native library (a CLI `delete` of a
+  // stopped container needs it for nothing else): rmdir(2) on this thread spares its load.
+  if (!nativeLoaded() && ops.every((o) => o.op === "rmdir")) return rmdirsHere(ops, opts.stop);
+  // Each record: its op code, the path, NUL, the argument, NUL; all encoded into one buffer
+  // (an array per string and per record cost 4x as much: 32 us for 12 writes, measured).
+  const args: string[] = [];
+  let size = 0;
   for (const o of ops) {
     const arg = o.op === "write" ? o.value : o.op === "fill" ? o.from : "";
     if (o.path.includes("\0") || arg.includes("\0")) {
       throw new TypeError(`cgroup file operation with a NUL byte: ${JSON.stringify(o)}`);
     }
-    const path = encoder.encode(o.path), a = encoder.encode(arg);
-    const rec = new Uint8Array(path.length + a.length + 3);
-    rec[0] = OP_CODES[o.op];
-    rec.set(path, 1);
-    rec.set(a, path.length + 2);
-    parts.push(rec);
+    args.push(arg);
+    size += 3 + 3 * (o.path.length + arg.length); // UTF-8: at most 3 bytes per UTF-16 unit
   }
-  const list = concatBytes(parts);
+  const buf = new Uint8Array(size);
+  let off = 0;
+  for (let i = 0; i < ops.length; i++) {
+    buf[off++] = OP_CODES[ops[i].op];
+    off += encoder.encodeInto(ops[i].path, buf.subarray(off)).written + 1;
+    off += encoder.encodeInto(args[i], buf.subarray(off)).written + 1;
+  }
+  const list = buf.subarray(0, off);
   const res = new Int32Array(ops.length * 2);
   await ensureNative();
   const ran = await native().nsi_cg_files(
@@ -195,6 +203,22 @@ export async function cgroupFiles(
     const stage = STAGES[res[2 * i + 1]] ?? "";
     if (stage === "short") return { errno: 5, stage, written: res[2 * i] };
     return { errno: stage === "" ? 0 : -res[2 * i], stage };
+  });
+}
+
+/** {@link cgroupFiles}'s rmdirs without the native library, with the same results. */
+function rmdirsHere(ops: CgroupFileOp[], stop?: boolean): CgroupFileResult[] {
+  let failed = false;
+  return ops.map((o): CgroupFileResult => {
+    if (failed) return { errno: 0, stage: "skipped" };
+    try {
+      Deno.removeSync(o.path);
+      return { errno: 0, stage: "" };
+    } catch (e) {
+      failed = stop === true;
+      const code = errorCode(e);
+      return { errno: (code !== undefined ? ERRNO_BY_NAME[code] : undefined) ?? 5, stage: "dir" };
+    }
   });
 }
 

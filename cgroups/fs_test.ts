@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { testRun } from "../tests/helpers/paths.ts";
+import { exists } from "../util/fs.ts";
 import { CgroupError, SyscallError } from "../errors.ts";
 import {
   applyWrites,
@@ -213,4 +214,45 @@ Deno.test("levelsAbove and toSyscallError", () => {
   const err = toSyscallError(Object.assign(new Error("busy"), { code: "EBUSY" }), "rmdir", "/x");
   assert.equal(err.code, "EBUSY");
   assert.equal(err.errno, 16);
+});
+
+Deno.test("cgroupFiles: only rmdirs in a process without the native library: done with plain rmdir, same results, library not loaded", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(`${dir}/a`);
+    await Deno.mkdir(`${dir}/full/sub`, { recursive: true });
+    const fsUrl = new URL("./fs.ts", import.meta.url).href;
+    const ffiUrl = new URL("../native/ffi.ts", import.meta.url).href;
+    const code = `
+      import { cgroupFiles } from "${fsUrl}";
+      import { nativeLoaded } from "${ffiUrl}";
+      const r = await cgroupFiles([
+        { op: "rmdir", path: "${dir}/a" },
+        { op: "rmdir", path: "${dir}/missing" },
+        { op: "rmdir", path: "${dir}/full" },
+      ]);
+      const s = await cgroupFiles([
+        { op: "rmdir", path: "${dir}/missing" },
+        { op: "rmdir", path: "${dir}/full/sub" },
+      ], { stop: true });
+      console.log(JSON.stringify({ r, s, loaded: nativeLoaded() }));
+    `;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--no-lock", code],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.ok(out.success, new TextDecoder().decode(out.stderr));
+    const got = JSON.parse(new TextDecoder().decode(out.stdout));
+    assert.deepEqual(got.r, [
+      { errno: 0, stage: "" },
+      { errno: 2, stage: "dir" },
+      { errno: 39, stage: "dir" },
+    ]);
+    assert.deepEqual(got.s, [{ errno: 2, stage: "dir" }, { errno: 0, stage: "skipped" }]);
+    assert.equal(got.loaded, false);
+    assert.equal(exists(`${dir}/a`), false);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -134,6 +134,8 @@ export class Container implements AsyncDisposable {
 
   /** Whether the recorded init is still the same live process (pid reuse is detected by start time). */
   #initAlive(): boolean {
+    // This process reaped it: gone, without reading /proc (and throwing) to learn it.
+    if (this.#init?.reaped && this.#init.pid === this.#state.initPid) return false;
     const st = this.#sys.procStat(this.#state.initPid);
     return st !== undefined && st.startTime === this.#state.initStartTime && st.state !== "Z" &&
       st.state !== "X";
@@ -141,7 +143,8 @@ export class Container implements AsyncDisposable {
 
   /** Not started: an exec fifo (`create`) or the directory's mark (`run`, see NOT_STARTED_MODE). */
   #notStarted(): boolean {
-    return markedNotStarted(this.#dir) || exists(this.#fifo);
+    // The fifo first: a created container (what a shim's `start` finds) has one.
+    return exists(this.#fifo) || markedNotStarted(this.#dir);
   }
 
   /** The current status, derived from the init process, the exec fifo and the freezer. */
@@ -171,10 +174,11 @@ export class Container implements AsyncDisposable {
     return s;
   }
 
-  async #locked<T>(fn: () => Promise<T>): Promise<T> {
+  async #locked<T>(fn: () => Promise<T>, opts: { native?: boolean } = {}): Promise<T> {
     // Every verb that changes something may call the native library: loaded here, not
-    // by Factory.load, so `state` and `list` never pay for it.
-    await this.#sys.ready();
+    // by Factory.load, so `state` and `list` never pay for it; `destroy` loads it only when
+    // it signals or unmounts (a stopped container's cgroups go with plain rmdirs).
+    if (opts.native !== false) await this.#sys.ready();
     let lock;
     try {
       lock = await lockDir(this.#dir);
@@ -481,14 +485,18 @@ export class Container implements AsyncDisposable {
       const status = await this.status();
       checkTransition(this.id, status, opts.force ? "delete --force" : "delete");
       mark("delete: locked", this.id);
+      if (status !== "stopped" || opts.force || this.#state.criuWorkDir) await this.#sys.ready();
       if (status !== "stopped" || opts.force) await this.#killEverything(status);
       if (this.#init) await this.#init.status.catch(() => {});
       mark("delete: processes ended", this.id);
       await this.#cgroup.destroy();
       mark("delete: cgroup removed", this.id);
-      // A restore killed mid-way may have left the rootfs bound here: never recurse into it.
-      this.#sys.umountDetach(join(this.#dir, "criu-root"));
-      if (this.#state.criuWorkDir) this.#detachCriuYards(this.#state.criuWorkDir);
+      if (this.#state.criuWorkDir) {
+        // A restore killed mid-way may have left the rootfs bound here: never recurse into it.
+        // (A restore records its work directory in the state before it binds the rootfs.)
+        this.#sys.umountDetach(join(this.#dir, "criu-root"));
+        this.#detachCriuYards(this.#state.criuWorkDir);
+      }
       const rdt = this.#state.resctrl;
       for (const d of [rdt?.monitor, rdt?.created ? rdt.dir : undefined]) {
         if (!d) continue;
@@ -509,7 +517,7 @@ export class Container implements AsyncDisposable {
         this.#warn,
         this.#sys,
       );
-    });
+    }, { native: false });
   }
 
   /** Detaches the cgroup yards a CRIU killed mid-restore left mounted in its work dir. */

@@ -175,7 +175,8 @@ async function checkEffect(
       assert.equal(calls[1], "cgroup apply", "the process joins the container's cgroup");
       break;
     case "delete":
-      assert.deepEqual(calls, ["cgroup destroy", "umountDetach criu-root"]);
+      // No restore made it (the state names no CRIU work directory): no criu-root to detach.
+      assert.deepEqual(calls, ["cgroup destroy"]);
       assert.ok(!dirExists(), "the state directory is removed");
       break;
     case "delete --force":
@@ -185,7 +186,6 @@ async function checkEffect(
         "cgroup killAll 9",
         ...(from === "paused" ? ["cgroup freeze false"] : []),
         "cgroup destroy",
-        "umountDetach criu-root",
       ]);
       assert.ok(!dirExists(), "the state directory is removed");
       assert.equal(w.sys.alive(pid), false, "the init is dead");
@@ -456,6 +456,18 @@ Deno.test("a run's marked directory is creating, then created, as a create's fif
   const c = await w.factory.load(id);
   await c.destroy({ force: true });
   assert.equal(exists(dir), false);
+});
+
+Deno.test("delete of a restored container detaches what a killed restore left at criu-root", async () => {
+  await using w = await world();
+  const c = await inStatus(w, "stopped");
+  const file = `${w.factory.root}/${c.id}/state.json`;
+  const saved = JSON.parse(await Deno.readTextFile(file));
+  await Deno.writeTextFile(file, JSON.stringify({ ...saved, criuWorkDir: `${w.root.path}/work` }));
+  const restored = await w.factory.load(c.id);
+  w.sys.calls.length = 0;
+  await restored.destroy();
+  assert.deepEqual(w.sys.calls, ["cgroup destroy", "umountDetach criu-root"]);
 });
 
 Deno.test("start: a failure in the init is reported and the fifo is consumed", async () => {

@@ -52,12 +52,19 @@ export interface CreateContext {
  * features), loaded on first create: a CLI `state` or `kill` never pays
  * for it. The bundled CLI keeps it in its own chunk.
  */
-function createDeps() {
+function loadCreateDeps() {
   return Promise.all([
     import("../spec/validate.ts"),
     import("./init_plan.ts"),
     import("./host_features.ts"),
   ]);
+}
+
+let createDepsLoaded: ReturnType<typeof loadCreateDeps> | undefined;
+
+/** {@link loadCreateDeps}, kept: a later create skips the module loader's round trips. */
+function createDeps() {
+  return createDepsLoaded ??= loadCreateDeps();
 }
 
 /** Creates a container (see {@link Factory.create}); `waitForStart`: as `runc create`. */

@@ -86,6 +86,9 @@ export interface CgroupDrivers {
   ): CgroupManager | Promise<CgroupManager>;
 }
 
+/** core/create.ts, loaded by the first create of the process. */
+let createModule: Promise<typeof import("./create.ts")> | undefined;
+
 /** Options for {@link Factory}. */
 export interface FactoryOptions {
   /** The state root; default /run/nsinit. */
@@ -143,7 +146,8 @@ export class Factory {
   }
 
   async #create(id: string, opts: CreateOptions, waitForStart: boolean): Promise<Container> {
-    const { createContainer } = await import("./create.ts");
+    // The module's promise is kept: later creates skip the module loader's round trip.
+    const { createContainer } = await (createModule ??= import("./create.ts"));
     return await createContainer(
       {
         root: this.root,

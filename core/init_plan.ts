@@ -1108,7 +1108,10 @@ function addCgroupMount(
     1,
     1,
   );
-  for (const [sub, dir] of Object.entries(paths).sort()) {
+  // By name (a plain sort() turns each [name, dir] pair into a string at every comparison;
+  // the order is the same: names hold no character below ",").
+  const byName = Object.entries(paths).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  for (const [sub, dir] of byName) {
     plan.add(
       Op.C_MOUNT,
       `${what}: ${sub}`,

@@ -7,7 +7,7 @@ import {
   type PlanHostFacts,
 } from "./init_plan.ts";
 import { defaultSpec } from "../spec/default.ts";
-import { CloneFlag, decodePlan, type OpName, type PlanBuilder } from "../native/plan.ts";
+import { CloneFlag, decodePlan, Op, type OpName, PlanBuilder } from "../native/plan.ts";
 import {
   MS_BIND,
   MS_NODEV,
@@ -22,6 +22,21 @@ import {
 const MI_RAMFS = "1 0 0:2 / / rw - rootfs rootfs rw\n22 1 0:20 / /proc rw - proc proc rw\n";
 const MI_EXT4 =
   "22 1 254:0 / / rw,relatime - ext4 /dev/vda rw\n30 22 0:30 / /tmp/x rw - ramfs none rw\n";
+
+Deno.test("plan strings: ASCII and not are encoded as UTF-8, with a NUL after each", () => {
+  const plan = new PlanBuilder();
+  for (const s of ["/run/x", "/tmp/\u00e9t\u00e9/\u{1f600}", "", "a\u0100b"]) {
+    plan.add(Op.C_HOSTNAME, "set hostname", s);
+  }
+  const args = decodePlan(plan.encode()).map((r) => r.args[0]);
+  assert.deepEqual(args, ["/run/x", "/tmp/\u00e9t\u00e9/\u{1f600}", "", "a\u0100b"]);
+  const bytes = plan.encode();
+  // The length word of the second record's argument counts its UTF-8 bytes and the NUL.
+  const utf8 = new TextEncoder().encode("/tmp/\u00e9t\u00e9/\u{1f600}");
+  const dv = new DataView(bytes.buffer);
+  const first = dv.getUint32(8 + 4, true);
+  assert.equal(dv.getUint32(8 + first + 8, true), utf8.length + 1);
+});
 
 Deno.test("onInitialRamfs: only the initial root filesystem counts", () => {
   assert.equal(onInitialRamfs("/bundle/rootfs", MI_RAMFS), true);

@@ -25,6 +25,7 @@ export class ContainerProcess implements AsyncDisposable {
   readonly terminal?: Terminal;
   #pidfd: number;
   #status?: Promise<ExitStatus>;
+  #reaped = false;
   #sys: Syscalls;
 
   /** Wraps a spawned process. The pidfd becomes this object's. */
@@ -47,8 +48,16 @@ export class ContainerProcess implements AsyncDisposable {
   /** Exit status; resolves when the process ends (it must be this runtime's child). */
   get status(): Promise<ExitStatus> {
     if (this.#pidfd < 0) return Promise.reject(new Error(`process ${this.pid}: already released`));
-    this.#status ??= this.#sys.waitExit(this.#pidfd).finally(() => this.#closeFd());
+    this.#status ??= this.#sys.waitExit(this.#pidfd).then((s) => {
+      this.#reaped = true;
+      return s;
+    }).finally(() => this.#closeFd());
     return this.#status;
+  }
+
+  /** Whether {@link status} has resolved: the process exited and was reaped, its pid is gone. */
+  get reaped(): boolean {
+    return this.#reaped;
   }
 
   /** Resolves to the shell-style exit code: the code, or 128 + signal. */

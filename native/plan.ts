@@ -194,7 +194,16 @@ export class PlanBuilder {
         throw new TypeError(`plan argument contains a NUL byte: ${JSON.stringify(a)}`);
       }
       this.#reserve(off + 4 + a.length * 3 + 4); // UTF-8: at most 3 bytes per UTF-16 unit
-      n = enc.encodeInto(a, this.#buf.subarray(off + 4)).written + 1;
+      // ASCII (paths, names: nearly every argument) byte by byte; else the encoder, which
+      // costs a view of the buffer and a call into the runtime per string.
+      const buf = this.#buf, at = off + 4, len = a.length;
+      let i = 0;
+      for (; i < len; i++) {
+        const c = a.charCodeAt(i);
+        if (c > 0x7f) break;
+        buf[at + i] = c;
+      }
+      n = (i === len ? len : enc.encodeInto(a, buf.subarray(at)).written) + 1;
     } else if (typeof a === "number" || typeof a === "bigint") {
       this.#reserve(off + 12);
       n = 8;
