@@ -816,13 +816,13 @@ const VERB_FLOOR_DOES: Record<typeof VERBS[number], string> = {
 /** What in each verb's floor no Deno program doing that verb avoids, in words. */
 const VERB_FLOOR_COSTS: Record<typeof VERBS[number], string> = {
   state: "",
-  kill: "the lock (a flock, through Deno's thread pool); Deno's first `Deno.dlopen` of a " +
+  kill: "the lock (`flock` on the container's directory); Deno's first `Deno.dlopen` of a " +
     "process (~1.1 ms, its FFI set-up, the same for libc) and a trampoline compiled for each " +
     "symbol bound (~0.2 ms each); ",
-  start: "the lock (a flock, through Deno's thread pool); Deno's first `Deno.dlopen` of a " +
+  start: "the lock (`flock` on the container's directory); Deno's first `Deno.dlopen` of a " +
     "process (~1.1 ms) and a trampoline for each symbol bound (~0.2 ms each); the init's " +
     "release (the fifo opened, the init's exec) off the event loop; ",
-  delete: "the lock (a flock, through Deno's thread pool); the kernel's rmdir of each cgroup " +
+  delete: "the lock (`flock` on the container's directory); the kernel's rmdir of each cgroup " +
     "directory (one per hierarchy on cgroup v1) and the state directory's removal; ",
 };
 
