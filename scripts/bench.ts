@@ -576,15 +576,27 @@ async function main(): Promise<BenchResults> {
     log(`batches of ${N.batch}`);
     // With the CPU the process's threads used meanwhile (all JavaScript runs on the main
     // one), what the containers' processes used, and how busy the machine was.
-    const cpuNow = () => [cpuMs("loop"), cpuMs("all"), cpuMs("children"), machineBusyMs()];
-    const cpuOf = (b: BatchResult, [loop0, all0, kids0, busy0]: number[]): BatchResult => {
-      const [loop, all, kids, busy] = cpuNow();
+    const cpuNow = () => [
+      cpuMs("loop"),
+      cpuMs("all"),
+      cpuMs("children"),
+      machineBusyMs(),
+      cpuMs("all", "system"),
+      cpuMs("children", "system"),
+    ];
+    const cpuOf = (
+      b: BatchResult,
+      [loop0, all0, kids0, busy0, allSys0, kidsSys0]: number[],
+    ): BatchResult => {
+      const [loop, all, kids, busy, allSys, kidsSys] = cpuNow();
       return {
         ...b,
         loopCpuMs: loop - loop0,
         processCpuMs: all - all0,
         childrenCpuMs: kids - kids0,
         machineBusyMs: busy - busy0,
+        processSysMs: allSys - allSys0,
+        childrenSysMs: kidsSys - kidsSys0,
       };
     };
     let cpu0 = cpuNow();

@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { chartFooter, chartPanels, renderReport } from "./report.ts";
+import { chartFooter, chartPanels, renderReport, workBound } from "./report.ts";
 import { sampleResults } from "./fixture.ts";
 
 Deno.test("renderReport has the machine, the targets, the tables and the crun note", () => {
@@ -339,4 +339,39 @@ Deno.test("the library targets are explained by the floor ladder", () => {
   assert.ok(over.includes("That floor alone is 2.40x the clone + exec: over 2x"), over);
   // Older results (no ladder) keep the phase-based text.
   assert.ok(renderReport(base).includes("the floor only clones and execs"));
+});
+
+Deno.test("workBound: the concurrency limit against the batch's CPU work and its kernel part", () => {
+  const base = sampleResults();
+  const withCpu = (processSysMs: number, childrenCpuMs: number, childrenSysMs: number) =>
+    sampleResults({
+      batch: {
+        ...base.batch,
+        libraryConcurrent: {
+          ...base.batch.libraryConcurrent,
+          processCpuMs: 150,
+          processSysMs,
+          childrenCpuMs,
+          childrenSysMs,
+          machineBusyMs: 160,
+        },
+      },
+    });
+  const goal10 = "100 concurrent containers from one Deno process >= 10x faster in total than " +
+    "100 sequential `runc run`";
+  const goal18 = "100 concurrent containers >= 1.8x faster than the same 100 one after another";
+  // runc's 2240 ms / 10 = 224 ms allowed; all work 150 + 250 = 400 ms / 2 cores = 200 ms: fits.
+  assert.match(workBound(goal10, withCpu(50, 250, 200), 2), /at most 224 ms.*fits within/);
+  // The library's 200 ms / 1.8 = 111 ms allowed; kernel (50 + 200) / 2 = 125 ms: out of reach.
+  assert.match(
+    workBound(goal18, withCpu(50, 250, 200), 2),
+    /at most 111 ms.*kernel's work alone exceeds the limit/,
+  );
+  // Kernel (20 + 100) / 2 = 60 ms fits, all (150 + 250) / 2 = 200 ms does not: user space named.
+  assert.match(
+    workBound(goal18, withCpu(20, 250, 100), 2),
+    /only less CPU per container.*1.30 ms per container in nsinit's process/,
+  );
+  // Older results without system time: nothing is claimed.
+  assert.equal(workBound(goal18, base, 2), "");
 });

@@ -57,6 +57,10 @@ export interface BatchResult {
   childrenCpuMs?: number;
   /** How long the machine's CPUs were busy during the batch, all of them together, ms. */
   machineBusyMs?: number;
+  /** Of {@link processCpuMs}, the system time: in the kernel on the process's behalf, ms. */
+  processSysMs?: number;
+  /** Of {@link childrenCpuMs}, the system time, ms. */
+  childrenSysMs?: number;
 }
 
 /** Everything one benchmark run measured. */
