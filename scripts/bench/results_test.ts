@@ -73,3 +73,35 @@ Deno.test("fmt keeps three significant digits", () => {
   assert.equal(fmt(22.44), "22.4");
   assert.equal(fmt(1.234), "1.23");
 });
+
+Deno.test("evaluateTargets: a verb whose floor came out below the empty run is not evaluated (noise), never met", () => {
+  const base = sampleResults();
+  const empty = base.lifecycleEmptyDeno?.median ?? 20;
+  const s = (median: number) => ({
+    n: 3,
+    min: median,
+    median,
+    mean: median,
+    p90: median,
+    max: median,
+  });
+  const r = sampleResults({
+    lifecycleEmptyDeno: s(empty),
+    verbFloor: {
+      start: s(empty - 5),
+      state: s(empty + 1),
+      kill: s(empty + 1),
+      delete: s(empty + 1),
+    },
+    lifecycle: {
+      ...base.lifecycle,
+      nsinit: { ...base.lifecycle.nsinit!, start: s(empty - 1), state: s(empty + 2) },
+    },
+  });
+  const ts = evaluateTargets(r);
+  const start = ts.find((t) => t.goal.startsWith("CLI `nsinit start`"))!;
+  assert.equal(start.met, null);
+  assert.match(start.value, /^too noisy to compare/);
+  const state = ts.find((t) => t.goal.startsWith("CLI `nsinit state`"))!;
+  assert.equal(state.met, true);
+});
