@@ -1103,9 +1103,10 @@ export function workBound(goal: string, r: BenchResults, cores: number): string 
         `${perC(kids - conc.childrenSysMs)} ms in the containers' processes (the helper's ` +
         "and the init's own code before the exec)."
       : ` All of it fits within the limit spread over the cores, which were ${share}% busy: ` +
-        "the batch loses the rest waiting, on the kernel's cgroup lock (held across each " +
-        "v1 move's RCU grace period) and at its start and end, when fewer containers than " +
-        "cores are left.");
+        "the batch loses the rest waiting: on the kernel's cgroup locks (cgroup directories, " +
+        "limits and moves one at a time; a cgroup v1 move across an RCU grace period), on " +
+        "one another's processes, and at its start and end, when fewer containers than cores " +
+        "are left.");
 }
 
 /** Where nsinit's time goes: the phase tables. */
