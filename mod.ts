@@ -143,5 +143,5 @@ export {
   spawnSandbox,
   TIMEOUT_EXIT_CODE,
 } from "./sandbox/mod.ts";
-export { defaultRoot } from "./core/rootless.ts";
+export { defaultRoot } from "./core/state_root.ts";
 export type { LandlockPlan } from "./core/init_plan.ts";

@@ -35,21 +35,9 @@ import {
 } from "../spec/mount_options.ts";
 import { ConfigError } from "../errors.ts";
 import { withMountLabel } from "./host_features.ts";
-import { CloneFlag, nulList, Op, PlanBuilder, u32List } from "../native/plan.ts";
+import { CloneFlag, NS_FLAG, nulList, Op, PlanBuilder, u32List } from "../native/plan.ts";
 import { mapToolArgs, type RootlessMaps } from "./rootless.ts";
 import { cstr, native } from "../native/ffi.ts";
-
-/** clone flag of each namespace type. */
-export const NS_FLAG: Record<NamespaceType, number> = {
-  pid: CloneFlag.NEWPID,
-  network: CloneFlag.NEWNET,
-  mount: CloneFlag.NEWNS,
-  ipc: CloneFlag.NEWIPC,
-  uts: CloneFlag.NEWUTS,
-  user: CloneFlag.NEWUSER,
-  cgroup: CloneFlag.NEWCGROUP,
-  time: CloneFlag.NEWTIME,
-};
 
 /** /proc/<pid>/ns file name of each namespace type. */
 export const NS_FILE: Record<NamespaceType, string> = {

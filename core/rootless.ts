@@ -15,8 +15,6 @@
 import type { LinuxIDMapping, Spec } from "../spec/config.ts";
 import { ConfigError } from "../errors.ts";
 
-export { defaultRoot, stateRootError, SYSTEM_ROOT } from "./state_root.ts";
-
 /** One subordinate id range of `/etc/subuid` or `/etc/subgid`. */
 export interface SubIdRange {
   /** First host id. */

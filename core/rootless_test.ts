@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
+import { defaultRoot } from "./state_root.ts";
 import {
-  defaultRoot,
   mapToolArgs,
   parseSubIds,
   type RootlessHost,

@@ -8,6 +8,7 @@
 // The sync socket's messages and the NUL-list encoding live in wire.ts, which the verbs that
 // only signal or delete load without this module's op tables; re-exported for plan users.
 export { Msg, MSG_FIELDS, MSG_SIZE, nulList } from "./wire.ts";
+import type { NamespaceType } from "../spec/config.ts";
 
 /**
  * The ops, as `NSI_OPS` in plan.h defines them: name, number and argument kinds, one
@@ -125,6 +126,18 @@ export const CloneFlag = {
   NEWPID: 0x20000000,
   NEWNET: 0x40000000,
 } as const;
+
+/** The clone flag of each namespace type (the plan builder's and the benchmark's floor's). */
+export const NS_FLAG: Record<NamespaceType, number> = {
+  pid: CloneFlag.NEWPID,
+  network: CloneFlag.NEWNET,
+  mount: CloneFlag.NEWNS,
+  ipc: CloneFlag.NEWIPC,
+  uts: CloneFlag.NEWUTS,
+  user: CloneFlag.NEWUSER,
+  cgroup: CloneFlag.NEWCGROUP,
+  time: CloneFlag.NEWTIME,
+};
 
 type Arg = ArgTypes[ArgKind];
 

@@ -9,7 +9,7 @@
  */
 
 import type { NamespaceType, Spec } from "../../spec/config.ts";
-import { CloneFlag, nulList, Op, PlanBuilder } from "../../native/plan.ts";
+import { CloneFlag, NS_FLAG, nulList, Op, PlanBuilder } from "../../native/plan.ts";
 import { spawnPlan } from "../../native/spawn.ts";
 import { check, cstr, native } from "../../native/ffi.ts";
 import { reaper } from "../../native/reaper.ts";
@@ -43,22 +43,6 @@ export function floorPlan(
   plan.add(Op.C_EXEC, "exec /bin/true", nulList(["/bin/true"]), nulList([]));
   return plan;
 }
-
-/**
- * The clone flag of each namespace type, as core/init_plan.ts's `NS_FLAG` (a test checks they
- * agree): importing that module would put the whole plan builder's tables into the CLI
- * floor's bundle.
- */
-const NS_FLAG: Record<NamespaceType, number> = {
-  pid: CloneFlag.NEWPID,
-  network: CloneFlag.NEWNET,
-  mount: CloneFlag.NEWNS,
-  ipc: CloneFlag.NEWIPC,
-  uts: CloneFlag.NEWUTS,
-  user: CloneFlag.NEWUSER,
-  cgroup: CloneFlag.NEWCGROUP,
-  time: CloneFlag.NEWTIME,
-};
 
 let devNull = -1;
 

@@ -11,7 +11,8 @@ import {
 } from "./measure.ts";
 import { benchSpec } from "./host.ts";
 import { CloneFlag, nulList, Op, PlanBuilder } from "../../native/plan.ts";
-import { namespaceFlags, NS_FLAG } from "../../core/init_plan.ts";
+import { namespaceFlags } from "../../core/init_plan.ts";
+import { NS_FLAG } from "../../native/plan.ts";
 
 Deno.test("timeCommand times and reports failures; timeOk throws on them", async () => {
   const ok = await timeCommand(["true"]);
