@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { NamespaceType, Spec } from "../../spec/config.ts";
+import type { Spec } from "../../spec/config.ts";
 import { CloneFlag, NS_FLAG, nulList, Op, PlanBuilder } from "../../native/plan.ts";
 import { spawnPlan } from "../../native/spawn.ts";
 import { check, cstr, native } from "../../native/ffi.ts";
