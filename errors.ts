@@ -231,6 +231,25 @@ export function errnoName(errno: number): string {
   return ERRNO_NAMES[errno] ?? `errno ${errno}`;
 }
 
+let errnoByName: Map<string, number> | undefined;
+
+/**
+ * The number of an errno name (`EBUSY` -> 16), from the same table as {@link errnoName}; built
+ * on the first call, not at import (every command imports this module).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { errnoNumber } from "./errors.ts";
+ * assert.equal(errnoNumber("ENOENT"), 2);
+ * assert.equal(errnoNumber("EWHAT"), undefined);
+ * ```
+ */
+export function errnoNumber(name: string): number | undefined {
+  errnoByName ??= new Map(Object.entries(ERRNO_NAMES).map(([n, s]) => [s, Number(n)]));
+  return errnoByName.get(name);
+}
+
 /** What each errno means, as strerror(3) and Go's syscall.Errno say it. */
 const ERRNO_TEXT: Record<number, string> = {
   1: "operation not permitted",

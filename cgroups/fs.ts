@@ -7,15 +7,12 @@
  * @module
  */
 
-import { CgroupError, errnoName, SyscallError } from "../errors.ts";
+import { CgroupError, errnoNumber, SyscallError } from "../errors.ts";
 import { ensureNative, native, nativeLoaded } from "../native/ffi.ts";
 import type { CgroupWrite } from "./resources.ts";
 
 const encoder = new TextEncoder();
 
-/** Errno numbers by name, built from errors.ts's table. */
-const ERRNO_BY_NAME: Record<string, number> = {};
-for (let n = 1; n < 150; n++) ERRNO_BY_NAME[errnoName(n)] = n;
 const ENOENT = 2, EBUSY = 16, ENOTEMPTY = 39;
 
 /**
@@ -47,7 +44,7 @@ export function errorCode(e: unknown): string | undefined {
  */
 export function toSyscallError(e: unknown, syscall: string, path: string): SyscallError {
   const code = errorCode(e);
-  const errno = code !== undefined ? ERRNO_BY_NAME[code] : undefined;
+  const errno = code !== undefined ? errnoNumber(code) : undefined;
   if (errno !== undefined) return new SyscallError({ syscall, errno, path });
   return new SyscallError({
     syscall,
@@ -217,7 +214,7 @@ function rmdirsHere(ops: CgroupFileOp[], stop?: boolean): CgroupFileResult[] {
     } catch (e) {
       failed = stop === true;
       const code = errorCode(e);
-      return { errno: (code !== undefined ? ERRNO_BY_NAME[code] : undefined) ?? 5, stage: "dir" };
+      return { errno: (code !== undefined ? errnoNumber(code) : undefined) ?? 5, stage: "dir" };
     }
   });
 }

@@ -6,7 +6,7 @@
  */
 
 import { join } from "../util/path.ts";
-import { exists, isDirectory } from "../util/fs.ts";
+import { exists, hasEntry, isDirectory } from "../util/fs.ts";
 import type { LinuxResources, Process } from "../spec/config.ts";
 import type { CgroupManager } from "../drivers/driver.ts";
 import type { CgroupStats } from "../cgroups/stats.ts";
@@ -19,7 +19,7 @@ import type { ContainerProcess } from "./process.ts";
 import { hookBase, type HookState, runHooksWarn } from "./hooks.ts";
 import type { StdioOptions } from "./stdio.ts";
 import { realSyscalls, type Syscalls } from "./syscalls.ts";
-import { checkTransition } from "./transitions.ts";
+import { checkTransition, TRANSITIONS, type Verb } from "./transitions.ts";
 import type { CheckpointOptions } from "../criu/options.ts";
 
 /** The OCI state of a container, with runc's extra fields (rootfs, created, owner). */
@@ -144,16 +144,31 @@ export class Container implements AsyncDisposable {
   /** Not started: an exec fifo (`create`) or the directory's mark (`run`, see NOT_STARTED_MODE). */
   #notStarted(): boolean {
     // The fifo first: a created container (what a shim's `start` finds) has one.
-    return exists(this.#fifo) || markedNotStarted(this.#dir);
+    return hasEntry(this.#dir, "exec.fifo") || markedNotStarted(this.#dir);
   }
 
   /** The current status, derived from the init process, the exec fifo and the freezer. */
-  async status(): Promise<Status> {
+  status(): Promise<Status> {
+    return this.#status(true);
+  }
+
+  /**
+   * The status as far as `verb` needs it. A verb allowed both from created and from running
+   * (a signal, for one) never asks whether a live, unfrozen container has started: it gets
+   * "running" for both, which its transition treats alike. That spares a CLI `kill` a failed
+   * lstat of the fifo and a stat of the directory, ~0.7 ms in a fresh process (measured).
+   */
+  #statusFor(verb: Verb): Promise<Status> {
+    const from: readonly Status[] = TRANSITIONS[verb].from;
+    return this.#status(!(from.includes("created") && from.includes("running")));
+  }
+
+  async #status(exactStart: boolean): Promise<Status> {
     if (this.#state.initPid <= 0) return this.#notStarted() ? "creating" : "stopped";
     if (!this.#initAlive()) return "stopped";
     // Frozen first, as runc: a paused created container is paused, not created.
     if (await this.#cgroup.frozen().catch(() => false)) return "paused";
-    if (this.#notStarted()) return "created";
+    if (exactStart && this.#notStarted()) return "created";
     return "running";
   }
 
@@ -268,8 +283,9 @@ export class Container implements AsyncDisposable {
    */
   signal(signal: number, opts: { all?: boolean } = {}): Promise<void> {
     return this.#locked(async () => {
-      const status = await this.status();
-      checkTransition(this.id, status, opts.all ? "kill --all" : "signal");
+      const verb = opts.all ? "kill --all" : "signal";
+      const status = await this.#statusFor(verb);
+      checkTransition(this.id, status, verb);
       if (opts.all) {
         // Every process in the cgroup, the init included (as runc: nothing more).
         // Without process tracking there is no "all": the init's pid namespace dies with it.
@@ -303,7 +319,7 @@ export class Container implements AsyncDisposable {
   /** Freezes every process (`nsinit pause`). */
   pause(): Promise<void> {
     return this.#locked(async () => {
-      checkTransition(this.id, await this.status(), "pause");
+      checkTransition(this.id, await this.#statusFor("pause"), "pause");
       mark("pause: locked", this.id);
       await this.#cgroup.freeze(true);
       mark("pause: frozen", this.id);
@@ -344,7 +360,7 @@ export class Container implements AsyncDisposable {
   /** Updates resource limits of a live container and records them. */
   set(resources: LinuxResources): Promise<void> {
     return this.#locked(async () => {
-      checkTransition(this.id, await this.status(), "update");
+      checkTransition(this.id, await this.#statusFor("update"), "update");
       mark("update: locked", this.id);
       await this.#cgroup.set(resources);
       mark("update: cgroup set", this.id);
@@ -361,7 +377,7 @@ export class Container implements AsyncDisposable {
    */
   exec(process: Process, opts: ExecOptions = {}): Promise<ContainerProcess> {
     return this.#locked(async () => {
-      checkTransition(this.id, await this.status(), "exec");
+      checkTransition(this.id, await this.#statusFor("exec"), "exec");
       mark("exec: locked", this.id);
       // Loaded here: the other verbs (a CLI `state`, `kill` ...) never pay for them.
       const [validate, plans, labels, { ContainerProcess }, { seccompAgentSender }] = await Promise

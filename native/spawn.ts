@@ -22,6 +22,27 @@ export interface NsiMessage {
 
 const dec = new TextDecoder();
 
+let abiChecked = false;
+
+/**
+ * The native library, once it is known to speak this module's wire format: a stale or foreign
+ * build whose `struct nsi_msg` differs is refused before anything is spawned.
+ */
+function spawnLib(): ReturnType<typeof native> {
+  const lib = native();
+  if (!abiChecked) {
+    const size = lib.nsi_sizeof_msg();
+    if (size !== MSG_SIZE) {
+      throw new Error(
+        `the nsinit native library does not match this code: struct nsi_msg is ${size} ` +
+          `bytes, expected ${MSG_SIZE} (rebuild it: deno task build)`,
+      );
+    }
+    abiChecked = true;
+  }
+  return lib;
+}
+
 /** Decodes a `struct nsi_msg` from `buf` at `offset`. */
 export function decodeMessage(buf: Uint8Array, offset = 0): NsiMessage {
   const dv = new DataView(buf.buffer, buf.byteOffset + offset, MSG_SIZE);
@@ -84,7 +105,7 @@ export interface SpawnPlanOptions {
  * function opened is closed, and the error names the step.
  */
 export async function spawnPlan(plan: PlanBuilder, opts: SpawnPlanOptions): Promise<Spawned> {
-  const lib = native();
+  const lib = spawnLib();
   const bytes = plan.encode();
   const fds = new Int32Array(opts.fds);
   const out = new Uint8Array(8 + MSG_SIZE);
