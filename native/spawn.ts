@@ -31,6 +31,11 @@ let abiChecked = false;
 function spawnLib(): ReturnType<typeof native> {
   const lib = native();
   if (!abiChecked) {
+    try {
+      Deno.statSync(helperPath());
+    } catch (e) {
+      throw new Error(`the nsinit helper ${helperPath()} is missing: ${(e as Error).message}`);
+    }
     const size = lib.nsi_sizeof_msg();
     if (size !== MSG_SIZE) {
       throw new Error(

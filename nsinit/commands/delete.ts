@@ -31,7 +31,11 @@ export async function run(args: string[], g: GlobalOptions): Promise<number> {
     if (force && e instanceof NotFoundError) return 0;
     throw e;
   }
-  g.logger.debug(`delete ${container.id}: status ${await container.status()}`);
+  // The status is worked out for the debug line only when it is written (the look costs a
+  // fresh process a failed read of the init's /proc entry).
+  if (g.logger.debugEnabled) {
+    g.logger.debug(`delete ${container.id}: status ${await container.status()}`);
+  }
   await container.destroy({ force });
   return 0;
 }

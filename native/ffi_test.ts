@@ -1,0 +1,70 @@
+import assert from "node:assert/strict";
+import { ensureBuild } from "../scripts/build.ts";
+
+/**
+ * Runs `code` (a module body that may import `ffi` and `spawn` from the vars below) in a fresh
+ * Deno process: which library a process loads is decided once per process.
+ */
+async function fresh(code: string, env: Record<string, string> = {}) {
+  const ffi = new URL("./ffi.ts", import.meta.url).href;
+  const spawn = new URL("./spawn.ts", import.meta.url).href;
+  const plan = new URL("./plan.ts", import.meta.url).href;
+  const body = `const ffi = await import(${JSON.stringify(ffi)});
+const spawn = await import(${JSON.stringify(spawn)});
+const plan = await import(${JSON.stringify(plan)});
+${code}`;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--no-lock", "--quiet", body],
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+Deno.test("a library directory without the helper: signals work, a spawn says the helper is missing", async () => {
+  ensureBuild();
+  const dir = await Deno.makeTempDir({ prefix: "nsinit-ffi-" });
+  try {
+    const lib = new URL("../dist/lib/libnsinit.so", import.meta.url).pathname;
+    await Deno.copyFile(lib, `${dir}/libnsinit.so`);
+    const r = await fresh(`
+ffi.configureNative({ libDir: ${JSON.stringify(dir)} });
+await ffi.ensureNative();
+const fd = ffi.native().nsi_pidfd_open(Deno.pid);
+if (fd < 0) throw new Error("pidfd_open: " + fd);
+ffi.native().nsi_close(fd);
+console.log("signals ok");
+try {
+  await spawn.spawnPlan(new plan.PlanBuilder(), { fds: [0, 1, 2], until: "exec" });
+  console.log("spawned");
+} catch (e) {
+  console.log("spawn: " + e.message);
+}
+`);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^signals ok$/m);
+    assert.match(r.stdout, new RegExp(`^spawn: the nsinit helper ${dir}/nsinit-init is missing`, "m"));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a configured library directory that has no library: the checkout's build is loaded instead", async () => {
+  ensureBuild();
+  const dir = await Deno.makeTempDir({ prefix: "nsinit-ffi-" });
+  try {
+    const r = await fresh(
+      `ffi.configureNative({ libDir: ${JSON.stringify(dir)} });
+ffi.native();
+console.log("helper " + ffi.helperPath());`,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const distLib = decodeURIComponent(new URL("../dist/lib", import.meta.url).pathname);
+    assert.equal(r.stdout.trim(), `helper ${distLib}/nsinit-init`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
