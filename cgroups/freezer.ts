@@ -6,7 +6,7 @@
  */
 
 import { CgroupError } from "../errors.ts";
-import { readCgroupFile, sleep, writeCgroupFile } from "./fs.ts";
+import { readCgroupFile, sleep, writeCgroupFile } from "./fs_base.ts";
 
 /** Default time to wait for a freeze or thaw to complete. */
 export const DEFAULT_FREEZE_TIMEOUT_MS = 5000;

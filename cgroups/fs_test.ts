@@ -7,13 +7,11 @@ import {
   cgroupFiles,
   levelsAbove,
   makeDirs,
-  readPidsRecursive,
   removeCgroupDirs,
-  signalName,
-  signalPids,
   toSyscallError,
   writeCgroupFile,
 } from "./fs.ts";
+import { readPidsRecursive, signalName, signalPids } from "./pids.ts";
 
 // Processes these tests start carry the run marker scripts/leftovers.sh looks for.
 testRun();

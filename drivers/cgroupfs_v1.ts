@@ -16,30 +16,16 @@ import type {
   DriverState,
 } from "./driver.ts";
 import type { CgroupEvent, PressureLevel } from "../cgroups/events.ts";
-import { signalThroughFreezer } from "./signal_all.ts";
-import { CgroupError, errnoName, SyscallError } from "../errors.ts";
+import { CgroupError } from "../errors.ts";
 import { type CgroupHost, resolveCgroupPaths } from "../cgroups/paths.ts";
-import type { CgroupHostFiles } from "../cgroups/resources.ts";
 import type { CgroupStats } from "../cgroups/stats.ts";
 import {
-  applyWrites,
-  type CgroupFileOp,
-  cgroupFiles,
   type DirOps,
-  enableControllers,
   errorCode,
-  levelsAbove,
-  listCgroupOnce,
-  listDir,
-  makeDirs,
   pathExists,
-  readCgroupFile,
-  readPidsRecursive,
   realDirOps,
   removeCgroupDirs,
-  writeCgroupFile,
-  writeError,
-} from "../cgroups/fs.ts";
+} from "../cgroups/fs_base.ts";
 import {
   DEFAULT_FREEZE_TIMEOUT_MS,
   isFrozenV1,
@@ -47,6 +33,19 @@ import {
   setFreezerV1,
   setFreezerV2,
 } from "../cgroups/freezer.ts";
+import { readPidsRecursive } from "../cgroups/pids.ts";
+import { signalThroughFreezer } from "./signal_all.ts";
+
+/**
+ * The create-time code of the cgroupfs managers (`cgroupfs_setup.ts`), imported when a
+ * cgroup is made, joined or given limits: the commands on an existing container never load it.
+ */
+let setupModule: Promise<typeof import("./cgroupfs_setup.ts")> | undefined;
+
+/** {@link setupModule}, imported on first use. */
+export function cgroupfsSetup(): Promise<typeof import("./cgroupfs_setup.ts")> {
+  return setupModule ??= import("./cgroupfs_setup.ts");
+}
 
 /** Options shared by the cgroupfs managers (v1/hybrid and v2). */
 export interface CgroupfsOptions {
@@ -74,7 +73,7 @@ export interface CgroupfsOptions {
 export type CgroupfsV1Options = CgroupfsOptions;
 
 /** A hierarchy the container has a directory in. */
-interface Hierarchy {
+export interface Hierarchy {
   /** `1` for a v1 hierarchy, `2` for the hybrid unified tree. */
   version: 1 | 2;
   mountPoint: string;
@@ -219,10 +218,8 @@ export class CgroupfsV1Manager implements CgroupManager {
    */
   async create(): Promise<void> {
     if (this.#ready) return;
-    // Every hierarchy at once: each mkdir may sleep in the kernel.
-    const results = this.#ops === realDirOps
-      ? await this.#createBatched()
-      : await Promise.allSettled(this.#hierarchies.map((h) => this.#prepare(h)));
+    const { createV1 } = await cgroupfsSetup();
+    const results = await createV1(this.#hierarchies, this.#created, this.#ops);
     const skipped: Hierarchy[] = [];
     for (const [i, r] of results.entries()) {
       if (r.status === "fulfilled") continue;
@@ -234,77 +231,12 @@ export class CgroupfsV1Manager implements CgroupManager {
     this.#fresh = true;
   }
 
-  /**
-   * {@link create}'s usual case in one batch off the event loop ({@link cgroupFiles}): each
-   * hierarchy's directory made (or found) with one mkdir, and cpuset's filled from its
-   * parent. A hierarchy whose directory needs more (missing parents) or fails goes
-   * {@link #prepare}'s way, level by level, which also gives its error.
-   */
-  async #createBatched(): Promise<PromiseSettledResult<void>[]> {
-    const hs = this.#hierarchies;
-    const ops: CgroupFileOp[] = hs.map((h) => ({ op: "mkdir", path: h.dir }));
-    const cpuset = hs.find((h) => h.version === 1 && h.controllers.includes("cpuset"));
-    if (cpuset) {
-      const parent = cpuset.dir.slice(0, cpuset.dir.lastIndexOf("/"));
-      for (const file of CPUSET_FILES) {
-        ops.push({ op: "fill", path: `${cpuset.dir}/${file}`, from: `${parent}/${file}` });
-      }
-    }
-    const res = await cgroupFiles(ops);
-    return await Promise.allSettled(hs.map(async (h, i) => {
-      const code = errnoName(res[i].errno);
-      if (h.dir === h.mountPoint || (res[i].errno !== 0 && code !== "EEXIST")) {
-        return await this.#prepare(h);
-      }
-      if (res[i].errno === 0) this.#created.push(h.dir);
-      try {
-        if (h === cpuset) {
-          for (const [j, file] of CPUSET_FILES.entries()) {
-            const r = res[hs.length + j];
-            if (r.stage === "") continue;
-            const path = `${h.dir}/${file}`;
-            if (r.stage === "read") {
-              throw new SyscallError({ syscall: "read", errno: r.errno, path });
-            }
-            if (r.stage === "read from") {
-              const from = (ops[hs.length + j] as { from: string }).from;
-              throw new SyscallError({ syscall: "read", errno: r.errno, path: from });
-            }
-            throw writeError(r, path, "");
-          }
-        }
-        if (h.version === 2) {
-          for (const level of levelsAbove(h.mountPoint, h.dir)) await enableControllers(level);
-        }
-      } catch (e) {
-        throw new CgroupError(h.dir, `cannot create the cgroup: ${(e as Error).message}`, {
-          cause: e,
-        });
-      }
-    }));
-  }
-
   /** Creates the cgroups and moves `pid` into each. After a failure, call `destroy()`. */
   async apply(pid: number): Promise<void> {
     if (!Number.isInteger(pid) || pid <= 0) throw new RangeError(`invalid pid ${pid}`);
     await this.create();
-    // Every hierarchy in one batch, off the event loop: the first write may wait for an
-    // RCU grace period, the others then find the lock's fast path.
-    const hs = this.#hierarchies;
-    const joined = await cgroupFiles(
-      hs.map((h) => ({ op: "write", path: `${h.dir}/cgroup.procs`, value: String(pid) })),
-    );
-    const results = joined.map((r, i): PromiseSettledResult<void> =>
-      r.stage === "" ? { status: "fulfilled", value: undefined } : {
-        status: "rejected",
-        // As joinCgroup says it.
-        reason: new SyscallError({
-          syscall: "write",
-          errno: r.errno,
-          path: `${hs[i].dir}/cgroup.procs`,
-        }),
-      }
-    );
+    const { joinV1 } = await cgroupfsSetup();
+    const results = await joinV1(this.#hierarchies, pid);
     const skipped: Hierarchy[] = [];
     for (const [i, r] of results.entries()) {
       if (r.status === "fulfilled") continue;
@@ -335,74 +267,16 @@ export class CgroupfsV1Manager implements CgroupManager {
     }
   }
 
-  async #prepare(h: Hierarchy): Promise<void> {
-    const isCpuset = h.version === 1 && h.controllers.includes("cpuset");
-    try {
-      const made = await makeDirs(h.mountPoint, h.dir, async (dir) => {
-        this.#created.push(dir);
-        if (isCpuset) await copyCpusetFromParent(dir);
-      }, this.#ops);
-      if (isCpuset && made.length === 0) await copyCpusetFromParent(h.dir);
-      // Hybrid: enable the unified tree's controllers (hugetlb here) on the way down.
-      if (h.version === 2) {
-        for (const level of levelsAbove(h.mountPoint, h.dir)) await enableControllers(level);
-      }
-    } catch (e) {
-      throw new CgroupError(h.dir, `cannot create the cgroup: ${(e as Error).message}`, {
-        cause: e,
-      });
-    }
-  }
-
   /** Writes resource limits, after checking the host can honour all of them. */
   async set(resources: LinuxResources): Promise<void> {
-    // A hierarchy whose directory is missing (a rootless apply() skipped it) makes
-    // its controllers unavailable; none at all means apply() never ran.
-    // Right after create() the directories exist, and their files are those of every cgroup
-    // of their kind: listed once per process (10 directories took 0.4 ms of the event loop).
-    const listings = new Map<string, Set<string>>();
-    for (const h of this.#hierarchies) {
-      listings.set(
-        h.dir,
-        this.#fresh ? await listCgroupOnce(h.dir, kindOf(h)) : await listDir(h.dir),
-      );
-    }
-    if ([...listings.values()].every((names) => names.size === 0)) {
-      throw new CgroupError(this.#procsDir(), "the cgroup does not exist (apply() first)");
-    }
-    const dirOf = (controller: string): string | undefined => {
-      let dir: string | undefined;
-      if (this.#host.v1.some((m) => m.controllers.includes(controller))) {
-        dir = this.#paths[controller];
-      } else if (controller === "cgroup" || this.#host.unifiedControllers.includes(controller)) {
-        dir = this.#paths[""];
-      }
-      return dir !== undefined && (listings.get(dir)?.size ?? 0) > 0 ? dir : undefined;
-    };
-    const files: CgroupHostFiles = {
-      versionOf: (c) => {
-        const dir = dirOf(c);
-        if (dir === undefined) return undefined;
-        return dir === this.#paths[""] && !this.#host.v1.some((m) => m.controllers.includes(c))
-          ? 2
-          : 1;
-      },
-      has: (c, file) => listings.get(dirOf(c) ?? "")?.has(file) ?? false,
-    };
-    const m = resources.memory;
-    let currentMemoryLimit: number | undefined;
-    if (m?.limit && m.swap && this.#paths.memory) {
-      const cur = await readCgroupFile(this.#paths.memory, "memory.limit_in_bytes");
-      if (cur !== undefined) currentMemoryLimit = Number(cur);
-    }
-    // Imported here: only the verbs that set limits (create, run, update) load it.
-    const { translateResources } = await import("../cgroups/resources.ts");
-    const writes = translateResources(
-      resources,
-      files,
-      currentMemoryLimit === undefined ? {} : { currentMemoryLimit },
-    );
-    await applyWrites(writes, (c) => dirOf(c)!);
+    const { setV1 } = await cgroupfsSetup();
+    await setV1(resources, {
+      hierarchies: this.#hierarchies,
+      host: this.#host,
+      paths: this.#paths,
+      fresh: this.#fresh,
+      procsDir: () => this.#procsDir(),
+    });
   }
 
   /** The directory to freeze with, and how. */
@@ -496,30 +370,6 @@ export class CgroupfsV1Manager implements CgroupManager {
     );
     this.#created = [];
     this.#fresh = false;
-  }
-}
-
-/**
- * What decides which control files a hierarchy's cgroup directory has: for a v1 hierarchy
- * its controllers, and whether the directory is the root; for the unified tree its parent
- * (whose `cgroup.subtree_control` enables them).
- */
-function kindOf(h: Hierarchy): string {
-  if (h.version === 2) return `v2 ${h.dir.slice(0, h.dir.lastIndexOf("/"))}`;
-  return `v1 ${h.mountPoint}${h.dir === h.mountPoint ? " (root)" : ""}`;
-}
-
-/** What a new v1 cpuset cgroup gets from its parent when empty. */
-const CPUSET_FILES = ["cpuset.cpus", "cpuset.mems"] as const;
-
-/** Fills an empty `cpuset.cpus` / `cpuset.mems` from the parent, as runc does. */
-async function copyCpusetFromParent(dir: string): Promise<void> {
-  const parent = dir.slice(0, dir.lastIndexOf("/"));
-  for (const file of CPUSET_FILES) {
-    const own = await readCgroupFile(dir, file);
-    if (own === undefined || own !== "") continue;
-    const value = await readCgroupFile(parent, file);
-    if (value) await writeCgroupFile(dir, file, value);
   }
 }
 

@@ -13,28 +13,21 @@
 import type { LinuxResources } from "../spec/config.ts";
 import type { CgroupManager, CgroupView, DriverCapabilities, DriverState } from "./driver.ts";
 import type { CgroupEvent, PressureLevel } from "../cgroups/events.ts";
-import { signalThroughFreezer } from "./signal_all.ts";
 import { CgroupError } from "../errors.ts";
 import { type CgroupHost, resolveCgroupPaths } from "../cgroups/paths.ts";
 import type { DeviceFilterProgram } from "../cgroups/devicefilter.ts";
 import type { CgroupStats } from "../cgroups/stats.ts";
 import {
-  applyWrites,
   type DirOps,
-  enableControllers,
-  joinCgroup,
-  levelsAbove,
-  listDir,
-  makeDirs,
   pathExists,
-  readCgroupFile,
-  readPidsRecursive,
   realDirOps,
   removeCgroupDirs,
   writeCgroupFile,
-} from "../cgroups/fs.ts";
+} from "../cgroups/fs_base.ts";
 import { DEFAULT_FREEZE_TIMEOUT_MS, isFrozenV2, setFreezerV2 } from "../cgroups/freezer.ts";
-import type { CgroupfsOptions } from "./cgroupfs_v1.ts";
+import { readPidsRecursive } from "../cgroups/pids.ts";
+import { signalThroughFreezer } from "./signal_all.ts";
+import { type CgroupfsOptions, cgroupfsSetup } from "./cgroupfs_v1.ts";
 
 /** Options for {@link CgroupfsV2Manager} (host mode `v2`). */
 export interface CgroupfsV2Options extends CgroupfsOptions {
@@ -46,16 +39,6 @@ export interface CgroupfsV2Options extends CgroupfsOptions {
 }
 
 const SIGKILL = 9;
-
-/** Whether this process runs in a user namespace other than the initial one. */
-function inUserNamespace(): boolean {
-  try {
-    const map = Deno.readTextFileSync("/proc/self/uid_map").trim().split(/\s+/);
-    return !(map.length === 3 && map[0] === "0" && map[1] === "0" && map[2] === "4294967295");
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Manages one container's cgroup on a pure v2 host.
@@ -152,20 +135,9 @@ export class CgroupfsV2Manager implements CgroupManager {
   /** Creates the directory (enabling controllers on the way down) without moving a process in. */
   async create(): Promise<void> {
     if (this.#ready) return;
-    try {
-      // As runc's fs2: enable the controllers in each level, then make the next one.
-      const levels = levelsAbove(this.#mountPoint, this.#dir);
-      for (const [i, level] of levels.entries()) {
-        await enableControllers(level);
-        const child = levels[i + 1] ?? this.#dir;
-        const made = await makeDirs(level, child, undefined, this.#ops);
-        this.#created.push(...made);
-      }
-    } catch (e) {
-      throw new CgroupError(this.#dir, `cannot create the cgroup: ${(e as Error).message}`, {
-        cause: e,
-      });
-    }
+    const { createV2 } = await cgroupfsSetup();
+    // As runc's fs2: enable the controllers in each level, then make the next one.
+    await createV2(this.#mountPoint, this.#dir, this.#created, this.#ops);
     this.#ready = true;
   }
 
@@ -177,20 +149,8 @@ export class CgroupfsV2Manager implements CgroupManager {
   async apply(pid: number): Promise<void> {
     if (!Number.isInteger(pid) || pid <= 0) throw new RangeError(`invalid pid ${pid}`);
     await this.create();
-    // Cloned into it already (the kernel may have refused: then it is not listed).
-    if (
-      this.#cloneTarget &&
-      (await readCgroupFile(this.#dir, "cgroup.procs"))?.split("\n").includes(String(pid))
-    ) {
-      return;
-    }
-    try {
-      await joinCgroup(this.#dir, pid);
-    } catch (e) {
-      throw new CgroupError(this.#dir, `cannot join pid ${pid}: ${(e as Error).message}`, {
-        cause: e,
-      });
-    }
+    const { joinV2 } = await cgroupfsSetup();
+    await joinV2(this.#dir, pid, this.#cloneTarget);
   }
 
   /**
@@ -199,60 +159,11 @@ export class CgroupfsV2Manager implements CgroupManager {
    * fail silently (rootless, in a user namespace, or not a real cgroup2 directory), as runc.
    */
   async set(resources: LinuxResources): Promise<void> {
-    const names = await listDir(this.#dir);
-    if (names.size === 0) {
-      throw new CgroupError(this.#dir, "the cgroup does not exist (apply() first)");
-    }
-    const controllers = new Set(
-      ((await readCgroupFile(this.#dir, "cgroup.controllers")) ?? "").split(/\s+/).filter((c) =>
-        c !== ""
-      ),
-    );
-    const { devices, ...others } = resources;
-    // Imported here: only the verbs that set limits (create, run, update) load them.
-    const [{ translateResources }, filter] = await Promise.all([
-      import("../cgroups/resources.ts"),
-      devices && devices.length > 0 ? import("../cgroups/devicefilter.ts") : undefined,
-    ]);
-    // Validates the rules (CgroupError on linux.resources.devices[i]) before any write.
-    const program = filter && devices ? filter.deviceFilterProgram(devices) : undefined;
-    const writes = translateResources(others, {
-      versionOf: (c) => (c === "cgroup" || controllers.has(c) ? 2 : undefined),
-      has: (_c, file) => names.has(file),
+    const { setV2 } = await cgroupfsSetup();
+    await setV2(this.#dir, resources, {
+      attachDeviceFilter: this.#attachDeviceFilter,
+      rootless: this.#rootless,
     });
-    const m = resources.memory;
-    if (m?.checkBeforeUpdate && m.limit !== undefined && m.limit > 0) {
-      const current = Number(await readCgroupFile(this.#dir, "memory.current"));
-      if (Number.isFinite(current) && current > m.limit) {
-        throw new CgroupError(
-          "linux.resources.memory.limit",
-          `rejecting memory limit ${m.limit}: below the current usage ${current}`,
-        );
-      }
-    }
-    if (program && filter) {
-      this.#setDevices(program, this.#attachDeviceFilter ?? filter.attachDeviceFilter);
-    }
-    await applyWrites(writes, () => this.#dir);
-  }
-
-  #setDevices(
-    program: DeviceFilterProgram,
-    attach: (dir: string, program: DeviceFilterProgram) => void,
-  ): void {
-    const { defaultAllow, exceptions } = program.ruleSet;
-    try {
-      attach(this.#dir, program);
-    } catch (e) {
-      // As runc: nothing is lost when the program would allow everything, and a process in a
-      // user namespace (rootless) can neither load programs nor reach devices the host denies it.
-      if ((defaultAllow && exceptions.length === 0) || this.#rootless || inUserNamespace()) return;
-      throw new CgroupError(
-        "linux.resources.devices",
-        `cannot attach the eBPF device filter to ${this.#dir}: ${(e as Error).message}`,
-        { cause: e },
-      );
-    }
   }
 
   /** Freezes or thaws, waiting for `frozen 1` / `frozen 0` in `cgroup.events`. */
@@ -314,10 +225,12 @@ export class CgroupfsV2Manager implements CgroupManager {
 
   /** Removes the cgroup (and cgroups below it) and the intermediate directories `apply()` made. */
   async destroy(): Promise<void> {
+    // As the v1 driver's: the host's layout (the mount point, never removed) is read only if
+    // the directory does not go with one rmdir.
     await removeCgroupDirs(
       [this.#dir],
       this.#created,
-      new Set([this.#mountPoint]),
+      () => new Set([this.#mountPoint]),
       this.#removeTimeoutMs,
       this.#ops,
     );

@@ -1,9 +1,11 @@
 /**
  * Makes the cgroup manager for a container. The only module that knows the
- * implementations: {@link DRIVERS} maps each driver name to its constructor, and
+ * implementations (with `factory_create.ts`, its part for new containers): {@link DRIVERS} maps each driver name to its constructor, and
  * {@link createCgroupManager} picks one for a new container (from the config and the
  * host: v1, hybrid, v2), {@link loadCgroupManager} re-creates the one a container's
- * state names.
+ * state names. What only a new container needs (the driver's choice for a rootless one,
+ * the paths' ownership check, the user's systemd manager) is in `factory_create.ts`,
+ * imported when a container is created.
  *
  * The systemd driver (with sd-bus and the unit translation) is imported when it is
  * asked for, so a command on a cgroupfs container never loads it: making a manager is
@@ -19,18 +21,26 @@ import type { CgroupConfig, CgroupManager, DriverName, DriverState } from "./dri
 import {
   type CgroupHost,
   type CgroupMode,
-  checkCgroupOwnership,
   describeCgroupRoot,
   readCgroupHost,
-  resolveCgroupPaths,
 } from "../cgroups/paths.ts";
-import type { DirOps } from "../cgroups/fs.ts";
+import type { DirOps } from "../cgroups/fs_base.ts";
 import { CgroupfsV1Manager } from "./cgroupfs_v1.ts";
 import { CgroupfsV2Manager } from "./cgroupfs_v2.ts";
 import { NoCgroupManager } from "./none.ts";
 import type { UserManager } from "./systemd.ts";
-import { CgroupError } from "../errors.ts";
-import { isDirectory } from "../util/fs.ts";
+
+/**
+ * What only a new container's manager needs (`factory_create.ts`: picking the driver, the
+ * paths and the ownership check, the user's systemd manager), imported when one is made:
+ * the commands on an existing container never load it.
+ */
+let createModule: Promise<typeof import("./factory_create.ts")> | undefined;
+
+/** {@link createModule}, imported on first use. */
+function factoryCreate(): Promise<typeof import("./factory_create.ts")> {
+  return createModule ??= import("./factory_create.ts");
+}
 
 /** Options for {@link createCgroupManager}. */
 export interface CreateCgroupManagerOptions {
@@ -53,11 +63,6 @@ export interface CreateCgroupManagerOptions {
   userRuntimeDir?: string;
 }
 
-/** Whether the host was booted with systemd (`sd_booted(3)`: `/run/systemd/system` is a directory). */
-function systemdBooted(): boolean {
-  return isDirectory("/run/systemd/system");
-}
-
 /** Adjusts `host` to a forced mode. */
 function forceMode(host: CgroupHost, mode: CgroupMode): CgroupHost {
   if (mode === host.mode) return host;
@@ -77,65 +82,6 @@ function forceMode(host: CgroupHost, mode: CgroupMode): CgroupHost {
   }
   return { ...host, mode: "hybrid" };
 }
-
-/**
- * Whether an unprivileged runtime may create the container's cgroup: the nearest
- * existing ancestor of its directory must belong to this user (cgroup delegation).
- */
-function delegated(paths: Record<string, string>, uid: number | null): boolean {
-  if (uid === null || uid === 0) return true;
-  const dir = paths[""] ?? paths.memory ?? Object.values(paths)[0];
-  if (dir === undefined) return false;
-  for (let d = dir; d !== "" && d !== "/"; d = d.slice(0, d.lastIndexOf("/"))) {
-    try {
-      return Deno.statSync(d).uid === uid;
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) return false;
-    }
-  }
-  return false;
-}
-
-/**
- * The calling user's own systemd manager (`systemd --user`), when one can hold this
- * user's containers: a cgroup v2 host, the manager's socket (see `userManagerAddress`)
- * and its cgroup `/user.slice/user-<uid>.slice/user@<uid>.service` owned by the user
- * (systemd delegates it). Otherwise the reason there is none.
- */
-export async function findUserManager(
-  host: CgroupHost,
-  uid: number | null,
-  runtimeDir?: string,
-): Promise<{ manager: UserManager } | { reason: string }> {
-  if (uid === null || uid === 0) return { reason: "root uses the system's manager" };
-  if (host.mode !== "v2" || !host.unified) {
-    return {
-      reason: `systemd user managers get cgroups on cgroup v2 only (this host is ${host.mode})`,
-    };
-  }
-  if (host.unified.root !== "/") {
-    return { reason: "this cgroup2 mount is not the host's root (a cgroup namespace)" };
-  }
-  const { userManagerAddress } = await import("./systemd_dbus.ts");
-  const at = userManagerAddress({ uid, ...(runtimeDir !== undefined ? { runtimeDir } : {}) });
-  if (!at) {
-    return {
-      reason: `no systemd user manager for uid ${uid} (no $XDG_RUNTIME_DIR/systemd/private, ` +
-        "user bus or $DBUS_SESSION_BUS_ADDRESS; loginctl enable-linger starts one)",
-    };
-  }
-  const cgroup = `/user.slice/user-${uid}.slice/user@${uid}.service`;
-  try {
-    if (Deno.statSync(`${host.unified.mountPoint}${cgroup}`).uid !== uid) {
-      return { reason: `${cgroup} is not delegated to uid ${uid}` };
-    }
-  } catch {
-    return { reason: `the user manager's cgroup ${cgroup} does not exist` };
-  }
-  return { manager: { address: at.address, cgroup } };
-}
-
-let saidUserManager = false;
 
 /** What a driver constructor gets besides the container's {@link CgroupConfig}. */
 export interface DriverContext {
@@ -162,15 +108,6 @@ export type DriverConstructor = (
   ctx: DriverContext,
 ) => CgroupManager | Promise<CgroupManager>;
 
-/** The layout a container sees on a host mode, when nothing is bound. */
-function hostLayout(ctx: DriverContext): "v1" | "v2" | "none" {
-  try {
-    return ctx.host().mode === "v2" ? "v2" : "v1";
-  } catch {
-    return "none"; // no cgroups mounted at all
-  }
-}
-
 /**
  * The registered drivers: the one place that knows the implementations. A driver
  * registers by adding its constructor here (and its name to `DriverName`).
@@ -193,32 +130,16 @@ export const DRIVERS: Readonly<Record<DriverName, DriverConstructor>> = Object.f
       };
       return v2 ? new CgroupfsV2Manager(common) : new CgroupfsV1Manager(common);
     }
-    const host = ctx.host();
-    const paths = resolveCgroupPaths(host, config);
-    // A new container's cgroup is one made for it (or handed over below the runtime's own).
-    checkCgroupOwnership(host, config, undefined, paths);
-    const common = { config, host, paths, ...(ctx.dirOps ? { dirOps: ctx.dirOps } : {}) };
-    return host.mode === "v2" ? new CgroupfsV2Manager(common) : new CgroupfsV1Manager(common);
+    return factoryCreate().then((m) => m.newCgroupfs(config, ctx));
   },
-  none: (_config, ctx) => new NoCgroupManager({ layout: ctx.saved ? "none" : hostLayout(ctx) }),
+  none: async (_config, ctx) =>
+    new NoCgroupManager({
+      layout: ctx.saved ? "none" : (await factoryCreate()).hostLayout(ctx),
+    }),
   systemd: async (config, ctx) => {
     let userManager: UserManager | undefined;
-    if (!ctx.saved && (config.rootless || (ctx.uid !== null && ctx.uid !== 0))) {
-      // Unprivileged, as runc: the user's own manager.
-      const found = await findUserManager(ctx.host(), ctx.uid, ctx.userRuntimeDir);
-      if ("reason" in found) {
-        throw new CgroupError(
-          "--systemd-cgroup",
-          `cannot use the systemd cgroup driver as uid ${ctx.uid}: ${found.reason}`,
-        );
-      }
-      userManager = found.manager;
-      config = { ...config, rootless: true };
-    } else if (!ctx.saved && !systemdBooted()) {
-      throw new CgroupError(
-        "--systemd-cgroup",
-        "systemd is not running on this host (no /run/systemd/system): cannot use the systemd cgroup driver",
-      );
+    if (!ctx.saved) {
+      ({ config, userManager } = await (await factoryCreate()).systemdFor(config, ctx));
     }
     const { SystemdManager } = await import("./systemd.ts");
     return new SystemdManager({
@@ -281,32 +202,8 @@ export async function createCgroupManager(
   config: CgroupConfig,
   opts: CreateCgroupManagerOptions = {},
 ): Promise<CgroupManager> {
-  const ctx = context(opts);
-  let name = config.driver;
-  if (name === undefined) {
-    name = "cgroupfs";
-    if (
-      config.rootless && !config.cgroupsPath &&
-      !delegated(resolveCgroupPaths(ctx.host(), config), ctx.uid)
-    ) {
-      name = "none";
-      const found = ctx.uid === 0
-        ? undefined
-        : await findUserManager(ctx.host(), ctx.uid, ctx.userRuntimeDir);
-      if (found && "manager" in found) {
-        const m = await DRIVERS.systemd({ ...config, driver: "systemd" }, ctx);
-        if (!saidUserManager && ctx.warn) {
-          saidUserManager = true;
-          ctx.warn(
-            `cgroups: no delegated cgroup directory is writable by uid ${ctx.uid}; using the ` +
-              `systemd user manager at ${found.manager.address} (a transient scope in user.slice)`,
-          );
-        }
-        return m;
-      }
-    }
-  }
-  return await DRIVERS[name](config, ctx);
+  const { createManager } = await factoryCreate();
+  return await createManager(config, context(opts), DRIVERS);
 }
 
 /**

@@ -8,7 +8,7 @@
  */
 
 import type { CgroupManager } from "./driver.ts";
-import { signalPids } from "../cgroups/fs.ts";
+import { signalPids } from "../cgroups/pids.ts";
 
 /**
  * Sends `signal` to every pid of `m`'s cgroup while it is frozen (when the driver

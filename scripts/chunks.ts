@@ -36,12 +36,14 @@ export const CREATE_COMMANDS: readonly string[] = ["create", "run"];
 
 /**
  * The modules a create imports when it runs (dynamic imports in the bundle) that go into the
- * create chunk: what every create uses, and what most configs ask for (resources, device
- * rules). What only some hosts or configs need stays apart: the systemd driver, seccomp's
+ * create chunk: what every create uses (the cgroup drivers' create-time code among it),
+ * and what most configs ask for (resources, device rules). What only some hosts or configs need stays apart: the systemd driver, seccomp's
  * compiler (libseccomp), CRIU.
  */
 export const CREATE_MODULES: readonly string[] = [
   "create",
+  "cgroupfs_setup",
+  "factory_create",
   "validate",
   "init_plan",
   "host_features",

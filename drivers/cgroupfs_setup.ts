@@ -1,0 +1,342 @@
+/**
+ * What the cgroupfs managers (`cgroupfs_v1.ts`, `cgroupfs_v2.ts`) do only when a cgroup is
+ * made, joined or given limits (`create`, `run`, `update`): making the directories (cpuset
+ * filled from the parent, controllers enabled on the way down), moving the init in, and
+ * writing resource limits. The managers import it when one of those methods runs, so the
+ * commands on an existing container (`state`, `kill`, `start`, `delete`) never load it.
+ *
+ * @module
+ */
+
+import type { LinuxResources } from "../spec/config.ts";
+import type { CgroupHost } from "../cgroups/paths.ts";
+import type { CgroupHostFiles } from "../cgroups/resources.ts";
+import type { DeviceFilterProgram } from "../cgroups/devicefilter.ts";
+import { CgroupError, errnoName, SyscallError } from "../errors.ts";
+import {
+  applyWrites,
+  type CgroupFileOp,
+  cgroupFiles,
+  type DirOps,
+  enableControllers,
+  joinCgroup,
+  levelsAbove,
+  listCgroupOnce,
+  listDir,
+  makeDirs,
+  readCgroupFile,
+  realDirOps,
+  writeCgroupFile,
+  writeError,
+} from "../cgroups/fs.ts";
+import type { Hierarchy } from "./cgroupfs_v1.ts";
+
+/** What a new v1 cpuset cgroup gets from its parent when empty. */
+const CPUSET_FILES = ["cpuset.cpus", "cpuset.mems"] as const;
+
+/** Fills an empty `cpuset.cpus` / `cpuset.mems` from the parent, as runc does. */
+async function copyCpusetFromParent(dir: string): Promise<void> {
+  const parent = dir.slice(0, dir.lastIndexOf("/"));
+  for (const file of CPUSET_FILES) {
+    const own = await readCgroupFile(dir, file);
+    if (own === undefined || own !== "") continue;
+    const value = await readCgroupFile(parent, file);
+    if (value) await writeCgroupFile(dir, file, value);
+  }
+}
+
+/**
+ * Creates the container's directory in each v1/hybrid hierarchy (every hierarchy at once:
+ * each mkdir may sleep in the kernel), pushing the directories it made onto `created`.
+ * One result per hierarchy: the caller decides which failures a rootless container
+ * tolerates.
+ */
+export async function createV1(
+  hs: Hierarchy[],
+  created: string[],
+  ops: DirOps,
+): Promise<PromiseSettledResult<void>[]> {
+  return ops === realDirOps
+    ? await createBatched(hs, created)
+    : await Promise.allSettled(hs.map((h) => prepare(h, created, ops)));
+}
+
+/**
+ * {@link createV1}'s usual case in one batch off the event loop ({@link cgroupFiles}): each
+ * hierarchy's directory made (or found) with one mkdir, and cpuset's filled from its
+ * parent. A hierarchy whose directory needs more (missing parents) or fails goes
+ * {@link prepare}'s way, level by level, which also gives its error.
+ */
+async function createBatched(
+  hs: Hierarchy[],
+  created: string[],
+): Promise<PromiseSettledResult<void>[]> {
+  const ops: CgroupFileOp[] = hs.map((h) => ({ op: "mkdir", path: h.dir }));
+  const cpuset = hs.find((h) => h.version === 1 && h.controllers.includes("cpuset"));
+  if (cpuset) {
+    const parent = cpuset.dir.slice(0, cpuset.dir.lastIndexOf("/"));
+    for (const file of CPUSET_FILES) {
+      ops.push({ op: "fill", path: `${cpuset.dir}/${file}`, from: `${parent}/${file}` });
+    }
+  }
+  const res = await cgroupFiles(ops);
+  return await Promise.allSettled(hs.map(async (h, i) => {
+    const code = errnoName(res[i].errno);
+    if (h.dir === h.mountPoint || (res[i].errno !== 0 && code !== "EEXIST")) {
+      return await prepare(h, created, realDirOps);
+    }
+    if (res[i].errno === 0) created.push(h.dir);
+    try {
+      if (h === cpuset) {
+        for (const [j, file] of CPUSET_FILES.entries()) {
+          const r = res[hs.length + j];
+          if (r.stage === "") continue;
+          const path = `${h.dir}/${file}`;
+          if (r.stage === "read") {
+            throw new SyscallError({ syscall: "read", errno: r.errno, path });
+          }
+          if (r.stage === "read from") {
+            const from = (ops[hs.length + j] as { from: string }).from;
+            throw new SyscallError({ syscall: "read", errno: r.errno, path: from });
+          }
+          throw writeError(r, path, "");
+        }
+      }
+      if (h.version === 2) {
+        for (const level of levelsAbove(h.mountPoint, h.dir)) await enableControllers(level);
+      }
+    } catch (e) {
+      throw new CgroupError(h.dir, `cannot create the cgroup: ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
+  }));
+}
+
+/** One hierarchy's directory, level by level. */
+async function prepare(h: Hierarchy, created: string[], ops: DirOps): Promise<void> {
+  const isCpuset = h.version === 1 && h.controllers.includes("cpuset");
+  try {
+    const made = await makeDirs(h.mountPoint, h.dir, async (dir) => {
+      created.push(dir);
+      if (isCpuset) await copyCpusetFromParent(dir);
+    }, ops);
+    if (isCpuset && made.length === 0) await copyCpusetFromParent(h.dir);
+    // Hybrid: enable the unified tree's controllers (hugetlb here) on the way down.
+    if (h.version === 2) {
+      for (const level of levelsAbove(h.mountPoint, h.dir)) await enableControllers(level);
+    }
+  } catch (e) {
+    throw new CgroupError(h.dir, `cannot create the cgroup: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
+}
+
+/**
+ * Writes `pid` to `cgroup.procs` of every hierarchy in one batch, off the event loop (the
+ * first write may wait for an RCU grace period, the others then find the lock's fast path).
+ * One result per hierarchy.
+ */
+export async function joinV1(hs: Hierarchy[], pid: number): Promise<PromiseSettledResult<void>[]> {
+  const joined = await cgroupFiles(
+    hs.map((h) => ({ op: "write", path: `${h.dir}/cgroup.procs`, value: String(pid) })),
+  );
+  return joined.map((r, i): PromiseSettledResult<void> =>
+    r.stage === "" ? { status: "fulfilled", value: undefined } : {
+      status: "rejected",
+      // As joinCgroup says it.
+      reason: new SyscallError({
+        syscall: "write",
+        errno: r.errno,
+        path: `${hs[i].dir}/cgroup.procs`,
+      }),
+    }
+  );
+}
+
+/** What {@link setV1} needs of a v1/hybrid manager. */
+export interface V1Target {
+  hierarchies: Hierarchy[];
+  host: CgroupHost;
+  /** Controller name (`""` for the unified tree) to directory. */
+  paths: Record<string, string>;
+  /** create() made (or found) every directory and destroy() has not run since. */
+  fresh: boolean;
+  /** The directory the error names when no directory exists. */
+  procsDir: () => string;
+}
+
+/**
+ * What decides which control files a hierarchy's cgroup directory has: for a v1 hierarchy
+ * its controllers, and whether the directory is the root; for the unified tree its parent
+ * (whose `cgroup.subtree_control` enables them).
+ */
+function kindOf(h: Hierarchy): string {
+  if (h.version === 2) return `v2 ${h.dir.slice(0, h.dir.lastIndexOf("/"))}`;
+  return `v1 ${h.mountPoint}${h.dir === h.mountPoint ? " (root)" : ""}`;
+}
+
+/** A v1/hybrid manager's `set()`: checks the host can honour every limit, then writes them. */
+export async function setV1(resources: LinuxResources, t: V1Target): Promise<void> {
+  const { host, paths } = t;
+  // A hierarchy whose directory is missing (a rootless apply() skipped it) makes
+  // its controllers unavailable; none at all means apply() never ran.
+  // Right after create() the directories exist, and their files are those of every cgroup
+  // of their kind: listed once per process (10 directories took 0.4 ms of the event loop).
+  const listings = new Map<string, Set<string>>();
+  for (const h of t.hierarchies) {
+    listings.set(h.dir, t.fresh ? await listCgroupOnce(h.dir, kindOf(h)) : await listDir(h.dir));
+  }
+  if ([...listings.values()].every((names) => names.size === 0)) {
+    throw new CgroupError(t.procsDir(), "the cgroup does not exist (apply() first)");
+  }
+  const dirOf = (controller: string): string | undefined => {
+    let dir: string | undefined;
+    if (host.v1.some((m) => m.controllers.includes(controller))) {
+      dir = paths[controller];
+    } else if (controller === "cgroup" || host.unifiedControllers.includes(controller)) {
+      dir = paths[""];
+    }
+    return dir !== undefined && (listings.get(dir)?.size ?? 0) > 0 ? dir : undefined;
+  };
+  const files: CgroupHostFiles = {
+    versionOf: (c) => {
+      const dir = dirOf(c);
+      if (dir === undefined) return undefined;
+      return dir === paths[""] && !host.v1.some((m) => m.controllers.includes(c)) ? 2 : 1;
+    },
+    has: (c, file) => listings.get(dirOf(c) ?? "")?.has(file) ?? false,
+  };
+  const m = resources.memory;
+  let currentMemoryLimit: number | undefined;
+  if (m?.limit && m.swap && paths.memory) {
+    const cur = await readCgroupFile(paths.memory, "memory.limit_in_bytes");
+    if (cur !== undefined) currentMemoryLimit = Number(cur);
+  }
+  // Imported here: only the verbs that set limits (create, run, update) load it.
+  const { translateResources } = await import("../cgroups/resources.ts");
+  const writes = translateResources(
+    resources,
+    files,
+    currentMemoryLimit === undefined ? {} : { currentMemoryLimit },
+  );
+  await applyWrites(writes, (c) => dirOf(c)!);
+}
+
+/**
+ * Creates a v2 container's directory below `mountPoint`, as runc's fs2: the controllers
+ * enabled in each level, then the next one made; the directories it makes are pushed onto
+ * `created` as they are made.
+ */
+export async function createV2(
+  mountPoint: string,
+  dir: string,
+  created: string[],
+  ops: DirOps,
+): Promise<void> {
+  try {
+    const levels = levelsAbove(mountPoint, dir);
+    for (const [i, level] of levels.entries()) {
+      await enableControllers(level);
+      const child = levels[i + 1] ?? dir;
+      const made = await makeDirs(level, child, undefined, ops);
+      created.push(...made);
+    }
+  } catch (e) {
+    throw new CgroupError(dir, `cannot create the cgroup: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
+}
+
+/** Moves `pid` into a v2 cgroup, unless it was cloned into it already (`cloneTarget`). */
+export async function joinV2(dir: string, pid: number, cloneTarget: boolean): Promise<void> {
+  // Cloned into it already (the kernel may have refused: then it is not listed).
+  if (
+    cloneTarget &&
+    (await readCgroupFile(dir, "cgroup.procs"))?.split("\n").includes(String(pid))
+  ) {
+    return;
+  }
+  try {
+    await joinCgroup(dir, pid);
+  } catch (e) {
+    throw new CgroupError(dir, `cannot join pid ${pid}: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
+}
+
+/** Whether this process runs in a user namespace other than the initial one. */
+function inUserNamespace(): boolean {
+  try {
+    const map = Deno.readTextFileSync("/proc/self/uid_map").trim().split(/\s+/);
+    return !(map.length === 3 && map[0] === "0" && map[1] === "0" && map[2] === "4294967295");
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A v2 manager's `set()`: device rules attached first, as an eBPF program (attaching one
+ * that allows every device may fail silently: rootless, in a user namespace, or not a real
+ * cgroup2 directory, as runc), then the limits written after checking the host can honour
+ * all of them.
+ */
+export async function setV2(
+  dir: string,
+  resources: LinuxResources,
+  opts: {
+    attachDeviceFilter?: ((dir: string, program: DeviceFilterProgram) => void) | undefined;
+    rootless: boolean;
+  },
+): Promise<void> {
+  const names = await listDir(dir);
+  if (names.size === 0) {
+    throw new CgroupError(dir, "the cgroup does not exist (apply() first)");
+  }
+  const controllers = new Set(
+    ((await readCgroupFile(dir, "cgroup.controllers")) ?? "").split(/\s+/).filter((c) => c !== ""),
+  );
+  const { devices, ...others } = resources;
+  // Imported here: only the verbs that set limits (create, run, update) load them.
+  const [{ translateResources }, filter] = await Promise.all([
+    import("../cgroups/resources.ts"),
+    devices && devices.length > 0 ? import("../cgroups/devicefilter.ts") : undefined,
+  ]);
+  // Validates the rules (CgroupError on linux.resources.devices[i]) before any write.
+  const program = filter && devices ? filter.deviceFilterProgram(devices) : undefined;
+  const writes = translateResources(others, {
+    versionOf: (c) => (c === "cgroup" || controllers.has(c) ? 2 : undefined),
+    has: (_c, file) => names.has(file),
+  });
+  const m = resources.memory;
+  if (m?.checkBeforeUpdate && m.limit !== undefined && m.limit > 0) {
+    const current = Number(await readCgroupFile(dir, "memory.current"));
+    if (Number.isFinite(current) && current > m.limit) {
+      throw new CgroupError(
+        "linux.resources.memory.limit",
+        `rejecting memory limit ${m.limit}: below the current usage ${current}`,
+      );
+    }
+  }
+  if (program && filter) {
+    const attach = opts.attachDeviceFilter ?? filter.attachDeviceFilter;
+    const { defaultAllow, exceptions } = program.ruleSet;
+    try {
+      attach(dir, program);
+    } catch (e) {
+      // As runc: nothing is lost when the program would allow everything, and a process in a
+      // user namespace (rootless) can neither load programs nor reach devices the host denies it.
+      if (!((defaultAllow && exceptions.length === 0) || opts.rootless || inUserNamespace())) {
+        throw new CgroupError(
+          "linux.resources.devices",
+          `cannot attach the eBPF device filter to ${dir}: ${(e as Error).message}`,
+          { cause: e },
+        );
+      }
+    }
+  }
+  await applyWrites(writes, () => dir);
+}
