@@ -11,7 +11,7 @@ import type { LinuxResources, Process } from "../spec/config.ts";
 import type { CgroupManager } from "../drivers/driver.ts";
 import type { CgroupStats } from "../cgroups/stats.ts";
 import { parseMountInfo } from "../cgroups/paths.ts";
-import { ContainerIdError, type Status } from "../errors.ts";
+import { ContainerIdError, type Status, SyscallError } from "../errors.ts";
 import type { ExitStatus } from "../native/reaper.ts";
 import { type ContainerState, lockDir, markedNotStarted, readState, writeAtomic } from "./state.ts";
 import { mark } from "../util/trace.ts";
@@ -60,6 +60,7 @@ export interface ExecOptions {
 }
 
 const SIGKILL = 9;
+const ESRCH = 3;
 
 /**
  * A container created or loaded by a {@link Factory}.
@@ -241,32 +242,28 @@ export class Container implements AsyncDisposable {
     this.#state = disk;
   }
 
-  /** A pidfd for the init, verified against its start time. The caller closes it. */
-  #openInitPidfd(verb: "start" | "signal"): number {
-    const fd = this.#sys.pidfdOpen(this.#state.initPid);
-    if (!this.#initAlive()) {
-      this.#sys.close(fd);
-      checkTransition(this.id, "stopped", verb); // it died meanwhile
-    }
-    return fd;
-  }
-
   /** Starts a created container: its init execs the process. */
   start(): Promise<void> {
     return this.#locked(async () => {
       checkTransition(this.id, await this.status(), "start");
       mark("start: locked", this.id);
-      const pidfd = this.#openInitPidfd("start");
+      // One native call: a pidfd of the init checked against its start time, the fifo opened
+      // while the pidfd is watched, the fifo removed once the init is released.
       try {
-        await this.#sys.fifoStart(this.#fifo, pidfd, this.id);
-        mark("start: init released", this.id);
-      } finally {
-        this.#sys.close(pidfd);
+        await this.#sys.startInit(
+          this.#fifo,
+          this.#state.initPid,
+          this.#state.initStartTime,
+          this.id,
+        );
+      } catch (e) {
+        // Failed, released or not: the fifo goes all the same (it is never opened again).
         try {
           Deno.removeSync(this.#fifo);
         } catch { /* gone */ }
+        throw e;
       }
-      mark("start: fifo removed", this.id);
+      mark("start: init released", this.id);
       await runHooksWarn(
         "poststart",
         this.#state.config.hooks,
@@ -290,7 +287,7 @@ export class Container implements AsyncDisposable {
         // Every process in the cgroup, the init included (as runc: nothing more).
         // Without process tracking there is no "all": the init's pid namespace dies with it.
         if (!this.#cgroup.capabilities.processes) {
-          if (status !== "stopped") this.#signalInit(signal);
+          if (status !== "stopped") await this.#signalInit(signal);
           return;
         }
         await this.#cgroup.killAll(signal);
@@ -299,7 +296,7 @@ export class Container implements AsyncDisposable {
         if (status === "paused") await this.#cgroup.freeze(false);
         return;
       }
-      this.#signalInit(signal);
+      await this.#signalInit(signal);
       // A frozen process dies of SIGKILL only once thawed (cgroup v1): thaw, as runc does,
       // so a kill of a paused container ends it rather than leaving it paused with a kill
       // pending.
@@ -307,12 +304,15 @@ export class Container implements AsyncDisposable {
     });
   }
 
-  #signalInit(signal: number): void {
-    const fd = this.#openInitPidfd("signal");
+  /** Signals the init through a pidfd checked against its start time (stopped if gone). */
+  async #signalInit(signal: number): Promise<void> {
     try {
-      this.#sys.pidfdSignal(fd, signal);
-    } finally {
-      this.#sys.close(fd);
+      await this.#sys.signalInit(this.#state.initPid, this.#state.initStartTime, signal);
+    } catch (e) {
+      if (e instanceof SyscallError && e.errno === ESRCH) {
+        checkTransition(this.id, "stopped", "signal"); // it died meanwhile
+      }
+      throw e;
     }
   }
 

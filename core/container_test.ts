@@ -138,11 +138,11 @@ async function checkEffect(
   };
   switch (verb) {
     case "start":
-      assert.deepEqual(calls, [`pidfdOpen ${pid}`, `fifoStart ${pid}`]);
+      assert.deepEqual(calls, [`startInit ${pid}`]);
       assert.equal(await c.status(), "running");
       break;
     case "signal":
-      assert.deepEqual(calls, [`pidfdOpen ${pid}`, `pidfdSignal ${pid} ${SIGUSR1}`]);
+      assert.deepEqual(calls, [`signalInit ${pid} ${SIGUSR1}`]);
       assert.equal(await c.status(), from);
       break;
     case "kill --all":
@@ -196,7 +196,7 @@ async function checkEffect(
 
 /** Calls that change something (a refused verb makes none). */
 const ACTIONS =
-  /^(pidfdSignal|fifoStart|spawnPlan|mkfifo|cgroup (create|apply|set|freeze|killAll|destroy))/;
+  /^(pidfdSignal|signalInit|startInit|spawnPlan|mkfifo|cgroup (create|apply|set|freeze|killAll|destroy))/;
 
 Deno.test("transition table: every verb names where it may start, and nothing else", () => {
   for (const [verb, t] of Object.entries(TRANSITIONS)) {
@@ -309,7 +309,7 @@ Deno.test("kill --all without process tracking signals the init only", async () 
   const c = await inStatus(w, "running");
   const pid = c.persisted.initPid;
   await c.signal(15, { all: true });
-  assert.deepEqual(w.sys.calls, [`pidfdOpen ${pid}`, `pidfdSignal ${pid} 15`]);
+  assert.deepEqual(w.sys.calls, [`signalInit ${pid} 15`]);
   assert.equal(await c.status(), "stopped");
   w.sys.calls.length = 0;
   await c.signal(15, { all: true }); // stopped: nothing left to signal
@@ -327,7 +327,12 @@ Deno.test("pid reuse: a process that took a dead init's pid is never signalled",
   await c.signal(9, { all: true }); // the cgroup is empty: nothing to signal
   await (await w.factory.load(c.id)).destroy();
   assert.ok(w.sys.alive(pid), "the process that reused the pid was signalled");
-  assert.deepEqual(w.sys.calls.filter((l) => l.startsWith(`pidfdSignal ${pid}`)), []);
+  assert.deepEqual(
+    w.sys.calls.filter((l) =>
+      l.startsWith(`pidfdSignal ${pid}`) || l.startsWith(`signalInit ${pid}`)
+    ),
+    [],
+  );
 });
 
 Deno.test("a handle whose container was deleted and created again refuses to act on the new one", async () => {
@@ -473,7 +478,7 @@ Deno.test("delete of a restored container detaches what a killed restore left at
 Deno.test("start: a failure in the init is reported and the fifo is consumed", async () => {
   await using w = await world();
   const c = await inStatus(w, "created");
-  w.sys.fifoStartError = new Error("exec failed");
+  w.sys.startInitError = new Error("exec failed");
   await assert.rejects(() => c.start(), /exec failed/);
   assert.deepEqual(w.sys.openFds, []);
   assert.notEqual(await c.status(), "created");

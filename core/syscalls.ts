@@ -63,12 +63,18 @@ export interface Syscalls {
   /** umount2(path, MNT_DETACH), best effort: errors (not a mount point) are ignored. */
   umountDetach(path: string): void;
   /**
-   * Opens the exec fifo of a created container so its init execs (runc's design),
-   * watching the init's pidfd meanwhile. Throws `SyscallError` when the init exited
-   * before it was started (naming `id`), or with what failed in it (a
-   * startContainer hook, exec).
+   * Opens the exec fifo of a created container so its init execs (runc's design), through a
+   * pidfd of the init that is checked to be the process `pid` that started at `startTime`
+   * (`/proc/<pid>/stat` field 22), watched meanwhile. The fifo is removed once the init is
+   * released. Throws `SyscallError` ESRCH when the init is gone (naming `id`), or with what
+   * failed in it (a startContainer hook, exec).
    */
-  fifoStart(fifo: string, pidfd: number, id: string): Promise<void>;
+  startInit(fifo: string, pid: number, startTime: number, id: string): Promise<void>;
+  /**
+   * Sends `signal` to process `pid` through a pidfd, if it is still the process that started
+   * at `startTime`; `SyscallError` ESRCH if it is gone (or its pid names another process).
+   */
+  signalInit(pid: number, startTime: number, signal: number): Promise<void>;
   /** `/proc/<pid>/stat` facts; undefined when there is no such process (or pid <= 0). */
   procStat(pid: number): ProcStat | undefined;
   /**
@@ -162,10 +168,19 @@ export const realSyscalls: Syscalls = Object.freeze({
     }
     if (there) native().nsi_umount_detach(cstr(path));
   },
-  async fifoStart(fifo: string, pidfd: number, id: string): Promise<void> {
+  async signalInit(pid: number, startTime: number, signal: number): Promise<void> {
+    if (!Number.isInteger(pid) || pid <= 0) throw new RangeError(`invalid pid ${pid}`);
+    check(
+      await native().nsi_init_signal(pid, BigInt(startTime), signal),
+      "pidfd_send_signal",
+      String(pid),
+    );
+  },
+  async startInit(fifo: string, pid: number, startTime: number, id: string): Promise<void> {
+    if (!Number.isInteger(pid) || pid <= 0) throw new RangeError(`invalid pid ${pid}`);
     const err = new Uint8Array(1024);
-    const rc = await native().nsi_fifo_start(cstr(fifo), pidfd, err, err.length);
-    if (rc === -3) {
+    const rc = await native().nsi_init_start(cstr(fifo), pid, BigInt(startTime), err, err.length);
+    if (rc === -ESRCH) {
       throw new SyscallError({
         syscall: "start",
         errno: ESRCH,

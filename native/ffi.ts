@@ -70,8 +70,15 @@ const SYMBOLS = {
   // for fds in O_NONBLOCK mode (-EAGAIN: wait in native/poller.ts).
   nsi_read_now: { name: "nsi_read", parameters: ["i32", "buffer", "u64"], result: "i64" },
   nsi_write_now: { name: "nsi_write", parameters: ["i32", "buffer", "u64"], result: "i64" },
-  // int nsi_fifo_start(const char *path, int32_t pidfd, char *err, int32_t cap)
-  nsi_fifo_start: { parameters: ["buffer", "i32", "buffer", "i32"], result: "i32", nonblocking: true },
+  // int nsi_init_start(const char *path, int32_t pid, uint64_t start_time, char *err, int32_t cap)
+  nsi_init_start: {
+    parameters: ["buffer", "i32", "u64", "buffer", "i32"],
+    result: "i32",
+    nonblocking: true,
+  },
+  // int nsi_init_signal(int32_t pid, uint64_t start_time, int32_t sig): off the event loop,
+  // so a CLI kill compiles no fast-call trampoline (the first costs ~0.5 ms, measured).
+  nsi_init_signal: { parameters: ["i32", "u64", "i32"], result: "i32", nonblocking: true },
   // int nsi_hook(const char *path, const uint8_t *argv, uint32_t argv_len, const uint8_t *envp,
   //              uint32_t envp_len, const uint8_t *input, uint32_t input_len, int32_t timeout_ms)
   nsi_hook: {

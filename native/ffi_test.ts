@@ -68,3 +68,31 @@ console.log("helper " + ffi.helperPath());`,
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("signalInit and startInit refuse a process whose start time is not the recorded one (pid reuse)", async () => {
+  ensureBuild();
+  const { realSyscalls, } = await import("../core/syscalls.ts");
+  const { procStat } = await import("../core/state.ts");
+  await realSyscalls.ready();
+  const child = new Deno.Command("sleep", { args: ["30"], stdout: "null", stderr: "null" }).spawn();
+  try {
+    const st = procStat(child.pid);
+    assert.ok(st, "the child runs");
+    await assert.rejects(
+      () => realSyscalls.signalInit(child.pid, st.startTime + 1, 9),
+      (e: Error & { errno?: number }) => e.errno === 3,
+    );
+    await assert.rejects(
+      () => realSyscalls.startInit("/nonexistent/exec.fifo", child.pid, st.startTime + 1, "x"),
+      (e: Error & { errno?: number }) => e.errno === 3,
+    );
+    assert.ok(procStat(child.pid), "refused: the process still runs");
+    await realSyscalls.signalInit(child.pid, st.startTime, 9);
+    assert.equal((await child.status).signal, "SIGKILL");
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already gone */ }
+    await child.status;
+  }
+});

@@ -289,6 +289,62 @@ NSI_EXPORT int nsi_pidfd_signal(int32_t pidfd, int32_t sig)
 	return syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0 ? -errno : 0;
 }
 
+/*
+ * A pidfd for pid, if pid is still the process that started at start_time (field 22 of
+ * /proc/<pid>/stat, clock ticks after boot) and is neither a zombie nor dead; -ESRCH
+ * otherwise. The identity is checked after pidfd_open: the pidfd pins one process, so a pid
+ * reused before it was opened is caught, and none can be after. TypeScript says which
+ * process (pid and start time, from the container's state); this only executes the check.
+ */
+static int pidfd_of(int32_t pid, uint64_t start_time)
+{
+	char path[40], buf[1024], *p;
+	int fd, sfd, field;
+	ssize_t n;
+
+	if (pid <= 0)
+		return -EINVAL;
+	fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (fd < 0)
+		return -errno;
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	sfd = open(path, O_RDONLY | O_CLOEXEC);
+	n = sfd < 0 ? -1 : read(sfd, buf, sizeof(buf) - 1);
+	if (sfd >= 0)
+		close(sfd);
+	p = n > 0 ? (buf[n] = 0, strrchr(buf, ')')) : NULL;
+	/* ") S ppid ...": the state is field 3, the start time field 22. */
+	if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X' || p[2] == 0) {
+		close(fd);
+		return -ESRCH;
+	}
+	for (p += 2, field = 3; field < 22 && p; field++) {
+		p = strchr(p, ' ');
+		if (p)
+			p++;
+	}
+	if (!p || strtoull(p, NULL, 10) != start_time) {
+		close(fd);
+		return -ESRCH;
+	}
+	return fd;
+}
+
+/*
+ * Signals a container's init through a pidfd, after the identity check of pidfd_of (a CLI
+ * kill binds one symbol instead of three: each costs a fresh process ~0.15-0.5 ms).
+ */
+NSI_EXPORT int nsi_init_signal(int32_t pid, uint64_t start_time, int32_t sig)
+{
+	int fd = pidfd_of(pid, start_time), rc;
+
+	if (fd < 0)
+		return fd;
+	rc = syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0) < 0 ? -errno : 0;
+	close(fd);
+	return rc;
+}
+
 /* kill(2) that refuses pid <= 0: never a process group, never every process. */
 NSI_EXPORT int nsi_kill(int32_t pid, int32_t sig)
 {
@@ -431,7 +487,7 @@ NSI_EXPORT int64_t nsi_write(int32_t fd, const uint8_t *buf, uint64_t len)
  * `err` (NUL-terminated) and its length returned. -ESRCH: the process exited
  * before it was started.
  */
-NSI_EXPORT int nsi_fifo_start(const char *path, int32_t pidfd, char *err, int32_t cap)
+static int fifo_start(const char *path, int32_t pidfd, char *err, int32_t cap)
 {
 	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC), got = 0, rc = 0, elen = 0;
 
@@ -454,6 +510,11 @@ NSI_EXPORT int nsi_fifo_start(const char *path, int32_t pidfd, char *err, int32_
 			n = read(fd, b, sizeof(b));
 			if (n > 0) {
 				int skip = got ? 0 : 1;
+
+				/* The init is released: the fifo goes now, while it execs (a status
+				 * says running from here), not after, on the start's path. */
+				if (!got)
+					unlink(path);
 				got = 1;
 				for (ssize_t i = skip; i < n && elen < cap - 1; i++)
 					err[elen++] = b[i];
@@ -476,6 +537,22 @@ NSI_EXPORT int nsi_fifo_start(const char *path, int32_t pidfd, char *err, int32_
 	}
 	close(fd);
 	return rc < 0 ? rc : elen;
+}
+
+/*
+ * Starts a created container's init: the exec fifo protocol (fifo_start) on a pidfd of the
+ * init checked by pidfd_of. Returns 0 once the init exec'd, the length of the error text it
+ * wrote (a failed startContainer hook or exec), or -errno (-ESRCH: the init is gone).
+ */
+NSI_EXPORT int nsi_init_start(const char *path, int32_t pid, uint64_t start_time, char *err, int32_t cap)
+{
+	int fd = pidfd_of(pid, start_time), rc;
+
+	if (fd < 0)
+		return fd;
+	rc = fifo_start(path, fd, err, cap);
+	close(fd);
+	return rc;
 }
 
 /*

@@ -1,6 +1,6 @@
 // The verb floors: the least a Deno program must do for `state`, `kill`, `start` and `delete`
 // of a container nsinit created, with none of nsinit's code: the same files, the same checks,
-// the same calls (a pidfd for signals and the exec fifo, through libnsinit as nsinit does),
+// the same calls (libnsinit's checked pidfd signal and exec fifo start, as nsinit makes them),
 // nothing else (no flags, no logging, no errors worded, no hooks). Plain JavaScript in one
 // file, so that Deno loads no more than this. The benchmark runs it with the launcher's
 // `deno run` flags and NSINIT_LIBDIR (scripts/bench.ts, the lifecycle round) beside
@@ -93,33 +93,24 @@ if (verb === "state") {
 } else if (verb === "kill") {
   if (!live) throw new Error("container not running");
   const n = lib({
-    nsi_pidfd_open: { parameters: ["i32"], result: "i32" },
-    nsi_pidfd_signal: { parameters: ["i32", "i32"], result: "i32" },
-    nsi_close: { parameters: ["i32"], result: "i32" },
+    nsi_init_signal: { parameters: ["i32", "u64", "i32"], result: "i32", nonblocking: true },
   });
-  const fd = n.nsi_pidfd_open(st.initPid);
-  if (fd < 0) throw new Error(`pidfd_open: ${fd}`);
-  const rc = n.nsi_pidfd_signal(fd, Number(sig ?? 15));
-  n.nsi_close(fd);
+  const rc = await n.nsi_init_signal(st.initPid, BigInt(st.initStartTime), Number(sig ?? 15));
   if (rc < 0) throw new Error(`pidfd_send_signal: ${rc}`);
 } else if (verb === "start") {
   if (!live || frozen(st) || !notStarted()) throw new Error("container not created");
   const n = lib({
-    nsi_pidfd_open: { parameters: ["i32"], result: "i32" },
-    nsi_fifo_start: {
-      parameters: ["buffer", "i32", "buffer", "i32"],
+    nsi_init_start: {
+      parameters: ["buffer", "i32", "u64", "buffer", "i32"],
       result: "i32",
       nonblocking: true,
     },
-    nsi_close: { parameters: ["i32"], result: "i32" },
   });
-  const fd = n.nsi_pidfd_open(st.initPid);
-  if (fd < 0) throw new Error(`pidfd_open: ${fd}`);
   const err = new Uint8Array(1024);
-  const rc = await n.nsi_fifo_start(new TextEncoder().encode(`${dir}/exec.fifo\0`), fd, err, 1024);
-  n.nsi_close(fd);
+  const path = new TextEncoder().encode(`${dir}/exec.fifo\0`);
+  // The native call removes the fifo once the init is released, as nsinit's start.
+  const rc = await n.nsi_init_start(path, st.initPid, BigInt(st.initStartTime), err, 1024);
   if (rc !== 0) throw new Error(`start: ${rc}`);
-  Deno.removeSync(`${dir}/exec.fifo`);
 } else if (verb === "delete") {
   if (live) throw new Error("container not stopped");
   for (const d of [...(st.cgroup?.created ?? [])].reverse()) await rmdir(d);

@@ -58,8 +58,8 @@ export class FakeSyscalls implements Syscalls {
   readonly plans: string[][] = [];
   /** Throw this from the next `spawnPlan` (after `place`), once. */
   spawnError?: Error;
-  /** Throw this from the next `fifoStart`, once. */
-  fifoStartError?: Error;
+  /** Throw this from the next `startInit`, once. */
+  startInitError?: Error;
   /**
    * A fatal signal does not end the process at once but stays pending, as for a real process
    * that has not run since it was killed, until a thaw of its fake cgroup lets it run
@@ -174,15 +174,41 @@ export class FakeSyscalls implements Syscalls {
     this.calls.push(`umountDetach ${path.slice(path.lastIndexOf("/") + 1)}`);
   }
 
-  fifoStart(fifo: string, pidfd: number, _id: string): Promise<void> {
-    this.calls.push(`fifoStart ${this.#pidOf(pidfd)}`);
-    const e = this.fifoStartError;
-    if (e) {
-      delete this.fifoStartError;
+  /** ESRCH unless `pid` is alive and started at `startTime` (as the native check). */
+  #checked(pid: number, startTime: number, syscall: string): void {
+    if (!Number.isInteger(pid) || pid <= 0) throw new RangeError(`invalid pid ${pid}`);
+    if (this.procStat(pid)?.startTime !== startTime) {
+      throw new SyscallError({ syscall, errno: 3, path: `${pid}` });
+    }
+  }
+
+  signalInit(pid: number, startTime: number, signal: number): Promise<void> {
+    this.calls.push(`signalInit ${pid} ${signal}`);
+    try {
+      this.#checked(pid, startTime, "pidfd_send_signal");
+      this.kill(pid, signal);
+    } catch (e) {
       return Promise.reject(e);
     }
-    // The init opens the other end and execs: the fifo has served its purpose.
-    void fifo;
+    return Promise.resolve();
+  }
+
+  startInit(fifo: string, pid: number, startTime: number, _id: string): Promise<void> {
+    this.calls.push(`startInit ${pid}`);
+    try {
+      this.#checked(pid, startTime, "start");
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const e = this.startInitError;
+    if (e) {
+      delete this.startInitError;
+      return Promise.reject(e);
+    }
+    // The init opens the other end and execs; the fifo goes once it is released.
+    try {
+      Deno.removeSync(fifo);
+    } catch { /* none */ }
     return Promise.resolve();
   }
 
