@@ -468,6 +468,20 @@ async function main(): Promise<BenchResults> {
       }
     }
     const lifecycleEmptyDeno = summarize(lcEmpty);
+    // Each verb minus the empty run of its own round (the arrays are in round order).
+    const overEmpty = (xs: number[]) => summarize(xs.map((x, i) => x - lcEmpty[i]!));
+    const verbs = ["start", "state", "kill", "delete"] as const;
+    const verbsOverEmpty = (s: Record<(typeof verbs)[number], number[]>) =>
+      Object.fromEntries(verbs.map((v) => [v, overEmpty(s[v])])) as Record<
+        (typeof verbs)[number],
+        Summary
+      >;
+    const lifecycleOverEmpty: BenchResults["lifecycleOverEmpty"] = prefix.nsinit
+      ? {
+        nsinit: verbsOverEmpty(lcSamples.nsinit!),
+        ...(verbFloor ? { floor: verbsOverEmpty(verbFloor) } : {}),
+      }
+      : undefined;
     const verbFloors: BenchResults["verbFloor"] = verbFloor
       ? {
         start: summarize(verbFloor.start),
@@ -792,6 +806,7 @@ async function main(): Promise<BenchResults> {
       cliRssKiB,
       ...(memoryMakeup ? { memoryMakeup } : {}),
       lifecycleEmptyDeno,
+      ...(lifecycleOverEmpty ? { lifecycleOverEmpty } : {}),
       ...(verbFloors ? { verbFloor: verbFloors } : {}),
       libraryMemory: libMemory,
       ...(checkpoint ? { checkpoint } : {}),

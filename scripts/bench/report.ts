@@ -366,7 +366,11 @@ export function renderReport(
       "containerd shim does, with `sleep 3600` as the process (same config otherwise, the same " +
       "rootfs) so that there is something to kill; the wait for the exit between kill and delete " +
       "is reported apart and not in the total. Each round also times an empty `deno run` with " +
-      "the launcher's flags, which the 5 ms targets compare with.",
+      "the launcher's flags, which the 5 ms targets compare with" +
+      (r.lifecycleOverEmpty
+        ? ": each verb's time minus the empty run of its own round, the median over the " +
+          "rounds (a machine whose speed drifts during the run moves both sides of a pair alike)."
+        : "."),
   );
   if (r.verbFloor) {
     L.push(
@@ -848,7 +852,13 @@ function verbAboveFloor(
     : undefined;
   const limit = 5 * (scale !== undefined && scale > 1 ? scale : 1);
   const limitText = limit === 5 ? "5" : fmt(limit);
-  const over = floor - empty;
+  // Paired with the empty run of the same round when the run recorded it so.
+  const paired = r.lifecycleOverEmpty;
+  const over = paired?.floor ? paired.floor[step].median : floor - empty;
+  const nsinitOver = paired ? paired.nsinit[step].median : nsinit - empty;
+  const pairedNote = paired
+    ? " (each figure over the empty run is the median of the rounds' differences)"
+    : "";
   const rows = r.phases?.lifecycle[step] ?? [];
   const main = phaseSum(rows, (x) => x.startsWith("cli: main.js"));
   const chunks = phaseSum(rows, (x) => x === "cli: command module loaded");
@@ -862,13 +872,14 @@ function verbAboveFloor(
     ? ` This machine emulates its CPU in software (qemu TCG): its empty \`deno run\` takes ` +
       `${fmt(empty)} ms against ${fmt(refEmpty!)} ms on ${reference!.label ?? "the host"} ` +
       `(both measured), ${scale.toFixed(1)}x slower, so a fixed 5 ms means ${limitText} ms ` +
-      `here. Scaled back to the host's speed, nsinit's ${fmt(nsinit - empty)} ms over the ` +
-      `empty run is ${fmt((nsinit - empty) / scale)} ms and the floor's ${signed(over)} ms ` +
+      `here. Scaled back to the host's speed, nsinit's ${fmt(nsinitOver)} ms over the ` +
+      `empty run is ${fmt(nsinitOver / scale)} ms and the floor's ${signed(over)} ms ` +
       `is ${signed(over / scale)} ms; the target row keeps the unscaled figures.`
     : "";
   return `an empty \`deno run\` takes ${fmt(empty)} ms in the same rounds; a Deno program that ` +
     `does only what \`${step}\` must (the verb floor: it ${VERB_FLOOR_DOES[step]}, with none of ` +
-    `nsinit's code) takes ${fmt(floor)} ms, ${signed(over)} ms from the empty run. That ` +
+    `nsinit's code) takes ${fmt(floor)} ms, ${signed(over)} ms from the empty run${pairedNote}. ` +
+    "That " +
     "distance is what no Deno program doing this verb can avoid: " + VERB_FLOOR_COSTS[step] +
     "the first call of each Deno API it uses (0.1-0.4 ms the first time in a process against " +
     "~0.02 ms after: `readTextFileSync`, `statSync`, `lstatSync`, `openSync`, measured on the " +
@@ -878,7 +889,8 @@ function verbAboveFloor(
         `nsinit misses it by its own code. `
       : `The floor alone is more than ${limitText} ms over the empty run: no Deno program ` +
         "doing this verb meets the target here (measured). ") +
-    `nsinit's \`${step}\` takes ${fmt(nsinit)} ms, ${signed(nsinit - floor)} ms from the ` +
+    `nsinit's \`${step}\` takes ${fmt(nsinit)} ms, ${signed(nsinitOver)} ms from the empty ` +
+    `run and ${signed(nsinitOver - over)} ms from the ` +
     "floor: that is nsinit's own code, not Deno's or the kernel's" +
     (rows.length > 0
       ? `: loading main.js (${fmt(main)} ms) and the command's chunks (${fmt(chunks)} ms), ` +

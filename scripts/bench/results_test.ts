@@ -105,3 +105,37 @@ Deno.test("evaluateTargets: a verb whose floor came out below the empty run is n
   const state = ts.find((t) => t.goal.startsWith("CLI `nsinit state`"))!;
   assert.equal(state.met, true);
 });
+
+Deno.test("evaluateTargets: with per-round differences the verb targets use them, not the medians' difference", () => {
+  const base = sampleResults();
+  const s = (median: number) => ({
+    n: 3,
+    min: median,
+    median,
+    mean: median,
+    p90: median,
+    max: median,
+  });
+  const verbs = (v: number) => ({ start: s(v), state: s(v), kill: s(v), delete: s(v) });
+  // The medians say +7 ms (27 - 20); the rounds, paired, say +4.5 ms: the paired figure counts.
+  const r = sampleResults({
+    lifecycleEmptyDeno: s(20),
+    verbFloor: verbs(22),
+    lifecycle: { ...base.lifecycle, nsinit: { ...base.lifecycle.nsinit!, ...verbs(27) } },
+    lifecycleOverEmpty: {
+      nsinit: { ...verbs(4.5), delete: s(6) },
+      floor: { ...verbs(1.5), kill: s(-0.5) },
+    },
+  });
+  const ts = evaluateTargets(r);
+  const get = (v: string) => ts.find((t) => t.goal.startsWith(`CLI \`nsinit ${v}\``))!;
+  assert.equal(get("start").met, true);
+  assert.equal(
+    get("start").value,
+    "27.0 ms vs 20.0 ms: +4.50 ms (median of the rounds' differences)",
+  );
+  assert.equal(get("delete").met, false);
+  // A floor below the empty run of its rounds: noise, not evaluated.
+  assert.equal(get("kill").met, null);
+  assert.match(get("kill").value, /^too noisy to compare/);
+});
