@@ -264,15 +264,23 @@ export function evaluateTargets(r: BenchResults): TargetResult[] {
       : floor !== undefined && empty !== undefined
       ? floor - empty
       : undefined;
-    const noisy = floorOver !== undefined && floorOver < 0;
+    // So does a verb that came out below the empty run: it does all the empty run does too.
+    // (Only for runs that paired each verb with its round's empty run: older results' medians
+    // came from other sections.)
+    const noisy = (floorOver !== undefined && floorOver < 0) ||
+      (paired !== undefined && over !== undefined && over < 0);
     add(
       `CLI \`nsinit ${step}\` within 5 ms of an empty \`deno run\` (the launcher's flags)`,
       over === undefined || noisy ? null : over <= 5,
       over === undefined
         ? "not evaluated"
         : noisy
-        ? `too noisy to compare (the verb's floor, which does more than an ` +
-          `empty run, took ${fmt(floor!)} ms against its ${fmt(empty!)} ms); nsinit ${fmt(s!)} ms`
+        ? floorOver !== undefined && floorOver < 0
+          ? `too noisy to compare (the verb's floor, which does more than an ` +
+            `empty run, took ${fmt(floor!)} ms against its ${fmt(empty!)} ms); nsinit ${fmt(s!)} ms`
+          : `too noisy to compare (nsinit's \`${step}\`, which does all an empty run does ` +
+            `and more, came out ${fmt(-over)} ms below it); nsinit ${fmt(s!)} ms against ` +
+            `${fmt(empty!)} ms`
         : `${fmt(s!)} ms vs ${fmt(empty!)} ms: ${over >= 0 ? "+" : ""}${fmt(over)} ms` +
           (paired ? " (median of the rounds' differences)" : ""),
     );

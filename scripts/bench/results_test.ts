@@ -139,3 +139,30 @@ Deno.test("evaluateTargets: with per-round differences the verb targets use them
   assert.equal(get("kill").met, null);
   assert.match(get("kill").value, /^too noisy to compare/);
 });
+
+Deno.test("evaluateTargets: a verb that came out below the empty run of its rounds is noise, never met", () => {
+  const base = sampleResults();
+  const s = (median: number) => ({
+    n: 3,
+    min: median,
+    median,
+    mean: median,
+    p90: median,
+    max: median,
+  });
+  const verbs = (v: number) => ({ start: s(v), state: s(v), kill: s(v), delete: s(v) });
+  const r = sampleResults({
+    lifecycleEmptyDeno: s(1190),
+    verbFloor: verbs(1200),
+    lifecycle: { ...base.lifecycle, nsinit: { ...base.lifecycle.nsinit!, ...verbs(1180) } },
+    lifecycleOverEmpty: { nsinit: { ...verbs(-50), kill: s(3) }, floor: verbs(10) },
+  });
+  const ts = evaluateTargets(r);
+  const get = (v: string) => ts.find((t) => t.goal.startsWith(`CLI \`nsinit ${v}\``))!;
+  assert.equal(get("start").met, null);
+  assert.match(
+    get("start").value,
+    /^too noisy to compare \(nsinit's `start`, .* came out 50\.0 ms below it\)/,
+  );
+  assert.equal(get("kill").met, true);
+});
