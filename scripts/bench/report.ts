@@ -785,7 +785,15 @@ function renderCauses(L: string[], r: BenchResults, reference?: BenchResults): v
           `an empty \`deno run\` peaks at ${mib(r.emptyDenoKiB)}` +
           Object.entries(r.cliRssKiB ?? {}).map(([k, v]) => `, ${k} at ${mib(v)}`).join("") +
           ` and a \`run\` at ${mib(r.memoryKiB.nsinit ?? 0)}` +
-          (m
+          (m && m.run.fileKiB < 1024 && m.denoRun.fileKiB < 1024
+            // The VM runs deno from its initramfs: /proc counts no file pages for it there,
+            // so the split below would say nothing.
+            ? ". At the exit (`/proc/self/status`) this machine counts no file pages for " +
+              `either (\`RssFile\` ${mib(m.run.fileKiB)} and ${mib(m.denoRun.fileKiB)}: the ` +
+              "executable lives in memory here); `RssAnon` is " +
+              `${mib(m.run.anonKiB)} against ${mib(m.denoRun.anonKiB)}, with ` +
+              `${m.run.threads} threads against ${m.denoRun.threads}.`
+            : m
             ? ". At the exit (`/proc/self/status`), of what a `run` holds beyond a bare " +
               "`deno run`, " +
               `${mib(m.run.fileKiB - m.denoRun.fileKiB)} is pages of the deno executable ` +
@@ -981,7 +989,14 @@ function runAboveFloor(
     "threads the off-loop calls and the wait run on) and the floor's own small bundle: " +
     "what any Deno program that spawns through a native library pays",
   ];
-  if (f.cgroups) {
+  if (f.cgroups && top < exec) {
+    // The floor with the cgroups came out faster than the one without: rounds too noisy to
+    // price the cgroups (a VM run of 6 rounds did it), never a negative cost.
+    parts.push(
+      `the cgroups cost nothing these rounds can measure (the floor with them, ${fmt(top)} ` +
+        `ms, came out below the one without, ${fmt(exec)} ms: noise)`,
+    );
+  } else if (f.cgroups) {
     parts.push(
       `${fmt(top - exec)} ms is the cgroups: made, the child placed, removed after the exit` +
         (v1 && idle

@@ -377,3 +377,35 @@ Deno.test("workBound: the concurrency limit against the batch's CPU work and its
   // Older results without system time: nothing is claimed.
   assert.equal(workBound(goal18, base, 2), "");
 });
+
+Deno.test("a CLI floor with cgroups that came out below the one without prices them as noise, not below zero", () => {
+  const base = withIdleMove();
+  const f = base.cliFloor!;
+  const md = renderReport(
+    withIdleMove({ cliFloor: { ...f, cgroups: { ...f.cgroups!, median: f.exec.median - 2 } } }),
+  );
+  assert.ok(
+    md.includes(
+      "the cgroups cost nothing these rounds can measure (the floor with them, 24.0 ms, " +
+        "came out below the one without, 26.0 ms: noise)",
+    ),
+    md,
+  );
+  assert.ok(!md.includes("-2.00 ms is the cgroups"), md);
+});
+
+Deno.test("peak RSS on a machine that counts no file pages (the VM's initramfs) gives no file split", () => {
+  const base = sampleResults();
+  const md = renderReport(sampleResults({
+    memoryMakeup: {
+      run: { anonKiB: 13392, fileKiB: 40, threads: 7 },
+      denoRun: { anonKiB: 8328, fileKiB: 4, threads: 6 },
+    },
+    cliRun: base.cliRun,
+  }));
+  assert.ok(
+    md.includes("this machine counts no file pages for either (`RssFile` 0.0 MiB and 0.0 MiB"),
+    md,
+  );
+  assert.ok(!md.includes("is pages of the deno executable itself"), md);
+});
