@@ -557,14 +557,9 @@ export class Container implements AsyncDisposable {
       if (status === "paused") await this.#cgroup.freeze(false).catch(() => {});
     }
     if (this.#state.initPid > 0 && this.#initAlive()) {
-      try {
-        const fd = this.#sys.pidfdOpen(this.#state.initPid);
-        try {
-          this.#sys.pidfdSignal(fd, SIGKILL);
-        } finally {
-          this.#sys.close(fd);
-        }
-      } catch { /* gone meanwhile */ }
+      // The same checked signal as a kill's: a pid reused meanwhile is refused, not signalled.
+      await this.#sys.signalInit(this.#state.initPid, this.#state.initStartTime, SIGKILL)
+        .catch(() => {/* gone meanwhile */});
     }
     // Wait until the init is gone (reaped by us, or by whoever is its parent).
     if (this.#init) {

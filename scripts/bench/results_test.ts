@@ -2,6 +2,16 @@ import { strict as assert } from "node:assert";
 import { EMPTY_DENO_RUN, evaluateTargets, fmt, type TargetResult } from "./results.ts";
 import { sampleResults } from "./fixture.ts";
 
+/** A summary whose every figure is `median` (only medians decide the targets). */
+function s(median: number) {
+  return { n: 3, min: median, median, mean: median, p90: median, max: median };
+}
+
+/** The same summary for each lifecycle verb. */
+function verbs(v: number) {
+  return { start: s(v), state: s(v), kill: s(v), delete: s(v) };
+}
+
 function target(ts: TargetResult[], goal: RegExp): TargetResult {
   const t = ts.find((x) => goal.test(x.goal));
   assert.ok(t, `no target ${goal}`);
@@ -77,14 +87,6 @@ Deno.test("fmt keeps three significant digits", () => {
 Deno.test("evaluateTargets: a verb whose floor came out below the empty run is not evaluated (noise), never met", () => {
   const base = sampleResults();
   const empty = base.lifecycleEmptyDeno?.median ?? 20;
-  const s = (median: number) => ({
-    n: 3,
-    min: median,
-    median,
-    mean: median,
-    p90: median,
-    max: median,
-  });
   const r = sampleResults({
     lifecycleEmptyDeno: s(empty),
     verbFloor: {
@@ -108,15 +110,6 @@ Deno.test("evaluateTargets: a verb whose floor came out below the empty run is n
 
 Deno.test("evaluateTargets: with per-round differences the verb targets use them, not the medians' difference", () => {
   const base = sampleResults();
-  const s = (median: number) => ({
-    n: 3,
-    min: median,
-    median,
-    mean: median,
-    p90: median,
-    max: median,
-  });
-  const verbs = (v: number) => ({ start: s(v), state: s(v), kill: s(v), delete: s(v) });
   // The medians say +7 ms (27 - 20); the rounds, paired, say +4.5 ms: the paired figure counts.
   const r = sampleResults({
     lifecycleEmptyDeno: s(20),
@@ -142,15 +135,6 @@ Deno.test("evaluateTargets: with per-round differences the verb targets use them
 
 Deno.test("evaluateTargets: a verb that came out below the empty run of its rounds is noise, never met", () => {
   const base = sampleResults();
-  const s = (median: number) => ({
-    n: 3,
-    min: median,
-    median,
-    mean: median,
-    p90: median,
-    max: median,
-  });
-  const verbs = (v: number) => ({ start: s(v), state: s(v), kill: s(v), delete: s(v) });
   const r = sampleResults({
     lifecycleEmptyDeno: s(1190),
     verbFloor: verbs(1200),
