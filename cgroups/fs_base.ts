@@ -9,7 +9,7 @@
  * @module
  */
 
-import { CgroupError, errnoNumber, SyscallError } from "../errors.ts";
+import { CgroupError, errnoName, errnoNumber, SyscallError } from "../errors.ts";
 import { ensureNative, native, nativeLoaded } from "../native/ffi.ts";
 
 const encoder = new TextEncoder();
@@ -24,12 +24,16 @@ const ENOENT = 2, EBUSY = 16, ENOTEMPTY = 39;
  * import assert from "node:assert/strict";
  * import { errorCode } from "./fs_base.ts";
  * assert.equal(errorCode(new Deno.errors.NotFound("x")), "ENOENT");
+ * assert.equal(errorCode(new Error("No such device (os error 19)")), "ENODEV");
  * ```
  */
 export function errorCode(e: unknown): string | undefined {
   if (e instanceof Deno.errors.NotFound) return "ENOENT";
   const code = (e as { code?: unknown })?.code;
-  return typeof code === "string" ? code : undefined;
+  if (typeof code === "string") return code;
+  // Deno gives some errnos (ENODEV from a cgroup being removed) no code, only the message.
+  const m = e instanceof Error ? /\(os error (\d+)\)/.exec(e.message) : null;
+  return m ? errnoName(Number(m[1])) : undefined;
 }
 
 /**

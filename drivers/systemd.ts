@@ -266,6 +266,21 @@ export class SystemdManager implements CgroupManager {
     if (!Number.isInteger(pid) || pid <= 0) throw new RangeError(`invalid pid ${pid}`);
     // systemd removes a scope once its last process is gone: a pid joining then starts it again.
     if (this.#started && !(await pathExists(this.#systemdDir()))) this.#started = false;
+    try {
+      await this.#apply(pid);
+    } catch (e) {
+      // ... or is removing it right now: the join found a directory that died under it.
+      const code = e instanceof CgroupError && e.cause instanceof SyscallError
+        ? e.cause.code
+        : undefined;
+      if (!this.#started || (code !== "ENODEV" && code !== "ENOENT")) throw e;
+      if (await pathExists(this.#systemdDir())) throw e;
+      this.#started = false;
+      await this.#apply(pid);
+    }
+  }
+
+  async #apply(pid: number): Promise<void> {
     if (!this.#started) {
       const version = await this.#sd.version();
       const props: UnitProperty[] = [

@@ -120,6 +120,31 @@ export function parseDenoSummary(log: string): DenoCounts | null {
 }
 
 /**
+ * The failed tests that Deno lists in the ` FAILURES ` section of `log` (colours allowed), as
+ * `name => file:line:col`, so the summary at the end of a long run names them.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseDenoFailures } from "./summary.ts";
+ * const log = " FAILURES \n\nmy test => ./a_test.ts:3:6\n\nFAILED | 1 passed | 1 failed (2ms)\n";
+ * assert.deepEqual(parseDenoFailures(log), ["my test => ./a_test.ts:3:6"]);
+ * assert.deepEqual(parseDenoFailures("ok | 1 passed | 0 failed (1ms)"), []);
+ * ```
+ */
+export function parseDenoFailures(log: string): string[] {
+  const out: string[] = [];
+  let inside = false;
+  for (const raw of stripAnsi(log).split(/\r?\n/)) {
+    const line = raw.trim();
+    if (line === "FAILURES") inside = true;
+    else if (/^(ok|FAILED) \| /.test(line)) inside = false;
+    else if (inside && line.includes(" => ")) out.push(line);
+  }
+  return out;
+}
+
+/**
  * Turns a `deno test` log and its exit code into a {@linkcode Result}. A missing summary, or a
  * non-zero exit code with no failed test (a crash, a timeout), counts as one failure.
  *
@@ -144,6 +169,8 @@ export function resultFromDenoLog(log: string, exitCode: number, source = "deno 
     };
   }
   const result: Result = { source, passed: c.passed, failed: c.failed, skipped: c.ignored };
+  const named = parseDenoFailures(log);
+  if (named.length > 0) result.failures = named.map((f) => `${source}: ${f}`);
   if (exitCode !== 0 && c.failed === 0) {
     result.failed = 1;
     result.failures = [

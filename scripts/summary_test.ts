@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   formatCounts,
+  parseDenoFailures,
   parseDenoSummary,
   readResults,
   resultFromDenoLog,
@@ -172,4 +173,30 @@ Deno.test("CLI: the last line for passing, failing and ignored tests of a real d
     ]),
     { last: "4 passed, 0 failed, 1 skipped", code: 0 },
   );
+});
+
+Deno.test("parseDenoFailures: the FAILURES list names failed tests and steps, not the ERRORS headers", () => {
+  const log = [
+    "\x1b[0m\x1b[1m\x1b[37m\x1b[41m ERRORS \x1b[0m",
+    "",
+    "contract ... killAll => ./tests/helpers/driver_contract.ts:256:15",
+    "error: CgroupError: x => y",
+    "",
+    "\x1b[0m\x1b[1m\x1b[37m\x1b[41m FAILURES \x1b[0m",
+    "",
+    "contract ... killAll => ./tests/helpers/driver_contract.ts:256:15",
+    "other test => ./b_test.ts:1:6",
+    "",
+    "\x1b[0m\x1b[31mFAILED\x1b[0m | 3 passed | 2 failed (40s)",
+    "",
+    "error: Test failed",
+  ].join("\n");
+  assert.deepEqual(parseDenoFailures(log), [
+    "contract ... killAll => ./tests/helpers/driver_contract.ts:256:15",
+    "other test => ./b_test.ts:1:6",
+  ]);
+  assert.deepEqual(resultFromDenoLog(log, 1, "vm").failures, [
+    "vm: contract ... killAll => ./tests/helpers/driver_contract.ts:256:15",
+    "vm: other test => ./b_test.ts:1:6",
+  ]);
 });
