@@ -182,7 +182,9 @@ find_leftovers() {
     fi
     [[ -n $hit ]] || continue
     [[ -n $cmd ]] || cmd="[$(cat "/proc/$pid/comm" 2>/dev/null || echo '?')]"
-    echo "leftover process $pid (ppid ${ppid_of[$pid]}, $hit): ${cmd:0:200}"
+    # Its cgroup names the container (or test) that made it.
+    cg=$(grep -m1 -E '^[0-9]+:([^:]*,)?pids(,[^:]*)?:|^0::' "/proc/$pid/cgroup" 2>/dev/null | cut -d: -f3-)
+    echo "leftover process $pid (ppid ${ppid_of[$pid]}, $hit, cgroup ${cg:-?}): ${cmd:0:200}"
   done | sort -k3n
 }
 
