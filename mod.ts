@@ -23,7 +23,8 @@
  * @module
  */
 
-export { type CreateOptions, DEFAULT_ROOT, Factory, readBundleSpec } from "./core/factory.ts";
+export { type CreateOptions, DEFAULT_ROOT, Factory } from "./core/factory.ts";
+export { readBundleSpec } from "./core/bundle_spec.ts";
 export { Container, type ExecOptions, type OciState } from "./core/container.ts";
 export { ContainerProcess } from "./core/process.ts";
 export type { Terminal } from "./core/syscalls.ts";

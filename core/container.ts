@@ -2,6 +2,14 @@
  * A container: the libcontainer model. Every verb loads and refreshes the
  * status, checks the transition, does one thing, and persists atomically.
  *
+ * This module holds what the verbs a shim runs per container (`state`, `start`, `kill` of
+ * the init, `delete` of a stopped container) run: the status, the lock, the start, the
+ * init's signal, a delete. The rest (exec, pause, resume, update, checkpoint, the killing
+ * of what a delete finds alive or is told to `--force`, a restored container's CRIU mounts)
+ * is in `container_ops.ts`, imported when it runs; the hooks' code (`hooks.ts`) only for a
+ * config that has hooks. The bundled CLI's core chunk, which each of those verbs loads whole
+ * (~20 us per kB, whether its code runs or not), holds neither.
+ *
  * @module
  */
 
@@ -10,13 +18,11 @@ import { exists, hasEntry, isDirectory } from "../util/fs.ts";
 import type { LinuxResources, Process } from "../spec/config.ts";
 import type { CgroupManager } from "../drivers/driver.ts";
 import type { CgroupStats } from "../cgroups/stats.ts";
-import { parseMountInfo } from "../cgroups/paths.ts";
 import { ContainerIdError, type Status, SyscallError } from "../errors.ts";
 import type { ExitStatus } from "../native/reaper.ts";
-import { type ContainerState, lockDir, markedNotStarted, readState, writeAtomic } from "./state.ts";
+import { type ContainerState, lockDir, markedNotStarted, readState } from "./state.ts";
 import { mark } from "../util/trace.ts";
 import type { ContainerProcess } from "./process.ts";
-import { hookBase, type HookState, runHooksWarn } from "./hooks.ts";
 import type { StdioOptions } from "./stdio.ts";
 import { realSyscalls, type Syscalls } from "./syscalls.ts";
 import { checkTransition, TRANSITIONS, type Verb } from "./transitions.ts";
@@ -63,6 +69,38 @@ const SIGKILL = 9;
 const ESRCH = 3;
 
 /**
+ * What `container_ops.ts` reaches of a {@link Container}: its private state and steps.
+ * Internal: not exported by mod.ts.
+ */
+export interface ContainerInternals {
+  /** The container id. */
+  readonly id: string;
+  /** The state directory. */
+  readonly dir: string;
+  /** The cgroup manager. */
+  readonly cgroup: CgroupManager;
+  /** The init, when this process started it. */
+  readonly init: ContainerProcess | undefined;
+  /** The native calls. */
+  readonly sys: Syscalls;
+  /** The persisted state as this handle knows it (under the lock: as on disk). */
+  state(): ContainerState;
+  /** {@link Container.status}. */
+  status(): Promise<Status>;
+  /** The status as far as `verb` needs it. */
+  statusFor(verb: Verb): Promise<Status>;
+  /** Whether the recorded init is still the same live process. */
+  initAlive(): boolean;
+  /** Runs `fn` under the container's lock, the state refreshed (the native library loaded). */
+  locked<T>(fn: () => Promise<T>, opts?: { native?: boolean }): Promise<T>;
+}
+
+/** core/container_ops.ts: the verbs the per-container CLI commands never run. */
+function ops(): Promise<typeof import("./container_ops.ts")> {
+  return import("./container_ops.ts");
+}
+
+/**
  * A container created or loaded by a {@link Factory}.
  */
 export class Container implements AsyncDisposable {
@@ -72,6 +110,7 @@ export class Container implements AsyncDisposable {
   #init?: ContainerProcess;
   #warn: (msg: string) => void;
   #sys: Syscalls;
+  #internalsMade?: ContainerInternals;
 
   /** @internal Use Factory.create / Factory.load. */
   constructor(
@@ -92,16 +131,32 @@ export class Container implements AsyncDisposable {
     this.#sys = opts.syscalls ?? realSyscalls;
   }
 
-  #hookState(status: Status, pid?: number): HookState {
-    const s: HookState = {
-      ociVersion: this.#state.config.ociVersion,
+  /** What container_ops.ts's verbs reach of this container. */
+  #internals(): ContainerInternals {
+    return this.#internalsMade ??= {
       id: this.id,
-      status,
-      bundle: this.#state.bundle,
+      dir: this.#dir,
+      cgroup: this.#cgroup,
+      init: this.#init,
+      sys: this.#sys,
+      state: () => this.#state,
+      status: () => this.status(),
+      statusFor: (verb) => this.#statusFor(verb),
+      initAlive: () => this.#initAlive(),
+      locked: (fn, opts) => this.#locked(fn, opts),
     };
-    if (pid !== undefined) s.pid = pid;
-    if (this.#state.config.annotations) s.annotations = this.#state.config.annotations;
-    return s;
+  }
+
+  /**
+   * Runs the config's `kind` hooks, each failure a warning. hooks.ts is imported only when
+   * there are some: most configs have none.
+   */
+  async #runHooks(kind: "poststart" | "poststop", status: Status, pid?: number): Promise<void> {
+    const hooks = this.#state.config.hooks;
+    if (!hooks?.[kind]?.length) return;
+    const { containerHookState, runHooksWarn } = await import("./hooks.ts");
+    const state = containerHookState(this.#state, status, pid);
+    await runHooksWarn(kind, hooks, state, this.#warn, this.#sys);
   }
 
   /** The container id. */
@@ -264,13 +319,7 @@ export class Container implements AsyncDisposable {
         throw e;
       }
       mark("start: init released", this.id);
-      await runHooksWarn(
-        "poststart",
-        this.#state.config.hooks,
-        this.#hookState("running", this.#state.initPid),
-        this.#warn,
-        this.#sys,
-      );
+      await this.#runHooks("poststart", "running", this.#state.initPid);
     });
   }
 
@@ -317,33 +366,13 @@ export class Container implements AsyncDisposable {
   }
 
   /** Freezes every process (`nsinit pause`). */
-  pause(): Promise<void> {
-    return this.#locked(async () => {
-      checkTransition(this.id, await this.#statusFor("pause"), "pause");
-      mark("pause: locked", this.id);
-      await this.#cgroup.freeze(true);
-      mark("pause: frozen", this.id);
-      // A kill that took the lock just before (or any SIGKILL) may not have been acted on
-      // yet: the init was still alive, so the status above said running. Frozen with the
-      // SIGKILL pending, a cgroup v1 process stays alive until thawed: a paused container
-      // with a kill pending, for ever. It was killed: thaw it so it dies, and refuse the
-      // pause as on a stopped container.
-      if (this.#sys.killPending(this.#state.initPid)) {
-        await this.#cgroup.freeze(false);
-        mark("pause: killed, thawed", this.id);
-        checkTransition(this.id, "stopped", "pause");
-      }
-    });
+  async pause(): Promise<void> {
+    await (await ops()).pause(this.#internals());
   }
 
   /** Thaws a paused container (`nsinit resume`). */
-  resume(): Promise<void> {
-    return this.#locked(async () => {
-      checkTransition(this.id, await this.status(), "resume");
-      mark("resume: locked", this.id);
-      await this.#cgroup.freeze(false);
-      mark("resume: thawed", this.id);
-    });
+  async resume(): Promise<void> {
+    await (await ops()).resume(this.#internals());
   }
 
   /** Pids of every process in the container. */
@@ -358,102 +387,16 @@ export class Container implements AsyncDisposable {
   }
 
   /** Updates resource limits of a live container and records them. */
-  set(resources: LinuxResources): Promise<void> {
-    return this.#locked(async () => {
-      checkTransition(this.id, await this.#statusFor("update"), "update");
-      mark("update: locked", this.id);
-      await this.#cgroup.set(resources);
-      mark("update: cgroup set", this.id);
-      const linux = this.#state.config.linux ??= {};
-      linux.resources = mergeResources(linux.resources ?? {}, resources);
-      await this.#save();
-      mark("update: state saved", this.id);
-    });
+  async set(resources: LinuxResources): Promise<void> {
+    await (await ops()).set(this.#internals(), resources);
   }
 
   /**
    * Runs an additional process in the container's namespaces and cgroup, with
    * its own user, capabilities, seccomp filter and environment.
    */
-  exec(process: Process, opts: ExecOptions = {}): Promise<ContainerProcess> {
-    return this.#locked(async () => {
-      checkTransition(this.id, await this.#statusFor("exec"), "exec");
-      mark("exec: locked", this.id);
-      // Loaded here: the other verbs (a CLI `state`, `kill` ...) never pay for them.
-      const [validate, plans, labels, { ContainerProcess }, { seccompAgentSender }] = await Promise
-        .all([
-          import("../spec/validate.ts"),
-          import("./init_plan.ts"),
-          import("./host_features.ts"),
-          import("./process.ts"),
-          import("./seccomp_notify.ts"),
-        ]);
-      const { validateProcess } = validate, { buildExecPlan, HOST_FACTS } = plans;
-      const { execProcessLabel } = labels;
-      const proc = validateProcess(process);
-      // An exec'd process runs under the container's AppArmor profile (or SELinux label)
-      // unless it names its own, as runc's do: exec must not leave the confinement.
-      const execLabel = execProcessLabel(proc, this.#state.config.process);
-      const seccomp = this.#state.config.linux?.seccomp;
-      const compiled = seccomp
-        ? (await import("../seccomp/compile.ts")).compileSeccomp(seccomp, { requireExecve: true })
-        : undefined;
-      const plan = buildExecPlan(proc, {
-        initPid: this.#state.initPid,
-        namespaces: this.#state.namespaces,
-        preserveFds: opts.preserveFds?.length ?? 0,
-        ...(compiled ? { seccomp: compiled } : {}),
-        // As a config's joined user namespace is read (init_plan.ts's host facts).
-        setgroupsDenied: this.#state.namespaces.includes("user") &&
-          HOST_FACTS.setgroupsDenied?.(`/proc/${this.#state.initPid}/ns/user`) === true,
-        ...(this.#state.nestedUserns ? { nestedUserns: true } : {}),
-        ...(this.#state.namespaces.includes("mount") ? {} : { chroot: this.#state.rootfs }),
-        ...(this.#state.config.linux?.memoryPolicy
-          ? { memoryPolicy: this.#state.config.linux.memoryPolicy }
-          : {}),
-        ...(execLabel ? { execLabel } : {}),
-      });
-      await this.#sys.ready({ spawn: true });
-      const stdio = this.#sys.prepareStdio(opts.stdio);
-      let spawned;
-      try {
-        spawned = await this.#sys.spawnPlan(plan, {
-          fds: [...stdio.fds, ...(opts.preserveFds ?? [])],
-          place: (pid) => this.#cgroup.apply(pid),
-          until: "exec",
-          ...(opts.onPty ? { onPty: opts.onPty } : {}),
-          ...(compiled?.listenerPath
-            ? {
-              onSeccomp: seccompAgentSender(
-                compiled.listenerPath,
-                hookBase(this.#state.config, this.id, this.#state.bundle),
-                this.#sys,
-                { initPid: this.#state.initPid, metadata: seccomp?.listenerMetadata },
-              ),
-            }
-            : {}),
-        });
-      } catch (e) {
-        stdio.abort();
-        throw e;
-      }
-      stdio.closeChildEnds();
-      mark("exec: process spawned", this.id);
-      const p = new ContainerProcess(
-        spawned.pid,
-        spawned.pidfd,
-        stdio.parent(),
-        opts.onPty ? undefined : spawned.ptyFd,
-        this.#sys,
-      );
-      try {
-        opts.onPidfd?.(spawned.pidfd);
-      } catch (e) {
-        await p[Symbol.asyncDispose]();
-        throw e;
-      }
-      return p;
-    });
+  async exec(process: Process, opts: ExecOptions = {}): Promise<ContainerProcess> {
+    return await (await ops()).exec(this.#internals(), process, opts);
   }
 
   /**
@@ -468,18 +411,8 @@ export class Container implements AsyncDisposable {
    * await container.checkpoint({ imagePath: "/var/lib/ckpt/c1", leaveRunning: true });
    * ```
    */
-  checkpoint(opts: CheckpointOptions): Promise<void> {
-    return this.#locked(async () => {
-      checkTransition(this.id, await this.status(), "checkpoint");
-      const { checkpointContainer } = await import("../criu/checkpoint.ts");
-      await checkpointContainer({ state: this.#state, dir: this.#dir, cgroup: this.#cgroup }, opts);
-      if (opts.leaveRunning || opts.preDump) return;
-      // CRIU ended the processes; reap the init when it is ours, else wait until it is gone.
-      if (this.#init) await this.#init.status.catch(() => {});
-      for (let i = 0; i < 500 && this.#initAlive(); i++) {
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    });
+  async checkpoint(opts: CheckpointOptions): Promise<void> {
+    await (await ops()).checkpoint(this.#internals(), opts);
   }
 
   /** Waits for the init to exit (only when this runtime process started it). */
@@ -502,16 +435,15 @@ export class Container implements AsyncDisposable {
       checkTransition(this.id, status, opts.force ? "delete --force" : "delete");
       mark("delete: locked", this.id);
       if (status !== "stopped" || opts.force || this.#state.criuWorkDir) await this.#sys.ready();
-      if (status !== "stopped" || opts.force) await this.#killEverything(status);
+      if (status !== "stopped" || opts.force) {
+        await (await ops()).killEverything(this.#internals(), status);
+      }
       if (this.#init) await this.#init.status.catch(() => {});
       mark("delete: processes ended", this.id);
       await this.#cgroup.destroy();
       mark("delete: cgroup removed", this.id);
       if (this.#state.criuWorkDir) {
-        // A restore killed mid-way may have left the rootfs bound here: never recurse into it.
-        // (A restore records its work directory in the state before it binds the rootfs.)
-        this.#sys.umountDetach(join(this.#dir, "criu-root"));
-        this.#detachCriuYards(this.#state.criuWorkDir);
+        (await ops()).detachCriuMounts(this.#internals(), this.#state.criuWorkDir);
       }
       const rdt = this.#state.resctrl;
       for (const d of [rdt?.monitor, rdt?.created ? rdt.dir : undefined]) {
@@ -526,53 +458,8 @@ export class Container implements AsyncDisposable {
         if (!(e instanceof Deno.errors.NotFound)) throw e;
       }
       mark("delete: state removed", this.id);
-      await runHooksWarn(
-        "poststop",
-        this.#state.config.hooks,
-        this.#hookState("stopped"),
-        this.#warn,
-        this.#sys,
-      );
+      await this.#runHooks("poststop", "stopped");
     }, { native: false });
-  }
-
-  /** Detaches the cgroup yards a CRIU killed mid-restore left mounted in its work dir. */
-  #detachCriuYards(workDir: string): void {
-    const yards = parseMountInfo(Deno.readTextFileSync("/proc/self/mountinfo"))
-      .map((m) => m.mountPoint)
-      .filter((p) =>
-        p.startsWith(`${workDir}/.criu.cgyard.`) && !p.includes("/", workDir.length + 1)
-      );
-    for (const yard of new Set(yards)) {
-      this.#sys.umountDetach(yard);
-      try {
-        Deno.removeSync(yard);
-      } catch { /* CRIU removed it, or it is not empty: leave it */ }
-    }
-  }
-
-  async #killEverything(status: Status): Promise<void> {
-    if (await this.#cgroup.exists().catch(() => false)) {
-      await this.#cgroup.killAll(SIGKILL).catch(() => {});
-      if (status === "paused") await this.#cgroup.freeze(false).catch(() => {});
-    }
-    if (this.#state.initPid > 0 && this.#initAlive()) {
-      // The same checked signal as a kill's: a pid reused meanwhile is refused, not signalled.
-      await this.#sys.signalInit(this.#state.initPid, this.#state.initStartTime, SIGKILL)
-        .catch(() => {/* gone meanwhile */});
-    }
-    // Wait until the init is gone (reaped by us, or by whoever is its parent).
-    if (this.#init) {
-      await this.#init.status.catch(() => {});
-    } else {
-      for (let i = 0; i < 500 && this.#state.initPid > 0 && this.#initAlive(); i++) {
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    }
-  }
-
-  async #save(): Promise<void> {
-    await writeAtomic(join(this.#dir, "state.json"), JSON.stringify(this.#state));
   }
 
   /** Destroys the container (force) if it still exists. */
@@ -580,15 +467,4 @@ export class Container implements AsyncDisposable {
     if (!exists(this.#dir)) return;
     await this.destroy({ force: true });
   }
-}
-
-function mergeResources(base: LinuxResources, update: LinuxResources): LinuxResources {
-  const out: Record<string, unknown> = { ...base };
-  for (const [k, v] of Object.entries(update)) {
-    const prev = out[k];
-    out[k] = v && typeof v === "object" && !Array.isArray(v) && prev && typeof prev === "object"
-      ? { ...prev as object, ...v as object }
-      : v;
-  }
-  return out as LinuxResources;
 }

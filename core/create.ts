@@ -14,37 +14,39 @@ import type { CgroupManager } from "../drivers/driver.ts";
 import { CgroupError, ConfigError, ContainerIdError, SyscallError } from "../errors.ts";
 import { mark } from "../util/trace.ts";
 import type { InitHooks } from "./init_plan.ts";
-import { hookBase, runHooks, runHooksWarn, splitStateJson } from "./hooks.ts";
 import type { ResctrlGroup } from "./host_features.ts";
-import {
-  lockDir,
-  markedNotStarted,
-  markNotStarted,
-  newState,
-  validateId,
-  writeAtomic,
-  writeNew,
-} from "./state.ts";
+import { lockDir, markedNotStarted, validateId } from "./state.ts";
+import { markNotStarted, newState, writeAtomic, writeNew } from "./state_write.ts";
 import { Container } from "./container.ts";
 import { rootlessMaps, userNamespacesRefusal } from "./rootless.ts";
-import { stateRootError } from "./state_root.ts";
-import { effectiveResources, pidsAsVersioned } from "./devices.ts";
+import { SYSTEM_ROOT } from "./state_root.ts";
+import { effectiveResources } from "./devices.ts";
 import { ContainerProcess } from "./process.ts";
-import type { PreparedStdio, Syscalls } from "./syscalls.ts";
-import { cgroupConfig, type CgroupDrivers, type CreateOptions, readBundleSpec } from "./factory.ts";
+import type { PreparedStdio } from "./syscalls.ts";
+import {
+  cgroupConfig,
+  type CreateOptions,
+  type FactoryContext,
+  pidsAsVersioned,
+} from "./factory.ts";
+import { readBundleSpec } from "./bundle_spec.ts";
 
 /** What {@link createContainer} takes from its {@link Factory}. */
-export interface CreateContext {
-  /** The state root. */
-  root: string;
-  /** The native calls. */
-  sys: Syscalls;
-  /** The cgroup drivers. */
-  cgroups: CgroupDrivers;
-  /** Receives warnings. */
-  warn: (msg: string) => void;
-  /** Says once per factory that rootless containers run without cgroups. */
-  warnNoCgroups: () => void;
+export interface CreateContext extends FactoryContext {
+  /** What the factory has warned of already: the warnings said once per factory. */
+  warned: Set<string>;
+}
+
+/** Says once per factory that rootless containers run without cgroups here, and why. */
+function warnNoCgroups(f: CreateContext): void {
+  if (f.warned.has("no cgroups")) return;
+  f.warned.add("no cgroups");
+  f.warn(
+    `running without cgroups: no cgroup delegated to uid ${Deno.uid()} is writable ` +
+      "and no systemd user manager answers (resource limits are refused; pause, ps and " +
+      "kill --all are unavailable). Start one (loginctl enable-linger) on a cgroup v2 " +
+      "host, or chown a cgroup v2 subtree to this user and run from inside it",
+  );
 }
 
 /**
@@ -152,7 +154,7 @@ export async function createContainer(
         ? { driver: "systemd" as const }
         : {}),
     }, { onWarning: f.warn });
-    if (rootless && cgroup.driver === "none" && !opts.cgroupDriver) f.warnNoCgroups();
+    if (rootless && cgroup.driver === "none" && !opts.cgroupDriver) warnNoCgroups(f);
     const state = newState({
       id,
       bundle,
@@ -165,14 +167,18 @@ export async function createContainer(
       rootless,
     });
     const hooks = spec.hooks;
-    const base = hookBase(spec, id, bundle);
-    const initHooks: InitHooks | undefined = hooks
+    // The hooks' code, only for a config that has hooks or a seccomp agent (told the same
+    // state): the bundled CLI keeps it in a small chunk of its own, which `start` and
+    // `delete` load too, for such a config only (see core/container.ts).
+    const hooking = hooks || seccomp?.listenerPath ? await import("./hooks.ts") : undefined;
+    const base = hooking?.hookBase(spec, id, bundle);
+    const initHooks: InitHooks | undefined = hooks && hooking && base
       ? {
         barrier: (hooks.prestart?.length ?? 0) + (hooks.createRuntime?.length ?? 0) > 0,
         createContainer: hooks.createContainer ?? [],
         startContainer: hooks.startContainer ?? [],
-        creatingState: splitStateJson({ ...base, status: "creating" }),
-        createdState: splitStateJson({ ...base, status: "created" }),
+        creatingState: hooking.splitStateJson({ ...base, status: "creating" }),
+        createdState: hooking.splitStateJson({ ...base, status: "created" }),
       }
       : undefined;
     const execLabel = spec.process ? execLabelWrite(spec.process, host) : undefined;
@@ -264,7 +270,7 @@ export async function createContainer(
       },
       until: waitForStart ? "ready" : "exec",
       ...(opts.onPty ? { onPty: opts.onPty } : {}),
-      ...(seccomp?.listenerPath
+      ...(seccomp?.listenerPath && base
         ? {
           onSeccomp: seccompAgentSender(seccomp.listenerPath, base, f.sys, {
             metadata: spec.linux?.seccomp?.listenerMetadata,
@@ -272,8 +278,9 @@ export async function createContainer(
         }
         : {}),
       onBarrier: async (pid) => {
-        await runHooks("prestart", hooks, { ...base, status: "creating", pid }, f.sys);
-        await runHooks("createRuntime", hooks, { ...base, status: "creating", pid }, f.sys);
+        if (!hooking || !base) return; // no hooks, no barrier
+        await hooking.runHooks("prestart", hooks, { ...base, status: "creating", pid }, f.sys);
+        await hooking.runHooks("createRuntime", hooks, { ...base, status: "creating", pid }, f.sys);
       },
     });
     prepared ??= prepare();
@@ -307,13 +314,15 @@ export async function createContainer(
         if (fifoMarks) Deno.removeSync(fifo);
         else markNotStarted(dir, false);
       } catch { /* gone */ }
-      await runHooksWarn(
-        "poststart",
-        hooks,
-        { ...base, status: "running", pid: spawned.pid },
-        f.warn,
-        f.sys,
-      );
+      if (hooking && base) {
+        await hooking.runHooksWarn(
+          "poststart",
+          hooks,
+          { ...base, status: "running", pid: spawned.pid },
+          f.warn,
+          f.sys,
+        );
+      }
     }
     return new Container(state, dir, cgroup, {
       init: initProc,
@@ -335,7 +344,7 @@ export async function createContainer(
     // A failed create continues at delete: poststop hooks run (their failures are warnings).
     if (spawnedPid > 0 && spec.hooks?.poststop) {
       const s = { ociVersion: spec.ociVersion, id, bundle, status: "stopped" };
-      await runHooksWarn("poststop", spec.hooks, s, f.warn, f.sys);
+      await (await import("./hooks.ts")).runHooksWarn("poststop", spec.hooks, s, f.warn, f.sys);
     }
     throw error;
   } finally {
@@ -414,4 +423,22 @@ async function explainOom(e: unknown, cgroup: CgroupManager, spec: Spec): Promis
       `killer during setup (${e.message})`,
     { cause: e },
   );
+}
+
+/**
+ * The error for a state root that cannot be created: says what to change. (Here, not in
+ * state_root.ts, which every command loads: only a create makes the root.)
+ */
+function stateRootError(root: string, e: unknown): Error {
+  if (e instanceof Deno.errors.PermissionDenied) {
+    const uid = Deno.uid();
+    const hint = uid !== 0 && root === SYSTEM_ROOT
+      ? ": as an unprivileged user set XDG_RUNTIME_DIR (state goes to $XDG_RUNTIME_DIR/nsinit) " +
+        "or pass --root DIR (a directory you can write)"
+      : ": pass --root DIR (a directory you can write)";
+    return new Error(`cannot create a container in ${root}: permission denied${hint}`, {
+      cause: e,
+    });
+  }
+  return e instanceof Error ? e : new Error(String(e));
 }

@@ -1,6 +1,8 @@
 /**
  * Policy for what a container's cgroup gets of its spec: the device rules (what a
- * container may create and open) and `pids.limit` read as the config's version means it.
+ * container may create and open). A create and a restore use it (`pids.limit` read as the
+ * config's version means it, which every command that loads a container needs, is
+ * `pidsAsVersioned` in factory.ts).
  *
  * @module
  */
@@ -54,27 +56,4 @@ export function effectiveResources(spec: Spec): LinuxResources {
   }
   res.devices = devices;
   return res;
-}
-
-/**
- * `pids.limit` 0 as the config's version means it: since runtime-spec 1.3 it is 0; before,
- * it meant unlimited (as crun and runc's systemd driver took it, and configs of older tools
- * use it so), which is -1 ("max") now.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { pidsAsVersioned } from "./devices.ts";
- * assert.equal(pidsAsVersioned("1.2.0", { pids: { limit: 0 } })?.pids?.limit, -1);
- * assert.equal(pidsAsVersioned("1.3.0", { pids: { limit: 0 } })?.pids?.limit, 0);
- * assert.equal(pidsAsVersioned("1.0.2-dev", { pids: { limit: 5 } })?.pids?.limit, 5);
- * ```
- */
-export function pidsAsVersioned(
-  ociVersion: string,
-  resources: LinuxResources | undefined,
-): LinuxResources | undefined {
-  const m = /^1\.(\d+)\./.exec(ociVersion);
-  if (resources?.pids?.limit !== 0 || !m || Number(m[1]) >= 3) return resources;
-  return { ...resources, pids: { ...resources.pids, limit: -1 } };
 }

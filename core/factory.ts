@@ -7,15 +7,14 @@
 
 import { join, resolve } from "../util/path.ts";
 import { isDirectory } from "../util/fs.ts";
-import type { Spec } from "../spec/config.ts";
+import type { LinuxResources, Spec } from "../spec/config.ts";
 import { createCgroupManager, loadCgroupManager } from "../drivers/factory.ts";
 import type { CgroupConfig, CgroupManager, DriverName, DriverState } from "../drivers/driver.ts";
-import { ConfigError, NotFoundError } from "../errors.ts";
+import { NotFoundError } from "../errors.ts";
 import type { LandlockPlan } from "./init_plan.ts";
 import { type ContainerState, readState, validateId } from "./state.ts";
 import { Container } from "./container.ts";
 import { defaultRoot, SYSTEM_ROOT } from "./state_root.ts";
-import { pidsAsVersioned } from "./devices.ts";
 import type { StdioOptions } from "./stdio.ts";
 import { realSyscalls, type Syscalls } from "./syscalls.ts";
 import type { RestoreOptions } from "../criu/options.ts";
@@ -89,6 +88,27 @@ export interface CgroupDrivers {
 /** core/create.ts, loaded by the first create of the process. */
 let createModule: Promise<typeof import("./create.ts")> | undefined;
 
+/**
+ * core/factory_ops.ts: what a {@link Factory} does that the verbs a shim runs per container
+ * (`state`, `kill`, `start`, `delete`) never do (restore, list, load a state-less directory),
+ * imported when it runs: the bundled CLI's core chunk does not hold it.
+ */
+function ops(): Promise<typeof import("./factory_ops.ts")> {
+  return import("./factory_ops.ts");
+}
+
+/** What factory_ops.ts's functions take from their {@link Factory}. */
+export interface FactoryContext {
+  /** The state root. */
+  root: string;
+  /** The native calls. */
+  sys: Syscalls;
+  /** The cgroup drivers. */
+  cgroups: CgroupDrivers;
+  /** Receives warnings. */
+  warn: (msg: string) => void;
+}
+
 /** Options for {@link Factory}. */
 export interface FactoryOptions {
   /** The state root; default /run/nsinit. */
@@ -149,31 +169,18 @@ export class Factory {
     // The module's promise is kept: later creates skip the module loader's round trip.
     const { createContainer } = await (createModule ??= import("./create.ts"));
     return await createContainer(
-      {
-        root: this.root,
-        sys: this.#sys,
-        cgroups: this.#cgroups,
-        warn: this.#warn,
-        warnNoCgroups: () => this.#warnNoCgroups(),
-      },
+      { ...this.#context(), warned: this.#warned ??= new Set() },
       id,
       opts,
       waitForStart,
     );
   }
 
-  #warnedNoCgroups = false;
+  /** The warnings this factory's creates said already (said once per factory). */
+  #warned?: Set<string>;
 
-  /** Says once per factory that rootless containers run without cgroups here, and why. */
-  #warnNoCgroups(): void {
-    if (this.#warnedNoCgroups) return;
-    this.#warnedNoCgroups = true;
-    this.#warn(
-      `running without cgroups: no cgroup delegated to uid ${Deno.uid()} is writable ` +
-        "and no systemd user manager answers (resource limits are refused; pause, ps and " +
-        "kill --all are unavailable). Start one (loginctl enable-linger) on a cgroup v2 " +
-        "host, or chown a cgroup v2 subtree to this user and run from inside it",
-    );
+  #context(): FactoryContext {
+    return { root: this.root, sys: this.#sys, cgroups: this.#cgroups, warn: this.#warn };
   }
 
   /**
@@ -191,15 +198,7 @@ export class Factory {
    * ```
    */
   async restore(id: string, opts: RestoreOptions): Promise<Container> {
-    validateId(id);
-    await this.#sys.ready({ spawn: true });
-    const { restoreContainer } = await import("../criu/restore.ts");
-    const r = await restoreContainer(this.root, id, opts);
-    return new Container(r.state, r.dir, r.cgroup, {
-      init: r.init,
-      onWarning: this.#warn,
-      syscalls: this.#sys,
-    });
+    return await (await ops()).restore(this.#context(), id, opts);
   }
 
   /** Loads a container from its state, after a restart of this process too. */
@@ -212,11 +211,11 @@ export class Factory {
       state = await readState(join(dir, "state.json"));
     } catch (e) {
       if (e instanceof Deno.errors.NotFound) {
-        if (isDirectory(dir)) return this.#orphan(id, dir);
+        if (isDirectory(dir)) return (await ops()).orphan(this.#context(), id, dir);
         throw new NotFoundError(id);
       }
       // Unreadable (e.g. emptied by a machine crash before it reached the disk): only deletable.
-      if (e instanceof SyntaxError) return this.#orphan(id, dir);
+      if (e instanceof SyntaxError) return (await ops()).orphan(this.#context(), id, dir);
       throw e;
     }
     const cgroup = await this.#cgroups.load(
@@ -227,42 +226,9 @@ export class Factory {
     return new Container(state, dir, cgroup, { onWarning: this.#warn, syscalls: this.#sys });
   }
 
-  /** A directory with no state.json (a create that crashed early): only deletable. */
-  async #orphan(id: string, dir: string): Promise<Container> {
-    const state: ContainerState = {
-      id,
-      bundle: "",
-      rootfs: "",
-      initPid: 0,
-      initStartTime: 0,
-      created: (Deno.statSync(dir).mtime ?? new Date(0)).toISOString(),
-      config: { ociVersion: "1.0.2" },
-      namespaces: [],
-      cgroup: { driver: "none", paths: {} },
-      rootless: Deno.uid() !== 0,
-      owner: "",
-    };
-    return new Container(
-      state,
-      dir,
-      await this.#cgroups.load({ id }, state.cgroup, { onWarning: this.#warn }),
-      {
-        onWarning: this.#warn,
-        syscalls: this.#sys,
-      },
-    );
-  }
-
   /** Ids of every container under the root. */
   async list(): Promise<string[]> {
-    const ids: string[] = [];
-    try {
-      for await (const e of Deno.readDir(this.root)) if (e.isDirectory) ids.push(e.name);
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) return [];
-      throw e;
-    }
-    return ids.sort();
+    return await (await ops()).list(this.root);
   }
 }
 
@@ -279,25 +245,25 @@ export function cgroupConfig(id: string, spec: Spec, rootless: boolean): CgroupC
   };
 }
 
-/** Reads and validates `<bundle>/config.json`, with errors naming the file. */
-export async function readBundleSpec(bundle: string): Promise<Spec> {
-  const file = join(bundle, "config.json");
-  let text: string;
-  try {
-    const st = await Deno.stat(bundle);
-    if (!st.isDirectory) throw new ConfigError(bundle, "", "bundle is not a directory");
-    text = await Deno.readTextFile(file);
-  } catch (e) {
-    if (e instanceof ConfigError) throw e;
-    if (e instanceof Deno.errors.NotFound) {
-      throw new ConfigError(
-        isDirectory(bundle) ? file : bundle,
-        "",
-        isDirectory(bundle) ? "no such file" : "bundle directory does not exist",
-      );
-    }
-    throw e;
-  }
-  const { parseSpec } = await import("../spec/validate.ts");
-  return parseSpec(text, file);
+/**
+ * `pids.limit` 0 as the config's version means it: since runtime-spec 1.3 it is 0; before,
+ * it meant unlimited (as crun and runc's systemd driver took it, and configs of older tools
+ * use it so), which is -1 ("max") now.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { pidsAsVersioned } from "./factory.ts";
+ * assert.equal(pidsAsVersioned("1.2.0", { pids: { limit: 0 } })?.pids?.limit, -1);
+ * assert.equal(pidsAsVersioned("1.3.0", { pids: { limit: 0 } })?.pids?.limit, 0);
+ * assert.equal(pidsAsVersioned("1.0.2-dev", { pids: { limit: 5 } })?.pids?.limit, 5);
+ * ```
+ */
+export function pidsAsVersioned(
+  ociVersion: string,
+  resources: LinuxResources | undefined,
+): LinuxResources | undefined {
+  const m = /^1\.(\d+)\./.exec(ociVersion);
+  if (resources?.pids?.limit !== 0 || !m || Number(m[1]) >= 3) return resources;
+  return { ...resources, pids: { ...resources.pids, limit: -1 } };
 }

@@ -5,6 +5,10 @@
  *   (the init waits at a barrier while they run); poststart: after start;
  *   poststop: after delete. These run here, through `Syscalls.runHook` (the native
  *   `nsi_hook`).
+ *
+ * Imported only for a config that has hooks (or a seccomp agent): a create, a start and a
+ * delete of any other config never load this module (the bundled CLI keeps it in a small
+ * chunk of its own).
  * - createContainer (before pivot_root) and startContainer (just before the
  *   user's program): run by the container's init, in its namespaces, as plan
  *   steps (see init_plan.ts).
@@ -15,6 +19,7 @@
 import type { Hook, Hooks, Spec } from "../spec/config.ts";
 import { describeErrno, HookError } from "../errors.ts";
 import { realSyscalls, type Syscalls } from "./syscalls.ts";
+import type { ContainerState } from "./state.ts";
 
 /** The state a hook reads on stdin. */
 export interface HookState {
@@ -34,6 +39,23 @@ export function hookBase(spec: Spec, id: string, bundle: string): Omit<HookState
     bundle,
     ...(spec.annotations ? { annotations: spec.annotations } : {}),
   };
+}
+
+/** The state a container's poststart (`pid`: its init's) or poststop hooks read. */
+export function containerHookState(
+  state: ContainerState,
+  status: string,
+  pid?: number,
+): HookState {
+  const s: HookState = {
+    ociVersion: state.config.ociVersion,
+    id: state.id,
+    status,
+    bundle: state.bundle,
+  };
+  if (pid !== undefined) s.pid = pid;
+  if (state.config.annotations) s.annotations = state.config.annotations;
+  return s;
 }
 
 const ETIMEDOUT = 110;

@@ -1,6 +1,7 @@
 /**
- * A container's persisted state (`<root>/<id>/state.json`), written atomically,
- * and a per-container lock so concurrent commands serialize.
+ * A container's persisted state (`<root>/<id>/state.json`): what it holds, reading it,
+ * and a per-container lock so concurrent commands serialize; the status checks' process
+ * facts. Writing it (atomically) is `state_write.ts`'s.
  *
  * @module
  */
@@ -53,34 +54,6 @@ export interface ContainerState {
 }
 
 /**
- * The state of a container whose init is not started yet: no pid, created now, no owner
- * recorded (the fields in state.json's usual order).
- */
-export function newState(s: {
-  id: string;
-  bundle: string;
-  rootfs: string;
-  config: Spec;
-  namespaces: NamespaceType[];
-  cgroup: DriverState;
-  rootless: boolean;
-}): ContainerState {
-  return {
-    id: s.id,
-    bundle: s.bundle,
-    rootfs: s.rootfs,
-    initPid: 0,
-    initStartTime: 0,
-    created: new Date().toISOString(),
-    config: s.config,
-    namespaces: s.namespaces,
-    cgroup: s.cgroup,
-    rootless: s.rootless,
-    owner: "",
-  };
-}
-
-/**
  * Container ids as runc accepts them: letters, digits, `_`, `+`, `-`, `.`;
  * not `.` or `..`; at most 1024 characters.
  *
@@ -107,52 +80,13 @@ export function validateId(id: string): void {
 }
 
 /**
- * Writes `data` to `path` atomically: a temp file renamed over it, so a reader (or a
- * runtime killed mid-write) sees the old content or the new, never a mix. No fsync, as
- * runc: state lives under /run and describes processes that a machine crash ends anyway,
- * and a state.json left unreadable by one is still removed by `delete --force` (it loads
- * as an orphan). An fsync here blocked the event loop for milliseconds on ext4 and made
- * containers started concurrently wait for each other's.
- */
-export function writeAtomic(path: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
-  // Synchronous inside: a few short syscalls; the thread-pool hops cost more (measured).
-  const tmp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
-  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-  try {
-    const f = Deno.openSync(tmp, { write: true, createNew: true, mode });
-    try {
-      let off = 0;
-      while (off < bytes.length) off += f.writeSync(bytes.subarray(off));
-    } finally {
-      f.close();
-    }
-    Deno.renameSync(tmp, path);
-  } catch (e) {
-    try {
-      Deno.removeSync(tmp);
-    } catch { /* never created */ }
-    return Promise.reject(e);
-  }
-  return Promise.resolve();
-}
-
-/**
  * The mode bit (`S_ISVTX`, the sticky bit) a container directory made by `Factory.run` carries
  * until its init has exec'd: there it stands for the exec fifo that `Factory.create` makes
  * (`exec.fifo`, which the init of `create` waits on), so that the status is the same
  * ("creating", then "created", also for what a crashed `run` leaves) without a file made
- * and removed per container (see {@link writeNew} for what a file costs on /run here).
+ * and removed per container (see `writeNew` in state_write.ts for what a file costs on /run here).
  */
 export const NOT_STARTED_MODE = 0o1000;
-
-/**
- * Sets or clears {@link NOT_STARTED_MODE} on a container directory, keeping its other mode
- * bits (made with the umask's). `Deno.mkdirSync` drops the bit: hence a chmod.
- */
-export function markNotStarted(dir: string, on: boolean): void {
-  const mode = (Deno.statSync(dir).mode ?? 0o711) & 0o7777;
-  Deno.chmodSync(dir, on ? mode | NOT_STARTED_MODE : mode & ~NOT_STARTED_MODE);
-}
 
 /**
  * Whether a container directory carries {@link NOT_STARTED_MODE}; false when it is gone.
@@ -165,40 +99,6 @@ export function markedNotStarted(dir: string): boolean {
   } catch {
     return false;
   }
-}
-
-/**
- * Writes a file that must not exist yet (`O_CREAT | O_EXCL`) in place, without
- * {@link writeAtomic}'s temp file and rename: for a container's first state.json, whose
- * directory the caller has just made. A reader that comes while it is written sees no file,
- * an empty one or a partial one, which all load as a container that is only deletable, as
- * the directory without a state.json before it does. On failure the file is removed.
- * One file made instead of two: on an ext4 without a journal (this project's hosts' /run)
- * each new inode first steps over every inode freed in the last minutes, so with containers
- * made and deleted back to back every file created costs more than its syscalls.
- */
-export function writeNew(path: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
-  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-  let f: Deno.FsFile;
-  try {
-    f = Deno.openSync(path, { write: true, createNew: true, mode });
-  } catch (e) {
-    return Promise.reject(e);
-  }
-  try {
-    try {
-      let off = 0;
-      while (off < bytes.length) off += f.writeSync(bytes.subarray(off));
-    } finally {
-      f.close();
-    }
-  } catch (e) {
-    try {
-      Deno.removeSync(path);
-    } catch { /* gone */ }
-    return Promise.reject(e);
-  }
-  return Promise.resolve();
 }
 
 /** The fields state.json had before it recorded the driver (`cgroupPaths`, `cgroupCreated`, `systemd`). */

@@ -39,20 +39,3 @@ function envObject(): Record<string, string | undefined> {
     return {};
   }
 }
-
-/**
- * The error for a state root that cannot be created: says what to change.
- */
-export function stateRootError(root: string, e: unknown): Error {
-  if (e instanceof Deno.errors.PermissionDenied) {
-    const uid = Deno.uid();
-    const hint = uid !== 0 && root === SYSTEM_ROOT
-      ? ": as an unprivileged user set XDG_RUNTIME_DIR (state goes to $XDG_RUNTIME_DIR/nsinit) " +
-        "or pass --root DIR (a directory you can write)"
-      : ": pass --root DIR (a directory you can write)";
-    return new Error(`cannot create a container in ${root}: permission denied${hint}`, {
-      cause: e,
-    });
-  }
-  return e instanceof Error ? e : new Error(String(e));
-}

@@ -12,7 +12,7 @@
 import { dirname, join, resolve } from "../util/path.ts";
 import { mark } from "../util/trace.ts";
 import type { ContainerState } from "../core/state.ts";
-import { writeAtomic } from "../core/state.ts";
+import { writeAtomic } from "../core/state_write.ts";
 import { CriuError } from "../errors.ts";
 import type { CgroupManager } from "../drivers/driver.ts";
 import { native } from "../native/ffi.ts";

@@ -21,16 +21,11 @@ import type { CgroupManager } from "../drivers/driver.ts";
 import { ConfigError, ContainerIdError, CriuError } from "../errors.ts";
 import { check, cstr, native } from "../native/ffi.ts";
 import { rootfsPath } from "../core/init_plan.ts";
-import {
-  type ContainerState,
-  lockDir,
-  newState,
-  procStat,
-  validateId,
-  writeAtomic,
-} from "../core/state.ts";
-import { readBundleSpec } from "../core/factory.ts";
-import { effectiveResources, pidsAsVersioned } from "../core/devices.ts";
+import { type ContainerState, lockDir, procStat, validateId } from "../core/state.ts";
+import { newState, writeAtomic } from "../core/state_write.ts";
+import { readBundleSpec } from "../core/bundle_spec.ts";
+import { effectiveResources } from "../core/devices.ts";
+import { pidsAsVersioned } from "../core/factory.ts";
 import { hookBase, runHooks } from "../core/hooks.ts";
 import { ContainerProcess } from "../core/process.ts";
 import { prepareStdio } from "../core/stdio.ts";

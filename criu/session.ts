@@ -10,7 +10,7 @@
 import { CriuError } from "../errors.ts";
 import { check, cstr, native } from "../native/ffi.ts";
 import { join, resolve } from "../util/path.ts";
-import { writeAtomic } from "../core/state.ts";
+import { writeAtomic } from "../core/state_write.ts";
 import {
   create,
   criu_cg_mode,

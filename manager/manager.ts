@@ -11,7 +11,7 @@
  */
 
 import { signalNumber } from "../client/client.ts";
-import { readBundleSpec } from "../core/factory.ts";
+import { readBundleSpec } from "../core/bundle_spec.ts";
 import { validateId } from "../core/state.ts";
 import type { LinuxResources } from "../spec/config.ts";
 import { libraryHandler } from "./handler_library.ts";

@@ -10,7 +10,7 @@
 
 import type { LinuxResources, Process } from "../spec/config.ts";
 import type { ContainerRecord } from "./store.ts";
-import { writeAtomic } from "../core/state.ts";
+import { writeAtomic } from "../core/state_write.ts";
 
 /** One runtime handler: how containers that name it are run. */
 export interface RuntimeHandlerConfig {

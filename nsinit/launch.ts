@@ -7,10 +7,12 @@
  */
 
 import { resolve } from "../util/path.ts";
-import { Factory, readBundleSpec } from "../core/factory.ts";
+import { Factory } from "../core/factory.ts";
+import { readBundleSpec } from "../core/bundle_spec.ts";
 import type { Container } from "../core/container.ts";
 import type { CreateOptions } from "../core/factory.ts";
-import { validateId, writeAtomic } from "../core/state.ts";
+import { validateId } from "../core/state.ts";
+import { writeAtomic } from "../core/state_write.ts";
 import { bool, checkArgs, type FlagSpecs, parseFlags, str, uint } from "./flags.ts";
 import type { GlobalOptions } from "./global.ts";
 import { checkTerminal, consoleSocketSender } from "./terminal.ts";

@@ -23,7 +23,8 @@
 import { parseArgs } from "node:util";
 import { Factory } from "../core/factory.ts";
 import { buildInitPlan } from "../core/init_plan.ts";
-import { procStat, writeAtomic } from "../core/state.ts";
+import { procStat } from "../core/state.ts";
+import { writeAtomic } from "../core/state_write.ts";
 import { validateSpec } from "../spec/validate.ts";
 import { renderChart } from "./bench/chart.ts";
 import { LAUNCHER_DENO_FLAGS } from "./build.ts";

@@ -35,8 +35,9 @@ export const CORE_COMMANDS: readonly string[] = ["start", "state", "kill", "dele
 export const CREATE_COMMANDS: readonly string[] = ["create", "run"];
 
 /**
- * The modules a create imports when it runs (dynamic imports in the bundle) that go into the
- * create chunk: what every create uses (the cgroup drivers' create-time code among it),
+ * The modules a create imports when it runs (dynamic imports in the bundle, from core's code
+ * or the ops chunk's) that go into the create chunk: what every create uses (the cgroup
+ * drivers' create-time code, the state's writing among it),
  * and what most configs ask for (resources, device rules). What only some hosts or configs need stays apart: the systemd driver, seccomp's
  * compiler (libseccomp), CRIU.
  */
@@ -54,6 +55,7 @@ export const CREATE_MODULES: readonly string[] = [
   "seccomp_notify",
   "resources",
   "devicefilter",
+  "state_write",
 ];
 
 /**
@@ -64,7 +66,10 @@ export const CREATE_MODULES: readonly string[] = [
  * ~20 us less per kB they never run (measured: the whole of a chunk is read and deserialized,
  * used or not), and a `delete --force` does not load the create chunk for them.
  */
-export const OPS_MODULES: readonly string[] = [];
+export const OPS_MODULES: readonly string[] = [
+  "container_ops",
+  "factory_ops",
+];
 
 const STATIC_IMPORT =
   /^(?:import|export)\s[^;]*?\sfrom\s*["']\.\/([^"']+)["'];|^import\s*["']\.\/([^"']+)["'];/gm;
@@ -92,7 +97,8 @@ export interface Groups {
  *   "cli.js": 'import { a } from "./chunk-A.js";\nconst c = { kill: () => import("./kill-K.js"), run: () => import("./run-R.js") };',
  *   "chunk-A.js": "export { a };",
  *   "kill-K.js": 'import {\n  b\n} from "./chunk-B.js";\nconst x = () => import("./exec-E.js");',
- *   "exec-E.js": 'import { d } from "./chunk-D.js";',
+ *   "exec-E.js": 'import { d } from "./chunk-D.js";\nconst w = () => import("./write-W.js");',
+ *   "write-W.js": "export {};",
  *   "chunk-D.js": "export { d };",
  *   "chunk-B.js": 'export { b };\nconst p = () => import("./plan-P.js");',
  *   "plan-P.js": "export {};",
@@ -104,11 +110,14 @@ export interface Groups {
  * const g = groups((f) => files[f], {
  *   core: ["kill"],
  *   create: ["run"],
- *   createModules: ["spawn", "plan"],
+ *   createModules: ["spawn", "plan", "write"],
  *   opsModules: ["exec"],
  * });
  * assert.deepEqual([...g.core].sort(), ["chunk-A.js", "chunk-B.js", "kill-K.js"]);
- * assert.deepEqual([...g.create].sort(), ["chunk-C.js", "plan-P.js", "run-R.js", "spawn-S.js"]);
+ * assert.deepEqual(
+ *   [...g.create].sort(),
+ *   ["chunk-C.js", "plan-P.js", "run-R.js", "spawn-S.js", "write-W.js"],
+ * );
  * assert.deepEqual([...g.ops].sort(), ["chunk-D.js", "exec-E.js"]);
  * ```
  */
@@ -147,16 +156,21 @@ export function groups(
     new Set(),
   );
   core.delete(RAW_ENTRY);
-  const dynamicFromCore = (names: Set<string>) =>
-    [...core].flatMap((f) =>
+  const dynamicFrom = (files: Set<string>, names: Set<string>) =>
+    [...files].flatMap((f) =>
       [...read(f).matchAll(DYNAMIC_IMPORT)].filter((m) => names.has(m[2])).map((m) => m[1])
     );
   const opsModules = new Set(opts.opsModules ?? OPS_MODULES);
-  const ops = collect(dynamicFromCore(opsModules), new Set([...core, RAW_ENTRY]), opsModules);
-  // A create's modules are imported from core's code too (Factory.create imports create.ts).
+  const ops = collect(dynamicFrom(core, opsModules), new Set([...core, RAW_ENTRY]), opsModules);
+  // A create's modules are imported from core's code too (Factory.create imports create.ts),
+  // and from ops' (an exec imports the plan builder): else rollup would put what they export
+  // to a dynamic import (their namespaces) into main.js, which then imports the create chunk.
   const createModules = new Set(opts.createModules ?? CREATE_MODULES);
   const create = collect(
-    [...(opts.create ?? CREATE_COMMANDS).map(commandFile), ...dynamicFromCore(createModules)],
+    [
+      ...(opts.create ?? CREATE_COMMANDS).map(commandFile),
+      ...dynamicFrom(new Set([...core, ...ops]), createModules),
+    ],
     new Set([...core, ...ops, RAW_ENTRY]),
     createModules,
   );

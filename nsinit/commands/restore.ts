@@ -12,7 +12,8 @@
 
 import { join, resolve } from "../../util/path.ts";
 import { exists } from "../../util/fs.ts";
-import { Factory, readBundleSpec } from "../../core/factory.ts";
+import { Factory } from "../../core/factory.ts";
+import { readBundleSpec } from "../../core/bundle_spec.ts";
 import { validateId } from "../../core/state.ts";
 import { parseSpec } from "../../spec/validate.ts";
 import { ConfigError } from "../../errors.ts";
