@@ -16,6 +16,7 @@
 
 import { SyscallError } from "../errors.ts";
 import { exists } from "../util/fs.ts";
+import { utf8 } from "../util/bytes.ts";
 
 const SYMBOLS = {
   // int nsi_spawn(const char *helper, const uint8_t *plan, uint32_t len,
@@ -334,19 +335,14 @@ export function helperPath(): string {
   return `${load().dir}/nsinit-init`;
 }
 
-const encoder = new TextEncoder();
-
 /** A NUL-terminated C string buffer. */
 export function cstr(s: string): Uint8Array<ArrayBuffer> {
-  const b = encoder.encode(s);
-  const out = new Uint8Array(b.length + 1);
-  out.set(b);
-  return out;
+  return utf8(s, 1);
 }
 
 /** NUL-terminated strings one after the other (an argv or envp for the C helper). */
 export function cstrList(items: string[]): Uint8Array<ArrayBuffer> {
-  const parts = items.map((s) => encoder.encode(s + "\0"));
+  const parts = items.map((s) => utf8(s, 1));
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let off = 0;
   for (const p of parts) {
