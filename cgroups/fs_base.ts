@@ -12,8 +12,7 @@
 
 import { errnoName, errnoNumber, SyscallError } from "../errors.ts";
 import { ensureNative, native, nativeLoaded } from "../native/ffi.ts";
-
-const encoder = new TextEncoder();
+import { utf8, utf8Into } from "../util/bytes.ts";
 
 const ENOENT = 2;
 
@@ -87,7 +86,7 @@ export async function writeCgroupFile(dir: string, file: string, value: string):
     throw toSyscallError(e, "open", path);
   }
   try {
-    const bytes = encoder.encode(value);
+    const bytes = utf8(value);
     const n = f.writeSync(bytes);
     if (n !== bytes.length) {
       throw new SyscallError({
@@ -187,8 +186,8 @@ export async function cgroupFiles(
   let off = 0;
   for (let i = 0; i < ops.length; i++) {
     buf[off++] = OP_CODES[ops[i].op];
-    off += encoder.encodeInto(ops[i].path, buf.subarray(off)).written + 1;
-    off += encoder.encodeInto(args[i], buf.subarray(off)).written + 1;
+    off += utf8Into(ops[i].path, buf.subarray(off)) + 1;
+    off += utf8Into(args[i], buf.subarray(off)) + 1;
   }
   const list = buf.subarray(0, off);
   const res = new Int32Array(ops.length * 2);
