@@ -122,100 +122,27 @@ export class NotFoundError extends ContainerIdError {
   }
 }
 
-/** errno numbers (x86_64 Linux) to their symbolic names. */
-const ERRNO_NAMES: Record<number, string> = {
-  1: "EPERM",
-  2: "ENOENT",
-  3: "ESRCH",
-  4: "EINTR",
-  5: "EIO",
-  6: "ENXIO",
-  7: "E2BIG",
-  8: "ENOEXEC",
-  9: "EBADF",
-  10: "ECHILD",
-  11: "EAGAIN",
-  12: "ENOMEM",
-  13: "EACCES",
-  14: "EFAULT",
-  15: "ENOTBLK",
-  16: "EBUSY",
-  17: "EEXIST",
-  18: "EXDEV",
-  19: "ENODEV",
-  20: "ENOTDIR",
-  21: "EISDIR",
-  22: "EINVAL",
-  23: "ENFILE",
-  24: "EMFILE",
-  25: "ENOTTY",
-  26: "ETXTBSY",
-  27: "EFBIG",
-  28: "ENOSPC",
-  29: "ESPIPE",
-  30: "EROFS",
-  31: "EMLINK",
-  32: "EPIPE",
-  33: "EDOM",
-  34: "ERANGE",
-  35: "EDEADLK",
-  36: "ENAMETOOLONG",
-  37: "ENOLCK",
-  38: "ENOSYS",
-  39: "ENOTEMPTY",
-  40: "ELOOP",
-  42: "ENOMSG",
-  43: "EIDRM",
-  61: "ENODATA",
-  62: "ETIME",
-  71: "EPROTO",
-  74: "EBADMSG",
-  75: "EOVERFLOW",
-  84: "EILSEQ",
-  87: "EUSERS",
-  88: "ENOTSOCK",
-  89: "EDESTADDRREQ",
-  90: "EMSGSIZE",
-  91: "EPROTOTYPE",
-  92: "ENOPROTOOPT",
-  93: "EPROTONOSUPPORT",
-  94: "ESOCKTNOSUPPORT",
-  95: "EOPNOTSUPP",
-  96: "EPFNOSUPPORT",
-  97: "EAFNOSUPPORT",
-  98: "EADDRINUSE",
-  99: "EADDRNOTAVAIL",
-  100: "ENETDOWN",
-  101: "ENETUNREACH",
-  102: "ENETRESET",
-  103: "ECONNABORTED",
-  104: "ECONNRESET",
-  105: "ENOBUFS",
-  106: "EISCONN",
-  107: "ENOTCONN",
-  108: "ESHUTDOWN",
-  109: "ETOOMANYREFS",
-  110: "ETIMEDOUT",
-  111: "ECONNREFUSED",
-  112: "EHOSTDOWN",
-  113: "EHOSTUNREACH",
-  114: "EALREADY",
-  115: "EINPROGRESS",
-  116: "ESTALE",
-  121: "EREMOTEIO",
-  122: "EDQUOT",
-  123: "ENOMEDIUM",
-  124: "EMEDIUMTYPE",
-  125: "ECANCELED",
-  126: "ENOKEY",
-  127: "EKEYEXPIRED",
-  128: "EKEYREVOKED",
-  129: "EKEYREJECTED",
-  130: "EOWNERDEAD",
-  131: "ENOTRECOVERABLE",
-  132: "ERFKILL",
-  133: "EHWPOISON",
-};
+/**
+ * errno numbers (x86_64 Linux) to their symbolic names, as one string (`n:NAME|...`) made a
+ * table on first use: an object literal of 91 entries cost every command its creation at
+ * import.
+ */
+const ERRNO_NAMES_TEXT =
+  "1:EPERM|2:ENOENT|3:ESRCH|4:EINTR|5:EIO|6:ENXIO|7:E2BIG|8:ENOEXEC|9:EBADF" +
+  "|10:ECHILD|11:EAGAIN|12:ENOMEM|13:EACCES|14:EFAULT|15:ENOTBLK|16:EBUSY|17:EEXIST" +
+  "|18:EXDEV|19:ENODEV|20:ENOTDIR|21:EISDIR|22:EINVAL|23:ENFILE|24:EMFILE|25:ENOTTY" +
+  "|26:ETXTBSY|27:EFBIG|28:ENOSPC|29:ESPIPE|30:EROFS|31:EMLINK|32:EPIPE|33:EDOM" +
+  "|34:ERANGE|35:EDEADLK|36:ENAMETOOLONG|37:ENOLCK|38:ENOSYS|39:ENOTEMPTY|40:ELOOP" +
+  "|42:ENOMSG|43:EIDRM|61:ENODATA|62:ETIME|71:EPROTO|74:EBADMSG|75:EOVERFLOW" +
+  "|84:EILSEQ|87:EUSERS|88:ENOTSOCK|89:EDESTADDRREQ|90:EMSGSIZE|91:EPROTOTYPE" +
+  "|92:ENOPROTOOPT|93:EPROTONOSUPPORT|94:ESOCKTNOSUPPORT|95:EOPNOTSUPP" +
+  "|96:EPFNOSUPPORT|97:EAFNOSUPPORT|98:EADDRINUSE|99:EADDRNOTAVAIL|100:ENETDOWN" +
+  "|101:ENETUNREACH|102:ENETRESET|103:ECONNABORTED|104:ECONNRESET|105:ENOBUFS" +
+  "|106:EISCONN|107:ENOTCONN|108:ESHUTDOWN|109:ETOOMANYREFS|110:ETIMEDOUT" +
+  "|111:ECONNREFUSED|112:EHOSTDOWN|113:EHOSTUNREACH|114:EALREADY|115:EINPROGRESS" +
+  "|116:ESTALE|121:EREMOTEIO|122:EDQUOT|123:ENOMEDIUM|124:EMEDIUMTYPE|125:ECANCELED" +
+  "|126:ENOKEY|127:EKEYEXPIRED|128:EKEYREVOKED|129:EKEYREJECTED|130:EOWNERDEAD" +
+  "|131:ENOTRECOVERABLE|132:ERFKILL|133:EHWPOISON";
 
 /**
  * Returns the symbolic name of an errno value, e.g. `ENOENT`.
@@ -228,7 +155,7 @@ const ERRNO_NAMES: Record<number, string> = {
  * ```
  */
 export function errnoName(errno: number): string {
-  return ERRNO_NAMES[errno] ?? `errno ${errno}`;
+  return (errnoNames ??= table(ERRNO_NAMES_TEXT)).get(errno) ?? `errno ${errno}`;
 }
 
 let errnoByName: Map<string, number> | undefined;
@@ -246,104 +173,67 @@ let errnoByName: Map<string, number> | undefined;
  * ```
  */
 export function errnoNumber(name: string): number | undefined {
-  errnoByName ??= new Map(Object.entries(ERRNO_NAMES).map(([n, s]) => [s, Number(n)]));
+  errnoByName ??= new Map(
+    [...(errnoNames ??= table(ERRNO_NAMES_TEXT))].map(([n, s]) => [s, n]),
+  );
   return errnoByName.get(name);
 }
 
-/** What each errno means, as strerror(3) and Go's syscall.Errno say it. */
-const ERRNO_TEXT: Record<number, string> = {
-  1: "operation not permitted",
-  2: "no such file or directory",
-  3: "no such process",
-  4: "interrupted system call",
-  5: "input/output error",
-  6: "no such device or address",
-  7: "argument list too long",
-  8: "exec format error",
-  9: "bad file descriptor",
-  10: "no child processes",
-  11: "resource temporarily unavailable",
-  12: "cannot allocate memory",
-  13: "permission denied",
-  14: "bad address",
-  15: "block device required",
-  16: "device or resource busy",
-  17: "file exists",
-  18: "invalid cross-device link",
-  19: "no such device",
-  20: "not a directory",
-  21: "is a directory",
-  22: "invalid argument",
-  23: "too many open files in system",
-  24: "too many open files",
-  25: "inappropriate ioctl for device",
-  26: "text file busy",
-  27: "file too large",
-  28: "no space left on device",
-  29: "illegal seek",
-  30: "read-only file system",
-  31: "too many links",
-  32: "broken pipe",
-  33: "numerical argument out of domain",
-  34: "numerical result out of range",
-  35: "resource deadlock avoided",
-  36: "file name too long",
-  37: "no locks available",
-  38: "function not implemented",
-  39: "directory not empty",
-  40: "too many levels of symbolic links",
-  42: "no message of desired type",
-  43: "identifier removed",
-  61: "no data available",
-  62: "timer expired",
-  71: "protocol error",
-  74: "bad message",
-  75: "value too large for defined data type",
-  84: "invalid or incomplete multibyte or wide character",
-  87: "too many users",
-  88: "socket operation on non-socket",
-  89: "destination address required",
-  90: "message too long",
-  91: "protocol wrong type for socket",
-  92: "protocol not available",
-  93: "protocol not supported",
-  94: "socket type not supported",
-  95: "operation not supported",
-  96: "protocol family not supported",
-  97: "address family not supported by protocol",
-  98: "address already in use",
-  99: "cannot assign requested address",
-  100: "network is down",
-  101: "network is unreachable",
-  102: "network dropped connection on reset",
-  103: "software caused connection abort",
-  104: "connection reset by peer",
-  105: "no buffer space available",
-  106: "transport endpoint is already connected",
-  107: "transport endpoint is not connected",
-  108: "cannot send after transport endpoint shutdown",
-  109: "too many references: cannot splice",
-  110: "connection timed out",
-  111: "connection refused",
-  112: "host is down",
-  113: "no route to host",
-  114: "operation already in progress",
-  115: "operation now in progress",
-  116: "stale file handle",
-  121: "remote I/O error",
-  122: "disk quota exceeded",
-  123: "no medium found",
-  124: "wrong medium type",
-  125: "operation canceled",
-  126: "required key not available",
-  127: "key has expired",
-  128: "key has been revoked",
-  129: "key was rejected by service",
-  130: "owner died",
-  131: "state not recoverable",
-  132: "operation not possible due to RF-kill",
-  133: "memory page has hardware error",
-};
+/** What each errno means, as strerror(3) and Go's syscall.Errno say it (`n:text|...`). */
+const ERRNO_TEXT_TEXT = "1:operation not permitted|2:no such file or directory|3:no such process" +
+  "|4:interrupted system call|5:input/output error|6:no such device or address" +
+  "|7:argument list too long|8:exec format error|9:bad file descriptor" +
+  "|10:no child processes|11:resource temporarily unavailable" +
+  "|12:cannot allocate memory|13:permission denied|14:bad address" +
+  "|15:block device required|16:device or resource busy|17:file exists" +
+  "|18:invalid cross-device link|19:no such device|20:not a directory" +
+  "|21:is a directory|22:invalid argument|23:too many open files in system" +
+  "|24:too many open files|25:inappropriate ioctl for device|26:text file busy" +
+  "|27:file too large|28:no space left on device|29:illegal seek" +
+  "|30:read-only file system|31:too many links|32:broken pipe" +
+  "|33:numerical argument out of domain|34:numerical result out of range" +
+  "|35:resource deadlock avoided|36:file name too long|37:no locks available" +
+  "|38:function not implemented|39:directory not empty" +
+  "|40:too many levels of symbolic links|42:no message of desired type" +
+  "|43:identifier removed|61:no data available|62:timer expired|71:protocol error" +
+  "|74:bad message|75:value too large for defined data type" +
+  "|84:invalid or incomplete multibyte or wide character|87:too many users" +
+  "|88:socket operation on non-socket|89:destination address required" +
+  "|90:message too long|91:protocol wrong type for socket|92:protocol not available" +
+  "|93:protocol not supported|94:socket type not supported" +
+  "|95:operation not supported|96:protocol family not supported" +
+  "|97:address family not supported by protocol|98:address already in use" +
+  "|99:cannot assign requested address|100:network is down" +
+  "|101:network is unreachable|102:network dropped connection on reset" +
+  "|103:software caused connection abort|104:connection reset by peer" +
+  "|105:no buffer space available|106:transport endpoint is already connected" +
+  "|107:transport endpoint is not connected" +
+  "|108:cannot send after transport endpoint shutdown" +
+  "|109:too many references: cannot splice|110:connection timed out" +
+  "|111:connection refused|112:host is down|113:no route to host" +
+  "|114:operation already in progress|115:operation now in progress" +
+  "|116:stale file handle|121:remote I/O error|122:disk quota exceeded" +
+  "|123:no medium found|124:wrong medium type|125:operation canceled" +
+  "|126:required key not available|127:key has expired|128:key has been revoked" +
+  "|129:key was rejected by service|130:owner died|131:state not recoverable" +
+  "|132:operation not possible due to RF-kill|133:memory page has hardware error";
+
+let errnoNames: Map<number, string> | undefined;
+let errnoTexts: Map<number, string> | undefined;
+
+/** `n:text|...` as a table. */
+function table(text: string): Map<number, string> {
+  const m = new Map<number, string>();
+  for (const entry of text.split("|")) {
+    const i = entry.indexOf(":");
+    m.set(Number(entry.slice(0, i)), entry.slice(i + 1));
+  }
+  return m;
+}
+
+function errnoText(errno: number): string | undefined {
+  return (errnoTexts ??= table(ERRNO_TEXT_TEXT)).get(errno);
+}
 
 /**
  * Describes an errno value for a message: `connection refused (ECONNREFUSED)`.
@@ -356,7 +246,7 @@ const ERRNO_TEXT: Record<number, string> = {
  * ```
  */
 export function describeErrno(errno: number): string {
-  const text = ERRNO_TEXT[errno];
+  const text = errnoText(errno);
   return text ? `${text} (${errnoName(errno)})` : `errno ${errno}`;
 }
 
@@ -391,7 +281,7 @@ export class SyscallError extends Error {
     const what = opts.path !== undefined && opts.path !== ""
       ? `${opts.syscall} ${opts.path}`
       : opts.syscall;
-    const text = opts.detail ?? ERRNO_TEXT[opts.errno];
+    const text = opts.detail ?? errnoText(opts.errno);
     super(
       `${opts.step ? opts.step + ": " : ""}${what}: ` +
         (text === undefined ? code : `${text} (${code})`),

@@ -1,8 +1,8 @@
 /**
- * The filesystem helpers of creating a cgroup and of the rarer verbs: directory creation
- * that records what it made, joining a cgroup, enabling controllers, recursive pid listing,
- * signalling, and the thin writer that applies a translated write list; with the helpers
- * of `fs_base.ts` (re-exported here), which the commands on an existing container use.
+ * The filesystem helpers of creating a cgroup and of setting limits: directory creation
+ * that records what it made, joining a cgroup, enabling controllers, listing a cgroup's
+ * files, and the thin writer that applies a translated write list; with the helpers of
+ * `fs_base.ts` (re-exported here), which the commands on an existing container use.
  * Internal to the cgroup drivers.
  *
  * @module
@@ -14,7 +14,6 @@ import {
   type CgroupFileResult,
   cgroupFiles,
   type DirOps,
-  listDir,
   readCgroupFile,
   realDirOps,
   toSyscallError,
@@ -24,6 +23,27 @@ import {
 export * from "./fs_base.ts";
 
 const encoder = new TextEncoder();
+
+/**
+ * The names of the entries of `dir`; empty when it does not exist.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { listDir } from "./fs.ts";
+ * assert.equal((await listDir("/nonexistent")).size, 0);
+ * ```
+ */
+// deno-lint-ignore require-await -- synchronous inside on purpose (see writeCgroupFile); callers keep a Promise API
+export async function listDir(dir: string): Promise<Set<string>> {
+  const names = new Set<string>();
+  try {
+    for (const e of Deno.readDirSync(dir)) names.add(e.name);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw toSyscallError(e, "readdir", dir);
+  }
+  return names;
+}
 
 /**
  * The error {@link writeCgroupFile} throws, from the result of a batch's `write` of `value`

@@ -1,20 +1,20 @@
 /**
- * The cgroup filesystem helpers every command on an existing container may use: reading
- * and writing one control file, listing a directory, the batch of file operations
- * (`cgroupFiles`), and removing a container's directories (with rmdir on this thread when
- * the native library is not loaded). What only creating a cgroup, setting limits or the
- * rarer verbs use is in `fs.ts` (which re-exports these), so `state`, `kill`, `start` and
- * `delete` do not load it. Internal to the cgroup drivers.
+ * The cgroup filesystem helpers the commands on an existing container use: reading and
+ * writing one control file, the batch of file operations (`cgroupFiles`), and removing a
+ * container's directories the usual way, in one batch (`removeCgroupLeaves`, with rmdir on
+ * this thread when the native library is not loaded). What only creating a cgroup or
+ * setting limits uses is in `fs.ts` (which re-exports these); the long way of removing
+ * cgroups (busy or nested ones, created parents) in `fs_remove.ts`: `state`, `kill`, `start`
+ * and `delete` load neither. Internal to the cgroup drivers.
  *
  * @module
  */
 
-import { CgroupError, errnoName, errnoNumber, SyscallError } from "../errors.ts";
+import { errnoName, errnoNumber, SyscallError } from "../errors.ts";
 import { ensureNative, native, nativeLoaded } from "../native/ffi.ts";
+import { utf8, utf8Into } from "../util/bytes.ts";
 
-const encoder = new TextEncoder();
-
-const ENOENT = 2, EBUSY = 16, ENOTEMPTY = 39;
+const ENOENT = 2;
 
 /**
  * The `code` (e.g. `EBUSY`) of a Deno filesystem error, if it has one.
@@ -86,7 +86,7 @@ export async function writeCgroupFile(dir: string, file: string, value: string):
     throw toSyscallError(e, "open", path);
   }
   try {
-    const bytes = encoder.encode(value);
+    const bytes = utf8(value);
     const n = f.writeSync(bytes);
     if (n !== bytes.length) {
       throw new SyscallError({
@@ -186,8 +186,8 @@ export async function cgroupFiles(
   let off = 0;
   for (let i = 0; i < ops.length; i++) {
     buf[off++] = OP_CODES[ops[i].op];
-    off += encoder.encodeInto(ops[i].path, buf.subarray(off)).written + 1;
-    off += encoder.encodeInto(args[i], buf.subarray(off)).written + 1;
+    off += utf8Into(ops[i].path, buf.subarray(off)) + 1;
+    off += utf8Into(args[i], buf.subarray(off)) + 1;
   }
   const list = buf.subarray(0, off);
   const res = new Int32Array(ops.length * 2);
@@ -242,27 +242,6 @@ export async function readCgroupFile(dir: string, file: string): Promise<string 
     if (e instanceof Deno.errors.NotFound) return undefined;
     throw toSyscallError(e, "read", `${dir}/${file}`);
   }
-}
-
-/**
- * The names of the entries of `dir`; empty when it does not exist.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { listDir } from "./fs_base.ts";
- * assert.equal((await listDir("/nonexistent")).size, 0);
- * ```
- */
-// deno-lint-ignore require-await -- synchronous inside on purpose (see writeCgroupFile); callers keep a Promise API
-export async function listDir(dir: string): Promise<Set<string>> {
-  const names = new Set<string>();
-  try {
-    for (const e of Deno.readDirSync(dir)) names.add(e.name);
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw toSyscallError(e, "readdir", dir);
-  }
-  return names;
 }
 
 /**
@@ -331,141 +310,29 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /**
- * Removes a cgroup directory and every cgroup directory below it (deepest first),
- * retrying rmdir on EBUSY for up to `timeoutMs` while processes exit. A directory
- * that is already gone is fine.
+ * A container's cgroup directories removed the usual way, in one batch of rmdirs off the
+ * event loop ({@link cgroupFiles}): `true` when each leaf went with its rmdir (or was gone)
+ * and `created` names no directory besides the leaves. Otherwise `false`: what is left (a
+ * leaf busy, not empty or failing; intermediate directories made for the container) is for
+ * `removeCgroupDirs` (`fs_remove.ts`), which the caller imports then and which does the
+ * whole removal as it would have from the start.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { removeCgroupDir } from "./fs_base.ts";
+ * import { removeCgroupLeaves } from "./fs_base.ts";
  * const top = await Deno.makeTempDir();
- * await Deno.mkdir(`${top}/a/b`, { recursive: true });
- * await removeCgroupDir(`${top}/a`);
+ * await Deno.mkdir(`${top}/c1`);
+ * assert.ok(await removeCgroupLeaves([`${top}/c1`, `${top}/gone`], [`${top}/c1`]));
  * assert.equal([...Deno.readDirSync(top)].length, 0);
+ * assert.ok(!(await removeCgroupLeaves([`${top}/c1`], [top])));
  * await Deno.remove(top);
  * ```
  */
-export async function removeCgroupDir(
-  dir: string,
-  timeoutMs = 2000,
-  ops: DirOps = realDirOps,
-): Promise<void> {
-  // Mostly a leaf whose processes are gone: one rmdir does it, without listing its ~30
-  // control files first (0.2-0.5 ms of the event loop per container, measured). One with
-  // cgroups below it refuses (EBUSY; ENOTEMPTY for a plain directory): empty it first.
-  try {
-    await ops.rmdir(dir);
-    return;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return;
-    const code = errorCode(e);
-    if (code !== "EBUSY" && code !== "ENOTEMPTY") throw toSyscallError(e, "rmdir", dir);
-  }
-  let entries: Deno.DirEntry[];
-  try {
-    entries = [];
-    for (const e of Deno.readDirSync(dir)) entries.push(e);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return;
-    throw toSyscallError(e, "readdir", dir);
-  }
-  for (const e of entries) {
-    if (e.isDirectory) await removeCgroupDir(`${dir}/${e.name}`, timeoutMs, ops);
-  }
-  const deadline = Date.now() + timeoutMs;
-  for (let delay = 10;; delay = Math.min(delay * 2, 100)) {
-    try {
-      await ops.rmdir(dir);
-      return;
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) return;
-      if (errorCode(e) !== "EBUSY" || Date.now() >= deadline) throw toSyscallError(e, "rmdir", dir);
-    }
-    await sleep(delay);
-  }
-}
-
-/**
- * Removes a container's cgroup directories: each leaf (with any cgroups below it,
- * retrying on EBUSY) except mount points, then the intermediate directories in
- * `created`, deepest first, each only if it is empty (another container may share
- * it). Tries everything, then throws the first failure as a `CgroupError`.
- *
- * `mountPoints` may be a function, called only if a leaf does not go with the first
- * batch of rmdirs (a mount point is refused with EBUSY there) or a created parent is not
- * a leaf: a driver that knows its directories from saved state then reads the host's
- * layout only when something is unusual.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { removeCgroupDirs } from "./fs_base.ts";
- * const top = await Deno.makeTempDir();
- * await Deno.mkdir(`${top}/pod/c1`, { recursive: true });
- * await removeCgroupDirs([`${top}/pod/c1`], [`${top}/pod`, `${top}/pod/c1`], new Set([top]));
- * assert.equal([...Deno.readDirSync(top)].length, 0);
- * await Deno.remove(top);
- * ```
- */
-export async function removeCgroupDirs(
-  leaves: string[],
-  created: string[],
-  mountPoints: Set<string> | (() => Set<string>),
-  timeoutMs = 2000,
-  ops: DirOps = realDirOps,
-): Promise<void> {
-  let first: unknown;
-  const depth = (p: string) => p.split("/").length;
-  let mounts = typeof mountPoints === "function" ? undefined : mountPoints;
-  const isMount = (dir: string) => (mounts ??= (mountPoints as () => Set<string>)()).has(dir);
-  let todo = [...new Set(leaves)];
-  if (mounts !== undefined || ops !== realDirOps) todo = todo.filter((leaf) => !isMount(leaf));
-  if (ops === realDirOps && todo.length > 0) {
-    // Mostly every leaf goes with one rmdir: all of them in one batch off the event loop;
-    // what is busy, not empty or failing takes the way below.
-    const res = await cgroupFiles(todo.map((path) => ({ op: "rmdir", path })));
-    todo = todo.filter((_, i) => res[i].errno !== 0 && res[i].errno !== ENOENT);
-    todo = todo.filter((leaf) => !isMount(leaf));
-  }
-  // The leaves of different hierarchies at once (each rmdir may sleep in the kernel),
-  // deepest first within a hierarchy (removeCgroupDir goes bottom-up itself).
-  await Promise.all(
-    todo.map(async (leaf) => {
-      try {
-        await removeCgroupDir(leaf, timeoutMs, ops);
-      } catch (e) {
-        first ??= new CgroupError(leaf, `cannot remove the cgroup: ${(e as Error).message}`, {
-          cause: e,
-        });
-      }
-    }),
-  );
-  // Then the parents apply() made, a level at a time from the deepest.
-  const leafSet = new Set(leaves);
-  const byDepth = new Map<number, string[]>();
-  for (const dir of new Set(created)) {
-    if (leafSet.has(dir) || isMount(dir)) continue;
-    byDepth.set(depth(dir), [...(byDepth.get(depth(dir)) ?? []), dir]);
-  }
-  for (const level of [...byDepth.keys()].sort((a, b) => b - a)) {
-    let dirs = byDepth.get(level)!;
-    if (ops === realDirOps) {
-      // In one batch; what fails otherwise than as expected is tried again below, for the error.
-      const res = await cgroupFiles(dirs.map((path) => ({ op: "rmdir", path })));
-      dirs = dirs.filter((_, i) => ![0, ENOENT, EBUSY, ENOTEMPTY].includes(res[i].errno));
-    }
-    await Promise.all(dirs.map(async (dir) => {
-      try {
-        await ops.rmdir(dir);
-      } catch (e) {
-        const code = errorCode(e);
-        if (code === "ENOENT" || code === "EBUSY" || code === "ENOTEMPTY") return;
-        first ??= new CgroupError(dir, `cannot remove the cgroup: ${(e as Error).message}`, {
-          cause: e,
-        });
-      }
-    }));
-  }
-  if (first !== undefined) throw first;
+export async function removeCgroupLeaves(leaves: string[], created: string[]): Promise<boolean> {
+  const todo = [...new Set(leaves)];
+  if (created.some((dir) => !todo.includes(dir))) return false;
+  if (todo.length === 0) return true;
+  const res = await cgroupFiles(todo.map((path) => ({ op: "rmdir", path })));
+  return res.every((r) => r.errno === 0 || r.errno === ENOENT);
 }

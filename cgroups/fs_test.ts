@@ -7,10 +7,10 @@ import {
   cgroupFiles,
   levelsAbove,
   makeDirs,
-  removeCgroupDirs,
   toSyscallError,
   writeCgroupFile,
 } from "./fs.ts";
+import { removeCgroupDirs } from "./fs_remove.ts";
 import { readPidsRecursive, signalName, signalPids } from "./pids.ts";
 
 // Processes these tests start carry the run marker scripts/leftovers.sh looks for.

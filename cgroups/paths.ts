@@ -301,6 +301,45 @@ function withOwn(layout: Omit<CgroupHost, "own">, own: Record<string, string>): 
 }
 
 /**
+ * `host` as seen in a forced mode (`CreateCgroupManagerOptions.mode`): `v1` on a hybrid
+ * host ignores the unified tree, `v2` ignores the v1 hierarchies; an `Error` when the host
+ * has not mounted what the mode needs.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { forceCgroupMode, type CgroupHost } from "./paths.ts";
+ * const host: CgroupHost = {
+ *   mode: "hybrid",
+ *   v1: [{ version: 1, mountPoint: "/sys/fs/cgroup/pids", root: "/", controllers: ["pids"] }],
+ *   unified: { version: 2, mountPoint: "/sys/fs/cgroup/unified", root: "/", controllers: [] },
+ *   unifiedControllers: [],
+ *   own: {},
+ * };
+ * assert.equal(forceCgroupMode(host, "v1").unified, undefined);
+ * assert.deepEqual(forceCgroupMode(host, "v2").v1, []);
+ * ```
+ */
+export function forceCgroupMode(host: CgroupHost, mode: CgroupMode): CgroupHost {
+  if (mode === host.mode) return host;
+  if (mode === "v1") {
+    if (host.v1.length === 0) {
+      throw new Error("cgroup mode v1 requested, but no v1 hierarchy is mounted");
+    }
+    const { unified: _, ...rest } = host;
+    return { ...rest, mode: "v1", unifiedControllers: [] };
+  }
+  if (!host.unified) {
+    throw new Error(`cgroup mode ${mode} requested, but no cgroup2 tree is mounted`);
+  }
+  if (mode === "v2") return { ...host, mode: "v2", v1: [] };
+  if (host.v1.length === 0) {
+    throw new Error("cgroup mode hybrid requested, but no v1 hierarchy is mounted");
+  }
+  return { ...host, mode: "hybrid" };
+}
+
+/**
  * Detects whether the host runs cgroup v1, hybrid or v2.
  *
  * @example

@@ -19,6 +19,7 @@ import {
   cgroupFiles,
   type DirOps,
   enableControllers,
+  errorCode,
   joinCgroup,
   levelsAbove,
   listCgroupOnce,
@@ -29,7 +30,14 @@ import {
   writeCgroupFile,
   writeError,
 } from "../cgroups/fs.ts";
-import type { Hierarchy } from "./cgroupfs_v1.ts";
+import {
+  type CgroupfsV1State,
+  type Hierarchy,
+  v1Hierarchies,
+  v1Host,
+  v1ProcsDir,
+} from "./cgroupfs_v1.ts";
+import { type CgroupfsV2State, v2MountPoint } from "./cgroupfs_v2.ts";
 
 /** What a new v1 cpuset cgroup gets from its parent when empty. */
 const CPUSET_FILES = ["cpuset.cpus", "cpuset.mems"] as const;
@@ -339,4 +347,86 @@ export async function setV2(
     }
   }
   await applyWrites(writes, () => dir);
+}
+
+/** As runc: rootless with no explicit path tolerates hierarchies it may not use. */
+function tolerable(s: CgroupfsV1State, e: unknown): boolean {
+  const code = errorCode((e as Error).cause ?? e);
+  return s.config.rootless === true && !s.config.cgroupsPath &&
+    (code === "EACCES" || code === "EPERM" || code === "EROFS");
+}
+
+/** Drops the hierarchies a rootless container may not use from `s`. */
+function skip(s: CgroupfsV1State, hs: Hierarchy[], skipped: Hierarchy[]): void {
+  if (skipped.length === 0) return;
+  s.hierarchies = hs.filter((h) => !skipped.includes(h));
+  for (const [k, dir] of Object.entries(s.paths)) {
+    if (skipped.some((h) => h.dir === dir)) delete s.paths[k];
+  }
+}
+
+/** `CgroupfsV1Manager.create()`: see there. */
+export async function createCgroupV1(s: CgroupfsV1State): Promise<void> {
+  if (s.ready) return;
+  const hs = await v1Hierarchies(s);
+  const results = await createV1(hs, s.created, s.ops);
+  const skipped: Hierarchy[] = [];
+  for (const [i, r] of results.entries()) {
+    if (r.status === "fulfilled") continue;
+    if (!tolerable(s, r.reason)) throw r.reason;
+    skipped.push(hs[i]);
+  }
+  skip(s, hs, skipped);
+  s.ready = true;
+  s.fresh = true;
+}
+
+/** `CgroupfsV1Manager.apply()` of a valid pid: see there. */
+export async function applyCgroupV1(s: CgroupfsV1State, pid: number): Promise<void> {
+  await createCgroupV1(s);
+  const hs = await v1Hierarchies(s);
+  const results = await joinV1(hs, pid);
+  const skipped: Hierarchy[] = [];
+  for (const [i, r] of results.entries()) {
+    if (r.status === "fulfilled") continue;
+    const h = hs[i];
+    if (tolerable(s, r.reason)) {
+      skipped.push(h);
+      continue;
+    }
+    throw new CgroupError(h.dir, `cannot join pid ${pid}: ${(r.reason as Error).message}`, {
+      cause: r.reason,
+    });
+  }
+  skip(s, hs, skipped);
+}
+
+/** `CgroupfsV1Manager.set()`: see there. */
+export async function setCgroupV1(s: CgroupfsV1State, resources: LinuxResources): Promise<void> {
+  await setV1(resources, {
+    hierarchies: await v1Hierarchies(s),
+    host: await v1Host(s),
+    paths: s.paths,
+    fresh: s.fresh,
+    procsDir: () => v1ProcsDir(s.paths),
+  });
+}
+
+/** `CgroupfsV2Manager.create()`: see there. */
+export async function createCgroupV2(s: CgroupfsV2State): Promise<void> {
+  if (s.ready) return;
+  // As runc's fs2: enable the controllers in each level, then make the next one.
+  await createV2(await v2MountPoint(s), s.dir, s.created, s.ops);
+  s.ready = true;
+}
+
+/** `CgroupfsV2Manager.apply()` of a valid pid: see there. */
+export async function applyCgroupV2(s: CgroupfsV2State, pid: number): Promise<void> {
+  await createCgroupV2(s);
+  await joinV2(s.dir, pid, s.cloneTarget);
+}
+
+/** `CgroupfsV2Manager.set()`: see there. */
+export async function setCgroupV2(s: CgroupfsV2State, resources: LinuxResources): Promise<void> {
+  await setV2(s.dir, resources, { attachDeviceFilter: s.attachDeviceFilter, rootless: s.rootless });
 }

@@ -7,27 +7,22 @@
  * Device rules become an eBPF program (`cgroups/devicefilter.ts`) attached to the
  * cgroup directory through the native helper, replacing the one attached before.
  *
+ * As `cgroupfs_v1.ts`, this module holds what the commands on an existing container run;
+ * the manager imports `cgroupfs_setup.ts` and `cgroupfs_ops.ts` for the rest, which work on
+ * its {@link CgroupfsV2State}.
+ *
  * @module
  */
 
 import type { LinuxResources } from "../spec/config.ts";
 import type { CgroupManager, CgroupView, DriverCapabilities, DriverState } from "./driver.ts";
 import type { CgroupEvent, PressureLevel } from "../cgroups/events.ts";
-import { CgroupError } from "../errors.ts";
-import { type CgroupHost, resolveCgroupPaths } from "../cgroups/paths.ts";
+import type { CgroupHost } from "../cgroups/paths.ts";
 import type { DeviceFilterProgram } from "../cgroups/devicefilter.ts";
 import type { CgroupStats } from "../cgroups/stats.ts";
-import {
-  type DirOps,
-  pathExists,
-  realDirOps,
-  removeCgroupDirs,
-  writeCgroupFile,
-} from "../cgroups/fs_base.ts";
-import { DEFAULT_FREEZE_TIMEOUT_MS, isFrozenV2, setFreezerV2 } from "../cgroups/freezer.ts";
-import { readPidsRecursive } from "../cgroups/pids.ts";
-import { signalThroughFreezer } from "./signal_all.ts";
-import { type CgroupfsOptions, cgroupfsSetup } from "./cgroupfs_v1.ts";
+import { type DirOps, realDirOps, removeCgroupLeaves } from "../cgroups/fs_base.ts";
+import { DEFAULT_FREEZE_TIMEOUT_MS, isFrozenV2 } from "../cgroups/freezer.ts";
+import { cgroupfsOps, type CgroupfsOptions, cgroupfsSetup } from "./cgroupfs_v1.ts";
 
 /** Options for {@link CgroupfsV2Manager} (host mode `v2`). */
 export interface CgroupfsV2Options extends CgroupfsOptions {
@@ -38,7 +33,42 @@ export interface CgroupfsV2Options extends CgroupfsOptions {
   attachDeviceFilter?: (dir: string, program: DeviceFilterProgram) => void;
 }
 
-const SIGKILL = 9;
+/**
+ * A {@link CgroupfsV2Manager}'s state, which its methods and the code they import
+ * (`cgroupfs_setup.ts`, `cgroupfs_ops.ts`) share.
+ */
+export interface CgroupfsV2State {
+  /** Reads the host's layout ({@link v2MountPoint} calls it once). */
+  readonly readHost: () => CgroupHost | Promise<CgroupHost>;
+  /** The cgroup2 mount point, once read. */
+  mountPoint?: string;
+  /** The container's directory. */
+  readonly dir: string;
+  /** Directories `create()` made, top-down. */
+  created: string[];
+  /** create() has run. */
+  ready: boolean;
+  readonly freezeTimeoutMs: number;
+  readonly removeTimeoutMs: number;
+  readonly ops: DirOps;
+  readonly attachDeviceFilter: ((dir: string, program: DeviceFilterProgram) => void) | undefined;
+  readonly rootless: boolean;
+  /** `cloneTarget()` was asked for: the init may be in the directory already. */
+  cloneTarget: boolean;
+}
+
+/** The cgroup2 mount point of a pure v2 host's layout. */
+function v2MountOf(host: CgroupHost): string {
+  if (host.mode !== "v2" || !host.unified) {
+    throw new RangeError("CgroupfsV2Manager needs a pure cgroup v2 host");
+  }
+  return host.unified.mountPoint;
+}
+
+/** The cgroup2 mount point, from the host's layout (read on first use). */
+export async function v2MountPoint(s: CgroupfsV2State): Promise<string> {
+  return s.mountPoint ??= v2MountOf(await s.readHost());
+}
 
 /**
  * Manages one container's cgroup on a pure v2 host.
@@ -47,10 +77,12 @@ const SIGKILL = 9;
  * ```ts
  * import assert from "node:assert/strict";
  * import { CgroupfsV2Manager } from "./cgroupfs_v2.ts";
- * import { describeCgroupRoot } from "../cgroups/paths.ts";
+ * import { describeCgroupRoot, resolveCgroupPaths } from "../cgroups/paths.ts";
  * const root = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${root}/cgroup.controllers`, "cpu memory pids\n");
- * const m = new CgroupfsV2Manager({ config: { id: "c1", cgroupsPath: "/pod/c1" }, host: describeCgroupRoot(root) });
+ * const host = describeCgroupRoot(root);
+ * const config = { id: "c1", cgroupsPath: "/pod/c1" };
+ * const m = new CgroupfsV2Manager({ config, host, paths: resolveCgroupPaths(host, config) });
  * assert.equal(m.paths()[""], `${root}/pod/c1`);
  * assert.deepEqual(m.view(), { layout: "v2", mounts: { "": `${root}/pod/c1` } });
  * await Deno.remove(root, { recursive: true });
@@ -67,59 +99,43 @@ export class CgroupfsV2Manager implements CgroupManager {
     deviceRules: true,
     events: true,
   });
-  readonly #readHost: () => CgroupHost;
-  #mountPointRead?: string;
-  readonly #dir: string;
-  #created: string[];
-  #ready = false;
-  readonly #freezeTimeoutMs: number;
-  readonly #removeTimeoutMs: number;
-  readonly #ops: DirOps;
-  readonly #attachDeviceFilter?: (dir: string, program: DeviceFilterProgram) => void;
-  readonly #rootless: boolean;
-  #cloneTarget = false;
+  readonly #s: CgroupfsV2State;
 
-  /** Makes a manager; nothing is created until `apply()`. */
+  /** Makes a manager; nothing is created until `apply()`. `paths[""]` is its directory. */
   constructor(opts: CgroupfsV2Options) {
     const host = opts.host;
-    this.#readHost = typeof host === "function" ? host : () => host;
-    // Given the layout, or without saved paths (which need it now), it is checked at once.
-    if (typeof host !== "function" || !opts.paths?.[""]) void this.#mountPoint;
-    this.#dir = opts.paths?.[""] ?? resolveCgroupPaths(this.#readHost(), opts.config)[""]!;
-    this.#created = [...(opts.created ?? [])];
-    this.#freezeTimeoutMs = opts.freezeTimeoutMs ?? DEFAULT_FREEZE_TIMEOUT_MS;
-    this.#removeTimeoutMs = opts.removeTimeoutMs ?? 2000;
-    this.#ops = opts.dirOps ?? realDirOps;
-    if (opts.attachDeviceFilter) this.#attachDeviceFilter = opts.attachDeviceFilter;
-    this.#rootless = opts.config.rootless === true;
-  }
-
-  /** The cgroup2 mount point, from the host's layout (read on first use). */
-  get #mountPoint(): string {
-    if (this.#mountPointRead === undefined) {
-      const host = this.#readHost();
-      if (host.mode !== "v2" || !host.unified) {
-        throw new RangeError("CgroupfsV2Manager needs a pure cgroup v2 host");
-      }
-      this.#mountPointRead = host.unified.mountPoint;
-    }
-    return this.#mountPointRead;
+    const dir = opts.paths[""];
+    if (dir === undefined) throw new RangeError("CgroupfsV2Manager needs the unified tree's path");
+    this.#s = {
+      readHost: typeof host === "function" ? host : () => host,
+      dir,
+      created: [...(opts.created ?? [])],
+      ready: false,
+      freezeTimeoutMs: opts.freezeTimeoutMs ?? DEFAULT_FREEZE_TIMEOUT_MS,
+      removeTimeoutMs: opts.removeTimeoutMs ?? 2000,
+      ops: opts.dirOps ?? realDirOps,
+      attachDeviceFilter: opts.attachDeviceFilter,
+      rootless: opts.config.rootless === true,
+      cloneTarget: false,
+    };
+    // A layout given is checked at once.
+    if (typeof host !== "function") this.#s.mountPoint = v2MountOf(host);
   }
 
   /** The container's directory: the init can be cloned straight into it. */
   cloneTarget(): string {
-    this.#cloneTarget = true;
-    return this.#dir;
+    this.#s.cloneTarget = true;
+    return this.#s.dir;
   }
 
   /** `{ "": dir }`. */
   paths(): Record<string, string> {
-    return { "": this.#dir };
+    return { "": this.#s.dir };
   }
 
   /** The unified tree: the container's directory (or a fresh cgroup2 in a cgroup namespace). */
   view(): CgroupView {
-    return { layout: "v2", mounts: { "": this.#dir } };
+    return { layout: "v2", mounts: { "": this.#s.dir } };
   }
 
   /** The path and the directories `create()` made. */
@@ -129,16 +145,12 @@ export class CgroupfsV2Manager implements CgroupManager {
 
   /** Directories `apply()` created, top-down; save them to let a later manager `destroy()` them. */
   createdDirs(): string[] {
-    return [...this.#created];
+    return [...this.#s.created];
   }
 
   /** Creates the directory (enabling controllers on the way down) without moving a process in. */
   async create(): Promise<void> {
-    if (this.#ready) return;
-    const { createV2 } = await cgroupfsSetup();
-    // As runc's fs2: enable the controllers in each level, then make the next one.
-    await createV2(this.#mountPoint, this.#dir, this.#created, this.#ops);
-    this.#ready = true;
+    await (await cgroupfsSetup()).createCgroupV2(this.#s);
   }
 
   /**
@@ -148,9 +160,7 @@ export class CgroupfsV2Manager implements CgroupManager {
    */
   async apply(pid: number): Promise<void> {
     if (!Number.isInteger(pid) || pid <= 0) throw new RangeError(`invalid pid ${pid}`);
-    await this.create();
-    const { joinV2 } = await cgroupfsSetup();
-    await joinV2(this.#dir, pid, this.#cloneTarget);
+    await (await cgroupfsSetup()).applyCgroupV2(this.#s, pid);
   }
 
   /**
@@ -159,51 +169,32 @@ export class CgroupfsV2Manager implements CgroupManager {
    * fail silently (rootless, in a user namespace, or not a real cgroup2 directory), as runc.
    */
   async set(resources: LinuxResources): Promise<void> {
-    const { setV2 } = await cgroupfsSetup();
-    await setV2(this.#dir, resources, {
-      attachDeviceFilter: this.#attachDeviceFilter,
-      rootless: this.#rootless,
-    });
+    await (await cgroupfsSetup()).setCgroupV2(this.#s, resources);
   }
 
   /** Freezes or thaws, waiting for `frozen 1` / `frozen 0` in `cgroup.events`. */
   async freeze(frozen: boolean): Promise<void> {
-    await setFreezerV2(this.#dir, frozen, this.#freezeTimeoutMs);
+    await (await cgroupfsOps()).freezeV2(this.#s, frozen);
   }
 
   /** Whether `cgroup.events` says `frozen 1`. */
   async frozen(): Promise<boolean> {
-    return await isFrozenV2(this.#dir);
+    return await isFrozenV2(this.#s.dir);
   }
 
   /** Pids in the cgroup and below it. */
   async pids(): Promise<number[]> {
-    return await readPidsRecursive(this.#dir);
+    return await (await cgroupfsOps()).pidsV2(this.#s);
   }
 
   /** SIGKILL through `cgroup.kill` when the kernel has it; otherwise freeze, signal, thaw. */
   async killAll(signal: number): Promise<void> {
-    if (this.#dir === this.#mountPoint) {
-      throw new CgroupError(this.#dir, "refusing to signal every process of the root cgroup");
-    }
-    if (!(await pathExists(this.#dir))) return;
-    if (signal === SIGKILL && (await pathExists(`${this.#dir}/cgroup.kill`))) {
-      await writeCgroupFile(this.#dir, "cgroup.kill", "1");
-      return;
-    }
-    const canFreeze = await pathExists(`${this.#dir}/cgroup.freeze`);
-    await signalThroughFreezer({
-      capabilities: { freezer: canFreeze },
-      frozen: () => this.frozen(),
-      freeze: (f) => this.freeze(f),
-      pids: () => this.pids(),
-    }, signal);
+    await (await cgroupfsOps()).killAllV2(this, this.#s, signal);
   }
 
   /** Resource usage in runc's shape. */
   async stats(): Promise<CgroupStats> {
-    const { readStatsV2 } = await import("../cgroups/stats.ts");
-    return await readStatsV2(this.#dir);
+    return await (await cgroupfsOps()).statsV2(this.#s);
   }
 
   /**
@@ -215,34 +206,30 @@ export class CgroupfsV2Manager implements CgroupManager {
   events(
     opts: { pressure?: PressureLevel; signal?: AbortSignal } = {},
   ): AsyncIterable<CgroupEvent> {
-    return watchV2(this.#dir, opts);
+    return eventsV2(this.#s.dir, opts);
   }
 
   /** Whether the cgroup directory exists. */
   async exists(): Promise<boolean> {
-    return await pathExists(this.#dir);
+    return await (await cgroupfsOps()).existsAny([this.#s.dir]);
   }
 
   /** Removes the cgroup (and cgroups below it) and the intermediate directories `apply()` made. */
   async destroy(): Promise<void> {
+    const s = this.#s;
     // As the v1 driver's: the host's layout (the mount point, never removed) is read only if
     // the directory does not go with one rmdir.
-    await removeCgroupDirs(
-      [this.#dir],
-      this.#created,
-      () => new Set([this.#mountPoint]),
-      this.#removeTimeoutMs,
-      this.#ops,
-    );
-    this.#created = [];
+    if (s.ops !== realDirOps || !(await removeCgroupLeaves([s.dir], s.created))) {
+      await (await cgroupfsOps()).destroyV2(s);
+    }
+    s.created = [];
   }
 }
 
-/** `watchEventsV2`, imported on first iteration (only `events` uses it). */
-async function* watchV2(
+/** `watchEventsV2` of `dir`, imported on first iteration. */
+async function* eventsV2(
   dir: string,
   opts: { pressure?: PressureLevel; signal?: AbortSignal },
 ): AsyncGenerator<CgroupEvent, void, undefined> {
-  const { watchEventsV2 } = await import("../cgroups/events.ts");
-  yield* watchEventsV2(dir, opts);
+  yield* (await cgroupfsOps()).watchV2(dir, opts);
 }

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { testRun } from "../tests/helpers/paths.ts";
 import { CgroupError, ConfigError } from "../errors.ts";
-import { describeCgroupRoot } from "../cgroups/paths.ts";
+import { describeCgroupRoot, resolveCgroupPaths } from "../cgroups/paths.ts";
 import type { DirOps } from "../cgroups/fs.ts";
 import { CgroupfsV2Manager } from "./cgroupfs_v2.ts";
 
@@ -96,9 +96,12 @@ async function withRoot(fn: (root: string) => Promise<void>): Promise<void> {
 }
 
 function manager(root: string, cgroupsPath: string, freezeTimeoutMs = 2000): CgroupfsV2Manager {
+  const host = describeCgroupRoot(root);
+  const config = { id: "c1", cgroupsPath };
   return new CgroupfsV2Manager({
-    config: { id: "c1", cgroupsPath },
-    host: describeCgroupRoot(root),
+    config,
+    host,
+    paths: resolveCgroupPaths(host, config),
     dirOps: fakeKernel,
     freezeTimeoutMs,
   });

@@ -9,7 +9,9 @@
  *
  * The systemd driver (with sd-bus and the unit translation) is imported when it is
  * asked for, so a command on a cgroupfs container never loads it: making a manager is
- * asynchronous for that reason, whichever the driver.
+ * asynchronous for that reason, whichever the driver. So is the host's cgroup layout
+ * (`DriverContext.host()`, which imports `cgroups/paths.ts`): a manager made from saved
+ * state reads it only for a verb that needs it (`kill --all`, `delete --force`).
  *
  * To add a driver: add its name to `DriverName` in `driver.ts`, its constructor to
  * `DRIVERS` here, and run the contract suite on it (`tests/helpers/driver_contract.ts`).
@@ -18,12 +20,7 @@
  */
 
 import type { CgroupConfig, CgroupManager, DriverName, DriverState } from "./driver.ts";
-import {
-  type CgroupHost,
-  type CgroupMode,
-  describeCgroupRoot,
-  readCgroupHost,
-} from "../cgroups/paths.ts";
+import type { CgroupHost, CgroupMode } from "../cgroups/paths.ts";
 import type { DirOps } from "../cgroups/fs_base.ts";
 import { CgroupfsV1Manager } from "./cgroupfs_v1.ts";
 import { CgroupfsV2Manager } from "./cgroupfs_v2.ts";
@@ -63,30 +60,13 @@ export interface CreateCgroupManagerOptions {
   userRuntimeDir?: string;
 }
 
-/** Adjusts `host` to a forced mode. */
-function forceMode(host: CgroupHost, mode: CgroupMode): CgroupHost {
-  if (mode === host.mode) return host;
-  if (mode === "v1") {
-    if (host.v1.length === 0) {
-      throw new Error("cgroup mode v1 requested, but no v1 hierarchy is mounted");
-    }
-    const { unified: _, ...rest } = host;
-    return { ...rest, mode: "v1", unifiedControllers: [] };
-  }
-  if (!host.unified) {
-    throw new Error(`cgroup mode ${mode} requested, but no cgroup2 tree is mounted`);
-  }
-  if (mode === "v2") return { ...host, mode: "v2", v1: [] };
-  if (host.v1.length === 0) {
-    throw new Error("cgroup mode hybrid requested, but no v1 hierarchy is mounted");
-  }
-  return { ...host, mode: "hybrid" };
-}
-
 /** What a driver constructor gets besides the container's {@link CgroupConfig}. */
 export interface DriverContext {
-  /** The host's cgroup layout (read on first call, or the one the options gave). */
-  host(): CgroupHost;
+  /**
+   * The host's cgroup layout (read on first call, or the one the options gave). Reading it
+   * imports `cgroups/paths.ts`, which the commands on an existing container never load.
+   */
+  host(): Promise<CgroupHost>;
   /** The state a manager saved (`CgroupManager.saved()`), when re-creating it for a later command. */
   saved?: DriverState;
   /** mkdir/rmdir seam for tests on temp trees. */
@@ -119,8 +99,6 @@ export const DRIVERS: Readonly<Record<DriverName, DriverConstructor>> = Object.f
     // alone) or v1/hybrid (a directory per hierarchy).
     if (ctx.saved) {
       const saved = ctx.saved;
-      const keys = Object.keys(saved.paths);
-      const v2 = keys.length > 0 ? keys.every((k) => k === "") : ctx.host().mode === "v2";
       const common = {
         config,
         host: ctx.host,
@@ -128,13 +106,24 @@ export const DRIVERS: Readonly<Record<DriverName, DriverConstructor>> = Object.f
         paths: saved.paths,
         ...(ctx.dirOps ? { dirOps: ctx.dirOps } : {}),
       };
-      return v2 ? new CgroupfsV2Manager(common) : new CgroupfsV1Manager(common);
+      const keys = Object.keys(saved.paths);
+      if (keys.length > 0) {
+        return keys.every((k) => k === "")
+          ? new CgroupfsV2Manager(common)
+          : new CgroupfsV1Manager(common);
+      }
+      // No paths saved: the host's mode says which, a v2 manager's directory is resolved.
+      return ctx.host().then(async (host) => {
+        if (host.mode !== "v2") return new CgroupfsV1Manager(common);
+        const { resolveCgroupPaths } = await import("../cgroups/paths.ts");
+        return new CgroupfsV2Manager({ ...common, paths: resolveCgroupPaths(host, config) });
+      });
     }
     return factoryCreate().then((m) => m.newCgroupfs(config, ctx));
   },
   none: async (_config, ctx) =>
     new NoCgroupManager({
-      layout: ctx.saved ? "none" : (await factoryCreate()).hostLayout(ctx),
+      layout: ctx.saved ? "none" : await (await factoryCreate()).hostLayout(ctx),
     }),
   systemd: async (config, ctx) => {
     let userManager: UserManager | undefined;
@@ -144,7 +133,7 @@ export const DRIVERS: Readonly<Record<DriverName, DriverConstructor>> = Object.f
     const { SystemdManager } = await import("./systemd.ts");
     return new SystemdManager({
       config,
-      host: ctx.host(),
+      host: await ctx.host(),
       ...(ctx.saved ? { saved: ctx.saved } : {}),
       ...(ctx.dirOps ? { dirOps: ctx.dirOps } : {}),
       ...(ctx.warn ? { onWarning: ctx.warn } : {}),
@@ -153,17 +142,25 @@ export const DRIVERS: Readonly<Record<DriverName, DriverConstructor>> = Object.f
   },
 });
 
+/** The host's layout as `opts` say (imports `cgroups/paths.ts`). */
+async function readHost(opts: CreateCgroupManagerOptions): Promise<CgroupHost> {
+  const { describeCgroupRoot, forceCgroupMode, readCgroupHost } = await import(
+    "../cgroups/paths.ts"
+  );
+  const host = opts.host ??
+    (opts.root !== undefined ? describeCgroupRoot(opts.root) : readCgroupHost());
+  return opts.mode ? forceCgroupMode(host, opts.mode) : host;
+}
+
 function context(opts: CreateCgroupManagerOptions, saved?: DriverState): DriverContext {
-  let host: CgroupHost | undefined;
+  let host: Promise<CgroupHost> | undefined;
   return {
-    host: () => {
-      if (host === undefined) {
-        host = opts.host ??
-          (opts.root !== undefined ? describeCgroupRoot(opts.root) : readCgroupHost());
-        if (opts.mode) host = forceMode(host, opts.mode);
-      }
-      return host;
-    },
+    // Read again after a failure, as on the first call.
+    host: () =>
+      host ??= readHost(opts).catch((e) => {
+        host = undefined;
+        throw e;
+      }),
     ...(saved ? { saved } : {}),
     ...(opts.dirOps ? { dirOps: opts.dirOps } : {}),
     uid: opts.uid ?? Deno.uid(),

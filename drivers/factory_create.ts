@@ -10,12 +10,20 @@
 
 import type { CgroupConfig, CgroupManager, DriverName } from "./driver.ts";
 import type { DriverConstructor, DriverContext } from "./factory.ts";
-import { type CgroupHost, checkCgroupOwnership, resolveCgroupPaths } from "../cgroups/paths.ts";
+import type { CgroupHost } from "../cgroups/paths.ts";
 import { CgroupfsV1Manager } from "./cgroupfs_v1.ts";
 import { CgroupfsV2Manager } from "./cgroupfs_v2.ts";
 import type { UserManager } from "./systemd.ts";
 import { CgroupError } from "../errors.ts";
 import { isDirectory } from "../util/fs.ts";
+
+/**
+ * `cgroups/paths.ts`, imported (not bundled into the create chunk: a `kill --all` or
+ * `delete --force` reads the host's layout with it too, through `DriverContext.host`).
+ */
+function pathsModule(): Promise<typeof import("../cgroups/paths.ts")> {
+  return import("../cgroups/paths.ts");
+}
 
 /** Whether the host was booted with systemd (`sd_booted(3)`: `/run/systemd/system` is a directory). */
 function systemdBooted(): boolean {
@@ -90,17 +98,21 @@ export async function findUserManager(
 let saidUserManager = false;
 
 /** The layout a new container sees on the host's mode, when nothing is bound (the `none` driver). */
-export function hostLayout(ctx: DriverContext): "v1" | "v2" | "none" {
+export async function hostLayout(ctx: DriverContext): Promise<"v1" | "v2" | "none"> {
   try {
-    return ctx.host().mode === "v2" ? "v2" : "v1";
+    return (await ctx.host()).mode === "v2" ? "v2" : "v1";
   } catch {
     return "none"; // no cgroups mounted at all
   }
 }
 
 /** The cgroupfs manager of a new container: its paths, checked to be its own. */
-export function newCgroupfs(config: CgroupConfig, ctx: DriverContext): CgroupManager {
-  const host = ctx.host();
+export async function newCgroupfs(
+  config: CgroupConfig,
+  ctx: DriverContext,
+): Promise<CgroupManager> {
+  const host = await ctx.host();
+  const { checkCgroupOwnership, resolveCgroupPaths } = await pathsModule();
   const paths = resolveCgroupPaths(host, config);
   // A new container's cgroup is one made for it (or handed over below the runtime's own).
   checkCgroupOwnership(host, config, undefined, paths);
@@ -117,7 +129,7 @@ export async function systemdFor(
   ctx: DriverContext,
 ): Promise<{ config: CgroupConfig; userManager?: UserManager }> {
   if (config.rootless || (ctx.uid !== null && ctx.uid !== 0)) {
-    const found = await findUserManager(ctx.host(), ctx.uid, ctx.userRuntimeDir);
+    const found = await findUserManager(await ctx.host(), ctx.uid, ctx.userRuntimeDir);
     if ("reason" in found) {
       throw new CgroupError(
         "--systemd-cgroup",
@@ -146,12 +158,12 @@ export async function createManager(
     name = "cgroupfs";
     if (
       config.rootless && !config.cgroupsPath &&
-      !delegated(resolveCgroupPaths(ctx.host(), config), ctx.uid)
+      !delegated((await pathsModule()).resolveCgroupPaths(await ctx.host(), config), ctx.uid)
     ) {
       name = "none";
       const found = ctx.uid === 0
         ? undefined
-        : await findUserManager(ctx.host(), ctx.uid, ctx.userRuntimeDir);
+        : await findUserManager(await ctx.host(), ctx.uid, ctx.userRuntimeDir);
       if (found && "manager" in found) {
         const m = await drivers.systemd({ ...config, driver: "systemd" }, ctx);
         if (!saidUserManager && ctx.warn) {

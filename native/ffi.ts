@@ -15,8 +15,8 @@
  */
 
 import { SyscallError } from "../errors.ts";
-import { buildNative, defaultLibDir, localSources, sourcesDir } from "./build.ts";
 import { exists } from "../util/fs.ts";
+import { utf8 } from "../util/bytes.ts";
 
 const SYMBOLS = {
   // int nsi_spawn(const char *helper, const uint8_t *plan, uint32_t len,
@@ -207,7 +207,7 @@ function load(): { lib: Lib; dir: string } {
     candidates.push(() => ({ dir, isDefault: false }));
   }
   if (env) candidates.push(() => ({ dir: env, isDefault: false }));
-  candidates.push(() => ({ dir: defaultLibDir(), isDefault: !configuredDir && !env }));
+  candidates.push(() => ({ dir: defaultDir(), isDefault: !configuredDir && !env }));
   for (const candidate of candidates) {
     const { dir, isDefault } = candidate();
     const so = `${dir}/libnsinit.so`;
@@ -216,7 +216,10 @@ function load(): { lib: Lib; dir: string } {
     // two lstats (~0.3 ms, the first in a process).
     if (isDefault && (!exists(so) || !exists(`${dir}/nsinit-init`) || staleBuild(dir))) {
       try {
-        buildNative(dir);
+        if (!builder) {
+          throw new Error("no build, or an old one: call ensureNative() first, which builds it");
+        }
+        builder.buildNative(dir);
       } catch (e) {
         tried.push(`${dir} (build failed: ${(e as Error).message})`);
         continue;
@@ -232,6 +235,24 @@ function load(): { lib: Lib; dir: string } {
     }
   }
   throw new Error(`cannot load the nsinit native library; tried: ${tried.join("; ")}`);
+}
+
+/**
+ * native/build.ts, imported by {@link ensureNative} when the library may have to be built
+ * (no directory named): the CLI, whose launcher names one, never loads the compiler driver.
+ */
+let builder: typeof import("./build.ts") | undefined;
+
+/**
+ * Where the bundled build lives: `dist/lib` beside a checkout's sources, or (a remote module)
+ * the cache directory build.ts works out, once {@link ensureNative} has loaded it.
+ */
+function defaultDir(): string {
+  if (builder) return builder.defaultLibDir();
+  if (!import.meta.url.startsWith("file:")) {
+    throw new Error("the native library is not built yet: call ensureNative() first");
+  }
+  return decodeURIComponent(new URL("../dist/lib", import.meta.url).pathname);
 }
 
 /** Whether a source checkout's native sources are newer than its build. */
@@ -284,10 +305,13 @@ function bindLazily(so: string): Lib {
  */
 export async function ensureNative(): Promise<void> {
   if (loaded) return;
-  if (!configuredDir && !Deno.env.get("NSINIT_LIBDIR") && !localSources()) {
-    const dir = defaultLibDir();
-    if (!exists(`${dir}/libnsinit.so`) || !exists(`${dir}/nsinit-init`)) {
-      buildNative(dir, await sourcesDir());
+  if (!configuredDir && !Deno.env.get("NSINIT_LIBDIR")) {
+    builder ??= await import("./build.ts");
+    if (!builder.localSources()) {
+      const dir = builder.defaultLibDir();
+      if (!exists(`${dir}/libnsinit.so`) || !exists(`${dir}/nsinit-init`)) {
+        builder.buildNative(dir, await builder.sourcesDir());
+      }
     }
   }
   load();
@@ -311,19 +335,14 @@ export function helperPath(): string {
   return `${load().dir}/nsinit-init`;
 }
 
-const encoder = new TextEncoder();
-
 /** A NUL-terminated C string buffer. */
 export function cstr(s: string): Uint8Array<ArrayBuffer> {
-  const b = encoder.encode(s);
-  const out = new Uint8Array(b.length + 1);
-  out.set(b);
-  return out;
+  return utf8(s, 1);
 }
 
 /** NUL-terminated strings one after the other (an argv or envp for the C helper). */
 export function cstrList(items: string[]): Uint8Array<ArrayBuffer> {
-  const parts = items.map((s) => encoder.encode(s + "\0"));
+  const parts = items.map((s) => utf8(s, 1));
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let off = 0;
   for (const p of parts) {

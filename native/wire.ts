@@ -7,7 +7,7 @@
  * @module
  */
 
-const enc = new TextEncoder();
+import { utf8 } from "../util/bytes.ts";
 
 /** Message types on the sync socket (`enum nsi_msg_type`). */
 export const Msg = { PID: 1, READY: 2, ERROR: 3, PTY: 4, GO: 5, BARRIER: 6, SECCOMP: 7 } as const;
@@ -29,7 +29,7 @@ export const MSG_SIZE = 504;
 export function nulList(items: string[]): Uint8Array {
   const parts = items.map((s) => {
     if (s.includes("\0")) throw new TypeError(`argument contains a NUL byte: ${JSON.stringify(s)}`);
-    return enc.encode(s);
+    return utf8(s);
   });
   let len = 0;
   for (const p of parts) len += p.length + 1;

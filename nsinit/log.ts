@@ -6,6 +6,8 @@
  * @module
  */
 
+import { utf8 } from "../util/bytes.ts";
+
 /** Log line formats, as runc's `--log-format`. */
 export type LogFormat = "text" | "json";
 
@@ -96,7 +98,7 @@ export class Logger {
   /** Writes a line at `level`. */
   write(level: LogLevel, msg: string): void {
     if (level === "debug" && !this.debugEnabled) return;
-    const bytes = new TextEncoder().encode(formatLine(this.format, level, msg, this.#now()));
+    const bytes = utf8(formatLine(this.format, level, msg, this.#now()));
     try {
       if (this.file !== undefined) {
         Deno.writeFileSync(this.file, bytes, { append: true, create: true, mode: 0o644 });
@@ -148,5 +150,5 @@ export function writeAllSync(w: { writeSync(p: Uint8Array): number }, bytes: Uin
  * ```
  */
 export function print(text: string): void {
-  writeAllSync(Deno.stdout, new TextEncoder().encode(text));
+  writeAllSync(Deno.stdout, utf8(text));
 }

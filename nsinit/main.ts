@@ -20,6 +20,7 @@ import { parseGlobal } from "./global.ts";
 import { print, writeAllSync } from "./log.ts";
 import { UsageError } from "./flags.ts";
 import { VERSION } from "./version.ts";
+import { utf8 } from "../util/bytes.ts";
 import { mark, setTraceSink, stderrTraceSink, traceMemory } from "../util/trace.ts";
 
 /** What a command module exports. */
@@ -243,7 +244,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     const msg = errorMessage(e);
     if (g?.log) g.logger.error(msg);
-    writeAllSync(Deno.stderr, new TextEncoder().encode(`nsinit: ${msg}\n`));
+    writeAllSync(Deno.stderr, utf8(`nsinit: ${msg}\n`));
     return 1;
   }
 }

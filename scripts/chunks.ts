@@ -67,6 +67,7 @@ export const CREATE_MODULES: readonly string[] = [
  * used or not), and a `delete --force` does not load the create chunk for them.
  */
 export const OPS_MODULES: readonly string[] = [
+  "cgroupfs_ops",
   "container_ops",
   "factory_ops",
 ];

@@ -98,18 +98,23 @@ Deno.test({
   async fn() {
     await using p = await project();
     // A process of the same user on the host: visible, signalable and traceable without a sandbox.
-    const victim = new Deno.Command("runuser", {
-      args: ["-u", user.name, "--", "sleep", "60"],
+    // Started as the user directly (not through runuser, whose child outlived the SIGKILL of
+    // runuser and was left running), so the pid killed at the end is the process itself.
+    const victim = new Deno.Command("sleep", {
+      args: ["60"],
+      uid: user.uid,
+      gid: user.gid,
       stdin: "null",
       stdout: "null",
       stderr: "null",
     }).spawn();
     try {
-      await new Promise((r) => setTimeout(r, 200));
-      const pids = (await run("pgrep", ["-u", String(user.uid), "-x", "sleep"])).stdout.trim()
-        .split("\n").map(Number).filter((n) => n > 0);
-      assert.ok(pids.length > 0);
-      const pid = pids.at(-1)!;
+      const pid = victim.pid;
+      assert.ok(pid > 0);
+      assert.match(
+        Deno.readTextFileSync(`/proc/${pid}/status`),
+        new RegExp(`^Uid:\\s+${user.uid}\\s`, "m"),
+      );
       const r = await sandbox(p.path, [
         "--",
         "sh",

@@ -1,0 +1,106 @@
+/**
+ * Where the cgroup code lands in the CLI bundle (`scripts/chunks.ts`), checked on the source's
+ * import graph (`deno info`), without building: the verbs a shim runs per container (`start`,
+ * `state`, `kill`, `delete`: the core chunk, everything they import statically) hold none of
+ * the cgroup code they never run; the `ops` chunk (`drivers/cgroupfs_ops.ts` and its static
+ * imports) shares no module with the create path, so `kill --all` and `delete --force` do
+ * not load the create chunk and a create does not load ops; and the host's layout
+ * (`cgroups/paths.ts`) is imported by neither statically, so it stays a chunk of its own.
+ */
+
+import assert from "node:assert/strict";
+
+const repo = decodeURIComponent(new URL("../", import.meta.url).pathname);
+
+/** Each module's static code imports (no type-only, no dynamic ones), by path in the repository. */
+async function staticGraph(roots: string[]): Promise<Map<string, string[]>> {
+  const rel = (url: string) => url.startsWith(`file://${repo}`) ? url.slice(7 + repo.length) : url;
+  const graph = new Map<string, string[]>();
+  for (const root of roots) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["info", "--json", root],
+      cwd: repo,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.ok(out.success, `deno info ${root}: ${new TextDecoder().decode(out.stderr)}`);
+    const info = JSON.parse(new TextDecoder().decode(out.stdout)) as {
+      modules: {
+        specifier: string;
+        dependencies?: { code?: { specifier: string }; isDynamic?: boolean }[];
+      }[];
+    };
+    for (const m of info.modules) {
+      graph.set(
+        rel(m.specifier),
+        (m.dependencies ?? []).filter((d) => d.code && !d.isDynamic)
+          .map((d) => rel(d.code!.specifier)),
+      );
+    }
+  }
+  return graph;
+}
+
+/** What `roots` import statically, themselves included. */
+async function closure(roots: string[]): Promise<Set<string>> {
+  const graph = await staticGraph(roots);
+  const seen = new Set<string>();
+  const visit = (m: string) => {
+    if (seen.has(m)) return;
+    seen.add(m);
+    for (const d of graph.get(m) ?? []) visit(d);
+  };
+  roots.forEach(visit);
+  return seen;
+}
+
+const CORE_ROOTS = [
+  "nsinit/cli.ts",
+  ...["start", "state", "kill", "delete"].map((c) => `nsinit/commands/${c}.ts`),
+];
+const CREATE_ROOTS = [
+  "nsinit/commands/create.ts",
+  "nsinit/commands/run.ts",
+  "core/create.ts",
+  "drivers/factory_create.ts",
+  "drivers/cgroupfs_setup.ts",
+];
+
+Deno.test("bundle: the shim verbs' static imports hold none of the cgroup code they never run", async () => {
+  const core = await closure(CORE_ROOTS);
+  for (
+    const m of [
+      "drivers/cgroupfs_ops.ts",
+      "drivers/cgroupfs_setup.ts",
+      "drivers/factory_create.ts",
+      "drivers/signal_all.ts",
+      "drivers/systemd.ts",
+      "cgroups/freezer_set.ts",
+      "cgroups/fs_remove.ts",
+      "cgroups/fs.ts",
+      "cgroups/pids.ts",
+      "cgroups/resources.ts",
+      "cgroups/stats.ts",
+      "cgroups/events.ts",
+    ]
+  ) {
+    assert.ok(!core.has(m), `${m} is imported statically by the core verbs`);
+  }
+  // The host's layout: no cgroup driver or helper of core imports it statically.
+  const graph = await staticGraph(CORE_ROOTS);
+  const importers = [...core].filter((m) =>
+    /^(drivers|cgroups)\//.test(m) && (graph.get(m) ?? []).includes("cgroups/paths.ts")
+  );
+  assert.deepEqual(importers, []);
+});
+
+Deno.test("bundle: the ops chunk's cgroup code shares no module with the create path", async () => {
+  const core = await closure(CORE_ROOTS);
+  const ops = [...await closure(["drivers/cgroupfs_ops.ts"])].filter((m) => !core.has(m));
+  const create = new Set([...await closure(CREATE_ROOTS)].filter((m) => !core.has(m)));
+  assert.deepEqual(ops.filter((m) => create.has(m)), [], "create would load the ops chunk");
+  for (const m of ["cgroups/paths.ts"]) {
+    assert.ok(!ops.includes(m), `${m} is in the ops chunk`);
+    assert.ok(!create.has(m), `${m} is in the create chunk: kill --all would load it`);
+  }
+});
