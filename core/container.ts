@@ -443,7 +443,7 @@ export class Container implements AsyncDisposable {
       await this.#cgroup.destroy();
       mark("delete: cgroup removed", this.id);
       if (this.#state.criuWorkDir) {
-        (await ops()).detachCriuMounts(this.#internals(), this.#state.criuWorkDir);
+        await (await ops()).detachCriuMounts(this.#internals(), this.#state.criuWorkDir);
       }
       const rdt = this.#state.resctrl;
       for (const d of [rdt?.monitor, rdt?.created ? rdt.dir : undefined]) {

@@ -9,16 +9,16 @@
  * not), does not hold this code; it goes into the `ops` chunk (scripts/chunks.ts's
  * OPS_MODULES).
  *
- * What a create also uses (state_write.ts, hooks.ts) is imported from here dynamically,
- * never statically: a static import would put it into the ops chunk, which every create
- * would then load.
+ * What a create also uses (state_write.ts, hooks.ts, the host's cgroup layout in
+ * cgroups/paths.ts) is imported from here dynamically, never statically: a static import
+ * would put it into the ops chunk, which every create would then load
+ * (core/chunks_test.ts checks it).
  *
  * @module
  */
 
 import { join } from "../util/path.ts";
 import type { LinuxResources, Process } from "../spec/config.ts";
-import { parseMountInfo } from "../cgroups/paths.ts";
 import type { Status } from "../errors.ts";
 import { mark } from "../util/trace.ts";
 import type { ContainerProcess } from "./process.ts";
@@ -214,8 +214,10 @@ export async function killEverything(c: ContainerInternals, status: Status): Pro
  * its work directory in the state before it binds the rootfs), and the cgroup yards a CRIU
  * killed mid-restore left mounted in `workDir`. Called under the lock.
  */
-export function detachCriuMounts(c: ContainerInternals, workDir: string): void {
+export async function detachCriuMounts(c: ContainerInternals, workDir: string): Promise<void> {
   c.sys.umountDetach(join(c.dir, "criu-root"));
+  // Imported, not a static import: see the module's documentation.
+  const { parseMountInfo } = await import("../cgroups/paths.ts");
   const yards = parseMountInfo(Deno.readTextFileSync("/proc/self/mountinfo"))
     .map((m) => m.mountPoint)
     .filter((p) =>
