@@ -97,7 +97,7 @@ function ops(): Promise<typeof import("./factory_ops.ts")> {
   return import("./factory_ops.ts");
 }
 
-/** What factory_ops.ts's functions take from their {@link Factory}. */
+/** What factory_ops.ts's and create.ts's functions take from their {@link Factory}. */
 export interface FactoryContext {
   /** The state root. */
   root: string;
