@@ -9,50 +9,7 @@
  */
 
 import assert from "node:assert/strict";
-
-const repo = decodeURIComponent(new URL("../", import.meta.url).pathname);
-
-/** Each module's static code imports (no type-only, no dynamic ones), by path in the repository. */
-async function staticGraph(roots: string[]): Promise<Map<string, string[]>> {
-  const rel = (url: string) => url.startsWith(`file://${repo}`) ? url.slice(7 + repo.length) : url;
-  const graph = new Map<string, string[]>();
-  for (const root of roots) {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["info", "--json", root],
-      cwd: repo,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.ok(out.success, `deno info ${root}: ${new TextDecoder().decode(out.stderr)}`);
-    const info = JSON.parse(new TextDecoder().decode(out.stdout)) as {
-      modules: {
-        specifier: string;
-        dependencies?: { code?: { specifier: string }; isDynamic?: boolean }[];
-      }[];
-    };
-    for (const m of info.modules) {
-      graph.set(
-        rel(m.specifier),
-        (m.dependencies ?? []).filter((d) => d.code && !d.isDynamic)
-          .map((d) => rel(d.code!.specifier)),
-      );
-    }
-  }
-  return graph;
-}
-
-/** What `roots` import statically, themselves included. */
-async function closure(roots: string[]): Promise<Set<string>> {
-  const graph = await staticGraph(roots);
-  const seen = new Set<string>();
-  const visit = (m: string) => {
-    if (seen.has(m)) return;
-    seen.add(m);
-    for (const d of graph.get(m) ?? []) visit(d);
-  };
-  roots.forEach(visit);
-  return seen;
-}
+import { staticClosure as closure, staticGraph } from "../tests/helpers/import_graph.ts";
 
 const CORE_ROOTS = [
   "nsinit/cli.ts",
