@@ -82,9 +82,13 @@ async function createBatched(
   const ops: CgroupFileOp[] = hs.map((h) => ({ op: "mkdir", path: h.dir }));
   const cpuset = hs.find((h) => h.version === 1 && h.controllers.includes("cpuset"));
   if (cpuset) {
-    const parent = cpuset.dir.slice(0, cpuset.dir.lastIndexOf("/"));
-    for (const file of CPUSET_FILES) {
-      ops.push({ op: "fill", path: `${cpuset.dir}/${file}`, from: `${parent}/${file}` });
+    // Every level from the top down, not the leaf alone: a parent that another container
+    // made at the same moment may not be filled yet (a fill skips what is already set).
+    for (const dir of cpusetLevels(cpuset)) {
+      const parent = dir.slice(0, dir.lastIndexOf("/"));
+      for (const file of CPUSET_FILES) {
+        ops.push({ op: "fill", path: `${dir}/${file}`, from: `${parent}/${file}` });
+      }
     }
   }
   const res = await cgroupFiles(ops);
@@ -96,15 +100,15 @@ async function createBatched(
     if (res[i].errno === 0) created.push(h.dir);
     try {
       if (h === cpuset) {
-        for (const [j, file] of CPUSET_FILES.entries()) {
-          const r = res[hs.length + j];
+        for (let j = hs.length; j < ops.length; j++) {
+          const r = res[j];
           if (r.stage === "") continue;
-          const path = `${h.dir}/${file}`;
+          const path = ops[j].path;
           if (r.stage === "read") {
             throw new SyscallError({ syscall: "read", errno: r.errno, path });
           }
           if (r.stage === "read from") {
-            const from = (ops[hs.length + j] as { from: string }).from;
+            const from = (ops[j] as { from: string }).from;
             throw new SyscallError({ syscall: "read", errno: r.errno, path: from });
           }
           throw writeError(r, path, "");
@@ -121,15 +125,21 @@ async function createBatched(
   }));
 }
 
+/** The cpuset directories below the mount point down to the container's, top first. */
+function cpusetLevels(h: Hierarchy): string[] {
+  return [...levelsAbove(h.mountPoint, h.dir).slice(1), h.dir];
+}
+
 /** One hierarchy's directory, level by level. */
 async function prepare(h: Hierarchy, created: string[], ops: DirOps): Promise<void> {
   const isCpuset = h.version === 1 && h.controllers.includes("cpuset");
   try {
-    const made = await makeDirs(h.mountPoint, h.dir, async (dir) => {
+    await makeDirs(h.mountPoint, h.dir, (dir) => {
       created.push(dir);
-      if (isCpuset) await copyCpusetFromParent(dir);
+      return Promise.resolve();
     }, ops);
-    if (isCpuset && made.length === 0) await copyCpusetFromParent(h.dir);
+    // Top down, each level that is still empty (see createBatched).
+    if (isCpuset) { for (const dir of cpusetLevels(h)) await copyCpusetFromParent(dir); }
     // Hybrid: enable the unified tree's controllers (hugetlb here) on the way down.
     if (h.version === 2) {
       for (const level of levelsAbove(h.mountPoint, h.dir)) await enableControllers(level);

@@ -430,3 +430,40 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    `cgroupfs v1: containers made at once under a new parent all get cpuset's cpus and mems${suffix}`,
+  ignore: ignore || !host?.v1.some((h) => h.controllers.includes("cpuset")),
+  async fn() {
+    // The first to make the parent fills its cpuset from the grandparent; the others, finding
+    // it made, must not copy it while it is still empty (a join then fails with ENOSPC).
+    const top = uniqueName();
+    const before = unifiedSubtree();
+    const managers = await Promise.all(
+      Array.from(
+        { length: 16 },
+        (_, i) => createCgroupManager({ id: `c${i}`, cgroupsPath: `${top}/c${i}` }),
+      ),
+    );
+    try {
+      await Promise.all(managers.map((m) => m.create()));
+      for (const m of managers) {
+        const dir = m.paths()["cpuset"];
+        assert.ok(dir, "no cpuset directory");
+        for (const d of [dir.slice(0, dir.lastIndexOf("/")), dir]) {
+          assert.notEqual(read(d, "cpuset.cpus"), "", `${d}/cpuset.cpus is empty`);
+          assert.notEqual(read(d, "cpuset.mems"), "", `${d}/cpuset.mems is empty`);
+        }
+      }
+    } finally {
+      await Promise.allSettled(managers.map((m) => m.destroy()));
+      for (const m of managers) await m.destroy().catch(() => {});
+      for (const dir of new Set(managers.flatMap((m) => Object.values(m.paths())))) {
+        const parent = dir.slice(0, dir.lastIndexOf("/"));
+        if (parent.endsWith(`/${top}`) && exists(parent)) Deno.removeSync(parent);
+      }
+      restoreUnifiedSubtree(before);
+    }
+  },
+});
