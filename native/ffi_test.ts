@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { ensureBuild } from "../scripts/build.ts";
+import { symbolTable } from "./ffi.ts";
+import { SYMBOLS } from "./ffi_symbols.ts";
 
 /**
  * Runs `code` (a module body that may import `ffi` and `spawn` from the vars below) in a fresh
@@ -94,5 +96,20 @@ Deno.test("signalInit and startInit refuse a process whose start time is not the
       child.kill("SIGKILL");
     } catch { /* already gone */ }
     await child.status;
+  }
+});
+
+Deno.test("the compact symbol table binds what ffi_symbols.ts declares, symbol for symbol", () => {
+  const table = symbolTable();
+  assert.deepEqual([...table.keys()].sort(), Object.keys(SYMBOLS).sort());
+  for (const [name, def] of Object.entries(SYMBOLS)) {
+    const d = def as Deno.ForeignFunction;
+    const want: Deno.ForeignFunction = {
+      ...(d.name ? { name: d.name } : {}),
+      parameters: [...d.parameters],
+      result: d.result,
+      ...(d.nonblocking ? { nonblocking: true } : {}),
+    };
+    assert.deepEqual(table.get(name), want, name);
   }
 });
