@@ -1,8 +1,8 @@
 /**
  * `deno task build`: compiles the native helper into dist/lib, bundles the CLI into
- * dist/cli (`main.js`, which imports the `core` chunk: the command line and the verbs a
- * shim runs per container; the code only other commands use in chunks loaded when they
- * run, see scripts/chunks.ts), and writes the `dist/nsinit` launcher that OCI clients can
+ * dist/cli (`main.js`: the command line and the verbs a shim runs per container, in one
+ * file; the code only other commands use in chunks loaded when they run, which import from
+ * main.js, see scripts/chunks.ts), and writes the `dist/nsinit` launcher that OCI clients can
  * be pointed at.
  *
  * `deno compile` cannot work on these machines (it downloads denort), so the launcher runs
