@@ -1,7 +1,7 @@
 /**
  * Where core's code lands in the CLI bundle (`scripts/chunks.ts`), checked on the source's
  * import graph without building: the verbs a shim runs per container (`start`, `state`,
- * `kill`, `delete`: the core chunk, everything they import statically) hold none of the
+ * `kill`, `delete`: core, in main.js, everything they import statically) hold none of the
  * container and factory code they never run; the `ops` chunk (`container_ops.ts`,
  * `factory_ops.ts` and their static imports) shares no module with the create path, so
  * exec, pause or `delete --force` do not drag the create chunk in for it and a create does

@@ -7,7 +7,7 @@
  * init's signal, a delete. The rest (exec, pause, resume, update, checkpoint, the killing
  * of what a delete finds alive or is told to `--force`, a restored container's CRIU mounts)
  * is in `container_ops.ts`, imported when it runs; the hooks' code (`hooks.ts`) only for a
- * config that has hooks. The bundled CLI's core chunk, which each of those verbs loads whole
+ * config that has hooks. The bundled CLI's main.js (its core), which each of those verbs loads whole
  * (~20 us per kB, whether its code runs or not), holds neither.
  *
  * @module

@@ -91,7 +91,7 @@ let createModule: Promise<typeof import("./create.ts")> | undefined;
 /**
  * core/factory_ops.ts: what a {@link Factory} does that the verbs a shim runs per container
  * (`state`, `kill`, `start`, `delete`) never do (restore, list, load a state-less directory),
- * imported when it runs: the bundled CLI's core chunk does not hold it.
+ * imported when it runs: the bundled CLI's main.js (its core) does not hold it.
  */
 function ops(): Promise<typeof import("./factory_ops.ts")> {
   return import("./factory_ops.ts");

@@ -3,7 +3,7 @@
  * atomically ({@link writeAtomic}) or, the first time, in place ({@link writeNew}), and the
  * directory's not-started mark. Apart from `state.ts` (reading it, the lock, the status
  * checks): the verbs a shim runs per container (`state`, `kill`, `start`, `delete`) write
- * no state, and the bundled CLI's core chunk would otherwise load this code for each of
+ * no state, and the bundled CLI's main.js (its core) would otherwise load this code for each of
  * them (the create chunk holds it).
  *
  * @module

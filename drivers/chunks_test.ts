@@ -1,7 +1,7 @@
 /**
  * Where the cgroup code lands in the CLI bundle (`scripts/chunks.ts`), checked on the source's
  * import graph (`deno info`), without building: the verbs a shim runs per container (`start`,
- * `state`, `kill`, `delete`: the core chunk, everything they import statically) hold none of
+ * `state`, `kill`, `delete`: core, in main.js, everything they import statically) hold none of
  * the cgroup code they never run; the `ops` chunk (`drivers/cgroupfs_ops.ts` and its static
  * imports) shares no module with the create path, so `kill --all` and `delete --force` do
  * not load the create chunk and a create does not load ops; and the host's layout
