@@ -2,7 +2,7 @@
  * What a `Factory` does that the verbs a shim runs per container (`state`, `kill`,
  * `start`, `delete`) never do: restore from CRIU images, list the containers, load a
  * directory without a state. `factory.ts` keeps the methods and imports this module when
- * one of them runs, so that the bundled CLI's main.js (its core) (which every such verb loads whole,
+ * one of them runs, so that the bundled CLI's main.js, its core (which every such verb loads whole,
  * ~20 us per kB whether its code runs or not) does not hold it: it goes into the `ops`
  * chunk (scripts/chunks.ts's OPS_MODULES).
  *
