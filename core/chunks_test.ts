@@ -10,12 +10,8 @@
  */
 
 import assert from "node:assert/strict";
-import { staticClosure } from "../tests/helpers/import_graph.ts";
+import { CORE_ROOTS, staticClosure } from "../tests/helpers/import_graph.ts";
 
-const CORE_ROOTS = [
-  "nsinit/cli.ts",
-  ...["start", "state", "kill", "delete"].map((c) => `nsinit/commands/${c}.ts`),
-];
 const OPS_ROOTS = ["core/container_ops.ts", "core/factory_ops.ts"];
 const CREATE_ROOTS = [
   "nsinit/commands/create.ts",

@@ -9,12 +9,12 @@
  */
 
 import assert from "node:assert/strict";
-import { staticClosure as closure, staticGraph } from "../tests/helpers/import_graph.ts";
+import {
+  CORE_ROOTS,
+  staticClosure as closure,
+  staticGraph,
+} from "../tests/helpers/import_graph.ts";
 
-const CORE_ROOTS = [
-  "nsinit/cli.ts",
-  ...["start", "state", "kill", "delete"].map((c) => `nsinit/commands/${c}.ts`),
-];
 const CREATE_ROOTS = [
   "nsinit/commands/create.ts",
   "nsinit/commands/run.ts",

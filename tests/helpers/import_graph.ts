@@ -8,9 +8,19 @@
 
 import assert from "node:assert/strict";
 import { REPO_ROOT } from "./paths.ts";
+import { CORE_COMMANDS } from "../../scripts/chunks.ts";
+
+/**
+ * The roots of the bundle's core (main.js): the CLI's entry and the verbs a shim runs per
+ * container (scripts/chunks.ts's CORE_COMMANDS).
+ */
+export const CORE_ROOTS: readonly string[] = [
+  "nsinit/cli.ts",
+  ...CORE_COMMANDS.map((c) => `nsinit/commands/${c}.ts`),
+];
 
 /** Each module's static code imports (no type-only, no dynamic ones), by path in the repository. */
-export async function staticGraph(roots: string[]): Promise<Map<string, string[]>> {
+export async function staticGraph(roots: readonly string[]): Promise<Map<string, string[]>> {
   const prefix = `file://${REPO_ROOT}/`;
   const rel = (url: string) => url.startsWith(prefix) ? url.slice(prefix.length) : url;
   const graph = new Map<string, string[]>();
@@ -40,7 +50,7 @@ export async function staticGraph(roots: string[]): Promise<Map<string, string[]
 }
 
 /** What `roots` (paths in the repository) import statically, themselves included. */
-export async function staticClosure(roots: string[]): Promise<Set<string>> {
+export async function staticClosure(roots: readonly string[]): Promise<Set<string>> {
   const graph = await staticGraph(roots);
   const seen = new Set<string>();
   const visit = (m: string) => {
