@@ -20,7 +20,13 @@ import type { CgroupManager } from "../drivers/driver.ts";
 import type { CgroupStats } from "../cgroups/stats.ts";
 import { ContainerIdError, type Status, SyscallError } from "../errors.ts";
 import type { ExitStatus } from "../native/reaper.ts";
-import { type ContainerState, lockDir, markedNotStarted, readState } from "./state.ts";
+import {
+  type ContainerState,
+  lockDir,
+  markedNotStarted,
+  parseState,
+  readStateText,
+} from "./state.ts";
 import { mark } from "../util/trace.ts";
 import type { ContainerProcess } from "./process.ts";
 import type { StdioOptions } from "./stdio.ts";
@@ -85,6 +91,8 @@ export interface ContainerInternals {
   readonly sys: Syscalls;
   /** The persisted state as this handle knows it (under the lock: as on disk). */
   state(): ContainerState;
+  /** Records that `state` was written to state.json as `text` (a new object: never mutate state()). */
+  saved(state: ContainerState, text: string): void;
   /** {@link Container.status}. */
   status(): Promise<Status>;
   /** The status as far as `verb` needs it. */
@@ -105,6 +113,12 @@ function ops(): Promise<typeof import("./container_ops.ts")> {
  */
 export class Container implements AsyncDisposable {
   #state: ContainerState;
+  /**
+   * The text of state.json that {@link #state} was parsed from or written as, if known: a
+   * refresh that reads the same text keeps the state without parsing it again (the config
+   * in it makes it kilobytes). #state is replaced, never changed in place, so the two agree.
+   */
+  #stateText: string | undefined;
   #dir: string;
   #cgroup: CgroupManager;
   #init?: ContainerProcess;
@@ -121,9 +135,12 @@ export class Container implements AsyncDisposable {
       init?: ContainerProcess;
       onWarning?: (msg: string) => void;
       syscalls?: Syscalls;
+      /** The text of state.json that `state` was parsed from or written as. */
+      stateText?: string;
     } = {},
   ) {
     this.#state = state;
+    this.#stateText = opts.stateText;
     this.#dir = dir;
     this.#cgroup = cgroup;
     if (opts.init) this.#init = opts.init;
@@ -140,6 +157,10 @@ export class Container implements AsyncDisposable {
       init: this.#init,
       sys: this.#sys,
       state: () => this.#state,
+      saved: (state, text) => {
+        this.#state = state;
+        this.#stateText = text;
+      },
       status: () => this.status(),
       statusFor: (verb) => this.#statusFor(verb),
       initAlive: () => this.#initAlive(),
@@ -272,10 +293,14 @@ export class Container implements AsyncDisposable {
    * container was deleted meanwhile, or whose id now names another container (deleted and
    * created again), refuses to act: it must never signal, update or delete the new one.
    */
+  // deno-lint-ignore require-await -- synchronous inside (see readStateText); callers await it
   async #refresh(): Promise<void> {
     let disk: ContainerState;
+    let text: string;
     try {
-      disk = await readState(join(this.#dir, "state.json"));
+      text = readStateText(join(this.#dir, "state.json"));
+      if (text === this.#stateText) return; // as this handle knows it
+      disk = parseState(text);
     } catch (e) {
       if (e instanceof Deno.errors.NotFound) {
         if (!isDirectory(this.#dir)) {
@@ -295,6 +320,7 @@ export class Container implements AsyncDisposable {
       );
     }
     this.#state = disk;
+    this.#stateText = text;
   }
 
   /** Starts a created container: its init execs the process. */

@@ -25,6 +25,7 @@ import type { ContainerProcess } from "./process.ts";
 import { checkTransition } from "./transitions.ts";
 import type { CheckpointOptions } from "../criu/options.ts";
 import type { ContainerInternals, ExecOptions } from "./container.ts";
+import type { ContainerState } from "./state.ts";
 
 const SIGKILL = 9;
 
@@ -65,12 +66,21 @@ export function set(c: ContainerInternals, resources: LinuxResources): Promise<v
     mark("update: locked", c.id);
     await c.cgroup.set(resources);
     mark("update: cgroup set", c.id);
-    const state = c.state();
-    const linux = state.config.linux ??= {};
-    linux.resources = mergeResources(linux.resources ?? {}, resources);
+    // A new state object: the handle's is never changed in place (see saved()).
+    const old = c.state();
+    const linux = old.config.linux ?? {};
+    const state: ContainerState = {
+      ...old,
+      config: {
+        ...old.config,
+        linux: { ...linux, resources: mergeResources(linux.resources ?? {}, resources) },
+      },
+    };
     // Imported, not a static import: see the module's documentation.
     const { writeAtomic } = await import("./state_write.ts");
-    await writeAtomic(join(c.dir, "state.json"), JSON.stringify(state));
+    const text = JSON.stringify(state);
+    await writeAtomic(join(c.dir, "state.json"), text);
+    c.saved(state, text);
     mark("update: state saved", c.id);
   });
 }

@@ -166,6 +166,8 @@ async function checkEffect(
       assert.deepEqual(calls, ["cgroup set"]);
       const saved = JSON.parse(await Deno.readTextFile(`${w.factory.root}/${c.id}/state.json`));
       assert.equal(saved.config.linux.resources.pids.limit, 42, "the update is recorded");
+      // The handle's state is the new one too (set() replaces it, never edits it in place).
+      assert.equal(c.persisted.config.linux?.resources?.pids?.limit, 42);
       assert.equal(await c.status(), from);
       break;
     }
@@ -364,6 +366,28 @@ Deno.test("a handle whose container was deleted and created again refuses to act
   assert.ok(w.sys.alive(pid));
   assert.equal(await now.status(), "created");
   await now.destroy({ force: true });
+});
+
+Deno.test("a handle takes up what another handle wrote to state.json, and keeps its own state while it is unchanged", async () => {
+  await using w = await world();
+  const a = await w.factory.create("c1", { bundle: w.bundle, spec: spec() });
+  const b = await w.factory.load("c1");
+  await a.start();
+  const pidsLimit = () => a.persisted.config.linux?.resources?.pids?.limit;
+  assert.equal(pidsLimit(), undefined);
+  // Another handle (another process, for all the first one knows) updates the state.
+  await b.set({ pids: { limit: 7 } });
+  await a.signal(SIGUSR1); // a locked verb: refreshed from state.json
+  assert.equal(pidsLimit(), 7);
+  // Unchanged text: the state a handle has is kept, equal to what is on disk.
+  const before = a.persisted;
+  await a.signal(SIGUSR1);
+  assert.deepEqual(a.persisted, before);
+  assert.deepEqual(
+    a.persisted,
+    JSON.parse(await Deno.readTextFile(`${w.factory.root}/c1/state.json`)),
+  );
+  await a.destroy({ force: true });
 });
 
 Deno.test("SIGKILL to a paused container thaws it, so the kill is acted on (as runc)", async () => {

@@ -30,6 +30,7 @@ import {
   pidsAsVersioned,
 } from "./factory.ts";
 import { readBundleSpec } from "./bundle_spec.ts";
+import { cloneJson } from "../util/json.ts";
 
 /** What {@link createContainer} takes from its {@link Factory}. */
 export interface CreateContext extends FactoryContext {
@@ -92,7 +93,7 @@ export async function createContainer(
   await f.sys.ready({ spawn: true });
   mark("create: native library loaded", id);
   const bundle = resolve(opts.bundle);
-  const spec = opts.spec ? validateSpec(structuredClone(opts.spec)) : await readBundleSpec(bundle);
+  const spec = opts.spec ? validateSpec(cloneJson(opts.spec)) : await readBundleSpec(bundle);
   mark("create: spec read and validated", id);
   const rootfs = rootfsPath(spec, bundle);
   checkRootfs(rootfs, spec);
@@ -306,7 +307,8 @@ export async function createContainer(
     state.initPid = spawned.pid;
     state.cgroup = cgroup.saved();
     state.initStartTime = st?.startTime ?? 0;
-    await writeAtomic(join(dir, "state.json"), JSON.stringify(state));
+    const stateText = JSON.stringify(state);
+    await writeAtomic(join(dir, "state.json"), stateText);
     mark("create: state written", id);
     if (!waitForStart) {
       // Started: "running" from here (a create's start removes its fifo instead).

@@ -12,7 +12,7 @@ import { createCgroupManager, loadCgroupManager } from "../drivers/factory.ts";
 import type { CgroupConfig, CgroupManager, DriverName, DriverState } from "../drivers/driver.ts";
 import { NotFoundError } from "../errors.ts";
 import type { LandlockPlan } from "./init_plan.ts";
-import { type ContainerState, readState, validateId } from "./state.ts";
+import { type ContainerState, parseState, readStateText, validateId } from "./state.ts";
 import { Container } from "./container.ts";
 import { defaultRoot, SYSTEM_ROOT } from "./state_root.ts";
 import type { StdioOptions } from "./stdio.ts";
@@ -207,8 +207,10 @@ export class Factory {
     // No native library yet: `state` needs none; the verbs that do load it (Container).
     const dir = join(this.root, id);
     let state: ContainerState;
+    let stateText: string;
     try {
-      state = await readState(join(dir, "state.json"));
+      stateText = readStateText(join(dir, "state.json"));
+      state = parseState(stateText);
     } catch (e) {
       if (e instanceof Deno.errors.NotFound) {
         if (isDirectory(dir)) return (await ops()).orphan(this.#context(), id, dir);
@@ -223,7 +225,11 @@ export class Factory {
       state.cgroup,
       { onWarning: this.#warn },
     );
-    return new Container(state, dir, cgroup, { onWarning: this.#warn, syscalls: this.#sys });
+    return new Container(state, dir, cgroup, {
+      onWarning: this.#warn,
+      syscalls: this.#sys,
+      stateText,
+    });
   }
 
   /** Ids of every container under the root. */

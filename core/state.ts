@@ -114,9 +114,30 @@ interface LegacyState {
  */
 // deno-lint-ignore require-await -- synchronous inside on purpose; callers keep a Promise API
 export async function readState(path: string): Promise<ContainerState> {
-  // A few kilobytes from a local file: a synchronous read costs less than the first hop
-  // through Deno's thread pool, which a CLI command would otherwise pay for it.
-  const state = JSON.parse(Deno.readTextFileSync(path)) as ContainerState & LegacyState;
+  return parseState(readStateText(path));
+}
+
+/**
+ * The text of a state.json. A few kilobytes from a local file: a synchronous read costs less
+ * than the first hop through Deno's thread pool, which a CLI command would otherwise pay for it.
+ */
+export function readStateText(path: string): string {
+  return Deno.readTextFileSync(path);
+}
+
+/**
+ * Parses a state.json's text (see {@link readState}); a SyntaxError when it is not JSON.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseState } from "./state.ts";
+ * const s = parseState('{"id":"a","cgroupPaths":{"memory":"/sys/fs/cgroup/memory/a"}}');
+ * assert.equal(s.cgroup.driver, "cgroupfs");
+ * ```
+ */
+export function parseState(text: string): ContainerState {
+  const state = JSON.parse(text) as ContainerState & LegacyState;
   if (state.cgroup === undefined) {
     const paths = state.cgroupPaths ?? {};
     state.cgroup = {

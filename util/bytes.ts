@@ -44,17 +44,25 @@ let encoder: TextEncoder | undefined;
  */
 export function utf8(s: string, extra = 0): Uint8Array<ArrayBuffer> {
   const n = s.length;
+  // A long string (a plan's JSON, a config): the native encoder, whose one-time cost the
+  // byte-by-byte copy of a few kilobytes exceeds.
+  if (n > LONG) return withExtra((encoder ??= new TextEncoder()).encode(s), extra);
   const out = new Uint8Array(n + extra);
   for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i);
-    if (c > 0x7f) {
-      const b = (encoder ??= new TextEncoder()).encode(s);
-      const wide = new Uint8Array(b.length + extra);
-      wide.set(b);
-      return wide;
-    }
+    if (c > 0x7f) return withExtra((encoder ??= new TextEncoder()).encode(s), extra);
     out[i] = c;
   }
+  return out;
+}
+
+/** Strings longer than this (UTF-16 units) are encoded by TextEncoder. */
+const LONG = 512;
+
+function withExtra(b: Uint8Array<ArrayBuffer>, extra: number): Uint8Array<ArrayBuffer> {
+  if (extra === 0) return b;
+  const out = new Uint8Array(b.length + extra);
+  out.set(b);
   return out;
 }
 
@@ -72,6 +80,17 @@ export function utf8(s: string, extra = 0): Uint8Array<ArrayBuffer> {
  * ```
  */
 export function utf8Into(s: string, buf: Uint8Array): number {
+  const n = s.length;
+  if (n <= LONG && n <= buf.length) {
+    // ASCII straight into buf (no array made); anything else the long way.
+    let i = 0;
+    for (; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c > 0x7f) break;
+      buf[i] = c;
+    }
+    if (i === n) return n;
+  }
   const b = utf8(s);
   if (b.length > buf.length) throw new RangeError(`${b.length} bytes do not fit in ${buf.length}`);
   buf.set(b);
