@@ -330,6 +330,7 @@ export async function createContainer(
       init: initProc,
       onWarning: f.warn,
       syscalls: f.sys,
+      stateText,
     });
   } catch (e) {
     // Leave nothing behind: process, cgroup, state directory, fds.
