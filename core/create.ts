@@ -145,6 +145,7 @@ export async function createContainer(
   let initProc: ContainerProcess | undefined;
   let spawnedPid = 0;
   let prepared: Promise<void> | undefined;
+  let stateText = "";
   let rdt: ResctrlGroup | undefined;
   try {
     cgroup = await f.cgroups.create({
@@ -269,6 +270,15 @@ export async function createContainer(
         rdt?.apply(pid);
         mark("create: child placed in its cgroup", id);
       },
+      // The state with the init's pid is written while the child sets itself up.
+      duringSetup: async (pid) => {
+        state.initPid = pid;
+        state.cgroup = manager.saved();
+        state.initStartTime = f.sys.procStat(pid)?.startTime ?? 0;
+        stateText = JSON.stringify(state);
+        await writeAtomic(join(dir, "state.json"), stateText);
+        mark("create: state written", id);
+      },
       until: waitForStart ? "ready" : "exec",
       ...(opts.onPty ? { onPty: opts.onPty } : {}),
       ...(seccomp?.listenerPath && base
@@ -303,13 +313,6 @@ export async function createContainer(
       f.sys,
     );
     opts.onPidfd?.(spawned.pidfd);
-    const st = f.sys.procStat(spawned.pid);
-    state.initPid = spawned.pid;
-    state.cgroup = cgroup.saved();
-    state.initStartTime = st?.startTime ?? 0;
-    const stateText = JSON.stringify(state);
-    await writeAtomic(join(dir, "state.json"), stateText);
-    mark("create: state written", id);
     if (!waitForStart) {
       // Started: "running" from here (a create's start removes its fifo instead).
       try {

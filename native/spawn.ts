@@ -91,6 +91,12 @@ export interface SpawnPlanOptions {
   fds: number[];
   /** Runs once the child exists, before it starts its setup (cgroup placement). */
   place?: (pid: number) => Promise<void>;
+  /**
+   * Runs while the child sets itself up (right after it is told to go; the runtime's own
+   * bookkeeping, off the child's path); spawnPlan returns only once it has ended, and
+   * fails with its error. On a failed setup it is waited for before the child is reaped.
+   */
+  duringSetup?: (pid: number) => Promise<void>;
   /** "ready": return when it reports READY (waiting on its exec fifo); "exec": when it has exec'd. */
   until: SpawnUntil;
   /** Receives the pty master as soon as the child sends it. */
@@ -125,11 +131,16 @@ export async function spawnPlan(plan: PlanBuilder, opts: SpawnPlanOptions): Prom
   const pid = first.pid;
   let pidfd = -1;
   let ptyFd: number | undefined;
+  let during: Promise<void> | undefined;
   try {
     if (pid <= 0) throw new Error(`nsinit-init reported an invalid pid ${pid}`);
     pidfd = check(lib.nsi_pidfd_open(pid), "pidfd_open", String(pid));
     if (opts.place) await opts.place(pid);
     check(lib.nsi_send_go(syncFd, pid), "send go");
+    if (opts.duringSetup) {
+      during = opts.duringSetup(pid);
+      during.catch(() => {}); // observed below: never an unhandled rejection
+    }
     const msg = new Uint8Array(MSG_SIZE);
     const fdOut = new Int32Array(1);
     for (;;) {
@@ -166,7 +177,9 @@ export async function spawnPlan(plan: PlanBuilder, opts: SpawnPlanOptions): Prom
       }
       if (m.type === Msg.READY && opts.until === "ready") break;
     }
+    if (during) await during;
   } catch (e) {
+    await during?.catch(() => {});
     if (pidfd >= 0) {
       lib.nsi_pidfd_signal(pidfd, 9);
       await reapPidfd(pidfd);

@@ -226,7 +226,10 @@ export class FakeSyscalls implements Syscalls {
     this.#fds.set(fd, pid);
     try {
       if (opts.place) await opts.place(pid);
+      const during = opts.duringSetup?.(pid);
+      during?.catch(() => {});
       if (opts.onBarrier) await opts.onBarrier(pid);
+      await during;
       const e = this.spawnError;
       if (e) {
         delete this.spawnError;
