@@ -60,7 +60,13 @@ import {
   unshareArgv,
   withCgroup,
 } from "./bench/measure.ts";
-import { initPlanCgroupsSpawn, initPlanFloor, initPlanSpawn } from "./bench/floor_lib.ts";
+import {
+  initPlanCgroupsSpawn,
+  initPlanFloor,
+  initPlanSpawn,
+  lifecycleFloor,
+  lifecycleSpawn,
+} from "./bench/floor_lib.ts";
 import { chartFooter, chartPanels, renderReport } from "./bench/report.ts";
 import {
   type BatchResult,
@@ -539,6 +545,8 @@ async function main(): Promise<BenchResults> {
     // The floor ladder (scripts/bench/floor_lib.ts): the clone + exec, the spec's whole init
     // plan, and that plan with the container's cgroups.
     const initPlan = initPlanFloor(bundle.spec, bundle.dir);
+    // (d): that plan as an OCI create, start and delete run it, with their bookkeeping.
+    const lcFloor = lifecycleFloor(bundle.spec, bundle.dir, `${roots.library}-floor`);
     const lib = {
       run: [] as number[],
       createStart: [] as number[],
@@ -546,6 +554,7 @@ async function main(): Promise<BenchResults> {
       unshare: [] as number[],
       initPlan: [] as number[],
       initPlanCgroups: [] as number[],
+      lifecycle: [] as number[],
     };
     let seq = 0;
     const nextCgroup = () => `${tag}-l${seq++}`;
@@ -565,6 +574,7 @@ async function main(): Promise<BenchResults> {
         "initPlanCgroups",
         () => initPlanCgroupsSpawn(bundle.spec, bundle.dir, initPlan, nextCgroup()),
       ],
+      ["lifecycle", () => lifecycleSpawn(lcFloor, nextCgroup())],
       ["unshare", () => timeOk(unshare)],
     ];
     for (let i = 0; i < N.warmup * 5 + N.library; i++) {
@@ -580,9 +590,10 @@ async function main(): Promise<BenchResults> {
       unshare: summarize(lib.unshare),
       initPlan: summarize(lib.initPlan),
       initPlanCgroups: summarize(lib.initPlanCgroups),
+      lifecycle: summarize(lib.lifecycle),
     };
     log(
-      `  median ms: library run ${library.run.median}, create+start ${library.createStart.median}, floor ${floor.helper.median}, init plan ${floor.initPlan.median}, with cgroups ${floor.initPlanCgroups.median}, unshare ${floor.unshare.median}`,
+      `  median ms: library run ${library.run.median}, create+start ${library.createStart.median}, floor ${floor.helper.median}, init plan ${floor.initPlan.median}, with cgroups ${floor.initPlanCgroups.median}, OCI lifecycle ${floor.lifecycle.median}, unshare ${floor.unshare.median}`,
     );
 
     // Batches.

@@ -6,7 +6,9 @@
  * read-only paths, /dev: what every runtime's child does); (c) (b) plus the cgroups every
  * runtime makes for a container, joins and removes (one directory per hierarchy on v1, as
  * floor_cli's `--cgroup`; on v2 the one directory, cloned into with `CLONE_INTO_CGROUP`).
- * No state files, no locks, no validation, no limits.
+ * No state files, no locks, no validation, no limits. (d) (c) run as an OCI runtime's
+ * create, start and delete must: with the bookkeeping that lets another process find, start
+ * and delete the container ({@link lifecycleSpawn}).
  *
  * @module
  */
@@ -14,6 +16,9 @@
 import type { Spec } from "../../spec/config.ts";
 import { buildInitPlan } from "../../core/init_plan.ts";
 import type { PlanBuilder } from "../../native/plan.ts";
+import { spawnPlan } from "../../native/spawn.ts";
+import { check, cstr, native } from "../../native/ffi.ts";
+import { reaper } from "../../native/reaper.ts";
 import { floorSpawn } from "./floor.ts";
 import { makeFloorCgroups } from "./floor_cli.ts";
 
@@ -54,4 +59,118 @@ export async function initPlanCgroupsSpawn(
     await cg.remove();
   }
   return performance.now() - t0;
+}
+
+/** A state directory of {@link lifecycleSpawn}'s and the init plan that waits on its fifo. */
+export interface LifecycleFloor {
+  /** The container's state directory (made and removed by each call). */
+  dir: string;
+  /** The bench spec. */
+  spec: Spec;
+  /** The bundle. */
+  bundle: string;
+  /** The init plan, waiting on `<dir>/exec.fifo` (v1; on v2 built per call). */
+  plan: PlanBuilder;
+}
+
+/** The floor of {@link lifecycleSpawn} for `spec`, its state directory `dir` (not made yet). */
+export function lifecycleFloor(spec: Spec, bundle: string, dir: string): LifecycleFloor {
+  const fifoPath = `${dir}/exec.fifo`;
+  return { dir, spec, bundle, plan: buildInitPlan(spec, { bundle, id: "floor", fifoPath }) };
+}
+
+let devNull = -1;
+
+/**
+ * Rung (d): rung (c) as an OCI runtime's `create`, `start` and `delete` run it, with the
+ * least bookkeeping those verbs need so that another process can find, start and delete
+ * the container (what runc's libcontainer does too; nothing of nsinit's core):
+ * - create: the state directory made and locked (flock), the exec fifo made, the cgroups
+ *   made; the helper spawned with the plan that waits on the fifo; a state.json (the
+ *   config in it, as every runtime records it) written while the helper starts, and written
+ *   again atomically with the init's pid while the child sets itself up;
+ * - start: the init released through its fifo (libnsinit's one call: a checked pidfd, the
+ *   fifo opened and removed), returning once it has exec'd;
+ * - wait for the exit; delete: the cgroups and the state directory removed.
+ * ms, all of it. What it made is removed when it fails.
+ */
+export async function lifecycleSpawn(f: LifecycleFloor, cgroup: string): Promise<number> {
+  const lib = native();
+  if (devNull < 0) devNull = check(lib.nsi_open(cstr("/dev/null"), 2, 0), "open", "/dev/null");
+  const fifo = `${f.dir}/exec.fifo`;
+  const enc = new TextEncoder();
+  const write = (text: string, atomic: boolean) => {
+    const path = `${f.dir}/state.json`;
+    const target = atomic ? `${path}.tmp` : path;
+    const file = Deno.openSync(target, { write: true, createNew: true, mode: 0o600 });
+    try {
+      file.writeSync(enc.encode(text));
+    } finally {
+      file.close();
+    }
+    if (atomic) Deno.renameSync(target, path);
+  };
+  const t0 = performance.now();
+  Deno.mkdirSync(f.dir, { mode: 0o711 });
+  let lock: Deno.FsFile | undefined;
+  let cg: Awaited<ReturnType<typeof makeFloorCgroups>> | undefined;
+  let pidfd = -1;
+  try {
+    lock = Deno.openSync(f.dir, { read: true });
+    lock.lockSync(true);
+    check(lib.nsi_mkfifo(cstr(fifo), 0o622), "mkfifo", fifo);
+    cg = await makeFloorCgroups(cgroup);
+    const plan = cg.cloneInto
+      ? buildInitPlan(f.spec, {
+        bundle: f.bundle,
+        id: "floor",
+        fifoPath: fifo,
+        cloneInto: cg.cloneInto,
+      })
+      : f.plan;
+    const state: Record<string, unknown> = {
+      id: "floor",
+      bundle: f.bundle,
+      pid: 0,
+      config: f.spec,
+    };
+    const spawning = spawnPlan(plan, {
+      fds: [devNull, devNull, devNull],
+      until: "ready",
+      ...(cg.place ? { place: cg.place } : {}),
+      duringSetup: (pid) => {
+        state.pid = pid;
+        write(JSON.stringify(state), true);
+        return Promise.resolve();
+      },
+    });
+    spawning.catch(() => {}); // awaited below
+    write(JSON.stringify(state), false); // while the helper starts
+    const s = await spawning;
+    pidfd = s.pidfd;
+    const stat = Deno.readTextFileSync(`/proc/${s.pid}/stat`);
+    const startTime = BigInt(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
+    const err = new Uint8Array(256);
+    const rc = await lib.nsi_init_start(cstr(fifo), s.pid, startTime, err, err.length);
+    if (rc !== 0) throw new Error(`lifecycle floor: start failed (${rc})`);
+    const status = await reaper.wait(s.pidfd);
+    lib.nsi_close(s.pidfd);
+    pidfd = -1;
+    if (status.code !== 0) throw new Error(`lifecycle floor exited with ${JSON.stringify(status)}`);
+    await cg.remove();
+    cg = undefined;
+    Deno.removeSync(f.dir, { recursive: true });
+    return performance.now() - t0;
+  } finally {
+    if (pidfd >= 0) {
+      lib.nsi_pidfd_signal(pidfd, 9);
+      await reaper.wait(pidfd).catch(() => {});
+      lib.nsi_close(pidfd);
+    }
+    await cg?.remove();
+    try {
+      Deno.removeSync(f.dir, { recursive: true });
+    } catch { /* removed */ }
+    lock?.close();
+  }
 }

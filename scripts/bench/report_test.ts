@@ -325,10 +325,10 @@ Deno.test("the library targets are explained by the floor ladder", () => {
       "helper (mounts, pivot_root, masked and read-only paths, /dev, capabilities: what every " +
       "runtime's child does) 2.90 ms; that plan with the container's cgroups made, joined and " +
       "removed (one directory per hierarchy, the child placed in each) 4.50 ms.",
-      "That floor is 0.205x `crun run` (22.0 ms), within 0.25x: the kernel work the spec asks " +
-      "for leaves room, and nsinit misses the target by its own work.",
-      "That floor is 1.80x the clone + exec, within 2x",
-      "takes 8.00 ms, 3.50 ms above the top floor: nsinit's own work",
+      "The top floor is 0.205x `crun run` (22.0 ms), within 0.25x: the work the spec and the " +
+      "OCI verbs ask for leaves room, and nsinit misses the target by its own work.",
+      "The top floor is 1.80x the clone + exec, within 2x",
+      "takes 8.00 ms, 3.50 ms above the cgroups floor: nsinit's own work",
     ]
   ) {
     assert.ok(md.includes(needle), `missing: ${needle}`);
@@ -341,12 +341,32 @@ Deno.test("the library targets are explained by the floor ladder", () => {
   }));
   assert.ok(
     over.includes(
-      "That floor alone is 0.273x `crun run` (22.0 ms): over 0.25x by the " +
+      "The cgroups floor alone is 0.273x `crun run` (22.0 ms): over 0.25x by the " +
         "kernel work this spec asks for, measured",
     ),
     over,
   );
-  assert.ok(over.includes("That floor alone is 2.40x the clone + exec: over 2x"), over);
+  assert.ok(over.includes("The cgroups floor alone is 2.40x the clone + exec: over 2x"), over);
+  // The OCI lifecycle's rung: over 2x of its own while the cgroups floor is within.
+  const lc = sampleResults({ ...r, floor: { ...r.floor, lifecycle: s(5.5) } });
+  const lcMd = renderReport(lc);
+  for (
+    const needle of [
+      "| floor: that, as an OCI `create`, `start` and `delete` (state, lock, exec fifo) | 5.50 |",
+      "*as an OCI create, start and delete*",
+      "exec fifo too) 5.50 ms.",
+      "The cgroups floor is 1.80x the clone + exec, within 2x; as an OCI create, start and " +
+      "delete it is 2.20x the clone + exec: over 2x by the bookkeeping those verbs need",
+      "The top floor is 0.250x `crun run` (22.0 ms), within 0.25x",
+      "takes 8.00 ms, 2.50 ms above the OCI lifecycle floor: nsinit's own work",
+    ]
+  ) {
+    assert.ok(lcMd.includes(needle), `missing: ${needle}`);
+  }
+  assert.equal(
+    chartPanels(lc)[0].bars.find((b) => b.label === "floor: + OCI create/start/delete")?.value,
+    5.5,
+  );
   // Older results (no ladder) keep the phase-based text.
   assert.ok(renderReport(base).includes("the floor only clones and execs"));
 });

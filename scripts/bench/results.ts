@@ -146,9 +146,17 @@ export interface BenchResults {
    * clones and execs; `initPlan` runs the bench spec's whole init plan (core/init_plan.ts:
    * mounts, pivot_root, masks, /dev) through the helper; `initPlanCgroups` also makes the
    * container's cgroups, places the child (v2: clones into it) and removes them after the
-   * exit (the last two absent in older results).
+   * exit; `lifecycle` runs that as an OCI create, start and delete must (the state
+   * directory, its lock, state.json, the exec fifo and a separate start, the removal:
+   * scripts/bench/floor_lib.ts's lifecycleSpawn). The last three are absent in older results.
    */
-  floor: { helper: Summary; unshare: Summary; initPlan?: Summary; initPlanCgroups?: Summary };
+  floor: {
+    helper: Summary;
+    unshare: Summary;
+    initPlan?: Summary;
+    initPlanCgroups?: Summary;
+    lifecycle?: Summary;
+  };
   /** Batches of containers. */
   batch: {
     librarySequential: BatchResult;
