@@ -970,7 +970,9 @@ function libraryAboveLadder(r: BenchResults, vsCrun: boolean): string {
     (d !== undefined
       ? `; that as an OCI \`create\`, \`start\` and \`delete\` run it, with the least ` +
         "bookkeeping those verbs need for another process to find, start and delete the " +
-        "container (the state directory and its lock, state.json written twice, the exec fifo " +
+        "container (the state directory and its lock, state.json written before the cgroups " +
+        "exist, so that a runtime killed mid-create leaves what `delete --force` needs, and " +
+        "again with the init's pid; the exec fifo " +
         `and a separate start, the removal; runc keeps a state directory, state.json and an ` +
         `exec fifo too) ${fmt(d)} ms.`
       : ".");
