@@ -646,6 +646,19 @@ async function main(): Promise<BenchResults> {
       ),
     );
     const libraryConcurrent = cpuOf(batchOf(N.batch, performance.now() - t0), cpu0);
+    // The ladder's cgroups floor, the whole batch at once: what the kernel and the
+    // containers' own processes allow, with no runtime work.
+    checkAbort();
+    cpu0 = cpuNow();
+    t0 = performance.now();
+    await Promise.all(
+      Array.from(
+        { length: N.batch },
+        () =>
+          initPlanCgroupsSpawn(bundle.spec, bundle.dir, initPlan, nextCgroup(), { offLoop: true }),
+      ),
+    );
+    const floorConcurrent = cpuOf(batchOf(N.batch, performance.now() - t0), cpu0);
     const cliSequential: BenchResults["batch"]["cliSequential"] = {};
     for (const rt of runtimes) {
       t0 = performance.now();
@@ -657,6 +670,7 @@ async function main(): Promise<BenchResults> {
     }
     log(
       `  total ms: library concurrent ${libraryConcurrent.totalMs}, sequential ${librarySequential.totalMs}, ` +
+        `cgroups floor concurrent ${floorConcurrent.totalMs}, ` +
         runtimes.map((rt) => `${rt} ${cliSequential[rt]!.totalMs}`).join(", "),
     );
 
@@ -809,7 +823,7 @@ async function main(): Promise<BenchResults> {
       lifecycle,
       library,
       floor,
-      batch: { librarySequential, libraryConcurrent, cliSequential },
+      batch: { librarySequential, libraryConcurrent, floorConcurrent, cliSequential },
       memoryKiB,
       startup,
       components,

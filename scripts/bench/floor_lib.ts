@@ -20,7 +20,8 @@ import { spawnPlan } from "../../native/spawn.ts";
 import { check, cstr, native } from "../../native/ffi.ts";
 import { reaper } from "../../native/reaper.ts";
 import { floorSpawn } from "./floor.ts";
-import { makeFloorCgroups } from "./floor_cli.ts";
+import { floorCgroupDirs, type FloorCgroups, makeFloorCgroups } from "./floor_cli.ts";
+import { type CgroupFileOp, cgroupFiles } from "../../cgroups/fs_base.ts";
 
 /**
  * The init plan of `spec` (bundle `bundle`), as core/create.ts builds it for a `run` (no
@@ -42,16 +43,20 @@ export function initPlanSpawn(plan: PlanBuilder): Promise<number> {
  * child placed in each before it goes on; v2: cloned into the one) and removes them after the
  * exit; ms, all of it. On v2 the plan is built per call (it names the directory); building
  * it takes ~0.2 ms (`buildInitPlan` in the parts of the work), inside the figure, as nsinit
- * builds one per container.
+ * builds one per container. With `offLoop` the cgroup files are made, written and removed
+ * in native batches off the event loop ({@link floorCgroupsOffLoop}): for many floors at
+ * once, whose synchronous cgroup writes would otherwise wait for the kernel one after
+ * another on the one event loop.
  */
 export async function initPlanCgroupsSpawn(
   spec: Spec,
   bundle: string,
   plan: PlanBuilder,
   cgroup: string,
+  opts: { offLoop?: boolean } = {},
 ): Promise<number> {
   const t0 = performance.now();
-  const cg = await makeFloorCgroups(cgroup);
+  const cg = opts.offLoop ? await floorCgroupsOffLoop(cgroup) : await makeFloorCgroups(cgroup);
   try {
     const p = cg.cloneInto ? initPlanFloor(spec, bundle, cg.cloneInto) : plan;
     await floorSpawn(p, cg.place ? { place: cg.place } : {});
@@ -173,4 +178,52 @@ export async function lifecycleSpawn(f: LifecycleFloor, cgroup: string): Promise
     } catch { /* removed */ }
     lock?.close();
   }
+}
+
+/**
+ * {@link makeFloorCgroups}'s directories, made, joined and removed in native batches off the
+ * event loop (cgroups/fs_base.ts cgroupFiles: one call per batch on a pool thread), as a
+ * runtime running many containers at once would. v1's cpuset files are filled from the
+ * parent. A directory still busy right after the exit is removed again a little later.
+ */
+export async function floorCgroupsOffLoop(name: string): Promise<FloorCgroups> {
+  const { dirs, cloneInto } = floorCgroupDirs(name);
+  const make: CgroupFileOp[] = [];
+  for (const dir of dirs) {
+    make.push({ op: "mkdir", path: dir });
+    if (dir.startsWith("/sys/fs/cgroup/cpuset/")) {
+      const parent = dir.slice(0, dir.lastIndexOf("/"));
+      for (const f of ["cpuset.cpus", "cpuset.mems"]) {
+        make.push({ op: "fill", path: `${dir}/${f}`, from: `${parent}/${f}` });
+      }
+    }
+  }
+  const remove = async () => {
+    let left = [...dirs].reverse();
+    for (let i = 0; left.length > 0; i++) {
+      const r = await cgroupFiles(left.map((path) => ({ op: "rmdir" as const, path })));
+      // ENOENT: never made or gone; EBUSY: the exit is not through yet.
+      left = left.filter((_, k) => r[k].errno !== 0 && r[k].errno !== 2);
+      if (left.length === 0) break;
+      if (i >= 200) throw new Error(`floor: cannot remove ${left.join(", ")}`);
+      await new Promise((res) => setTimeout(res, 1));
+    }
+  };
+  const made = await cgroupFiles(make, { stop: true });
+  const failed = made.findIndex((r) => r.stage !== "" && r.stage !== "skipped");
+  if (failed >= 0) {
+    await remove();
+    throw new Error(`floor: ${make[failed].op} ${make[failed].path}: errno ${made[failed].errno}`);
+  }
+  if (cloneInto) return { cloneInto, remove };
+  const place = async (pid: number) => {
+    const r = await cgroupFiles(
+      dirs.map((d) => ({ op: "write" as const, path: `${d}/cgroup.procs`, value: String(pid) })),
+    );
+    const bad = r.findIndex((x) => x.stage !== "");
+    if (bad >= 0) {
+      throw new Error(`floor: cannot place ${pid} in ${dirs[bad]}: errno ${r[bad].errno}`);
+    }
+  };
+  return { place, remove };
 }

@@ -35,6 +35,20 @@ Deno.test({
           names[0],
         )) > 0,
       );
+      // Off the event loop, several at once (the concurrent batch's floor).
+      const off = await Promise.all(
+        names.slice(0, 3).map((n) =>
+          initPlanCgroupsSpawn(
+            bundle.spec,
+            bundle.dir,
+            initPlanFloor(bundle.spec, bundle.dir),
+            `${n}-off`,
+            { offLoop: true },
+          )
+        ),
+      );
+      assert.ok(off.every((ms) => ms > 0));
+      for (const n of names.slice(0, 3)) gone(floorCgroupDirs(`${n}-off`).dirs);
       for (const name of names.slice(1, 3)) {
         assert.ok((await lifecycleSpawn(lc, name)) > 0);
         gone([state, ...floorCgroupDirs(name).dirs]);
@@ -53,7 +67,9 @@ Deno.test({
       gone(floorCgroupDirs(names[3]).dirs);
     } finally {
       for (const n of names) {
-        for (const d of floorCgroupDirs(n).dirs) await Deno.remove(d).catch(() => {});
+        for (const x of [n, `${n}-off`]) {
+          for (const d of floorCgroupDirs(x).dirs) await Deno.remove(d).catch(() => {});
+        }
       }
       await Deno.remove(work, { recursive: true });
     }

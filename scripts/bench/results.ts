@@ -161,6 +161,13 @@ export interface BenchResults {
   batch: {
     librarySequential: BatchResult;
     libraryConcurrent: BatchResult;
+    /**
+     * The library ladder's cgroups floor (scripts/bench/floor_lib.ts initPlanCgroupsSpawn:
+     * the spec's init plan and the cgroups, no runtime work), all of the batch at once from
+     * this process: what the kernel and the containers' own processes allow (absent in
+     * older results).
+     */
+    floorConcurrent?: BatchResult;
     cliSequential: Partial<Record<RuntimeName, BatchResult>>;
   };
   /** Peak RSS of the runtime process for one `run`, KiB (median). */
