@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { buildNative, NATIVE_SOURCES } from "./build.ts";
+import { hasCommand } from "../tests/helpers/skip.ts";
 
 Deno.test("NATIVE_SOURCES lists every file of native/src (remote builds fetch exactly these)", () => {
   const dir = new URL("./src/", import.meta.url);
@@ -7,20 +8,9 @@ Deno.test("NATIVE_SOURCES lists every file of native/src (remote builds fetch ex
   assert.deepEqual(names, [...NATIVE_SOURCES]);
 });
 
-/** Whether `name` is an executable on PATH. */
-function onPath(name: string): boolean {
-  return (Deno.env.get("PATH") ?? "").split(":").some((d) => {
-    try {
-      return d !== "" && Deno.statSync(`${d}/${name}`).isFile;
-    } catch {
-      return false;
-    }
-  });
-}
-
 Deno.test({
   name: "the helper is built with musl when musl-gcc is installed (no glibc cpuid probe per exec)",
-  ignore: !onPath("musl-gcc") || !onPath("cc"),
+  ignore: !hasCommand("musl-gcc") || !hasCommand("cc"),
   fn() {
     const dir = Deno.makeTempDirSync({ prefix: "nsinit-build-" });
     try {

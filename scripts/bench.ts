@@ -628,37 +628,29 @@ async function main(): Promise<BenchResults> {
         childrenSysMs: kidsSys - kidsSys0,
       };
     };
-    let cpu0 = cpuNow();
+    const cpu0 = cpuNow();
     let t0 = performance.now();
     for (let i = 0; i < N.batch; i++) {
       checkAbort();
       await libraryRun(factory, `seq-${i}`, bundle.dir, withCgroup(bundle.spec, nextCgroup()));
     }
     const librarySequential = cpuOf(batchOf(N.batch, performance.now() - t0), cpu0);
-    checkAbort();
-    cpu0 = cpuNow();
-    t0 = performance.now();
-    await Promise.all(
-      Array.from(
-        { length: N.batch },
-        (_, i) =>
-          libraryRun(factory, `conc-${i}`, bundle.dir, withCgroup(bundle.spec, nextCgroup())),
-      ),
+    /** The whole batch of `one` at once, timed, with the CPU it used. */
+    const atOnce = async (one: (i: number) => Promise<unknown>) => {
+      checkAbort();
+      const c0 = cpuNow();
+      const start = performance.now();
+      await Promise.all(Array.from({ length: N.batch }, (_, i) => one(i)));
+      return cpuOf(batchOf(N.batch, performance.now() - start), c0);
+    };
+    const libraryConcurrent = await atOnce((i) =>
+      libraryRun(factory, `conc-${i}`, bundle.dir, withCgroup(bundle.spec, nextCgroup()))
     );
-    const libraryConcurrent = cpuOf(batchOf(N.batch, performance.now() - t0), cpu0);
     // The ladder's cgroups floor, the whole batch at once: what the kernel and the
     // containers' own processes allow, with no runtime work.
-    checkAbort();
-    cpu0 = cpuNow();
-    t0 = performance.now();
-    await Promise.all(
-      Array.from(
-        { length: N.batch },
-        () =>
-          initPlanCgroupsSpawn(bundle.spec, bundle.dir, initPlan, nextCgroup(), { offLoop: true }),
-      ),
+    const floorConcurrent = await atOnce(() =>
+      initPlanCgroupsSpawn(bundle.spec, bundle.dir, initPlan, nextCgroup(), { offLoop: true })
     );
-    const floorConcurrent = cpuOf(batchOf(N.batch, performance.now() - t0), cpu0);
     const cliSequential: BenchResults["batch"]["cliSequential"] = {};
     for (const rt of runtimes) {
       t0 = performance.now();

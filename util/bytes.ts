@@ -48,12 +48,20 @@ export function utf8(s: string, extra = 0): Uint8Array<ArrayBuffer> {
   // byte-by-byte copy of a few kilobytes exceeds.
   if (n > LONG) return withExtra((encoder ??= new TextEncoder()).encode(s), extra);
   const out = new Uint8Array(n + extra);
-  for (let i = 0; i < n; i++) {
+  if (asciiInto(s, out) === n) return out;
+  return withExtra((encoder ??= new TextEncoder()).encode(s), extra);
+}
+
+/** Copies `s` into `buf` while it is ASCII (buf long enough); how many units it copied. */
+function asciiInto(s: string, buf: Uint8Array): number {
+  const n = s.length;
+  let i = 0;
+  for (; i < n; i++) {
     const c = s.charCodeAt(i);
-    if (c > 0x7f) return withExtra((encoder ??= new TextEncoder()).encode(s), extra);
-    out[i] = c;
+    if (c > 0x7f) break;
+    buf[i] = c;
   }
-  return out;
+  return i;
 }
 
 /** Strings longer than this (UTF-16 units) are encoded by TextEncoder. */
@@ -81,16 +89,8 @@ function withExtra(b: Uint8Array<ArrayBuffer>, extra: number): Uint8Array<ArrayB
  */
 export function utf8Into(s: string, buf: Uint8Array): number {
   const n = s.length;
-  if (n <= LONG && n <= buf.length) {
-    // ASCII straight into buf (no array made); anything else the long way.
-    let i = 0;
-    for (; i < n; i++) {
-      const c = s.charCodeAt(i);
-      if (c > 0x7f) break;
-      buf[i] = c;
-    }
-    if (i === n) return n;
-  }
+  // ASCII straight into buf (no array made); anything else the long way.
+  if (n <= LONG && n <= buf.length && asciiInto(s, buf) === n) return n;
   const b = utf8(s);
   if (b.length > buf.length) throw new RangeError(`${b.length} bytes do not fit in ${buf.length}`);
   buf.set(b);

@@ -60,11 +60,7 @@ export interface FloorSpawnOptions {
  */
 export async function floorSpawn(plan: PlanBuilder, opts: FloorSpawnOptions = {}): Promise<number> {
   const lib = native();
-  let fds = opts.fds;
-  if (!fds) {
-    if (devNull < 0) devNull = check(lib.nsi_open(cstr("/dev/null"), 2, 0), "open", "/dev/null");
-    fds = [devNull, devNull, devNull];
-  }
+  const fds = opts.fds ?? floorStdio();
   const t0 = performance.now();
   const s = await spawnPlan(plan, {
     fds,
@@ -82,7 +78,15 @@ export async function floorSpawn(plan: PlanBuilder, opts: FloorSpawnOptions = {}
   return ms;
 }
 
-/** Closes what {@link floorSpawn} keeps open between calls. */
+/** The floors' stdio: /dev/null as fds 0, 1 and 2, opened once and kept (see closeFloor). */
+export function floorStdio(): [number, number, number] {
+  if (devNull < 0) {
+    devNull = check(native().nsi_open(cstr("/dev/null"), 2, 0), "open", "/dev/null");
+  }
+  return [devNull, devNull, devNull];
+}
+
+/** Closes what the floors keep open between calls. */
 export function closeFloor(): void {
   if (devNull >= 0) native().nsi_close(devNull);
   devNull = -1;

@@ -56,6 +56,19 @@ async function removeDirs(dirs: string[]): Promise<void> {
   }
 }
 
+/**
+ * The files a new v1 cpuset directory `dir` needs copied from its parent (`cpuset.cpus`,
+ * `cpuset.mems`: empty, the kernel refuses a process); none for another hierarchy.
+ */
+export function cpusetFills(dir: string): { path: string; from: string }[] {
+  if (!dir.startsWith("/sys/fs/cgroup/cpuset/")) return [];
+  const parent = dir.slice(0, dir.lastIndexOf("/"));
+  return ["cpuset.cpus", "cpuset.mems"].map((f) => ({
+    path: `${dir}/${f}`,
+    from: `${parent}/${f}`,
+  }));
+}
+
 /** The floor's cgroups for one container: made, then how to place a child and remove them. */
 export interface FloorCgroups {
   /** On cgroup v2: the directory to clone the child into (no placing then). */
@@ -80,11 +93,8 @@ export async function makeFloorCgroups(name: string): Promise<FloorCgroups> {
     for (const dir of dirs) {
       Deno.mkdirSync(dir);
       made.push(dir);
-      if (dir.startsWith("/sys/fs/cgroup/cpuset/")) {
-        const parent = dir.slice(0, dir.lastIndexOf("/"));
-        for (const f of ["cpuset.cpus", "cpuset.mems"]) {
-          Deno.writeTextFileSync(`${dir}/${f}`, Deno.readTextFileSync(`${parent}/${f}`));
-        }
+      for (const f of cpusetFills(dir)) {
+        Deno.writeTextFileSync(f.path, Deno.readTextFileSync(f.from));
       }
     }
   } catch (e) {

@@ -19,8 +19,8 @@ import type { PlanBuilder } from "../../native/plan.ts";
 import { spawnPlan } from "../../native/spawn.ts";
 import { check, cstr, native } from "../../native/ffi.ts";
 import { reaper } from "../../native/reaper.ts";
-import { floorSpawn } from "./floor.ts";
-import { floorCgroupDirs, type FloorCgroups, makeFloorCgroups } from "./floor_cli.ts";
+import { floorSpawn, floorStdio } from "./floor.ts";
+import { cpusetFills, floorCgroupDirs, type FloorCgroups, makeFloorCgroups } from "./floor_cli.ts";
 import { type CgroupFileOp, cgroupFiles } from "../../cgroups/fs_base.ts";
 
 /**
@@ -84,8 +84,6 @@ export function lifecycleFloor(spec: Spec, bundle: string, dir: string): Lifecyc
   return { dir, spec, bundle, plan: buildInitPlan(spec, { bundle, id: "floor", fifoPath }) };
 }
 
-let devNull = -1;
-
 /**
  * Rung (d): rung (c) as an OCI runtime's `create`, `start` and `delete` run it, with the
  * least bookkeeping those verbs need so that another process can find, start and delete
@@ -101,7 +99,6 @@ let devNull = -1;
  */
 export async function lifecycleSpawn(f: LifecycleFloor, cgroup: string): Promise<number> {
   const lib = native();
-  if (devNull < 0) devNull = check(lib.nsi_open(cstr("/dev/null"), 2, 0), "open", "/dev/null");
   const fifo = `${f.dir}/exec.fifo`;
   const enc = new TextEncoder();
   const write = (text: string, atomic: boolean) => {
@@ -140,7 +137,7 @@ export async function lifecycleSpawn(f: LifecycleFloor, cgroup: string): Promise
       config: f.spec,
     };
     const spawning = spawnPlan(plan, {
-      fds: [devNull, devNull, devNull],
+      fds: floorStdio(),
       until: "ready",
       ...(cg.place ? { place: cg.place } : {}),
       duringSetup: (pid) => {
@@ -191,12 +188,7 @@ export async function floorCgroupsOffLoop(name: string): Promise<FloorCgroups> {
   const make: CgroupFileOp[] = [];
   for (const dir of dirs) {
     make.push({ op: "mkdir", path: dir });
-    if (dir.startsWith("/sys/fs/cgroup/cpuset/")) {
-      const parent = dir.slice(0, dir.lastIndexOf("/"));
-      for (const f of ["cpuset.cpus", "cpuset.mems"]) {
-        make.push({ op: "fill", path: `${dir}/${f}`, from: `${parent}/${f}` });
-      }
-    }
+    for (const f of cpusetFills(dir)) make.push({ op: "fill", ...f });
   }
   const remove = async () => {
     let left = [...dirs].reverse();

@@ -64,29 +64,13 @@ export function chartPanels(r: BenchResults, machine?: string): Panel[] {
     tick: r.floor.unshare.p90,
     kind: "floor",
   });
-  if (r.floor.initPlan) {
-    one.bars.push({
-      label: "floor: + the spec's init plan",
-      value: r.floor.initPlan.median,
-      tick: r.floor.initPlan.p90,
-      kind: "floor",
-    });
-  }
-  if (r.floor.initPlanCgroups) {
-    one.bars.push({
-      label: "floor: init plan + cgroups",
-      value: r.floor.initPlanCgroups.median,
-      tick: r.floor.initPlanCgroups.p90,
-      kind: "floor",
-    });
-  }
-  if (r.floor.lifecycle) {
-    one.bars.push({
-      label: "floor: + OCI create/start/delete",
-      value: r.floor.lifecycle.median,
-      tick: r.floor.lifecycle.p90,
-      kind: "floor",
-    });
+  const ladderBars: [string, Summary | undefined][] = [
+    ["floor: + the spec's init plan", r.floor.initPlan],
+    ["floor: init plan + cgroups", r.floor.initPlanCgroups],
+    ["floor: + OCI create/start/delete", r.floor.lifecycle],
+  ];
+  for (const [label, x] of ladderBars) {
+    if (x) one.bars.push({ label, value: x.median, tick: x.p90, kind: "floor" });
   }
   if (r.cliFloor) {
     one.bars.push({
@@ -449,29 +433,15 @@ export function renderReport(
     ),
   );
   L.push(sumRow("floor: nsinit helper, clone + exec", r.floor.helper, rel(r.floor.helper)));
-  if (r.floor.initPlan) {
-    L.push(
-      sumRow("floor: + the spec's whole init plan", r.floor.initPlan, rel(r.floor.initPlan)),
-    );
-  }
-  if (r.floor.initPlanCgroups) {
-    L.push(
-      sumRow(
-        "floor: the init plan + cgroups",
-        r.floor.initPlanCgroups,
-        rel(r.floor.initPlanCgroups),
-      ),
-    );
-  }
-  if (r.floor.lifecycle) {
-    L.push(
-      sumRow(
-        "floor: that, as an OCI `create`, `start` and `delete` (state, lock, exec fifo)",
-        r.floor.lifecycle,
-        rel(r.floor.lifecycle),
-      ),
-    );
-  }
+  const ladderRows: [string, Summary | undefined][] = [
+    ["floor: + the spec's whole init plan", r.floor.initPlan],
+    ["floor: the init plan + cgroups", r.floor.initPlanCgroups],
+    [
+      "floor: that, as an OCI `create`, `start` and `delete` (state, lock, exec fifo)",
+      r.floor.lifecycle,
+    ],
+  ];
+  for (const [name, x] of ladderRows) if (x) L.push(sumRow(name, x, rel(x)));
   L.push(sumRow("floor: `unshare … chroot` from Deno", r.floor.unshare, rel(r.floor.unshare)));
   const cf = r.cliFloor;
   if (cf) {
