@@ -319,7 +319,10 @@ Deno.test({
           check(await ctr(["image", "import", "--snapshotter", "native", archive]), "import");
           const id = uniqueId("ckpt");
           const ref = `docker.io/library/nsinit-test-checkpoint:${id}`;
-          const loop = "i=0; while :; do i=$((i+1)); echo $i > /tmp/n; sleep 0.1; done";
+          // Written aside and renamed: a `cat` never finds the file emptied mid-write (a
+          // CI run read "" as 0 once).
+          const loop =
+            "i=0; while :; do i=$((i+1)); echo $i > /tmp/n.new; mv /tmp/n.new /tmp/n; sleep 0.1; done";
           const count = async () => {
             const r = await ctr(["task", "exec", "--exec-id", uniqueId("x"), id, "cat", "/tmp/n"]);
             check(r, "ctr task exec cat /tmp/n");
