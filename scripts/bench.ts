@@ -14,7 +14,7 @@
  * each verb's least work as a `deno run`, on a container nsinit created); the library from
  * this process, beside the floor ladder (a namespaced spawn with no runtime work; the spec's
  * whole init plan; that plan with the cgroups: scripts/bench/floor_lib.ts); batches of
- * containers; peak RSS; start-up costs. Everything it creates (containers, cgroups, state roots, the bundle) is removed at
+ * containers, beside the ladder's cgroups and OCI lifecycle floors as the same batches; peak RSS; start-up costs. Everything it creates (containers, cgroups, state roots, the bundle) is removed at
  * the end, also after an error or Ctrl-C.
  *
  * @module
@@ -240,6 +240,26 @@ async function probeCrun(bundle: string): Promise<{ status: CrunStatus; prefix?:
 function rotate<T>(items: readonly T[], round: number): T[] {
   const k = round % items.length;
   return [...items.slice(k), ...items.slice(0, k)];
+}
+
+/** Two parts of one batch as one: their counts, times and CPU figures added. */
+function joinBatches(a: BatchResult, b: BatchResult): BatchResult {
+  const n = a.n + b.n;
+  const totalMs = round(a.totalMs + b.totalMs, 1);
+  const out: BatchResult = { n, totalMs, perSecond: round(n / (totalMs / 1000), 1) };
+  const keys = [
+    "loopCpuMs",
+    "processCpuMs",
+    "childrenCpuMs",
+    "machineBusyMs",
+    "processSysMs",
+    "childrenSysMs",
+  ] as const;
+  for (const k of keys) {
+    const x = a[k], y = b[k];
+    if (x !== undefined && y !== undefined) out[k] = x + y;
+  }
+  return out;
 }
 
 /** Polls /proc until `pid` has exited (gone or a zombie); ms waited. */
@@ -651,6 +671,31 @@ async function main(): Promise<BenchResults> {
     const floorConcurrent = await atOnce(() =>
       initPlanCgroupsSpawn(bundle.spec, bundle.dir, initPlan, nextCgroup(), { offLoop: true })
     );
+    // The ladder's OCI lifecycle floor (d), the cgroups floor with the state an OCI runtime
+    // keeps (a state directory each, its cgroup files off the event loop as above): the
+    // batch at once, and the same floor one after another, in two halves around it so that
+    // both centre on the same moment of the machine.
+    const lcRoot = `${roots.library}-floors`;
+    Deno.mkdirSync(lcRoot, { recursive: true });
+    const lcFloors = Array.from(
+      { length: N.batch },
+      (_, i) => lifecycleFloor(bundle.spec, bundle.dir, `${lcRoot}/${i}`),
+    );
+    const lcOne = (i: number) => lifecycleSpawn(lcFloors[i], nextCgroup(), { offLoop: true });
+    const lcInTurn = async (from: number, to: number) => {
+      const c0 = cpuNow();
+      const start = performance.now();
+      for (let i = from; i < to; i++) {
+        checkAbort();
+        await lcOne(i);
+      }
+      return cpuOf(batchOf(to - from, performance.now() - start), c0);
+    };
+    const half = Math.floor(N.batch / 2);
+    const lcFirst = await lcInTurn(0, half);
+    const lifecycleConcurrent = await atOnce(lcOne);
+    const lifecycleSequential = joinBatches(lcFirst, await lcInTurn(half, N.batch));
+    await Deno.remove(lcRoot);
     const cliSequential: BenchResults["batch"]["cliSequential"] = {};
     for (const rt of runtimes) {
       t0 = performance.now();
@@ -663,6 +708,9 @@ async function main(): Promise<BenchResults> {
     log(
       `  total ms: library concurrent ${libraryConcurrent.totalMs}, sequential ${librarySequential.totalMs}, ` +
         `cgroups floor concurrent ${floorConcurrent.totalMs}, ` +
+        `OCI lifecycle floor concurrent ${lifecycleConcurrent.totalMs} ` +
+        `(machine busy ${lifecycleConcurrent.machineBusyMs} ms), ` +
+        `sequential ${lifecycleSequential.totalMs}, ` +
         runtimes.map((rt) => `${rt} ${cliSequential[rt]!.totalMs}`).join(", "),
     );
 
@@ -815,7 +863,14 @@ async function main(): Promise<BenchResults> {
       lifecycle,
       library,
       floor,
-      batch: { librarySequential, libraryConcurrent, floorConcurrent, cliSequential },
+      batch: {
+        librarySequential,
+        libraryConcurrent,
+        floorConcurrent,
+        lifecycleConcurrent,
+        lifecycleSequential,
+        cliSequential,
+      },
       memoryKiB,
       startup,
       components,

@@ -95,9 +95,17 @@ export function lifecycleFloor(spec: Spec, bundle: string, dir: string): Lifecyc
  * - start: the init released through its fifo (libnsinit's one call: a checked pidfd, the
  *   fifo opened and removed), returning once it has exec'd;
  * - wait for the exit; delete: the cgroups and the state directory removed.
- * ms, all of it. What it made is removed when it fails.
+ * ms, all of it. What it made is removed when it fails. With `offLoop` the cgroup files are
+ * made, joined and removed in native batches off the event loop, as
+ * {@link initPlanCgroupsSpawn}'s: for many at once, each from a {@link LifecycleFloor} of
+ * its own (a state directory each). The state files stay on the event loop, as a runtime
+ * writes them (a few short syscalls each).
  */
-export async function lifecycleSpawn(f: LifecycleFloor, cgroup: string): Promise<number> {
+export async function lifecycleSpawn(
+  f: LifecycleFloor,
+  cgroup: string,
+  opts: { offLoop?: boolean } = {},
+): Promise<number> {
   const lib = native();
   const fifo = `${f.dir}/exec.fifo`;
   const enc = new TextEncoder();
@@ -115,13 +123,13 @@ export async function lifecycleSpawn(f: LifecycleFloor, cgroup: string): Promise
   const t0 = performance.now();
   Deno.mkdirSync(f.dir, { mode: 0o711 });
   let lock: Deno.FsFile | undefined;
-  let cg: Awaited<ReturnType<typeof makeFloorCgroups>> | undefined;
+  let cg: FloorCgroups | undefined;
   let pidfd = -1;
   try {
     lock = Deno.openSync(f.dir, { read: true });
     lock.lockSync(true);
     check(lib.nsi_mkfifo(cstr(fifo), 0o622), "mkfifo", fifo);
-    cg = await makeFloorCgroups(cgroup);
+    cg = opts.offLoop ? await floorCgroupsOffLoop(cgroup) : await makeFloorCgroups(cgroup);
     const plan = cg.cloneInto
       ? buildInitPlan(f.spec, {
         bundle: f.bundle,

@@ -168,6 +168,18 @@ export interface BenchResults {
      * older results).
      */
     floorConcurrent?: BatchResult;
+    /**
+     * The ladder's OCI lifecycle floor (scripts/bench/floor_lib.ts lifecycleSpawn: the
+     * cgroups floor with an OCI runtime's state directory, lock, state.json, exec fifo,
+     * separate start and removal; a state directory each, the cgroup files off the event
+     * loop), all of the batch at once from this process (absent in older results).
+     */
+    lifecycleConcurrent?: BatchResult;
+    /**
+     * The same floor, the batch one after another from this process, in two halves around
+     * {@link lifecycleConcurrent} (absent in older results).
+     */
+    lifecycleSequential?: BatchResult;
     cliSequential: Partial<Record<RuntimeName, BatchResult>>;
   };
   /** Peak RSS of the runtime process for one `run`, KiB (median). */
