@@ -967,7 +967,9 @@ function concurrentFloor(goal: string, r: BenchResults): string {
       (g < factor
         ? `That alone misses ${factor}x, measured: no runtime doing this work gains ${factor}x ` +
           "here. "
-        : `That alone reaches ${factor}x: this work leaves room for the target. `) +
+        : `That alone reaches ${factor}x: this work leaves room for the target, and nsinit's ` +
+          `batch (${(per(r.batch.librarySequential) / per(conc)).toFixed(2)}x) misses it by ` +
+          "its own work. ") +
       cpuFits(
         lc,
         cores,

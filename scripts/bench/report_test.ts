@@ -458,7 +458,8 @@ Deno.test("the concurrency targets say what the OCI lifecycle floor does as the 
       "nsinit's batch takes 100 ms more than this floor (1.00 ms per container): its own " +
       "work, detailed below. With all of them at once",
       t2 + `${lcName}, 100 one after another from this process, took 380 ms, and 100 at once ` +
-      "200 ms: 1.90x faster. That alone reaches 1.8x: this work leaves room for the target. " +
+      "200 ms: 1.90x faster. That alone reaches 1.8x: this work leaves room for the target, " +
+      "and nsinit's batch (0.67x) misses it by its own work. " +
       "The machine's CPUs were busy 300 ms during that batch (every process and the kernel's " +
       "threads): spread over the 2 cores, the batch can take no less than 150 ms even with " +
       "them fully busy. To gain 1.8x it must take at most 211 ms (its 380 ms one after " +
