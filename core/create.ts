@@ -271,10 +271,11 @@ export async function createContainer(
         mark("create: child placed in its cgroup", id);
       },
       // The state with the init's pid is written while the child sets itself up.
-      duringSetup: async (pid) => {
+      duringSetup: async (pid, startTime) => {
         state.initPid = pid;
         state.cgroup = manager.saved();
-        state.initStartTime = f.sys.procStat(pid)?.startTime ?? 0;
+        // Read by the native spawn off the event loop; 0 when it could not.
+        state.initStartTime = startTime || (f.sys.procStat(pid)?.startTime ?? 0);
         stateText = JSON.stringify(state);
         await writeAtomic(join(dir, "state.json"), stateText);
         mark("create: state written", id);

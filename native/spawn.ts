@@ -83,6 +83,11 @@ export interface Spawned {
   pidfd: number;
   /** The pty master if the plan set up a terminal; the caller owns it. */
   ptyFd?: number;
+  /**
+   * Its start time (field 22 of /proc/<pid>/stat), read by the native library while the
+   * process waited for its go; 0 if it could not be read there.
+   */
+  startTime: number;
 }
 
 /** Options for {@link spawnPlan}. */
@@ -96,7 +101,7 @@ export interface SpawnPlanOptions {
    * bookkeeping, off the child's path); spawnPlan returns only once it has ended, and
    * fails with its error. On a failed setup it is waited for before the child is reaped.
    */
-  duringSetup?: (pid: number) => Promise<void>;
+  duringSetup?: (pid: number, startTime: number) => Promise<void>;
   /** "ready": return when it reports READY (waiting on its exec fifo); "exec": when it has exec'd. */
   until: SpawnUntil;
   /** Receives the pty master as soon as the child sends it. */
@@ -119,7 +124,8 @@ export async function spawnPlan(plan: PlanBuilder, opts: SpawnPlanOptions): Prom
   const lib = spawnLib();
   const bytes = plan.encode();
   const fds = new Int32Array(opts.fds);
-  const out = new Uint8Array(8 + MSG_SIZE);
+  // struct nsi_spawn_out: the sync fd, the helper's status, the message, the start time.
+  const out = new Uint8Array(8 + MSG_SIZE + 8);
   const rc = await lib.nsi_spawn(cstr(helperPath()), bytes, bytes.length, new Uint8Array(fds.buffer), fds.length, out);
   const dv = new DataView(out.buffer);
   const syncFd = dv.getInt32(0, true);
@@ -129,6 +135,7 @@ export async function spawnPlan(plan: PlanBuilder, opts: SpawnPlanOptions): Prom
     throw messageError(first, plan.steps);
   }
   const pid = first.pid;
+  const startTime = Number(dv.getBigUint64(8 + MSG_SIZE, true));
   let pidfd = -1;
   let ptyFd: number | undefined;
   let during: Promise<void> | undefined;
@@ -138,7 +145,7 @@ export async function spawnPlan(plan: PlanBuilder, opts: SpawnPlanOptions): Prom
     if (opts.place) await opts.place(pid);
     check(lib.nsi_send_go(syncFd, pid), "send go");
     if (opts.duringSetup) {
-      during = opts.duringSetup(pid);
+      during = opts.duringSetup(pid, startTime);
       during.catch(() => {}); // observed below: never an unhandled rejection
     }
     const msg = new Uint8Array(MSG_SIZE);
@@ -192,7 +199,7 @@ export async function spawnPlan(plan: PlanBuilder, opts: SpawnPlanOptions): Prom
     throw e;
   }
   lib.nsi_close(syncFd);
-  return ptyFd === undefined ? { pid, pidfd } : { pid, pidfd, ptyFd };
+  return ptyFd === undefined ? { pid, pidfd, startTime } : { pid, pidfd, ptyFd, startTime };
 }
 
 async function killAndReap(pid: number): Promise<void> {

@@ -38,10 +38,13 @@
 extern char **environ;
 
 struct nsi_spawn_out {
-	int32_t sync_fd;    /* runtime's end of the sync socket, -1 on failure */
-	int32_t helper;     /* the helper's wait status */
-	struct nsi_msg msg; /* NSI_MSG_PID, or NSI_MSG_ERROR with details */
+	int32_t sync_fd;     /* runtime's end of the sync socket, -1 on failure */
+	int32_t helper;      /* the helper's wait status */
+	struct nsi_msg msg;  /* NSI_MSG_PID, or NSI_MSG_ERROR with details */
+	uint64_t start_time; /* the reported process's start time (see proc_stat); 0 if unread */
 };
+
+static int proc_stat(int32_t pid, char *state, uint64_t *start_time);
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static int g_helper_fd = -1;
@@ -214,6 +217,17 @@ NSI_EXPORT int nsi_spawn(const char *helper_path, const uint8_t *plan, uint32_t 
 		rc = 1;
 		goto done;
 	}
+	/*
+	 * Its start time, which the state records to know the process again: read here, while
+	 * it waits for its go, off the event loop (0 if it cannot be read: TypeScript reads it).
+	 */
+	{
+		char st;
+		uint64_t t;
+
+		if (proc_stat((int32_t)out->msg.pid, &st, &t) == 0)
+			out->start_time = t;
+	}
 	out->sync_fd = sp[0];
 	sp[0] = -1;
 	rc = 0;
@@ -290,6 +304,39 @@ NSI_EXPORT int nsi_pidfd_signal(int32_t pidfd, int32_t sig)
 }
 
 /*
+ * The state letter (field 3) and start time (field 22, clock ticks after boot) of
+ * /proc/<pid>/stat; -ESRCH when it cannot be read.
+ */
+static int proc_stat(int32_t pid, char *state, uint64_t *start_time)
+{
+	char path[40], buf[1024], *p;
+	int sfd, field;
+	ssize_t n;
+
+	if (pid <= 0)
+		return -ESRCH;
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	sfd = open(path, O_RDONLY | O_CLOEXEC);
+	n = sfd < 0 ? -1 : read(sfd, buf, sizeof(buf) - 1);
+	if (sfd >= 0)
+		close(sfd);
+	p = n > 0 ? (buf[n] = 0, strrchr(buf, ')')) : NULL;
+	/* ") S ppid ...": the state is field 3, the start time field 22. */
+	if (!p || p[1] != ' ' || p[2] == 0)
+		return -ESRCH;
+	*state = p[2];
+	for (p += 2, field = 3; field < 22 && p; field++) {
+		p = strchr(p, ' ');
+		if (p)
+			p++;
+	}
+	if (!p)
+		return -ESRCH;
+	*start_time = strtoull(p, NULL, 10);
+	return 0;
+}
+
+/*
  * A pidfd for pid, if pid is still the process that started at start_time (field 22 of
  * /proc/<pid>/stat, clock ticks after boot) and is neither a zombie nor dead; -ESRCH
  * otherwise. The identity is checked after pidfd_open: the pidfd pins one process, so a pid
@@ -298,32 +345,16 @@ NSI_EXPORT int nsi_pidfd_signal(int32_t pidfd, int32_t sig)
  */
 static int pidfd_of(int32_t pid, uint64_t start_time)
 {
-	char path[40], buf[1024], *p;
-	int fd, sfd, field;
-	ssize_t n;
+	char state;
+	uint64_t t;
+	int fd;
 
 	if (pid <= 0)
 		return -EINVAL;
 	fd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (fd < 0)
 		return -errno;
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	sfd = open(path, O_RDONLY | O_CLOEXEC);
-	n = sfd < 0 ? -1 : read(sfd, buf, sizeof(buf) - 1);
-	if (sfd >= 0)
-		close(sfd);
-	p = n > 0 ? (buf[n] = 0, strrchr(buf, ')')) : NULL;
-	/* ") S ppid ...": the state is field 3, the start time field 22. */
-	if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X' || p[2] == 0) {
-		close(fd);
-		return -ESRCH;
-	}
-	for (p += 2, field = 3; field < 22 && p; field++) {
-		p = strchr(p, ' ');
-		if (p)
-			p++;
-	}
-	if (!p || strtoull(p, NULL, 10) != start_time) {
+	if (proc_stat(pid, &state, &t) < 0 || state == 'Z' || state == 'X' || t != start_time) {
 		close(fd);
 		return -ESRCH;
 	}

@@ -226,7 +226,7 @@ export class FakeSyscalls implements Syscalls {
     this.#fds.set(fd, pid);
     try {
       if (opts.place) await opts.place(pid);
-      const during = opts.duringSetup?.(pid);
+      const during = opts.duringSetup?.(pid, this.procStat(pid)?.startTime ?? 0);
       during?.catch(() => {});
       if (opts.onBarrier) await opts.onBarrier(pid);
       await during;
@@ -240,7 +240,7 @@ export class FakeSyscalls implements Syscalls {
       this.#fds.delete(fd);
       throw e;
     }
-    return { pid, pidfd: fd };
+    return { pid, pidfd: fd, startTime: this.procStat(pid)?.startTime ?? 0 };
   }
 
   waitExit(pidfd: number): Promise<ExitStatus> {
