@@ -158,8 +158,12 @@ export async function lifecycleSpawn(
     write(JSON.stringify(state), false); // while the helper starts
     const s = await spawning;
     pidfd = s.pidfd;
-    const stat = Deno.readTextFileSync(`/proc/${s.pid}/stat`);
-    const startTime = BigInt(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
+    // Read by the native spawn while the init waited (as create records it); 0: not there.
+    let startTime = BigInt(s.startTime);
+    if (startTime === 0n) {
+      const stat = Deno.readTextFileSync(`/proc/${s.pid}/stat`);
+      startTime = BigInt(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
+    }
     const err = new Uint8Array(256);
     const rc = await lib.nsi_init_start(cstr(fifo), s.pid, startTime, err, err.length);
     if (rc !== 0) throw new Error(`lifecycle floor: start failed (${rc})`);
