@@ -108,7 +108,8 @@ export async function writeCgroupFile(dir: string, file: string, value: string):
 export type CgroupFileOp =
   | { op: "mkdir" | "rmdir"; path: string }
   | { op: "write"; path: string; value: string }
-  | { op: "fill"; path: string; from: string };
+  | { op: "fill"; path: string; from: string }
+  | { op: "enable"; path: string };
 
 /** How one operation of a {@link cgroupFiles} batch ended. */
 export interface CgroupFileResult {
@@ -133,14 +134,17 @@ const STAGES: CgroupFileResult["stage"][] = [
   "read from",
   "dir",
 ];
-const OP_CODES = { mkdir: 0x64, rmdir: 0x72, write: 0x77, fill: 0x66 } as const;
+const OP_CODES = { mkdir: 0x64, rmdir: 0x72, write: 0x77, fill: 0x66, enable: 0x65 } as const;
 
 /**
  * Runs cgroup file operations in order with one native call off the event loop
  * (`native/src/lib_cgfiles.c`): mkdir (mode 0777 less the umask) and rmdir; `write`, one
  * write(2) of `value` to an existing file (as {@link writeCgroupFile}); `fill`, which
  * writes the trimmed content of `from` to `path` when `path` holds only whitespace and
- * `from` does not (a path or `from` that does not exist is left alone). A batch of a
+ * `from` does not (a path or `from` that does not exist is left alone); `enable`, which
+ * does in the cgroup v2 directory `path` what fs.ts's `enableControllers` does (every
+ * controller its `cgroup.controllers` lists written to its `cgroup.subtree_control`, a
+ * refused one left alone; a failed read is stage `read`). A batch of a
  * container's files costs one trip to a worker thread instead of one per file (or a
  * kernel wait on the event loop per synchronous write). With `stop`, the first failure
  * ends the batch. Never throws for a failed operation: each result says how it ended.

@@ -11,7 +11,33 @@ import {
   writeCgroupFile,
 } from "./fs.ts";
 import { removeCgroupDirs } from "./fs_remove.ts";
+import { isRoot, skipUnless } from "../tests/helpers/skip.ts";
+import { uniqueId } from "../tests/helpers/ids.ts";
 import { readPidsRecursive, signalName, signalPids } from "./pids.ts";
+
+/** This process's directory in the cgroup2 tree, if one is mounted. */
+function unifiedOwnDir(): string | undefined {
+  const own = /^0::(.*)$/m.exec(Deno.readTextFileSync("/proc/self/cgroup"))?.[1];
+  if (own === undefined) return undefined;
+  for (const line of Deno.readTextFileSync("/proc/self/mountinfo").split("\n")) {
+    const f = line.split(" ");
+    const sep = f.indexOf("-");
+    if (sep > 0 && f[sep + 1] === "cgroup2") return `${f[4]}${own === "/" ? "" : own}`;
+  }
+  return undefined;
+}
+
+/** The controllers this process's cgroup2 directory enables for its children. */
+const OFFERED = (() => {
+  const own = unifiedOwnDir();
+  if (own === undefined) return [];
+  try {
+    return Deno.readTextFileSync(`${own}/cgroup.subtree_control`).trim().split(/\s+/)
+      .filter(Boolean);
+  } catch {
+    return [];
+  }
+})();
 
 // Processes these tests start carry the run marker scripts/leftovers.sh looks for.
 testRun();
@@ -172,6 +198,62 @@ Deno.test("cgroupFiles: each operation's result, in order; stop ends the batch",
     assert.equal(await Deno.readTextFile(`${dir}/w`), "a");
     await assert.rejects(() => cgroupFiles([{ op: "mkdir", path: `${dir}/x\0y` }]), TypeError);
   });
+});
+
+Deno.test("cgroupFiles enable: writes each listed controller not yet enabled, in one write; absent files are left alone; a failed read names the stage", async () => {
+  await withTemp(async (dir) => {
+    for (const d of ["some", "all", "none", "bad", "bad/cgroup.controllers"]) {
+      await Deno.mkdir(`${dir}/${d}`);
+    }
+    await Deno.writeTextFile(`${dir}/some/cgroup.controllers`, "cpu io memory pids\n");
+    await Deno.writeTextFile(`${dir}/some/cgroup.subtree_control`, "io pids\n");
+    await Deno.writeTextFile(`${dir}/all/cgroup.controllers`, "cpu\n");
+    await Deno.writeTextFile(`${dir}/all/cgroup.subtree_control`, "cpu\n");
+    await Deno.writeTextFile(`${dir}/none/cgroup.subtree_control`, "\n");
+    const r = await cgroupFiles([
+      { op: "enable", path: `${dir}/some` },
+      { op: "enable", path: `${dir}/all` },
+      { op: "enable", path: `${dir}/none` },
+      { op: "enable", path: `${dir}/absent` },
+      { op: "enable", path: `${dir}/bad` },
+    ]);
+    assert.deepEqual(r.map((x) => [x.stage, x.errno]), [
+      ["", 0],
+      ["", 0],
+      ["", 0],
+      ["", 0],
+      ["read", 21], // EISDIR: cgroup.controllers is a directory
+    ]);
+    // A plain file keeps what the one write wrote (the kernel's file would list them).
+    assert.equal(await Deno.readTextFile(`${dir}/some/cgroup.subtree_control`), "+cpu +memory");
+    assert.equal(await Deno.readTextFile(`${dir}/all/cgroup.subtree_control`), "cpu\n");
+    assert.equal(await Deno.readTextFile(`${dir}/none/cgroup.subtree_control`), "\n");
+  });
+});
+
+Deno.test({
+  name:
+    "cgroupFiles enable on the real cgroup2 tree: a new cgroup hands its children what its parent offers",
+  ignore: skipUnless(
+    isRoot() && OFFERED.length > 0,
+    "needs root and a cgroup2 cgroup of this process that hands controllers to its children",
+  ),
+}, async () => {
+  const own = unifiedOwnDir()!;
+  const offered = [...OFFERED];
+  const dir = `${own}/${uniqueId("enable")}`;
+  const r = await cgroupFiles([{ op: "mkdir", path: dir }, { op: "enable", path: dir }]);
+  try {
+    assert.deepEqual(r.map((x) => x.stage), ["", ""]);
+    const controllers = Deno.readTextFileSync(`${dir}/cgroup.controllers`).trim().split(/\s+/)
+      .filter(Boolean);
+    assert.deepEqual(controllers.sort(), offered.sort());
+    const enabled = Deno.readTextFileSync(`${dir}/cgroup.subtree_control`).trim().split(/\s+/)
+      .filter(Boolean);
+    assert.deepEqual(enabled.sort(), controllers);
+  } finally {
+    Deno.removeSync(dir);
+  }
 });
 
 Deno.test("readPidsRecursive walks sub-cgroups and skips junk", async () => {

@@ -479,7 +479,14 @@ export class Container implements AsyncDisposable {
         } catch { /* already gone */ }
       }
       try {
-        Deno.removeSync(this.#dir, { recursive: true }); // a few local files: no pool trip
+        // A process that started this init (the library's run or create) has used Deno's
+        // thread pool already: the removal goes off the event loop, since on a file system
+        // mounted with `discard` (this host's /run) each freed block waits for the device,
+        // which would stall every other container's work in this process (measured in a
+        // batch of 100: ~120 us a container on the loop). Another (a CLI `delete`) removes
+        // a few local files here, sparing the pool's first trip (a thread started).
+        if (this.#init) await Deno.remove(this.#dir, { recursive: true });
+        else Deno.removeSync(this.#dir, { recursive: true });
       } catch (e) {
         if (!(e instanceof Deno.errors.NotFound)) throw e;
       }

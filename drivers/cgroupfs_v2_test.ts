@@ -394,3 +394,31 @@ Deno.test("cgroupfs v2: the root cgroup is never mass-killed or removed; it has 
     );
   });
 });
+
+Deno.test("createV2 in one batch (the real file operations): each level enabled, then the next made; what it made is listed, also when a later level fails", async () => {
+  const { createV2 } = await import("./cgroupfs_setup.ts");
+  const { realDirOps } = await import("../cgroups/fs.ts");
+  const top = await Deno.makeTempDir({ prefix: "nsinit-test-cg2b-" });
+  try {
+    await Deno.writeTextFile(`${top}/cgroup.controllers`, "cpu memory\n");
+    await Deno.writeTextFile(`${top}/cgroup.subtree_control`, "\n");
+    await Deno.mkdir(`${top}/a`);
+    const created: string[] = [];
+    await createV2(top, `${top}/a/b/c`, created, realDirOps);
+    assert.deepEqual(created, [`${top}/a/b`, `${top}/a/b/c`]);
+    assert.equal(read(top, "cgroup.subtree_control"), "+cpu +memory");
+    // A level made, the next refused (a name over 255 bytes): the made one is listed, the
+    // refusal named.
+    const long = "z".repeat(300);
+    const partial: string[] = [];
+    const err = await createV2(top, `${top}/m/${long}/leaf`, partial, realDirOps).catch((e) => e);
+    assert.deepEqual(partial, [`${top}/m`]);
+    assert.ok(err instanceof CgroupError, String(err));
+    assert.match(err.message, /cannot create the cgroup/);
+    assert.match(err.message, /mkdir/);
+    assert.match(err.message, /ENAMETOOLONG/);
+    assert.ok(err.message.includes(`${top}/m/${long}`), err.message);
+  } finally {
+    await Deno.remove(top, { recursive: true });
+  }
+});

@@ -13,6 +13,10 @@
  *   'f'  fill: when path holds only whitespace, write the content of the file arg
  *        names (whitespace trimmed) to it; a path or arg that does not exist, or an
  *        arg that is empty too, is left alone (cgroup v1's cpuset.cpus/mems)
+ *   'e'  enable: path is a cgroup v2 directory; each controller its cgroup.controllers
+ *        lists and its cgroup.subtree_control does not is written there with a '+'
+ *        (all in one write; when that fails, each on its own, a refusal left alone);
+ *        a directory or file that does not exist is left alone
  * For record i, res[2i] is 0 (done) or -errno, res[2i+1] the stage that failed:
  * NSI_CGF_OPEN, _WRITE, _SHORT (res[2i] is then the count written), _READ (of
  * path), _READ_ARG, _DIR (mkdir or rmdir). With `stop`, the first failure ends
@@ -23,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -123,6 +128,81 @@ static int32_t fill_file(const char *path, const char *src, int32_t *stage)
 	return write_file(path, buf, (size_t)n, stage);
 }
 
+/* Whether the space-separated list has the word w of length n. */
+static int has_word(const char *list, const char *w, size_t n)
+{
+	for (const char *p = list; *p;) {
+		size_t len;
+
+		while (*p == ' ' || *p == '\n' || *p == '\t')
+			p++;
+		len = strcspn(p, " \n\t");
+		if (len == n && strncmp(p, w, n) == 0)
+			return 1;
+		p += len;
+	}
+	return 0;
+}
+
+static int32_t enable_controllers(const char *dir, int32_t *stage)
+{
+	static __thread char avail[4096], on[4096], want[8192], path[4096 + 32];
+	size_t wlen = 0;
+	int32_t n;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/cgroup.controllers", dir) >= sizeof(path)) {
+		*stage = NSI_CGF_READ;
+		return -ENAMETOOLONG;
+	}
+	n = read_trimmed(path, avail, sizeof(avail));
+	if (n == -ENOENT)
+		return 0;
+	if (n < 0) {
+		*stage = NSI_CGF_READ;
+		return n;
+	}
+	snprintf(path, sizeof(path), "%s/cgroup.subtree_control", dir);
+	n = read_trimmed(path, on, sizeof(on));
+	if (n == -ENOENT)
+		return 0;
+	if (n < 0) {
+		*stage = NSI_CGF_READ;
+		return n;
+	}
+	for (const char *p = avail; *p;) {
+		size_t len;
+
+		while (*p == ' ' || *p == '\n' || *p == '\t')
+			p++;
+		len = strcspn(p, " \n\t");
+		if (len > 0 && !has_word(on, p, len) && wlen + len + 3 < sizeof(want)) {
+			if (wlen > 0)
+				want[wlen++] = ' ';
+			want[wlen++] = '+';
+			memcpy(want + wlen, p, len);
+			wlen += len;
+		}
+		p += len;
+	}
+	if (wlen == 0)
+		return 0;
+	want[wlen] = 0;
+	if (write_file(path, want, wlen, stage) == 0)
+		return 0;
+	/* One at a time: a controller the kernel refuses here does not keep the others off. */
+	for (char *p = want; *p;) {
+		size_t len = strcspn(p, " ");
+		int32_t ignored = 0;
+
+		write_file(path, p, len, &ignored);
+		p += len;
+		while (*p == ' ')
+			p++;
+	}
+	*stage = 0;
+	return 0;
+}
+
 NSI_EXPORT int32_t nsi_cg_files(const uint8_t *list, uint32_t len, int32_t *res, int32_t n,
 				int32_t stop)
 {
@@ -166,6 +246,9 @@ NSI_EXPORT int32_t nsi_cg_files(const uint8_t *list, uint32_t len, int32_t *res,
 			break;
 		case 'f':
 			rc = fill_file(path, arg, &stage);
+			break;
+		case 'e':
+			rc = enable_controllers(path, &stage);
 			break;
 		default:
 			return -EINVAL;
