@@ -115,11 +115,21 @@ export function dirname(p: string): string {
  * import { relative } from "./path.ts";
  * assert.equal(relative("/a/b", "/a/c/d"), "../c/d");
  * assert.equal(relative("/a", "/a"), "");
+ * assert.equal(relative("/a", "/a/b/c"), "b/c");
+ * assert.equal(relative("/a", "/ab"), "../ab");
  * ```
  */
 export function relative(from: string, to: string): string {
-  const f = normalize(from).split("/").filter((x) => x);
-  const t = normalize(to).split("/").filter((x) => x);
+  const f0 = normalize(from), t0 = normalize(to);
+  // `to` at or below an absolute `from` (a cgroup below its mount's root, nearly every call):
+  // the rest of it, without splitting either.
+  if (f0.startsWith("/") && t0.startsWith("/")) {
+    if (t0 === f0) return "";
+    if (f0 === "/") return t0.slice(1);
+    if (t0.startsWith(f0) && t0.charCodeAt(f0.length) === 47) return t0.slice(f0.length + 1);
+  }
+  const f = f0.split("/").filter((x) => x);
+  const t = t0.split("/").filter((x) => x);
   let i = 0;
   while (i < f.length && i < t.length && f[i] === t[i]) i++;
   return [...Array(f.length - i).fill(".."), ...t.slice(i)].join("/");
