@@ -20,7 +20,18 @@ Deno.test("path: the node:path behaviours the runtime relies on", () => {
 
 Deno.test("path: relative agrees with node:path's posix.relative on absolute paths, below, beside and above", async () => {
   const { posix } = await import("node:path");
-  const paths = ["/", "/a", "/a/", "/a/b", "/ab", "/a/b/c", "/a//b/./c/..", "/x/a/b", "/a/bc", "/a/b/c/d/e"];
+  const paths = [
+    "/",
+    "/a",
+    "/a/",
+    "/a/b",
+    "/ab",
+    "/a/b/c",
+    "/a//b/./c/..",
+    "/x/a/b",
+    "/a/bc",
+    "/a/b/c/d/e",
+  ];
   for (const from of paths) {
     for (const to of paths) {
       assert.equal(relative(from, to), posix.relative(from, to), `relative(${from}, ${to})`);
