@@ -259,3 +259,40 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "devicefilter: the program loads while signals keep arriving at the loading thread (a CPU profiler's SIGPROF: the verifier's EAGAIN)",
+  ignore: skipUnless("dir" in cg, `device filter attach: ${"reason" in cg ? cg.reason : ""}`),
+  async fn() {
+    const dir = `${(cg as { dir: string }).dir}/nsinit-test-${uniqueId("bpfsig")}`;
+    await Deno.mkdir(dir);
+    // Many rules: a longer verification, so that a signal lands during it.
+    const rules: LinuxDeviceCgroup[] = [{ allow: false, access: "rwm" }];
+    for (let i = 0; i < 150; i++) {
+      rules.push({ allow: true, type: "c", major: 10, minor: i, access: "rw" });
+    }
+    const program = deviceFilterProgram(rules);
+    const { Session } = await import("node:inspector/promises");
+    const session = new Session();
+    session.connect();
+    try {
+      await session.post("Profiler.enable");
+      await session.post("Profiler.setSamplingInterval", { interval: 20 });
+      await session.post("Profiler.start");
+      for (let i = 0; i < 100; i++) attachDeviceFilter(dir, program);
+      assert.equal(attachedDeviceFilters(dir).length, 1);
+    } finally {
+      await session.post("Profiler.stop").catch(() => {});
+      session.disconnect();
+      for (let i = 0; i < 50; i++) {
+        try {
+          await Deno.remove(dir);
+          break;
+        } catch {
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      }
+    }
+  },
+});

@@ -7,6 +7,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/bpf.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -17,6 +19,29 @@
 static long sys_bpf(int cmd, union bpf_attr *attr)
 {
 	return syscall(SYS_bpf, cmd, attr, sizeof(*attr));
+}
+
+/*
+ * BPF_PROG_LOAD with this thread's signals blocked: the verifier gives up with EAGAIN when a
+ * signal is pending for the thread (a profiler's SIGPROF, any timer), which says nothing of
+ * the program, and a blocked signal waits without making one pending. Still EAGAIN (a
+ * signal that cannot be blocked): a few more tries, as cilium/ebpf (runc's loader) retries.
+ */
+static long prog_load(union bpf_attr *attr)
+{
+	sigset_t all, old;
+	long fd;
+	int tries = 0, err;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	do
+		fd = sys_bpf(BPF_PROG_LOAD, attr);
+	while (fd < 0 && errno == EAGAIN && ++tries < 10);
+	err = errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = err;
+	return fd;
 }
 
 /*
@@ -39,7 +64,7 @@ NSI_EXPORT int nsi_bpf_prog_load_dev(const uint8_t *insns, uint32_t len, const c
 	attr.insn_cnt = len / sizeof(struct bpf_insn);
 	attr.license = (uint64_t)(uintptr_t)license;
 	strncpy(attr.prog_name, "nsinit_devices", sizeof(attr.prog_name) - 1);
-	fd = sys_bpf(BPF_PROG_LOAD, &attr);
+	fd = prog_load(&attr);
 	if (fd >= 0)
 		return (int)fd;
 	err = errno;
@@ -48,7 +73,7 @@ NSI_EXPORT int nsi_bpf_prog_load_dev(const uint8_t *insns, uint32_t len, const c
 		attr.log_level = 1;
 		attr.log_buf = (uint64_t)(uintptr_t)log;
 		attr.log_size = log_size;
-		fd = sys_bpf(BPF_PROG_LOAD, &attr);
+		fd = prog_load(&attr);
 		if (fd >= 0) /* loads when logging: keep it */
 			return (int)fd;
 		log[log_size - 1] = '\0';
