@@ -296,3 +296,81 @@ Deno.test({
     }
   },
 });
+
+Deno.test("devicefilter: one rule list gives one shared, frozen program per process; another list its own", () => {
+  const rules: LinuxDeviceCgroup[] = [
+    { allow: false, access: "rwm" },
+    { allow: true, type: "c", major: 1, minor: 3, access: "rw" },
+  ];
+  const a = deviceFilterProgram(rules);
+  assert.equal(deviceFilterProgram(structuredClone(rules)), a);
+  assert.ok(
+    Object.isFrozen(a) && Object.isFrozen(a.ruleSet) && Object.isFrozen(a.ruleSet.exceptions),
+  );
+  const other = deviceFilterProgram([{ allow: false, access: "rwm" }]);
+  assert.notEqual(other, a);
+  assert.notDeepEqual(other.insns, a.insns);
+  // Bounded: after many other lists, the first is built again (equal, not the same object).
+  for (let i = 0; i < 40; i++) {
+    deviceFilterProgram([{ allow: false, access: "rwm" }, {
+      allow: true,
+      type: "c",
+      major: 5,
+      minor: i,
+      access: "r",
+    }]);
+  }
+  const again = deviceFilterProgram(rules);
+  assert.notEqual(again, a);
+  assert.deepEqual(again.insns, a.insns);
+});
+
+Deno.test({
+  name:
+    "devicefilter: new cgroups of one rule list share the program loaded once, and it filters in each; a cgroup that has one gets a new load",
+  ignore: skipUnless("dir" in cg, `device filter attach: ${"reason" in cg ? cg.reason : ""}`),
+  async fn() {
+    const base = (cg as { dir: string }).dir;
+    const dirs = [1, 2].map((i) => `${base}/nsinit-test-${uniqueId(`bpfshare${i}`)}`);
+    const node = `/tmp/nsinit-test-${uniqueId("zero")}`;
+    for (const d of dirs) await Deno.mkdir(d);
+    try {
+      const rules: LinuxDeviceCgroup[] = [
+        { allow: false, access: "rwm" },
+        { allow: true, type: "c", access: "m" },
+        { allow: true, type: "c", major: 1, minor: 3, access: "rw" },
+        { allow: true, type: "c", major: 1, minor: 9, access: "r" }, // unique to this test
+      ];
+      attachDeviceFilter(dirs[0], deviceFilterProgram(rules));
+      attachDeviceFilter(dirs[1], deviceFilterProgram(rules));
+      const [ids0, ids1] = dirs.map((d) => attachedDeviceFilters(d));
+      assert.equal(ids0.length, 1);
+      assert.deepEqual(ids1, ids0, "the second cgroup got the program loaded for the first");
+      // It filters in the second one: /dev/null allowed, a node of /dev/zero denied.
+      const script = `echo $$ > ${dirs[1]}/cgroup.procs || exit 9
+        echo hi > /dev/null || exit 2
+        mknod ${node} c 1 5 || exit 3
+        if head -c 1 ${node} > /dev/null 2>&1; then exit 4; fi`;
+      const out = await new Deno.Command("sh", { args: ["-c", script], stdin: "null" }).output();
+      assert.equal(out.code, 0, `the shared program did not filter as asked (exit ${out.code})`);
+      // Attached again where one is: a new load replaces it.
+      attachDeviceFilter(dirs[0], deviceFilterProgram(rules));
+      const after = attachedDeviceFilters(dirs[0]);
+      assert.equal(after.length, 1);
+      assert.notEqual(after[0], ids0[0]);
+      assert.deepEqual(attachedDeviceFilters(dirs[1]), ids0);
+    } finally {
+      await Deno.remove(node).catch(() => {});
+      for (const d of dirs) {
+        for (let i = 0; i < 50; i++) {
+          try {
+            await Deno.remove(d);
+            break;
+          } catch {
+            await new Promise((r) => setTimeout(r, 20));
+          }
+        }
+      }
+    }
+  },
+});
