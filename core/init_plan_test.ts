@@ -44,6 +44,22 @@ Deno.test("onInitialRamfs: only the initial root filesystem counts", () => {
   assert.equal(onInitialRamfs("/tmp/x/rootfs", MI_EXT4), false); // a ramfs mounted later can pivot
 });
 
+Deno.test("init plan: the host is asked once per plan whether the rootfs is on the initial ramfs; the answer decides pivot_root", () => {
+  for (const onRamfs of [false, true]) {
+    const asked: string[] = [];
+    const host: PlanHostFacts = {
+      onInitialRamfs: (dir) => {
+        asked.push(dir);
+        return onRamfs;
+      },
+      isDirectory: () => true,
+    };
+    const plan = buildInitPlan(defaultSpec(), { bundle: "/b", host });
+    assert.deepEqual(asked, ["/b/rootfs"]);
+    assert.equal(plan.steps.some((x) => x.startsWith("pivot_root")), !onRamfs);
+  }
+});
+
 Deno.test("init plan: ordered steps, user switch after capabilities are kept", () => {
   const spec = defaultSpec();
   const plan = buildInitPlan(spec, { bundle: "/b", fifoPath: "/run/x/exec.fifo" });
