@@ -260,12 +260,12 @@ export async function createContainer(
     preparing.promise.catch(() => {});
     const spawning = f.sys.spawnPlan(plan, {
       fds: [...stdio.fds, ...(opts.preserveFds ?? [])],
-      place: async (pid) => {
+      place: async (pid, cloneRefused) => {
         spawnedPid = pid;
         mark("create: helper spawned, child cloned", id);
         await (await preparing.promise);
         mark("create: first state written, cgroup made and limited", id);
-        await manager.apply(pid);
+        await manager.apply(pid, cloneInto && cloneRefused === 0 ? { clonedInto: true } : {});
         if (!limitsBeforePid && resources) await manager.set(resources);
         rdt?.apply(pid);
         mark("create: child placed in its cgroup", id);

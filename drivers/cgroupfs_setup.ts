@@ -482,8 +482,14 @@ export async function createCgroupV2(s: CgroupfsV2State): Promise<void> {
 }
 
 /** `CgroupfsV2Manager.apply()` of a valid pid: see there. */
-export async function applyCgroupV2(s: CgroupfsV2State, pid: number): Promise<void> {
+export async function applyCgroupV2(
+  s: CgroupfsV2State,
+  pid: number,
+  clonedInto = false,
+): Promise<void> {
   await createCgroupV2(s);
+  // Born in it, as the spawn reported: nothing to check (a read of cgroup.procs) or move.
+  if (clonedInto && s.cloneTarget) return;
   await joinV2(s.dir, pid, s.cloneTarget);
 }
 

@@ -158,9 +158,9 @@ export class CgroupfsV2Manager implements CgroupManager {
    * `cgroup.subtree_control`, best effort as runc) and moves `pid` in. After a
    * failure, call `destroy()`.
    */
-  async apply(pid: number): Promise<void> {
+  async apply(pid: number, opts: { clonedInto?: boolean } = {}): Promise<void> {
     if (!Number.isInteger(pid) || pid <= 0) throw new RangeError(`invalid pid ${pid}`);
-    await (await cgroupfsSetup()).applyCgroupV2(this.#s, pid);
+    await (await cgroupfsSetup()).applyCgroupV2(this.#s, pid, opts.clonedInto === true);
   }
 
   /**

@@ -422,3 +422,20 @@ Deno.test("createV2 in one batch (the real file operations): each level enabled,
     await Deno.remove(top, { recursive: true });
   }
 });
+
+Deno.test("cgroupfs v2: apply() of a pid the spawn reports born in the clone target neither reads nor writes cgroup.procs; otherwise it moves the pid", async () => {
+  await withRoot(async (root) => {
+    const m = manager(root, "c1");
+    assert.equal(m.cloneTarget(), `${root}/c1`);
+    await m.create();
+    await m.apply(4242, { clonedInto: true });
+    assert.equal(read(`${root}/c1`, "cgroup.procs"), "", "nothing written for a pid born there");
+    await m.apply(4343);
+    assert.equal(
+      read(`${root}/c1`, "cgroup.procs"),
+      "4343",
+      "a pid the spawn did not report is moved",
+    );
+    await m.destroy();
+  });
+});

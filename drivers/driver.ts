@@ -150,11 +150,17 @@ export interface CgroupManager {
    * `create()` has run (`clone3` with `CLONE_INTO_CGROUP`): it never waits for the RCU
    * grace period that moving a process pays. Undefined when the driver's cgroups are
    * not that (v1 and hybrid hierarchies, a systemd scope, none). Core still calls
-   * `apply(pid)` afterwards, which must then find the pid in place and succeed.
+   * `apply(pid)` afterwards, which must then find the pid in place and succeed; with
+   * `{ clonedInto: true }` when the spawn reported the kernel took the flag (the pid was
+   * born there: nothing to check or move).
    */
   cloneTarget?(): string | undefined;
-  /** Creates the cgroup(s) if needed and moves `pid` into them. `RangeError` for a pid <= 0. */
-  apply(pid: number): Promise<void>;
+  /**
+   * Creates the cgroup(s) if needed and moves `pid` into them. `RangeError` for a pid <= 0.
+   * `clonedInto`: the pid was cloned into {@link CgroupManager.cloneTarget}'s directory, as
+   * the spawn reported.
+   */
+  apply(pid: number, opts?: { clonedInto?: boolean }): Promise<void>;
   /**
    * Writes resource limits (all, or nothing when one is refused). Throws
    * `CgroupError` naming the field the driver or host cannot honour. The caller has

@@ -94,8 +94,12 @@ export interface Spawned {
 export interface SpawnPlanOptions {
   /** fds[i] becomes fd i of the process. */
   fds: number[];
-  /** Runs once the child exists, before it starts its setup (cgroup placement). */
-  place?: (pid: number) => Promise<void>;
+  /**
+   * Runs once the child exists, before it starts its setup (cgroup placement).
+   * `cloneRefused`: with a plan that clones into a cgroup (`H_CGROUP`), 0 when the child was
+   * born in it, else the errno the kernel refused the flag with (the child must be moved).
+   */
+  place?: (pid: number, cloneRefused: number) => Promise<void>;
   /**
    * Runs while the child sets itself up (right after it is told to go; the runtime's own
    * bookkeeping, off the child's path); spawnPlan returns only once it has ended, and
@@ -142,7 +146,7 @@ export async function spawnPlan(plan: PlanBuilder, opts: SpawnPlanOptions): Prom
   try {
     if (pid <= 0) throw new Error(`nsinit-init reported an invalid pid ${pid}`);
     pidfd = check(lib.nsi_pidfd_open(pid), "pidfd_open", String(pid));
-    if (opts.place) await opts.place(pid);
+    if (opts.place) await opts.place(pid, first.errno);
     check(lib.nsi_send_go(syncFd, pid), "send go");
     if (opts.duringSetup) {
       during = opts.duringSetup(pid, startTime);

@@ -225,7 +225,8 @@ export class FakeSyscalls implements Syscalls {
     const fd = this.#nextFd++;
     this.#fds.set(fd, pid);
     try {
-      if (opts.place) await opts.place(pid);
+      // Never born in a cgroup: reported as the kernel refusing the flag (EOPNOTSUPP).
+      if (opts.place) await opts.place(pid, 95);
       const during = opts.duringSetup?.(pid, this.procStat(pid)?.startTime ?? 0);
       during?.catch(() => {});
       if (opts.onBarrier) await opts.onBarrier(pid);
