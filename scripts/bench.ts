@@ -99,6 +99,7 @@ const QUICK = {
   lifecycle: 3,
   library: 20,
   batch: 10,
+  batchRounds: 1,
   memory: 1,
   startup: 5,
   components: 10,
@@ -114,6 +115,7 @@ const FULL = {
   lifecycle: 60,
   library: 300,
   batch: 100,
+  batchRounds: 3,
   memory: 10,
   startup: 30,
   components: 50,
@@ -133,6 +135,7 @@ const VM = {
   lifecycle: 6,
   library: 30,
   batch: 10,
+  batchRounds: 3,
   memory: 1,
   startup: 3,
   components: 5,
@@ -240,26 +243,6 @@ async function probeCrun(bundle: string): Promise<{ status: CrunStatus; prefix?:
 function rotate<T>(items: readonly T[], round: number): T[] {
   const k = round % items.length;
   return [...items.slice(k), ...items.slice(0, k)];
-}
-
-/** Two parts of one batch as one: their counts, times and CPU figures added. */
-function joinBatches(a: BatchResult, b: BatchResult): BatchResult {
-  const n = a.n + b.n;
-  const totalMs = round(a.totalMs + b.totalMs, 1);
-  const out: BatchResult = { n, totalMs, perSecond: round(n / (totalMs / 1000), 1) };
-  const keys = [
-    "loopCpuMs",
-    "processCpuMs",
-    "childrenCpuMs",
-    "machineBusyMs",
-    "processSysMs",
-    "childrenSysMs",
-  ] as const;
-  for (const k of keys) {
-    const x = a[k], y = b[k];
-    if (x !== undefined && y !== undefined) out[k] = x + y;
-  }
-  return out;
 }
 
 /** Polls /proc until `pid` has exited (gone or a zombie); ms waited. */
@@ -648,13 +631,6 @@ async function main(): Promise<BenchResults> {
         childrenSysMs: kidsSys - kidsSys0,
       };
     };
-    const cpu0 = cpuNow();
-    let t0 = performance.now();
-    for (let i = 0; i < N.batch; i++) {
-      checkAbort();
-      await libraryRun(factory, `seq-${i}`, bundle.dir, withCgroup(bundle.spec, nextCgroup()));
-    }
-    const librarySequential = cpuOf(batchOf(N.batch, performance.now() - t0), cpu0);
     /** The whole batch of `one` at once, timed, with the CPU it used. */
     const atOnce = async (one: (i: number) => Promise<unknown>) => {
       checkAbort();
@@ -663,18 +639,23 @@ async function main(): Promise<BenchResults> {
       await Promise.all(Array.from({ length: N.batch }, (_, i) => one(i)));
       return cpuOf(batchOf(N.batch, performance.now() - start), c0);
     };
-    const libraryConcurrent = await atOnce((i) =>
-      libraryRun(factory, `conc-${i}`, bundle.dir, withCgroup(bundle.spec, nextCgroup()))
-    );
-    // The ladder's cgroups floor, the whole batch at once: what the kernel and the
-    // containers' own processes allow, with no runtime work.
-    const floorConcurrent = await atOnce(() =>
-      initPlanCgroupsSpawn(bundle.spec, bundle.dir, initPlan, nextCgroup(), { offLoop: true })
-    );
-    // The ladder's OCI lifecycle floor (d), the cgroups floor with the state an OCI runtime
-    // keeps (a state directory each, its cgroup files off the event loop as above): the
-    // batch at once, and the same floor one after another, in two halves around it so that
-    // both centre on the same moment of the machine.
+    /** The batch of `one` one after another, timed, with the CPU it used. */
+    const inTurn = async (one: (i: number) => Promise<unknown>) => {
+      const c0 = cpuNow();
+      const start = performance.now();
+      for (let i = 0; i < N.batch; i++) {
+        checkAbort();
+        await one(i);
+      }
+      return cpuOf(batchOf(N.batch, performance.now() - start), c0);
+    };
+    const libOne = (i: number) =>
+      libraryRun(factory, `batch-${i}`, bundle.dir, withCgroup(bundle.spec, nextCgroup()));
+    // The ladder's cgroups floor: what the kernel and the containers' own processes allow,
+    // with no runtime work. The ladder's OCI lifecycle floor (d): that with the state an OCI
+    // runtime keeps (a state directory each); both with their cgroup files off the event loop.
+    const cgFloorOne = () =>
+      initPlanCgroupsSpawn(bundle.spec, bundle.dir, initPlan, nextCgroup(), { offLoop: true });
     const lcRoot = `${roots.library}-floors`;
     Deno.mkdirSync(lcRoot, { recursive: true });
     const lcFloors = Array.from(
@@ -682,20 +663,36 @@ async function main(): Promise<BenchResults> {
       (_, i) => lifecycleFloor(bundle.spec, bundle.dir, `${lcRoot}/${i}`),
     );
     const lcOne = (i: number) => lifecycleSpawn(lcFloors[i], nextCgroup(), { offLoop: true });
-    const lcInTurn = async (from: number, to: number) => {
-      const c0 = cpuNow();
-      const start = performance.now();
-      for (let i = from; i < to; i++) {
-        checkAbort();
-        await lcOne(i);
-      }
-      return cpuOf(batchOf(to - from, performance.now() - start), c0);
-    };
-    const half = Math.floor(N.batch / 2);
-    const lcFirst = await lcInTurn(0, half);
-    const lifecycleConcurrent = await atOnce(lcOne);
-    const lifecycleSequential = joinBatches(lcFirst, await lcInTurn(half, N.batch));
+    // Each kind `batchRounds` times, the order rotating each round, and the median round of
+    // each kept (with its CPU figures): one batch of each moved by a third between runs.
+    type BatchKind =
+      | "librarySequential"
+      | "libraryConcurrent"
+      | "floorConcurrent"
+      | "lifecycleConcurrent"
+      | "lifecycleSequential";
+    const kinds: [BatchKind, () => Promise<BatchResult>][] = [
+      ["librarySequential", () => inTurn(libOne)],
+      ["libraryConcurrent", () => atOnce(libOne)],
+      ["floorConcurrent", () => atOnce(cgFloorOne)],
+      ["lifecycleConcurrent", () => atOnce(lcOne)],
+      ["lifecycleSequential", () => inTurn(lcOne)],
+    ];
+    const rounds = new Map<BatchKind, BatchResult[]>(kinds.map(([k]) => [k, []]));
+    for (let r = 0; r < N.batchRounds; r++) {
+      for (const [kind, run] of rotate(kinds, r)) rounds.get(kind)!.push(await run());
+    }
     await Deno.remove(lcRoot);
+    const medianRound = (kind: BatchKind): BatchResult => {
+      const xs = [...rounds.get(kind)!].sort((a, b) => a.totalMs - b.totalMs);
+      return { ...xs[(xs.length - 1) >> 1], rounds: rounds.get(kind)!.map((x) => x.totalMs) };
+    };
+    const librarySequential = medianRound("librarySequential");
+    const libraryConcurrent = medianRound("libraryConcurrent");
+    const floorConcurrent = medianRound("floorConcurrent");
+    const lifecycleConcurrent = medianRound("lifecycleConcurrent");
+    const lifecycleSequential = medianRound("lifecycleSequential");
+    let t0: number;
     const cliSequential: BenchResults["batch"]["cliSequential"] = {};
     for (const rt of runtimes) {
       t0 = performance.now();

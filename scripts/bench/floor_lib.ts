@@ -3,8 +3,9 @@
  * helper's bare clone + exec (scripts/bench/floor.ts); (b) the bench spec's whole init plan,
  * built once by core/init_plan.ts's `buildInitPlan` as core/create.ts builds it, run through
  * nsinit's helper with no runtime work around it (the mounts, pivot_root, masked and
- * read-only paths, /dev: what every runtime's child does); (c) (b) plus the cgroups every
- * runtime makes for a container, joins and removes (one directory per hierarchy on v1, as
+ * read-only paths, /dev, the spec's cgroup mount with a bind per hierarchy as a container's
+ * child makes it, {@link floorCgroupView}: what every runtime's child does); (c) (b) plus the
+ * cgroups every runtime makes for a container, joins and removes (one directory per hierarchy on v1, as
  * floor_cli's `--cgroup`; on v2 the one directory, cloned into with `CLONE_INTO_CGROUP`).
  * No state files, no locks, no validation, no limits. (d) (c) run as an OCI runtime's
  * create, start and delete must: with the bookkeeping that lets another process find, start
@@ -22,13 +23,41 @@ import { reaper } from "../../native/reaper.ts";
 import { floorSpawn, floorStdio } from "./floor.ts";
 import { cpusetFills, floorCgroupDirs, type FloorCgroups, makeFloorCgroups } from "./floor_cli.ts";
 import { type CgroupFileOp, cgroupFiles } from "../../cgroups/fs_base.ts";
+import { readCgroupHost, resolveCgroupPaths } from "../../cgroups/paths.ts";
+import type { CgroupView } from "../../drivers/driver.ts";
+
+/**
+ * What the spec's `cgroup` mount (`/sys/fs/cgroup`) shows in a floor's child, so that the
+ * child makes the mounts a container's child makes for it: on cgroup v1 and hybrid a tmpfs
+ * with a bind of each hierarchy (as nsinit's cgroupfs driver names them: one per
+ * controller), from this process's own directory there (a bind of a directory like the
+ * container's, which does not exist when the plan is built once); on v2 the directory the
+ * child is cloned into, or this process's own.
+ */
+export function floorCgroupView(cloneInto?: string): CgroupView {
+  if (cloneInto) return { layout: "v2", mounts: { "": cloneInto } };
+  const host = readCgroupHost();
+  const paths = resolveCgroupPaths(host, { id: "floor", cgroupsPath: "floor" });
+  const parent = (dir: string) => dir.slice(0, dir.lastIndexOf("/")) || "/";
+  if (host.mode === "v2") return { layout: "v2", mounts: { "": parent(paths[""]!) } };
+  const mounts: Record<string, string> = {};
+  for (const [name, dir] of Object.entries(paths)) {
+    mounts[name === "" ? "unified" : name.replace(/^name=/, "")] = parent(dir);
+  }
+  return { layout: "v1", mounts };
+}
 
 /**
  * The init plan of `spec` (bundle `bundle`), as core/create.ts builds it for a `run` (no
  * exec fifo), optionally cloning into the v2 cgroup `cloneInto`.
  */
 export function initPlanFloor(spec: Spec, bundle: string, cloneInto?: string): PlanBuilder {
-  return buildInitPlan(spec, { bundle, id: "floor", ...(cloneInto ? { cloneInto } : {}) });
+  return buildInitPlan(spec, {
+    bundle,
+    id: "floor",
+    cgroupView: floorCgroupView(cloneInto),
+    ...(cloneInto ? { cloneInto } : {}),
+  });
 }
 
 /**
@@ -81,7 +110,12 @@ export interface LifecycleFloor {
 /** The floor of {@link lifecycleSpawn} for `spec`, its state directory `dir` (not made yet). */
 export function lifecycleFloor(spec: Spec, bundle: string, dir: string): LifecycleFloor {
   const fifoPath = `${dir}/exec.fifo`;
-  return { dir, spec, bundle, plan: buildInitPlan(spec, { bundle, id: "floor", fifoPath }) };
+  return {
+    dir,
+    spec,
+    bundle,
+    plan: buildInitPlan(spec, { bundle, id: "floor", fifoPath, cgroupView: floorCgroupView() }),
+  };
 }
 
 /**
@@ -136,6 +170,7 @@ export async function lifecycleSpawn(
         id: "floor",
         fifoPath: fifo,
         cloneInto: cg.cloneInto,
+        cgroupView: floorCgroupView(cg.cloneInto),
       })
       : f.plan;
     const state: Record<string, unknown> = {

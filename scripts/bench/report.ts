@@ -329,7 +329,9 @@ export function renderReport(
         "helper's clone + exec; *+ the spec's init plan*: the bench spec's whole init plan, " +
         "built once by core/init_plan.ts's `buildInitPlan` as a create builds it, run by the " +
         "helper with no runtime work around it (the mounts, pivot_root, masked and read-only " +
-        "paths, /dev, capabilities: what every runtime's child does for this spec); " +
+        "paths, /dev, capabilities: what every runtime's child does for this spec; the spec's " +
+        "`cgroup` mount with a bind of this process's own directory of each hierarchy, as many " +
+        "binds as a container's own cgroups get, which do not exist when the plan is built); " +
         "*+ cgroups*: that plan with the container's cgroups made, joined and removed after the " +
         "exit (on cgroup v1 or hybrid one directory per mounted hierarchy, the child placed in " +
         "each; on v2 one, cloned into with `CLONE_INTO_CGROUP`): no state files, no locks, no " +
@@ -404,9 +406,14 @@ export function renderReport(
           ? "; *as an OCI create, start and delete, concurrent*: the ladder's OCI lifecycle " +
             "floor the same way, a state directory each (its state files on the event loop, " +
             "as a runtime writes them); *sequential*: the same floor one after another from " +
-            "the same process, in two halves, one just before and one just after the batch at " +
-            "once, so that both see the same moment of the machine."
-          : "."),
+            "the same process."
+          : ".") +
+        (r.batch.libraryConcurrent.rounds && r.batch.libraryConcurrent.rounds.length > 1
+          ? ` Each batch (the library's at once and one after another, and the floors) runs ` +
+            `${r.batch.libraryConcurrent.rounds.length} times, the order of the kinds rotating ` +
+            "each round, and the figures are those of each kind's median round (one batch of " +
+            "each moved by up to a third between runs); the batch table lists every round."
+          : ""),
     );
   }
   L.push(
@@ -558,36 +565,28 @@ export function renderReport(
   }
   L.push(`## ${r.batch.libraryConcurrent.n} containers`);
   L.push("");
-  L.push(row(["", "total ms", "containers/s"]));
-  L.push(row(["---", "---:", "---:"]));
   const b = r.batch;
-  L.push(
+  const withRounds = (b.libraryConcurrent.rounds?.length ?? 0) > 1;
+  L.push(row(["", "total ms", "containers/s", ...(withRounds ? ["each round, ms"] : [])]));
+  L.push(row(["---", "---:", "---:", ...(withRounds ? ["---:"] : [])]));
+  const batchRow = (name: string, x: BatchResult) =>
     row([
-      "nsinit library, concurrent (`Promise.all`)",
-      fmt(b.libraryConcurrent.totalMs),
-      b.libraryConcurrent.perSecond.toFixed(1),
-    ]),
-  );
-  L.push(
-    row([
-      "nsinit library, sequential",
-      fmt(b.librarySequential.totalMs),
-      b.librarySequential.perSecond.toFixed(1),
-    ]),
-  );
-  const floorRows: [string, BatchResult | undefined][] = [
+      name,
+      fmt(x.totalMs),
+      x.perSecond.toFixed(1),
+      ...(withRounds ? [(x.rounds ?? []).map(fmt).join(", ")] : []),
+    ]);
+  const batchRows: [string, BatchResult | undefined][] = [
+    ["nsinit library, concurrent (`Promise.all`)", b.libraryConcurrent],
+    ["nsinit library, sequential", b.librarySequential],
     ["floor: the init plan + cgroups (no runtime work), concurrent", b.floorConcurrent],
     ["floor: that, as an OCI `create`, `start` and `delete`, concurrent", b.lifecycleConcurrent],
     ["floor: that, as an OCI `create`, `start` and `delete`, sequential", b.lifecycleSequential],
   ];
-  for (const [name, x] of floorRows) {
-    if (x) L.push(row([name, fmt(x.totalMs), x.perSecond.toFixed(1)]));
-  }
+  for (const [name, x] of batchRows) if (x) L.push(batchRow(name, x));
   for (const rt of RUNTIMES) {
     const x = b.cliSequential[rt];
-    if (x) {
-      L.push(row([`\`${label(r, rt)} run\`, sequential`, fmt(x.totalMs), x.perSecond.toFixed(1)]));
-    }
+    if (x) L.push(batchRow(`\`${label(r, rt)} run\`, sequential`, x));
   }
   L.push("");
   L.push("## Memory: peak RSS of one `run`");
@@ -1000,7 +999,13 @@ function concurrentFloor(goal: string, r: BenchResults): string {
     : "The kernel and the containers' own processes leave room for the target";
   if (!lc || lc.n === 0) return head + cgVerdict + (x < 10 ? "" : "; " + above(f, ""));
   const y = per(runc) / per(lc);
-  return head + cgVerdict + (x < 10 ? "" : ". ") +
+  // The lifecycle floor does all the cgroups floor does and more: when it alone reaches the
+  // target, the cgroups floor's miss is the noise between batches, and no proof of anything.
+  const cgSays = x < 10 && y >= 10
+    ? "That is below 10x, but the floor below, which does all of this work and more, reaches " +
+      "it: the two differ by the machine's noise, and the target is within reach. "
+    : cgVerdict + (x < 10 ? "" : ". ");
+  return head + cgSays +
     `${lcName[0].toUpperCase()}${lcName.slice(1)}, ${lc.n} at once, took ${fmt(lc.totalMs)} ms: ` +
     `${y.toFixed(2)}x faster than runc's ${runc.n}. ` +
     (y >= 10

@@ -61,6 +61,11 @@ export interface BatchResult {
   processSysMs?: number;
   /** Of {@link childrenCpuMs}, the system time, ms. */
   childrenSysMs?: number;
+  /**
+   * Each round's wall time, ms, when the batch was run several times (the order of the kinds
+   * rotating): the figures above are those of the median round.
+   */
+  rounds?: number[];
 }
 
 /** Everything one benchmark run measured. */
@@ -176,8 +181,8 @@ export interface BenchResults {
      */
     lifecycleConcurrent?: BatchResult;
     /**
-     * The same floor, the batch one after another from this process, in two halves around
-     * {@link lifecycleConcurrent} (absent in older results).
+     * The same floor, the batch one after another from this process (absent in older
+     * results).
      */
     lifecycleSequential?: BatchResult;
     cliSequential: Partial<Record<RuntimeName, BatchResult>>;
