@@ -198,20 +198,16 @@ export function deviceFilterProgram(
   if (programs.size >= MAX_CACHED) {
     const [oldKey, old] = programs.entries().next().value!;
     programs.delete(oldKey);
-    cachedPrograms.delete(old);
     const fd = loaded.get(old);
     loaded.delete(old);
     if (fd !== undefined) native().nsi_close(fd);
   }
   programs.set(key, program);
-  cachedPrograms.add(program);
   return program;
 }
 
 /** Programs built, by their rules (see {@link deviceFilterProgram}); at most MAX_CACHED. */
 const programs = new Map<string, DeviceFilterProgram>();
-/** The programs in `programs`. */
-const cachedPrograms = new Set<DeviceFilterProgram>();
 /** The fd of each cached program once loaded (see {@link attachDeviceFilter}); kept open. */
 const loaded = new Map<DeviceFilterProgram, number>();
 const MAX_CACHED = 16;
@@ -387,7 +383,7 @@ export function attachDeviceFilter(dir: string, program: DeviceFilterProgram): v
     // loaded for an earlier one of the same rules, if any: the kernel's verifier runs once
     // per rule list, not per container. A cgroup that has one gets a new load, which
     // replaces it (the kernel refuses to attach one program twice to a cgroup).
-    const cached = old.length === 0 && cachedPrograms.has(program);
+    const cached = old.length === 0 && [...programs.values()].includes(program);
     const shared = cached ? loaded.get(program) : undefined;
     if (shared !== undefined) {
       check(lib.nsi_bpf_prog_attach_dev(fd, shared, -1), "bpf(BPF_PROG_ATTACH)", dir);
@@ -419,8 +415,7 @@ export function attachDeviceFilter(dir: string, program: DeviceFilterProgram): v
         lib.nsi_close(prog);
         throw e;
       }
-      if (cachedPrograms.has(program) && !loaded.has(program)) loaded.set(program, prog);
-      else lib.nsi_close(prog);
+      loaded.set(program, prog); // not loaded before (else `shared` was used above)
       return;
     }
     fds.push(prog);

@@ -19,6 +19,7 @@ import {
 import { testRun } from "../tests/helpers/paths.ts";
 import { uniqueId } from "../tests/helpers/ids.ts";
 import { isRoot, skipUnless } from "../tests/helpers/skip.ts";
+import { ownCgroup2Dir, removeCgroupDir } from "../tests/helpers/host.ts";
 
 testRun();
 
@@ -202,14 +203,8 @@ Deno.test("devicefilter: invalid rules and holes in wildcards name the rule", ()
 /** A writable cgroup2 directory below this process's own cgroup, or a reason why there is none. */
 function ownCgroup2(): { dir: string } | { reason: string } {
   if (!isRoot()) return { reason: "needs root (bpf(2) and cgroup directories)" };
-  const mounts = Deno.readTextFileSync("/proc/self/mounts").split("\n").map((l) => l.split(" "));
-  const mnt = mounts.find((m) => m[2] === "cgroup2" && m[1]!.startsWith("/sys/fs/cgroup"))?.[1];
-  if (!mnt) return { reason: "no cgroup2 tree is mounted under /sys/fs/cgroup" };
-  const own = Deno.readTextFileSync("/proc/self/cgroup").split("\n").find((l) =>
-    l.startsWith("0::")
-  )?.slice(3);
-  if (own === undefined) return { reason: "this process has no cgroup2 path" };
-  return { dir: `${mnt}${own === "/" ? "" : own}` };
+  const dir = ownCgroup2Dir();
+  return dir === undefined ? { reason: "no cgroup2 tree is mounted, or no cgroup2 path" } : { dir };
 }
 
 const cg = ownCgroup2();
@@ -248,14 +243,7 @@ Deno.test({
       assert.match(text, /Operation not permitted/);
     } finally {
       await Deno.remove(node).catch(() => {});
-      for (let i = 0; i < 50; i++) {
-        try {
-          await Deno.remove(dir);
-          break;
-        } catch {
-          await new Promise((r) => setTimeout(r, 20));
-        }
-      }
+      await removeCgroupDir(dir);
     }
   },
 });
@@ -285,14 +273,7 @@ Deno.test({
     } finally {
       await session.post("Profiler.stop").catch(() => {});
       session.disconnect();
-      for (let i = 0; i < 50; i++) {
-        try {
-          await Deno.remove(dir);
-          break;
-        } catch {
-          await new Promise((r) => setTimeout(r, 20));
-        }
-      }
+      await removeCgroupDir(dir);
     }
   },
 });
@@ -361,16 +342,7 @@ Deno.test({
       assert.deepEqual(attachedDeviceFilters(dirs[1]), ids0);
     } finally {
       await Deno.remove(node).catch(() => {});
-      for (const d of dirs) {
-        for (let i = 0; i < 50; i++) {
-          try {
-            await Deno.remove(d);
-            break;
-          } catch {
-            await new Promise((r) => setTimeout(r, 20));
-          }
-        }
-      }
+      for (const d of dirs) await removeCgroupDir(d);
     }
   },
 });

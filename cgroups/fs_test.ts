@@ -13,23 +13,12 @@ import {
 import { removeCgroupDirs } from "./fs_remove.ts";
 import { isRoot, skipUnless } from "../tests/helpers/skip.ts";
 import { uniqueId } from "../tests/helpers/ids.ts";
+import { ownCgroup2Dir } from "../tests/helpers/host.ts";
 import { readPidsRecursive, signalName, signalPids } from "./pids.ts";
-
-/** This process's directory in the cgroup2 tree, if one is mounted. */
-function unifiedOwnDir(): string | undefined {
-  const own = /^0::(.*)$/m.exec(Deno.readTextFileSync("/proc/self/cgroup"))?.[1];
-  if (own === undefined) return undefined;
-  for (const line of Deno.readTextFileSync("/proc/self/mountinfo").split("\n")) {
-    const f = line.split(" ");
-    const sep = f.indexOf("-");
-    if (sep > 0 && f[sep + 1] === "cgroup2") return `${f[4]}${own === "/" ? "" : own}`;
-  }
-  return undefined;
-}
 
 /** The controllers this process's cgroup2 directory enables for its children. */
 const OFFERED = (() => {
-  const own = unifiedOwnDir();
+  const own = ownCgroup2Dir();
   if (own === undefined) return [];
   try {
     return Deno.readTextFileSync(`${own}/cgroup.subtree_control`).trim().split(/\s+/)
@@ -239,7 +228,7 @@ Deno.test({
     "needs root and a cgroup2 cgroup of this process that hands controllers to its children",
   ),
 }, async () => {
-  const own = unifiedOwnDir()!;
+  const own = ownCgroup2Dir()!;
   const offered = [...OFFERED];
   const dir = `${own}/${uniqueId("enable")}`;
   const r = await cgroupFiles([{ op: "mkdir", path: dir }, { op: "enable", path: dir }]);

@@ -16,6 +16,7 @@ import { CgroupError, errnoName, SyscallError } from "../errors.ts";
 import {
   applyWrites,
   type CgroupFileOp,
+  type CgroupFileResult,
   cgroupFiles,
   type DirOps,
   enableControllers,
@@ -114,17 +115,7 @@ async function createBatched(
     try {
       const [from, to] = own.get(h) ?? [0, 0];
       for (let j = from; j < to; j++) {
-        const r = res[j];
-        if (r.stage === "") continue;
-        const op = ops[j];
-        const path = op.op === "enable" ? `${op.path}/cgroup.controllers` : op.path;
-        if (r.stage === "read") {
-          throw new SyscallError({ syscall: "read", errno: r.errno, path });
-        }
-        if (r.stage === "read from" && op.op === "fill") {
-          throw new SyscallError({ syscall: "read", errno: r.errno, path: op.from });
-        }
-        throw writeError(r, path, "");
+        if (res[j].stage !== "") throw opError(ops[j], res[j]);
       }
     } catch (e) {
       throw new CgroupError(h.dir, `cannot create the cgroup: ${(e as Error).message}`, {
@@ -294,20 +285,27 @@ async function createV2Batched(levels: string[], dir: string, created: string[])
     const op = ops[j];
     if (op.op === "mkdir" && r.errno === 0) created.push(op.path);
     if (failure || r.stage === "") continue;
-    if (op.op === "mkdir") {
-      if (errnoName(r.errno) === "EEXIST") continue;
-      failure = new SyscallError({ syscall: "mkdir", errno: r.errno, path: op.path });
-    } else {
-      failure = r.stage === "read"
-        ? new SyscallError({
-          syscall: "read",
-          errno: r.errno,
-          path: `${op.path}/cgroup.controllers`,
-        })
-        : writeError(r, `${op.path}/cgroup.subtree_control`, "");
-    }
+    if (op.op === "mkdir" && errnoName(r.errno) === "EEXIST") continue;
+    failure = opError(op, r);
   }
   if (failure) throw failure;
+}
+
+/** The error a failed operation of a creation's {@link cgroupFiles} batch stands for. */
+function opError(op: CgroupFileOp, r: CgroupFileResult): SyscallError {
+  const read = (path: string) => new SyscallError({ syscall: "read", errno: r.errno, path });
+  switch (op.op) {
+    case "mkdir":
+    case "rmdir":
+      return new SyscallError({ syscall: op.op, errno: r.errno, path: op.path });
+    case "enable":
+      return r.stage === "read"
+        ? read(`${op.path}/cgroup.controllers`)
+        : writeError(r, `${op.path}/cgroup.subtree_control`, "");
+    case "fill":
+      if (r.stage === "read from") return read(op.from);
+  }
+  return r.stage === "read" ? read(op.path) : writeError(r, op.path, "");
 }
 
 /** Moves `pid` into a v2 cgroup, unless it was cloned into it already (`cloneTarget`). */

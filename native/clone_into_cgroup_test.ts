@@ -10,20 +10,9 @@ import { check, cstr, ensureNative, native } from "./ffi.ts";
 import { reaper } from "./reaper.ts";
 import { isRoot, skipUnless } from "../tests/helpers/skip.ts";
 import { uniqueId } from "../tests/helpers/ids.ts";
+import { ownCgroup2Dir } from "../tests/helpers/host.ts";
 
-/** The cgroup2 mount and this process's own directory in it, if there is one. */
-function unifiedOwnDir(): string | undefined {
-  const own = /^0::(.*)$/m.exec(Deno.readTextFileSync("/proc/self/cgroup"))?.[1];
-  if (own === undefined) return undefined;
-  for (const line of Deno.readTextFileSync("/proc/self/mountinfo").split("\n")) {
-    const f = line.split(" ");
-    const sep = f.indexOf("-");
-    if (sep > 0 && f[sep + 1] === "cgroup2") return `${f[4]}${own === "/" ? "" : own}`;
-  }
-  return undefined;
-}
-
-const OWN = unifiedOwnDir();
+const OWN = ownCgroup2Dir();
 /** A controller this process's cgroup hands to its children (hugetlb on this host's unified tree). */
 const CONTROLLER = OWN === undefined
   ? undefined

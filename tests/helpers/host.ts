@@ -52,6 +52,36 @@ export function cgroupV2(): boolean {
   }
 }
 
+/**
+ * This process's directory in the cgroup2 tree (the unified hierarchy, on v2 or hybrid), or
+ * undefined when no cgroup2 tree is mounted or the process has no cgroup2 path.
+ */
+export function ownCgroup2Dir(): string | undefined {
+  const own = /^0::(.*)$/m.exec(Deno.readTextFileSync("/proc/self/cgroup"))?.[1];
+  if (own === undefined) return undefined;
+  for (const line of Deno.readTextFileSync("/proc/self/mountinfo").split("\n")) {
+    const f = line.split(" ");
+    const sep = f.indexOf("-");
+    if (sep > 0 && f[sep + 1] === "cgroup2") return `${f[4]}${own === "/" ? "" : own}`;
+  }
+  return undefined;
+}
+
+/**
+ * Removes an empty cgroup directory, trying again for a second while the kernel still counts
+ * an exited process in it (EBUSY); gives up quietly.
+ */
+export async function removeCgroupDir(dir: string): Promise<void> {
+  for (let i = 0; i < 50; i++) {
+    try {
+      await Deno.remove(dir);
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}
+
 /** Whether `pid` is a live process (not a zombie). */
 export function alive(pid: number): boolean {
   try {
