@@ -11,7 +11,13 @@ import type { Container } from "./container.ts";
 import { STATUSES, TRANSITIONS, type Verb } from "./transitions.ts";
 import type { ContainerState } from "./state.ts";
 import { defaultSpec } from "../spec/default.ts";
-import { ContainerIdError, NotFoundError, StateError, type Status } from "../errors.ts";
+import {
+  CgroupError,
+  ContainerIdError,
+  NotFoundError,
+  StateError,
+  type Status,
+} from "../errors.ts";
 import type { DriverCapabilities } from "../drivers/driver.ts";
 import { FakeCgroupDrivers, FakeSyscalls } from "../tests/helpers/fake_syscalls.ts";
 import { makeTempDir, type TempDir } from "../tests/helpers/paths.ts";
@@ -260,13 +266,16 @@ Deno.test("create: state first, cgroup limits before the pid, then the init wait
   await assert.rejects(() => w.factory.load("c1"), NotFoundError);
 });
 
-Deno.test("create on cgroup v2: the init is cloned into its cgroup, made and limited before the spawn", async () => {
+Deno.test("create on cgroup v2: the init is cloned into its cgroup, made before the spawn and limited before its go", async () => {
   await using w = await world();
   w.drivers.cloneInto = "/sys/fs/cgroup/c1";
   const c = await w.factory.create("c1", { bundle: w.bundle, spec: spec() });
   const spawn = w.sys.calls.findIndex((l) => l.startsWith("spawnPlan"));
   const cgroup = (l: string) => w.sys.calls.indexOf(l);
-  assert.ok(cgroup("cgroup create") < spawn && cgroup("cgroup set") < spawn);
+  assert.ok(cgroup("cgroup create") >= 0 && cgroup("cgroup create") < spawn);
+  // The limits are written while the helper clones; place() (the child's go after it) waits
+  // for them, and apply(pid) runs there.
+  assert.ok(cgroup("cgroup set") >= 0 && cgroup("cgroup set") < cgroup("cgroup apply"));
   assert.ok(cgroup("cgroup apply") > spawn, "apply(pid) still runs (and finds the pid in place)");
   assert.ok(w.sys.plans[0].includes("clone into the cgroup /sys/fs/cgroup/c1"));
   assert.ok(
@@ -274,6 +283,23 @@ Deno.test("create on cgroup v2: the init is cloned into its cgroup, made and lim
       w.sys.plans[0].indexOf("clone"),
   );
   await c.destroy({ force: true });
+});
+
+Deno.test("create on cgroup v2: limits that fail while the helper clones leave nothing, the init never let go", async () => {
+  await using w = await world();
+  w.drivers.cloneInto = "/sys/fs/cgroup/c1";
+  w.drivers.setError = new CgroupError("linux.resources.pids.limit", "refused by the fake");
+  await assert.rejects(
+    () => w.factory.create("c1", { bundle: w.bundle, spec: spec() }),
+    /refused by the fake/,
+  );
+  assert.deepEqual(await w.factory.list(), []);
+  const log = w.sys.calls.join("\n");
+  assert.match(log, /spawnPlan (\d+)/);
+  const pid = Number(/spawnPlan (\d+)/.exec(log)![1]);
+  assert.equal(w.sys.procStat(pid), undefined, "the cloned init was killed");
+  assert.ok(!w.sys.calls.includes("cgroup apply"), "never placed, so never told to go");
+  assert.match(log, /cgroup destroy/, "the failed create removed its cgroup");
 });
 
 Deno.test("create: a driver whose cgroup needs a pid gets apply first, then set", async () => {

@@ -197,8 +197,45 @@ export async function createContainer(
     }
 
     const { limitsBeforePid, deviceRules } = cgroup.capabilities;
-    // On cgroup v2 the init is born in its cgroup (made and limited before the spawn).
+    // On cgroup v2 the init is born in its cgroup (made before the spawn).
     const cloneInto = limitsBeforePid ? cgroup.cloneTarget?.() : undefined;
+    if (nestsUserNamespace(spec, { bundle, noPivot: opts.noPivot === true, rootless: maps })) {
+      state.nestedUserns = true;
+    }
+    const resources = pidsAsVersioned(
+      spec.ociVersion,
+      deviceRules ? effectiveResources(spec) : spec.linux?.resources,
+    );
+    const manager = cgroup;
+    // The first state.json comes before anything of the container exists outside its
+    // directory (its resctrl group, its cgroup), so that a crash leaves what `delete --force`
+    // needs.
+    const writeFirst = async () => {
+      if (rdt) {
+        rdt.create();
+        state.resctrl = {
+          dir: rdt.dir,
+          created: rdt.created,
+          ...(rdt.monitor ? { monitor: rdt.monitor } : {}),
+        };
+      }
+      // The directory is new: state.json is written in place (see writeNew).
+      await writeNew(join(dir, "state.json"), JSON.stringify(state));
+    };
+    const limit = async () => {
+      if (resources) await manager.set(resources);
+    };
+    // A cgroup to clone into must exist before the spawn: it is made (off the event loop)
+    // while the plan is built, and limited while the helper clones the init, which waits for
+    // its go until then. Elsewhere all of it happens while the helper spawns.
+    let made: Promise<void> | undefined;
+    if (cloneInto) {
+      await writeFirst();
+      prepared = made = manager.create();
+      made.catch(() => {}); // awaited below, or by the catch
+      // Lets create() reach its native call before the plan is built on this thread.
+      await new Promise<void>((r) => setTimeout(r, 0));
+    }
     const plan = buildInitPlan(spec, {
       bundle,
       id,
@@ -217,43 +254,22 @@ export async function createContainer(
       ...(opts.reaperInit ? { reaperInit: true } : {}),
       ...(opts.loopback ? { loopback: true } : {}),
     });
-    if (nestsUserNamespace(spec, { bundle, noPivot: opts.noPivot === true, rootless: maps })) {
-      state.nestedUserns = true;
-    }
     mark("create: cgroup manager made, plan built", id);
     stdio = f.sys.prepareStdio(opts.stdio);
-    const resources = pidsAsVersioned(
-      spec.ociVersion,
-      deviceRules ? effectiveResources(spec) : spec.linux?.resources,
-    );
-    const manager = cgroup;
+    if (made) await made;
     // The helper starts on another thread; meanwhile this one writes the first
     // state and (when the driver can do it before a pid exists) creates and limits
     // the cgroup. The child waits for GO, which comes only after both (so a crash
     // after GO always leaves state to delete). A driver whose cgroup cannot exist
     // before its first pid (a systemd scope) gets apply(pid), then set().
     // place() may run before spawnPlan returns: it waits for `prepared` to exist.
-    // A cgroup to clone into must exist before the spawn: then all of it comes first.
-    const prepare = async () => {
-      if (rdt) {
-        rdt.create();
-        state.resctrl = {
-          dir: rdt.dir,
-          created: rdt.created,
-          ...(rdt.monitor ? { monitor: rdt.monitor } : {}),
-        };
-      }
-      // The directory is new: state.json is written in place (see writeNew).
-      await writeNew(join(dir, "state.json"), JSON.stringify(state));
+    const prepare = made ? limit : async () => {
+      await writeFirst();
       if (limitsBeforePid) {
         await manager.create();
-        if (resources) await manager.set(resources);
+        await limit();
       }
     };
-    if (cloneInto) {
-      prepared = prepare();
-      await prepared;
-    }
     const preparing = Promise.withResolvers<Promise<void>>();
     // Resolved with `prepared`, it rejects with it: observed through place(), or by the
     // catch below when the spawn fails first (an unhandled rejection would end Deno).
@@ -295,7 +311,7 @@ export async function createContainer(
         await hooking.runHooks("createRuntime", hooks, { ...base, status: "creating", pid }, f.sys);
       },
     });
-    prepared ??= prepare();
+    prepared = prepare();
     prepared.catch(() => {}); // observed through place(); never an unhandled rejection
     preparing.resolve(prepared);
     const spawned = await spawning;

@@ -293,6 +293,8 @@ export class FakeCgroupManager implements CgroupManager {
   resources?: LinuxResources;
   /** A cgroup v2 directory to offer as `cloneTarget()` (none: the method says undefined). */
   cloneInto?: string;
+  /** `set()` rejects with this (after its record). */
+  setError?: Error;
   #sys: FakeSyscalls;
   #exists = false;
   #frozen = false;
@@ -337,6 +339,7 @@ export class FakeCgroupManager implements CgroupManager {
   }
   set(resources: LinuxResources): Promise<void> {
     this.#log("set");
+    if (this.setError) return Promise.reject(this.setError);
     if (!this.#exists) return Promise.reject(new CgroupError("cgroup", "does not exist"));
     this.resources = resources;
     return Promise.resolve();
@@ -397,6 +400,8 @@ export class FakeCgroupDrivers implements CgroupDrivers {
   readonly managers = new Map<string, FakeCgroupManager>();
   /** Offered by every manager made from now on as its `cloneTarget()`. */
   cloneInto?: string;
+  /** Every manager made from now on fails `set()` with this. */
+  setError?: Error;
   #sys: FakeSyscalls;
   #caps: Partial<DriverCapabilities>;
 
@@ -408,6 +413,7 @@ export class FakeCgroupDrivers implements CgroupDrivers {
   create(config: CgroupConfig): FakeCgroupManager {
     const m = new FakeCgroupManager(this.#sys, this.#caps);
     if (this.cloneInto) m.cloneInto = this.cloneInto;
+    if (this.setError) m.setError = this.setError;
     this.managers.set(config.id, m);
     return m;
   }
