@@ -86,9 +86,37 @@ export function cannotRunAsTestUser(): string | undefined {
 }
 
 /**
+ * The variables that tell Deno (and the tools it starts) how to reach a registry: the machine's
+ * certificate authorities and its proxies. `env -i` would drop them, and a run of the sources
+ * that must fetch an npm package then fails its TLS handshake.
+ */
+export const NETWORK_ENV = [
+  "NODE_EXTRA_CA_CERTS",
+  "DENO_CERT",
+  "DENO_TLS_CA_STORE",
+  "SSL_CERT_FILE",
+  "SSL_CERT_DIR",
+  "HTTP_PROXY",
+  "HTTPS_PROXY",
+  "NO_PROXY",
+  "http_proxy",
+  "https_proxy",
+  "no_proxy",
+] as const;
+
+function passThrough(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of NETWORK_ENV) {
+    const v = Deno.env.get(k);
+    if (v !== undefined) out[k] = v;
+  }
+  return out;
+}
+
+/**
  * The command line that runs `cmd args...` as `user` with a clean environment: `HOME`, `USER`,
  * `PATH` (the caller's), Deno's cache of the user, the repository's native helper, the test run
- * marker, plus `env`. For callers that spawn it themselves (streaming its output).
+ * marker, the caller's certificate and proxy settings ({@linkcode NETWORK_ENV}), plus `env`. For callers that spawn it themselves (streaming its output).
  *
  * @example
  * ```ts
@@ -116,6 +144,7 @@ export function asUser(
     // The native helper the repository built (the test user cannot build into dist/).
     NSINIT_LIBDIR: Deno.env.get("NSINIT_LIBDIR") ?? `${REPO_ROOT}/dist/lib`,
     NSINIT_TEST_RUN: testRun(),
+    ...passThrough(),
     ...env,
   };
   const pairs = Object.entries(all).map(([k, v]) => `${k}=${v}`);
@@ -144,19 +173,22 @@ export function runAs(
 let warmed: Promise<void> | undefined;
 
 /**
- * Fills the test user's Deno cache with the CLI's dependencies once per test
- * process, so no run of the CLI prints Deno's download lines into its stderr.
+ * Fills the test user's Deno cache with everything the CLI and the library load, dynamic
+ * imports and npm packages included, once per test process, so no run of the CLI prints Deno's
+ * download lines into its stderr (or fails on a download mid-test). A `--version` run is not
+ * enough: it never reaches the dynamic imports (CRIU's protobuf runtime, for one).
  */
 export function warmDenoCache(user: TestUser): Promise<void> {
   warmed ??= (async () => {
-    // A run (not `deno cache`): Deno installs the lockfile's npm packages at start-up.
     const r = await runAs(
       user,
       Deno.execPath(),
-      ["run", "-A", "--quiet", `${REPO_ROOT}/nsinit/main.ts`, "--version"],
+      ["cache", "--quiet", `${REPO_ROOT}/nsinit/main.ts`, `${REPO_ROOT}/mod.ts`],
       { cwd: REPO_ROOT, timeoutMs: 300_000 },
     );
-    if (r.code !== 0) throw new Error(`nsinit --version as ${user.name} failed: ${r.stderr}`);
+    if (r.code !== 0) {
+      throw new Error(`deno cache as ${user.name} failed (exit ${r.code}): ${r.stderr}`);
+    }
   })();
   return warmed;
 }
