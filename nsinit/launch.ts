@@ -61,9 +61,12 @@ export function listenFds(
   return n;
 }
 
-/** Writes a pid file atomically (a temp file renamed over it), as runc does. */
+/**
+ * Writes a pid file atomically (a temp file renamed over it), as runc does: mode 0o666
+ * trimmed by the umask.
+ */
 export async function writePidFile(path: string, pid: number): Promise<void> {
-  await writeAtomic(resolve(path), String(pid), 0o666);
+  await writeAtomic(resolve(path), String(pid), "umask");
 }
 
 /**
