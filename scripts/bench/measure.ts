@@ -42,7 +42,12 @@ export interface Timed {
  */
 export async function timeCommand(
   argv: string[],
-  opts: { stderr?: "piped" | "null"; stdout?: "piped" | "null"; env?: Record<string, string> } = {},
+  opts: {
+    stderr?: "piped" | "null";
+    stdout?: "piped" | "null";
+    env?: Record<string, string>;
+    timeoutMs?: number;
+  } = {},
 ): Promise<Timed> {
   const cmd = new Deno.Command(argv[0], {
     args: argv.slice(1),
@@ -52,20 +57,60 @@ export async function timeCommand(
     ...(opts.env ? { env: opts.env } : {}),
   });
   const t0 = performance.now();
-  const out = await cmd.output();
+  const child = cmd.spawn();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timedOut = false;
+  if (opts.timeoutMs !== undefined) {
+    timer = setTimeout(() => {
+      timedOut = true;
+      killTree(child.pid);
+    }, opts.timeoutMs);
+  }
+  const out = await child.output();
   const ms = performance.now() - t0;
+  clearTimeout(timer);
+  const stderr = opts.stderr === "null" ? "" : dec.decode(out.stderr);
   return {
     ms,
     code: out.code,
-    stderr: opts.stderr === "null" ? "" : dec.decode(out.stderr),
+    stderr: timedOut
+      ? `did not finish within ${opts.timeoutMs! / 1000} s (ended with its children)${
+        stderr ? `: ${stderr}` : ""
+      }`
+      : stderr,
     stdout: opts.stdout === "piped" ? dec.decode(out.stdout) : "",
   };
 }
 
-/** Like {@link timeCommand}, but throws when the command fails. */
+/**
+ * SIGKILLs `pid` and every process below it (from `/proc/<pid>/task/<tid>/children`), the
+ * children first: a command this process spawned and all it started (a runtime's hung
+ * `criu`, say), by pid, never by name.
+ */
+export function killTree(pid: number): void {
+  if (!(pid > 0)) return;
+  let tasks: string[] = [];
+  try {
+    tasks = [...Deno.readDirSync(`/proc/${pid}/task`)].map((e) => e.name);
+  } catch { /* gone */ }
+  for (const tid of tasks) {
+    let children = "";
+    try {
+      children = Deno.readTextFileSync(`/proc/${pid}/task/${tid}/children`);
+    } catch { /* gone */ }
+    for (const c of children.trim().split(/\s+/)) {
+      if (Number(c) > 0) killTree(Number(c));
+    }
+  }
+  try {
+    Deno.kill(pid, "SIGKILL");
+  } catch { /* gone */ }
+}
+
+/** Like {@link timeCommand}, but throws when the command fails (or outlives `timeoutMs`). */
 export async function timeOk(
   argv: string[],
-  opts: { stderr?: "piped" | "null"; env?: Record<string, string> } = {},
+  opts: { stderr?: "piped" | "null"; env?: Record<string, string>; timeoutMs?: number } = {},
 ): Promise<number> {
   const t = await timeCommand(argv, opts);
   if (t.code !== 0) {

@@ -522,7 +522,12 @@ export function renderReport(
   const ck = r.checkpoint;
   const ckRts = RUNTIMES.filter((rt) => ck?.[rt]);
   const ckFailed = RUNTIMES.filter((rt) => ck?.failed?.[rt]);
-  if (ck && ckRts.length + ckFailed.length > 0) {
+  if (ck?.skipped) {
+    L.push("## Checkpoint and restore with CRIU (the same `criu` for every runtime)");
+    L.push("");
+    L.push(`Not measured on this machine: ${ck.skipped}.`);
+    L.push("");
+  } else if (ck && ckRts.length + ckFailed.length > 0) {
     L.push("## Checkpoint and restore with CRIU (the same `criu` for every runtime)");
     L.push("");
     if (ckRts.length > 0) {

@@ -619,3 +619,10 @@ Deno.test("peak RSS on a machine that counts no file pages (the VM's initramfs) 
   );
   assert.ok(!md.includes("is pages of the deno executable itself"), md);
 });
+
+Deno.test("checkpoint figures skipped where CRIU cannot dump say why, with no table", () => {
+  const why = "CRIU hangs dumping a plain process on this kernel (6.18.44-fc-v1045)";
+  const md = renderReport(sampleResults({ checkpoint: { skipped: why } }));
+  assert.ok(md.includes(`Not measured on this machine: ${why}.`), md);
+  assert.ok(!md.includes("| `restore --detach` |"));
+});

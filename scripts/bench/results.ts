@@ -109,6 +109,8 @@ export interface BenchResults {
   checkpoint?: Partial<Record<RuntimeName, { checkpoint: Summary; restore: Summary }>> & {
     /** A runtime whose checkpoint or restore failed here, and its error (then it has no figures). */
     failed?: Partial<Record<RuntimeName, string>>;
+    /** Why none was measured: CRIU cannot dump a plain process on this kernel. */
+    skipped?: string;
   };
   /**
    * `run` of `/bin/true` with the systemd cgroup driver (`--systemd-cgroup`, a transient scope

@@ -8,6 +8,7 @@
 
 import assert from "node:assert/strict";
 import { resolveCriu } from "../../criu/swrk.ts";
+import { criuCannotDump } from "../helpers/criu_probe.ts";
 import { hasCommand, isRoot, skipUnless } from "../helpers/skip.ts";
 import { mountsUnder } from "../helpers/paths.ts";
 import { cgroupDirsNamed as dirsNamed, waitFor } from "../helpers/host.ts";
@@ -40,12 +41,26 @@ export function criuBinary(): string | undefined {
   }
 }
 
+let problem: Promise<string | undefined> | undefined;
+
+/**
+ * Why real checkpoints cannot run here (no root, no CRIU, or a CRIU that cannot dump on this
+ * kernel: `criuCannotDump` in tests/helpers/criu_probe.ts), or undefined when they can. Probed once per test process.
+ */
+export function criuProblem(): Promise<string | undefined> {
+  return problem ??= (async () => {
+    if (!isRoot()) return "checkpoint/restore needs root";
+    const criu = criuBinary();
+    if (!criu) return "no criu on PATH (scripts/install_criu.sh installs CRIU 4.1.1)";
+    return await criuCannotDump(criu);
+  })();
+}
+
+/** {@link criuProblem}, for the checkpoint tests' `ignore`. */
+export const criuReason: string | undefined = await criuProblem();
+
 /** The skip reason shared by every real checkpoint test (false: it runs). */
-export const ignoreCriu: boolean = skipUnless(isRoot(), "checkpoint/restore needs root") ||
-  skipUnless(
-    criuBinary() !== undefined,
-    "no criu on PATH (scripts/install_criu.sh installs CRIU 4.1.1)",
-  );
+export const ignoreCriu: boolean = skipUnless(criuReason === undefined, criuReason ?? "");
 
 /**
  * A loop that counts in /tmp/n (written with a rename, so a read never sees half a
@@ -425,12 +440,14 @@ export async function probeLazyMigration(criu: string): Promise<string | undefin
       `restored with criu lazy-pages): ${firstError("dump.log") || `dump exit ${code}`}` +
       pipeSizeHint();
   } finally {
+    // All killed before any is waited for: the task a dump still traces cannot be reaped
+    // until its tracer (that dump) is gone.
     for (const c of children) {
       try {
         c.kill("SIGKILL");
       } catch { /* already ended */ }
-      await c.status;
     }
+    for (const c of children) await c.status;
     await lazy?.[Symbol.asyncDispose]();
     await Deno.remove(dir, { recursive: true });
   }

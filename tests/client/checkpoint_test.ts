@@ -6,6 +6,11 @@
 import assert from "node:assert/strict";
 import { NullIO, OciRuntimeClient } from "../../client/mod.ts";
 import { hasCommand, isRoot, makeBundle, REPO_ROOT, skipUnless } from "../helpers/mod.ts";
+import { criuProblem, hasMemTrack } from "../checkpoint/helpers.ts";
+
+// No root, no criu, or a criu that cannot dump on this kernel (it hangs on some): why.
+const noCriu = await criuProblem();
+const memTrack = noCriu === undefined && hasMemTrack();
 
 const COUNTER = "i=0; while true; do i=$((i+1)); echo $i > /tmp/count; sleep 0.05; done";
 
@@ -17,10 +22,10 @@ for (const command of ["runc", `${REPO_ROOT}/dist/nsinit`]) {
   const name = command.split("/").at(-1)!;
   Deno.test({
     name:
-      `oci client (${name}): checkpoint (leave-running, final; a pre-dump refused on this kernel) and restore with CRIU`,
+      `oci client (${name}): checkpoint (a pre-dump where the kernel tracks dirty memory, refused where not; leave-running; final) and restore with CRIU`,
     ignore: skipUnless(isRoot(), "needs root") ||
       skipUnless(hasCommand(command), `${command} is missing`) ||
-      skipUnless(hasCommand("criu"), "criu is not installed (scripts/install_criu.sh)"),
+      skipUnless(noCriu === undefined, noCriu ?? ""),
     sanitizeResources: false,
     async fn() {
       await using b = await makeBundle({ args: ["sh", "-c", COUNTER], readonlyRoot: false });
@@ -30,11 +35,16 @@ for (const command of ["runc", `${REPO_ROOT}/dist/nsinit`]) {
         await c.run(b.id, b.dir, { detach: true, io: new NullIO() });
         const pid = (await c.state(b.id)).pid;
         while (await count(pid).catch(() => 0) < 3) await new Promise((r) => setTimeout(r, 50));
-        // This kernel lacks CONFIG_MEM_SOFT_DIRTY: a pre-dump is refused, with the runtime's reason
-        await assert.rejects(
-          c.checkpoint(b.id, { imagePath: `${b.dir}/pre`, workDir: `${b.dir}/pre`, preDump: true }),
-          /missing features|memory tracking/,
-        );
+        const pre = { imagePath: `${b.dir}/pre`, workDir: `${b.dir}/pre`, preDump: true };
+        if (memTrack) {
+          // A kernel that tracks dirty memory (the cgroup v2 VM's): the pre-dump is written.
+          await c.checkpoint(b.id, pre);
+          assert.equal((await c.state(b.id)).status, "running");
+        } else {
+          // Without CONFIG_MEM_SOFT_DIRTY (the CI host's kernel) it is refused, with the
+          // runtime's reason.
+          await assert.rejects(c.checkpoint(b.id, pre), /missing features|memory tracking/);
+        }
         await c.checkpoint(b.id, {
           imagePath: `${b.dir}/keep`,
           workDir: `${b.dir}/keep`,

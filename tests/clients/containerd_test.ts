@@ -21,6 +21,7 @@ import {
   startContainerd,
   unmountUnder,
 } from "./helpers.ts";
+import { criuProblem } from "../checkpoint/helpers.ts";
 
 const BIN = nsinitBinary();
 const ignore = skipUnless(isRoot(), "containerd runs real containers: needs root") ||
@@ -313,7 +314,8 @@ Deno.test({
         "checkpoint --image-path I --work-path W ID; restore --detach --pid-file P " +
           "--image-path I --work-path W --bundle B ID (shim)",
         async () => {
-          if (!hasCommand("criu")) return "no criu on PATH (scripts/install_criu.sh installs it)";
+          const noCriu = await criuProblem();
+          if (noCriu) return noCriu;
           const image = "docker.io/library/nsinit-test-busybox:ckpt";
           const archive = await ociArchive(rootfs, T, image);
           check(await ctr(["image", "import", "--snapshotter", "native", archive]), "import");

@@ -20,6 +20,7 @@ import {
   recordedStep,
   unmountUnder,
 } from "./helpers.ts";
+import { criuProblem } from "../checkpoint/helpers.ts";
 
 const BIN = nsinitBinary();
 const ignore = skipUnless(isRoot(), "podman runs real containers: needs root") ||
@@ -183,7 +184,8 @@ Deno.test({
         "checkpoint --image-path I --work-path W ID; restore --image-path I --work-path W " +
           "--bundle B --pid-file P --detach ID (conmon)",
         async () => {
-          if (!hasCommand("criu")) return "no criu on PATH (scripts/install_criu.sh installs it)";
+          const noCriu = await criuProblem();
+          if (noCriu) return noCriu;
           const name = uniqueId("pc");
           const loop = "i=0; while :; do i=$((i+1)); echo $i > /tmp/n; sleep 0.1; done";
           check(

@@ -11,7 +11,7 @@
 // NSINIT_CRASH_VERBS=checkpoint,restore runs only the listed verbs (for debugging).
 import assert from "node:assert/strict";
 import { CHECK_CACHE } from "../../criu/session.ts";
-import { ckptBundle, criuBinary } from "../checkpoint/helpers.ts";
+import { ckptBundle, criuProblem } from "../checkpoint/helpers.ts";
 import { mountsUnder } from "../helpers/paths.ts";
 import { runNsinit, type RunResult } from "../helpers/run.ts";
 import { isRoot, skipUnless } from "../helpers/skip.ts";
@@ -157,7 +157,7 @@ Deno.test({
       const needsCriu = verb.name === "checkpoint" || verb.name === "restore";
       await t.step({
         name: verb.name,
-        ignore: needsCriu && !criuBinary(),
+        ignore: needsCriu && (await criuProblem()) !== undefined,
         fn: async () => {
           // The marks this verb passes, from a traced run.
           const id = `${b.id}-trace-${verb.name}`;
