@@ -9,6 +9,7 @@
 import type { Spec } from "../../spec/config.ts";
 import type { Factory } from "../../core/factory.ts";
 import type { LibraryPhases } from "./phases.ts";
+import { killTree } from "../../client/process.ts";
 
 export { closeFloor, floorPlan, floorSpawn } from "./floor.ts";
 
@@ -63,7 +64,7 @@ export async function timeCommand(
   if (opts.timeoutMs !== undefined) {
     timer = setTimeout(() => {
       timedOut = true;
-      killTree(child.pid);
+      killTree(child.pid); // the client's: stopped top down, then killed, by pidfd
     }, opts.timeoutMs);
   }
   const out = await child.output();
@@ -80,31 +81,6 @@ export async function timeCommand(
       : stderr,
     stdout: opts.stdout === "piped" ? dec.decode(out.stdout) : "",
   };
-}
-
-/**
- * SIGKILLs `pid` and every process below it (from `/proc/<pid>/task/<tid>/children`), the
- * children first: a command this process spawned and all it started (a runtime's hung
- * `criu`, say), by pid, never by name.
- */
-export function killTree(pid: number): void {
-  if (!(pid > 0)) return;
-  let tasks: string[] = [];
-  try {
-    tasks = [...Deno.readDirSync(`/proc/${pid}/task`)].map((e) => e.name);
-  } catch { /* gone */ }
-  for (const tid of tasks) {
-    let children = "";
-    try {
-      children = Deno.readTextFileSync(`/proc/${pid}/task/${tid}/children`);
-    } catch { /* gone */ }
-    for (const c of children.trim().split(/\s+/)) {
-      if (Number(c) > 0) killTree(Number(c));
-    }
-  }
-  try {
-    Deno.kill(pid, "SIGKILL");
-  } catch { /* gone */ }
 }
 
 /** Like {@link timeCommand}, but throws when the command fails (or outlives `timeoutMs`). */

@@ -56,10 +56,9 @@ export function criuProblem(): Promise<string | undefined> {
   })();
 }
 
-/** {@link criuProblem}, for the checkpoint tests' `ignore`. */
-export const criuReason: string | undefined = await criuProblem();
+const criuReason = await criuProblem();
 
-/** The skip reason shared by every real checkpoint test (false: it runs). */
+/** The skip reason shared by every real checkpoint test ({@link criuProblem}; false: it runs). */
 export const ignoreCriu: boolean = skipUnless(criuReason === undefined, criuReason ?? "");
 
 /**

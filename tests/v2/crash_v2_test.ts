@@ -11,7 +11,8 @@ import assert from "node:assert/strict";
 import { makeBundle } from "../helpers/bundle.ts";
 import { runNsinit } from "../helpers/run.ts";
 import { isRoot, skipUnless } from "../helpers/skip.ts";
-import { cgroupV2 } from "../helpers/host.ts";
+import { cgroupV2, ownCgroup2Dir } from "../helpers/host.ts";
+import { exists } from "../../util/fs.ts";
 import { processesIn, stateEntries } from "../security/helpers.ts";
 
 const reason = !isRoot()
@@ -20,21 +21,9 @@ const reason = !isRoot()
   ? "/sys/fs/cgroup is not cgroup2 (run with scripts/v2vm/run.sh)"
   : undefined;
 
-/** The cgroup2 directory a relative cgroupsPath names for a runtime started from here. */
+/** The cgroup2 directory a cgroupsPath names for a runtime started from here. */
 function cgroupDir(path: string): string {
-  const own = /^0::(.*)$/m.exec(Deno.readTextFileSync("/proc/self/cgroup"))?.[1] ?? "/";
-  return path.startsWith("/")
-    ? `/sys/fs/cgroup${path}`
-    : `/sys/fs/cgroup${own === "/" ? "" : own}/${path}`;
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
+  return path.startsWith("/") ? `/sys/fs/cgroup${path}` : `${ownCgroup2Dir()}/${path}`;
 }
 
 Deno.test({
