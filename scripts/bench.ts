@@ -1119,6 +1119,7 @@ async function runInVm(): Promise<BenchResults> {
       "run",
       "-A",
       "--no-lock",
+      "--v8-flags=--expose-gc",
       "scripts/bench.ts",
       ...(quick ? ["--quick"] : []),
       "--label",

@@ -102,7 +102,15 @@ export function sampleResults(overrides: Partial<BenchResults> = {}): BenchResul
       run: { anonKiB: 13672, fileKiB: 34312, threads: 14 },
       denoRun: { anonKiB: 8676, fileKiB: 19960, threads: 6 },
     },
-    libraryMemory: { running: 100, rssBeforeKiB: 60000, rssAfterKiB: 120000, perContainerKiB: 600 },
+    libraryMemory: {
+      running: 100,
+      rssBeforeKiB: 60000,
+      rssAfterKiB: 120000,
+      perContainerKiB: 600,
+      heapBeforeKiB: 20000,
+      heapAfterKiB: 22000,
+      perContainerHeapKiB: 20,
+    },
     phases: {
       cliRun: [
         { phase: "cli: main.js loaded (from Deno's clock start)", summary: s(20) },

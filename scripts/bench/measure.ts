@@ -9,6 +9,7 @@
 import type { Spec } from "../../spec/config.ts";
 import type { Factory } from "../../core/factory.ts";
 import type { LibraryPhases } from "./phases.ts";
+import type { BenchResults } from "./results.ts";
 import { killTree } from "../../client/process.ts";
 
 export { closeFloor, floorPlan, floorSpawn } from "./floor.ts";
@@ -148,6 +149,9 @@ export async function libraryRun(
   return ms;
 }
 
+/** {@link libraryMemory}'s figures (KiB). */
+export type LibraryMemory = NonNullable<BenchResults["libraryMemory"]>;
+
 /**
  * Memory the library holds per tracked running container: the process's RSS before and
  * after starting `n` long-running containers (`spec` must keep running, e.g. `sleep`) and
@@ -159,16 +163,25 @@ export async function libraryMemory(
   bundle: string,
   specFor: (i: number) => Spec,
   n: number,
-): Promise<
-  { running: number; rssBeforeKiB: number; rssAfterKiB: number; perContainerKiB: number }
-> {
+): Promise<LibraryMemory> {
   const rss = () => {
     const m = /^VmRSS:\s+(\d+) kB/m.exec(Deno.readTextFileSync("/proc/self/status"));
     return m ? Number(m[1]) : Deno.memoryUsage().rss / 1024;
   };
+  // What the JavaScript side retains: V8's heap and the buffers outside it, after a full
+  // collection (only with `--v8-flags=--expose-gc`, which `deno task bench` passes). RSS
+  // alone moves with when the collector last ran and how the heap grew: 0 or even less per
+  // container in one run (measured).
+  const gc = (globalThis as { gc?: () => void }).gc;
+  const heap = () => {
+    gc!();
+    const m = Deno.memoryUsage();
+    return (m.heapUsed + m.external) / 1024;
+  };
   // One first, so what is loaded or compiled once is not counted per container.
   const first = await factory.run(`${idPrefix}-warm`, { bundle, spec: specFor(-1), stdio: STDIO });
   await first.destroy({ force: true });
+  const heapBefore = gc ? heap() : undefined;
   const before = rss();
   const held = [];
   try {
@@ -176,11 +189,20 @@ export async function libraryMemory(
       held.push(await factory.run(`${idPrefix}-${i}`, { bundle, spec: specFor(i), stdio: STDIO }));
     }
     const after = rss();
+    const perKiB = (a: number, b: number) => Math.round((a - b) / n * 10) / 10;
+    const heapAfter = heapBefore === undefined ? undefined : heap();
     return {
       running: n,
       rssBeforeKiB: before,
       rssAfterKiB: after,
-      perContainerKiB: Math.round((after - before) / n * 10) / 10,
+      perContainerKiB: perKiB(after, before),
+      ...(heapBefore !== undefined && heapAfter !== undefined
+        ? {
+          heapBeforeKiB: Math.round(heapBefore),
+          heapAfterKiB: Math.round(heapAfter),
+          perContainerHeapKiB: perKiB(heapAfter, heapBefore),
+        }
+        : {}),
     };
   } finally {
     await Promise.all(held.map((c) => c.destroy({ force: true }).catch(() => {})));

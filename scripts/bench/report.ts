@@ -633,7 +633,14 @@ export function renderReport(
           (lm.rssAfterKiB / 1024).toFixed(1)
         } ` +
         `MiB while it started and held ${lm.running} running containers (\`sleep\`), ` +
-        `${lm.perContainerKiB.toFixed(0)} KiB each.`,
+        `${lm.perContainerKiB.toFixed(0)} KiB each` +
+        (lm.perContainerHeapKiB === undefined ? "." : (
+          `; V8's heap and the buffers outside it, measured after a full collection each time, ` +
+          `went from ${(lm.heapBeforeKiB! / 1024).toFixed(1)} MiB to ${
+            (lm.heapAfterKiB! / 1024).toFixed(1)
+          } MiB: ${lm.perContainerHeapKiB.toFixed(1)} KiB retained per container ` +
+          `(RSS alone moves with when the collector last ran and how the heap grew).`
+        )),
     );
     L.push("");
   }

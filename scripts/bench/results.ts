@@ -241,6 +241,13 @@ export interface BenchResults {
     rssBeforeKiB: number;
     rssAfterKiB: number;
     perContainerKiB: number;
+    /**
+     * V8's heap and external buffers, after a full collection, before and after (absent when
+     * the benchmark ran without `--v8-flags=--expose-gc`), and the difference per container.
+     */
+    heapBeforeKiB?: number;
+    heapAfterKiB?: number;
+    perContainerHeapKiB?: number;
   };
 }
 
@@ -377,14 +384,26 @@ export function evaluateTargets(r: BenchResults): TargetResult[] {
   const lm = r.libraryMemory;
   add(
     "the library's memory per tracked running container under 1 MB",
-    lm ? lm.perContainerKiB * 1024 < 1e6 : null,
-    lm
-      ? `${lm.perContainerKiB.toFixed(0)} KiB per container (RSS ${
-        (lm.rssBeforeKiB / 1024).toFixed(1)
-      } MiB -> ${(lm.rssAfterKiB / 1024).toFixed(1)} MiB with ${lm.running} running)`
-      : "not evaluated",
+    // The larger of the two measures counts: RSS (all of it, native too) and the JS heap
+    // retained after a full collection (exact, where RSS moves with the collector's timing).
+    lm ? Math.max(lm.perContainerKiB, lm.perContainerHeapKiB ?? -Infinity) * 1024 < 1e6 : null,
+    lm ? libraryMemoryText(lm) : "not evaluated",
   );
   return out;
+}
+
+/** The library memory target's figures, in words. */
+function libraryMemoryText(lm: NonNullable<BenchResults["libraryMemory"]>): string {
+  const rss = `RSS ${(lm.rssBeforeKiB / 1024).toFixed(1)} MiB -> ${
+    (lm.rssAfterKiB / 1024).toFixed(1)
+  } MiB with ${lm.running} running`;
+  if (lm.perContainerHeapKiB === undefined) {
+    return `${lm.perContainerKiB.toFixed(0)} KiB per container (${rss})`;
+  }
+  return `${lm.perContainerHeapKiB.toFixed(1)} KiB of JS heap retained per container after a ` +
+    `full collection (${(lm.heapBeforeKiB! / 1024).toFixed(1)} MiB -> ${
+      (lm.heapAfterKiB! / 1024).toFixed(1)
+    } MiB), ${lm.perContainerKiB.toFixed(0)} KiB by RSS (${rss})`;
 }
 
 /** A number of milliseconds for a table: 3 significant digits, at most 2 decimals. */

@@ -44,7 +44,24 @@ Deno.test("evaluateTargets marks each goal met or not from the numbers", () => {
   assert.equal(rss.met, false);
   assert.match(rss.value, /1\.25x/);
   // 600 KiB per container: met
-  assert.equal(target(ts, /per tracked running container/).met, true);
+  const mem = target(ts, /per tracked running container/);
+  assert.equal(mem.met, true);
+  assert.match(mem.value, /20\.0 KiB of JS heap retained per container/);
+  assert.match(mem.value, /600 KiB by RSS/);
+});
+
+Deno.test("evaluateTargets counts the larger of RSS and the retained JS heap per container", () => {
+  const base = sampleResults().libraryMemory!;
+  // RSS did not grow (the collector's timing), the heap did: 2000 KiB each, not met.
+  const r = sampleResults({
+    libraryMemory: { ...base, perContainerKiB: 0, perContainerHeapKiB: 2000 },
+  });
+  assert.equal(target(evaluateTargets(r), /per tracked running container/).met, false);
+  // Without the heap figure (no --expose-gc), RSS alone decides, as it said.
+  const { heapBeforeKiB: _b, heapAfterKiB: _a, perContainerHeapKiB: _p, ...rssOnly } = base;
+  const t = target(evaluateTargets(sampleResults({ libraryMemory: rssOnly })), /per tracked/);
+  assert.equal(t.met, true);
+  assert.match(t.value, /^600 KiB per container \(RSS/);
 });
 
 Deno.test("evaluateTargets says what it could not evaluate", () => {
