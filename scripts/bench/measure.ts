@@ -9,7 +9,7 @@
 import type { Spec } from "../../spec/config.ts";
 import type { Factory } from "../../core/factory.ts";
 import type { LibraryPhases } from "./phases.ts";
-import type { BenchResults } from "./results.ts";
+import type { LibraryMemory } from "./results.ts";
 import { killTree } from "../../client/process.ts";
 
 export { closeFloor, floorPlan, floorSpawn } from "./floor.ts";
@@ -148,9 +148,6 @@ export async function libraryRun(
   if (status.code !== 0) throw new Error(`container ${id} exited with ${JSON.stringify(status)}`);
   return ms;
 }
-
-/** {@link libraryMemory}'s figures (KiB). */
-export type LibraryMemory = NonNullable<BenchResults["libraryMemory"]>;
 
 /**
  * Memory the library holds per tracked running container: the process's RSS before and

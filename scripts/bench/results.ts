@@ -232,23 +232,26 @@ export interface BenchResults {
    * (the launcher's flags) of a file that only reads them (absent in older results).
    */
   memoryMakeup?: { run: MemoryUse; denoRun: MemoryUse };
+  /** The library's memory per tracked running container. */
+  libraryMemory?: LibraryMemory;
+}
+
+/**
+ * The benchmark process's RSS before and after it started `running` containers (`sleep`)
+ * from the library and kept them, and the difference per container, KiB.
+ */
+export interface LibraryMemory {
+  running: number;
+  rssBeforeKiB: number;
+  rssAfterKiB: number;
+  perContainerKiB: number;
   /**
-   * The benchmark process's RSS before and after it started `running` containers (`sleep`)
-   * from the library and kept them, and the difference per container, KiB.
+   * V8's heap and external buffers, after a full collection, before and after (absent when
+   * the benchmark ran without `--v8-flags=--expose-gc`), and the difference per container.
    */
-  libraryMemory?: {
-    running: number;
-    rssBeforeKiB: number;
-    rssAfterKiB: number;
-    perContainerKiB: number;
-    /**
-     * V8's heap and external buffers, after a full collection, before and after (absent when
-     * the benchmark ran without `--v8-flags=--expose-gc`), and the difference per container.
-     */
-    heapBeforeKiB?: number;
-    heapAfterKiB?: number;
-    perContainerHeapKiB?: number;
-  };
+  heapBeforeKiB?: number;
+  heapAfterKiB?: number;
+  perContainerHeapKiB?: number;
 }
 
 /** The `startup` entry of an empty `deno run` with the launcher's flags. */
@@ -393,7 +396,7 @@ export function evaluateTargets(r: BenchResults): TargetResult[] {
 }
 
 /** The library memory target's figures, in words. */
-function libraryMemoryText(lm: NonNullable<BenchResults["libraryMemory"]>): string {
+function libraryMemoryText(lm: LibraryMemory): string {
   const rss = `RSS ${(lm.rssBeforeKiB / 1024).toFixed(1)} MiB -> ${
     (lm.rssAfterKiB / 1024).toFixed(1)
   } MiB with ${lm.running} running`;
