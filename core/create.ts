@@ -23,6 +23,7 @@ import { SYSTEM_ROOT } from "./state_root.ts";
 import { effectiveResources } from "./devices.ts";
 import { ContainerProcess } from "./process.ts";
 import type { PreparedStdio } from "./syscalls.ts";
+import type { EarlyHelper } from "../native/spawn.ts";
 import {
   cgroupConfig,
   type CreateOptions,
@@ -78,9 +79,28 @@ export async function createContainer(
   waitForStart: boolean,
 ): Promise<Container> {
   validateId(id);
+  await f.sys.ready({ spawn: true });
+  // The helper starts now, off the event loop: its exec overlaps everything up to the spawn
+  // (the spec, the state directory, the cgroup, the plan), which hands it the plan. A create
+  // that fails before that ends it (nothing is left behind).
+  const helper = f.sys.startHelper?.();
+  try {
+    return await createWith(f, id, opts, waitForStart, helper);
+  } finally {
+    if (helper && !helper.taken) await f.sys.stopHelper?.(helper);
+  }
+}
+
+async function createWith(
+  f: CreateContext,
+  id: string,
+  opts: CreateOptions,
+  waitForStart: boolean,
+  helper: EarlyHelper | undefined,
+): Promise<Container> {
   const [
     { validateSpec },
-    { buildInitPlan, nestsUserNamespace, rootfsPath },
+    { buildInitPlan, hostFactsWithRootfs, nestsUserNamespace, rootfsPath },
     {
       checkHostFeatures,
       execLabelWrite,
@@ -90,13 +110,12 @@ export async function createContainer(
       resctrlGroup,
     },
   ] = await createDeps();
-  await f.sys.ready({ spawn: true });
   mark("create: native library loaded", id);
   const bundle = resolve(opts.bundle);
   const spec = opts.spec ? validateSpec(cloneJson(opts.spec)) : await readBundleSpec(bundle);
   mark("create: spec read and validated", id);
   const rootfs = rootfsPath(spec, bundle);
-  checkRootfs(rootfs, spec);
+  const rootfsDev = checkRootfs(rootfs, spec);
   // Probed only for a spec they matter to (a few failing reads: 0.06 ms a container).
   const host = hostFeaturesMatter(spec) ? probeHostFeatures() : NO_HOST_FEATURES;
   for (const warning of checkHostFeatures(spec, host)) f.warn(warning);
@@ -242,6 +261,7 @@ export async function createContainer(
     const plan = buildInitPlan(spec, {
       bundle,
       id,
+      host: hostFactsWithRootfs(rootfs, rootfsDev),
       ...(cloneInto ? { cloneInto } : {}),
       ...(waitForStart ? { fifoPath: fifo } : {}),
       noPivot: opts.noPivot === true,
@@ -279,6 +299,7 @@ export async function createContainer(
     preparing.promise.catch(() => {});
     const spawning = f.sys.spawnPlan(plan, {
       fds: [...stdio.fds, ...(opts.preserveFds ?? [])],
+      ...(helper ? { helper } : {}),
       place: async (pid, cloneRefused) => {
         spawnedPid = pid;
         mark("create: helper spawned, child cloned", id);
@@ -413,7 +434,8 @@ async function compiledSeccomp(seccomp: LinuxSeccomp): Promise<CompiledSeccomp> 
   return compiled;
 }
 
-function checkRootfs(rootfs: string, spec: Spec): void {
+/** Checks the rootfs and the cwd; returns the rootfs's device. */
+function checkRootfs(rootfs: string, spec: Spec): number {
   let st: Deno.FileInfo;
   try {
     st = Deno.statSync(rootfs);
@@ -427,6 +449,7 @@ function checkRootfs(rootfs: string, spec: Spec): void {
   if (cwd && !isAbsolute(cwd)) {
     throw new ConfigError("config.json", "process.cwd", `must be absolute, got "${cwd}"`);
   }
+  return st.dev;
 }
 
 /**

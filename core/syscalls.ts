@@ -12,7 +12,7 @@
  */
 
 import { check, cstr, ensureNative, native } from "../native/ffi.ts";
-import type { Spawned, SpawnPlanOptions } from "../native/spawn.ts";
+import type { EarlyHelper, Spawned, SpawnPlanOptions } from "../native/spawn.ts";
 import type { PlanBuilder } from "../native/plan.ts";
 import { nulList } from "../native/wire.ts";
 import type { ExitStatus } from "../native/reaper.ts";
@@ -84,6 +84,15 @@ export interface Syscalls {
   killPending(pid: number): boolean;
   /** Runs a plan through the helper (see `native/spawn.ts`). */
   spawnPlan(plan: PlanBuilder, opts: SpawnPlanOptions): Promise<Spawned>;
+  /**
+   * Starts the helper ahead of its plan, off the event loop (after `ready({ spawn: true })`),
+   * so that its exec overlaps the work before {@link Syscalls.spawnPlan}, which takes it as
+   * `helper`; {@link Syscalls.stopHelper} ends one that was not taken. Optional: without it
+   * spawnPlan starts the helper itself.
+   */
+  startHelper?(): EarlyHelper;
+  /** Ends and reaps a helper from {@link Syscalls.startHelper} that spawnPlan did not take. */
+  stopHelper?(helper: EarlyHelper): Promise<void>;
   /** Waits for a child (by pidfd) to exit. */
   waitExit(pidfd: number): Promise<ExitStatus>;
   /** fds for a child's stdio and the runtime's ends. */
@@ -111,6 +120,9 @@ export interface Syscalls {
 
 const ESRCH = 3;
 
+/** The spawn module, once a `ready({ spawn: true })` has loaded it. */
+let spawnModule: typeof import("../native/spawn.ts") | undefined;
+
 /** The stdio module, once a `ready({ spawn: true })` has loaded it. */
 let stdioModule: typeof import("./stdio.ts") | undefined;
 
@@ -133,7 +145,10 @@ function stdio(call: string): typeof import("./stdio.ts") {
 export const realSyscalls: Syscalls = Object.freeze({
   async ready(opts?: { spawn?: boolean }): Promise<void> {
     await ensureNative();
-    if (opts?.spawn) stdioModule ??= await import("./stdio.ts");
+    if (opts?.spawn) {
+      stdioModule ??= await import("./stdio.ts");
+      spawnModule ??= await import("../native/spawn.ts");
+    }
   },
   mkfifo(path: string, mode: number): void {
     check(native().nsi_mkfifo(cstr(path), mode), "mkfifo", path);
@@ -203,7 +218,14 @@ export const realSyscalls: Syscalls = Object.freeze({
   procStat,
   killPending,
   async spawnPlan(plan: PlanBuilder, opts: SpawnPlanOptions): Promise<Spawned> {
-    return await (await import("../native/spawn.ts")).spawnPlan(plan, opts);
+    return await (spawnModule ?? await import("../native/spawn.ts")).spawnPlan(plan, opts);
+  },
+  startHelper(): EarlyHelper {
+    if (!spawnModule) throw new Error("startHelper: call ready({ spawn: true }) first");
+    return spawnModule.startHelper();
+  },
+  async stopHelper(helper: EarlyHelper): Promise<void> {
+    await (spawnModule ?? await import("../native/spawn.ts")).stopHelper(helper);
   },
   async waitExit(pidfd: number): Promise<ExitStatus> {
     return await (await import("../native/reaper.ts")).reaper.wait(pidfd);

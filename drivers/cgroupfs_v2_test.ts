@@ -251,6 +251,12 @@ Deno.test("cgroupfs v2: set before apply, and checkBeforeUpdate", async () => {
   await withRoot(async (root) => {
     const m = manager(root, "c1");
     await assert.rejects(() => m.set({ pids: { limit: 1 } }), /does not exist/);
+    // Device rules alone take a way of their own (no file is read): the same refusal.
+    await assert.rejects(
+      () => m.set({ devices: [{ allow: true, access: "rwm" }] }),
+      (e: unknown) =>
+        e instanceof CgroupError && /does not exist \(apply\(\) first\)/.test(e.message),
+    );
     await m.apply(4242);
     const dir = m.paths()[""]!;
     await Deno.writeTextFile(`${dir}/memory.current`, "5000\n");

@@ -90,10 +90,57 @@ export interface Spawned {
   startTime: number;
 }
 
+/**
+ * A helper started ahead of its plan ({@link startHelper}): its exec overlaps the runtime's
+ * work on the container. Given to {@link spawnPlan} (`helper`), which hands it the plan, or
+ * ended by {@link stopHelper}; one or the other, exactly once.
+ */
+export interface EarlyHelper {
+  /** The helper's socket and pid once it is started; rejects when it could not be. */
+  readonly started: Promise<{ fd: number; pid: number }>;
+  /** Set once spawnPlan or stopHelper has it (the other then leaves it alone). */
+  taken: boolean;
+}
+
+/** At most this many fds go to a helper started ahead of its plan (plan.h's NSI_PASS_FDS_MAX). */
+const PASS_FDS_MAX = 253;
+
+/**
+ * Starts the helper ahead of its plan, off the event loop: it waits for the plan and the
+ * container's fds, which {@link spawnPlan} sends it (or {@link stopHelper} ends it). The
+ * helper is a child of this process from now on, with this process's environment,
+ * credentials and limits as they are now, as the one spawnPlan would start.
+ */
+export function startHelper(): EarlyHelper {
+  const lib = spawnLib();
+  const out = new Int32Array(2);
+  const started = lib.nsi_helper_start(cstr(helperPath()), new Uint8Array(out.buffer)).then(
+    (rc) => {
+      if (rc < 0) throw new SyscallError({ syscall: "start nsinit-init", errno: -rc });
+      return { fd: out[0], pid: out[1] };
+    },
+  );
+  started.catch(() => {}); // observed by spawnPlan or stopHelper
+  return { started, taken: false };
+}
+
+/** Ends a helper from {@link startHelper} that spawnPlan did not take, and reaps it. */
+export async function stopHelper(h: EarlyHelper): Promise<void> {
+  if (h.taken) return;
+  h.taken = true;
+  const s = await h.started.catch(() => undefined);
+  if (s) await native().nsi_helper_stop(s.fd, s.pid);
+}
+
 /** Options for {@link spawnPlan}. */
 export interface SpawnPlanOptions {
   /** fds[i] becomes fd i of the process. */
   fds: number[];
+  /**
+   * A helper from {@link startHelper} to run the plan on (taken, whatever happens); without
+   * one, or where it could not start, a new one is spawned with the plan.
+   */
+  helper?: EarlyHelper;
   /**
    * Runs once the child exists, before it starts its setup (cgroup placement).
    * `cloneRefused`: with a plan that clones into a cgroup (`H_CGROUP`), 0 when the child was
@@ -130,7 +177,18 @@ export async function spawnPlan(plan: PlanBuilder, opts: SpawnPlanOptions): Prom
   const fds = new Int32Array(opts.fds);
   // struct nsi_spawn_out: the sync fd, the helper's status, the message, the start time.
   const out = new Uint8Array(8 + MSG_SIZE + 8);
-  const rc = await lib.nsi_spawn(cstr(helperPath()), bytes, bytes.length, new Uint8Array(fds.buffer), fds.length, out);
+  let early: { fd: number; pid: number } | undefined;
+  if (opts.helper && !opts.helper.taken) {
+    opts.helper.taken = true;
+    early = await opts.helper.started.catch(() => undefined);
+    if (early && fds.length + 1 > PASS_FDS_MAX) {
+      await lib.nsi_helper_stop(early.fd, early.pid);
+      early = undefined;
+    }
+  }
+  const rc = early
+    ? await lib.nsi_spawn_on(early.fd, early.pid, bytes, bytes.length, new Uint8Array(fds.buffer), fds.length, out)
+    : await lib.nsi_spawn(cstr(helperPath()), bytes, bytes.length, new Uint8Array(fds.buffer), fds.length, out);
   const dv = new DataView(out.buffer);
   const syncFd = dv.getInt32(0, true);
   const first = decodeMessage(out, 8);

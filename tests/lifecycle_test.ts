@@ -452,3 +452,45 @@ Deno.test({
     });
   },
 });
+
+/** The pids of this process's children (every thread's). */
+function children(): number[] {
+  const pids: number[] = [];
+  for (const t of Deno.readDirSync("/proc/self/task")) {
+    const text = Deno.readTextFileSync(`/proc/self/task/${t.name}/children`).trim();
+    if (text) pids.push(...text.split(" ").map(Number));
+  }
+  return pids.sort((a, b) => a - b);
+}
+
+Deno.test({
+  name: "lifecycle: a create refused after its helper started leaves no process behind",
+  ignore,
+  async fn() {
+    await using b = await makeBundle({ args: ["true"], rootfs: "shared" });
+    const factory = new Factory({ root: b.stateRoot });
+    const before = children();
+    // Refused at the spec (the helper has started by then), and at a taken id.
+    const bad = structuredClone(b.config);
+    bad.root = { path: "/no/such/rootfs" };
+    await assert.rejects(
+      factory.create(b.id, { bundle: b.dir, spec: bad, stdio: { stdin: "null" } }),
+      (e: Error) => e instanceof ConfigError && /root\.path/.test(e.message),
+    );
+    assert.deepEqual(children(), before, "no helper left after a refused spec");
+    assert.deepEqual(await factory.list(), []);
+    await using c = await factory.create(b.id, {
+      bundle: b.dir,
+      spec: b.config,
+      stdio: { stdin: "null" },
+    });
+    const running = children();
+    await assert.rejects(
+      factory.create(b.id, { bundle: b.dir, spec: b.config, stdio: { stdin: "null" } }),
+      ContainerIdError,
+    );
+    assert.deepEqual(children(), running, "no helper left after a taken id");
+    await c.destroy({ force: true });
+    assert.deepEqual(children(), before);
+  },
+});

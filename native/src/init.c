@@ -10,7 +10,9 @@
  * its cgroups), then run the child ops in order and exec.
  *
  * fds on entry: 0..n-1 the container's stdio and preserved fds, n the sync
- * socket, n+1 a memfd holding the plan. argv[1] is n.
+ * socket, n+1 a memfd holding the plan. argv[1] is n. Started ahead of its plan (argv[1]
+ * "-", nsi_helper_start), fd 0 is the sync socket, on which those fds and the plan arrive
+ * first (receive_fds below), put in the same places.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -409,6 +411,68 @@ static void run_map_tool(const char *tool, const char *args, pid_t pid)
 	free(copy);
 }
 
+/*
+ * A helper started ahead of its plan: waits on fd 0 (the sync socket) for the container's
+ * fds and the plan's memfd (see NSI_PASS_FDS_MAX), and puts them where a helper spawned with
+ * them has them: fds 0..n-1, the sync socket at n, the plan at n+1. Returns n. The runtime
+ * closing the socket instead (it did not need this helper) ends it quietly.
+ */
+static int receive_fds(void)
+{
+	int32_t n = -1;
+	int got[NSI_PASS_FDS_MAX], high[NSI_PASS_FDS_MAX + 1], count = 0, sync;
+	char cbuf[CMSG_SPACE(sizeof(got))];
+	struct iovec iov = { &n, sizeof(n) };
+	struct msghdr mh;
+	struct cmsghdr *c;
+	ssize_t r;
+
+	g_sync = 0; /* where nsi_fail reports until the fds are in place */
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cbuf;
+	mh.msg_controllen = sizeof(cbuf);
+	do
+		r = recvmsg(0, &mh, MSG_CMSG_CLOEXEC);
+	while (r < 0 && errno == EINTR);
+	if (r == 0)
+		_exit(0);
+	if (r < 0)
+		nsi_fail(errno, "receive the plan");
+	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+			count = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+			memcpy(got, CMSG_DATA(c), sizeof(int) * count);
+			break;
+		}
+	if (r != sizeof(n) || (mh.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) || n < 0 || count != n + 1)
+		nsi_fail(EPROTO, "receive the plan: %d fds for n = %d", count, (int)n);
+	/* Every fd above the target range first, so that no dup2 below clobbers another. */
+	for (int i = 0; i <= n; i++) {
+		high[i] = fcntl(got[i], F_DUPFD_CLOEXEC, n + 2);
+		if (high[i] < 0)
+			nsi_fail(errno, "dup received fd");
+		close(got[i]);
+	}
+	sync = fcntl(0, F_DUPFD_CLOEXEC, n + 2);
+	if (sync < 0)
+		nsi_fail(errno, "dup sync socket");
+	g_sync = sync;
+	for (int i = 0; i < n; i++)
+		if (dup2(high[i], i) < 0)
+			nsi_fail(errno, "dup2 fd %d", i);
+	if (dup2(sync, n) < 0 || dup2(high[n], n + 1) < 0)
+		nsi_fail(errno, "dup2 sync and plan");
+	g_sync = n;
+	for (int i = 0; i <= n; i++)
+		close(high[i]);
+	close(sync);
+	for (int fd = n + 2; fd < 3; fd++)
+		close(fd); /* the /dev/null it was started with, where n + 2 fds do not cover 0..2 */
+	return n;
+}
+
 int main(int argc, char **argv)
 {
 	struct nsi_rec *recs;
@@ -424,7 +488,7 @@ int main(int argc, char **argv)
 
 	if (argc < 2)
 		return 2;
-	nfds = atoi(argv[1]);
+	nfds = strcmp(argv[1], "-") == 0 ? receive_fds() : atoi(argv[1]);
 	g_sync = nfds;
 	planfd = nfds + 1;
 	if (fcntl(g_sync, F_SETFD, FD_CLOEXEC) < 0 || fcntl(planfd, F_SETFD, FD_CLOEXEC) < 0)

@@ -110,6 +110,84 @@ static void local_error(struct nsi_spawn_out *out, int err, const char *what)
 }
 
 /*
+ * Waits for the helper's one message on the sync socket sync (its PID report, or an error);
+ * notices if it dies without one. Reaps the helper. Returns 0 with out->msg NSI_MSG_PID and
+ * out->sync_fd = sync (the caller's then), or 1 / a negative errno with out->msg saying why
+ * (sync is then closed).
+ */
+static int await_report(int sync, pid_t helper, struct nsi_spawn_out *out)
+{
+	ssize_t got = 0;
+	int status;
+
+	for (;;) {
+		struct pollfd pfd = { sync, POLLIN, 0 };
+		int pr = poll(&pfd, 1, 100);
+		if (pr < 0 && errno != EINTR) {
+			local_error(out, errno, "poll sync socket");
+			got = -1;
+			break;
+		}
+		if (pr > 0) {
+			got = recv(sync, &out->msg, sizeof(out->msg), 0);
+			if (got < 0 && errno == EINTR)
+				continue;
+			break;
+		}
+		if (waitpid(helper, &status, WNOHANG) == helper) {
+			out->helper = status;
+			helper = -1;
+			/* It may have sent its message just before exiting. */
+			got = recv(sync, &out->msg, sizeof(out->msg), MSG_DONTWAIT);
+			break;
+		}
+	}
+	if (helper > 0) {
+		while (waitpid(helper, &status, 0) < 0 && errno == EINTR)
+			;
+		out->helper = status;
+	}
+	if (got != (ssize_t)sizeof(out->msg)) {
+		if (out->msg.type != NSI_MSG_ERROR)
+			local_error(out, got < 0 ? errno : EPIPE, "nsinit-init exited without a report");
+		close(sync);
+		return 1;
+	}
+	if (out->msg.type != NSI_MSG_PID) {
+		close(sync);
+		return 1;
+	}
+	/*
+	 * Its start time, which the state records to know the process again: read here, while
+	 * it waits for its go, off the event loop (0 if it cannot be read: TypeScript reads it).
+	 */
+	{
+		char st;
+		uint64_t t;
+
+		if (proc_stat((int32_t)out->msg.pid, &st, &t) == 0)
+			out->start_time = t;
+	}
+	out->sync_fd = sync;
+	return 0;
+}
+
+/* A memfd holding the plan (close-on-exec); -errno. */
+static int plan_memfd(const uint8_t *plan, uint32_t plan_len)
+{
+	int fd = memfd_create("nsinit-plan", MFD_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, plan, plan_len) != (ssize_t)plan_len) {
+		int err = errno ? errno : EIO;
+		close(fd);
+		return -err;
+	}
+	return fd;
+}
+
+/*
  * fds[i] becomes fd i of the container process (stdio and preserved fds).
  * Returns 0 with out->msg.type NSI_MSG_PID, or a negative errno / 1 with
  * out->msg describing the failure.
@@ -119,11 +197,10 @@ NSI_EXPORT int nsi_spawn(const char *helper_path, const uint8_t *plan, uint32_t 
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
-	int sp[2] = { -1, -1 }, planfd = -1, exe, tmp[260], ntmp = 0, rc, status;
+	int sp[2] = { -1, -1 }, planfd = -1, exe, tmp[260], ntmp = 0, rc;
 	char exepath[64], nstr[16];
 	char *argv[] = { "nsinit-init", nstr, NULL };
 	pid_t helper = -1;
-	ssize_t got = 0;
 
 	memset(out, 0, sizeof(*out));
 	out->sync_fd = -1;
@@ -134,10 +211,10 @@ NSI_EXPORT int nsi_spawn(const char *helper_path, const uint8_t *plan, uint32_t 
 		local_error(out, -exe, helper_path);
 		return exe;
 	}
-	planfd = memfd_create("nsinit-plan", MFD_CLOEXEC);
-	if (planfd < 0 || write(planfd, plan, plan_len) != (ssize_t)plan_len) {
-		rc = -errno;
-		local_error(out, errno, "write plan");
+	planfd = plan_memfd(plan, plan_len);
+	if (planfd < 0) {
+		rc = planfd;
+		local_error(out, -rc, "write plan");
 		goto done;
 	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
@@ -178,59 +255,8 @@ NSI_EXPORT int nsi_spawn(const char *helper_path, const uint8_t *plan, uint32_t 
 	sp[1] = -1;
 	close(planfd);
 	planfd = -1;
-
-	/* Wait for the helper's one message; notice if it dies without one. */
-	for (;;) {
-		struct pollfd pfd = { sp[0], POLLIN, 0 };
-		int pr = poll(&pfd, 1, 100);
-		if (pr < 0 && errno != EINTR) {
-			rc = -errno;
-			local_error(out, errno, "poll sync socket");
-			break;
-		}
-		if (pr > 0) {
-			got = recv(sp[0], &out->msg, sizeof(out->msg), 0);
-			if (got < 0 && errno == EINTR)
-				continue;
-			break;
-		}
-		if (waitpid(helper, &status, WNOHANG) == helper) {
-			out->helper = status;
-			helper = -1;
-			/* It may have sent its message just before exiting. */
-			got = recv(sp[0], &out->msg, sizeof(out->msg), MSG_DONTWAIT);
-			break;
-		}
-	}
-	if (helper > 0) {
-		while (waitpid(helper, &status, 0) < 0 && errno == EINTR)
-			;
-		out->helper = status;
-	}
-	if (got != (ssize_t)sizeof(out->msg)) {
-		if (out->msg.type != NSI_MSG_ERROR)
-			local_error(out, got < 0 ? errno : EPIPE, "nsinit-init exited without a report");
-		rc = 1;
-		goto done;
-	}
-	if (out->msg.type != NSI_MSG_PID) {
-		rc = 1;
-		goto done;
-	}
-	/*
-	 * Its start time, which the state records to know the process again: read here, while
-	 * it waits for its go, off the event loop (0 if it cannot be read: TypeScript reads it).
-	 */
-	{
-		char st;
-		uint64_t t;
-
-		if (proc_stat((int32_t)out->msg.pid, &st, &t) == 0)
-			out->start_time = t;
-	}
-	out->sync_fd = sp[0];
-	sp[0] = -1;
-	rc = 0;
+	rc = await_report(sp[0], helper, out);
+	sp[0] = -1; /* the caller's, or closed */
 done:
 	for (int i = 0; i < ntmp; i++)
 		close(tmp[i]);
@@ -241,6 +267,130 @@ done:
 	if (planfd >= 0)
 		close(planfd);
 	return rc;
+}
+
+struct nsi_helper_out {
+	int32_t fd;  /* the runtime's end of the helper's socket (its sync socket later) */
+	int32_t pid; /* the helper's pid */
+};
+
+/*
+ * Starts nsinit-init ahead of its plan: it waits on its socket (its fd 0) for the plan and
+ * the container's fds (nsi_spawn_on), so that its exec overlaps the runtime's work on the
+ * container. Closing out->fd instead makes it exit; the caller reaps it either way.
+ */
+NSI_EXPORT int nsi_helper_start(const char *helper_path, struct nsi_helper_out *out)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	int sp[2], exe, rc;
+	char exepath[64];
+	char *argv[] = { "nsinit-init", "-", NULL };
+	pid_t helper = -1;
+
+	out->fd = -1;
+	out->pid = -1;
+	exe = sealed_helper(helper_path);
+	if (exe < 0)
+		return exe;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+		return -errno;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, sp[1], 0);
+	/* Nothing of the runtime's stdio: its fds 0..n-1 come with the plan. */
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_RDWR, 0);
+	posix_spawn_file_actions_adddup2(&fa, 1, 2);
+	nsi_spawnattr_clean(&attr);
+	snprintf(exepath, sizeof(exepath), "/proc/self/fd/%d", exe);
+	rc = posix_spawn(&helper, exepath, &fa, &attr, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	close(sp[1]);
+	if (rc != 0) {
+		close(sp[0]);
+		return -rc;
+	}
+	out->fd = sp[0];
+	out->pid = helper;
+	return 0;
+}
+
+/* Ends a helper from nsi_helper_start that got no plan: closes its socket and reaps it. */
+NSI_EXPORT int nsi_helper_stop(int32_t fd, int32_t helper)
+{
+	int status;
+
+	close(fd);
+	if (helper <= 0)
+		return -EINVAL;
+	while (waitpid(helper, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return 0;
+}
+
+/*
+ * Hands a helper from nsi_helper_start (its socket fd, its pid) the plan and the fds that
+ * become its fds 0..nfds-1, then waits for its report as nsi_spawn does. The socket becomes
+ * the sync socket (out->sync_fd) or is closed; the helper is reaped either way.
+ */
+NSI_EXPORT int nsi_spawn_on(int32_t fd, int32_t helper, const uint8_t *plan, uint32_t plan_len,
+			    const int32_t *fds, int32_t nfds, struct nsi_spawn_out *out)
+{
+	int planfd, all[NSI_PASS_FDS_MAX], status;
+	int32_t n = nfds;
+	char cbuf[CMSG_SPACE(sizeof(all))];
+	struct iovec iov = { &n, sizeof(n) };
+	struct msghdr mh;
+	struct cmsghdr *c;
+	ssize_t sent;
+
+	memset(out, 0, sizeof(*out));
+	out->sync_fd = -1;
+	if (nfds < 0 || nfds + 1 > NSI_PASS_FDS_MAX || helper <= 0) {
+		close(fd);
+		if (helper > 0)
+			while (waitpid(helper, &status, 0) < 0 && errno == EINTR)
+				;
+		local_error(out, EINVAL, "spawn on a started helper");
+		return -EINVAL;
+	}
+	planfd = plan_memfd(plan, plan_len);
+	if (planfd < 0) {
+		local_error(out, -planfd, "write plan");
+		close(fd);
+		while (waitpid(helper, &status, 0) < 0 && errno == EINTR)
+			;
+		return planfd;
+	}
+	for (int i = 0; i < nfds; i++)
+		all[i] = fds[i];
+	all[nfds] = planfd;
+	memset(&mh, 0, sizeof(mh));
+	memset(cbuf, 0, sizeof(cbuf));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cbuf;
+	mh.msg_controllen = CMSG_SPACE(sizeof(int) * (nfds + 1));
+	c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int) * (nfds + 1));
+	memcpy(CMSG_DATA(c), all, sizeof(int) * (nfds + 1));
+	do
+		sent = sendmsg(fd, &mh, MSG_NOSIGNAL);
+	while (sent < 0 && errno == EINTR);
+	close(planfd);
+	if (sent < 0) {
+		int err = errno;
+		local_error(out, err, "hand nsinit-init its plan");
+		close(fd);
+		while (waitpid(helper, &status, 0) < 0 && errno == EINTR)
+			;
+		out->helper = status;
+		return -err;
+	}
+	return await_report(fd, helper, out);
 }
 
 /* Receives one message; a passed fd (SCM_RIGHTS) goes to *fd_out. 0 means EOF. */

@@ -122,6 +122,13 @@ enum nsi_op {
 #undef NSI_OP_ENUM
 };
 
+/*
+ * A helper started ahead of its plan (nsi_helper_start, argv[1] "-") receives, on its fd 0,
+ * one message: an int32 n and, as SCM_RIGHTS, n fds (its fds 0..n-1 to be) and the plan's
+ * memfd. At most this many fds in all (the kernel's SCM_MAX_FD); more go through nsi_spawn.
+ */
+#define NSI_PASS_FDS_MAX 253
+
 /* Messages on the sync socket (SOCK_SEQPACKET). */
 enum nsi_msg_type {
 	NSI_MSG_PID = 1,   /* helper -> runtime: child pid (after maps); err: see NSI_H_CGROUP */
