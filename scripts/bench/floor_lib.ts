@@ -118,6 +118,63 @@ export function lifecycleFloor(spec: Spec, bundle: string, dir: string): Lifecyc
   };
 }
 
+/** What the lifecycle floor's state.json records (as core/state.ts's, of what its verbs use). */
+interface FloorState {
+  id: string;
+  bundle: string;
+  /** The init's pid and start time (/proc/<pid>/stat field 22), against pid reuse. */
+  pid: number;
+  startTime: number;
+  /** The container's cgroup directories (v1: one per hierarchy; v2: one). */
+  cgroups: string[];
+  config: Spec;
+}
+
+/** The container's directory, opened and locked (flock), as each verb takes it. */
+function lockFloor(dir: string): Deno.FsFile {
+  const lock = Deno.openSync(dir, { read: true });
+  lock.lockSync(true);
+  return lock;
+}
+
+function readFloorState(dir: string): FloorState {
+  return JSON.parse(Deno.readTextFileSync(`${dir}/state.json`));
+}
+
+/** Whether the recorded init still runs: the same start time, not a zombie. */
+function floorAlive(st: FloorState): boolean {
+  let stat: string;
+  try {
+    stat = Deno.readTextFileSync(`/proc/${st.pid}/stat`);
+  } catch {
+    return false;
+  }
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(f[19]) === st.startTime && f[0] !== "Z" && f[0] !== "X";
+}
+
+/** Whether the container's cgroup is frozen (v2 cgroup.events, or the v1 freezer's state). */
+function floorFrozen(st: FloorState): boolean {
+  const v1 = st.cgroups.find((d) => d.includes("/freezer"));
+  try {
+    if (v1) return Deno.readTextFileSync(`${v1}/freezer.state`).startsWith("FROZEN");
+    if (st.cgroups.length === 1) {
+      return /^frozen 1$/m.test(Deno.readTextFileSync(`${st.cgroups[0]}/cgroup.events`));
+    }
+  } catch { /* no freezer */ }
+  return false;
+}
+
+/** Not started yet: its exec fifo is there. */
+function floorNotStarted(dir: string): boolean {
+  try {
+    Deno.lstatSync(`${dir}/exec.fifo`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Rung (d): rung (c) as an OCI runtime's `create`, `start` and `delete` run it, with the
  * least bookkeeping those verbs need so that another process can find, start and delete
@@ -126,9 +183,13 @@ export function lifecycleFloor(spec: Spec, bundle: string, dir: string): Lifecyc
  *   made; the helper spawned with the plan that waits on the fifo; a state.json (the
  *   config in it, as every runtime records it) written while the helper starts, and written
  *   again atomically with the init's pid while the child sets itself up;
- * - start: the init released through its fifo (libnsinit's one call: a checked pidfd, the
- *   fifo opened and removed), returning once it has exec'd;
- * - wait for the exit; delete: the cgroups and the state directory removed.
+ * - start, as another process runs it (scripts/bench/floor_verbs.js's start): the directory
+ *   locked, state.json read, the init checked (alive, the same process, not frozen, its fifo
+ *   there), then released through its fifo (libnsinit's one call: a checked pidfd, the fifo
+ *   opened and removed), returning once it has exec'd;
+ * - wait for the exit; delete, as another process runs it (floor_verbs.js's delete): the
+ *   directory locked, state.json read, the init checked gone, the cgroups and the state
+ *   directory removed.
  * ms, all of it. What it made is removed when it fails. With `offLoop` the cgroup files are
  * made, joined and removed in native batches off the event loop, as
  * {@link initPlanCgroupsSpawn}'s: for many at once, each from a {@link LifecycleFloor} of
@@ -173,18 +234,21 @@ export async function lifecycleSpawn(
         cgroupView: floorCgroupView(cg.cloneInto),
       })
       : f.plan;
-    const state: Record<string, unknown> = {
+    const state: FloorState = {
       id: "floor",
       bundle: f.bundle,
       pid: 0,
+      startTime: 0,
+      cgroups: floorCgroupDirs(cgroup).dirs,
       config: f.spec,
     };
     const spawning = spawnPlan(plan, {
       fds: floorStdio(),
       until: "ready",
       ...(cg.place ? { place: cg.place } : {}),
-      duringSetup: (pid) => {
+      duringSetup: (pid, startTime) => {
         state.pid = pid;
+        state.startTime = startTime; // read by the native spawn (0: not there)
         write(JSON.stringify(state), true);
         return Promise.resolve();
       },
@@ -193,19 +257,30 @@ export async function lifecycleSpawn(
     write(JSON.stringify(state), false); // while the helper starts
     const s = await spawning;
     pidfd = s.pidfd;
-    // Read by the native spawn while the init waited (as create records it); 0: not there.
-    let startTime = BigInt(s.startTime);
-    if (startTime === 0n) {
-      const stat = Deno.readTextFileSync(`/proc/${s.pid}/stat`);
-      startTime = BigInt(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
+    lock.close(); // the create is done
+    lock = undefined;
+    // start, as another process runs it (floor_verbs.js's): under the container's lock, the
+    // state read, the init checked (alive, the same process, not paused, not started yet),
+    // then released (libnsinit's one call).
+    lock = lockFloor(f.dir);
+    let st = readFloorState(f.dir);
+    if (!floorAlive(st) || floorFrozen(st) || !floorNotStarted(f.dir)) {
+      throw new Error("lifecycle floor: container not created");
     }
     const err = new Uint8Array(256);
-    const rc = await lib.nsi_init_start(cstr(fifo), s.pid, startTime, err, err.length);
+    const rc = await lib.nsi_init_start(cstr(fifo), st.pid, BigInt(st.startTime), err, err.length);
     if (rc !== 0) throw new Error(`lifecycle floor: start failed (${rc})`);
+    lock.close();
+    lock = undefined;
     const status = await reaper.wait(s.pidfd);
     lib.nsi_close(s.pidfd);
     pidfd = -1;
     if (status.code !== 0) throw new Error(`lifecycle floor exited with ${JSON.stringify(status)}`);
+    // delete, as another process runs it: under the lock, the state read, the init checked
+    // gone, the cgroups and the state directory removed.
+    lock = lockFloor(f.dir);
+    st = readFloorState(f.dir);
+    if (floorAlive(st)) throw new Error("lifecycle floor: container not stopped");
     await cg.remove();
     cg = undefined;
     Deno.removeSync(f.dir, { recursive: true });

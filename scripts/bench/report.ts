@@ -343,9 +343,12 @@ export function renderReport(
             "the state directory made " +
             "and locked (flock), the exec fifo made, a state.json with the config written " +
             "while the helper starts and again, atomically, with the init's pid while the " +
-            "child sets itself up; the start through the fifo (libnsinit's one call), " +
-            "returning once the init has exec'd; after the exit the cgroups and the state " +
-            "directory removed."
+            "child sets itself up; the start as another process runs it (the verb floors' " +
+            "start below: the directory locked, state.json read, the init checked alive, " +
+            "not frozen and not started, then released through its fifo, libnsinit's one " +
+            "call), returning once the init has exec'd; after the exit the delete as another " +
+            "process runs it (locked, state.json read, the init checked gone, the cgroups " +
+            "and the state directory removed)."
           : "."),
     );
   }
@@ -968,7 +971,8 @@ function concurrentFloor(goal: string, r: BenchResults): string {
   const cores = r.machine.cores;
   const lcName = "the ladder's OCI lifecycle floor (the cgroups floor with the state an OCI " +
     "runtime keeps: a state directory each, its lock, state.json written twice, the exec fifo " +
-    "and a separate start, the removal)";
+    "and a separate start and delete that each lock, read the state and check the init, the " +
+    "removal)";
   if (!goal.includes("`runc run`")) {
     if (!lc || !ls || lc.n === 0 || ls.n === 0) return "";
     const g = per(ls) / per(lc);
@@ -1088,9 +1092,10 @@ function libraryAboveLadder(r: BenchResults, vsCrun: boolean): string {
         "bookkeeping those verbs need for another process to find, start and delete the " +
         "container (the state directory and its lock, state.json written before the cgroups " +
         "exist, so that a runtime killed mid-create leaves what `delete --force` needs, and " +
-        "again with the init's pid; the exec fifo " +
-        `and a separate start, the removal; runc keeps a state directory, state.json and an ` +
-        `exec fifo too) ${fmt(d)} ms.`
+        "again with the init's pid; the exec fifo and a separate start, and a delete, each " +
+        "as another process runs it: the lock taken again, state.json read, the init " +
+        "checked; the removal; runc keeps a state directory, state.json and an exec fifo " +
+        `too) ${fmt(d)} ms.`
       : ".");
   // The kernel's floor (c) first: if it alone misses, no runtime meets the target; then the
   // OCI lifecycle's (d): if that misses, no runtime with create/start/delete does.

@@ -439,7 +439,8 @@ Deno.test("the concurrency targets say what the OCI lifecycle floor does as the 
     "from the library: ";
   const lcName = "the ladder's OCI lifecycle floor (the cgroups floor with the state an OCI " +
     "runtime keeps: a state directory each, its lock, state.json written twice, the exec fifo " +
-    "and a separate start, the removal)";
+    "and a separate start and delete that each lock, read the state and check the init, the " +
+    "removal)";
   const Lc = "T" + lcName.slice(1);
   // Met: the floor at 200 ms is 11.2x, its CPU (300 ms over 2 cores: 150 ms) fits the 224 ms;
   // one after another it took 380 ms: 1.90x, and 150 ms fits 380 / 1.8 = 211 ms.
