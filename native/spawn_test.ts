@@ -119,3 +119,27 @@ Deno.test("a plan that fails on a helper started ahead of it names the step and 
     lib.nsi_close(devNull);
   }
 });
+
+Deno.test("more fds than one message carries: the helper started ahead is ended, and a new one gets them all", async () => {
+  await ensureNative();
+  const lib = native();
+  const devNull = check(lib.nsi_open(cstr("/dev/null"), 2, 0), "open", "/dev/null");
+  const before = children();
+  try {
+    const helper = startHelper();
+    const { pid: early } = await helper.started;
+    const plan = new PlanBuilder()
+      .add(Op.H_CLONE, "clone", 0)
+      // fd 252 is the last of the 253 given: there, as fd 252.
+      .add(Op.C_EXEC, "exec sh", nulList(["/bin/sh", "-c", "test -e /proc/self/fd/252"]), nulList([]));
+    const s = await spawnPlan(plan, { fds: new Array(253).fill(devNull), until: "exec", helper });
+    assert.equal(helper.taken, true);
+    assert.equal(procStat(early), undefined, "the helper started ahead was ended and reaped");
+    const status = await reaper.wait(s.pidfd);
+    lib.nsi_close(s.pidfd);
+    assert.equal(status.code, 0);
+    assert.deepEqual(children(), before);
+  } finally {
+    lib.nsi_close(devNull);
+  }
+});

@@ -197,7 +197,7 @@ NSI_EXPORT int nsi_spawn(const char *helper_path, const uint8_t *plan, uint32_t 
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
-	int sp[2] = { -1, -1 }, planfd = -1, exe, tmp[260], ntmp = 0, rc;
+	int sp[2] = { -1, -1 }, planfd = -1, exe, exe_fd, tmp[260], ntmp = 0, rc;
 	char exepath[64], nstr[16];
 	char *argv[] = { "nsinit-init", nstr, NULL };
 	pid_t helper = -1;
@@ -234,15 +234,30 @@ NSI_EXPORT int nsi_spawn(const char *helper_path, const uint8_t *plan, uint32_t 
 		}
 		ntmp++;
 	}
+	/*
+	 * The helper is exec'd through /proc/self/fd/N in the child, after the dup2s: an N in
+	 * the target range (many preserved fds) would name one of them by then.
+	 */
+	exe_fd = exe;
+	if (exe < nfds + 2) {
+		exe_fd = fcntl(exe, F_DUPFD_CLOEXEC, nfds + 2);
+		if (exe_fd < 0) {
+			rc = -errno;
+			local_error(out, errno, "dup the helper's fd");
+			goto done;
+		}
+	}
 	posix_spawn_file_actions_init(&fa);
 	for (int i = 0; i < nfds + 2; i++)
 		posix_spawn_file_actions_adddup2(&fa, tmp[i], i);
 	nsi_spawnattr_clean(&attr);
-	snprintf(exepath, sizeof(exepath), "/proc/self/fd/%d", exe);
+	snprintf(exepath, sizeof(exepath), "/proc/self/fd/%d", exe_fd);
 	snprintf(nstr, sizeof(nstr), "%d", nfds);
 	rc = posix_spawn(&helper, exepath, &fa, &attr, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
+	if (exe_fd != exe)
+		close(exe_fd);
 	if (rc != 0) {
 		local_error(out, rc, "posix_spawn nsinit-init");
 		rc = -rc;
