@@ -79,6 +79,20 @@ const VERBS: Verb[] = [
   },
 ];
 
+/** Pids of the processes whose environment holds `entry` (`NAME=value`). */
+function processesWithEnv(entry: string): number[] {
+  const pids: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      if (Deno.readTextFileSync(`/proc/${e.name}/environ`).split("\0").includes(entry)) {
+        pids.push(Number(e.name));
+      }
+    } catch { /* gone, or a kernel thread */ }
+  }
+  return pids;
+}
+
 async function eventually(cond: () => boolean, ms = 5000): Promise<boolean> {
   for (const end = Date.now() + ms; Date.now() < end;) {
     if (cond()) return true;
@@ -111,7 +125,9 @@ Deno.test({
           const r = await cli(args);
           assert.equal(r.code, 0, `${args.join(" ")}: ${r.stderr}`);
         }
-        const r = await cli(verb.args(id, b.dir), { NSINIT_CRASH_AT: at });
+        // The marker finds every process of this run after the crash (the helper a create
+        // started before its plan, which must end when its runtime dies, among them).
+        const r = await cli(verb.args(id, b.dir), { NSINIT_CRASH_AT: at, NSINIT_TEST_CRASH: id });
         if (r.code !== 137) {
           assert.equal(r.code, 0, `${verb.name} at ${at}: ${r.stderr}`);
           return false;
@@ -145,6 +161,11 @@ Deno.test({
       assert.ok(
         await eventually(() => processesIn(b.rootfs).length === 0),
         `${verb.name} at ${at}: processes left: ${processesIn(b.rootfs)}`,
+      );
+      assert.ok(
+        await eventually(() => processesWithEnv(`NSINIT_TEST_CRASH=${id}`).length === 0),
+        `${verb.name} at ${at}: processes of the crashed run left: ` +
+          processesWithEnv(`NSINIT_TEST_CRASH=${id}`),
       );
       assert.deepEqual(cgroupDirsNamed(cgroupName), [], `${verb.name} at ${at}: cgroup left`);
       assert.deepEqual(mountsUnder(b.dir), [], `${verb.name} at ${at}: mounts left`);
