@@ -27,6 +27,18 @@
 /** The pinned rollup (npm). */
 const ROLLUP = "npm:rollup@4.28.1";
 
+/**
+ * The pinned esbuild (npm; the binary comes in its @esbuild/linux-x64 package), which
+ * minifies each chunk rollup writes: the CLI's start-up reads and compiles main.js on every
+ * command, and a minified main.js (48 kB against 86 kB) came out 1.3-1.9 ms sooner at
+ * `cli: exit` for `nsinit list` on this host (median of 25, on a day an empty `deno run`
+ * took 69 ms). Whitespace and comments go and local names are shortened; nothing is
+ * otherwise rewritten (no `minifySyntax`), exported names stay, and the error classes name
+ * themselves (errors.ts sets `name`), so nothing the CLI prints changes. (terser cannot
+ * parse `await using`.)
+ */
+const ESBUILD = "npm:esbuild@0.24.2";
+
 /** The entry point's file in `deno bundle`'s output (nsinit/cli.ts). */
 export const RAW_ENTRY = "cli.js";
 
@@ -185,8 +197,21 @@ export function groups(
 export async function regroup(raw: string, out: string): Promise<void> {
   const { core, create, ops } = groups((f) => Deno.readTextFileSync(`${raw}/${f}`));
   const { rollup } = await import(ROLLUP);
+  const esbuild = await import(ESBUILD);
   const bundle = await rollup({
     input: `${raw}/${RAW_ENTRY}`,
+    plugins: [{
+      name: "minify",
+      async renderChunk(code: string) {
+        const r = await esbuild.transform(code, {
+          format: "esm",
+          target: "esnext",
+          minifyWhitespace: true,
+          minifyIdentifiers: true,
+        });
+        return { code: r.code, map: null };
+      },
+    }],
     // The entry exports nothing anyone imports: rollup may put shared code in it.
     preserveEntrySignatures: false,
     onwarn: (w: { message: string }) => {
@@ -212,6 +237,7 @@ export async function regroup(raw: string, out: string): Promise<void> {
     });
   } finally {
     await bundle.close();
+    await esbuild.stop(); // its service process
   }
 }
 

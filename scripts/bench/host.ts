@@ -163,6 +163,7 @@ export async function ensureFloorCli(log: (msg: string) => void): Promise<string
   const r = await sh(Deno.execPath(), [
     "bundle",
     "--quiet",
+    "--minify", // as the CLI's chunks are (scripts/chunks.ts)
     "--platform",
     "deno",
     "--no-lock",

@@ -355,7 +355,8 @@ export function renderReport(
   if (r.cliFloor) {
     L.push(
       "- The CLI floor: the least a runtime that Deno runs must do to run the container, as a " +
-        "program of its own (`scripts/bench/floor_cli.ts`, bundled into one file as the CLI is, " +
+        "program of its own (`scripts/bench/floor_cli.ts`, bundled into one minified file as the " +
+        "CLI is, " +
         "run as `deno run` with the launcher's flags and `NSINIT_LIBDIR`, straight, without a " +
         "launcher script): it reads config.json, loads libnsinit through Deno's FFI " +
         "(`native/ffi.ts`), runs the helper floor's plan (clone into the spec's namespaces, exec " +
