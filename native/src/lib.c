@@ -310,6 +310,19 @@ NSI_EXPORT int nsi_helper_start(const char *helper_path, struct nsi_helper_out *
 		return exe;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
 		return -errno;
+	if (sp[1] <= 2) {
+		/* A runtime started with its stdio closed: the end must not be one the actions below
+		 * replace (or a dup2 onto itself, which would keep it close-on-exec). */
+		int high = fcntl(sp[1], F_DUPFD_CLOEXEC, 3);
+		if (high < 0) {
+			rc = -errno;
+			close(sp[0]);
+			close(sp[1]);
+			return rc;
+		}
+		close(sp[1]);
+		sp[1] = high;
+	}
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, sp[1], 0);
 	/* Nothing of the runtime's stdio: its fds 0..n-1 come with the plan. */
