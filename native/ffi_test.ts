@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ensureBuild } from "../scripts/build.ts";
-import { symbolTable } from "./ffi.ts";
+import { symbolDef, symbolTable } from "./ffi.ts";
 import { SYMBOLS } from "./ffi_symbols.ts";
 
 /**
@@ -111,5 +111,11 @@ Deno.test("the compact symbol table binds what ffi_symbols.ts declares, symbol f
       ...(d.nonblocking ? { nonblocking: true } : {}),
     };
     assert.deepEqual(table.get(name), want, name);
+    // The one-symbol look-up the lazy binding uses finds the same.
+    assert.deepEqual(symbolDef(name), want, `symbolDef(${name})`);
   }
+  // A prefix of a name, a C name bound under another, and an unknown name find nothing.
+  assert.equal(symbolDef("nsi_spawn_f"), undefined);
+  assert.deepEqual(symbolDef("nsi_write"), table.get("nsi_write"));
+  assert.equal(symbolDef("nsi_no_such"), undefined);
 });
