@@ -4,7 +4,7 @@
 // plan.h, that each kind of disagreement is caught.
 import assert from "node:assert/strict";
 import { Msg, MSG_FIELDS, MSG_SIZE, Op, OPS, PlanBuilder } from "./plan.ts";
-import { spawnPlan } from "./spawn.ts";
+import { PASS_FDS_MAX, spawnPlan } from "./spawn.ts";
 import { SyscallError } from "../errors.ts";
 
 const HEADER = Deno.readTextFileSync(new URL("./src/plan.h", import.meta.url));
@@ -86,6 +86,12 @@ Deno.test("plan.h and native/plan.ts agree on ops, argument kinds, messages and 
   assert.ok(h.ops.size >= 40, `parsed only ${h.ops.size} ops from plan.h: has its table changed form?`);
   assert.equal(h.fields.length, 6);
   assert.deepEqual(disagreements(HEADER), []);
+});
+
+Deno.test("plan.h and native/spawn.ts agree on how many fds a helper started ahead of its plan takes", () => {
+  const m = /^#define NSI_PASS_FDS_MAX (\d+)$/m.exec(HEADER);
+  assert.ok(m, "plan.h defines NSI_PASS_FDS_MAX");
+  assert.equal(Number(m[1]), PASS_FDS_MAX);
 });
 
 Deno.test("the contract check catches each kind of disagreement (on mutated copies of plan.h)", () => {

@@ -102,8 +102,11 @@ export interface EarlyHelper {
   taken: boolean;
 }
 
-/** At most this many fds go to a helper started ahead of its plan (plan.h's NSI_PASS_FDS_MAX). */
-const PASS_FDS_MAX = 253;
+/**
+ * At most this many fds go to a helper started ahead of its plan, the plan's memfd among them
+ * (plan.h's NSI_PASS_FDS_MAX, the kernel's SCM_MAX_FD; plan_contract_test.ts checks the two).
+ */
+export const PASS_FDS_MAX = 253;
 
 /**
  * Starts the helper ahead of its plan, off the event loop: it waits for the plan and the
