@@ -5,6 +5,7 @@ import { spawnPlan, startHelper, stopHelper } from "./spawn.ts";
 import { check, cstr, ensureNative, native } from "./ffi.ts";
 import { reaper } from "./reaper.ts";
 import { procStat } from "../core/state.ts";
+import { children } from "../tests/helpers/host.ts";
 
 Deno.test("spawnPlan reports the process's start time, read by the native spawn, to duringSetup and in its result", async () => {
   await ensureNative();
@@ -35,16 +36,6 @@ Deno.test("spawnPlan reports the process's start time, read by the native spawn,
     lib.nsi_close(devNull);
   }
 });
-
-/** The pids of this process's children (every thread's). */
-function children(): number[] {
-  const pids: number[] = [];
-  for (const t of Deno.readDirSync("/proc/self/task")) {
-    const text = Deno.readTextFileSync(`/proc/self/task/${t.name}/children`).trim();
-    if (text) pids.push(...text.split(" ").map(Number));
-  }
-  return pids.sort((a, b) => a - b);
-}
 
 Deno.test("a helper started ahead of its plan runs it with the container's fds in their places", async () => {
   await ensureNative();

@@ -7,6 +7,7 @@ import { native } from "../native/ffi.ts";
 import { lockDir } from "../core/state.ts";
 import { REPO_ROOT } from "./helpers/paths.ts";
 import { runToExit } from "./helpers/container.ts";
+import { children } from "./helpers/host.ts";
 
 const ignore = skipUnless(isRoot(), "real containers need root");
 
@@ -452,16 +453,6 @@ Deno.test({
     });
   },
 });
-
-/** The pids of this process's children (every thread's). */
-function children(): number[] {
-  const pids: number[] = [];
-  for (const t of Deno.readDirSync("/proc/self/task")) {
-    const text = Deno.readTextFileSync(`/proc/self/task/${t.name}/children`).trim();
-    if (text) pids.push(...text.split(" ").map(Number));
-  }
-  return pids.sort((a, b) => a - b);
-}
 
 Deno.test({
   name: "lifecycle: a create refused after its helper started leaves no process behind",

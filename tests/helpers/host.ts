@@ -82,6 +82,16 @@ export async function removeCgroupDir(dir: string): Promise<void> {
   }
 }
 
+/** The pids of this process's children (every thread's), sorted. */
+export function children(): number[] {
+  const pids: number[] = [];
+  for (const t of Deno.readDirSync("/proc/self/task")) {
+    const text = Deno.readTextFileSync(`/proc/self/task/${t.name}/children`).trim();
+    if (text) pids.push(...text.split(" ").map(Number));
+  }
+  return pids.sort((a, b) => a - b);
+}
+
 /** Whether `pid` is a live process (not a zombie). */
 export function alive(pid: number): boolean {
   try {
