@@ -27,6 +27,7 @@ export const NATIVE_SOURCES: readonly string[] = Object.freeze([
   "init.c",
   "init.h",
   "landlock.c",
+  "launcher.c",
   "lib.c",
   "lib_bpf.c",
   "lib_cgfiles.c",
@@ -130,6 +131,48 @@ export function buildNative(dir: string, srcDir?: string): void {
       } catch { /* renamed or never made */ }
     }
   }
+}
+
+/**
+ * Builds the CLI's launcher (`dist/nsinit`, native/src/launcher.c) into `out`: a static
+ * binary that execs `argv` (the Deno binary, its flags, the bundle's entry) followed by its
+ * own arguments, with `NSINIT_LIBDIR` set to `libDir` unless the caller set it. Compiled
+ * like the helper (musl when installed): its exec is paid by every command.
+ */
+export function buildLauncher(out: string, argv: readonly string[], libDir: string): void {
+  const tmp = `${out}.tmp-${Deno.pid}-${Date.now()}`;
+  const src = `${decodeURIComponent(srcUrl().pathname)}launcher.c`;
+  try {
+    buildHelper(tmp, [
+      "-s",
+      `-DNSINIT_LAUNCH_ARGV=${argv.map(cString).join(",")}`,
+      `-DNSINIT_LAUNCH_LIBDIR=${cString(libDir)}`,
+      src,
+    ]);
+    Deno.renameSync(tmp, out);
+  } finally {
+    try {
+      Deno.removeSync(tmp);
+    } catch { /* renamed or never made */ }
+  }
+}
+
+/**
+ * `s` as a C string literal. Refuses what a path or flag never holds (control characters),
+ * so the escaping needs only `\\` and `"`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { cString } from "./build.ts";
+ * assert.equal(cString('/a "b"\\c'), '"/a \\"b\\"\\\\c"');
+ * assert.throws(() => cString("a\nb"), /control character/);
+ * ```
+ */
+export function cString(s: string): string {
+  // deno-lint-ignore no-control-regex
+  if (/[\x00-\x1f\x7f]/.test(s)) throw new Error(`control character in ${JSON.stringify(s)}`);
+  return `"${s.replace(/[\\"]/g, "\\$&")}"`;
 }
 
 /**

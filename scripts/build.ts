@@ -2,18 +2,20 @@
  * `deno task build`: compiles the native helper into dist/lib, bundles the CLI into
  * dist/cli (`main.js`: the command line and the verbs a shim runs per container, in one
  * file; the code only other commands use in chunks loaded when they run, which import from
- * main.js, see scripts/chunks.ts), and writes the `dist/nsinit` launcher that OCI clients can
+ * main.js, see scripts/chunks.ts), and builds the `dist/nsinit` launcher that OCI clients can
  * be pointed at.
  *
  * `deno compile` cannot work on these machines (it downloads denort), so the launcher runs
- * the bundle with Deno, without a config file, a lock file or type-checking.
+ * the bundle with Deno, without a config file, a lock file or type-checking. It is a static
+ * binary (native/src/launcher.c, with this Deno's path, the flags and the entry compiled
+ * in), not a shell script: every command pays its exec, and /bin/sh's start cost ~2 ms more.
  *
  * Tests and the benchmark that run `dist/nsinit` call {@link ensureBuild} first, which
  * rebuilds the bundle when a source file is newer than it.
  *
  * @module
  */
-import { buildNative } from "../native/build.ts";
+import { buildLauncher, buildNative } from "../native/build.ts";
 
 const ROOT = decodeURIComponent(new URL("..", import.meta.url).pathname).replace(/\/$/, "");
 const DIST = `${ROOT}/dist`;
@@ -33,7 +35,14 @@ const SOURCE_DIRS = [
   "util",
   "criu",
 ];
-const SOURCE_FILES = ["errors.ts", "mod.ts", "deno.json", "scripts/build.ts", "scripts/chunks.ts"];
+const SOURCE_FILES = [
+  "errors.ts",
+  "mod.ts",
+  "deno.json",
+  "scripts/build.ts",
+  "scripts/chunks.ts",
+  "native/src/launcher.c",
+];
 
 /**
  * The `deno run` flags the launcher runs the bundle with (the benchmark's empty `deno run`
@@ -178,13 +187,7 @@ export function bundleCli(): void {
 
 /** Writes the launcher (atomically). */
 function writeLauncher(): void {
-  const flags = LAUNCHER_DENO_FLAGS.join(" ");
-  const launcher = `#!/bin/sh
-# nsinit launcher, written by "deno task build": runs the bundled CLI (dist/cli).
-NSINIT_LIBDIR="\${NSINIT_LIBDIR:-${DIST}/lib}" exec "${Deno.execPath()}" ${flags} "${CLI_ENTRY}" "$@"
-`;
-  Deno.writeTextFileSync(`${LAUNCHER}.tmp-${Deno.pid}`, launcher, { mode: 0o755 });
-  Deno.renameSync(`${LAUNCHER}.tmp-${Deno.pid}`, LAUNCHER);
+  buildLauncher(LAUNCHER, [Deno.execPath(), ...LAUNCHER_DENO_FLAGS, CLI_ENTRY], `${DIST}/lib`);
 }
 
 /** Whether dist/cli is missing or older than a source file it is made of. */
