@@ -193,6 +193,12 @@ export interface BenchResults {
   memoryKiB: Partial<Record<RuntimeName, number>>;
   /** Start-up of bare commands (`--version`, an empty `deno run`), ms. */
   startup: Record<string, Summary>;
+  /**
+   * When Deno runs the first line of a one-line file (`performance.now()` there, that is ms
+   * from Deno's clock start), with the launcher's flags: what the CLI's first phase (main.js
+   * loaded, from the same start) compares with (absent in older results).
+   */
+  firstLineMs?: Summary;
   /** Parts of nsinit's work measured alone in the bench process, ms. */
   components: Record<string, Summary>;
   /** Sandbox start-up against bubblewrap (absent in results from before it was measured). */
