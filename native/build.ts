@@ -137,9 +137,13 @@ export function buildNative(dir: string, srcDir?: string): void {
  * Builds the CLI's launcher (`dist/nsinit`, native/src/launcher.c) into `out`: a static
  * binary that execs `argv` (the Deno binary, its flags, the bundle's entry) followed by its
  * own arguments, with `NSINIT_LIBDIR` set to `libDir` unless the caller set it. Compiled
- * like the helper (musl when installed): its exec is paid by every command.
+ * like the helper (musl when installed): its exec is paid by every command. From a checkout
+ * (`deno task build`); a remote module has no CLI bundle to launch.
  */
 export function buildLauncher(out: string, argv: readonly string[], libDir: string): void {
+  if (!localSources()) {
+    throw new Error(`the launcher is built from a checkout, not from ${srcUrl().href}`);
+  }
   const tmp = `${out}.tmp-${Deno.pid}-${Date.now()}`;
   const src = `${decodeURIComponent(srcUrl().pathname)}launcher.c`;
   try {
