@@ -357,8 +357,8 @@ export function renderReport(
       "- The CLI floor: the least a runtime that Deno runs must do to run the container, as a " +
         "program of its own (`scripts/bench/floor_cli.ts`, bundled into one minified file as the " +
         "CLI is, " +
-        "run as `deno run` with the launcher's flags and `NSINIT_LIBDIR`, straight, without a " +
-        "launcher script): it reads config.json, loads libnsinit through Deno's FFI " +
+        "run as `deno run` with the launcher's flags and `NSINIT_LIBDIR`, straight, without the " +
+        "launcher): it reads config.json, loads libnsinit through Deno's FFI " +
         "(`native/ffi.ts`), runs the helper floor's plan (clone into the spec's namespaces, exec " +
         "`/bin/true`), waits for the exit and exits. *+ cgroups* also makes the container's " +
         "cgroup directories below the benchmark's own cgroup (on cgroup v1 or hybrid one per " +

@@ -61,7 +61,7 @@ const now = () => Math.round((performance.now() - t0) / 100) / 10;
 function look(): void {
   for (const [pid, was] of running) {
     try {
-      // Only the runtime itself: not the launcher script before its exec, nor a zombie.
+      // Only the runtime itself: not the launcher (dist/nsinit) before its exec, nor a zombie.
       if (Deno.readTextFileSync(`/proc/${pid}/comm`).trim() !== "deno") continue;
       const m = measure(pid);
       if (m.hwmKiB === 0) continue;
