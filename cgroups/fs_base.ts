@@ -1,11 +1,11 @@
 /**
  * The cgroup filesystem helpers the commands on an existing container use: reading and
  * writing one control file, the batch of file operations (`cgroupFiles`), and removing a
- * container's directories the usual way, in one batch (`removeCgroupLeaves`, with rmdir on
- * this thread when the native library is not loaded). What only creating a cgroup or
- * setting limits uses is in `fs.ts` (which re-exports these); the long way of removing
- * cgroups (busy or nested ones, created parents) in `fs_remove.ts`: `state`, `kill`, `start`
- * and `delete` load neither. Internal to the cgroup drivers.
+ * container's directories the usual way, in one batch (`removeCgroupLeaves`, on this thread
+ * when nothing else is under way, with rmdir(2) when the native library is not loaded). What
+ * only creating a cgroup or setting limits uses is in `fs.ts` (which re-exports these); the
+ * long way of removing cgroups (busy or nested ones, created parents) in `fs_remove.ts`:
+ * `state`, `kill`, `start` and `delete` load neither. Internal to the cgroup drivers.
  *
  * @module
  */
@@ -13,6 +13,7 @@
 import { errnoName, errnoNumber, SyscallError } from "../errors.ts";
 import { ensureNative, native, nativeLoaded } from "../native/ffi.ts";
 import { utf8, utf8Into } from "../util/bytes.ts";
+import { alone } from "../util/busy.ts";
 
 const ENOENT = 2;
 
@@ -147,7 +148,9 @@ const OP_CODES = { mkdir: 0x64, rmdir: 0x72, write: 0x77, fill: 0x66, enable: 0x
  * refused one left alone; a failed read is stage `read`). A batch of a
  * container's files costs one trip to a worker thread instead of one per file (or a
  * kernel wait on the event loop per synchronous write). With `stop`, the first failure
- * ends the batch. Never throws for a failed operation: each result says how it ended.
+ * ends the batch; with `here`, it runs on this thread instead (a batch nothing else waits
+ * for: the trip costs more than the calls). Never throws for a failed operation: each result
+ * says how it ended.
  *
  * @example
  * ```ts
@@ -168,7 +171,7 @@ const OP_CODES = { mkdir: 0x64, rmdir: 0x72, write: 0x77, fill: 0x66, enable: 0x
  */
 export async function cgroupFiles(
   ops: CgroupFileOp[],
-  opts: { stop?: boolean } = {},
+  opts: { stop?: boolean; here?: boolean } = {},
 ): Promise<CgroupFileResult[]> {
   if (ops.length === 0) return [];
   // Only rmdirs, in a process that has not loaded the native library (a CLI `delete` of a
@@ -196,7 +199,7 @@ export async function cgroupFiles(
   const list = buf.subarray(0, off);
   const res = new Int32Array(ops.length * 2);
   await ensureNative();
-  const ran = await native().nsi_cg_files(
+  const ran = await (opts.here ? native().nsi_cg_files_now : native().nsi_cg_files)(
     list,
     list.length,
     new Uint8Array(res.buffer),
@@ -315,7 +318,8 @@ export function sleep(ms: number): Promise<void> {
 
 /**
  * A container's cgroup directories removed the usual way, in one batch of rmdirs off the
- * event loop ({@link cgroupFiles}): `true` when each leaf went with its rmdir (or was gone)
+ * event loop ({@link cgroupFiles}), or on it when no other container operation is under way
+ * in this process (util/busy.ts): `true` when each leaf went with its rmdir (or was gone)
  * and `created` names no directory besides the leaves. Otherwise `false`: what is left (a
  * leaf busy, not empty or failing; intermediate directories made for the container) is for
  * `removeCgroupDirs` (`fs_remove.ts`), which the caller imports then and which does the
@@ -337,6 +341,6 @@ export async function removeCgroupLeaves(leaves: string[], created: string[]): P
   const todo = [...new Set(leaves)];
   if (created.some((dir) => !todo.includes(dir))) return false;
   if (todo.length === 0) return true;
-  const res = await cgroupFiles(todo.map((path) => ({ op: "rmdir", path })));
+  const res = await cgroupFiles(todo.map((path) => ({ op: "rmdir", path })), { here: alone() });
   return res.every((r) => r.errno === 0 || r.errno === ENOENT);
 }

@@ -136,58 +136,60 @@ Deno.test("applyWrites fails as writeCgroupFile did, with the same message", asy
   });
 });
 
-Deno.test("cgroupFiles: each operation's result, in order; stop ends the batch", async () => {
-  await withTemp(async (dir) => {
-    await Deno.mkdir(`${dir}/full`);
-    await Deno.writeTextFile(`${dir}/full/f`, "");
-    await Deno.writeTextFile(`${dir}/parent.cpus`, " 0-3\n");
-    await Deno.writeTextFile(`${dir}/empty.cpus`, "\n");
-    await Deno.writeTextFile(`${dir}/set.cpus`, "1\n");
-    await Deno.writeTextFile(`${dir}/nothing`, "");
-    await Deno.writeTextFile(`${dir}/w`, "old");
-    const r = await cgroupFiles([
-      { op: "mkdir", path: `${dir}/a` },
-      { op: "mkdir", path: `${dir}/a` },
-      { op: "mkdir", path: `${dir}/no/b` },
-      { op: "rmdir", path: `${dir}/full` },
-      { op: "rmdir", path: `${dir}/a` },
-      { op: "write", path: `${dir}/w`, value: "new" },
-      { op: "write", path: `${dir}/absent`, value: "1" },
-      { op: "fill", path: `${dir}/empty.cpus`, from: `${dir}/parent.cpus` },
-      { op: "fill", path: `${dir}/set.cpus`, from: `${dir}/parent.cpus` },
-      { op: "fill", path: `${dir}/nothing`, from: `${dir}/absent` },
-      { op: "fill", path: `${dir}/absent`, from: `${dir}/parent.cpus` },
-      { op: "fill", path: `${dir}/full`, from: `${dir}/parent.cpus` },
-    ]);
-    assert.deepEqual(r.map((x) => [x.stage, x.errno]), [
-      ["", 0],
-      ["dir", 17], // EEXIST
-      ["dir", 2], // ENOENT
-      ["dir", 39], // ENOTEMPTY
-      ["", 0],
-      ["", 0],
-      ["open", 2], // never created
-      ["", 0],
-      ["", 0],
-      ["", 0],
-      ["", 0],
-      ["read", 21], // EISDIR
-    ]);
-    assert.equal(await Deno.readTextFile(`${dir}/w`), "new");
-    assert.equal(await Deno.readTextFile(`${dir}/empty.cpus`), "0-3");
-    assert.equal(await Deno.readTextFile(`${dir}/set.cpus`), "1\n");
-    assert.equal(await Deno.readTextFile(`${dir}/nothing`), "");
-    await assert.rejects(() => Deno.stat(`${dir}/absent`), Deno.errors.NotFound);
-    const stopped = await cgroupFiles([
-      { op: "write", path: `${dir}/w`, value: "a" },
-      { op: "write", path: `${dir}/absent`, value: "b" },
-      { op: "write", path: `${dir}/w`, value: "c" },
-    ], { stop: true });
-    assert.deepEqual(stopped.map((x) => x.stage), ["", "open", "skipped"]);
-    assert.equal(await Deno.readTextFile(`${dir}/w`), "a");
-    await assert.rejects(() => cgroupFiles([{ op: "mkdir", path: `${dir}/x\0y` }]), TypeError);
+for (const here of [false, true]) {
+  Deno.test(`cgroupFiles${here ? " here (on this thread)" : ""}: each operation's result, in order; stop ends the batch`, async () => {
+    await withTemp(async (dir) => {
+      await Deno.mkdir(`${dir}/full`);
+      await Deno.writeTextFile(`${dir}/full/f`, "");
+      await Deno.writeTextFile(`${dir}/parent.cpus`, " 0-3\n");
+      await Deno.writeTextFile(`${dir}/empty.cpus`, "\n");
+      await Deno.writeTextFile(`${dir}/set.cpus`, "1\n");
+      await Deno.writeTextFile(`${dir}/nothing`, "");
+      await Deno.writeTextFile(`${dir}/w`, "old");
+      const r = await cgroupFiles([
+        { op: "mkdir", path: `${dir}/a` },
+        { op: "mkdir", path: `${dir}/a` },
+        { op: "mkdir", path: `${dir}/no/b` },
+        { op: "rmdir", path: `${dir}/full` },
+        { op: "rmdir", path: `${dir}/a` },
+        { op: "write", path: `${dir}/w`, value: "new" },
+        { op: "write", path: `${dir}/absent`, value: "1" },
+        { op: "fill", path: `${dir}/empty.cpus`, from: `${dir}/parent.cpus` },
+        { op: "fill", path: `${dir}/set.cpus`, from: `${dir}/parent.cpus` },
+        { op: "fill", path: `${dir}/nothing`, from: `${dir}/absent` },
+        { op: "fill", path: `${dir}/absent`, from: `${dir}/parent.cpus` },
+        { op: "fill", path: `${dir}/full`, from: `${dir}/parent.cpus` },
+      ], { here });
+      assert.deepEqual(r.map((x) => [x.stage, x.errno]), [
+        ["", 0],
+        ["dir", 17], // EEXIST
+        ["dir", 2], // ENOENT
+        ["dir", 39], // ENOTEMPTY
+        ["", 0],
+        ["", 0],
+        ["open", 2], // never created
+        ["", 0],
+        ["", 0],
+        ["", 0],
+        ["", 0],
+        ["read", 21], // EISDIR
+      ]);
+      assert.equal(await Deno.readTextFile(`${dir}/w`), "new");
+      assert.equal(await Deno.readTextFile(`${dir}/empty.cpus`), "0-3");
+      assert.equal(await Deno.readTextFile(`${dir}/set.cpus`), "1\n");
+      assert.equal(await Deno.readTextFile(`${dir}/nothing`), "");
+      await assert.rejects(() => Deno.stat(`${dir}/absent`), Deno.errors.NotFound);
+      const stopped = await cgroupFiles([
+        { op: "write", path: `${dir}/w`, value: "a" },
+        { op: "write", path: `${dir}/absent`, value: "b" },
+        { op: "write", path: `${dir}/w`, value: "c" },
+      ], { stop: true, here });
+      assert.deepEqual(stopped.map((x) => x.stage), ["", "open", "skipped"]);
+      assert.equal(await Deno.readTextFile(`${dir}/w`), "a");
+      await assert.rejects(() => cgroupFiles([{ op: "mkdir", path: `${dir}/x\0y` }]), TypeError);
+    });
   });
-});
+}
 
 Deno.test("cgroupFiles enable: writes each listed controller not yet enabled, in one write; absent files are left alone; a failed read names the stage", async () => {
   await withTemp(async (dir) => {

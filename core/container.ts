@@ -28,6 +28,7 @@ import {
   readStateText,
 } from "./state.ts";
 import { mark } from "../util/trace.ts";
+import { alone, underWay } from "../util/busy.ts";
 import type { ContainerProcess } from "./process.ts";
 import type { StdioOptions } from "./stdio.ts";
 import { realSyscalls, type Syscalls } from "./syscalls.ts";
@@ -455,7 +456,16 @@ export class Container implements AsyncDisposable {
    * Deletes the container: removes its cgroups and state. A container that is
    * not stopped is refused unless `force`, which kills every process first.
    */
-  destroy(opts: { force?: boolean } = {}): Promise<void> {
+  async destroy(opts: { force?: boolean } = {}): Promise<void> {
+    const done = underWay();
+    try {
+      await this.#destroy(opts);
+    } finally {
+      done();
+    }
+  }
+
+  #destroy(opts: { force?: boolean }): Promise<void> {
     return this.#locked(async () => {
       const status = await this.status();
       checkTransition(this.id, status, opts.force ? "delete --force" : "delete");
@@ -479,13 +489,13 @@ export class Container implements AsyncDisposable {
         } catch { /* already gone */ }
       }
       try {
-        // A process that started this init (the library's run or create) has used Deno's
-        // thread pool already: the removal goes off the event loop, since on a file system
-        // mounted with `discard` (this host's /run) each freed block waits for the device,
-        // which would stall every other container's work in this process (measured in a
-        // batch of 100: ~120 us a container on the loop). Another (a CLI `delete`) removes
-        // a few local files here, sparing the pool's first trip (a thread started).
-        if (this.#init) await Deno.remove(this.#dir, { recursive: true });
+        // With other containers' work under way in this process (util/busy.ts), the removal
+        // goes off the event loop, since on a file system mounted with `discard` (this
+        // host's /run) each freed block waits for the device, which would stall that work
+        // (measured in a batch of 100: ~120 us a container on the loop). Alone (a CLI
+        // `delete`, or one container at a time), it removes a few local files here, sparing
+        // the pool's trip.
+        if (!alone()) await Deno.remove(this.#dir, { recursive: true });
         else Deno.removeSync(this.#dir, { recursive: true });
       } catch (e) {
         if (!(e instanceof Deno.errors.NotFound)) throw e;

@@ -23,6 +23,7 @@ import { FakeCgroupDrivers, FakeSyscalls } from "../tests/helpers/fake_syscalls.
 import { makeTempDir, type TempDir } from "../tests/helpers/paths.ts";
 import { uniqueId } from "../tests/helpers/ids.ts";
 import { exists } from "../util/fs.ts";
+import { alone } from "../util/busy.ts";
 
 const SIGUSR1 = 10;
 
@@ -330,6 +331,34 @@ Deno.test("create: an id in use is refused; a failed spawn leaves nothing", asyn
   const log = w.sys.calls.join("\n");
   assert.match(log, /cgroup destroy/, "the failed create removed its cgroup");
   await c.destroy({ force: true });
+});
+
+Deno.test("creates and deletes count as under way (util/busy.ts): alone in one, not in two at once, none left after", async () => {
+  await using w = await world();
+  const seen: boolean[] = [];
+  const spawn = w.sys.spawnPlan.bind(w.sys);
+  w.sys.spawnPlan = (plan, opts) => {
+    seen.push(alone());
+    return spawn(plan, opts);
+  };
+  const c1 = await w.factory.create("c1", { bundle: w.bundle, spec: spec() });
+  assert.deepEqual(seen, [true]);
+  const both = await Promise.all([
+    w.factory.create("c2", { bundle: w.bundle, spec: spec() }),
+    w.factory.create("c3", { bundle: w.bundle, spec: spec() }),
+  ]);
+  assert.deepEqual(seen, [true, false, false]);
+  assert.ok(alone());
+  const one = c1.destroy({ force: true });
+  assert.ok(alone());
+  const two = both.map((c) => c.destroy({ force: true }));
+  assert.ok(!alone());
+  await Promise.all([one, ...two]);
+  assert.ok(alone());
+  w.sys.spawnError = new Error("helper failed");
+  await assert.rejects(() => w.factory.create("c4", { bundle: w.bundle, spec: spec() }));
+  assert.ok(alone(), "a failed create is no longer counted");
+  assert.deepEqual(await w.factory.list(), []);
 });
 
 Deno.test("kill --all without process tracking signals the init only", async () => {

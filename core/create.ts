@@ -13,6 +13,7 @@ import { seccompAgentSender } from "./seccomp_notify.ts";
 import type { CgroupManager } from "../drivers/driver.ts";
 import { CgroupError, ConfigError, ContainerIdError, SyscallError } from "../errors.ts";
 import { mark } from "../util/trace.ts";
+import { underWay } from "../util/busy.ts";
 import type { InitHooks } from "./init_plan.ts";
 import type { ResctrlGroup } from "./host_features.ts";
 import { lockDir, markedNotStarted, validateId } from "./state.ts";
@@ -79,14 +80,18 @@ export async function createContainer(
   waitForStart: boolean,
 ): Promise<Container> {
   validateId(id);
-  await f.sys.ready({ spawn: true });
-  // The helper starts now, off the event loop: its exec overlaps everything up to the spawn
-  // (the spec, the state directory, the cgroup, the plan), which hands it the plan. A create
-  // that fails before that ends it (nothing is left behind).
-  const helper = f.sys.startHelper?.();
+  // Counted until it ends (util/busy.ts): a delete meanwhile keeps its removals off the loop.
+  const done = underWay();
+  let helper: EarlyHelper | undefined;
   try {
+    await f.sys.ready({ spawn: true });
+    // The helper starts now, off the event loop: its exec overlaps everything up to the
+    // spawn (the spec, the state directory, the cgroup, the plan), which hands it the plan. A
+    // create that fails before that ends it (nothing is left behind).
+    helper = f.sys.startHelper?.();
     return await createWith(f, id, opts, waitForStart, helper);
   } finally {
+    done();
     if (helper && !helper.taken) await f.sys.stopHelper?.(helper);
   }
 }

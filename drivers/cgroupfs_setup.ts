@@ -13,6 +13,7 @@ import type { CgroupHost } from "../cgroups/paths.ts";
 import type { CgroupHostFiles } from "../cgroups/resources.ts";
 import type { DeviceFilterProgram } from "../cgroups/devicefilter.ts";
 import { CgroupError, errnoName, SyscallError } from "../errors.ts";
+import { alone } from "../util/busy.ts";
 import {
   applyWrites,
   type CgroupFileOp,
@@ -157,8 +158,12 @@ async function prepare(h: Hierarchy, created: string[], ops: DirOps): Promise<vo
  * One result per hierarchy.
  */
 export async function joinV1(hs: Hierarchy[], pid: number): Promise<PromiseSettledResult<void>[]> {
+  // On this thread when nothing else is under way (util/busy.ts): the child waits for these
+  // writes, and the trip to a worker thread and back was most of their time (measured: a
+  // library create to destroy 0.09-0.2 ms sooner, medians of 145, three runs).
   const joined = await cgroupFiles(
     hs.map((h) => ({ op: "write", path: `${h.dir}/cgroup.procs`, value: String(pid) })),
+    { here: alone() },
   );
   return joined.map((r, i): PromiseSettledResult<void> =>
     r.stage === "" ? { status: "fulfilled", value: undefined } : {

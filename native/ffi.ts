@@ -43,6 +43,7 @@ const SYMBOL_TABLE =
   "|nsi_unix_connect:buffer,i32:i32|nsi_unix_send_fd:i32,buffer,u32,i32:i32" +
   "|nsi_shutdown_write:i32:i32|nsi_fchown:i32,i32,i32:i32|nsi_set_nonblock:i32,i32:i32" +
   "|nsi_cg_files:buffer,u32,buffer,i32,i32:i32:n" +
+  "|nsi_cg_files_now=nsi_cg_files:buffer,u32,buffer,i32,i32:i32" +
   "|nsi_cg_event_register:buffer,buffer,buffer:i32|nsi_ev_poll:buffer,i32,i32:i32:n" +
   "|nsi_ev_counter:i32:i64|nsi_ev_read:i32,i32,i32:i64:n|nsi_inotify_init::i32" +
   "|nsi_inotify_add:i32,buffer,u32:i32|nsi_inotify_read:i32,buffer,i32:i32" +

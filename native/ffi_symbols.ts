@@ -127,6 +127,8 @@ export const SYMBOLS = {
   // int nsi_cg_files(const uint8_t *list, uint32_t len, int32_t *res /* n x {status, stage} */,
   //                  int32_t n, int32_t stop)
   nsi_cg_files: { parameters: ["buffer", "u32", "buffer", "i32", "i32"], result: "i32", nonblocking: true },
+  // The same on the calling thread (a batch with nothing else under way, util/busy.ts).
+  nsi_cg_files_now: { name: "nsi_cg_files", parameters: ["buffer", "u32", "buffer", "i32", "i32"], result: "i32" },
 
   // cgroup notifications (lib_events.c)
   // int nsi_cg_event_register(const char *cgroup_dir, const char *control_file, const char *args)
