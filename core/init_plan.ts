@@ -35,7 +35,15 @@ import {
 } from "../spec/mount_options.ts";
 import { ConfigError } from "../errors.ts";
 import { withMountLabel } from "./host_features.ts";
-import { CloneFlag, NS_FLAG, nulList, Op, PlanBuilder, u32List } from "../native/plan.ts";
+import {
+  CloneFlag,
+  EARLY_CLONE_NS,
+  NS_FLAG,
+  nulList,
+  Op,
+  PlanBuilder,
+  u32List,
+} from "../native/plan.ts";
 import { mapToolArgs, type RootlessMaps } from "./rootless.ts";
 import { cstr, native } from "../native/ffi.ts";
 
@@ -321,6 +329,38 @@ export function namespaceFlags(namespaces: LinuxNamespace[] | undefined): {
   }
   join.sort((a, b) => JOIN_ORDER.indexOf(a.type) - JOIN_ORDER.indexOf(b.type));
   return { create, join, types };
+}
+
+/**
+ * The namespaces a create's helper may clone ahead of the plan (see `PlanBuilder.earlyClone`,
+ * which checks the plan when it is built): the flags {@link buildInitPlan}'s clone will have,
+ * where its helper steps are that clone and the exec fifo's opening only (no namespace joined
+ * by path, no user or time namespace, no network device, no idmapped mount, no clone into a
+ * cgroup); 0 otherwise.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { earlyCloneFlags } from "./init_plan.ts";
+ * import { CloneFlag } from "../native/plan.ts";
+ * import { defaultSpec } from "../spec/default.ts";
+ * const spec = defaultSpec();
+ * assert.ok(earlyCloneFlags(spec, {}) & CloneFlag.NEWNET);
+ * assert.equal(earlyCloneFlags(spec, { cloneInto: "/sys/fs/cgroup/c1" }), 0);
+ * ```
+ */
+export function earlyCloneFlags(spec: Spec, opts: { cloneInto?: string }): number {
+  const linux = spec.linux ?? {};
+  const ns = namespaceFlags(linux.namespaces);
+  const flags = ns.create & ~(CloneFlag.NEWTIME | CloneFlag.NEWCGROUP);
+  if (
+    opts.cloneInto || ns.join.length > 0 || (ns.create & CloneFlag.NEWTIME) ||
+    (flags & ~EARLY_CLONE_NS) !== 0 || Object.keys(linux.netDevices ?? {}).length > 0 ||
+    idmappedMounts(spec).length > 0
+  ) {
+    return 0;
+  }
+  return flags;
 }
 
 function idMap(maps: { containerID: number; hostID: number; size: number }[]): string {

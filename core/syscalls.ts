@@ -88,9 +88,10 @@ export interface Syscalls {
    * Starts the helper ahead of its plan, off the event loop (after `ready({ spawn: true })`),
    * so that its exec overlaps the work before {@link Syscalls.spawnPlan}, which takes it as
    * `helper`; {@link Syscalls.stopHelper} ends one that was not taken. Optional: without it
-   * spawnPlan starts the helper itself.
+   * spawnPlan starts the helper itself. With `cloneFlags` it clones those namespaces at once
+   * (`startHelper` in native/spawn.ts).
    */
-  startHelper?(): EarlyHelper;
+  startHelper?(cloneFlags?: number): EarlyHelper;
   /** Ends and reaps a helper from {@link Syscalls.startHelper} that spawnPlan did not take. */
   stopHelper?(helper: EarlyHelper): Promise<void>;
   /** Waits for a child (by pidfd) to exit. */
@@ -220,9 +221,9 @@ export const realSyscalls: Syscalls = Object.freeze({
   async spawnPlan(plan: PlanBuilder, opts: SpawnPlanOptions): Promise<Spawned> {
     return await (spawnModule ?? await import("../native/spawn.ts")).spawnPlan(plan, opts);
   },
-  startHelper(): EarlyHelper {
+  startHelper(cloneFlags?: number): EarlyHelper {
     if (!spawnModule) throw new Error("startHelper: call ready({ spawn: true }) first");
-    return spawnModule.startHelper();
+    return spawnModule.startHelper(cloneFlags);
   },
   async stopHelper(helper: EarlyHelper): Promise<void> {
     await (spawnModule ?? await import("../native/spawn.ts")).stopHelper(helper);

@@ -25,8 +25,8 @@ import type { SYMBOLS } from "./ffi_symbols.ts";
  */
 const SYMBOL_TABLE =
   "nsi_spawn:buffer,buffer,u32,buffer,i32,buffer:i32:n|nsi_recv:i32,buffer,buffer:i32:n" +
-  "|nsi_helper_start:buffer,buffer:i32:n" +
-  "|nsi_spawn_on:i32,i32,buffer,u32,buffer,i32,buffer:i32:n|nsi_helper_stop:i32,i32:i32:n" +
+  "|nsi_helper_start:buffer,u64,buffer:i32:n" +
+  "|nsi_spawn_on:i32,i32,buffer,u32,buffer,i32,buffer:i32:n|nsi_helper_stop:i32,i32,i32:i32:n" +
   "|nsi_send_go:i32,i32:i32|nsi_close:i32:i32|nsi_pidfd_open:i32:i32" +
   "|nsi_pidfd_signal:i32,i32:i32|nsi_kill:i32,i32:i32|nsi_waitid:i32,i32,buffer:i32" +
   "|nsi_epoll_create::i32|nsi_epoll_watch:i32,i32,u32,u64:i32|nsi_epoll_del:i32,i32:i32" +

@@ -17,8 +17,8 @@ export const SYMBOLS = {
     result: "i32",
     nonblocking: true,
   },
-  // int nsi_helper_start(const char *helper, struct nsi_helper_out *out)
-  nsi_helper_start: { parameters: ["buffer", "buffer"], result: "i32", nonblocking: true },
+  // int nsi_helper_start(const char *helper, uint64_t clone_flags, struct nsi_helper_out *out)
+  nsi_helper_start: { parameters: ["buffer", "u64", "buffer"], result: "i32", nonblocking: true },
   // int nsi_spawn_on(int32_t fd, int32_t helper, const uint8_t *plan, uint32_t len,
   //                  const int32_t *fds, int32_t nfds, struct nsi_spawn_out *out)
   nsi_spawn_on: {
@@ -26,8 +26,8 @@ export const SYMBOLS = {
     result: "i32",
     nonblocking: true,
   },
-  // int nsi_helper_stop(int32_t fd, int32_t helper)
-  nsi_helper_stop: { parameters: ["i32", "i32"], result: "i32", nonblocking: true },
+  // int nsi_helper_stop(int32_t fd, int32_t helper, int32_t early)
+  nsi_helper_stop: { parameters: ["i32", "i32", "i32"], result: "i32", nonblocking: true },
   // int nsi_recv(int32_t fd, struct nsi_msg *m, int32_t *fd_out)
   nsi_recv: { parameters: ["i32", "buffer", "buffer"], result: "i32", nonblocking: true },
   // int nsi_send_go(int32_t fd, int32_t pid)

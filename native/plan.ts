@@ -139,6 +139,14 @@ export const NS_FLAG: Record<NamespaceType, number> = {
   time: CloneFlag.NEWTIME,
 };
 
+/**
+ * The namespaces a helper may clone ahead of its plan (init.c's NSI_EARLY_NS): those whose
+ * setup needs nothing of the helper after the clone (no user namespace's id maps, no time
+ * namespace's offsets).
+ */
+export const EARLY_CLONE_NS: number = CloneFlag.NEWNS | CloneFlag.NEWUTS | CloneFlag.NEWIPC |
+  CloneFlag.NEWPID | CloneFlag.NEWNET;
+
 type Arg = ArgTypes[ArgKind];
 
 const enc = new TextEncoder();
@@ -167,6 +175,10 @@ export class PlanBuilder {
   #buf = new Uint8Array(4096);
   #dv = new DataView(this.#buf.buffer);
   #len = 8;
+  /** The clone's flags while the helper's steps are one clone and the fifo's opening. */
+  #early: number | undefined;
+  /** A helper step besides those. */
+  #helperWork = false;
 
   /**
    * Appends a record: the op's arguments are typed by its kinds in {@link OPS}, and
@@ -196,7 +208,31 @@ export class PlanBuilder {
     this.#dv.setUint32(start + 4, off - start, true);
     this.#len = off;
     this.steps.push(step);
+    if (op === Op.H_CLONE && this.#early === undefined && typeof args[0] === "number") {
+      this.#early = args[0];
+    } else if (op < 64 && op !== Op.H_FIFO) this.#helperWork = true;
     return this;
+  }
+
+  /**
+   * The namespace flags of this plan's clone when a helper that cloned them ahead of the plan
+   * can run it (`nsi_helper_start` with them): its helper steps are one clone of some of
+   * {@link EARLY_CLONE_NS} and the exec fifo's opening. Otherwise undefined.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { CloneFlag, Op, PlanBuilder } from "./plan.ts";
+   * const p = new PlanBuilder().add(Op.H_CLONE, "clone", CloneFlag.NEWPID | CloneFlag.NEWNS);
+   * assert.equal(p.earlyClone, CloneFlag.NEWPID | CloneFlag.NEWNS);
+   * p.add(Op.H_TIMENS, "create the time namespace", "");
+   * assert.equal(p.earlyClone, undefined);
+   * ```
+   */
+  get earlyClone(): number | undefined {
+    const f = this.#early;
+    if (this.#helperWork || !f || (f & ~EARLY_CLONE_NS) !== 0) return undefined;
+    return f;
   }
 
   /** Writes one argument (length, bytes, zero padding) at `off`; returns where the next goes. */

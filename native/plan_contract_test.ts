@@ -3,7 +3,16 @@
 // the message struct disagree with the TypeScript tables. It proves once, on mutated copies of
 // plan.h, that each kind of disagreement is caught.
 import assert from "node:assert/strict";
-import { Msg, MSG_FIELDS, MSG_SIZE, Op, OPS, PlanBuilder } from "./plan.ts";
+import {
+  CloneFlag,
+  EARLY_CLONE_NS,
+  Msg,
+  MSG_FIELDS,
+  MSG_SIZE,
+  Op,
+  OPS,
+  PlanBuilder,
+} from "./plan.ts";
 import { PASS_FDS_MAX, spawnPlan } from "./spawn.ts";
 import { SyscallError } from "../errors.ts";
 
@@ -92,6 +101,18 @@ Deno.test("plan.h and native/spawn.ts agree on how many fds a helper started ahe
   const m = /^#define NSI_PASS_FDS_MAX (\d+)$/m.exec(HEADER);
   assert.ok(m, "plan.h defines NSI_PASS_FDS_MAX");
   assert.equal(Number(m[1]), PASS_FDS_MAX);
+});
+
+Deno.test("init.c and native/plan.ts agree on the namespaces a helper may clone ahead of its plan", () => {
+  const init = Deno.readTextFileSync(new URL("./src/init.c", import.meta.url));
+  const m = /#define NSI_EARLY_NS \\\s*\(\(uint64_t\)\(([^)]*)\)\)/.exec(init);
+  assert.ok(m, "init.c defines NSI_EARLY_NS");
+  const names = m[1].split("|").map((n) => n.trim().replace(/^CLONE_/, ""));
+  const flags = names.reduce((f, n) => {
+    assert.ok(n in CloneFlag, `CloneFlag has ${n}`);
+    return f | CloneFlag[n as keyof typeof CloneFlag];
+  }, 0);
+  assert.equal(flags, EARLY_CLONE_NS);
 });
 
 Deno.test("the contract check catches each kind of disagreement (on mutated copies of plan.h)", () => {

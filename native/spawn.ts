@@ -98,6 +98,11 @@ export interface Spawned {
 export interface EarlyHelper {
   /** The helper's socket and pid once it is started; rejects when it could not be. */
   readonly started: Promise<{ fd: number; pid: number }>;
+  /**
+   * The namespaces it cloned at once (its child then takes only a plan whose `earlyClone`
+   * they are); 0: none, it clones once it has any plan.
+   */
+  readonly cloneFlags: number;
   /** Set once spawnPlan or stopHelper has it (the other then leaves it alone). */
   taken: boolean;
 }
@@ -113,26 +118,34 @@ export const PASS_FDS_MAX = 253;
  * container's fds, which {@link spawnPlan} sends it (or {@link stopHelper} ends it). The
  * helper is a child of this process from now on, with this process's environment,
  * credentials and limits as they are now, as the one spawnPlan would start.
+ *
+ * With `cloneFlags` (some of `EARLY_CLONE_NS`, as `earlyCloneFlags` in core/init_plan.ts
+ * predicts the plan's clone), it clones those namespaces at once: the kernel makes them (a
+ * network namespace takes milliseconds) while the runtime builds the plan. Its child runs only
+ * a plan whose `earlyClone` they are; spawnPlan hands another to a new helper.
  */
-export function startHelper(): EarlyHelper {
+export function startHelper(cloneFlags = 0): EarlyHelper {
   const lib = spawnLib();
   const out = new Int32Array(2);
-  const started = lib.nsi_helper_start(cstr(helperPath()), new Uint8Array(out.buffer)).then(
-    (rc) => {
+  const flags = BigInt(cloneFlags);
+  const started = lib.nsi_helper_start(cstr(helperPath()), flags, new Uint8Array(out.buffer))
+    .then((rc) => {
       if (rc < 0) throw new SyscallError({ syscall: "start nsinit-init", errno: -rc });
       return { fd: out[0], pid: out[1] };
-    },
-  );
+    });
   started.catch(() => {}); // observed by spawnPlan or stopHelper
-  return { started, taken: false };
+  return { started, cloneFlags, taken: false };
 }
 
-/** Ends a helper from {@link startHelper} that spawnPlan did not take, and reaps it. */
+/**
+ * Ends a helper from {@link startHelper} that spawnPlan did not take, and reaps it (and the
+ * child it cloned ahead of a plan).
+ */
 export async function stopHelper(h: EarlyHelper): Promise<void> {
   if (h.taken) return;
   h.taken = true;
   const s = await h.started.catch(() => undefined);
-  if (s) await native().nsi_helper_stop(s.fd, s.pid);
+  if (s) await native().nsi_helper_stop(s.fd, s.pid, h.cloneFlags ? 1 : 0);
 }
 
 /** Options for {@link spawnPlan}. */
@@ -182,10 +195,17 @@ export async function spawnPlan(plan: PlanBuilder, opts: SpawnPlanOptions): Prom
   const out = new Uint8Array(8 + MSG_SIZE + 8);
   let early: { fd: number; pid: number } | undefined;
   if (opts.helper && !opts.helper.taken) {
-    opts.helper.taken = true;
-    early = await opts.helper.started.catch(() => undefined);
-    if (early && fds.length + 1 > PASS_FDS_MAX) {
-      await lib.nsi_helper_stop(early.fd, early.pid);
+    const h = opts.helper;
+    h.taken = true;
+    early = await h.started.catch(() => undefined);
+    // Too many fds for one message, or a child cloned with other namespaces than this plan
+    // asks (or for a plan with other helper steps): a new helper runs it.
+    if (
+      early &&
+      (fds.length + 1 > PASS_FDS_MAX || (h.cloneFlags !== 0 && plan.earlyClone !== h.cloneFlags))
+    ) {
+      console.error(`ZZ fallback ${h.cloneFlags} ${plan.earlyClone}`);
+      await lib.nsi_helper_stop(early.fd, early.pid, h.cloneFlags ? 1 : 0);
       early = undefined;
     }
   }

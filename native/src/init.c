@@ -473,11 +473,117 @@ static int receive_fds(void)
 	return n;
 }
 
+/* Reads the plan from its memfd (closed) and splits it into checked records. */
+static int read_plan(int planfd, struct nsi_rec **recs)
+{
+	struct stat st;
+	uint8_t *plan;
+
+	if (fstat(planfd, &st) < 0)
+		nsi_fail(errno, "fstat plan");
+	plan = malloc(st.st_size ? st.st_size : 1);
+	if (!plan || pread(planfd, plan, st.st_size, 0) != st.st_size)
+		nsi_fail(errno ? errno : EIO, "read plan");
+	close(planfd);
+	return parse_plan(plan, st.st_size, recs);
+}
+
+/* The namespaces an early clone may make: none whose setup needs the helper after the clone. */
+#define NSI_EARLY_NS \
+	((uint64_t)(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET))
+
+/*
+ * The child of an early clone: it receives the container's fds and the plan itself (the
+ * helper has exited), takes only a plan whose helper steps are that clone and the exec
+ * fifo's opening (TypeScript hands any other plan to a helper started with it), and goes on
+ * as a child cloned after reading its plan. Everything else it does is nsi_child's.
+ */
+__attribute__((noreturn)) static void early_child(uint64_t flags)
+{
+	struct nsi_rec *recs;
+	int n, nfds, cloned = 0;
+
+	nfds = receive_fds();
+	g_sync = nfds;
+	if (fcntl(g_sync, F_SETFD, FD_CLOEXEC) < 0 || fcntl(nfds + 1, F_SETFD, FD_CLOEXEC) < 0)
+		nsi_fail(errno, "fcntl FD_CLOEXEC");
+	n = read_plan(nfds + 1, &recs);
+	for (int i = 0; i < n && recs[i].op < 64; i++) {
+		const struct nsi_rec *r = &recs[i];
+		g_cur_index = i;
+		g_cur_op = r->op;
+		nsi_crash_point(i);
+		switch (r->op) {
+		case NSI_H_CLONE:
+			if (rec_u64(r, 0) != flags || cloned++)
+				nsi_fail(EINVAL, "plan: cloned with 0x%llx ahead of the plan, which asks 0x%llx",
+					 (unsigned long long)flags, (unsigned long long)rec_u64(r, 0));
+			break;
+		case NSI_H_FIFO:
+			/* The same file as from the runtime's namespaces: this mount namespace is a copy
+			 * of its own, and no other process is in it. */
+			g_fifo = open(rec_str(r, 0), O_PATH | O_CLOEXEC);
+			if (g_fifo < 0)
+				nsi_fail(errno, "open %s", rec_str(r, 0));
+			break;
+		default:
+			nsi_fail(EINVAL, "plan: op %u needs a helper that has not cloned yet", r->op);
+		}
+	}
+	if (!cloned)
+		nsi_fail(EINVAL, "plan: no clone step for a helper that cloned ahead of it");
+	g_cur_index = -1;
+	g_cur_op = 0;
+	nsi_child(recs, n);
+}
+
+/*
+ * Started ahead of its plan with the namespaces to make (argv[2], from nsi_helper_start):
+ * clones now, so that the kernel makes them (a network namespace costs milliseconds) while
+ * the runtime builds the plan, reports the child's pid and exits. The child waits on the
+ * socket for the plan (early_child), then for its go, as any other.
+ */
+__attribute__((noreturn)) static void early_clone(const char *arg)
+{
+	struct clone_args ca;
+	struct nsi_msg m;
+	char *end;
+	uint64_t flags;
+	long pid;
+
+	g_sync = 0;
+	errno = 0;
+	flags = strtoull(arg, &end, 10);
+	if (errno || *arg == '\0' || *end != '\0' || (flags & ~NSI_EARLY_NS) != 0)
+		nsi_fail(EINVAL, "early clone: bad namespace flags %s", arg);
+	/* No process in the container may open /proc/<us>/exe (CVE-2019-5736). */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		nsi_fail(errno, "prctl PR_SET_DUMPABLE");
+	crash_setup();
+	g_cur_op = NSI_H_CLONE;
+	memset(&ca, 0, sizeof(ca));
+	/* CLONE_PARENT: the child is the runtime's child (exit_signal must be 0). */
+	ca.flags = flags | CLONE_PARENT;
+	ca.exit_signal = 0;
+	pid = syscall(SYS_clone3, &ca, sizeof(ca));
+	if (pid < 0)
+		nsi_fail(errno, "clone3");
+	if (pid == 0)
+		early_child(flags);
+	g_child = (pid_t)pid;
+	crash_agent();
+	memset(&m, 0, sizeof(m));
+	m.type = NSI_MSG_PID;
+	m.op_index = -1;
+	m.pid = g_child;
+	if (send(g_sync, &m, sizeof(m), MSG_NOSIGNAL) < 0)
+		nsi_fail(errno, "send pid");
+	_exit(0);
+}
+
 int main(int argc, char **argv)
 {
 	struct nsi_rec *recs;
-	struct stat st;
-	uint8_t *plan;
 	uint64_t clone_flags = 0;
 	const char *uidmap = NULL, *gidmap = NULL, *setgroups = NULL;
 	int n, nfds, planfd, joinfd[16], njoin = 0, nlfd = -1, netnsfd[16], nnet = 0;
@@ -488,19 +594,15 @@ int main(int argc, char **argv)
 
 	if (argc < 2)
 		return 2;
+	if (argc > 2 && strcmp(argv[1], "-") == 0)
+		early_clone(argv[2]);
 	nfds = strcmp(argv[1], "-") == 0 ? receive_fds() : atoi(argv[1]);
 	g_sync = nfds;
 	planfd = nfds + 1;
 	if (fcntl(g_sync, F_SETFD, FD_CLOEXEC) < 0 || fcntl(planfd, F_SETFD, FD_CLOEXEC) < 0)
 		return 2;
 	/* The plan is read in the runtime's namespaces, before anything joins or sees us. */
-	if (fstat(planfd, &st) < 0)
-		nsi_fail(errno, "fstat plan");
-	plan = malloc(st.st_size ? st.st_size : 1);
-	if (!plan || pread(planfd, plan, st.st_size, 0) != st.st_size)
-		nsi_fail(errno ? errno : EIO, "read plan");
-	close(planfd);
-	n = parse_plan(plan, st.st_size, &recs);
+	n = read_plan(planfd, &recs);
 	/* While we are still dumpable, /proc/self is the caller's own: an unprivileged caller may
 	 * write our oom_score_adj, which the clone inherits (non-dumpable, /proc/self is root's). */
 	for (int i = 0; i < n && recs[i].op < 64; i++) {

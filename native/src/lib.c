@@ -294,17 +294,23 @@ struct nsi_helper_out {
  * the container's fds (nsi_spawn_on), so that its exec overlaps the runtime's work on the
  * container. Closing out->fd instead makes it exit; the caller reaps it either way.
  */
-NSI_EXPORT int nsi_helper_start(const char *helper_path, struct nsi_helper_out *out)
+NSI_EXPORT int nsi_helper_start(const char *helper_path, uint64_t clone_flags,
+			       struct nsi_helper_out *out)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	int sp[2], exe, rc;
-	char exepath[64];
-	char *argv[] = { "nsinit-init", "-", NULL };
+	char exepath[64], flags[24];
+	char *argv[] = { "nsinit-init", "-", NULL, NULL };
 	pid_t helper = -1;
 
 	out->fd = -1;
 	out->pid = -1;
+	if (clone_flags) {
+		/* It clones these namespaces now (init.c early_clone); the child takes the plan. */
+		snprintf(flags, sizeof(flags), "%llu", (unsigned long long)clone_flags);
+		argv[2] = flags;
+	}
 	exe = sealed_helper(helper_path);
 	if (exe < 0)
 		return exe;
@@ -343,14 +349,31 @@ NSI_EXPORT int nsi_helper_start(const char *helper_path, struct nsi_helper_out *
 	return 0;
 }
 
-/* Ends a helper from nsi_helper_start that got no plan: closes its socket and reaps it. */
-NSI_EXPORT int nsi_helper_stop(int32_t fd, int32_t helper)
+/*
+ * Ends a helper from nsi_helper_start that got no plan: closes its socket and reaps it. One
+ * that cloned ahead of its plan (`early`) reports its child first, which is this process's
+ * (CLONE_PARENT) and exits once the socket is closed: reaped too.
+ */
+NSI_EXPORT int nsi_helper_stop(int32_t fd, int32_t helper, int32_t early)
 {
+	struct nsi_spawn_out o;
 	int status;
 
-	close(fd);
-	if (helper <= 0)
+	if (helper <= 0) {
+		close(fd);
 		return -EINVAL;
+	}
+	if (early) {
+		/* Its report (a pid, or an error naming the child it made): the helper is reaped. */
+		memset(&o, 0, sizeof(o));
+		if (await_report(fd, helper, &o) == 0)
+			close(o.sync_fd);
+		if (o.msg.pid > 0)
+			while (waitpid((pid_t)o.msg.pid, &status, 0) < 0 && errno == EINTR)
+				;
+		return 0;
+	}
+	close(fd);
 	while (waitpid(helper, &status, 0) < 0)
 		if (errno != EINTR)
 			return -errno;

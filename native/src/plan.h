@@ -126,6 +126,9 @@ enum nsi_op {
  * A helper started ahead of its plan (nsi_helper_start, argv[1] "-") receives, on its fd 0,
  * one message: an int32 n and, as SCM_RIGHTS, n fds (its fds 0..n-1 to be) and the plan's
  * memfd. At most this many fds in all (the kernel's SCM_MAX_FD); more go through nsi_spawn.
+ * One started with namespace flags (argv[2]) clones them at once, reports the child's pid and
+ * exits; the child receives that message, and takes only a plan whose helper steps are that
+ * clone (NSI_H_CLONE, the same flags) and NSI_H_FIFO.
  */
 #define NSI_PASS_FDS_MAX 253
 
